@@ -1,0 +1,151 @@
+package cashcat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	gocache "github.com/patrickmn/go-cache"
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// Source is anything that returns the lead behind a token: the HTTP client,
+// or one of the decorators below wrapped around it.
+type Source interface {
+	Lead(ctx context.Context, token string) (*providers.Lead, error)
+}
+
+// Breaker is a Source guarded by a circuit breaker, so that a failing
+// Actions API is left alone for a while instead of slowing every landing.
+type Breaker struct {
+	next Source
+	cb   *gobreaker.CircuitBreaker[*providers.Lead]
+}
+
+// NewBreaker wraps next in cb (see providers.NewBreaker for what counts).
+func NewBreaker(next Source, cb *gobreaker.CircuitBreaker[*providers.Lead]) *Breaker {
+	return &Breaker{next: next, cb: cb}
+}
+
+// Lead implements Source.
+func (b *Breaker) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+	return providers.Guard(b.cb, func() (*providers.Lead, error) { return b.next.Lead(ctx, token) })
+}
+
+// State reports the breaker's state, for /readyz and metrics.
+func (b *Breaker) State() gobreaker.State { return b.cb.State() }
+
+// CacheEvents receives what the cache does, for metrics. Any may be nil.
+type CacheEvents struct {
+	Hit, Miss, NegativeHit func()
+	Fetched                func(*providers.Lead, error)
+}
+
+// Cache is a Source that remembers leads for ttl and unknown tokens for
+// negTTL, and makes concurrent first requests for one token share a single
+// upstream call: every Cashcat call costs the lender money.
+type Cache struct {
+	next       Source
+	items      *gocache.Cache
+	ttl        time.Duration
+	negTTL     time.Duration
+	maxEntries int
+	fetchLimit time.Duration
+	group      singleflight.Group
+	ev         CacheEvents
+}
+
+// notFound marks a token Cashcat said it does not know.
+type notFound struct{}
+
+// NewCache wraps next. maxEntries bounds the cache (go-cache has no bound of
+// its own); past it, new leads are served but not kept until entries expire.
+// fetchLimit bounds one shared upstream call, which runs detached from the
+// first caller's context so that its leaving does not fail the others.
+func NewCache(next Source, ttl, negTTL time.Duration, maxEntries int, fetchLimit time.Duration, ev CacheEvents) *Cache {
+	cleanup := min(ttl, max(negTTL, time.Second))
+	return &Cache{
+		next:       next,
+		items:      gocache.New(ttl, cleanup),
+		ttl:        ttl,
+		negTTL:     negTTL,
+		maxEntries: maxEntries,
+		fetchLimit: fetchLimit,
+		ev:         ev,
+	}
+}
+
+// Lead implements Source.
+func (c *Cache) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+	if lead, err, ok := c.cached(token); ok {
+		return lead, err
+	}
+	call(c.ev.Miss)
+	ch := c.group.DoChan(token, func() (any, error) {
+		// A caller that lost the race to the lock may find the answer cached.
+		if lead, err, ok := c.cached(token); ok {
+			return lead, err
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchLimit)
+		defer cancel()
+		lead, err := c.next.Lead(fctx, token)
+		if c.ev.Fetched != nil {
+			c.ev.Fetched(lead, err)
+		}
+		switch {
+		case err == nil:
+			c.store(token, lead, c.ttl)
+		case errors.Is(err, providers.ErrNotFound):
+			c.store(token, notFound{}, c.negTTL)
+		}
+		return lead, err
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*providers.Lead), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("cashcat: %w", ctx.Err())
+	}
+}
+
+// Peek returns a cached lead without ever calling upstream.
+func (c *Cache) Peek(token string) (*providers.Lead, bool) {
+	lead, err, ok := c.cached(token)
+	return lead, ok && err == nil
+}
+
+// Len is the number of cached entries, negative ones included.
+func (c *Cache) Len() int { return c.items.ItemCount() }
+
+func (c *Cache) cached(token string) (*providers.Lead, error, bool) {
+	v, ok := c.items.Get(token)
+	if !ok {
+		return nil, nil, false
+	}
+	if _, miss := v.(notFound); miss {
+		call(c.ev.NegativeHit)
+		return nil, fmt.Errorf("cashcat: %w (cached)", providers.ErrNotFound), true
+	}
+	call(c.ev.Hit)
+	return v.(*providers.Lead), nil, true
+}
+
+func (c *Cache) store(token string, v any, ttl time.Duration) {
+	if ttl <= 0 || (c.maxEntries > 0 && c.items.ItemCount() >= c.maxEntries) {
+		return
+	}
+	c.items.Set(token, v, ttl)
+}
+
+func call(f func()) {
+	if f != nil {
+		f()
+	}
+}

@@ -1,0 +1,172 @@
+// Package cashcat is the client of Cashcat's Actions API: GET the lead behind
+// an action token, from the lender's whitelisted egress IP. Every call costs
+// the lender money, so the client is meant to sit behind Cache and a breaker.
+package cashcat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// Config is the `cashcat:` block of the config.
+type Config struct {
+	BaseURL          string                  `yaml:"base_url"`
+	EgressProxy      string                  `yaml:"egress_proxy"`
+	EgressLocalAddr  string                  `yaml:"egress_local_addr"`
+	Timeout          time.Duration           `yaml:"timeout"`
+	CacheTTL         time.Duration           `yaml:"cache_ttl"`
+	NegativeCacheTTL time.Duration           `yaml:"negative_cache_ttl"`
+	CacheMaxEntries  int                     `yaml:"cache_max_entries"`
+	Breaker          providers.BreakerConfig `yaml:"breaker"`
+}
+
+// validToken is the shape of an action token: 16 letters or digits. Anything
+// else is never sent upstream (it would cost money to learn it is unknown).
+var validToken = regexp.MustCompile(`^[A-Za-z0-9]{16}$`)
+
+// ValidToken reports whether s looks like an action token.
+func ValidToken(s string) bool { return validToken.MatchString(s) }
+
+// maxBody bounds what we read of an answer; a lead is well under 4 KiB.
+const maxBody = 64 << 10
+
+// Client fetches leads from the Actions API.
+type Client struct {
+	base *url.URL
+	http *http.Client
+	log  *slog.Logger
+}
+
+// New returns a client for the API at baseURL, calling through hc (see
+// NewHTTPClient for one that leaves from the whitelisted IP).
+func New(baseURL string, hc *http.Client, log *slog.Logger) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("cashcat: base url %q is not an absolute url", baseURL)
+	}
+	return &Client{base: u, http: hc, log: log}, nil
+}
+
+// NewHTTPClient returns an HTTP client whose connections leave through
+// cfg.EgressProxy, or from the local address cfg.EgressLocalAddr: Cashcat
+// authorises requests by source IP, so the lender's whitelisted address
+// must be the one that calls.
+func NewHTTPClient(cfg Config) (*http.Client, error) {
+	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 nil, // never the environment's proxy: only the whitelisted path
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		ForceAttemptHTTP2:     true,
+	}
+	if cfg.EgressProxy != "" {
+		u, err := url.Parse(cfg.EgressProxy)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("cashcat.egress_proxy: %q is not an http(s) proxy url", cfg.EgressProxy)
+		}
+		tr.Proxy = http.ProxyURL(u)
+	}
+	if cfg.EgressLocalAddr != "" {
+		ip := net.ParseIP(cfg.EgressLocalAddr)
+		if ip == nil {
+			return nil, fmt.Errorf("cashcat.egress_local_addr: %q is not an ip address", cfg.EgressLocalAddr)
+		}
+		dialer.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   cfg.Timeout,
+		// The Actions API never redirects; following one could send the
+		// paid request (and its answer) somewhere else.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
+}
+
+// Lead fetches the lead behind token. Errors wrap the providers sentinels:
+// ErrNotFound (404), ErrUnauthorized (401: our IP is not whitelisted),
+// ErrPaymentRequired (402), ErrBadResponse, ErrUnavailable.
+func (c *Client) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+	if !ValidToken(token) {
+		return nil, fmt.Errorf("cashcat: %w: malformed action token", providers.ErrRejectedRequest)
+	}
+	body, status, err := c.do(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case status == http.StatusOK:
+		lead, err := Parse(body)
+		if err != nil {
+			return nil, fmt.Errorf("cashcat: %w", err)
+		}
+		return lead, nil
+	case status == http.StatusNotFound:
+		return nil, fmt.Errorf("cashcat: %w", providers.ErrNotFound)
+	case status == http.StatusUnauthorized:
+		// Operator-facing: nothing the consumer did; the lender must fix
+		// the whitelist. The consumer still gets the form, unfilled.
+		c.log.Error("cashcat refuses our egress ip: ask cashcat to whitelist it",
+			"alert", "cashcat_unauthorized", "cashcat_code", errorCode(body))
+		return nil, fmt.Errorf("cashcat: %w", providers.ErrUnauthorized)
+	case status == http.StatusPaymentRequired:
+		c.log.Error("cashcat balance exhausted: top up to get prefill data again",
+			"alert", "cashcat_payment_required", "cashcat_code", errorCode(body))
+		return nil, fmt.Errorf("cashcat: %w", providers.ErrPaymentRequired)
+	case status >= 500:
+		return nil, fmt.Errorf("cashcat: %w: status %d", providers.ErrUnavailable, status)
+	default:
+		// 405 and any other 4xx: our request is wrong, Cashcat is fine.
+		return nil, fmt.Errorf("cashcat: %w: status %d", providers.ErrRejectedRequest, status)
+	}
+}
+
+func (c *Client) do(ctx context.Context, token string) ([]byte, int, error) {
+	u := c.base.JoinPath("api/v1/actions/action", token)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cashcat: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, fmt.Errorf("cashcat: %w", ctx.Err())
+		}
+		// The url.Error would carry the token; say only what happened.
+		return nil, 0, fmt.Errorf("cashcat: %w: %s", providers.ErrUnavailable, transportReason(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, 0, fmt.Errorf("cashcat: %w: reading body: %s", providers.ErrUnavailable, transportReason(err))
+	}
+	return body, resp.StatusCode, nil
+}
+
+// transportReason describes a transport error without its URL.
+func transportReason(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return err.Error()
+}

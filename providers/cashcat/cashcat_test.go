@@ -1,0 +1,376 @@
+package cashcat
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+const token = "p47m6005xhf0f6z6"
+
+func TestParseBothNestings(t *testing.T) {
+	for _, file := range []string{"testdata/lead_inside.json", "testdata/lead_beside.json"} {
+		t.Run(file, func(t *testing.T) {
+			body, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := Parse(body)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if l.FirstName != "Hose" || l.LastName != "Gatungay" || l.CountryResidence != "Philippines" {
+				t.Errorf("got name %q %q country %q", l.FirstName, l.LastName, l.CountryResidence)
+			}
+			if l.Loan.RequestedAmount != 8000 || l.Loan.RequestedCurrency != "PHP" {
+				t.Errorf("got loan %+v, want 8000 PHP", l.Loan)
+			}
+			if l.Clicks.Clicks != 2 || l.Clicks.Object != "YJ36B46314F3AN00" {
+				t.Errorf("got clicks %+v", l.Clicks)
+			}
+			if !l.Balance.Known || l.Balance.AvailableRequests != 22 || l.Balance.Amount != 22 {
+				t.Errorf("got balance %+v, want 22 requests", l.Balance)
+			}
+			if len(l.Raw) == 0 {
+				t.Error("raw record not kept")
+			}
+		})
+	}
+}
+
+func TestParseRejectsGarbage(t *testing.T) {
+	for _, body := range []string{
+		``, `not json`, `{"lead": `, `[]`, `{}`, `{"lead": "text"}`,
+		`{"lead": {"firstName": {"nested": 1}}}`,
+		`{"lead": {"firstName": "A", "loan": {"requestedAmount": "lots"}}}`,
+		// the document's own sample, verbatim, is not JSON
+		`"lead": { "ext_id": "4Z0XSQ22Y6", "firstName": "Hose" "loan": {`,
+	} {
+		_, err := Parse([]byte(body))
+		if !errors.Is(err, providers.ErrBadResponse) {
+			t.Errorf("Parse(%q): got %v, want ErrBadResponse", body, err)
+		}
+	}
+}
+
+func TestParseBareLead(t *testing.T) {
+	l, err := Parse([]byte(`{"firstName":"Ana","email":"a@example.es","loan":{"requestedAmount":300,"requestedCurrency":"EUR"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.FirstName != "Ana" || l.Loan.RequestedAmount != 300 {
+		t.Errorf("got %+v", l)
+	}
+}
+
+func TestPrefillFromDocumentLead(t *testing.T) {
+	body, _ := os.ReadFile("testdata/lead_inside.json")
+	l, err := Parse(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := l.Prefill("PHP")
+	want := map[string]string{
+		"first_name": "Hose", "middle_name": "Jr", "last_name": "Gatungay",
+		"email": "hose.gatungay@example.ph", "birth_date": "1981-05-22", "gender": "male",
+		"nationality": "PH", "city": "Manila", "loan_amount": "8000",
+		"monthly_income": "20000", "income_source": "employed",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %q, want %q", k, got[k], v)
+		}
+	}
+	// In a flow of another currency, amounts are not carried over.
+	eur := l.Prefill("EUR")
+	if _, ok := eur["loan_amount"]; ok {
+		t.Errorf("loan_amount prefilled across currencies: %q", eur["loan_amount"])
+	}
+	if _, ok := eur["monthly_income"]; ok {
+		t.Errorf("monthly_income prefilled across currencies: %q", eur["monthly_income"])
+	}
+}
+
+func TestIncomeSourceKeywords(t *testing.T) {
+	tests := []struct{ status, want string }{
+		{"Employed At A Factory", "employed"},
+		{"Unemployed", "unemployed"},
+		{"Self-employed", "self_employed"},
+		{"Owns A Business", "self_employed"},
+		{"Student", "student"},
+		{"Retired", "pension"},
+		{"On Maternity Leave", "maternity_leave"},
+		{"Receives Benefits", "benefits"},
+		{"", ""},
+		{"Astronaut", ""},
+	}
+	for _, tt := range tests {
+		if got := providers.IncomeSourceFromStatus(tt.status); got != tt.want {
+			t.Errorf("IncomeSourceFromStatus(%q) = %q, want %q", tt.status, got, tt.want)
+		}
+	}
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newTestClient(t *testing.T, h http.HandlerFunc) *Client {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	hc, err := NewHTTPClient(Config{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(srv.URL, hc, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestClientStatuses(t *testing.T) {
+	lead, _ := os.ReadFile("testdata/lead_inside.json")
+	tests := []struct {
+		status int
+		body   string
+		want   error
+	}{
+		{200, string(lead), nil},
+		{401, `{'error': {'code': 50002, 'message': 'no server IP 1.2.3.4 in Actions API whitelist'}}`, providers.ErrUnauthorized},
+		{402, `{'error': {'code': 50004, 'message': 'insufficient funds'}}`, providers.ErrPaymentRequired},
+		{404, `{'error': {'code': 50003, 'message': 'action not found'}}`, providers.ErrNotFound},
+		{405, `{'error': {'code': 50001}}`, providers.ErrRejectedRequest},
+		{500, `oops`, providers.ErrUnavailable},
+		{200, `<html>`, providers.ErrBadResponse},
+	}
+	for _, tt := range tests {
+		c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || r.URL.Path != "/api/v1/actions/action/"+token {
+				t.Errorf("got %s %s", r.Method, r.URL.Path)
+			}
+			w.WriteHeader(tt.status)
+			io.WriteString(w, tt.body)
+		})
+		_, err := c.Lead(context.Background(), token)
+		if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+			t.Errorf("status %d: got %v, want %v", tt.status, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), token) {
+			t.Errorf("status %d: error %q carries the token", tt.status, err)
+		}
+	}
+}
+
+func TestClientNeverSendsMalformedToken(t *testing.T) {
+	var calls atomic.Int32
+	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { calls.Add(1) })
+	for _, tok := range []string{"", "short", "p47m6005xhf0f6z6x", "p47m6005xhf0f6z!", "../../admin/xxxxx"} {
+		if _, err := c.Lead(context.Background(), tok); !errors.Is(err, providers.ErrRejectedRequest) {
+			t.Errorf("Lead(%q): got %v, want ErrRejectedRequest", tok, err)
+		}
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("got %d upstream calls for malformed tokens, want 0", n)
+	}
+}
+
+func TestClientTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	hc, _ := NewHTTPClient(Config{Timeout: 100 * time.Millisecond})
+	c, _ := New(srv.URL, hc, quiet())
+	start := time.Now()
+	_, err := c.Lead(context.Background(), token)
+	if !errors.Is(err, providers.ErrUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("timeout of 100ms took %v", d)
+	}
+}
+
+// The whitelisted IP is the whole of Cashcat's authorisation: the request
+// must leave through the configured proxy, or from the configured address.
+func TestEgressProxy(t *testing.T) {
+	var proxied atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A forward proxy receives the absolute URL of the target.
+		if !strings.HasPrefix(r.RequestURI, "http://cashcat.invalid/api/v1/actions/action/") {
+			t.Errorf("proxy got request uri %q", r.RequestURI)
+		}
+		proxied.Add(1)
+		body, _ := os.ReadFile("testdata/lead_inside.json")
+		w.Write(body)
+	}))
+	defer proxy.Close()
+	hc, err := NewHTTPClient(Config{Timeout: time.Second, EgressProxy: proxy.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := New("http://cashcat.invalid", hc, quiet())
+	if _, err := c.Lead(context.Background(), token); err != nil {
+		t.Fatal(err)
+	}
+	if proxied.Load() != 1 {
+		t.Errorf("got %d requests through the proxy, want 1", proxied.Load())
+	}
+}
+
+func TestEgressLocalAddr(t *testing.T) {
+	var from string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		from, _, _ = net.SplitHostPort(r.RemoteAddr)
+		w.WriteHeader(404)
+	}))
+	defer srv.Close()
+	hc, err := NewHTTPClient(Config{Timeout: time.Second, EgressLocalAddr: "127.0.0.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := New(srv.URL, hc, quiet())
+	c.Lead(context.Background(), token)
+	if from != "127.0.0.2" {
+		t.Errorf("request came from %q, want 127.0.0.2", from)
+	}
+}
+
+func TestEgressConfigErrors(t *testing.T) {
+	for _, cfg := range []Config{{EgressProxy: "::nope"}, {EgressProxy: "ftp://x"}, {EgressLocalAddr: "not-an-ip"}} {
+		if _, err := NewHTTPClient(cfg); err == nil || !strings.Contains(err.Error(), "cashcat.egress") {
+			t.Errorf("NewHTTPClient(%+v): got %v, want an error naming the key", cfg, err)
+		}
+	}
+}
+
+// fakeSource counts calls and answers after a delay.
+type fakeSource struct {
+	calls atomic.Int32
+	delay time.Duration
+	err   error
+}
+
+func (f *fakeSource) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+	f.calls.Add(1)
+	time.Sleep(f.delay)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &providers.Lead{FirstName: "Ana"}, nil
+}
+
+func TestCacheOneCallForConcurrentRequests(t *testing.T) {
+	src := &fakeSource{delay: 50 * time.Millisecond}
+	c := NewCache(src, time.Minute, time.Minute, 100, time.Second, CacheEvents{})
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if l, err := c.Lead(context.Background(), token); err != nil || l.FirstName != "Ana" {
+				t.Errorf("got %v, %v", l, err)
+			}
+		}()
+	}
+	wg.Wait()
+	c.Lead(context.Background(), token)
+	if n := src.calls.Load(); n != 1 {
+		t.Errorf("got %d upstream calls, want 1", n)
+	}
+}
+
+func TestCacheRemembersUnknownTokens(t *testing.T) {
+	src := &fakeSource{err: providers.ErrNotFound}
+	c := NewCache(src, time.Minute, 50*time.Millisecond, 100, time.Second, CacheEvents{})
+	for range 3 {
+		if _, err := c.Lead(context.Background(), token); !errors.Is(err, providers.ErrNotFound) {
+			t.Fatalf("got %v, want ErrNotFound", err)
+		}
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Errorf("got %d calls within negative ttl, want 1", n)
+	}
+	time.Sleep(80 * time.Millisecond)
+	c.Lead(context.Background(), token)
+	if n := src.calls.Load(); n != 2 {
+		t.Errorf("got %d calls after negative ttl, want 2", n)
+	}
+}
+
+func TestCacheDoesNotKeepFailures(t *testing.T) {
+	src := &fakeSource{err: providers.ErrUnavailable}
+	c := NewCache(src, time.Minute, time.Minute, 100, time.Second, CacheEvents{})
+	c.Lead(context.Background(), token)
+	c.Lead(context.Background(), token)
+	if n := src.calls.Load(); n != 2 {
+		t.Errorf("got %d calls, want 2: an outage must not be cached", n)
+	}
+}
+
+func TestCacheWaiterLeavingDoesNotFailOthers(t *testing.T) {
+	src := &fakeSource{delay: 100 * time.Millisecond}
+	c := NewCache(src, time.Minute, time.Minute, 100, time.Second, CacheEvents{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	done := make(chan error)
+	go func() { _, err := c.Lead(ctx, token); done <- err }()
+	time.Sleep(5 * time.Millisecond)
+	l, err := c.Lead(context.Background(), token)
+	if err != nil || l.FirstName != "Ana" {
+		t.Fatalf("second caller: got %v, %v", l, err)
+	}
+	if err := <-done; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("first caller: got %v, want its own deadline", err)
+	}
+}
+
+func TestCacheBound(t *testing.T) {
+	src := &fakeSource{}
+	c := NewCache(src, time.Minute, time.Minute, 2, time.Second, CacheEvents{})
+	for _, tok := range []string{"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"} {
+		c.Lead(context.Background(), tok)
+	}
+	if c.Len() != 2 {
+		t.Errorf("got %d entries, want the bound 2", c.Len())
+	}
+}
+
+func TestBreakerOpensOnFailuresButNotOnUnknownTokens(t *testing.T) {
+	notFound := &fakeSource{err: providers.ErrNotFound}
+	b := NewBreaker(notFound, providers.NewBreaker[*providers.Lead]("cashcat", providers.BreakerConfig{Failures: 3, OpenFor: time.Minute}, nil))
+	for range 10 {
+		b.Lead(context.Background(), token)
+	}
+	if n := notFound.calls.Load(); n != 10 {
+		t.Errorf("404s: got %d calls, want 10 (404 must not trip the breaker)", n)
+	}
+
+	failing := &fakeSource{err: providers.ErrUnavailable}
+	b = NewBreaker(failing, providers.NewBreaker[*providers.Lead]("cashcat", providers.BreakerConfig{Failures: 3, OpenFor: time.Minute}, nil))
+	var last error
+	for range 10 {
+		_, last = b.Lead(context.Background(), token)
+	}
+	if n := failing.calls.Load(); n != 3 {
+		t.Errorf("500s: got %d calls, want 3 before the breaker opens", n)
+	}
+	if !errors.Is(last, providers.ErrBreakerOpen) || !errors.Is(last, providers.ErrUnavailable) {
+		t.Errorf("got %v, want ErrBreakerOpen wrapping ErrUnavailable", last)
+	}
+}

@@ -1,0 +1,202 @@
+package cashcat
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// The Actions API document shows its answer as loose, not-quite-JSON text:
+// it leaves unclear whether "loan", "clicks" and "balance" sit inside "lead"
+// or beside it, and writes numbers without saying whether they may come as
+// strings. So the parser is tolerant on input (SPEC §5): it looks for those
+// three objects inside the lead first and beside it second, takes numbers
+// written as strings, accepts a bare lead object without the "lead" wrapper,
+// and rejects only what has no lead at all.
+
+type wireLead struct {
+	ExtID                 flexString   `json:"ext_id"`
+	CreatedOn             flexString   `json:"createdOn"`
+	FirstName             flexString   `json:"firstName"`
+	MiddleName            flexString   `json:"middleName"`
+	LastName              flexString   `json:"lastName"`
+	Email                 flexString   `json:"email"`
+	Birthday              flexString   `json:"birthday"`
+	Gender                flexString   `json:"gender"`
+	CountryResidence      flexString   `json:"countryResidence"`
+	Hometown              flexString   `json:"hometown"`
+	MonthlyIncome         flexString   `json:"monthlyIncome"`
+	MonthlyIncomeCurrency flexString   `json:"monthlyIncomeCurrency"`
+	SocialStatus          flexString   `json:"socialStatus"`
+	Loan                  *wireLoan    `json:"loan"`
+	Clicks                *wireClicks  `json:"clicks"`
+	Balance               *wireBalance `json:"balance"`
+}
+
+type wireLoan struct {
+	Product           flexString `json:"product"`
+	RequestedCurrency flexString `json:"requestedCurrency"`
+	RequestedAmount   flexNumber `json:"requestedAmount"`
+}
+
+type wireClicks struct {
+	Object flexString `json:"object"`
+	Clicks flexNumber `json:"clicks"`
+}
+
+type wireBalance struct {
+	Company           flexString `json:"company"`
+	Amount            flexNumber `json:"amount"`
+	Currency          flexString `json:"currency"`
+	AvailableRequests flexNumber `json:"availableRequests"`
+}
+
+type wireAnswer struct {
+	Lead    *wireLead    `json:"lead"`
+	Loan    *wireLoan    `json:"loan"`
+	Clicks  *wireClicks  `json:"clicks"`
+	Balance *wireBalance `json:"balance"`
+}
+
+// Parse reads a 200 answer of the Actions API into a Lead.
+func Parse(body []byte) (*providers.Lead, error) {
+	var a wireAnswer
+	if err := json.Unmarshal(body, &a); err != nil {
+		return nil, fmt.Errorf("%w: lead is not json: %s", providers.ErrBadResponse, jsonReason(err))
+	}
+	if a.Lead == nil {
+		// A bare lead object, without the "lead" wrapper.
+		var bare wireLead
+		if err := json.Unmarshal(body, &bare); err != nil || (bare.ExtID == "" && bare.Email == "" && bare.FirstName == "") {
+			return nil, fmt.Errorf("%w: answer holds no lead", providers.ErrBadResponse)
+		}
+		a.Lead = &bare
+	}
+	w := a.Lead
+	l := &providers.Lead{
+		ExtID:                 string(w.ExtID),
+		CreatedOn:             string(w.CreatedOn),
+		FirstName:             string(w.FirstName),
+		MiddleName:            string(w.MiddleName),
+		LastName:              string(w.LastName),
+		Email:                 string(w.Email),
+		Birthday:              string(w.Birthday),
+		Gender:                string(w.Gender),
+		CountryResidence:      string(w.CountryResidence),
+		Hometown:              string(w.Hometown),
+		MonthlyIncome:         string(w.MonthlyIncome),
+		MonthlyIncomeCurrency: string(w.MonthlyIncomeCurrency),
+		SocialStatus:          string(w.SocialStatus),
+	}
+	if loan := firstOf(w.Loan, a.Loan); loan != nil {
+		l.Loan = providers.LeadLoan{Product: string(loan.Product), RequestedCurrency: string(loan.RequestedCurrency), RequestedAmount: float64(loan.RequestedAmount)}
+	}
+	if c := firstOf(w.Clicks, a.Clicks); c != nil {
+		l.Clicks = providers.LeadClicks{Object: string(c.Object), Clicks: int(c.Clicks)}
+	}
+	if b := firstOf(w.Balance, a.Balance); b != nil {
+		l.Balance = providers.Balance{Company: string(b.Company), Amount: float64(b.Amount), Currency: string(b.Currency), AvailableRequests: int(b.AvailableRequests), Known: true}
+	}
+	var raw bytes.Buffer
+	if err := json.Compact(&raw, body); err == nil {
+		l.Raw = raw.Bytes()
+	}
+	return l, nil
+}
+
+func firstOf[T any](inside, beside *T) *T {
+	if inside != nil {
+		return inside
+	}
+	return beside
+}
+
+// jsonReason keeps a decoding error short and free of the input's content.
+func jsonReason(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("syntax error at offset %d", se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q has the wrong type", te.Field)
+	}
+	if errors.Is(err, errNotScalar) || errors.Is(err, errNotNumber) {
+		return err.Error()
+	}
+	return "malformed"
+}
+
+var (
+	errNotScalar = errors.New("an object where text was expected")
+	errNotNumber = errors.New("not a number")
+)
+
+// flexString takes a JSON string, number or bool as text; null is empty.
+type flexString string
+
+func (s *flexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*s = ""
+	case len(b) > 0 && b[0] == '"':
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = flexString(strings.TrimSpace(v))
+	case len(b) > 0 && (b[0] == '{' || b[0] == '['):
+		return errNotScalar
+	default:
+		*s = flexString(b)
+	}
+	return nil
+}
+
+// flexNumber takes a JSON number, or a string holding one; null and an
+// empty string are zero.
+type flexNumber float64
+
+func (n *flexNumber) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*n = 0
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		v = strings.TrimSpace(v)
+		if v == "" {
+			*n = 0
+			return nil
+		}
+		b = []byte(v)
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return errNotNumber
+	}
+	*n = flexNumber(f)
+	return nil
+}
+
+var errCode = regexp.MustCompile(`code['"]?\s*:\s*['"]?(\d+)`)
+
+// errorCode pulls Cashcat's numeric error code (50002, ...) out of an error
+// body, which the document shows with single quotes: not JSON, so a regexp.
+func errorCode(body []byte) string {
+	if m := errCode.FindSubmatch(body); m != nil {
+		return string(m[1])
+	}
+	return ""
+}

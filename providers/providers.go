@@ -1,0 +1,84 @@
+// Package providers holds the domain that every upstream adapter shares: the
+// canonical application, the Cashcat lead, a buyer's decision and the errors
+// that classify an upstream's answer. Each upstream is a sub-package that maps
+// this domain to its own wire format; none of them knows about HTTP serving.
+package providers
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Sentinel errors an upstream client wraps, so that the gateway can decide
+// what the consumer sees and whether a circuit breaker counts the call.
+var (
+	// ErrNotFound: the upstream does not know the thing asked for (an unknown
+	// action token). A valid answer: it must not trip a breaker.
+	ErrNotFound = errors.New("not found")
+	// ErrUnauthorized: the upstream refused our credentials or our IP.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrPaymentRequired: the lender's balance at the upstream is exhausted.
+	ErrPaymentRequired = errors.New("payment required")
+	// ErrUnavailable: the upstream could not be reached or failed (timeout,
+	// connection error, 5xx, breaker open).
+	ErrUnavailable = errors.New("upstream unavailable")
+	// ErrBadResponse: the upstream answered something we cannot read.
+	ErrBadResponse = errors.New("bad upstream response")
+	// ErrRejectedRequest: the upstream says our request is malformed (a 4xx
+	// of our own making). It must not trip a breaker: retrying won't help and
+	// the upstream is healthy.
+	ErrRejectedRequest = errors.New("request rejected by upstream")
+)
+
+// Outcome is what a buyer decided about one submission.
+type Outcome string
+
+// The outcomes of a buyer attempt.
+const (
+	Accepted Outcome = "accepted"
+	Declined Outcome = "declined"
+	// NeedsFix: the buyer rejected some fields; the consumer can correct them.
+	NeedsFix Outcome = "needs_fix"
+)
+
+// Decision is a buyer's answer to one submission.
+type Decision struct {
+	Outcome     Outcome
+	RedirectURL string
+	// Price is the revenue of an accepted lead, in the flow's currency.
+	Price float64
+	// Reason says why a lead was declined, in the buyer's words (never PII).
+	Reason string
+	// FieldErrors maps canonical field names to the buyer's message.
+	FieldErrors map[string]string
+	// BuyerRef is the buyer's own id of the lead, when it returns one.
+	BuyerRef string
+}
+
+// CheckRedirect returns raw if it is a URL a consumer may be sent to: absolute,
+// http or https, and on one of hosts when hosts is not empty. A buyer's
+// redirect that fails this check counts as that buyer failing (SPEC §3).
+func CheckRedirect(raw string, hosts []string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
+		return "", fmt.Errorf("%w: redirect url is not an absolute http(s) url", ErrBadResponse)
+	}
+	if len(hosts) > 0 && !slices.Contains(hosts, strings.ToLower(u.Hostname())) {
+		return "", fmt.Errorf("%w: redirect host %q is not allowed", ErrBadResponse, u.Hostname())
+	}
+	return u.String(), nil
+}
+
+// DateLayout is the one date format used on every wire and in the form.
+const DateLayout = "2006-01-02"
+
+// Today returns the calendar date of now in loc, at midnight UTC, so that it
+// compares directly with dates parsed by DateLayout.
+func Today(now time.Time, loc *time.Location) time.Time {
+	y, m, d := now.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
