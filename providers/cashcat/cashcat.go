@@ -5,7 +5,6 @@ package cashcat
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -148,25 +147,12 @@ func (c *Client) do(ctx context.Context, token string) ([]byte, int, error) {
 			return nil, 0, fmt.Errorf("cashcat: %w", ctx.Err())
 		}
 		// The url.Error would carry the token; say only what happened.
-		return nil, 0, fmt.Errorf("cashcat: %w: %s", providers.ErrUnavailable, transportReason(err))
+		return nil, 0, fmt.Errorf("cashcat: %w: %s", providers.ErrUnavailable, providers.TransportReason(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, 0, fmt.Errorf("cashcat: %w: reading body: %s", providers.ErrUnavailable, transportReason(err))
+		return nil, 0, fmt.Errorf("cashcat: %w: reading body: %s", providers.ErrUnavailable, providers.TransportReason(err))
 	}
 	return body, resp.StatusCode, nil
-}
-
-// transportReason describes a transport error without its URL.
-func transportReason(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "timeout"
-	}
-	return err.Error()
 }
