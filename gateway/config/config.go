@@ -1,0 +1,523 @@
+// Package config loads leadgate's YAML config in one step: read, expand
+// ${ENV} references, decode strictly into typed structs, fill defaults and
+// validate, with every error naming the key it is about.
+package config
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ulule/limiter/v3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/astoria"
+	"github.com/leadgate/leadgate/providers/cashcat"
+	"github.com/leadgate/leadgate/providers/casheddy"
+	"github.com/leadgate/leadgate/providers/cashfin"
+	"github.com/leadgate/leadgate/providers/lokyata"
+)
+
+// Config is the whole of config.yaml (SPEC §2).
+type Config struct {
+	Server     Server         `yaml:"server"`
+	Admin      Admin          `yaml:"admin"`
+	Storage    Storage        `yaml:"storage"`
+	Redis      Redis          `yaml:"redis"`
+	RateLimits RateLimits     `yaml:"rate_limits"`
+	Cashcat    cashcat.Config `yaml:"cashcat"`
+	Providers  Providers      `yaml:"providers"`
+	PrefillAPI PrefillAPI     `yaml:"prefill_api"`
+	Submission Submission     `yaml:"submission"`
+	Flows      []Flow         `yaml:"flows"`
+	Sandbox    Sandbox        `yaml:"sandbox"`
+}
+
+// Server is the `server:` block.
+type Server struct {
+	Addr            string        `yaml:"addr"`
+	AdminAddr       string        `yaml:"admin_addr"`
+	PublicURL       string        `yaml:"public_url"`
+	TrustedProxies  []string      `yaml:"trusted_proxies"`
+	SessionSecret   string        `yaml:"session_secret"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+}
+
+// Admin is the `admin:` block: HTTP Basic credentials of /admin.
+type Admin struct {
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// Storage is the `storage:` block.
+type Storage struct {
+	DSN           string `yaml:"dsn"`
+	EncryptionKey string `yaml:"encryption_key"`
+	// OldEncryptionKeys still decrypt what was written before a rotation.
+	OldEncryptionKeys []string      `yaml:"old_encryption_keys"`
+	Retention         time.Duration `yaml:"retention"`
+}
+
+// Redis is the `redis:` block.
+type Redis struct {
+	URL string `yaml:"url"`
+}
+
+// RateLimits are ulule/limiter rates ("60-M") per client IP.
+type RateLimits struct {
+	Landing    string `yaml:"landing"`
+	Apply      string `yaml:"apply"`
+	PrefillAPI string `yaml:"prefill_api"`
+}
+
+// Providers holds each upstream's own block.
+type Providers struct {
+	Casheddy casheddy.Config `yaml:"casheddy"`
+	Lokyata  lokyata.Config  `yaml:"lokyata"`
+	Astoria  astoria.Config  `yaml:"astoria"`
+	Cashfin  cashfin.Config  `yaml:"cashfin"`
+}
+
+// PrefillAPI is the `prefill_api:` block.
+type PrefillAPI struct {
+	Keys           []string `yaml:"keys"`
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+// Submission tunes how applications are sent to buyers.
+type Submission struct {
+	// Workers is how many applications one replica submits at once.
+	Workers int `yaml:"workers"`
+	// Wait is how long POST /apply holds the consumer for a decision
+	// before sending them to the waiting page.
+	Wait time.Duration `yaml:"wait"`
+	// Lease is how long a worker owns an application it claimed; a
+	// replica that dies gives its work back when the lease runs out.
+	Lease time.Duration `yaml:"lease"`
+}
+
+// Flow is one entry of `flows:`.
+type Flow struct {
+	Name        string              `yaml:"name"`
+	Form        string              `yaml:"form"`
+	Locale      string              `yaml:"locale"`
+	Currency    string              `yaml:"currency"`
+	Buyers      []string            `yaml:"buyers"`
+	FallbackURL string              `yaml:"fallback_url"`
+	Match       map[string][]string `yaml:"match"`
+	Default     bool                `yaml:"default"`
+	Deadline    time.Duration       `yaml:"deadline"`
+}
+
+// Sandbox is the `sandbox:` block.
+type Sandbox struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// Forms, locales, buyers and match keys that exist.
+var (
+	Forms     = []string{"es", "us"}
+	Locales   = []string{"es", "en"}
+	Buyers    = []string{"casheddy", "lokyata", "astoria"}
+	MatchKeys = []string{"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "country", "host"}
+)
+
+// Load reads the config at file, expanding ${NAME} (and ${NAME:-default})
+// from getenv.
+func Load(file string, getenv func(string) string) (*Config, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := Parse(raw, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", file, err)
+	}
+	return cfg, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}`)
+
+// Parse is Load on bytes.
+func Parse(raw []byte, getenv func(string) string) (*Config, error) {
+	// Only the ${NAME} form is expanded: a bare $ is common in passwords.
+	expanded := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
+		sub := envRef.FindSubmatch(m)
+		if v := getenv(string(sub[1])); v != "" {
+			return yamlScalar(v)
+		}
+		return yamlScalar(string(sub[2]))
+	})
+	cfg := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	dec.KnownFields(true) // a misspelt key is an error, not a silent default
+	// An empty file decodes to io.EOF: all defaults, then validation.
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	cfg.fill()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// yamlScalar quotes an environment value so that it stays one string
+// whatever it holds (a colon, a #, a leading zero).
+func yamlScalar(v string) []byte {
+	b, _ := yaml.Marshal(v)
+	return bytes.TrimRight(b, "\n")
+}
+
+// Default is the config before the file is read.
+func Default() *Config {
+	return &Config{
+		Server: Server{
+			Addr: ":8080", AdminAddr: "127.0.0.1:9090", PublicURL: "http://localhost:8080",
+			ShutdownTimeout: 20 * time.Second, MaxBodyBytes: 64 << 10,
+		},
+		Admin:      Admin{Username: "admin"},
+		Storage:    Storage{DSN: "sqlite://leadgate.db", Retention: 720 * time.Hour},
+		RateLimits: RateLimits{Landing: "60-M", Apply: "10-M", PrefillAPI: "120-M"},
+		Cashcat: cashcat.Config{
+			BaseURL: "https://cashcat.ph", Timeout: 3 * time.Second,
+			CacheTTL: 30 * time.Minute, NegativeCacheTTL: 2 * time.Minute, CacheMaxEntries: 200_000,
+			Breaker: providers.BreakerConfig{Failures: 5, OpenFor: 30 * time.Second},
+		},
+		Submission: Submission{Workers: 8, Wait: 5 * time.Second, Lease: 2 * time.Minute},
+	}
+}
+
+// fill sets the defaults that depend on what the file said.
+func (c *Config) fill() {
+	breaker := func(b *providers.BreakerConfig) {
+		if b.Failures == 0 {
+			b.Failures = 5
+		}
+		if b.OpenFor == 0 {
+			b.OpenFor = 30 * time.Second
+		}
+	}
+	timeout := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	breaker(&c.Cashcat.Breaker)
+	p := &c.Providers
+	breaker(&p.Casheddy.Breaker)
+	breaker(&p.Lokyata.Breaker)
+	breaker(&p.Astoria.Breaker)
+	timeout(&p.Casheddy.Timeout, 30*time.Second)
+	timeout(&p.Lokyata.Timeout, 30*time.Second)
+	timeout(&p.Cashfin.Timeout, 10*time.Second)
+	timeout(&p.Astoria.TimeLimit, 60*time.Second)
+	if len(p.Astoria.Tiers) == 0 {
+		p.Astoria.Tiers = []string{"ALL"}
+	}
+	// Astoria works on a lead for up to time_limit: our HTTP timeout must
+	// outlast it, or we would give up on leads it is about to accept.
+	p.Astoria.TimeLimit = max(p.Astoria.TimeLimit.Round(time.Second), 60*time.Second)
+	if p.Astoria.Timeout <= p.Astoria.TimeLimit {
+		p.Astoria.Timeout = p.Astoria.TimeLimit + 15*time.Second
+	}
+	for i := range c.Flows {
+		f := &c.Flows[i]
+		if f.Deadline == 0 {
+			f.Deadline = 90 * time.Second
+		}
+		if f.Form == "" {
+			f.Form = f.Name
+		}
+		if f.Locale == "" {
+			f.Locale = map[string]string{"es": "es", "us": "en"}[f.Form]
+		}
+	}
+}
+
+// Configured reports whether a buyer has a block with a base URL.
+func (c *Config) Configured(buyer string) bool {
+	switch buyer {
+	case "casheddy":
+		return c.Providers.Casheddy.BaseURL != ""
+	case "lokyata":
+		return c.Providers.Lokyata.BaseURL != ""
+	case "astoria":
+		return c.Providers.Astoria.BaseURL != ""
+	}
+	return false
+}
+
+// EncryptionKey decodes storage.encryption_key (already validated).
+func (c *Config) EncryptionKey() []byte {
+	k, _ := base64.StdEncoding.DecodeString(c.Storage.EncryptionKey)
+	return k
+}
+
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+func (c *Config) validate() error {
+	var p problems
+	sandbox := c.Sandbox.Enabled
+
+	if c.Server.Addr == "" {
+		p.add("server.addr", "empty")
+	}
+	if u, err := url.Parse(c.Server.PublicURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		p.add("server.public_url", "%q is not an absolute http(s) url", c.Server.PublicURL)
+	}
+	for i, cidr := range c.Server.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil && net.ParseIP(cidr) == nil {
+			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not a CIDR or IP", cidr)
+		}
+	}
+	if !sandbox && len(c.Server.SessionSecret) < 32 {
+		p.add("server.session_secret", "must be at least 32 characters outside sandbox mode (set LEADGATE_SESSION_SECRET)")
+	}
+	if c.Server.MaxBodyBytes <= 0 {
+		p.add("server.max_body_bytes", "must be positive")
+	}
+
+	if !strings.HasPrefix(c.Storage.DSN, "sqlite://") && !strings.HasPrefix(c.Storage.DSN, "postgres://") && !strings.HasPrefix(c.Storage.DSN, "postgresql://") {
+		p.add("storage.dsn", "want sqlite://PATH or postgres://..., got %q", redactDSN(c.Storage.DSN))
+	}
+	checkKey := func(key, v string) {
+		if k, err := base64.StdEncoding.DecodeString(v); err != nil || len(k) != 32 {
+			p.add(key, "must be 32 bytes in base64 (make one with: openssl rand -base64 32)")
+		}
+	}
+	switch {
+	case c.Storage.EncryptionKey != "":
+		checkKey("storage.encryption_key", c.Storage.EncryptionKey)
+	case !sandbox:
+		p.add("storage.encryption_key", "missing: required outside sandbox mode (set LEADGATE_ENCRYPTION_KEY)")
+	}
+	for i, k := range c.Storage.OldEncryptionKeys {
+		checkKey(fmt.Sprintf("storage.old_encryption_keys[%d]", i), k)
+	}
+	if c.Storage.Retention <= 0 {
+		p.add("storage.retention", "must be positive")
+	}
+
+	if c.Redis.URL != "" && !strings.HasPrefix(c.Redis.URL, "redis://") && !strings.HasPrefix(c.Redis.URL, "rediss://") {
+		p.add("redis.url", "want redis://host:port/db")
+	}
+	for key, rate := range map[string]string{"rate_limits.landing": c.RateLimits.Landing, "rate_limits.apply": c.RateLimits.Apply, "rate_limits.prefill_api": c.RateLimits.PrefillAPI} {
+		if _, err := limiter.NewRateFromFormatted(rate); err != nil {
+			p.add(key, "%q is not a rate such as 60-M", rate)
+		}
+	}
+
+	c.checkUpstream(&p, "cashcat.base_url", c.Cashcat.BaseURL, true)
+	if c.Cashcat.Timeout <= 0 {
+		p.add("cashcat.timeout", "must be positive")
+	}
+	if c.Cashcat.CacheTTL <= 0 {
+		p.add("cashcat.cache_ttl", "must be positive")
+	}
+
+	pr := c.Providers
+	if pr.Casheddy.BaseURL != "" {
+		c.checkUpstream(&p, "providers.casheddy.base_url", pr.Casheddy.BaseURL, true)
+		if pr.Casheddy.Username == "" || pr.Casheddy.Password == "" {
+			p.add("providers.casheddy", "username and password are required (set CASHEDDY_USERNAME and CASHEDDY_PASSWORD)")
+		}
+	}
+	if pr.Lokyata.BaseURL != "" {
+		c.checkUpstream(&p, "providers.lokyata.base_url", pr.Lokyata.BaseURL, true)
+		if pr.Lokyata.APIKey == "" {
+			p.add("providers.lokyata.api_key", "required (set LOKYATA_API_KEY)")
+		}
+		if t := pr.Lokyata.TestType; t != "" && !slices.Contains([]string{"Accept", "Deny", "Review"}, t) {
+			p.add("providers.lokyata.test_type", "want Accept, Deny or Review, got %q", t)
+		}
+	}
+	if pr.Astoria.BaseURL != "" {
+		c.checkUpstream(&p, "providers.astoria.base_url", pr.Astoria.BaseURL, true)
+		if pr.Astoria.VendorID == "" {
+			p.add("providers.astoria.vendor_id", "required")
+		}
+		if pr.Astoria.LeadMode != 0 && pr.Astoria.LeadMode != 1 {
+			p.add("providers.astoria.lead_mode", "want 0 (test) or 1 (live), got %d", pr.Astoria.LeadMode)
+		}
+	}
+	if pr.Cashfin.Enabled {
+		c.checkUpstream(&p, "providers.cashfin.base_url", pr.Cashfin.BaseURL, true)
+		if pr.Cashfin.ClientSecret == "" {
+			p.add("providers.cashfin.client_secret", "required when cashfin is enabled (set CASHFIN_CLIENT_SECRET)")
+		}
+	}
+	for name, caps := range map[string]providers.CapsConfig{"casheddy": pr.Casheddy.Caps, "lokyata": pr.Lokyata.Caps, "astoria": pr.Astoria.Caps} {
+		if caps.Timezone != "" {
+			if _, err := time.LoadLocation(caps.Timezone); err != nil {
+				p.add("providers."+name+".caps.timezone", "unknown time zone %q", caps.Timezone)
+			}
+		}
+		if caps.Hourly < 0 || caps.Daily < 0 {
+			p.add("providers."+name+".caps", "caps cannot be negative")
+		}
+	}
+
+	for i, k := range c.PrefillAPI.Keys {
+		if len(k) < 16 {
+			p.add(fmt.Sprintf("prefill_api.keys[%d]", i), "too short: use at least 16 random characters")
+		}
+	}
+	for i, o := range c.PrefillAPI.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Host == "" || u.Path != "" || (u.Scheme != "http" && u.Scheme != "https") {
+			p.add(fmt.Sprintf("prefill_api.allowed_origins[%d]", i), "%q is not an origin such as https://lender.example", o)
+		}
+	}
+	if c.Submission.Workers < 1 {
+		p.add("submission.workers", "must be at least 1")
+	}
+
+	c.validateFlows(&p)
+	return errors.Join(p...)
+}
+
+func (c *Config) validateFlows(p *problems) {
+	if len(c.Flows) == 0 {
+		p.add("flows", "at least one flow is required")
+	}
+	names := map[string]bool{}
+	defaults := 0
+	for i, f := range c.Flows {
+		key := fmt.Sprintf("flows[%d]", i)
+		switch {
+		case f.Name == "":
+			p.add(key+".name", "empty")
+		case names[f.Name]:
+			p.add(key+".name", "flow %q is defined twice", f.Name)
+		}
+		names[f.Name] = true
+		if !slices.Contains(Forms, f.Form) {
+			p.add(key+".form", "unknown form %q (want one of %s)", f.Form, strings.Join(Forms, ", "))
+		}
+		if !slices.Contains(Locales, f.Locale) {
+			p.add(key+".locale", "unknown locale %q (want one of %s)", f.Locale, strings.Join(Locales, ", "))
+		}
+		if len(f.Currency) != 3 || strings.ToUpper(f.Currency) != f.Currency {
+			p.add(key+".currency", "want a 3-letter code such as EUR, got %q", f.Currency)
+		}
+		if len(f.Buyers) == 0 {
+			p.add(key+".buyers", "a flow needs at least one buyer")
+		}
+		seen := map[string]bool{}
+		for j, b := range f.Buyers {
+			bk := fmt.Sprintf("%s.buyers[%d]", key, j)
+			switch {
+			case !slices.Contains(Buyers, b):
+				p.add(bk, "unknown buyer %q (want one of %s)", b, strings.Join(Buyers, ", "))
+			case !c.Configured(b):
+				p.add(bk, "buyer %q is not configured under providers.%s", b, b)
+			case seen[b]:
+				p.add(bk, "buyer %q is listed twice", b)
+			}
+			seen[b] = true
+		}
+		if f.FallbackURL != "" {
+			if _, err := providers.CheckRedirect(f.FallbackURL, nil); err != nil {
+				p.add(key+".fallback_url", "%q is not an absolute http(s) url", f.FallbackURL)
+			}
+		}
+		for k, globs := range f.Match {
+			if !slices.Contains(MatchKeys, k) {
+				p.add(key+".match."+k, "unknown key (want one of %s)", strings.Join(MatchKeys, ", "))
+			}
+			for _, g := range globs {
+				if _, err := path.Match(g, ""); err != nil {
+					p.add(key+".match."+k, "bad glob %q", g)
+				}
+			}
+		}
+		if f.Default {
+			defaults++
+		}
+		if f.Deadline < 10*time.Second {
+			p.add(key+".deadline", "must be at least 10s")
+		}
+	}
+	if defaults > 1 {
+		p.add("flows", "%d flows are marked default: at most one may be", defaults)
+	}
+}
+
+// checkUpstream accepts an absolute http(s) URL, or, in sandbox mode, a
+// path such as /sandbox/cashcat that points at this gateway's own listener.
+func (c *Config) checkUpstream(p *problems, key, raw string, required bool) {
+	if raw == "" {
+		if required {
+			p.add(key, "empty")
+		}
+		return
+	}
+	if strings.HasPrefix(raw, "/") {
+		if !c.Sandbox.Enabled {
+			p.add(key, "%q is a path: only allowed with sandbox.enabled", raw)
+		}
+		return
+	}
+	if u, err := url.Parse(raw); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		p.add(key, "%q is not an absolute http(s) url", raw)
+	}
+}
+
+// ResolveLocal rewrites every upstream base URL that is a path into an
+// absolute URL on base, the address this gateway actually listens on.
+func (c *Config) ResolveLocal(base string) {
+	for _, u := range []*string{&c.Cashcat.BaseURL, &c.Providers.Casheddy.BaseURL, &c.Providers.Lokyata.BaseURL, &c.Providers.Astoria.BaseURL, &c.Providers.Cashfin.BaseURL} {
+		if strings.HasPrefix(*u, "/") {
+			*u = strings.TrimRight(base, "/") + *u
+		}
+	}
+}
+
+// Redacted is a copy that is safe to log: every credential is masked.
+func (c *Config) Redacted() Config {
+	r := *c
+	mask := func(s *string) {
+		if *s != "" {
+			*s = "***"
+		}
+	}
+	mask(&r.Server.SessionSecret)
+	mask(&r.Admin.Password)
+	mask(&r.Storage.EncryptionKey)
+	r.Storage.OldEncryptionKeys = slices.Repeat([]string{"***"}, len(c.Storage.OldEncryptionKeys))
+	r.Storage.DSN = redactDSN(r.Storage.DSN)
+	r.Redis.URL = redactDSN(r.Redis.URL)
+	mask(&r.Providers.Casheddy.Password)
+	mask(&r.Providers.Lokyata.APIKey)
+	mask(&r.Providers.Cashfin.ClientSecret)
+	r.PrefillAPI.Keys = slices.Repeat([]string{"***"}, len(c.PrefillAPI.Keys))
+	return r
+}
+
+// redactDSN hides the password of a URL-shaped DSN.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparseable)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "***")
+	}
+	return u.String()
+}

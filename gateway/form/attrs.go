@@ -1,0 +1,60 @@
+package form
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// Input is how a field is written in HTML: its type and the constraint
+// attributes generated from the same rules the server checks.
+type Input struct {
+	Type         string // text, email, number, date, tel, select, checkbox, radio
+	Required     bool
+	Pattern      string
+	MinLength    int
+	MaxLength    int
+	Min, Max     string
+	InputMode    string
+	Autocomplete string
+}
+
+// Input returns the HTML input for the field today.
+func (fd *Field) Input(now time.Time, loc *time.Location) Input {
+	in := Input{Required: fd.Required, Autocomplete: fd.Autocomplete, MaxLength: fd.MaxLen, MinLength: fd.MinLen}
+	switch fd.Kind {
+	case Text:
+		in.Type = "text"
+		if fd.Format != nil {
+			in.Pattern = fd.Format.HTML
+			in.InputMode = fd.Format.InputMode
+			if in.InputMode == "tel" {
+				in.Type = "tel"
+				in.InputMode = ""
+			}
+		}
+	case Email:
+		in.Type, in.InputMode = "email", ""
+	case Int:
+		in.Type, in.InputMode = "number", "numeric"
+		in.Min, in.Max = strconv.Itoa(fd.Min), strconv.Itoa(fd.Max)
+		in.MaxLength, in.MinLength = 0, 0
+	case Date:
+		in.Type = "date"
+		lo, hi := fd.DateBounds(now, loc)
+		if !lo.IsZero() {
+			in.Min = lo.Format(providers.DateLayout)
+		}
+		if !hi.IsZero() {
+			in.Max = hi.Format(providers.DateLayout)
+		}
+	case Choice:
+		in.Type = "select"
+	case Consent, Check:
+		in.Type = "checkbox"
+	case YesNo:
+		in.Type = "radio"
+	}
+	return in
+}

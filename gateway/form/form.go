@@ -1,0 +1,395 @@
+// Package form is the canonical application form: which fields each form
+// asks for, the rules each value must meet, and, from the same rules, the
+// HTML attributes that let a browser catch most mistakes before a request
+// (SPEC §5). It decodes what a consumer posted into a providers.Application
+// or into per-field problems to show beside each input.
+package form
+
+import (
+	"fmt"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// Kind is how a field is typed and shown.
+type Kind int
+
+// The kinds of field.
+const (
+	Text    Kind = iota
+	Email        // text, checked as an email address
+	Int          // whole number with Min and Max
+	Date         // YYYY-MM-DD with a DateRule
+	Choice       // one of Options, shown as a select
+	Consent      // a checkbox that must be ticked when Required
+	Check        // an optional yes/no checkbox
+	YesNo        // a required yes/no answer, shown as two radios
+)
+
+// DateRule says which dates a Date field accepts, relative to today.
+type DateRule int
+
+// The date rules.
+const (
+	AnyDate DateRule = iota
+	Adult            // age 18 to 80 (Casheddy birth_date)
+	Past             // before today (employed_since, last_pay_date)
+	Future           // after today (next_pay_date)
+)
+
+// Field is one input of a form with its rules.
+type Field struct {
+	Name     string
+	Kind     Kind
+	Required bool
+	// RequiredIf names a Check field that makes this one required.
+	RequiredIf string
+	MinLen     int
+	MaxLen     int
+	Min, Max   int
+	Options    []string
+	Format     *Format
+	Dates      DateRule
+	// Autocomplete is the HTML autocomplete token that lets a phone fill it.
+	Autocomplete string
+}
+
+// Section groups fields under a heading.
+type Section struct {
+	Key    string
+	Fields []*Field
+}
+
+// Form is one form (es, us).
+type Form struct {
+	Name     string
+	Sections []Section
+	byName   map[string]*Field
+}
+
+// Values are what a consumer typed, by canonical name: kept as text so a
+// form with mistakes comes back exactly as it was entered.
+type Values map[string]string
+
+// Problem is one field's mistake: a message key and its parameters, turned
+// into words in the page's language by the view.
+type Problem struct {
+	Key    string
+	Params map[string]any
+}
+
+// Problems are a form's mistakes by field name.
+type Problems map[string]Problem
+
+// maxValue bounds any one value: nothing a form asks for is longer.
+const maxValue = 200
+
+func newForm(name string, sections ...Section) *Form {
+	f := &Form{Name: name, Sections: sections, byName: map[string]*Field{}}
+	for _, s := range sections {
+		for _, fd := range s.Fields {
+			if _, ok := appFields[fd.Name]; !ok {
+				panic("form " + name + ": field " + fd.Name + " is not in providers.Application")
+			}
+			if fd.MaxLen == 0 && (fd.Kind == Text || fd.Kind == Email) {
+				fd.MaxLen = 100
+			}
+			f.byName[fd.Name] = fd
+		}
+	}
+	return f
+}
+
+// Field returns the named field, or nil.
+func (f *Form) Field(name string) *Field { return f.byName[name] }
+
+// Fields lists the form's fields in order.
+func (f *Form) Fields() []*Field {
+	var out []*Field
+	for _, s := range f.Sections {
+		out = append(out, s.Fields...)
+	}
+	return out
+}
+
+// Decode takes the form's own fields out of a posted form, trimmed and cut
+// to a sane length; anything else posted is ignored.
+func (f *Form) Decode(posted url.Values) Values {
+	v := Values{}
+	for name := range f.byName {
+		s := strings.TrimSpace(posted.Get(name))
+		if len(s) > maxValue*4 || utf8.RuneCountInString(s) > maxValue {
+			s = string([]rune(s)[:maxValue])
+		}
+		if s != "" {
+			v[name] = s
+		}
+	}
+	return v
+}
+
+// Restrict keeps only the values of this form's fields that pass its rules:
+// what a prefill may put in the form must not be something it would refuse.
+func (f *Form) Restrict(prefill map[string]string, now time.Time, loc *time.Location) Values {
+	out := Values{}
+	for name, val := range prefill {
+		fd := f.byName[name]
+		if fd == nil {
+			continue
+		}
+		norm := fd.normalize(val)
+		if p := fd.check(norm, Values{name: norm}, now, loc); p == nil {
+			out[name] = val
+		}
+	}
+	return out
+}
+
+// Validate checks every field and, when all pass, returns the application.
+func (f *Form) Validate(v Values, now time.Time, loc *time.Location) (providers.Application, Problems) {
+	problems := Problems{}
+	norm := Values{}
+	for name, fd := range f.byName {
+		norm[name] = fd.normalize(v[name])
+	}
+	for name, fd := range f.byName {
+		if p := fd.check(norm[name], norm, now, loc); p != nil {
+			problems[name] = *p
+		}
+	}
+	if len(problems) > 0 {
+		return providers.Application{}, problems
+	}
+	var app providers.Application
+	for name, fd := range f.byName {
+		if err := setField(&app, fd, norm[name]); err != nil {
+			problems[name] = Problem{Key: "invalid"}
+		}
+	}
+	if len(problems) > 0 {
+		return providers.Application{}, problems
+	}
+	return app, nil
+}
+
+func (fd *Field) normalize(s string) string {
+	s = strings.TrimSpace(s)
+	if fd.Format != nil && fd.Format.Normalize != nil && s != "" {
+		s = fd.Format.Normalize(s)
+	}
+	if fd.Kind == Email {
+		s = strings.ToLower(s)
+	}
+	return s
+}
+
+// validate is the validator/v10 instance with leadgate's formats registered
+// as tags; it is safe for concurrent use and built once.
+var validate = func() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	for name, f := range formats {
+		v.RegisterValidation(name, func(fl validator.FieldLevel) bool {
+			s := fl.Field().String()
+			return f.Go.MatchString(s)
+		})
+		if f.Check != nil {
+			v.RegisterValidation(name+"_check", func(fl validator.FieldLevel) bool { return f.Check(fl.Field().String()) })
+		}
+	}
+	return v
+}()
+
+// check returns the field's problem with the normalised value s, or nil.
+// all holds the other normalised values, for rules that depend on them.
+func (fd *Field) check(s string, all Values, now time.Time, loc *time.Location) *Problem {
+	required := fd.Required || (fd.RequiredIf != "" && truthy(all[fd.RequiredIf]))
+	if s == "" {
+		switch {
+		case fd.Kind == Consent && fd.Required:
+			return &Problem{Key: "must_accept"}
+		case required:
+			return &Problem{Key: "required"}
+		}
+		return nil
+	}
+	switch fd.Kind {
+	case Text, Email:
+		if fd.MinLen > 0 && failed(s, fmt.Sprintf("min=%d", fd.MinLen)) {
+			return &Problem{Key: "too_short", Params: map[string]any{"min": fd.MinLen}}
+		}
+		if fd.MaxLen > 0 && failed(s, fmt.Sprintf("max=%d", fd.MaxLen)) {
+			return &Problem{Key: "too_long", Params: map[string]any{"max": fd.MaxLen}}
+		}
+		if fd.Kind == Email && failed(s, "email") {
+			return &Problem{Key: "email"}
+		}
+		if fd.Format != nil {
+			if failed(s, fd.Format.Name) {
+				return &Problem{Key: "format." + fd.Format.Name}
+			}
+			if fd.Format.Check != nil && failed(s, fd.Format.Name+"_check") {
+				return &Problem{Key: "check." + fd.Format.Name}
+			}
+		}
+	case Int:
+		n, err := strconv.Atoi(strings.NewReplacer(".", "", " ", "").Replace(s))
+		if err != nil {
+			return &Problem{Key: "number"}
+		}
+		if validate.Var(n, fmt.Sprintf("min=%d,max=%d", fd.Min, fd.Max)) != nil {
+			return &Problem{Key: "range", Params: map[string]any{"min": fd.Min, "max": fd.Max}}
+		}
+	case Choice:
+		if failed(s, "oneof="+strings.Join(fd.Options, " ")) {
+			return &Problem{Key: "choose"}
+		}
+	case Consent, Check, YesNo:
+		if _, ok := parseBool(s); !ok {
+			return &Problem{Key: "choose"}
+		}
+		if fd.Kind == Consent && fd.Required && !truthy(s) {
+			return &Problem{Key: "must_accept"}
+		}
+	case Date:
+		d, ok := ParseDate(s)
+		if !ok {
+			return &Problem{Key: "date"}
+		}
+		lo, hi := fd.DateBounds(now, loc)
+		if (!lo.IsZero() && d.Before(lo)) || (!hi.IsZero() && d.After(hi)) {
+			return &Problem{Key: "date." + fd.dateKey()}
+		}
+	}
+	return nil
+}
+
+func failed(s, tag string) bool { return validate.Var(s, tag) != nil }
+
+func (fd *Field) dateKey() string {
+	return map[DateRule]string{AnyDate: "any", Adult: "adult", Past: "past", Future: "future"}[fd.Dates]
+}
+
+// DateBounds are the first and last dates the field accepts today (zero:
+// no bound). The same bounds become the input's min and max.
+func (fd *Field) DateBounds(now time.Time, loc *time.Location) (lo, hi time.Time) {
+	today := providers.Today(now, loc)
+	switch fd.Dates {
+	case Adult:
+		// 18 today at the latest; not yet 81 (aged 80 until the day before).
+		return today.AddDate(-81, 0, 1), today.AddDate(-18, 0, 0)
+	case Past:
+		return today.AddDate(-80, 0, 0), today.AddDate(0, 0, -1)
+	case Future:
+		return today.AddDate(0, 0, 1), today.AddDate(1, 0, 0)
+	}
+	return time.Time{}, time.Time{}
+}
+
+// ParseDate reads YYYY-MM-DD (what date inputs send) or DD/MM/YYYY (what a
+// person types where date inputs are not supported).
+func ParseDate(s string) (time.Time, bool) {
+	for _, layout := range []string{providers.DateLayout, "02/01/2006", "2/1/2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(s) {
+	case "1", "on", "true", "yes", "si", "sí":
+		return true, true
+	case "0", "off", "false", "no":
+		return false, true
+	}
+	return false, false
+}
+
+func truthy(s string) bool { b, _ := parseBool(s); return b }
+
+// appFields indexes providers.Application's fields by canonical name.
+var appFields = func() map[string]int {
+	m := map[string]int{}
+	t := reflect.TypeOf(providers.Application{})
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("field"); name != "" {
+			m[name] = i
+		}
+	}
+	return m
+}()
+
+// setField stores a checked, normalised value in the application.
+func setField(app *providers.Application, fd *Field, s string) error {
+	if s == "" {
+		return nil
+	}
+	f := reflect.ValueOf(app).Elem().Field(appFields[fd.Name])
+	switch f.Interface().(type) {
+	case string:
+		f.SetString(s)
+	case int:
+		n, err := strconv.Atoi(strings.NewReplacer(".", "", " ", "").Replace(s))
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(n))
+	case *int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(&n))
+	case bool:
+		f.SetBool(truthy(s))
+	case time.Time:
+		d, ok := ParseDate(s)
+		if !ok {
+			return fmt.Errorf("bad date")
+		}
+		f.Set(reflect.ValueOf(d))
+	default:
+		return fmt.Errorf("field %s has an unsupported type", fd.Name)
+	}
+	return nil
+}
+
+// ValuesOf turns an application back into form values (to refill a form).
+func ValuesOf(app *providers.Application) Values {
+	v := Values{}
+	rv := reflect.ValueOf(app).Elem()
+	for name, i := range appFields {
+		switch x := rv.Field(i).Interface().(type) {
+		case string:
+			if x != "" {
+				v[name] = x
+			}
+		case int:
+			if x != 0 {
+				v[name] = strconv.Itoa(x)
+			}
+		case *int:
+			if x != nil {
+				v[name] = strconv.Itoa(*x)
+			}
+		case bool:
+			if x {
+				v[name] = "1"
+			}
+		case time.Time:
+			if !x.IsZero() {
+				v[name] = x.Format(providers.DateLayout)
+			}
+		}
+	}
+	return v
+}

@@ -1,0 +1,249 @@
+package form
+
+import (
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	madrid, _ = time.LoadLocation("Europe/Madrid")
+	now       = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+)
+
+// validES is a complete es form built on the document's example request.
+func validES() Values {
+	return Values{
+		"loan_amount": "200", "loan_period_days": "91",
+		"first_name": "Kyle", "last_name": "Trazo", "second_last_name": "Pogi",
+		"gender": "male", "birth_date": "1985-06-18", "national_id": "60604016M",
+		"nationality": "ES", "marital_status": "married", "dependants": "1",
+		"email": "kyle@blendit.eu", "mobile_phone": "608 819 736",
+		"address_line1": "Maestro Puig Valera", "house_number": "35", "address_line2": "13",
+		"postal_code": "33560", "city": "Ribadesella", "housing": "rent_room",
+		"income_source": "employed", "employed_since": "2021-03-02",
+		"monthly_income": "10000", "monthly_expenses": "1000", "next_pay_date": "2026-12-02",
+		"iban": "ES5020803294338752239563", "phone_plan": "contract",
+		"car_owner": "1", "car_plate_number": "1234 RST",
+		"consent_terms": "1", "consent_marketing": "1",
+	}
+}
+
+func TestValidESForm(t *testing.T) {
+	app, problems := ES.Validate(validES(), now, madrid)
+	if len(problems) > 0 {
+		t.Fatalf("got problems %v", problems)
+	}
+	if app.MobilePhone != "608819736" || app.NationalID != "60604016M" || app.LoanAmount != 200 ||
+		app.Dependants == nil || *app.Dependants != 1 || !app.CarOwner || app.BirthDate.Format("2006-01-02") != "1985-06-18" {
+		t.Errorf("got %+v", app)
+	}
+}
+
+// Samples of every rule, valid and invalid, from the Casheddy document's
+// own rules and examples.
+var ruleSamples = []struct {
+	field       string
+	valid       []string
+	invalid     []string
+	wantProblem string // the problem key of the invalid ones
+}{
+	{"national_id", []string{"60604016M", "60604016m", "X1234567L", "Y1234567X", "Z1234567R", "K1234567L", "B12345674", "P1234567D"},
+		[]string{"60604016A", "6060401M", "ABCDEFGHI", "X1234567A"}, ""},
+	{"mobile_phone", []string{"608 819 736", "608819736", "+34 608 819 736", "0034608819736", "712-345-678"},
+		[]string{"508819736", "60881973", "6088197361", "phone"}, "format.es_phone"},
+	{"postal_code", []string{"33560", "01001", "52006", "28-001"},
+		[]string{"00123", "53001", "9999", "ABCDE"}, "format.es_postal"},
+	{"city", []string{"Ribadesella", "A Coruña", "L'Hospitalet", "Vitoria-Gasteiz", "ÁVILA"},
+		[]string{"Madrid 2", "Sevilla!"}, "format.es_place"},
+	{"address_line1", []string{"Maestro Puig Valera", "Calle de Alcalá"},
+		[]string{"C/ Mayor, 5"}, "format.es_place"},
+	{"house_number", []string{"35", "7b", "12Ñ"}, []string{"b7", "35 bis", "3-5"}, "format.es_house"},
+	{"address_line2", []string{"13", "4B", "Ático 2"}, []string{"4º-B", "#3"}, "format.es_flat"},
+	{"car_plate_number", []string{"1234 RST", "1234RST", "1234 bcd", "GR1234BC", "GR 1234 BC"},
+		// Casheddy wants 2-3 province letters: the one-letter "M 1234 AB" is out.
+		[]string{"M 1234 AB", "1234 AEI", "12345 RST", "1234 RST X"}, "format.es_plate"},
+	{"iban", []string{"ES5020803294338752239563", "ES50 2080 3294 3387 5223 9563", "es5020803294338752239563"},
+		[]string{"ES5020803294338752239564", "ES50208032943387522395", "DE89370400440532013000"}, ""},
+	{"first_name", []string{"Kyle", "José María", "O'Neil"}, []string{"Al", "K1le"}, ""},
+	{"email", []string{"kyle@blendit.eu"}, []string{"kyle@", "blendit.eu"}, "email"},
+	{"birth_date", []string{"1985-06-18", "2008-11-21", "1945-11-22", "18/06/1985"},
+		[]string{"2008-11-22", "1945-11-21", "1985-13-01", "yesterday"}, ""},
+	{"employed_since", []string{"2021-03-02", "2026-11-20"}, []string{"2026-11-21", "2027-01-01"}, ""},
+	{"next_pay_date", []string{"2026-11-22", "2027-05-02"}, []string{"2026-11-21", "2023-05-02"}, ""},
+	{"loan_amount", []string{"50", "200", "5000"}, []string{"49", "5001", "two hundred", "-5"}, ""},
+	{"monthly_income", []string{"1", "10000"}, []string{"0"}, "range"},
+	{"dependants", []string{"0", "3"}, []string{"-1", "21"}, "range"},
+	{"gender", []string{"male", "female"}, []string{"other", "MALE", "x"}, "choose"},
+	{"housing", []string{"own", "rent", "rent_room", "with_parents"}, []string{"friend", "other"}, "choose"},
+	{"nationality", []string{"ES", "PH", "US"}, []string{"España", "XX"}, "choose"},
+	{"consent_terms", []string{"1", "on"}, []string{"0", ""}, "must_accept"},
+}
+
+func TestRules(t *testing.T) {
+	for _, s := range ruleSamples {
+		for _, v := range s.valid {
+			vals := validES()
+			vals[s.field] = v
+			if _, problems := ES.Validate(vals, now, madrid); len(problems) > 0 {
+				t.Errorf("%s=%q: got %v, want valid", s.field, v, problems)
+			}
+		}
+		for _, v := range s.invalid {
+			vals := validES()
+			vals[s.field] = v
+			_, problems := ES.Validate(vals, now, madrid)
+			p, ok := problems[s.field]
+			if !ok {
+				t.Errorf("%s=%q: got no problem, want one", s.field, v)
+				continue
+			}
+			if s.wantProblem != "" && p.Key != s.wantProblem {
+				t.Errorf("%s=%q: got problem %q, want %q", s.field, v, p.Key, s.wantProblem)
+			}
+			if len(problems) != 1 {
+				t.Errorf("%s=%q: other fields failed too: %v", s.field, v, problems)
+			}
+		}
+	}
+}
+
+func TestRequiredAndConditional(t *testing.T) {
+	_, problems := ES.Validate(Values{}, now, madrid)
+	for _, f := range ES.Fields() {
+		_, got := problems[f.Name]
+		if want := f.Required; got != want {
+			t.Errorf("empty form: %s problem=%v, want %v", f.Name, got, want)
+		}
+	}
+	vals := validES()
+	delete(vals, "car_plate_number")
+	if _, problems := ES.Validate(vals, now, madrid); problems["car_plate_number"].Key != "required" {
+		t.Errorf("car owner without plate: got %v", problems)
+	}
+	vals["car_owner"] = ""
+	if _, problems := ES.Validate(vals, now, madrid); len(problems) > 0 {
+		t.Errorf("no car, no plate: got %v", problems)
+	}
+}
+
+func TestDecodeIgnoresUnknownAndBoundsLength(t *testing.T) {
+	posted := url.Values{"first_name": {"  Kyle  "}, "is_admin": {"1"}, "city": {strings.Repeat("a", 10000)}}
+	v := ES.Decode(posted)
+	if v["first_name"] != "Kyle" {
+		t.Errorf("got %q", v["first_name"])
+	}
+	if _, ok := v["is_admin"]; ok {
+		t.Error("kept a field the form does not have")
+	}
+	if n := len(v["city"]); n > maxValue {
+		t.Errorf("kept a %d-byte value", n)
+	}
+}
+
+func TestRestrictDropsWhatTheFormRefuses(t *testing.T) {
+	got := ES.Restrict(map[string]string{"first_name": "Hose", "gender": "male", "nationality": "PH", "email": "not-an-email", "ssn": "123456789"}, now, madrid)
+	if got["first_name"] != "Hose" || got["nationality"] != "PH" || got["gender"] != "male" {
+		t.Errorf("got %v", got)
+	}
+	if _, ok := got["email"]; ok {
+		t.Error("kept an invalid prefill value")
+	}
+	if _, ok := got["ssn"]; ok {
+		t.Error("kept a field the es form does not ask for")
+	}
+}
+
+func TestValuesRoundTrip(t *testing.T) {
+	app, problems := ES.Validate(validES(), now, madrid)
+	if problems != nil {
+		t.Fatal(problems)
+	}
+	again, problems := ES.Validate(ValuesOf(&app), now, madrid)
+	if problems != nil {
+		t.Fatalf("values of a valid application fail: %v", problems)
+	}
+	if !reflect.DeepEqual(again, app) {
+		t.Errorf("round trip changed the application")
+	}
+}
+
+func TestInputAttributes(t *testing.T) {
+	in := ES.Field("birth_date").Input(now, madrid)
+	if in.Type != "date" || in.Min != "1945-11-22" || in.Max != "2008-11-21" || !in.Required {
+		t.Errorf("birth_date: got %+v", in)
+	}
+	in = ES.Field("mobile_phone").Input(now, madrid)
+	if in.Type != "tel" || in.Pattern == "" || in.Autocomplete != "tel-national" {
+		t.Errorf("mobile_phone: got %+v", in)
+	}
+	in = ES.Field("loan_amount").Input(now, madrid)
+	if in.Type != "number" || in.Min != "50" || in.Max != "5000" || in.InputMode != "numeric" {
+		t.Errorf("loan_amount: got %+v", in)
+	}
+}
+
+// TestBrowserPatternsAgreeWithServer runs every HTML pattern through a
+// JavaScript engine as a browser compiles it (anchored, with the v flag)
+// and checks it gives the server's verdict on each sample that only the
+// pattern decides (checksums are the server's alone).
+func TestBrowserPatternsAgreeWithServer(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is required in CI to check the HTML patterns")
+		}
+		t.Skip("node not installed: cannot check HTML patterns against a JavaScript engine")
+	}
+	type probe struct {
+		Pattern string `json:"pattern"`
+		Value   string `json:"value"`
+		Want    bool   `json:"want"`
+		Field   string `json:"field"`
+	}
+	var probes []probe
+	for _, s := range ruleSamples {
+		fd := ES.Field(s.field)
+		if fd.Format == nil {
+			continue
+		}
+		for _, v := range s.valid {
+			probes = append(probes, probe{fd.Format.HTML, v, true, s.field})
+		}
+		for _, v := range s.invalid {
+			n := fd.normalize(v)
+			if fd.Format.Go.MatchString(n) {
+				continue // fails a checksum or a length: the pattern is not what catches it
+			}
+			probes = append(probes, probe{fd.Format.HTML, v, false, s.field})
+		}
+	}
+	in, _ := json.Marshal(probes)
+	script := `
+const probes = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const bad = [];
+for (const p of probes) {
+  let re;
+  try { re = new RegExp('^(?:' + p.pattern + ')$', 'v'); } catch (e) { bad.push(p.field + ': pattern does not compile: ' + e.message); continue; }
+  if (re.test(p.value) !== p.want) bad.push(p.field + ': ' + JSON.stringify(p.value) + ' browser says ' + !p.want);
+}
+console.log(JSON.stringify(bad));`
+	cmd := exec.Command(node, "-e", script)
+	cmd.Stdin = strings.NewReader(string(in))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	var bad []string
+	if err := json.Unmarshal(out, &bad); err != nil {
+		t.Fatalf("node said %s", out)
+	}
+	for _, b := range bad {
+		t.Error(b)
+	}
+}

@@ -1,0 +1,204 @@
+package form
+
+import (
+	"math/big"
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// Format is a named shape of text: the server's Go expression, the same
+// rule written for the browser's pattern attribute (which is JavaScript,
+// compiled with the v flag and always anchored), and an optional check no
+// regexp can express (a checksum, a control letter). Normalize runs before
+// both, on the server, so that "612 34 56 78" and "+34612345678" are one phone.
+type Format struct {
+	Name      string
+	Go        *regexp.Regexp
+	HTML      string
+	Normalize func(string) string
+	Check     func(string) bool
+	InputMode string
+}
+
+// Casheddy's letters for city and street: its regexp with /ui flags. The
+// browser has no case-insensitive pattern, so both cases are spelt out.
+const (
+	esLetters      = `a-zA-ZáéèíñóúüçÁÉÈÍÑÓÚÜÇ`
+	upperOnlyPlate = `BCDFGHJKLMNPRSTVWXYZ`
+)
+
+var formats = map[string]*Format{
+	"name": {
+		Go:   regexp.MustCompile(`^\p{L}[\p{L} '.-]*$`),
+		HTML: `\p{L}[\p{L} '.\-]*`,
+	},
+	// Casheddy: phone regex /^[67][0-9]{2}\s[0-9]{3}\s[0-9]{3}$/. We keep
+	// nine digits and format them for Casheddy in its adapter.
+	"es_phone": {
+		Go:        regexp.MustCompile(`^[67]\d{8}$`),
+		HTML:      `(\+34|0034)?[\s.\-]*[67]([\s.\-]*\d){8}`,
+		Normalize: spanishPhone,
+		InputMode: "tel",
+	},
+	// Casheddy's personal_id: DNI /^(([KLM]\d{7})|(\d{8}))([A-Z])$/, its
+	// "NIE" /^([ABCDEFGHJNPQRSUVW])(\d{7})([0-9A-J])$/ (the shape of a CIF)
+	// and its "CIF" /^([XYZ])(\d{7,8})([A-Z])$/ (the shape of an NIE): the
+	// document swaps the two names; the three shapes are what count.
+	"es_id": {
+		Go:        regexp.MustCompile(`^((([KLM]\d{7})|(\d{8}))[A-Z]|[ABCDEFGHJNPQRSUVW]\d{7}[0-9A-J]|[XYZ]\d{7,8}[A-Z])$`),
+		HTML:      `([KLMklm]\d{7}|\d{8})[A-Za-z]|[ABCDEFGHJNPQRSUVWabcdefghjnpqrsuvw]\d{7}[0-9A-Ja-j]|[XYZxyz]\d{7,8}[A-Za-z]`,
+		Normalize: compactUpper,
+		Check:     validSpanishID,
+	},
+	// Casheddy: bank_account /^ES[0-9]*/, which any "ES" passes; a Spanish
+	// IBAN is ES + 2 check digits + 20 digits, and its checksum is checked.
+	"es_iban": {
+		Go:        regexp.MustCompile(`^ES\d{22}$`),
+		HTML:      `[Ee][Ss]\s?\d{2}(\s?\d){20}`,
+		Normalize: compactUpper,
+		Check:     validIBAN,
+	},
+	// Casheddy: /^(0[1-9]|[1-4][0-9]|5[0-2])[-]{0,1}\d{3}$/ (a province
+	// 01-52 and three digits). The dash it allows is dropped.
+	"es_postal": {
+		Go:        regexp.MustCompile(`^(0[1-9]|[1-4][0-9]|5[0-2])\d{3}$`),
+		HTML:      `(0[1-9]|[1-4][0-9]|5[0-2])-?\d{3}`,
+		Normalize: func(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "-", "") },
+		InputMode: "numeric",
+	},
+	// Casheddy: address[city] and address[street] /^[a-záéèíñóúüç\s'-]+$/ui.
+	"es_place": {
+		Go:   regexp.MustCompile(`(?i)^[a-záéèíñóúüç\s'-]+$`),
+		HTML: `[` + esLetters + `\s'\-]+`,
+	},
+	// Casheddy: address[house_number] /^\d+[a-záéèíñóúüç]?$/ui.
+	"es_house": {
+		Go:   regexp.MustCompile(`(?i)^\d+[a-záéèíñóúüç]?$`),
+		HTML: `\d+[` + esLetters + `]?`,
+	},
+	// Casheddy: address[flat_number] /^[a-zA-ZÀ-ÖØ-öø-ÿ0-9 ]+$/i.
+	"es_flat": {
+		Go:   regexp.MustCompile(`^[a-zA-ZÀ-ÖØ-öø-ÿ0-9 ]+$`),
+		HTML: `[a-zA-ZÀ-ÖØ-öø-ÿ0-9 ]+`,
+	},
+	// Casheddy: car_plate_number /^\d{4}\s*[BCDFGHJKLMNPRSTVWXYZ]{3}|[A-Z]{2,3}\s*\d{4}\s*[A-Z]{2}$/.
+	// As written, ^ and $ bind to one alternative each, so "1234BCD<junk>"
+	// would pass; we anchor both (current and old provincial plates).
+	"es_plate": {
+		Go:        regexp.MustCompile(`^(\d{4}\s*[` + upperOnlyPlate + `]{3}|[A-Z]{2,3}\s*\d{4}\s*[A-Z]{2})$`),
+		HTML:      `\d{4}\s*[` + upperOnlyPlate + strings.ToLower(upperOnlyPlate) + `]{3}|[A-Za-z]{2,3}\s*\d{4}\s*[A-Za-z]{2}`,
+		Normalize: func(s string) string { return strings.ToUpper(strings.Join(strings.Fields(s), " ")) },
+	},
+}
+
+func init() {
+	for name, f := range formats {
+		f.Name = name
+	}
+}
+
+// spanishPhone keeps the nine national digits of a Spanish number written
+// with spaces, dots, dashes or a +34 / 0034 prefix.
+func spanishPhone(s string) string {
+	d := digits(s)
+	switch {
+	case len(d) == 11 && strings.HasPrefix(d, "34"):
+		d = d[2:]
+	case len(d) == 13 && strings.HasPrefix(d, "0034"):
+		d = d[4:]
+	}
+	if d == "" {
+		return strings.TrimSpace(s)
+	}
+	return d
+}
+
+func digits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else if !unicode.IsSpace(r) && !strings.ContainsRune("+-.()/", r) {
+			return "" // letters: not a phone; leave it to fail the rule
+		}
+	}
+	return b.String()
+}
+
+func compactUpper(s string) string {
+	return strings.ToUpper(strings.NewReplacer(" ", "", "-", "", ".", "").Replace(s))
+}
+
+const dniLetters = "TRWAGMYFPDXBNJZSQVHLCKE"
+
+// validSpanishID checks the control character of a DNI, NIE or CIF.
+func validSpanishID(id string) bool {
+	if len(id) < 9 {
+		return false
+	}
+	first, body, control := id[0], id[1:len(id)-1], id[len(id)-1]
+	switch {
+	case first >= '0' && first <= '9': // DNI: 8 digits, letter of number mod 23
+		return dniLetters[atoi(id[:len(id)-1])%23] == control
+	case first == 'K' || first == 'L' || first == 'M': // DNI of minors and foreigners without NIE
+		return dniLetters[atoi(body)%23] == control
+	case first == 'X' || first == 'Y' || first == 'Z': // NIE: X=0, Y=1, Z=2 in front
+		return dniLetters[atoi(string('0'+first-'X')+body)%23] == control
+	default:
+		return validCIF(id)
+	}
+}
+
+// validCIF checks a company id: letter, 7 digits, a control digit or letter.
+func validCIF(id string) bool {
+	sum := 0
+	for i, c := range id[1:8] {
+		n := int(c - '0')
+		if i%2 == 0 { // odd positions (1st, 3rd, ...) are doubled
+			n *= 2
+			n = n/10 + n%10
+		}
+		sum += n
+	}
+	d := (10 - sum%10) % 10
+	digit, letter := byte('0'+d), "JABCDEFGHI"[d]
+	c := id[8]
+	switch id[0] {
+	case 'P', 'Q', 'R', 'S', 'N', 'W': // always a letter
+		return c == letter
+	case 'A', 'B', 'E', 'H': // always a digit
+		return c == digit
+	}
+	return c == digit || c == letter
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// validIBAN is the ISO 13616 mod-97 check (no IBAN library is served here).
+func validIBAN(iban string) bool {
+	if len(iban) < 15 {
+		return false
+	}
+	var b strings.Builder
+	for _, r := range iban[4:] + iban[:4] {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r >= 'A' && r <= 'Z':
+			b.WriteString(itoa(int(r-'A') + 10))
+		default:
+			return false
+		}
+	}
+	n, ok := new(big.Int).SetString(b.String(), 10)
+	return ok && new(big.Int).Mod(n, big.NewInt(97)).Int64() == 1
+}
+
+func itoa(n int) string { return string(rune('0'+n/10)) + string(rune('0'+n%10)) }
