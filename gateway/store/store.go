@@ -1,0 +1,417 @@
+// Package store keeps applications and their buyer attempts durably: in an
+// embedded SQLite file by default. The application is written, with its
+// personal data sealed by the vault, before any buyer is called; workers
+// claim due applications from here with a lease, so a crash or a restart
+// resumes them and a buyer already posted to is never posted to again.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite": no cgo
+
+	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/providers"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Statuses of an application.
+const (
+	Pending  = "pending"
+	Accepted = "accepted"
+	Declined = "declined"
+	NeedsFix = "needs_fix"
+)
+
+// Outcomes of an attempt beyond the buyer's own (providers.Outcome).
+const (
+	AttemptStarted = "started"
+	AttemptError   = "error"
+	// AttemptInDoubt: the process stopped while the request may have
+	// reached the buyer. It is never re-sent to that buyer.
+	AttemptInDoubt = "in_doubt"
+)
+
+// Errors of the store.
+var (
+	ErrNotFound = errors.New("store: not found")
+	// ErrAttempted: this buyer (and tier) was already posted this application.
+	ErrAttempted = errors.New("store: buyer already attempted")
+	// ErrLeaseLost: another worker owns the application now.
+	ErrLeaseLost = errors.New("store: lease lost")
+)
+
+// Application is an application's row, without its personal data.
+type Application struct {
+	ID          string
+	SessionHash string
+	Flow        string
+	Form        string
+	Currency    string
+	Status      string
+	RedirectURL string
+	Buyer       string
+	Revenue     float64
+	Reason      string
+	Attribution providers.Attribution // the utm_* part; the referrer is sealed
+	Prefilled   bool
+	CreatedAt   time.Time
+	DecidedAt   time.Time
+	DeadlineAt  time.Time
+	Erased      bool
+}
+
+// Sealed is the personal part of an application, stored encrypted.
+type Sealed struct {
+	Submission  providers.Submission `json:"submission"`
+	FieldErrors map[string]string    `json:"field_errors,omitempty"`
+}
+
+// New is what a new application is created from.
+type New struct {
+	ID             string
+	SessionHash    string
+	IdempotencyKey string
+	Flow, Form     string
+	Currency       string
+	Prefilled      bool
+	Deadline       time.Duration
+	Submission     providers.Submission
+}
+
+// Attempt is one post of an application to a buyer.
+type Attempt struct {
+	Buyer       string
+	Tier        string
+	Seq         int
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	Latency     time.Duration
+	Outcome     string
+	Price       float64
+	Reason      string
+	RedirectURL string
+}
+
+// Store is the durable store.
+type Store struct {
+	db   *sql.DB
+	keys *vault.Keyring
+	now  func() time.Time
+	pg   bool
+}
+
+// Open opens the store at dsn (sqlite://PATH) and migrates it.
+func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) {
+	path, ok := strings.CutPrefix(dsn, "sqlite://")
+	if !ok {
+		return nil, fmt.Errorf("store: unsupported dsn scheme (want sqlite://)")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	// Pragmas go in the DSN so that every pooled connection gets them;
+	// _txlock=immediate takes the write lock at BEGIN, so concurrent
+	// read-then-write transactions wait instead of failing with SQLITE_BUSY.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s := &Store{db: db, keys: keys, now: time.Now}
+	if err := s.migrate(ctx, goose.DialectSQLite3); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The database file holds personal data, even if sealed.
+	os.Chmod(path, 0o600)
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context, dialect goose.Dialect) error {
+	p, err := goose.NewProvider(dialect, s.db, mustSub(migrations, "migrations"))
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("store: migrating: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// Create stores a new application, sealed, as pending and due now. Posting
+// the same form twice (one idempotency key) creates it once: the second
+// call returns the first application and created=false.
+func (s *Store) Create(ctx context.Context, n New) (app Application, created bool, err error) {
+	now := s.now()
+	plain, err := json.Marshal(Sealed{Submission: n.Submission})
+	if err != nil {
+		return Application{}, false, fmt.Errorf("store: %w", err)
+	}
+	keyID, sealed := s.keys.Seal(plain, []byte(n.ID))
+	a := n.Submission.Attribution
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO applications
+		(id, session_hash, idempotency_key, flow, form, currency, status,
+		 utm_source, utm_medium, utm_campaign, utm_content, utm_term, prefilled,
+		 created_at, updated_at, deadline_at, next_run_at, key_id, pii)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (idempotency_key) DO NOTHING`),
+		n.ID, n.SessionHash, n.IdempotencyKey, n.Flow, n.Form, n.Currency, Pending,
+		a.Source, a.Medium, a.Campaign, a.Content, a.Term, n.Prefilled,
+		ms(now), ms(now), ms(now.Add(n.Deadline)), ms(now), keyID, sealed)
+	if err != nil {
+		return Application{}, false, fmt.Errorf("store: creating application: %w", err)
+	}
+	rows, _ := res.RowsAffected()
+	app, err = s.getBy(ctx, "idempotency_key", n.IdempotencyKey)
+	return app, rows == 1, err
+}
+
+const appColumns = `id, session_hash, flow, form, currency, status, redirect_url, buyer, revenue, reason,
+	utm_source, utm_medium, utm_campaign, utm_content, utm_term, prefilled,
+	created_at, decided_at, deadline_at, erased_at`
+
+// Get returns the application with id.
+func (s *Store) Get(ctx context.Context, id string) (Application, error) {
+	return s.getBy(ctx, "id", id)
+}
+
+func (s *Store) getBy(ctx context.Context, col, v string) (Application, error) {
+	var a Application
+	var created, decided, deadline, erased int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+appColumns+` FROM applications WHERE `+col+` = ?`), v).Scan(
+		&a.ID, &a.SessionHash, &a.Flow, &a.Form, &a.Currency, &a.Status, &a.RedirectURL, &a.Buyer, &a.Revenue, &a.Reason,
+		&a.Attribution.Source, &a.Attribution.Medium, &a.Attribution.Campaign, &a.Attribution.Content, &a.Attribution.Term,
+		&a.Prefilled, &created, &decided, &deadline, &erased)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Application{}, ErrNotFound
+	}
+	if err != nil {
+		return Application{}, fmt.Errorf("store: reading application: %w", err)
+	}
+	a.CreatedAt, a.DecidedAt, a.DeadlineAt, a.Erased = fromMS(created), fromMS(decided), fromMS(deadline), erased != 0
+	return a, nil
+}
+
+// Sealed returns the decrypted personal part of an application.
+func (s *Store) Sealed(ctx context.Context, id string) (Sealed, error) {
+	var keyID string
+	var ct []byte
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT key_id, pii FROM applications WHERE id = ?`), id).Scan(&keyID, &ct)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Sealed{}, ErrNotFound
+	}
+	if err != nil {
+		return Sealed{}, fmt.Errorf("store: reading application: %w", err)
+	}
+	if len(ct) == 0 {
+		return Sealed{}, fmt.Errorf("store: personal data of this application was erased: %w", ErrNotFound)
+	}
+	plain, err := s.keys.Open(keyID, ct, []byte(id))
+	if err != nil {
+		return Sealed{}, fmt.Errorf("store: %w", err)
+	}
+	var out Sealed
+	if err := json.Unmarshal(plain, &out); err != nil {
+		return Sealed{}, fmt.Errorf("store: sealed record: %w", err)
+	}
+	return out, nil
+}
+
+// Claim leases up to limit due pending applications to owner for lease,
+// and returns their ids. A lease that runs out (its worker died) makes the
+// application claimable again.
+func (s *Store) Claim(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error) {
+	now := s.now()
+	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE applications SET lease_owner = ?, lease_until = ?
+		WHERE id IN (SELECT id FROM applications
+			WHERE status = ? AND next_run_at <= ? AND lease_until < ?
+			ORDER BY next_run_at LIMIT ?)
+		RETURNING id`), owner, ms(now.Add(lease)), Pending, ms(now), ms(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: claiming: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: claiming: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// Release gives a claimed application back, due again at next.
+func (s *Store) Release(ctx context.Context, id, owner string, next time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET lease_owner = '', lease_until = 0, next_run_at = ?
+		WHERE id = ? AND lease_owner = ?`), ms(next), id, owner)
+	if err != nil {
+		return fmt.Errorf("store: releasing: %w", err)
+	}
+	return nil
+}
+
+// StartAttempt records, before the request leaves, that buyer (tier) is
+// about to be posted this application. ErrAttempted means it already was.
+func (s *Store) StartAttempt(ctx context.Context, id, owner, buyer, tier string, seq int) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback()
+	// Only the lease holder may post: a worker whose lease ran out while it
+	// was stuck must not post behind the back of the one that took over.
+	var held int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM applications WHERE id = ? AND lease_owner = ? AND status = ?`), id, owner, Pending).Scan(&held); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if held == 0 {
+		return ErrLeaseLost
+	}
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO attempts (application_id, buyer, tier, seq, started_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (application_id, buyer, tier) DO NOTHING`), id, buyer, tier, seq, ms(s.now()))
+	if err != nil {
+		return fmt.Errorf("store: starting attempt: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrAttempted
+	}
+	return tx.Commit()
+}
+
+// FinishAttempt records how an attempt ended.
+func (s *Store) FinishAttempt(ctx context.Context, id, buyer, tier string, a Attempt) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?
+		WHERE application_id = ? AND buyer = ? AND tier = ?`),
+		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, truncate(a.Reason, 500), a.RedirectURL, id, buyer, tier)
+	if err != nil {
+		return fmt.Errorf("store: finishing attempt: %w", err)
+	}
+	return nil
+}
+
+// MarkInDoubt turns attempts left "started" by a stopped process into
+// "in doubt": they may have reached the buyer, so they are never re-sent.
+func (s *Store) MarkInDoubt(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE attempts SET outcome = ?, finished_at = ?, reason = ?
+		WHERE application_id = ? AND outcome = ?`), AttemptInDoubt, ms(s.now()),
+		"interrupted while the request may have reached the buyer; not re-sent", id, AttemptStarted)
+	return err
+}
+
+// Attempts lists an application's attempts in order.
+func (s *Store) Attempts(ctx context.Context, id string) ([]Attempt, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT buyer, tier, seq, started_at, finished_at, latency_ms, outcome, price, reason, redirect_url
+		FROM attempts WHERE application_id = ? ORDER BY seq`), id)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		var a Attempt
+		var started, finished, latency int64
+		if err := rows.Scan(&a.Buyer, &a.Tier, &a.Seq, &started, &finished, &latency, &a.Outcome, &a.Price, &a.Reason, &a.RedirectURL); err != nil {
+			return nil, fmt.Errorf("store: reading attempts: %w", err)
+		}
+		a.StartedAt, a.FinishedAt, a.Latency = fromMS(started), fromMS(finished), time.Duration(latency)*time.Millisecond
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Decision is how an application ended.
+type Decision struct {
+	Status      string
+	RedirectURL string
+	Buyer       string
+	Revenue     float64
+	Reason      string
+	FieldErrors map[string]string
+}
+
+// Decide records the end of an application, if owner still holds it.
+func (s *Store) Decide(ctx context.Context, id, owner string, d Decision) error {
+	now := s.now()
+	var keyID string
+	var sealed []byte
+	if len(d.FieldErrors) > 0 {
+		// Field errors can echo what the consumer typed: sealed like the rest.
+		rec, err := s.Sealed(ctx, id)
+		if err != nil {
+			return err
+		}
+		rec.FieldErrors = d.FieldErrors
+		plain, _ := json.Marshal(rec)
+		keyID, sealed = s.keys.Seal(plain, []byte(id))
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET status = ?, redirect_url = ?, buyer = ?, revenue = ?, reason = ?,
+		decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0,
+		key_id = CASE WHEN ? = '' THEN key_id ELSE ? END,
+		pii = CASE WHEN ? = '' THEN pii ELSE ? END
+		WHERE id = ? AND lease_owner = ? AND status = ?`),
+		d.Status, d.RedirectURL, d.Buyer, d.Revenue, truncate(d.Reason, 500), ms(now), ms(now),
+		keyID, keyID, keyID, sealed, id, owner, Pending)
+	if err != nil {
+		return fmt.Errorf("store: deciding: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// q adapts a query written with ? placeholders to the database's dialect.
+func (s *Store) q(query string) string {
+	if !s.pg {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

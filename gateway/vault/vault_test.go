@@ -1,0 +1,38 @@
+package vault
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func key(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+
+func TestSealOpenAndRotation(t *testing.T) {
+	old, _ := New(key(1))
+	id, ct := old.Seal([]byte("Kyle Trazo"), []byte("app-1"))
+	if bytes.Contains(ct, []byte("Kyle")) {
+		t.Fatal("plaintext visible in ciphertext")
+	}
+	rotated, err := New(key(2), key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rotated.Current() == id {
+		t.Error("rotation kept the old key current")
+	}
+	got, err := rotated.Open(id, ct, []byte("app-1"))
+	if err != nil || string(got) != "Kyle Trazo" {
+		t.Errorf("after rotation: got %q, %v", got, err)
+	}
+	if _, err := rotated.Open(id, ct, []byte("app-2")); err == nil {
+		t.Error("ciphertext opened under another row's id")
+	}
+	fresh, _ := New(key(3))
+	if _, err := fresh.Open(id, ct, []byte("app-1")); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("got %v, want ErrUnknownKey", err)
+	}
+	if _, err := New([]byte("short")); err == nil {
+		t.Error("accepted a short key")
+	}
+}
