@@ -510,6 +510,17 @@ func (c *Config) Redacted() Config {
 	return r
 }
 
+// RedactedYAML is Redacted written as YAML, with the file's own key names:
+// the effective config as an operator would write it.
+func (c *Config) RedactedYAML() string {
+	r := c.Redacted()
+	b, err := yaml.Marshal(&r)
+	if err != nil {
+		return "(unprintable: " + err.Error() + ")"
+	}
+	return string(b)
+}
+
 // redactDSN hides the password of a URL-shaped DSN.
 func redactDSN(dsn string) string {
 	u, err := url.Parse(dsn)

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/leadgate/leadgate/gateway"
+	"github.com/leadgate/leadgate/gateway/config"
+	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/gateway/submit"
+	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/cashcat"
+	"github.com/leadgate/leadgate/providers/casheddy"
+	"github.com/leadgate/leadgate/providers/sandbox"
+	"github.com/leadgate/leadgate/templates"
+)
+
+// Compile-time guards: each buyer client is a submit.Buyer.
+var _ submit.Buyer = (*casheddy.Client)(nil)
+
+// sandboxKey seals personal data in sandbox mode when no key is set, so a
+// sandbox database still opens after a restart. It is public: never use
+// sandbox mode with real data.
+var sandboxKey = []byte("leadgate-sandbox-key-NOT-SECRET!")
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	// --- flags and config ---
+	fs := flag.NewFlagSet("leadgate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (default: $LEADGATE_CONFIG or config.yaml)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		*cfgPath = getenv("LEADGATE_CONFIG")
+	}
+	if *cfgPath == "" {
+		*cfgPath = "config.yaml"
+	}
+	cfg, err := config.Load(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stdout, getenv("LEADGATE_LOG_FORMAT"))
+
+	// --- sandbox-mode secrets ---
+	if cfg.Sandbox.Enabled {
+		if cfg.Server.SessionSecret == "" {
+			b := make([]byte, 32)
+			rand.Read(b)
+			cfg.Server.SessionSecret = base64.StdEncoding.EncodeToString(b)
+			log.Warn("sandbox mode: no server.session_secret; using a random one (sessions end at restart)")
+		}
+		if cfg.Storage.EncryptionKey == "" {
+			cfg.Storage.EncryptionKey = base64.StdEncoding.EncodeToString(sandboxKey)
+			log.Warn("sandbox mode: no storage.encryption_key; using the public sandbox key: never store real data like this")
+		}
+	}
+
+	// --- listeners first, so :0 works and local upstream paths resolve ---
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("server.addr: %w", err)
+	}
+	defer ln.Close()
+	adminLn, err := net.Listen("tcp", cfg.Server.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("server.admin_addr: %w", err)
+	}
+	defer adminLn.Close()
+	localBase, sandboxPublic := localURLs(cfg.Server.PublicURL, ln.Addr().(*net.TCPAddr).Port)
+	cfg.ResolveLocal(localBase)
+	log.Info("starting", "config", *cfgPath, "addr", ln.Addr().String(), "admin_addr", adminLn.Addr().String(), "effective_config", cfg.RedactedYAML())
+
+	// --- storage ---
+	var old [][]byte
+	for _, k := range cfg.Storage.OldEncryptionKeys {
+		b, _ := base64.StdEncoding.DecodeString(k)
+		old = append(old, b)
+	}
+	keys, err := vault.New(cfg.EncryptionKey(), old...)
+	if err != nil {
+		return fmt.Errorf("storage.encryption_key: %w", err)
+	}
+	if !strings.HasPrefix(cfg.Storage.DSN, "sqlite://") {
+		return fmt.Errorf("storage.dsn: only sqlite:// is available in this version")
+	}
+	st, err := store.Open(ctx, cfg.Storage.DSN, keys)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	// --- Cashcat: cache in front of breaker in front of HTTP ---
+	cashcatHTTP, err := cashcat.NewHTTPClient(cfg.Cashcat)
+	if err != nil {
+		return err
+	}
+	cc, err := cashcat.New(cfg.Cashcat.BaseURL, cashcatHTTP, log)
+	if err != nil {
+		return fmt.Errorf("cashcat.base_url: %w", err)
+	}
+	onState := func(name string, from, to gobreaker.State) {
+		log.Warn("circuit breaker changed state", "upstream", name, "from", from.String(), "to", to.String())
+	}
+	ccBreaker := cashcat.NewBreaker(cc, providers.NewBreaker[*providers.Lead]("cashcat", cfg.Cashcat.Breaker, onState))
+	leads := cashcat.NewCache(ccBreaker, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.CacheMaxEntries,
+		cfg.Cashcat.Timeout+time.Second, cashcat.CacheEvents{Fetched: balanceWatch(log)})
+
+	// --- buyers, each with its own client, breaker and timeout ---
+	buyers := map[string]submit.Buyer{}
+	guarded := map[string]*submit.Guarded{}
+	if cfg.Configured("casheddy") {
+		c := cfg.Providers.Casheddy
+		client, err := casheddy.New(c, buyerHTTP(c.Timeout))
+		if err != nil {
+			return fmt.Errorf("providers.casheddy: %w", err)
+		}
+		g := submit.Guard(client, providers.NewBreaker[providers.Decision]("casheddy", c.Breaker, onState), c.Timeout)
+		buyers["casheddy"], guarded["casheddy"] = g, g
+	}
+	flows := map[string][]string{}
+	for i, f := range cfg.Flows {
+		for j, b := range f.Buyers {
+			if _, ok := buyers[b]; !ok {
+				return fmt.Errorf("flows[%d].buyers[%d]: buyer %q is not available in this version", i, j, b)
+			}
+		}
+		flows[f.Name] = f.Buyers
+	}
+	host, _ := os.Hostname()
+	worker := submit.New(st, buyers, flows, submit.Config{
+		Owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4)), Lease: cfg.Submission.Lease, Workers: cfg.Submission.Workers,
+	}, log, submit.Events{})
+
+	// --- HTTP ---
+	views, err := gateway.NewViews(templates.FS)
+	if err != nil {
+		return err
+	}
+	var sb http.Handler
+	if cfg.Sandbox.Enabled {
+		sb = sandbox.New(sandbox.Options{PublicURL: sandboxPublic})
+	}
+	handler, err := gateway.NewServer(gateway.Deps{
+		Config: cfg, Log: log, Leads: leads, Store: st, Submitter: worker, Views: views, Sandbox: sb,
+	})
+	if err != nil {
+		return err
+	}
+	admin := gateway.NewAdmin(gateway.AdminDeps{Log: log, Store: st, Breakers: breakerStates(ccBreaker, guarded)})
+	srv := newHTTPServer(handler)
+	adminSrv := newHTTPServer(admin)
+
+	// --- run until the context ends, then stop in order ---
+	var wg sync.WaitGroup
+	workCtx, stopWork := context.WithCancel(context.Background())
+	wg.Add(1)
+	go func() { defer wg.Done(); worker.Run(workCtx) }()
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- adminSrv.Serve(adminLn) }()
+	log.Info("serving", "url", localBase, "sandbox", cfg.Sandbox.Enabled)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	log.Info("shutting down: finishing requests and submissions in flight", "timeout", cfg.Server.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	srv.Shutdown(sctx)
+	adminSrv.Shutdown(sctx)
+	stopWork()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		// Attempts still running are recorded as started; on the next
+		// start they become "in doubt" and are not re-sent.
+		log.Warn("shutdown deadline passed with submissions in flight")
+	}
+	log.Info("stopped")
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, nil))
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		// POST /apply may wait for a buyer's decision (submission.wait).
+		WriteTimeout:   60 * time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 32 << 10,
+	}
+}
+
+// buyerHTTP is a buyer's own client: no proxy from the environment, no
+// redirects followed (a buyer's API answers, it does not redirect).
+func buyerHTTP(timeout time.Duration) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.MaxIdleConnsPerHost = 32
+	tr.ResponseHeaderTimeout = timeout
+	return &http.Client{Transport: tr, Timeout: timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// localURLs: where the gateway reaches its own listener (for upstreams
+// configured as /sandbox/... paths), and the public base the sandbox
+// lender page should be linked on. On a loopback public_url the gateway
+// keeps its host name with the port actually bound; elsewhere the sandbox
+// links to public_url and the gateway calls itself on 127.0.0.1.
+func localURLs(publicURL string, port int) (local, sandboxPublic string) {
+	u, _ := url.Parse(publicURL)
+	switch u.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+		return fmt.Sprintf("%s://%s", "http", net.JoinHostPort(u.Hostname(), fmt.Sprint(port))), ""
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", port), publicURL
+}
+
+// balanceWatch warns the operator when Cashcat reports a low balance.
+func balanceWatch(log *slog.Logger) func(*providers.Lead, error) {
+	return func(l *providers.Lead, err error) {
+		if err != nil || l == nil || !l.Balance.Known {
+			return
+		}
+		if l.Balance.AvailableRequests < 50 {
+			log.Warn("cashcat balance running low: top up to keep prefill working",
+				"alert", "cashcat_balance_low", "available_requests", l.Balance.AvailableRequests,
+				"amount", l.Balance.Amount, "currency", l.Balance.Currency)
+		}
+	}
+}
+
+func breakerStates(cc *cashcat.Breaker, buyers map[string]*submit.Guarded) func() map[string]string {
+	return func() map[string]string {
+		m := map[string]string{"cashcat": cc.State().String()}
+		for name, g := range buyers {
+			m[name] = g.State().String()
+		}
+		return m
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}

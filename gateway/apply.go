@@ -1,0 +1,141 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/providers"
+)
+
+// handleApply handles "POST /apply". A form with mistakes comes back as a
+// 422 with every value kept and each error beside its field; nothing goes
+// to a buyer. A valid one is stored durably first, then submitted by the
+// workers; the consumer waits a few seconds for the decision and is sent
+// to the buyer's URL, or to the waiting page.
+func (s *server) handleApply() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		sess, known := s.sessions.load(c.Request)
+		flow := s.flows.ByName(sess.Flow)
+		if flow == nil {
+			flow = s.flows.Default()
+		}
+		if err := parseForm(c); err != nil {
+			status, key := http.StatusBadRequest, "error.internal"
+			if err == errTooLarge {
+				status, key = http.StatusRequestEntityTooLarge, "error.toolarge"
+			}
+			s.errorPage(c, status, flow.Locale, key)
+			return
+		}
+		vals := flow.Form.Decode(c.Request.PostForm)
+		cat := s.Views.Catalog(flow.Locale)
+
+		// A post without this session's token is refused but not lost: the
+		// form comes back with the values, under a fresh session, so the
+		// consumer only has to send it again.
+		if !known || !s.sessions.checkCSRF(sess.ID, c.Request.PostForm.Get("csrf_token")) {
+			s.sessions.save(c.Writer, sess)
+			v := s.Views.formView(flow.Form, flow.Locale, vals, nil, s.Now(), flow.Loc)
+			v.Alert = cat.T("form.session")
+			s.renderForm(c, http.StatusForbidden, sess, v)
+			return
+		}
+
+		now := s.Now()
+		app, problems := flow.Form.Validate(vals, now, flow.Loc)
+		if len(problems) > 0 {
+			msgs := map[string]string{}
+			for name, p := range problems {
+				msgs[name] = cat.T("problem."+p.Key, p.Params)
+			}
+			v := s.Views.formView(flow.Form, flow.Locale, vals, msgs, now, flow.Loc)
+			s.renderForm(c, http.StatusUnprocessableEntity, sess, v)
+			return
+		}
+
+		id := randomID()
+		owner := s.sessions.owner(sess.ID)
+		// One form render, one application: a double click or a resubmit
+		// after "back" carries the same submission_id and replays.
+		key := owner + ":" + cleanKey(c.Request.PostForm.Get("submission_id"), id)
+		rec, created, err := s.Store.Create(c.Request.Context(), store.New{
+			ID: id, SessionHash: owner, IdempotencyKey: key,
+			Flow: flow.Name, Form: flow.Form.Name, Currency: flow.Currency,
+			Prefilled: sess.Token != "", Deadline: flow.Deadline,
+			Submission: s.submission(c, id, flow, sess, app),
+		})
+		if err != nil {
+			// Nothing was stored: say so, and keep the form as it was.
+			s.Log.Error("storing application", "request_id", reqID(c), "err", err)
+			v := s.Views.formView(flow.Form, flow.Locale, vals, nil, now, flow.Loc)
+			v.Alert = cat.T("error.internal")
+			s.renderForm(c, http.StatusServiceUnavailable, sess, v)
+			return
+		}
+		if created {
+			s.Log.Info("application stored", "request_id", reqID(c), "application", rec.ID, "flow", flow.Name)
+			s.Submitter.Wake()
+		}
+		decided, err := s.Submitter.Wait(c.Request.Context(), rec.ID, s.Config.Submission.Wait)
+		if err != nil {
+			decided = rec
+		}
+		c.Header("Cache-Control", "no-store")
+		c.Redirect(http.StatusSeeOther, s.nextURL(decided))
+	}
+}
+
+// cleanKey accepts a posted submission id that looks like ours, else fall.
+func cleanKey(posted, fall string) string {
+	if len(posted) != 32 || strings.Trim(posted, "0123456789abcdef") != "" {
+		return fall
+	}
+	return posted
+}
+
+// submission is what buyers receive: the application plus what the
+// server captured (SPEC §5 "captured by the server, never asked").
+func (s *server) submission(c *gin.Context, id string, flow *Flow, sess Session, app providers.Application) providers.Submission {
+	now := s.Now().UTC()
+	cat := s.Views.Catalog(flow.Locale)
+	var consents []providers.Consent
+	for _, fd := range flow.Form.Fields() {
+		if fd.Kind != form.Consent {
+			continue
+		}
+		given := form.ValuesOf(&app)[fd.Name] == "1"
+		// The exact text the consumer saw: evidence, stored sealed.
+		consents = append(consents, providers.Consent{Field: fd.Name, Text: cat.T("field." + fd.Name), Given: given, At: now})
+	}
+	return providers.Submission{
+		ID: id, Flow: flow.Name, Currency: flow.Currency, Application: app,
+		Attribution: sess.Attribution, Consents: consents,
+		IPAddress: clientIP(c), UserAgent: truncateUA(c.Request.UserAgent()),
+		PageURL: strings.TrimRight(s.Config.Server.PublicURL, "/") + "/", PageVersion: s.Views.Version,
+		SubmittedAt: now,
+	}
+}
+
+func truncateUA(ua string) string {
+	if len(ua) > 512 {
+		return strings.ToValidUTF8(ua[:512], "")
+	}
+	return ua
+}
+
+// nextURL is where a consumer goes for an application in its state.
+func (s *server) nextURL(app store.Application) string {
+	switch app.Status {
+	case store.Accepted:
+		return app.RedirectURL
+	case store.Declined:
+		if f := s.flows.ByName(app.Flow); f != nil && f.FallbackURL != "" {
+			return f.FallbackURL
+		}
+	}
+	return "/status/" + app.ID
+}

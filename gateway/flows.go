@@ -1,0 +1,106 @@
+package gateway
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/leadgate/leadgate/gateway/config"
+	"github.com/leadgate/leadgate/gateway/form"
+)
+
+// Flow is a configured flow with what serving it needs.
+type Flow struct {
+	config.Flow
+	Form *form.Form
+	// Loc is the time zone dates are checked in: "after today" is the
+	// consumer's today, not the server's.
+	Loc *time.Location
+}
+
+// Flows picks the flow of a visit.
+type Flows struct {
+	list []*Flow
+	def  *Flow
+}
+
+var formZones = map[string]string{"es": "Europe/Madrid", "us": "America/New_York"}
+
+// NewFlows prepares the configured flows (already validated).
+func NewFlows(cfg []config.Flow) (*Flows, error) {
+	fl := &Flows{}
+	for i, c := range cfg {
+		f := form.Forms[c.Form]
+		if f == nil {
+			return nil, fmt.Errorf("flows[%d].form: form %q is not available in this version", i, c.Form)
+		}
+		loc, err := time.LoadLocation(formZones[c.Form])
+		if err != nil {
+			return nil, fmt.Errorf("flows[%d]: time zone: %w", i, err)
+		}
+		flow := &Flow{Flow: c, Form: f, Loc: loc}
+		fl.list = append(fl.list, flow)
+		if c.Default {
+			fl.def = flow
+		}
+	}
+	if fl.def == nil && len(fl.list) > 0 {
+		// No flow marked default: the first one is (README, config).
+		fl.def = fl.list[0]
+	}
+	return fl, nil
+}
+
+// Default is the default flow.
+func (f *Flows) Default() *Flow { return f.def }
+
+// ByName returns the named flow, or nil.
+func (f *Flows) ByName(name string) *Flow {
+	for _, fl := range f.list {
+		if fl.Name == name {
+			return fl
+		}
+	}
+	return nil
+}
+
+// Pick chooses a visit's flow: the one named explicitly, else the first
+// whose match globs all match the visit's attributes, else the default.
+// attrs holds utm_*, country (its ISO code and its name) and host.
+func (f *Flows) Pick(explicit string, attrs map[string][]string) *Flow {
+	if fl := f.ByName(explicit); fl != nil {
+		return fl
+	}
+	for _, fl := range f.list {
+		if len(fl.Match) > 0 && matches(fl.Match, attrs) {
+			return fl
+		}
+	}
+	return f.def
+}
+
+// matches: every key must have a value matching one of its globs
+// (case-insensitively).
+func matches(match map[string][]string, attrs map[string][]string) bool {
+	for key, globs := range match {
+		if !anyMatch(globs, attrs[key]) {
+			return false
+		}
+	}
+	return true
+}
+
+func anyMatch(globs, values []string) bool {
+	for _, v := range values {
+		if v == "" {
+			continue
+		}
+		for _, g := range globs {
+			if m, _ := path.Match(strings.ToLower(g), strings.ToLower(v)); m {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,146 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/cashcat"
+)
+
+var utmKeys = []string{"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"}
+
+// handleLanding handles "GET /". With an action_token it exchanges the
+// token server-side (the lead is fetched or taken from the cache and tied
+// to the session) and sends the browser to the same URL without it, so the
+// token does not stay in the address bar, the history or a Referer. Without
+// one it renders the flow's form, prefilled from the session's lead.
+func (s *server) handleLanding() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		q := c.Request.URL.Query()
+		sess, _ := s.sessions.load(c.Request)
+		if sess.Attribution.LandedAt.IsZero() {
+			sess.Attribution = s.firstTouch(c, q)
+		}
+		if _, ok := q["action_token"]; ok {
+			s.exchange(c, &sess, q)
+			return
+		}
+		flow := s.flows.ByName(q.Get("flow"))
+		if flow == nil {
+			flow = s.flows.ByName(sess.Flow)
+		}
+		if flow == nil {
+			flow = s.flows.Pick("", s.matchAttrs(c, q, nil))
+		}
+		sess.Flow = flow.Name
+		var prefill form.Values
+		if sess.Token != "" {
+			if lead := s.lead(c, sess.Token); lead != nil {
+				prefill = flow.Form.Restrict(lead.Prefill(flow.Currency), s.Now(), flow.Loc)
+			}
+		}
+		s.sessions.save(c.Writer, sess)
+		v := s.Views.formView(flow.Form, flow.Locale, prefill, nil, s.Now(), flow.Loc)
+		v.Prefilled = len(prefill) > 0
+		s.renderForm(c, http.StatusOK, sess, v)
+	}
+}
+
+// exchange ties the token's lead to the session and redirects to the
+// clean URL. A malformed token costs no upstream call; an unavailable
+// Cashcat costs only the prefill, never the page.
+func (s *server) exchange(c *gin.Context, sess *Session, q url.Values) {
+	token := q.Get("action_token")
+	var lead *providers.Lead
+	if cashcat.ValidToken(token) {
+		if lead = s.lead(c, token); lead != nil {
+			sess.Token = token
+		}
+	}
+	sess.Flow = s.flows.Pick(q.Get("flow"), s.matchAttrs(c, q, lead)).Name
+	s.sessions.save(c.Writer, *sess)
+	q.Del("action_token")
+	target := "/"
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	// This answer's request URL holds the token: no Referer may carry it.
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Header("Cache-Control", "no-store")
+	c.Redirect(http.StatusSeeOther, target)
+}
+
+// lead fetches a lead for a page. Failures are the operator's concern
+// (logged once, at the right level) and never break the page: the
+// consumer gets the form without prefill.
+func (s *server) lead(c *gin.Context, token string) *providers.Lead {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.Config.Cashcat.Timeout+s.Config.Cashcat.Timeout/2)
+	defer cancel()
+	lead, err := s.Leads.Lead(ctx, token)
+	switch {
+	case err == nil:
+		return lead
+	case errors.Is(err, providers.ErrNotFound):
+		s.Log.Info("action token unknown to cashcat", "request_id", reqID(c))
+	case errors.Is(err, providers.ErrUnauthorized), errors.Is(err, providers.ErrPaymentRequired):
+		// Already raised as an operator alert by the client.
+	default:
+		s.Log.Warn("cashcat unavailable: form shown without prefill", "request_id", reqID(c), "err", err)
+	}
+	return nil
+}
+
+// firstTouch is the attribution of a session's first visit.
+func (s *server) firstTouch(c *gin.Context, q url.Values) providers.Attribution {
+	a := providers.Attribution{
+		Source: cleanUTM(q.Get("utm_source")), Medium: cleanUTM(q.Get("utm_medium")),
+		Campaign: cleanUTM(q.Get("utm_campaign")), Content: cleanUTM(q.Get("utm_content")),
+		Term: cleanUTM(q.Get("utm_term")), LandedAt: s.Now().UTC(),
+	}
+	// Only the referring site is kept: a full referrer URL can carry
+	// anything, including someone's personal data.
+	if ref, err := url.Parse(c.Request.Referer()); err == nil && ref.Host != "" {
+		a.Referrer = ref.Scheme + "://" + ref.Host
+	}
+	return a
+}
+
+// matchAttrs are the visit's attributes flows match on.
+func (s *server) matchAttrs(c *gin.Context, q url.Values, lead *providers.Lead) map[string][]string {
+	attrs := map[string][]string{}
+	for _, k := range utmKeys {
+		attrs[k] = []string{q.Get(k)}
+	}
+	host := c.Request.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	attrs["host"] = []string{strings.ToLower(host)}
+	if lead != nil {
+		attrs["country"] = []string{lead.CountryResidence}
+		if country, ok := providers.CountryByName(lead.CountryResidence); ok {
+			attrs["country"] = append(attrs["country"], country.Code, country.English)
+		}
+	}
+	return attrs
+}
+
+// renderForm writes the form page with the session's form secrets. Pages
+// with personal data are never stored by a browser or a proxy.
+func (s *server) renderForm(c *gin.Context, status int, sess Session, v FormPage) {
+	v.CSRF = s.sessions.csrf(sess.ID)
+	v.SubmissionID = randomID()
+	c.Header("Cache-Control", "no-store")
+	if err := s.Views.render(c.Writer, status, "form", v); err != nil {
+		s.Log.Error("rendering form", "request_id", reqID(c), "err", err)
+		s.errorPage(c, http.StatusInternalServerError, v.Lang, "error.internal")
+	}
+}

@@ -1,0 +1,45 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// routes is the whole public surface, in one place.
+func (s *server) routes(r *gin.Engine) error {
+	lim, err := s.limiters()
+	if err != nil {
+		return err
+	}
+	r.Use(s.recovery(), requestID(), s.accessLog(), securityHeaders(), s.bodyLimit())
+
+	r.GET("/", lim.landing, s.handleLanding())
+	r.POST("/apply", lim.apply, s.handleApply())
+	r.GET("/status/:id", lim.status, s.handleStatus())
+	r.GET("/api/v1/applications/:id", lim.status, s.handleApplicationJSON())
+	r.GET("/healthz", handleHealthz())
+	r.GET("/static/*file", s.handleStatic())
+
+	if s.Sandbox != nil {
+		r.Any("/sandbox/*path", gin.WrapH(s.Sandbox))
+	}
+	r.NoRoute(func(c *gin.Context) { s.errorPage(c, http.StatusNotFound, s.defaultLang(), "error.notfound") })
+	r.NoMethod(func(c *gin.Context) { s.errorPage(c, http.StatusMethodNotAllowed, s.defaultLang(), "error.notfound") })
+	return nil
+}
+
+// handleHealthz handles "GET /healthz": 200 while the process serves.
+func handleHealthz() gin.HandlerFunc {
+	return func(c *gin.Context) { c.String(http.StatusOK, "ok\n") }
+}
+
+// handleStatic handles "GET /static/*file" from the embedded assets.
+func (s *server) handleStatic() gin.HandlerFunc {
+	fs := http.StripPrefix("/static/", http.FileServerFS(s.Views.static))
+	return func(c *gin.Context) {
+		// Asset URLs carry the version, so a long cache is safe.
+		c.Header("Cache-Control", "public, max-age=86400")
+		fs.ServeHTTP(c.Writer, c.Request)
+	}
+}

@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// Session is a consumer's visit. It lives in a cookie sealed with
+// AES-GCM: the consumer can neither read the action token and the
+// attribution in it nor forge them, and any replica can read it without a
+// shared session store.
+type Session struct {
+	ID          string                `json:"i"`
+	Token       string                `json:"t,omitempty"` // the exchanged action token
+	Flow        string                `json:"f,omitempty"`
+	Attribution providers.Attribution `json:"a"`
+	Issued      int64                 `json:"n"`
+}
+
+const (
+	cookieName = "leadgate"
+	sessionTTL = 24 * time.Hour
+)
+
+// sessions seals and opens session cookies and derives per-session secrets.
+type sessions struct {
+	aead   cipher.AEAD
+	mac    []byte
+	secure bool
+	now    func() time.Time
+}
+
+func newSessions(secret string, secure bool, now func() time.Time) *sessions {
+	// Separate keys for sealing and for MACs, both derived from the secret.
+	enc := sha256.Sum256([]byte("leadgate-session-enc:" + secret))
+	mac := sha256.Sum256([]byte("leadgate-session-mac:" + secret))
+	block, _ := aes.NewCipher(enc[:]) // a 32-byte key never fails
+	aead, _ := cipher.NewGCM(block)
+	return &sessions{aead: aead, mac: mac[:], secure: secure, now: now}
+}
+
+// load returns the request's session, or a new one if it has none valid.
+func (s *sessions) load(r *http.Request) (Session, bool) {
+	c, err := r.Cookie(cookieName)
+	if err == nil {
+		if sess, ok := s.open(c.Value); ok {
+			return sess, true
+		}
+	}
+	return Session{ID: randomID(), Issued: s.now().Unix()}, false
+}
+
+func (s *sessions) open(v string) (Session, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	n := s.aead.NonceSize()
+	if err != nil || len(b) < n {
+		return Session{}, false
+	}
+	plain, err := s.aead.Open(nil, b[:n], b[n:], []byte(cookieName))
+	if err != nil {
+		return Session{}, false
+	}
+	var sess Session
+	if json.Unmarshal(plain, &sess) != nil || sess.ID == "" || time.Unix(sess.Issued, 0).Add(sessionTTL).Before(s.now()) {
+		return Session{}, false
+	}
+	return sess, true
+}
+
+// save writes the session cookie.
+func (s *sessions) save(w http.ResponseWriter, sess Session) {
+	plain, _ := json.Marshal(sess)
+	nonce := make([]byte, s.aead.NonceSize())
+	rand.Read(nonce)
+	sealed := s.aead.Seal(nonce, nonce, plain, []byte(cookieName))
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/",
+		MaxAge: int(sessionTTL.Seconds()), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// owner is what an application stores of the session that created it: a
+// MAC of the session id, so the database never holds a usable session.
+func (s *sessions) owner(id string) string {
+	return hex.EncodeToString(s.sum("owner|" + id))[:32]
+}
+
+// csrf is the form token of a session: bound to it and unforgeable.
+func (s *sessions) csrf(id string) string {
+	return base64.RawURLEncoding.EncodeToString(s.sum("csrf|" + id))
+}
+
+func (s *sessions) checkCSRF(id, token string) bool {
+	return subtle.ConstantTimeCompare([]byte(s.csrf(id)), []byte(token)) == 1
+}
+
+func (s *sessions) sum(msg string) []byte {
+	m := hmac.New(sha256.New, s.mac)
+	m.Write([]byte(msg))
+	return m.Sum(nil)
+}
+
+// randomID is 128 random bits, hex: application ids and session ids.
+func randomID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// cleanUTM keeps an attribution value short and printable: it is shown in
+// the dashboard and sent to buyers and the CRM.
+func cleanUTM(v string) string {
+	v = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, strings.TrimSpace(v))
+	if len(v) > 100 {
+		v = strings.ToValidUTF8(v[:100], "")
+	}
+	return v
+}

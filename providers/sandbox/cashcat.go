@@ -1,0 +1,97 @@
+package sandbox
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Token is one row of the Cashcat emulator's table.
+type Token struct {
+	Token string
+	About string
+	lead  string // the 200 body; empty for the error tokens
+	code  int    // the status of the error tokens
+}
+
+// The sandbox's action tokens (README, "Sandbox tokens"). Leads are
+// answered in both nestings the document allows: the Spanish one with
+// loan, clicks and balance inside "lead", the others beside it.
+var Tokens = []Token{
+	{Token: "esdemo0000000001", About: "a lead from Spain, in EUR (es flow)", lead: `{"lead":{"ext_id":"ES0SANDBOX1","createdOn":"2026-11-20 10:00:00.000000+00:00","firstName":"Lucía","middleName":"","lastName":"García","email":"lucia.garcia@example.es","birthday":"1990-04-12","gender":"Female","countryResidence":"Spain","hometown":"Ribadesella","monthlyIncome":"From 1.500 to 2.000","monthlyIncomeCurrency":"EUR","socialStatus":"Employed","loan":{"product":"PDL","requestedCurrency":"EUR","requestedAmount":300},"clicks":{"object":"ESCLICK000000001","clicks":1},"balance":{"company":"sandbox lender","amount":250,"currency":"EUR","availableRequests":250}}}`},
+	{Token: "usdemo0000000001", About: "a lead from the United States, in USD (us flow)", lead: `{"lead":{"ext_id":"US0SANDBOX1","createdOn":"2026-11-20 10:00:00.000000+00:00","firstName":"John","middleName":"Quincy","lastName":"Smith","email":"john.smith@example.com","birthday":"1985-07-04","gender":"Male","countryResidence":"United States","hometown":"Austin","monthlyIncome":"From 3.000 to 4.000","monthlyIncomeCurrency":"USD","socialStatus":"Employed Full Time"},"loan":{"product":"PDL","requestedCurrency":"USD","requestedAmount":500},"clicks":{"object":"USCLICK000000001","clicks":3},"balance":{"company":"sandbox lender","amount":249,"currency":"USD","availableRequests":249}}`},
+	{Token: "p47m6005xhf0f6z6", About: "the document's lead from the Philippines, in PHP", lead: `{"lead":{"ext_id":"4Z0XSQ22Y6","createdOn":"2018-01-30 21:32:26.765345+00:00","firstName":"Hose","middleName":"Jr","lastName":"Gatungay","email":"hose.gatungay@example.ph","birthday":"1981-05-22","gender":"Male","countryResidence":"Philippines","hometown":"Manila","monthlyIncome":"From 20.000 to 40.000","monthlyIncomeCurrency":"PHP","socialStatus":"Employed At A Factory"},"loan":{"product":"PDL","requestedCurrency":"PHP","requestedAmount":8000},"clicks":{"object":"YJ36B46314F3AN00","clicks":2},"balance":{"company":"paydayloans.com","amount":22,"currency":"USD","availableRequests":22}}`},
+	{Token: "lowbalance000001", About: "a Spanish lead reporting an almost empty balance (3 requests left)", lead: `{"lead":{"firstName":"Marta","lastName":"Ruiz","email":"marta.ruiz@example.es","birthday":"1992-01-30","gender":"Female","countryResidence":"Spain","hometown":"Sevilla","loan":{"requestedCurrency":"EUR","requestedAmount":200},"balance":{"company":"sandbox lender","amount":3,"currency":"EUR","availableRequests":3}}}`},
+	{Token: "xss0000000000001", About: "a lead whose name is a script (it must show as text)", lead: `{"lead":{"firstName":"<script>alert(1)</script>","lastName":"\"><img src=x onerror=alert(2)>","email":"xss@example.es","countryResidence":"Spain","loan":{"requestedCurrency":"EUR","requestedAmount":250}}}`},
+	{Token: "unauthorized0401", About: "401: our IP is not whitelisted", code: http.StatusUnauthorized},
+	{Token: "nofunds000000402", About: "402: the lender's balance is empty", code: http.StatusPaymentRequired},
+	{Token: "notfound00000404", About: "404: unknown token (as is any token not listed)", code: http.StatusNotFound},
+	{Token: "method0000000405", About: "405: as if we had not used GET", code: http.StatusMethodNotAllowed},
+	{Token: "error00000000500", About: "500: Cashcat fails", code: http.StatusInternalServerError},
+	{Token: "slow000000000001", About: "answers the Spanish lead after the slow delay (8s): past the client's timeout", code: -1},
+}
+
+// The error bodies as the document prints them: with single quotes, which
+// is not JSON (the client must not depend on reading them).
+var cashcatErrors = map[int]string{
+	http.StatusUnauthorized:        `{'error': {'code': 50002, 'message': 'no server IP %s in Actions API whitelist. Please, contact support@cashcat.ph'}}`,
+	http.StatusPaymentRequired:     `{'error': {'code': 50004, 'message': 'insufficient funds. Please, top up your balance. For details contact support@cashcat.ph'}}`,
+	http.StatusNotFound:            `{'error': {'code': 50003, 'message': 'action not found'}}`,
+	http.StatusMethodNotAllowed:    `{'error': {'code': 50001, 'message': 'wrong http method used (%s), accept only GET method'}}`,
+	http.StatusInternalServerError: `{'error': {'code': 50000, 'message': 'internal error'}}`,
+}
+
+func (s *Sandbox) cashcatAction(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	s.mu.Lock()
+	s.calls[token]++
+	s.mu.Unlock()
+	if r.Method != http.MethodGet {
+		cashcatError(w, http.StatusMethodNotAllowed, r.Method)
+		return
+	}
+	for _, t := range Tokens {
+		if t.Token != token {
+			continue
+		}
+		switch {
+		case t.code == -1:
+			select {
+			case <-time.After(s.opt.Slow):
+			case <-r.Context().Done():
+				return
+			}
+			writeRaw(w, http.StatusOK, Tokens[0].lead)
+		case t.code == http.StatusUnauthorized:
+			cashcatError(w, t.code, r.RemoteAddr)
+		case t.code == http.StatusMethodNotAllowed:
+			cashcatError(w, t.code, "POST")
+		case t.code != 0:
+			cashcatError(w, t.code)
+		default:
+			writeRaw(w, http.StatusOK, t.lead)
+		}
+		return
+	}
+	cashcatError(w, http.StatusNotFound)
+}
+
+func cashcatError(w http.ResponseWriter, status int, args ...any) {
+	body := cashcatErrors[status]
+	if len(args) > 0 {
+		body = fmt.Sprintf(body, args...)
+	}
+	writeRaw(w, status, body)
+}
+
+func writeRaw(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write([]byte(body))
+}
+
+func (s *Sandbox) cashcatCalls(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	writeJSON(w, http.StatusOK, s.calls)
+}
