@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -24,9 +25,19 @@ func (s *server) routes(r *gin.Engine) error {
 	if s.Sandbox != nil {
 		r.Any("/sandbox/*path", gin.WrapH(s.Sandbox))
 	}
-	r.NoRoute(func(c *gin.Context) { s.errorPage(c, http.StatusNotFound, s.defaultLang(), "error.notfound") })
-	r.NoMethod(func(c *gin.Context) { s.errorPage(c, http.StatusMethodNotAllowed, s.defaultLang(), "error.notfound") })
+	r.NoRoute(func(c *gin.Context) { s.notFound(c, http.StatusNotFound) })
+	r.NoMethod(func(c *gin.Context) { s.notFound(c, http.StatusMethodNotAllowed) })
 	return nil
+}
+
+// notFound answers an unmatched request: API paths always in the API's
+// JSON error shape, pages as a page.
+func (s *server) notFound(c *gin.Context, status int) {
+	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+		c.JSON(status, apiError{Error: apiErrorBody{Code: "not_found", Message: http.StatusText(status)}})
+		return
+	}
+	s.errorPage(c, status, s.defaultLang(), "error.notfound")
 }
 
 // handleHealthz handles "GET /healthz": 200 while the process serves.

@@ -152,14 +152,19 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}`)
 
 // Parse is Load on bytes.
 func Parse(raw []byte, getenv func(string) string) (*Config, error) {
-	// Only the ${NAME} form is expanded: a bare $ is common in passwords.
-	expanded := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
-		sub := envRef.FindSubmatch(m)
-		if v := getenv(string(sub[1])); v != "" {
-			return yamlScalar(v)
-		}
-		return yamlScalar(string(sub[2]))
-	})
+	// ${NAME} is expanded inside scalar values of the parsed document, not
+	// in its text: a secret holding a quote, a colon or a # stays one
+	// string. Only the ${NAME} form is expanded: a bare $ is common in
+	// passwords.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	expand(&doc, getenv)
+	expanded, err := yaml.Marshal(&doc)
+	if err != nil {
+		return nil, err
+	}
 	cfg := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(expanded))
 	dec.KnownFields(true) // a misspelt key is an error, not a silent default
@@ -174,11 +179,26 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	return cfg, nil
 }
 
-// yamlScalar quotes an environment value so that it stays one string
-// whatever it holds (a colon, a #, a leading zero).
-func yamlScalar(v string) []byte {
-	b, _ := yaml.Marshal(v)
-	return bytes.TrimRight(b, "\n")
+func expand(n *yaml.Node, getenv func(string) string) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+			sub := envRef.FindStringSubmatch(m)
+			if v := getenv(sub[1]); v != "" {
+				return v
+			}
+			return sub[2]
+		})
+		// No tag and no style: the emitter quotes what must be quoted (a
+		// colon, a #), and a number stays a number for an int key.
+		n.Tag, n.Style = "", 0
+		if n.Value == "" {
+			n.Style = 0
+			n.Tag = "!!null" // unset: as if the key were absent, so defaults hold
+		}
+	}
+	for _, c := range n.Content {
+		expand(c, getenv)
+	}
 }
 
 // Default is the config before the file is read.

@@ -43,9 +43,7 @@ var cashcatErrors = map[int]string{
 
 func (s *Sandbox) cashcatAction(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	s.mu.Lock()
-	s.calls[token]++
-	s.mu.Unlock()
+	s.count(token)
 	if r.Method != http.MethodGet {
 		cashcatError(w, http.StatusMethodNotAllowed, r.Method)
 		return
@@ -90,7 +88,16 @@ func writeRaw(w http.ResponseWriter, status int, body string) {
 	w.Write([]byte(body))
 }
 
-func (s *Sandbox) cashcatCalls(w http.ResponseWriter, r *http.Request) {
+// count records one call: a Cashcat token, or "buyer:endpoint".
+func (s *Sandbox) count(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[key]++
+}
+
+// calls answers GET /sandbox/calls: every count, for tests and demos
+// ("how many paid Cashcat calls did that cost?").
+func (s *Sandbox) callsJSON(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	writeJSON(w, http.StatusOK, s.calls)

@@ -44,7 +44,7 @@ func New(opt Options) *Sandbox {
 	}
 	s := &Sandbox{opt: opt, mux: http.NewServeMux(), calls: map[string]int{}}
 	s.mux.HandleFunc("/sandbox/cashcat/api/v1/actions/action/{token}", s.cashcatAction)
-	s.mux.HandleFunc("GET /sandbox/cashcat/calls", s.cashcatCalls)
+	s.mux.HandleFunc("GET /sandbox/calls", s.callsJSON)
 	s.mux.HandleFunc("/sandbox/casheddy/v1/validate", s.casheddyValidate)
 	s.mux.HandleFunc("/sandbox/casheddy/v1/lead/send", s.casheddySend)
 	s.mux.HandleFunc("GET /sandbox/lender/welcome", s.welcome)
@@ -55,11 +55,12 @@ func New(opt Options) *Sandbox {
 // ServeHTTP implements http.Handler.
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Calls is how many times token was asked of the Cashcat emulator.
-func (s *Sandbox) Calls(token string) int {
+// Calls is how many times key was called: a Cashcat token, or
+// "casheddy:lead/send".
+func (s *Sandbox) Calls(key string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.calls[token]
+	return s.calls[key]
 }
 
 func (s *Sandbox) base(r *http.Request) string {

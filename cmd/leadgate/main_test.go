@@ -1,0 +1,436 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// instance is a leadgate started by run() for a test.
+type instance struct {
+	URL  string
+	logs *logBuffer
+}
+
+type logBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *logBuffer) all() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.lines, "\n")
+}
+
+const baseConfig = `
+server:
+  addr: "127.0.0.1:0"
+  admin_addr: "127.0.0.1:0"
+  public_url: "http://127.0.0.1:8080"
+storage:
+  dsn: "sqlite://%s"
+rate_limits: { landing: "10000-M", apply: "10000-M", prefill_api: "10000-M" }
+cashcat:
+  base_url: "/sandbox/cashcat"
+  timeout: 1s
+  breaker: { failures: 3, open_for: 1m }
+providers:
+  casheddy:
+    base_url: "/sandbox/casheddy"
+    username: sandbox
+    password: sandbox-password
+submission: { wait: 5s }
+flows:
+  - name: es
+    form: es
+    currency: EUR
+    buyers: [casheddy]
+    match: { utm_campaign: ["es-*"] }
+    default: true
+sandbox:
+  enabled: true
+`
+
+// start runs the gateway with cfg (baseConfig when empty) until the test
+// ends, and waits for /healthz.
+func start(t *testing.T, cfg string) *instance {
+	t.Helper()
+	dir := t.TempDir()
+	if cfg == "" {
+		cfg = fmt.Sprintf(baseConfig, filepath.Join(dir, "leadgate.db"))
+	}
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	g := &instance{logs: &logBuffer{}}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			g.logs.mu.Lock()
+			g.logs.lines = append(g.logs.lines, line)
+			g.logs.mu.Unlock()
+			var m struct{ Msg, URL string }
+			if json.Unmarshal([]byte(line), &m) == nil && m.Msg == "serving" {
+				urlc <- m.URL
+			}
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"--config", path}, func(string) string { return "" }, pw, io.Discard); pw.Close() }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run returned %v", err)
+		}
+	})
+	select {
+	case g.URL = <-urlc:
+	case err := <-done:
+		t.Fatalf("run ended at start: %v\n%s", err, g.logs.all())
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway did not start")
+	}
+	resp, err := http.Get(g.URL + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	return g
+}
+
+// browser is a client with a cookie jar, as a consumer's browser.
+func browser(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 20 * time.Second}
+}
+
+func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+var hidden = regexp.MustCompile(`name="(csrf_token|submission_id)" value="([^"]*)"`)
+
+// formSecrets reads the hidden fields of a rendered form.
+func formSecrets(t *testing.T, page string) url.Values {
+	t.Helper()
+	v := url.Values{}
+	for _, m := range hidden.FindAllStringSubmatch(page, -1) {
+		v.Set(m[1], m[2])
+	}
+	if v.Get("csrf_token") == "" || v.Get("submission_id") == "" {
+		t.Fatalf("form without its hidden fields:\n%s", page)
+	}
+	return v
+}
+
+// completeES is what a consumer completes on the Spanish form.
+func completeES(secrets url.Values) url.Values {
+	v := url.Values{
+		"loan_amount": {"300"}, "loan_period_days": {"30"}, "first_name": {"Lucía"}, "last_name": {"García"},
+		"gender": {"female"}, "birth_date": {"1990-04-12"}, "national_id": {"60604016M"}, "nationality": {"ES"},
+		"marital_status": {"single"}, "email": {"lucia.garcia@example.es"}, "mobile_phone": {"612 345 678"},
+		"address_line1": {"Calle Mayor"}, "house_number": {"5"}, "postal_code": {"33560"}, "city": {"Ribadesella"},
+		"housing": {"rent"}, "income_source": {"employed"}, "employed_since": {"2020-01-01"},
+		"monthly_income": {"1500"}, "monthly_expenses": {"600"},
+		"next_pay_date": {time.Now().AddDate(0, 0, 10).Format("2006-01-02")},
+		"iban": {"ES5020803294338752239563"}, "consent_terms": {"1"}, "consent_marketing": {"1"},
+	}
+	for k := range secrets {
+		v.Set(k, secrets.Get(k))
+	}
+	return v
+}
+
+func calls(t *testing.T, g *instance, key string) int {
+	t.Helper()
+	_, body := get(t, http.DefaultClient, g.URL+"/sandbox/calls")
+	var m map[string]int
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("calls: %v: %s", err, body)
+	}
+	return m[key]
+}
+
+// TestSpanishJourney walks landing → prefilled form → apply → the sandbox
+// lender's welcome page, as a consumer's browser does.
+func TestSpanishJourney(t *testing.T) {
+	g := start(t, "")
+	c := browser(t)
+	resp, page := get(t, c, g.URL+"/?utm_source=cashcat.ph&utm_campaign=es-demo&action_token=esdemo0000000001")
+	if resp.StatusCode != 200 {
+		t.Fatalf("landing: got %d", resp.StatusCode)
+	}
+	if strings.Contains(resp.Request.URL.String(), "action_token") {
+		t.Errorf("the token stayed in the address bar: %s", resp.Request.URL)
+	}
+	if resp.Request.URL.Query().Get("utm_campaign") != "es-demo" {
+		t.Errorf("utm parameters lost on the clean URL: %s", resp.Request.URL)
+	}
+	for _, want := range []string{`lang="es"`, "Completa tu solicitud", `value="Lucía"`, `value="García"`, `value="300"`, `value="1990-04-12"`, `<option value="female" selected>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("form lacks %q", want)
+		}
+	}
+	if resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("form page Cache-Control %q, want no-store", resp.Header.Get("Cache-Control"))
+	}
+
+	form := completeES(formSecrets(t, page))
+	resp, page = post(t, c, g.URL+"/apply", form)
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/sandbox/lender/welcome" || !strings.Contains(page, "Casheddy") {
+		t.Fatalf("after apply: got %d at %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+
+	// The same form again (a double click, or back and resubmit) replays
+	// the first result: same lender page, no second Casheddy post.
+	again, _ := post(t, c, g.URL+"/apply", form)
+	if again.Request.URL.String() != resp.Request.URL.String() {
+		t.Errorf("resubmit went to %s, want %s", again.Request.URL, resp.Request.URL)
+	}
+	if n := calls(t, g, "casheddy:lead/send"); n != 1 {
+		t.Errorf("got %d Casheddy posts for one form sent twice, want 1", n)
+	}
+	if n := calls(t, g, "esdemo0000000001"); n != 1 {
+		t.Errorf("got %d Cashcat calls, want 1", n)
+	}
+	// Personal data never appears in the logs.
+	logs := g.logs.all()
+	for _, pii := range []string{"Lucía", "García", "lucia.garcia", "60604016M", "ES5020803294338752239563", "612345678", "612 345 678", "esdemo0000000001"} {
+		if strings.Contains(logs, pii) {
+			t.Errorf("logs contain %q", pii)
+		}
+	}
+}
+
+func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestMistakesComeBackInSpanish(t *testing.T) {
+	g := start(t, "")
+	c := browser(t)
+	_, page := get(t, c, g.URL+"/?utm_campaign=es-demo")
+	form := completeES(formSecrets(t, page))
+	form.Set("national_id", "60604016A")
+	form.Set("iban", "ES5020803294338752239564")
+	form.Set("first_name", `"><script>alert(1)</script>`)
+	resp, page := post(t, c, g.URL+"/apply", form)
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("got %d, want 422", resp.StatusCode)
+	}
+	for _, want := range []string{
+		"La letra no corresponde al número", "Este IBAN no es correcto",
+		`value="Calle Mayor"`, `aria-describedby="f-national_id-hint f-national_id-error"`, `aria-invalid="true"`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("422 page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<script>alert(1)") {
+		t.Error("the consumer's own input reached the page unescaped")
+	}
+	if !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("the entered value was not kept (escaped) in the form")
+	}
+	if n := calls(t, g, "casheddy:lead/send"); n != 0 {
+		t.Errorf("an invalid form reached Casheddy (%d posts)", n)
+	}
+}
+
+// Casheddy's own 422 field errors come back on the form, data kept.
+func TestCasheddyFieldErrorsComeBack(t *testing.T) {
+	g := start(t, "")
+	c := browser(t)
+	_, page := get(t, c, g.URL+"/?utm_campaign=es-demo")
+	form := completeES(formSecrets(t, page))
+	form.Set("email", "lucia+fix@example.es")
+	resp, page := post(t, c, g.URL+"/apply", form)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Request.URL.Path, "/status/") {
+		t.Fatalf("got %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	for _, want := range []string{"Tipo de contrato no puede estar vacío.", `value="Calle Mayor"`, `value="lucia&#43;fix@example.es"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("correction form lacks %q", want)
+		}
+	}
+	// Fixing it and sending again makes a new application that goes through.
+	form = completeES(formSecrets(t, page))
+	form.Set("phone_plan", "contract")
+	resp, _ = post(t, c, g.URL+"/apply", form)
+	if resp.Request.URL.Path != "/sandbox/lender/welcome" {
+		t.Errorf("corrected form ended at %s", resp.Request.URL)
+	}
+}
+
+func TestFiftyConcurrentLandingsMakeOneCashcatCall(t *testing.T) {
+	g := start(t, "")
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := browser(t)
+			resp, err := c.Get(g.URL + "/?utm_campaign=es-demo&action_token=usdemo0000000001")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("got %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := calls(t, g, "usdemo0000000001"); n != 1 {
+		t.Errorf("got %d Cashcat calls for 50 concurrent landings, want 1", n)
+	}
+}
+
+// Cashcat failing never breaks the page, and the breaker stops the calls.
+func TestCashcatDownStillShowsTheFormAndBreakerStopsCalls(t *testing.T) {
+	g := start(t, "")
+	for i := range 8 {
+		c := browser(t)
+		begin := time.Now()
+		resp, page := get(t, c, g.URL+"/?utm_campaign=es-demo&action_token=error00000000500")
+		if resp.StatusCode != 200 || !strings.Contains(page, `name="first_name"`) {
+			t.Fatalf("landing %d: got %d", i, resp.StatusCode)
+		}
+		if strings.Contains(page, "Hemos rellenado") {
+			t.Errorf("landing %d: claims a prefill it did not get", i)
+		}
+		if d := time.Since(begin); d > time.Second {
+			t.Errorf("landing %d took %v", i, d)
+		}
+	}
+	if n := calls(t, g, "error00000000500"); n != 3 {
+		t.Errorf("got %d Cashcat calls, want 3 (the breaker opens after 3 failures)", n)
+	}
+}
+
+func TestCashcatErrorsNeverBreakThePage(t *testing.T) {
+	g := start(t, "")
+	for _, token := range []string{"unauthorized0401", "nofunds000000402", "notfound00000404", "method0000000405", "not-a-token!", "slow000000000001"} {
+		c := browser(t)
+		begin := time.Now()
+		resp, page := get(t, c, g.URL+"/?action_token="+url.QueryEscape(token))
+		if resp.StatusCode != 200 || !strings.Contains(page, `name="first_name"`) {
+			t.Errorf("%s: got %d", token, resp.StatusCode)
+		}
+		if d := time.Since(begin); d > 3*time.Second {
+			t.Errorf("%s: took %v", token, d)
+		}
+	}
+	if n := calls(t, g, "not-a-token!"); n != 0 {
+		t.Errorf("a malformed token was sent to Cashcat")
+	}
+}
+
+func TestScriptInALeadIsEscaped(t *testing.T) {
+	g := start(t, "")
+	c := browser(t)
+	resp, page := get(t, c, g.URL+"/?action_token=xss0000000000001")
+	if resp.StatusCode != 200 {
+		t.Fatalf("got %d", resp.StatusCode)
+	}
+	if strings.Contains(page, "<script>alert") || strings.Contains(page, "<img src=x") {
+		t.Errorf("script from the lead reached the page:\n%s", page)
+	}
+	if calls(t, g, "xss0000000000001") != 1 {
+		t.Error("the lead was not fetched: the test checks nothing")
+	}
+}
+
+func TestStatusIsOnlyForItsSession(t *testing.T) {
+	g := start(t, "")
+	c := browser(t)
+	_, page := get(t, c, g.URL+"/?utm_campaign=es-demo")
+	form := completeES(formSecrets(t, page))
+	form.Set("email", "lucia+decline@example.es")
+	resp, page := post(t, c, g.URL+"/apply", form)
+	if !strings.HasPrefix(resp.Request.URL.Path, "/status/") || !strings.Contains(page, "no tenemos una oferta") {
+		t.Fatalf("declined: got %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	status := resp.Request.URL.String()
+	other := browser(t)
+	if r, _ := get(t, other, status); r.StatusCode != 404 {
+		t.Errorf("another session got %d for the status page, want 404", r.StatusCode)
+	}
+	id := strings.TrimPrefix(resp.Request.URL.Path, "/status/")
+	r, body := get(t, c, g.URL+"/api/v1/applications/"+id)
+	if r.StatusCode != 200 || !strings.Contains(body, `"status":"declined"`) {
+		t.Errorf("status json: %d %s", r.StatusCode, body)
+	}
+	if r, _ := get(t, other, g.URL+"/api/v1/applications/"+id); r.StatusCode != 404 {
+		t.Errorf("another session got %d for the status json, want 404", r.StatusCode)
+	}
+}
+
+// A slow buyer: the consumer waits on the status page, which advances.
+func TestSlowBuyerWaitingPage(t *testing.T) {
+	dir := t.TempDir()
+	cfg := strings.Replace(fmt.Sprintf(baseConfig, filepath.Join(dir, "l.db")), "submission: { wait: 5s }", "submission: { wait: 200ms }", 1)
+	g := start(t, cfg)
+	c := browser(t)
+	_, page := get(t, c, g.URL+"/?utm_campaign=es-demo")
+	form := completeES(formSecrets(t, page))
+	form.Set("email", "lucia+slow@example.es")
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, _ := post(t, c, g.URL+"/apply", form)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != 303 || !strings.HasPrefix(loc, "/status/") {
+		t.Fatalf("got %d to %q, want 303 to the waiting page", resp.StatusCode, loc)
+	}
+	resp, page = get(t, c, g.URL+loc)
+	if resp.StatusCode != 200 || !strings.Contains(page, `http-equiv="refresh"`) || !strings.Contains(page, "buscando tu prestamista") {
+		t.Errorf("waiting page: %d\n%s", resp.StatusCode, page)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	os.WriteFile(path, []byte("flows:\n  - name: es\n    form: es\n    currency: EUR\n    buyers: [lokyta]\n"), 0o600)
+	err := run(context.Background(), []string{"--config", path}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `flows[0].buyers[0]: unknown buyer "lokyta"`) {
+		t.Errorf("got %v", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "storage.encryption_key") {
+		t.Errorf("got %v, want the missing encryption key named", err)
+	}
+}

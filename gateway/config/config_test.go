@@ -1,0 +1,132 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+const valid = `
+server: { session_secret: "${SECRET}" }
+storage: { encryption_key: "${KEY:-MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=}" }
+providers:
+  casheddy: { base_url: "https://dev.casheddy.es/wp-json/api", username: "${CASHEDDY_USERNAME}", password: "${CASHEDDY_PASSWORD}" }
+flows:
+  - { name: es, form: es, currency: EUR, buyers: [casheddy], default: true }
+`
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+var secrets = map[string]string{"SECRET": "0123456789abcdef0123456789abcdef", "CASHEDDY_USERNAME": "user", "CASHEDDY_PASSWORD": "pa$$: #word"}
+
+func TestExpansionAndDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(valid), env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Providers.Casheddy.Password != "pa$$: #word" {
+		t.Errorf("password: got %q (a value with $, : and # must survive expansion)", cfg.Providers.Casheddy.Password)
+	}
+	if len(cfg.EncryptionKey()) != 32 {
+		t.Error("the ${NAME:-default} default was not used")
+	}
+	if cfg.Server.Addr != ":8080" || cfg.Cashcat.Timeout != 3*time.Second || cfg.Cashcat.CacheTTL != 30*time.Minute ||
+		cfg.Flows[0].Deadline != 90*time.Second || cfg.Flows[0].Locale != "es" || cfg.Storage.Retention != 720*time.Hour {
+		t.Errorf("defaults: got %+v", cfg)
+	}
+	if cfg.Providers.Astoria.TimeLimit != 60*time.Second || cfg.Providers.Astoria.Timeout <= cfg.Providers.Astoria.TimeLimit {
+		t.Errorf("astoria: time_limit %v, timeout %v", cfg.Providers.Astoria.TimeLimit, cfg.Providers.Astoria.Timeout)
+	}
+}
+
+func TestExpandedNumbersAndNumericPasswords(t *testing.T) {
+	y := valid + "  - { name: us, form: es, currency: USD, buyers: [casheddy], deadline: '${DEADLINE}' }\nsubmission: { workers: \"${WORKERS}\" }\n"
+	m := map[string]string{"DEADLINE": "45s", "WORKERS": "3"}
+	for k, v := range secrets {
+		m[k] = v
+	}
+	m["CASHEDDY_PASSWORD"] = "123456"
+	cfg, err := Parse([]byte(y), env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Submission.Workers != 3 || cfg.Flows[1].Deadline != 45*time.Second || cfg.Providers.Casheddy.Password != "123456" {
+		t.Errorf("got workers %d, deadline %v, password %q", cfg.Submission.Workers, cfg.Flows[1].Deadline, cfg.Providers.Casheddy.Password)
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown buyer", strings.Replace(valid, "buyers: [casheddy]", "buyers: [lokyta]", 1), `flows[0].buyers[0]: unknown buyer "lokyta"`},
+		{"unconfigured buyer", strings.Replace(valid, "buyers: [casheddy]", "buyers: [lokyata]", 1), `flows[0].buyers[0]: buyer "lokyata" is not configured under providers.lokyata`},
+		{"no buyers", strings.Replace(valid, "buyers: [casheddy]", "buyers: []", 1), "flows[0].buyers: a flow needs at least one buyer"},
+		{"two defaults", valid + "  - { name: us, form: us, currency: USD, buyers: [casheddy], default: true }\n", "flows: 2 flows are marked default"},
+		{"bad form", strings.Replace(valid, "form: es", "form: fr", 1), `flows[0].form: unknown form "fr"`},
+		{"bad rate", valid + "rate_limits: { landing: lots }\n", `rate_limits.landing: "lots" is not a rate`},
+		{"bad match key", strings.Replace(valid, "default: true", "match: { utm_camp: [x] }", 1), "flows[0].match.utm_camp: unknown key"},
+		{"short key", strings.Replace(valid, "${KEY:-MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=}", "c2hvcnQ=", 1), "storage.encryption_key: must be 32 bytes"},
+		{"typo in a key", valid + "cashcat: { timout: 3s }\n", "field timout not found"},
+		{"relative url outside sandbox", valid + "cashcat: { base_url: /sandbox/cashcat }\n", "cashcat.base_url: \"/sandbox/cashcat\" is a path"},
+		{"bad fallback", strings.Replace(valid, "default: true", "default: true, fallback_url: 'javascript:alert(1)'", 1), "flows[0].fallback_url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), env(secrets))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCredentialsAreNeverDefaulted(t *testing.T) {
+	// No environment at all, outside sandbox mode: every secret is named.
+	_, err := Parse([]byte(valid), env(nil))
+	for _, want := range []string{"server.session_secret", "providers.casheddy: username and password are required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+	noKey := strings.Replace(valid, "${KEY:-MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=}", "${KEY}", 1)
+	if _, err := Parse([]byte(noKey), env(secrets)); err == nil || !strings.Contains(err.Error(), "storage.encryption_key: missing") {
+		t.Errorf("got %v", err)
+	}
+	if _, err := Parse([]byte(noKey+"sandbox: { enabled: true }\n"), env(secrets)); err != nil {
+		t.Errorf("sandbox mode without a key: got %v", err)
+	}
+}
+
+func TestRedactedHidesEverySecret(t *testing.T) {
+	cfg, err := Parse([]byte(valid+"redis: { url: 'redis://:hunter2@redis:6379/0' }\nprefill_api: { keys: ['lender-key-0123456789'] }\n"), env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := cfg.RedactedYAML()
+	for _, secret := range []string{secrets["SECRET"], "pa$$: #word", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "hunter2", "lender-key-0123456789"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("redacted config shows %q", secret)
+		}
+	}
+	if !strings.Contains(out, "timeout: 3s") || !strings.Contains(out, "session_secret: '***'") {
+		t.Errorf("redacted config is not readable YAML:\n%s", out)
+	}
+	if cfg.Providers.Casheddy.Password != "pa$$: #word" {
+		t.Error("redacting changed the config itself")
+	}
+}
+
+func TestRepositoryConfigLoads(t *testing.T) {
+	cfg, err := Load("../../config.yaml", env(nil))
+	if err != nil {
+		t.Fatalf("the repository's config.yaml does not load: %v", err)
+	}
+	if !cfg.Sandbox.Enabled {
+		t.Error("the repository's config.yaml must run against the sandbox")
+	}
+	if _, err := os.Stat("../../config.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,231 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leadgate/leadgate/gateway/config"
+	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/templates"
+)
+
+type fakeLeads struct {
+	lead *providers.Lead
+	err  error
+}
+
+func (f fakeLeads) Lead(ctx context.Context, token string) (*providers.Lead, error) { return f.lead, f.err }
+
+type fakeSubmitter struct{ st *store.Store }
+
+func (f fakeSubmitter) Wake() {}
+func (f fakeSubmitter) Wait(ctx context.Context, id string, max time.Duration) (store.Application, error) {
+	return f.st.Get(ctx, id)
+}
+
+const testConfig = `
+server: { session_secret: "0123456789abcdef0123456789abcdef", trusted_proxies: ["10.0.0.0/8"] }
+storage: { encryption_key: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
+rate_limits: { landing: "%s", apply: "100-M", prefill_api: "100-M" }
+providers: { casheddy: { base_url: "https://casheddy.invalid", username: u, password: p } }
+flows:
+  - { name: es, form: es, currency: EUR, buyers: [casheddy], default: true }
+  - { name: es2, form: es, locale: en, currency: EUR, buyers: [casheddy], match: { utm_source: ["partner*"], country: ["ES"] } }
+`
+
+func newTestServer(t *testing.T, leads LeadSource) (http.Handler, *store.Store) {
+	return newLimitedServer(t, leads, "1000-M")
+}
+
+func newLimitedServer(t *testing.T, leads LeadSource, landingRate string) (http.Handler, *store.Store) {
+	t.Helper()
+	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, landingRate)), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := vault.New(bytes.Repeat([]byte{3}, 32))
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "t.db"), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	views, err := NewViews(templates.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewServer(Deps{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Leads: leads,
+		Store: st, Submitter: fakeSubmitter{st}, Views: views})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, st
+}
+
+func do(h http.Handler, method, target string, body url.Values, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	var r *http.Request
+	if body != nil {
+		r = httptest.NewRequest(method, target, strings.NewReader(body.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		r = httptest.NewRequest(method, target, nil)
+	}
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestLandingRateLimitedPerIP(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "3-M")
+	for i := range 3 {
+		if w := do(h, "GET", "/", nil); w.Code != 200 {
+			t.Fatalf("request %d: got %d", i, w.Code)
+		}
+	}
+	w := do(h, "GET", "/", nil)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
+		t.Errorf("got %d, Retry-After %q; want 429 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	if !strings.Contains(w.Body.String(), "demasiadas solicitudes") {
+		t.Error("429 page is not the localized page")
+	}
+	// X-Forwarded-For from an untrusted peer does not buy a new bucket.
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusTooManyRequests {
+		t.Errorf("spoofed X-Forwarded-For: got %d, want 429", rec.Code)
+	}
+	// From a trusted proxy it is believed: a different client.
+	r = httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.1.2.3:5555"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != 200 {
+		t.Errorf("client behind a trusted proxy: got %d, want 200", rec.Code)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{lead: &providers.Lead{FirstName: "Ana"}})
+	w := do(h, "GET", "/?action_token=abcdefghijklmnop", nil)
+	if w.Code != 303 || w.Header().Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("token answer: %d, Referrer-Policy %q", w.Code, w.Header().Get("Referrer-Policy"))
+	}
+	w = do(h, "GET", "/", nil)
+	for k, want := range map[string]string{"Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"} {
+		if got := w.Header().Get(k); got != want {
+			t.Errorf("%s: got %q, want %q", k, got, want)
+		}
+	}
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("CSP %q", csp)
+	}
+	cookie := w.Result().Cookies()[0]
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode {
+		t.Errorf("cookie %+v: want HttpOnly, SameSite=Lax", cookie)
+	}
+}
+
+func TestFlowChoice(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{lead: &providers.Lead{CountryResidence: "Spain"}})
+	tests := []struct{ query, wantLang string }{
+		{"utm_source=partner1&action_token=abcdefghijklmnop", "en"}, // match: utm_source glob and the lead's country
+		{"utm_source=other&action_token=abcdefghijklmnop", "es"},    // no match: default
+		{"flow=es2", "en"}, // explicit
+	}
+	for _, tt := range tests {
+		w := do(h, "GET", "/?"+tt.query, nil)
+		cookies := w.Result().Cookies()
+		if w.Code == 303 {
+			w = do(h, "GET", w.Header().Get("Location"), nil, cookies...)
+		}
+		if !strings.Contains(w.Body.String(), `lang="`+tt.wantLang+`"`) {
+			t.Errorf("%s: page not in %s", tt.query, tt.wantLang)
+		}
+	}
+}
+
+func TestApplyWithoutSessionKeepsValues(t *testing.T) {
+	h, st := newTestServer(t, fakeLeads{err: providers.ErrNotFound})
+	w := do(h, "POST", "/apply", url.Values{"first_name": {"Lucía"}, "csrf_token": {"forged"}})
+	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), `value="Lucía"`) || !strings.Contains(w.Body.String(), "sesión había caducado") {
+		t.Errorf("got %d", w.Code)
+	}
+	if _, err := st.Get(context.Background(), "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Error("store not empty")
+	}
+}
+
+func TestApplyBodyLimit(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{err: providers.ErrNotFound})
+	w := do(h, "POST", "/apply", url.Values{"first_name": {strings.Repeat("a", 100<<10)}})
+	if w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("got %d, want 413", w.Code)
+	}
+}
+
+func TestStatusUnknownAndMalformedIDs(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{err: providers.ErrNotFound})
+	landing := do(h, "GET", "/", nil)
+	cookies := landing.Result().Cookies()
+	for _, id := range []string{"nope", strings.Repeat("a", 32), "../../etc/passwd"} {
+		if w := do(h, "GET", "/status/"+url.PathEscape(id), nil, cookies...); w.Code != 404 {
+			t.Errorf("status %q: got %d", id, w.Code)
+		}
+		if w := do(h, "GET", "/api/v1/applications/"+url.PathEscape(id), nil, cookies...); w.Code != 404 || !strings.Contains(w.Body.String(), `"code":"not_found"`) {
+			t.Errorf("json %q: got %d %s", id, w.Code, w.Body)
+		}
+	}
+}
+
+func TestHealthzStaticAndNotFound(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{})
+	if w := do(h, "GET", "/healthz", nil); w.Code != 200 {
+		t.Errorf("healthz: %d", w.Code)
+	}
+	if w := do(h, "GET", "/static/app.css", nil); w.Code != 200 || !strings.Contains(w.Body.String(), ":root") {
+		t.Errorf("static: %d", w.Code)
+	}
+	if w := do(h, "GET", "/nothing-here", nil); w.Code != 404 || !strings.Contains(w.Body.String(), "<html") {
+		t.Errorf("404: %d", w.Code)
+	}
+	if w := do(h, "DELETE", "/apply", nil); w.Code != 405 {
+		t.Errorf("DELETE /apply: %d", w.Code)
+	}
+}
+
+type downStore struct{}
+
+func (downStore) Ping(context.Context) error { return errors.New("connection refused") }
+
+func TestReadyz(t *testing.T) {
+	_, st := newTestServer(t, fakeLeads{})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	breakers := func() map[string]string { return map[string]string{"cashcat": "open"} }
+	up := NewAdmin(AdminDeps{Log: log, Store: st, Breakers: breakers})
+	if w := do(up, "GET", "/readyz", nil); w.Code != 200 || !strings.Contains(w.Body.String(), `"cashcat":"open"`) {
+		t.Errorf("ready: %d %s", w.Code, w.Body)
+	}
+	down := NewAdmin(AdminDeps{Log: log, Store: downStore{}, Breakers: breakers})
+	if w := do(down, "GET", "/readyz", nil); w.Code != 503 {
+		t.Errorf("storage down: got %d, want 503", w.Code)
+	}
+}
