@@ -27,7 +27,9 @@ type fakeLeads struct {
 	err  error
 }
 
-func (f fakeLeads) Lead(ctx context.Context, token string) (*providers.Lead, error) { return f.lead, f.err }
+func (f fakeLeads) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+	return f.lead, f.err
+}
 
 type fakeSubmitter struct{ st *store.Store }
 

@@ -95,7 +95,10 @@ func start(t *testing.T, cfg string) *instance {
 		}
 	}()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--config", path}, func(string) string { return "" }, pw, io.Discard); pw.Close() }()
+	go func() {
+		done <- run(ctx, []string{"--config", path}, func(string) string { return "" }, pw, io.Discard)
+		pw.Close()
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -159,7 +162,7 @@ func completeES(secrets url.Values) url.Values {
 		"housing": {"rent"}, "income_source": {"employed"}, "employed_since": {"2020-01-01"},
 		"monthly_income": {"1500"}, "monthly_expenses": {"600"},
 		"next_pay_date": {time.Now().AddDate(0, 0, 10).Format("2006-01-02")},
-		"iban": {"ES5020803294338752239563"}, "consent_terms": {"1"}, "consent_marketing": {"1"},
+		"iban":          {"ES5020803294338752239563"}, "consent_terms": {"1"}, "consent_marketing": {"1"},
 	}
 	for k := range secrets {
 		v.Set(k, secrets.Get(k))
