@@ -103,11 +103,12 @@ func (s *server) submission(c *gin.Context, id string, flow *Flow, sess Session,
 	now := s.Now().UTC()
 	cat := s.Views.Catalog(flow.Locale)
 	var consents []providers.Consent
+	vals := form.ValuesOf(&app)
 	for _, fd := range flow.Form.Fields() {
 		if fd.Kind != form.Consent {
 			continue
 		}
-		given := form.ValuesOf(&app)[fd.Name] == "1"
+		given := vals[fd.Name] == "1"
 		// The exact text the consumer saw: evidence, stored sealed.
 		consents = append(consents, providers.Consent{Field: fd.Name, Text: cat.T("field." + fd.Name), Given: given, At: now})
 	}

@@ -170,6 +170,14 @@ func completeES(secrets url.Values) url.Values {
 	return v
 }
 
+// openForm is a new consumer on the es form, with the form completed.
+func openForm(t *testing.T, g *instance) (*http.Client, url.Values) {
+	t.Helper()
+	c := browser(t)
+	_, page := get(t, c, g.URL+"/?utm_campaign=es-demo")
+	return c, completeES(formSecrets(t, page))
+}
+
 func calls(t *testing.T, g *instance, key string) int {
 	t.Helper()
 	_, body := get(t, http.DefaultClient, g.URL+"/sandbox/calls")
@@ -244,9 +252,7 @@ func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Respon
 
 func TestMistakesComeBackInSpanish(t *testing.T) {
 	g := start(t, "")
-	c := browser(t)
-	_, page := get(t, c, g.URL+"/?utm_campaign=es-demo")
-	form := completeES(formSecrets(t, page))
+	c, form := openForm(t, g)
 	form.Set("national_id", "60604016A")
 	form.Set("iban", "ES5020803294338752239564")
 	form.Set("first_name", `"><script>alert(1)</script>`)
@@ -276,9 +282,7 @@ func TestMistakesComeBackInSpanish(t *testing.T) {
 // Casheddy's own 422 field errors come back on the form, data kept.
 func TestCasheddyFieldErrorsComeBack(t *testing.T) {
 	g := start(t, "")
-	c := browser(t)
-	_, page := get(t, c, g.URL+"/?utm_campaign=es-demo")
-	form := completeES(formSecrets(t, page))
+	c, form := openForm(t, g)
 	form.Set("email", "lucia+fix@example.es")
 	resp, page := post(t, c, g.URL+"/apply", form)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Request.URL.Path, "/status/") {
@@ -381,9 +385,7 @@ func TestScriptInALeadIsEscaped(t *testing.T) {
 
 func TestStatusIsOnlyForItsSession(t *testing.T) {
 	g := start(t, "")
-	c := browser(t)
-	_, page := get(t, c, g.URL+"/?utm_campaign=es-demo")
-	form := completeES(formSecrets(t, page))
+	c, form := openForm(t, g)
 	form.Set("email", "lucia+decline@example.es")
 	resp, page := post(t, c, g.URL+"/apply", form)
 	if !strings.HasPrefix(resp.Request.URL.Path, "/status/") || !strings.Contains(page, "no tenemos una oferta") {
@@ -409,9 +411,7 @@ func TestSlowBuyerWaitingPage(t *testing.T) {
 	dir := t.TempDir()
 	cfg := strings.Replace(fmt.Sprintf(baseConfig, filepath.Join(dir, "l.db")), "submission: { wait: 5s }", "submission: { wait: 200ms }", 1)
 	g := start(t, cfg)
-	c := browser(t)
-	_, page := get(t, c, g.URL+"/?utm_campaign=es-demo")
-	form := completeES(formSecrets(t, page))
+	c, form := openForm(t, g)
 	form.Set("email", "lucia+slow@example.es")
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, _ := post(t, c, g.URL+"/apply", form)
@@ -419,9 +419,25 @@ func TestSlowBuyerWaitingPage(t *testing.T) {
 	if resp.StatusCode != 303 || !strings.HasPrefix(loc, "/status/") {
 		t.Fatalf("got %d to %q, want 303 to the waiting page", resp.StatusCode, loc)
 	}
-	resp, page = get(t, c, g.URL+loc)
+	resp, page := get(t, c, g.URL+loc)
 	if resp.StatusCode != 200 || !strings.Contains(page, `http-equiv="refresh"`) || !strings.Contains(page, "buscando tu prestamista") {
 		t.Errorf("waiting page: %d\n%s", resp.StatusCode, page)
+	}
+	// The page advances by itself once the buyer answers (8s in the
+	// sandbox): reloading it, as its meta refresh does, ends at the lender.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, _ = get(t, c, g.URL+loc)
+		if resp.StatusCode == http.StatusSeeOther {
+			if next := resp.Header.Get("Location"); !strings.Contains(next, "/sandbox/lender/welcome") {
+				t.Errorf("waiting page advanced to %q", next)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiting page never advanced")
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 
