@@ -141,6 +141,6 @@ func (s *server) renderForm(c *gin.Context, status int, sess Session, v FormPage
 	c.Header("Cache-Control", "no-store")
 	if err := s.Views.render(c.Writer, status, "form", v); err != nil {
 		s.Log.Error("rendering form", "request_id", reqID(c), "err", err)
-		s.errorPage(c, http.StatusInternalServerError, v.Lang, "error.internal")
+		s.errorPage(c, http.StatusInternalServerError, v.Page.Lang, "error.internal")
 	}
 }

@@ -68,9 +68,9 @@ func (s *server) handleStatus() gin.HandlerFunc {
 			s.renderStatus(c, v)
 		default:
 			v := s.Views.statusView(flow.Locale, cat.T("status.pending.title"), cat.T("status.pending.message"))
-			v.Pending, v.Refresh = true, 2
+			v.Pending, v.Page.Refresh = true, 2
 			v.PollURL, v.SelfURL = "/api/v1/applications/"+app.ID, "/status/"+app.ID
-			v.Scripts = []string{"/static/status.js"}
+			v.Page.Scripts = []string{"/static/status.js"}
 			s.renderStatus(c, v)
 		}
 	}
@@ -79,7 +79,7 @@ func (s *server) handleStatus() gin.HandlerFunc {
 func (s *server) renderStatus(c *gin.Context, v StatusPage) {
 	if err := s.Views.render(c.Writer, http.StatusOK, "status", v); err != nil {
 		s.Log.Error("rendering status", "request_id", reqID(c), "err", err)
-		s.errorPage(c, http.StatusInternalServerError, v.Lang, "error.internal")
+		s.errorPage(c, http.StatusInternalServerError, v.Page.Lang, "error.internal")
 	}
 }
 

@@ -24,6 +24,9 @@ import (
 type Views struct {
 	pages    map[string]*template.Template
 	catalogs map[string]Catalog
+	// countries are the nationality options, rendered once per language:
+	// 235 options escaped per request were most of a page's cost.
+	countries map[string]string
 	// Version identifies the templates and texts served: it is stored with
 	// each consent as the page version, and busts the static asset cache.
 	Version string
@@ -86,6 +89,9 @@ func NewViews(fsys fs.FS) (*Views, error) {
 	if err := v.checkCatalogs(); err != nil {
 		return nil, err
 	}
+	if err := v.renderCountries(); err != nil {
+		return nil, err
+	}
 	static, err := fs.Sub(fsys, "static")
 	if err != nil {
 		return nil, fmt.Errorf("views: %w", err)
@@ -127,6 +133,45 @@ func (v *Views) checkCatalogs() error {
 	return nil
 }
 
+var countryOptions = template.Must(template.New("countries").Parse(
+	`{{range .}}<option value="{{.Value}}">{{.Label}}</option>{{end}}`))
+
+func (v *Views) renderCountries() error {
+	v.countries = map[string]string{}
+	for lang := range v.catalogs {
+		var opts []OptionView
+		for _, c := range providers.Countries {
+			// English pages name countries in English; Spanish ones use
+			// Casheddy's spellings (España, Deutschland): what it will get.
+			label := c.Casheddy
+			if lang == "en" {
+				label = c.English
+			}
+			opts = append(opts, OptionView{Value: c.Code, Label: label})
+		}
+		var buf bytes.Buffer
+		if err := countryOptions.Execute(&buf, opts); err != nil {
+			return fmt.Errorf("views: country options: %w", err)
+		}
+		v.countries[lang] = buf.String()
+	}
+	return nil
+}
+
+// countryOptionsHTML is the pre-rendered list with code selected. A code is
+// only ever matched against the list's own values, never inserted.
+func (v *Views) countryOptionsHTML(lang, code string) template.HTML {
+	list := v.countries[lang]
+	if list == "" {
+		list = v.countries["en"]
+	}
+	if code != "" {
+		needle := `<option value="` + template.HTMLEscapeString(code) + `">`
+		list = strings.Replace(list, needle, needle[:len(needle)-1]+` selected>`, 1)
+	}
+	return template.HTML(list)
+}
+
 // Catalog returns the messages of lang (English when unknown).
 func (v *Views) Catalog(lang string) Catalog {
 	if c, ok := v.catalogs[lang]; ok {
@@ -163,9 +208,11 @@ func (v *Views) render(w http.ResponseWriter, status int, page string, data any)
 	return err
 }
 
-// FormPage is the view of the application form.
+// FormPage is the view of the application form. View structs name their
+// fields instead of embedding: text/template resolves a promoted field
+// through reflect.FieldByNameFunc on every use, which cost most of a page.
 type FormPage struct {
-	Page
+	Page         Page
 	Prefilled    bool
 	Alert        string
 	ErrorList    []FieldError
@@ -185,11 +232,15 @@ type SectionView struct {
 
 // FieldView is one input, with everything the template writes.
 type FieldView struct {
-	form.Input
-	Name, ID, Label, Hint, Error, Value string
-	Optional, Choose, Describedby       string
-	Checked                             bool
-	Options                             []OptionView
+	Type, Pattern, Min, Max, InputMode, Autocomplete string
+	Required                                         bool
+	MinLength, MaxLength                             int
+	Name, ID, Label, Hint, Error, Value              string
+	Optional, Choose, Describedby                    string
+	Checked                                          bool
+	Options                                          []OptionView
+	// OptionsHTML, when set, replaces Options: a long list rendered once.
+	OptionsHTML template.HTML
 }
 
 // OptionView is one option of a select or radio group.
@@ -205,8 +256,11 @@ func (v *Views) formView(f *form.Form, lang string, vals form.Values, problems m
 	for _, s := range f.Sections {
 		sv := SectionView{Title: c.T("section." + s.Key)}
 		for _, fd := range s.Fields {
+			in := fd.Input(now, loc)
 			fv := FieldView{
-				Input: fd.Input(now, loc), Name: fd.Name, ID: "f-" + fd.Name,
+				Type: in.Type, Pattern: in.Pattern, Min: in.Min, Max: in.Max, InputMode: in.InputMode,
+				Autocomplete: in.Autocomplete, Required: in.Required, MinLength: in.MinLength, MaxLength: in.MaxLength,
+				Name: fd.Name, ID: "f-" + fd.Name,
 				Label: c.T("field." + fd.Name), Value: vals[fd.Name],
 				Optional: c.T("form.optional"), Choose: c.T("form.choose"),
 			}
@@ -227,7 +281,11 @@ func (v *Views) formView(f *form.Form, lang string, vals form.Values, problems m
 			case form.Consent, form.Check:
 				fv.Checked = vals[fd.Name] != "" && vals[fd.Name] != "0"
 			case form.Choice, form.YesNo:
-				fv.Options = v.options(fd, lang, vals[fd.Name])
+				if fd.Name == "nationality" {
+					fv.OptionsHTML = v.countryOptionsHTML(lang, vals[fd.Name])
+				} else {
+					fv.Options = v.options(fd, lang, vals[fd.Name])
+				}
 			}
 			sv.Fields = append(sv.Fields, fv)
 		}
@@ -242,19 +300,6 @@ func (v *Views) formView(f *form.Form, lang string, vals form.Values, problems m
 func (v *Views) options(fd *form.Field, lang, selected string) []OptionView {
 	c := v.Catalog(lang)
 	var out []OptionView
-	if fd.Name == "nationality" {
-		for _, code := range fd.Options {
-			country, _ := providers.CountryByCode(code)
-			// English pages name countries in English; Spanish ones use
-			// Casheddy's spellings (España, Deutschland): what it will get.
-			label := country.Casheddy
-			if lang == "en" {
-				label = country.English
-			}
-			out = append(out, OptionView{Value: code, Label: label, Selected: code == selected})
-		}
-		return out
-	}
 	if fd.Kind == form.YesNo {
 		return []OptionView{{"1", c.T("option.yes"), selected == "1"}, {"0", c.T("option.no"), selected == "0"}}
 	}
@@ -266,7 +311,7 @@ func (v *Views) options(fd *form.Field, lang, selected string) []OptionView {
 
 // StatusPage is the view of the waiting, no-offer and error pages.
 type StatusPage struct {
-	Page
+	Page     Page
 	Pending  bool
 	Message  string
 	PollURL  string
