@@ -1,7 +1,6 @@
 package config
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -123,10 +122,7 @@ func TestRepositoryConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the repository's config.yaml does not load: %v", err)
 	}
-	if !cfg.Sandbox.Enabled {
-		t.Error("the repository's config.yaml must run against the sandbox")
-	}
-	if _, err := os.Stat("../../config.yaml"); err != nil {
-		t.Fatal(err)
+	if !cfg.Sandbox.Enabled || !strings.HasPrefix(cfg.Cashcat.BaseURL, "/sandbox/") {
+		t.Error("the repository's config.yaml must run against the built-in sandbox")
 	}
 }
