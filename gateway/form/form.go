@@ -240,7 +240,7 @@ func (fd *Field) check(s string, all Values, now time.Time, loc *time.Location) 
 			}
 		}
 	case Int:
-		n, err := strconv.Atoi(strings.NewReplacer(".", "", " ", "").Replace(s))
+		n, err := parseInt(s)
 		if err != nil {
 			return &Problem{Key: "number"}
 		}
@@ -270,6 +270,14 @@ func (fd *Field) check(s string, all Values, now time.Time, loc *time.Location) 
 	}
 	return nil
 }
+
+// thousands drops the separators a person types in a whole number
+// ("1.500", "1 500"); built once, it is shared by every request.
+var thousands = strings.NewReplacer(".", "", " ", "")
+
+// parseInt reads a whole number as the form accepts it: the one reading
+// both the check and the stored value use.
+func parseInt(s string) (int, error) { return strconv.Atoi(thousands.Replace(s)) }
 
 func failed(s, tag string) bool { return validate.Var(s, tag) != nil }
 
@@ -338,13 +346,13 @@ func setField(app *providers.Application, fd *Field, s string) error {
 	case string:
 		f.SetString(s)
 	case int:
-		n, err := strconv.Atoi(strings.NewReplacer(".", "", " ", "").Replace(s))
+		n, err := parseInt(s)
 		if err != nil {
 			return err
 		}
 		f.SetInt(int64(n))
 	case *int:
-		n, err := strconv.Atoi(s)
+		n, err := parseInt(s)
 		if err != nil {
 			return err
 		}

@@ -113,6 +113,20 @@ func TestRules(t *testing.T) {
 	}
 }
 
+// A number typed with thousands separators is read the same way by the
+// check and by the stored application, optional numbers included.
+func TestNumbersWithSeparators(t *testing.T) {
+	vals := validES()
+	vals["monthly_income"], vals["dependants"] = "1.500", "1 0"
+	app, problems := ES.Validate(vals, now, madrid)
+	if len(problems) > 0 {
+		t.Fatalf("got %v", problems)
+	}
+	if app.MonthlyIncome != 1500 || app.Dependants == nil || *app.Dependants != 10 {
+		t.Errorf("got income %d, dependants %v", app.MonthlyIncome, app.Dependants)
+	}
+}
+
 func TestRequiredAndConditional(t *testing.T) {
 	_, problems := ES.Validate(Values{}, now, madrid)
 	for _, f := range ES.Fields() {

@@ -126,9 +126,9 @@ func digits(s string) string {
 	return b.String()
 }
 
-func compactUpper(s string) string {
-	return strings.ToUpper(strings.NewReplacer(" ", "", "-", "", ".", "").Replace(s))
-}
+var separators = strings.NewReplacer(" ", "", "-", "", ".", "")
+
+func compactUpper(s string) string { return strings.ToUpper(separators.Replace(s)) }
 
 const dniLetters = "TRWAGMYFPDXBNJZSQVHLCKE"
 
