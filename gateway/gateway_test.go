@@ -146,6 +146,26 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// Behind https the session cookie is Secure; on plain http (the sandbox)
+// it cannot be, or the browser would never send it back.
+func TestCookieSecureBehindHTTPS(t *testing.T) {
+	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, "100-M")+"\n"), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for publicURL, want := range map[string]bool{"https://apply.lender.example": true, "http://localhost:8080": false} {
+		cfg.Server.PublicURL = publicURL
+		views, _ := NewViews(templates.FS)
+		h, err := NewServer(Deps{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Leads: fakeLeads{err: providers.ErrNotFound}, Views: views})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := do(h, "GET", "/", nil).Result().Cookies()[0].Secure; got != want {
+			t.Errorf("%s: Secure=%v, want %v", publicURL, got, want)
+		}
+	}
+}
+
 func TestFlowChoice(t *testing.T) {
 	h, _ := newTestServer(t, fakeLeads{lead: &providers.Lead{CountryResidence: "Spain"}})
 	tests := []struct{ query, wantLang string }{

@@ -453,3 +453,35 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		t.Errorf("got %v, want the missing encryption key named", err)
 	}
 }
+
+// `leadgate sandbox` serves only the emulators, for lenders' own tests.
+func TestSandboxCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"sandbox", "--addr", "127.0.0.1:0"}, func(string) string { return "" }, pw, io.Discard)
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	base := regexp.MustCompile(`http://\S+/sandbox/`).FindString(line)
+	if base == "" {
+		t.Fatalf("no address in %q", line)
+	}
+	resp, _ := get(t, http.DefaultClient, base+"cashcat/api/v1/actions/action/esdemo0000000001")
+	if resp.StatusCode != 200 {
+		t.Errorf("cashcat emulator: got %d", resp.StatusCode)
+	}
+	resp, _ = get(t, http.DefaultClient, base+"lender/welcome?buyer=Casheddy&lead_id=x")
+	if resp.StatusCode != 200 {
+		t.Errorf("welcome page: got %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("sandbox command ended with %v", err)
+	}
+	pw.Close()
+}

@@ -173,6 +173,29 @@ func TestClientStatuses(t *testing.T) {
 	}
 }
 
+// 401 and 402 are the operator's to fix: each raises an alert line that
+// names the problem, and neither carries the token.
+func TestClientAlertsTheOperator(t *testing.T) {
+	for status, alert := range map[int]string{401: "cashcat_unauthorized", 402: "cashcat_payment_required"} {
+		var logs strings.Builder
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			io.WriteString(w, `{'error': {'code': 50002, 'message': 'no server IP 1.2.3.4 in Actions API whitelist'}}`)
+		}))
+		hc, _ := NewHTTPClient(Config{Timeout: time.Second})
+		c, _ := New(srv.URL, hc, slog.New(slog.NewJSONHandler(&logs, nil)))
+		c.Lead(context.Background(), token)
+		srv.Close()
+		out := logs.String()
+		if !strings.Contains(out, `"level":"ERROR"`) || !strings.Contains(out, `"alert":"`+alert+`"`) || !strings.Contains(out, `"cashcat_code":"50002"`) {
+			t.Errorf("status %d: got log %q, want an error line with alert %s", status, out, alert)
+		}
+		if strings.Contains(out, token) {
+			t.Errorf("status %d: the alert carries the token", status)
+		}
+	}
+}
+
 func TestClientNeverSendsMalformedToken(t *testing.T) {
 	var calls atomic.Int32
 	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { calls.Add(1) })
