@@ -100,6 +100,7 @@ type Submission struct {
 	ID          string // the application id, sent as vendor_lead_id / request_id
 	Flow        string
 	Currency    string
+	Country     string // ISO code of the form's country (ES, US)
 	Application Application
 	Attribution Attribution
 	Consents    []Consent
@@ -108,4 +109,42 @@ type Submission struct {
 	PageURL     string
 	PageVersion string
 	SubmittedAt time.Time
+}
+
+// SubID is the attribution as one tracking code for a buyer's sub-id field
+// (Astoria sub_id, Lokyata affiliate_sub_id): utm_source and utm_campaign
+// joined by "_", reduced to [A-Za-z0-9_-] (Astoria's rule, which Lokyata's
+// free-form field also takes) and cut to max characters.
+func SubID(a Attribution, max int) string {
+	b := make([]byte, 0, max)
+	add := func(s string) {
+		for i := 0; i < len(s) && len(b) < max; i++ {
+			c := s[i]
+			switch {
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+				b = append(b, c)
+			case c == '.' || c == ' ' || c == '/':
+				b = append(b, '-') // cashcat.ph → cashcat-ph: still readable
+			}
+		}
+	}
+	add(a.Source)
+	if a.Campaign != "" && len(b) > 0 && len(b) < max {
+		b = append(b, '_')
+	}
+	add(a.Campaign)
+	return string(b)
+}
+
+// MonthsBetween is the number of whole months from since to now (0 when
+// since is not before now): employment and residence lengths.
+func MonthsBetween(since, now time.Time) int {
+	if since.IsZero() || !since.Before(now) {
+		return 0
+	}
+	m := (now.Year()-since.Year())*12 + int(now.Month()-since.Month())
+	if now.Day() < since.Day() {
+		m--
+	}
+	return max(m, 0)
 }

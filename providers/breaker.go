@@ -40,8 +40,9 @@ func NewBreaker[T any](name string, cfg BreakerConfig, onChange func(name string
 	})
 }
 
-// ErrBreakerOpen wraps ErrUnavailable: the call was not made at all.
-var ErrBreakerOpen = fmt.Errorf("%w: circuit breaker open", ErrUnavailable)
+// ErrBreakerOpen wraps ErrUnavailable and ErrNotDelivered: the call was
+// not made at all.
+var ErrBreakerOpen = fmt.Errorf("%w: %w: circuit breaker open", ErrUnavailable, ErrNotDelivered)
 
 // Guard runs fn through cb, turning the breaker's own refusals into
 // ErrBreakerOpen so callers need to know only the providers' errors.

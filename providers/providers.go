@@ -33,6 +33,12 @@ var (
 	// of our own making). It must not trip a breaker: retrying won't help and
 	// the upstream is healthy.
 	ErrRejectedRequest = errors.New("request rejected by upstream")
+	// ErrNotDelivered marks a failure after which the request provably did
+	// not reach the upstream, or was refused unprocessed: the connection
+	// was never made, the breaker was open, or a 502/503/504/429 came back.
+	// Only these are retried: anything else may have reached a buyer, and a
+	// buyer is never posted the same lead twice.
+	ErrNotDelivered = errors.New("not delivered")
 )
 
 // Outcome is what a buyer decided about one submission.
@@ -58,6 +64,10 @@ type Decision struct {
 	FieldErrors map[string]string
 	// BuyerRef is the buyer's own id of the lead, when it returns one.
 	BuyerRef string
+	// Final marks a decline that no lower price tier can change (a
+	// duplicate, a blacklist, errors in the lead, a cap): the ride down a
+	// buyer's tiers stops there.
+	Final bool
 }
 
 // CheckRedirect returns raw if it is a URL a consumer may be sent to: absolute,
@@ -74,6 +84,30 @@ func CheckRedirect(raw string, hosts []string) (string, error) {
 	return u.String(), nil
 }
 
+// BaseURL reads an upstream's configured base URL, which must be absolute
+// (its client joins its paths to it).
+func BaseURL(name, raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%s: base url %q is not an absolute url", name, raw)
+	}
+	return u, nil
+}
+
+// Cut keeps at most n characters of s, never splitting one: a byte cut
+// could leave half a UTF-8 character, which PostgreSQL refuses to store
+// and a buyer may refuse to read.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s // n bytes hold at most n characters
+	}
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
+
 // DateLayout is the one date format used on every wire and in the form.
 const DateLayout = "2006-01-02"
 
@@ -82,6 +116,34 @@ const DateLayout = "2006-01-02"
 func Today(now time.Time, loc *time.Location) time.Time {
 	y, m, d := now.In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// TransportError classifies a failed HTTP call of upstream name: every
+// one is ErrUnavailable, and one that never left (no connection made) is
+// also ErrNotDelivered. ctxErr is the caller's context error, if any.
+func TransportError(name string, ctxErr, err error) error {
+	if ctxErr != nil {
+		return fmt.Errorf("%s: %w", name, ctxErr)
+	}
+	var op *net.OpError
+	var dns *net.DNSError
+	if (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &dns) {
+		return fmt.Errorf("%s: %w: %w: %s", name, ErrUnavailable, ErrNotDelivered, TransportReason(err))
+	}
+	return fmt.Errorf("%s: %w: %s", name, ErrUnavailable, TransportReason(err))
+}
+
+// StatusError is the error of an upstream's 5xx or 429 answer: 502, 503,
+// 504 and 429 say the request was not processed, so they may be retried.
+func StatusError(name string, status int, detail string) error {
+	if detail != "" {
+		detail = ": " + detail
+	}
+	switch status {
+	case 429, 502, 503, 504:
+		return fmt.Errorf("%s: %w: %w: status %d%s", name, ErrUnavailable, ErrNotDelivered, status, detail)
+	}
+	return fmt.Errorf("%s: %w: status %d%s", name, ErrUnavailable, status, detail)
 }
 
 // TransportReason describes a transport error without the URL that

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/leadgate/leadgate/providers"
@@ -50,9 +49,9 @@ type Client struct {
 // New returns a client for the API at baseURL, calling through hc (see
 // NewHTTPClient for one that leaves from the whitelisted IP).
 func New(baseURL string, hc *http.Client, log *slog.Logger) (*Client, error) {
-	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("cashcat: base url %q is not an absolute url", baseURL)
+	u, err := providers.BaseURL("cashcat", baseURL)
+	if err != nil {
+		return nil, err
 	}
 	return &Client{base: u, http: hc, log: log}, nil
 }
