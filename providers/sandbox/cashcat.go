@@ -3,6 +3,8 @@ package sandbox
 import (
 	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -71,8 +73,17 @@ func (s *Sandbox) cashcatAction(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if generated.MatchString(token) {
+		// Load tests need many new tokens: "gen" + 13 letters or digits is
+		// a US lead (in 40 ms, as a real API takes time), counted per token.
+		time.Sleep(40 * time.Millisecond)
+		writeRaw(w, http.StatusOK, strings.Replace(Tokens[1].lead, `"ext_id":"US0SANDBOX1"`, `"ext_id":"`+token+`"`, 1))
+		return
+	}
 	cashcatError(w, http.StatusNotFound)
 }
+
+var generated = regexp.MustCompile(`^gen[A-Za-z0-9]{13}$`)
 
 func cashcatError(w http.ResponseWriter, status int, args ...any) {
 	body := cashcatErrors[status]

@@ -130,7 +130,7 @@ func (s *Sandbox) casheddySend(w http.ResponseWriter, r *http.Request) {
 	if casheddyUnauthorized(w, r) {
 		return
 	}
-	s.count("casheddy:lead/send")
+	s.count(CallsCasheddy)
 	var l casheddyLead
 	if !isJSON(r) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Parameter must be defined or valid.", "success": false})

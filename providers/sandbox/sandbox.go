@@ -20,6 +20,13 @@ const (
 	CasheddyPassword = "sandbox-password"
 )
 
+// Calls are counted under these keys besides the Cashcat tokens.
+const (
+	CallsCasheddy = "casheddy:lead/send"
+	CallsLokyata  = "lokyata:process-lp-lead"
+	CallsAstoria  = "astoria:fulldirect"
+)
+
 // Options configures the emulators.
 type Options struct {
 	// PublicURL is where consumers reach the sandbox (for the lender
@@ -35,6 +42,10 @@ type Sandbox struct {
 	mux   *http.ServeMux
 	mu    sync.Mutex
 	calls map[string]int
+	// What the buyers have seen, to answer a second post as they would.
+	lokyataIDs   map[string]bool
+	astoriaLeads map[string]bool
+	cashfinLeads []cashfinLead
 }
 
 // New returns the emulators, routed under /sandbox/.
@@ -42,12 +53,18 @@ func New(opt Options) *Sandbox {
 	if opt.Slow == 0 {
 		opt.Slow = 8 * time.Second
 	}
-	s := &Sandbox{opt: opt, mux: http.NewServeMux(), calls: map[string]int{}}
+	s := &Sandbox{opt: opt, mux: http.NewServeMux(), calls: map[string]int{},
+		lokyataIDs: map[string]bool{}, astoriaLeads: map[string]bool{}}
 	s.mux.HandleFunc("/sandbox/cashcat/api/v1/actions/action/{token}", s.cashcatAction)
 	s.mux.HandleFunc("GET /sandbox/calls", s.callsJSON)
 	s.mux.HandleFunc("/sandbox/casheddy/v1/validate", s.casheddyValidate)
 	s.mux.HandleFunc("/sandbox/casheddy/v1/lead/send", s.casheddySend)
+	s.mux.HandleFunc("/sandbox/lokyata/process-lp-lead", s.lokyataLead)
+	s.mux.HandleFunc("/sandbox/astoria/v2/fulldirect/", s.astoriaPost)
+	s.mux.HandleFunc("/sandbox/cashfin/business/lead/create", s.cashfinCreate)
+	s.mux.HandleFunc("GET /sandbox/cashfin/business/lead/list", s.cashfinList)
 	s.mux.HandleFunc("GET /sandbox/lender/welcome", s.welcome)
+	s.mux.HandleFunc("GET /sandbox/lender/form", s.lenderForm)
 	s.mux.HandleFunc("GET /sandbox/{$}", s.index)
 	return s
 }
@@ -105,4 +122,60 @@ var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
 func (s *Sandbox) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	indexPage.Execute(w, Tokens)
+}
+
+// has reports a switch in an email's local part: "+fail" switches every
+// emulator, "+lokyata-fail" only the named one, so one application can
+// make its first buyer fail and its second accept.
+func has(email, buyer, sw string) bool {
+	local, _, _ := strings.Cut(email, "@")
+	return strings.Contains(local, "+"+sw) || strings.Contains(local, "+"+buyer+"-"+sw)
+}
+
+var lenderFormPage = template.Must(template.New("lender-form").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>A lender's own form (prefill.js demo)</title><link rel="stylesheet" href="/static/app.css"></head>
+<body><header class="top"><span class="brand">Sandbox lender · own form</span></header>
+<main id="main"><h1>Apply with us</h1>
+<p class="lead">This page is a lender's own form on another origin. <code>prefill.js</code> from the gateway fills it from the <code>action_token</code> in this page's URL.</p>
+<p class="small">Hello, <span data-prefill="first_name">there</span>!</p>
+<form class="apply" method="post" action="#">
+<div class="field"><label for="first_name">First name</label><input id="first_name" name="first_name" autocomplete="given-name"></div>
+<div class="field"><label for="last_name">Last name</label><input id="last_name" name="last_name" autocomplete="family-name"></div>
+<div class="field"><label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email"></div>
+<div class="field"><label for="birth_date">Date of birth</label><input id="birth_date" name="birth_date" type="date"></div>
+<div class="field"><label for="city">City</label><input id="city" name="city"></div>
+<div class="field"><label for="amount">Amount</label><input id="amount" data-prefill="loan_amount" name="amount" type="number"></div>
+<div class="field"><label for="gender">Gender</label><select id="gender" name="gender"><option value="">Choose</option><option value="female">Female</option><option value="male">Male</option></select></div>
+<button class="primary" type="submit">Apply</button>
+</form></main>
+<script src="{{.Gateway}}/prefill.js" data-flow="{{.Flow}}" defer></script>
+</body></html>`))
+
+// lenderForm serves a lender's own form using prefill.js, for demos and
+// browser tests. ?gateway= names the gateway (default: this host under
+// its other loopback name, so the call is cross-origin as in real life).
+func (s *Sandbox) lenderForm(w http.ResponseWriter, r *http.Request) {
+	gw := r.URL.Query().Get("gateway")
+	if u, err := url.Parse(gw); gw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		gw = otherLoopback(s.base(r))
+	}
+	flow := r.URL.Query().Get("flow")
+	if flow == "" {
+		flow = "us"
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	lenderFormPage.Execute(w, map[string]string{"Gateway": strings.TrimRight(gw, "/"), "Flow": flow})
+}
+
+// otherLoopback swaps localhost and 127.0.0.1: the same gateway, seen from
+// the page as another origin.
+func otherLoopback(base string) string {
+	switch {
+	case strings.Contains(base, "://localhost"):
+		return strings.Replace(base, "://localhost", "://127.0.0.1", 1)
+	case strings.Contains(base, "://127.0.0.1"):
+		return strings.Replace(base, "://127.0.0.1", "://localhost", 1)
+	}
+	return base
 }

@@ -66,8 +66,8 @@ func TestCasheddyEmulatorAcceptsTheDocumentExample(t *testing.T) {
 	if status != 200 || out["success"] != true || !strings.Contains(data["redirect_url"].(string), "/sandbox/lender/welcome") {
 		t.Fatalf("got %d %v", status, out)
 	}
-	if s.Calls("casheddy:lead/send") != 1 {
-		t.Errorf("got %d counted posts, want 1", s.Calls("casheddy:lead/send"))
+	if s.Calls(CallsCasheddy) != 1 {
+		t.Errorf("got %d counted posts, want 1", s.Calls(CallsCasheddy))
 	}
 }
 
