@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,12 @@ type Field struct {
 	Options    []string
 	Format     *Format
 	Dates      DateRule
+	// After names a date field this one must come after (a second pay
+	// date after the next one).
+	After string
+	// List names a long option list shown from a shared table (countries,
+	// states) instead of one message per option.
+	List string
 	// Autocomplete is the HTML autocomplete token that lets a phone fill it.
 	Autocomplete string
 }
@@ -70,9 +77,12 @@ type Section struct {
 
 // Form is one form (es, us).
 type Form struct {
-	Name     string
-	Sections []Section
-	byName   map[string]*Field
+	Name string
+	// Country is the ISO code of the country the form is for; TimeZone is
+	// where its dates are checked ("after today" is the consumer's today).
+	Country, TimeZone string
+	Sections          []Section
+	byName            map[string]*Field
 }
 
 // Values are what a consumer typed, by canonical name: kept as text so a
@@ -92,8 +102,8 @@ type Problems map[string]Problem
 // maxValue bounds any one value: nothing a form asks for is longer.
 const maxValue = 200
 
-func newForm(name string, sections ...Section) *Form {
-	f := &Form{Name: name, Sections: sections, byName: map[string]*Field{}}
+func newForm(name, country, zone string, sections ...Section) *Form {
+	f := &Form{Name: name, Country: country, TimeZone: zone, Sections: sections, byName: map[string]*Field{}}
 	for _, s := range sections {
 		for _, fd := range s.Fields {
 			if _, ok := appFields[fd.Name]; !ok {
@@ -267,17 +277,30 @@ func (fd *Field) check(s string, all Values, now time.Time, loc *time.Location) 
 		if (!lo.IsZero() && d.Before(lo)) || (!hi.IsZero() && d.After(hi)) {
 			return &Problem{Key: "date." + fd.dateKey()}
 		}
+		if fd.After != "" {
+			if prev, ok := ParseDate(all[fd.After]); ok && !d.After(prev) {
+				return &Problem{Key: "date.after." + fd.After}
+			}
+		}
 	}
 	return nil
 }
 
-// thousands drops the separators a person types in a whole number
-// ("1.500", "1 500"); built once, it is shared by every request.
-var thousands = strings.NewReplacer(".", "", " ", "")
+// grouped is a whole number written with thousands separators as people
+// type them: "1.500" in Spain, "3,500" in the US, "12 000" anywhere. Only
+// groups of three are read, so "1.5" is a mistake, not fifteen.
+var grouped = regexp.MustCompile(`^\d{1,3}([., ]\d{3})+$`)
+
+var separatorsOfThousands = strings.NewReplacer(".", "", ",", "", " ", "")
 
 // parseInt reads a whole number as the form accepts it: the one reading
 // both the check and the stored value use.
-func parseInt(s string) (int, error) { return strconv.Atoi(thousands.Replace(s)) }
+func parseInt(s string) (int, error) {
+	if grouped.MatchString(s) {
+		s = separatorsOfThousands.Replace(s)
+	}
+	return strconv.Atoi(s)
+}
 
 func failed(s, tag string) bool { return validate.Var(s, tag) != nil }
 

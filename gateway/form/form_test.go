@@ -117,13 +117,19 @@ func TestRules(t *testing.T) {
 // check and by the stored application, optional numbers included.
 func TestNumbersWithSeparators(t *testing.T) {
 	vals := validES()
-	vals["monthly_income"], vals["dependants"] = "1.500", "1 0"
-	app, problems := ES.Validate(vals, now, madrid)
-	if len(problems) > 0 {
-		t.Fatalf("got %v", problems)
+	for typed, want := range map[string]int{"1.500": 1500, "3,500": 3500, "12 000": 12000, "99.999": 99999, "2500": 2500} {
+		vals["monthly_income"] = typed
+		app, problems := ES.Validate(vals, now, madrid)
+		if len(problems) > 0 || app.MonthlyIncome != want {
+			t.Errorf("%q: got %d, %v; want %d", typed, app.MonthlyIncome, problems, want)
+		}
 	}
-	if app.MonthlyIncome != 1500 || app.Dependants == nil || *app.Dependants != 10 {
-		t.Errorf("got income %d, dependants %v", app.MonthlyIncome, app.Dependants)
+	// Separators that do not group thousands are a mistake, not a number.
+	for _, typed := range []string{"1.5", "1 0", "15,00", "1..500"} {
+		vals["monthly_income"] = typed
+		if _, problems := ES.Validate(vals, now, madrid); problems["monthly_income"].Key != "number" {
+			t.Errorf("%q: got %v, want a number problem", typed, problems["monthly_income"])
+		}
 	}
 }
 

@@ -90,6 +90,61 @@ var formats = map[string]*Format{
 		HTML:      `\d{4}\s*[` + upperOnlyPlate + strings.ToLower(upperOnlyPlate) + `]{3}|[A-Za-z]{2,3}\s*\d{4}\s*[A-Za-z]{2}`,
 		Normalize: func(s string) string { return strings.ToUpper(strings.Join(strings.Fields(s), " ")) },
 	},
+	// United States (SPEC §5 us column; Lokyata and Astoria rules).
+	// Phones: 10 digits, as both buyers want them; a NANP area code and
+	// exchange never start with 0 or 1. "+1", brackets and dashes are
+	// dropped.
+	"us_phone": {
+		Go:        regexp.MustCompile(`^[2-9]\d{2}[2-9]\d{6}$`),
+		HTML:      `(\+?1[\s.\-]?)?\(?[2-9]\d{2}\)?[\s.\-]?[2-9]\d{2}[\s.\-]?\d{4}`,
+		Normalize: usPhone,
+		InputMode: "tel",
+	},
+	// A 5-digit zip or ZIP+4 (Lokyata: nnnnn or nnnnn-nnnn), kept as digits.
+	"us_zip": {
+		Go:        regexp.MustCompile(`^\d{5}(\d{4})?$`),
+		HTML:      `\d{5}(-?\d{4})?`,
+		Normalize: func(s string) string { return separators.Replace(s) },
+		InputMode: "numeric",
+	},
+	// SSN: 9 digits (both buyers: "all digits; no dashes"), and not one the
+	// SSA never issues (area 000, 666 or 9xx, group 00, serial 0000).
+	"ssn": {
+		Go:        regexp.MustCompile(`^\d{9}$`),
+		HTML:      `\d{3}[\s\-]?\d{2}[\s\-]?\d{4}`,
+		Normalize: func(s string) string { return separators.Replace(s) },
+		Check:     validSSN,
+		InputMode: "numeric",
+	},
+	// ABA routing number: 9 digits whose weighted sum (3, 7, 1) is a
+	// multiple of 10.
+	"aba": {
+		Go:        regexp.MustCompile(`^\d{9}$`),
+		HTML:      `\d{9}`,
+		Normalize: func(s string) string { return separators.Replace(s) },
+		Check:     validABA,
+		InputMode: "numeric",
+	},
+	// Bank account: 4 to 17 digits (Lokyata's length).
+	"us_account": {
+		Go:        regexp.MustCompile(`^\d{4,17}$`),
+		HTML:      `[\d\s\-]{4,24}`,
+		Normalize: func(s string) string { return separators.Replace(s) },
+		InputMode: "numeric",
+	},
+	// Driver's license: letters and digits (Lokyata: "no special
+	// characters", 20 at most); spaces and dashes typed are dropped.
+	"us_license": {
+		Go:        regexp.MustCompile(`^[A-Z0-9]{1,20}$`),
+		HTML:      `[A-Za-z0-9\s\-]{1,24}`,
+		Normalize: compactUpper,
+	},
+	// Free text of addresses and employers: letters, digits and the
+	// punctuation addresses use; no markup characters.
+	"us_text": {
+		Go:   regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} '.,#&/\-]*$`),
+		HTML: `[\p{L}\p{N}][\p{L}\p{N} '.,#&\/\-]*`,
+	},
 }
 
 func init() {
@@ -202,3 +257,36 @@ func validIBAN(iban string) bool {
 }
 
 func itoa(n int) string { return string(rune('0'+n/10)) + string(rune('0'+n%10)) }
+
+// usPhone keeps the ten digits of a US number written with +1, brackets,
+// spaces, dots or dashes.
+func usPhone(s string) string {
+	d := digits(s)
+	if len(d) == 11 && d[0] == '1' {
+		d = d[1:]
+	}
+	if d == "" {
+		return strings.TrimSpace(s)
+	}
+	return d
+}
+
+// validSSN refuses the numbers the SSA never issues.
+func validSSN(s string) bool {
+	area, group, serial := s[:3], s[3:5], s[5:]
+	return area != "000" && area != "666" && area[0] != '9' && group != "00" && serial != "0000"
+}
+
+// validABA is the routing number checksum: 3·(d1+d4+d7) + 7·(d2+d5+d8) +
+// (d3+d6+d9) must be a multiple of 10.
+func validABA(s string) bool {
+	if len(s) != 9 {
+		return false
+	}
+	weights := [3]int{3, 7, 1}
+	sum := 0
+	for i, c := range s {
+		sum += weights[i%3] * int(c-'0')
+	}
+	return sum%10 == 0
+}

@@ -1,0 +1,113 @@
+package form
+
+import (
+	"testing"
+	"time"
+)
+
+var newYork, _ = time.LoadLocation("America/New_York")
+
+// validUS is a complete us form built on Lokyata's example payload.
+func validUS() Values {
+	return Values{
+		"loan_amount": "500", "first_name": "Charlie", "middle_name": "Albert", "last_name": "Chaplin",
+		"gender": "male", "birth_date": "1994-03-07", "ssn": "876-54-3210", "is_citizen": "1", "is_military": "0",
+		"drivers_license_number": "10637365", "drivers_license_state": "PA",
+		"email": "charliechappie@gmail.com", "mobile_phone": "(215) 792-4680", "home_phone": "+1 215 456 7890",
+		"work_phone": "999.888.7770", "best_contact_time": "morning",
+		"address_line1": "123 Main Street", "address_line2": "Apt 301", "city": "Philadelphia", "state": "PA",
+		"postal_code": "19104", "housing": "rent", "months_at_address": "48",
+		"income_source": "employed", "employment_type": "full_time", "employer_name": "Anime Pub",
+		"job_title": "Bartender", "employer_phone": "2158887776", "employer_address": "West block, Clinton Lane",
+		"supervisor_name": "William Hill", "employed_since": "2024-08-01", "monthly_income": "3,500",
+		"pay_frequency": "twice_monthly", "pay_method": "direct_deposit", "last_pay_date": "2026-11-15",
+		"next_pay_date": "2026-11-30", "second_pay_date": "2026-12-15",
+		"bank_name": "ABCD bank", "bank_routing_number": "021000021", "bank_account_number": "98765432",
+		"bank_account_type": "checking", "bank_months": "36",
+		"consent_terms": "1", "consent_tcpa": "1", "consent_sms": "1",
+	}
+}
+
+func TestValidUSForm(t *testing.T) {
+	vals := validUS()
+	vals["monthly_income"] = "3500"
+	app, problems := US.Validate(vals, now, newYork)
+	if len(problems) > 0 {
+		t.Fatalf("got problems %v", problems)
+	}
+	if app.SSN != "876543210" || app.MobilePhone != "2157924680" || app.HomePhone != "2154567890" || app.WorkPhone != "9998887770" ||
+		!app.IsCitizen || app.IsMilitary || *app.MonthsAtAddress != 48 || app.State != "PA" || !app.ConsentTCPA || app.ConsentMarketing {
+		t.Errorf("got %+v", app)
+	}
+}
+
+func TestUSRules(t *testing.T) {
+	tests := []struct {
+		field       string
+		valid       []string
+		invalid     []string
+		wantProblem string
+	}{
+		{"bank_routing_number", []string{"021000021", "011000015", "122105155"}, []string{"123456789", "02100002", "0210000210"}, ""},
+		{"ssn", []string{"876543210", "876-54-3210", "123 45 6789"}, []string{"000123456", "666123456", "912345678", "123004567", "123450000"}, "check.ssn"},
+		{"mobile_phone", []string{"2155550134", "(215) 555-0134", "+1 215 555 0134", "1-215-555-0134"}, []string{"1155550134", "2150550134", "215555013", "phone"}, "format.us_phone"},
+		{"postal_code", []string{"19104", "19104-1234", "191041234"}, []string{"1910", "19104-12", "ABCDE"}, "format.us_zip"},
+		{"state", []string{"PA", "DC", "WY"}, []string{"pa", "XX", "Pennsylvania"}, "choose"},
+		{"drivers_license_number", []string{"10637365", "d123-456-789", "A1B2 C3"}, []string{"12#45", "<b>"}, "format.us_license"},
+		{"bank_account_number", []string{"98765432", "0000 1234 5678"}, []string{"123", "12345678901234567890", "abc12345"}, "format.us_account"},
+		{"employer_address", []string{"West block, Clinton Lane", "1145 8th floor #4", "P.O. Box 12"}, []string{"<script>", "\"quoted\""}, "format.us_text"},
+		{"is_citizen", []string{"1", "0"}, []string{"maybe"}, "choose"},
+		{"next_pay_date", []string{"2026-11-22", "2027-05-01"}, []string{"2026-11-21", "2026-11-01"}, "date.future"},
+		{"last_pay_date", []string{"2026-11-20", "2026-10-01"}, []string{"2026-11-21", "2026-12-01"}, "date.past"},
+	}
+	for _, tt := range tests {
+		for _, v := range tt.valid {
+			vals := validUS()
+			vals[tt.field] = v
+			if _, p := US.Validate(vals, now, newYork); p[tt.field].Key != "" {
+				t.Errorf("%s=%q: got problem %v, want none", tt.field, v, p[tt.field])
+			}
+		}
+		for _, v := range tt.invalid {
+			vals := validUS()
+			vals[tt.field] = v
+			_, p := US.Validate(vals, now, newYork)
+			got, ok := p[tt.field]
+			if !ok {
+				t.Errorf("%s=%q: accepted, want a problem", tt.field, v)
+			} else if tt.wantProblem != "" && got.Key != tt.wantProblem && got.Key != "format."+tt.field {
+				// ssn and routing fail either their format or their check
+				if !(tt.field == "ssn" || tt.field == "bank_routing_number") {
+					t.Errorf("%s=%q: got %s, want %s", tt.field, v, got.Key, tt.wantProblem)
+				}
+			}
+		}
+	}
+}
+
+func TestSecondPayDateAfterNext(t *testing.T) {
+	vals := validUS()
+	vals["second_pay_date"] = "2026-11-30" // same day as the next one
+	_, p := US.Validate(vals, now, newYork)
+	if p["second_pay_date"].Key != "date.after.next_pay_date" {
+		t.Errorf("got %v, want date.after.next_pay_date", p["second_pay_date"])
+	}
+	delete(vals, "second_pay_date") // optional
+	if _, p := US.Validate(vals, now, newYork); len(p) > 0 {
+		t.Errorf("without a second pay date: got %v", p)
+	}
+}
+
+func TestUSConsents(t *testing.T) {
+	vals := validUS()
+	delete(vals, "consent_tcpa")
+	if _, p := US.Validate(vals, now, newYork); p["consent_tcpa"].Key != "must_accept" {
+		t.Errorf("tcpa: got %v, want must_accept", p["consent_tcpa"])
+	}
+	vals = validUS()
+	delete(vals, "consent_sms")
+	delete(vals, "consent_marketing")
+	if _, p := US.Validate(vals, now, newYork); len(p) > 0 {
+		t.Errorf("optional consents: got %v", p)
+	}
+}
