@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite": no cgo
 
@@ -42,6 +44,17 @@ const (
 	// AttemptInDoubt: the process stopped while the request may have
 	// reached the buyer. It is never re-sent to that buyer.
 	AttemptInDoubt = "in_doubt"
+	// AttemptSkipped: the buyer was not posted at all (at its cap).
+	AttemptSkipped = "skipped"
+)
+
+// CRM mirror states.
+const (
+	CRMPending = "pending"
+	CRMDone    = "done"
+	// CRMErased: the personal data was erased (retention) before the CRM
+	// could be reached; nothing is left to mirror.
+	CRMErased = "erased"
 )
 
 // Errors of the store.
@@ -71,6 +84,12 @@ type Application struct {
 	DecidedAt   time.Time
 	DeadlineAt  time.Time
 	Erased      bool
+	// The Cashfin mirror: status ('' none, pending, done, erased), the
+	// CRM's lead id, how many tries, and the last error.
+	CRMStatus string
+	CRMRef    string
+	CRMTries  int
+	CRMError  string
 }
 
 // Sealed is the personal part of an application, stored encrypted.
@@ -103,6 +122,12 @@ type Attempt struct {
 	Price       float64
 	Reason      string
 	RedirectURL string
+	// Final: a decline no lower tier of this buyer can change.
+	Final bool
+	// Retry: the failure provably did not reach the buyer, so the post
+	// may be repeated; Tries counts the posts.
+	Retry bool
+	Tries int
 }
 
 // Store is the durable store.
@@ -111,13 +136,18 @@ type Store struct {
 	keys *vault.Keyring
 	now  func() time.Time
 	pg   bool
+	pool *pgxpool.Pool
 }
 
-// Open opens the store at dsn (sqlite://PATH) and migrates it.
+// Open opens the store at dsn and migrates it: sqlite://PATH (embedded,
+// one replica) or postgres://... (shared by several replicas).
 func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return openPostgres(ctx, dsn, keys)
+	}
 	path, ok := strings.CutPrefix(dsn, "sqlite://")
 	if !ok {
-		return nil, fmt.Errorf("store: unsupported dsn scheme (want sqlite://)")
+		return nil, fmt.Errorf("store: unsupported dsn scheme (want sqlite:// or postgres://)")
 	}
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -152,8 +182,34 @@ func (s *Store) migrate(ctx context.Context, dialect goose.Dialect) error {
 	return nil
 }
 
+// openPostgres opens a PostgreSQL store through a pgx pool, with the same
+// migrations and queries as SQLite (placeholders rebound by q).
+func openPostgres(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The error can quote the DSN, password included: not repeated.
+		return nil, fmt.Errorf("store: storage.dsn is not a valid postgres url")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: connecting to postgres: %w", err)
+	}
+	s := &Store{db: stdlib.OpenDBFromPool(pool), pool: pool, keys: keys, now: time.Now, pg: true}
+	if err := s.migrate(ctx, goose.DialectPostgres); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.pool != nil {
+		s.pool.Close() // a *sql.DB made from a pool does not close it
+	}
+	return err
+}
 
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -197,7 +253,7 @@ func (s *Store) Create(ctx context.Context, n New) (app Application, created boo
 
 const appColumns = `id, session_hash, flow, form, currency, status, redirect_url, buyer, revenue, reason,
 	utm_source, utm_medium, utm_campaign, utm_content, utm_term, prefilled,
-	created_at, decided_at, deadline_at, erased_at`
+	created_at, decided_at, deadline_at, erased_at, crm_status, crm_ref, crm_tries, crm_error`
 
 // Get returns the application with id.
 func (s *Store) Get(ctx context.Context, id string) (Application, error) {
@@ -205,20 +261,26 @@ func (s *Store) Get(ctx context.Context, id string) (Application, error) {
 }
 
 func (s *Store) getBy(ctx context.Context, col, v string) (Application, error) {
-	var a Application
-	var created, decided, deadline, erased int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+appColumns+` FROM applications WHERE `+col+` = ?`), v).Scan(
-		&a.ID, &a.SessionHash, &a.Flow, &a.Form, &a.Currency, &a.Status, &a.RedirectURL, &a.Buyer, &a.Revenue, &a.Reason,
-		&a.Attribution.Source, &a.Attribution.Medium, &a.Attribution.Campaign, &a.Attribution.Content, &a.Attribution.Term,
-		&a.Prefilled, &created, &decided, &deadline, &erased)
+	a, err := scanApplication(s.db.QueryRowContext(ctx, s.q(`SELECT `+appColumns+` FROM applications WHERE `+col+` = ?`), v))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Application{}, ErrNotFound
 	}
 	if err != nil {
 		return Application{}, fmt.Errorf("store: reading application: %w", err)
 	}
-	a.CreatedAt, a.DecidedAt, a.DeadlineAt, a.Erased = fromMS(created), fromMS(decided), fromMS(deadline), erased != 0
 	return a, nil
+}
+
+// scanApplication reads one row of appColumns.
+func scanApplication(row interface{ Scan(...any) error }) (Application, error) {
+	var a Application
+	var created, decided, deadline, erased int64
+	err := row.Scan(
+		&a.ID, &a.SessionHash, &a.Flow, &a.Form, &a.Currency, &a.Status, &a.RedirectURL, &a.Buyer, &a.Revenue, &a.Reason,
+		&a.Attribution.Source, &a.Attribution.Medium, &a.Attribution.Campaign, &a.Attribution.Content, &a.Attribution.Term,
+		&a.Prefilled, &created, &decided, &deadline, &erased, &a.CRMStatus, &a.CRMRef, &a.CRMTries, &a.CRMError)
+	a.CreatedAt, a.DecidedAt, a.DeadlineAt, a.Erased = fromMS(created), fromMS(decided), fromMS(deadline), erased != 0
+	return a, err
 }
 
 // Sealed returns the decrypted personal part of an application.
@@ -250,25 +312,58 @@ func (s *Store) Sealed(ctx context.Context, id string) (Sealed, error) {
 // and returns their ids. A lease that runs out (its worker died) makes the
 // application claimable again.
 func (s *Store) Claim(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error) {
+	return s.claim(ctx, submissionQueue, owner, lease, limit)
+}
+
+// queue names the columns of one kind of work done from the applications
+// table: its state and due time, and its own lease.
+type queue struct {
+	name                               string
+	status, due, leaseOwner, leaseTill string
+	ready                              string // the status that is due
+}
+
+var (
+	submissionQueue = queue{"claiming", "status", "next_run_at", "lease_owner", "lease_until", Pending}
+	crmQueue        = queue{"claiming crm work", "crm_status", "crm_next_at", "crm_lease_owner", "crm_lease_until", CRMPending}
+)
+
+// claim leases up to limit due rows of q to owner and returns their ids.
+func (s *Store) claim(ctx context.Context, q queue, owner string, lease time.Duration, limit int) ([]string, error) {
 	now := s.now()
-	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE applications SET lease_owner = ?, lease_until = ?
+	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE applications SET `+q.leaseOwner+` = ?, `+q.leaseTill+` = ?
 		WHERE id IN (SELECT id FROM applications
-			WHERE status = ? AND next_run_at <= ? AND lease_until < ?
-			ORDER BY next_run_at LIMIT ?)
-		RETURNING id`), owner, ms(now.Add(lease)), Pending, ms(now), ms(now), limit)
+			WHERE `+q.status+` = ? AND `+q.due+` <= ? AND `+q.leaseTill+` < ?
+			ORDER BY `+q.due+` LIMIT ?`+s.skipLocked()+`)
+		RETURNING id`), owner, ms(now.Add(lease)), q.ready, ms(now), ms(now), limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: claiming: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", q.name, err)
 	}
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("store: claiming: %w", err)
+			return nil, fmt.Errorf("store: %s: %w", q.name, err)
 		}
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// Renew extends owner's lease on a pending application it is working on:
+// a worker renews while it waits on buyers, so a lease can stay short and
+// a dead worker's applications come back quickly.
+func (s *Store) Renew(ctx context.Context, id, owner string, lease time.Duration) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = ?`),
+		ms(s.now().Add(lease)), id, owner, Pending)
+	if err != nil {
+		return fmt.Errorf("store: renewing lease: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrLeaseLost
+	}
+	return nil
 }
 
 // Release gives a claimed application back, due again at next.
@@ -284,13 +379,30 @@ func (s *Store) Release(ctx context.Context, id, owner string, next time.Time) e
 // StartAttempt records, before the request leaves, that buyer (tier) is
 // about to be posted this application. ErrAttempted means it already was.
 func (s *Store) StartAttempt(ctx context.Context, id, owner, buyer, tier string, seq int) error {
+	return s.underLease(ctx, id, owner, "starting attempt", `INSERT INTO attempts (application_id, buyer, tier, seq, started_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (application_id, buyer, tier) DO NOTHING`, id, buyer, tier, seq, ms(s.now()))
+}
+
+// RetryAttempt records, before the request leaves again, that a failed
+// attempt which never reached its buyer is tried once more. ErrAttempted
+// means it is not such an attempt (any more).
+func (s *Store) RetryAttempt(ctx context.Context, id, owner, buyer, tier string) error {
+	return s.underLease(ctx, id, owner, "retrying attempt", `UPDATE attempts SET outcome = ?, tries = tries + 1, started_at = ?, finished_at = 0, retry = FALSE
+		WHERE application_id = ? AND buyer = ? AND tier = ? AND outcome = ? AND retry = TRUE`,
+		AttemptStarted, ms(s.now()), id, buyer, tier, AttemptError)
+}
+
+// underLease runs one write that must change a row, in a transaction that
+// first checks owner still holds the application. Only the lease holder
+// may post: a worker whose lease ran out while it was stuck must not post
+// behind the back of the one that took over. ErrLeaseLost: not held;
+// ErrAttempted: the write changed nothing.
+func (s *Store) underLease(ctx context.Context, id, owner, what, query string, args ...any) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback()
-	// Only the lease holder may post: a worker whose lease ran out while it
-	// was stuck must not post behind the back of the one that took over.
 	var held int
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM applications WHERE id = ? AND lease_owner = ? AND status = ?`), id, owner, Pending).Scan(&held); err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -298,10 +410,9 @@ func (s *Store) StartAttempt(ctx context.Context, id, owner, buyer, tier string,
 	if held == 0 {
 		return ErrLeaseLost
 	}
-	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO attempts (application_id, buyer, tier, seq, started_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (application_id, buyer, tier) DO NOTHING`), id, buyer, tier, seq, ms(s.now()))
+	res, err := tx.ExecContext(ctx, s.q(query), args...)
 	if err != nil {
-		return fmt.Errorf("store: starting attempt: %w", err)
+		return fmt.Errorf("store: %s: %w", what, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrAttempted
@@ -311,9 +422,9 @@ func (s *Store) StartAttempt(ctx context.Context, id, owner, buyer, tier string,
 
 // FinishAttempt records how an attempt ended.
 func (s *Store) FinishAttempt(ctx context.Context, id, buyer, tier string, a Attempt) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?, final = ?, retry = ?
 		WHERE application_id = ? AND buyer = ? AND tier = ?`),
-		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, truncate(a.Reason, 500), a.RedirectURL, id, buyer, tier)
+		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, providers.Cut(a.Reason, 500), a.RedirectURL, a.Final, a.Retry, id, buyer, tier)
 	if err != nil {
 		return fmt.Errorf("store: finishing attempt: %w", err)
 	}
@@ -331,7 +442,7 @@ func (s *Store) MarkInDoubt(ctx context.Context, id string) error {
 
 // Attempts lists an application's attempts in order.
 func (s *Store) Attempts(ctx context.Context, id string) ([]Attempt, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT buyer, tier, seq, started_at, finished_at, latency_ms, outcome, price, reason, redirect_url
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT buyer, tier, seq, started_at, finished_at, latency_ms, outcome, price, reason, redirect_url, final, retry, tries
 		FROM attempts WHERE application_id = ? ORDER BY seq`), id)
 	if err != nil {
 		return nil, fmt.Errorf("store: reading attempts: %w", err)
@@ -341,13 +452,25 @@ func (s *Store) Attempts(ctx context.Context, id string) ([]Attempt, error) {
 	for rows.Next() {
 		var a Attempt
 		var started, finished, latency int64
-		if err := rows.Scan(&a.Buyer, &a.Tier, &a.Seq, &started, &finished, &latency, &a.Outcome, &a.Price, &a.Reason, &a.RedirectURL); err != nil {
+		if err := rows.Scan(&a.Buyer, &a.Tier, &a.Seq, &started, &finished, &latency, &a.Outcome, &a.Price, &a.Reason, &a.RedirectURL, &a.Final, &a.Retry, &a.Tries); err != nil {
 			return nil, fmt.Errorf("store: reading attempts: %w", err)
 		}
 		a.StartedAt, a.FinishedAt, a.Latency = fromMS(started), fromMS(finished), time.Duration(latency)*time.Millisecond
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// CountAccepted counts the leads buyer accepted since a time: what its
+// hourly and daily caps are measured against, across every replica.
+func (s *Store) CountAccepted(ctx context.Context, buyer string, since time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM attempts WHERE buyer = ? AND outcome = ? AND started_at >= ?`),
+		buyer, "accepted", ms(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: counting accepted leads: %w", err)
+	}
+	return n, nil
 }
 
 // Decision is how an application ended.
@@ -358,6 +481,8 @@ type Decision struct {
 	Revenue     float64
 	Reason      string
 	FieldErrors map[string]string
+	// CRM: the decided application is to be mirrored to the CRM.
+	CRM bool
 }
 
 // Decide records the end of an application, if owner still holds it.
@@ -375,12 +500,16 @@ func (s *Store) Decide(ctx context.Context, id, owner string, d Decision) error 
 		plain, _ := json.Marshal(rec)
 		keyID, sealed = s.keys.Seal(plain, []byte(id))
 	}
+	crm := ""
+	if d.CRM {
+		crm = CRMPending
+	}
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET status = ?, redirect_url = ?, buyer = ?, revenue = ?, reason = ?,
-		decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0,
+		decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, crm_status = ?, crm_next_at = ?,
 		key_id = CASE WHEN ? = '' THEN key_id ELSE ? END,
 		pii = CASE WHEN ? = '' THEN pii ELSE ? END
 		WHERE id = ? AND lease_owner = ? AND status = ?`),
-		d.Status, d.RedirectURL, d.Buyer, d.Revenue, truncate(d.Reason, 500), ms(now), ms(now),
+		d.Status, d.RedirectURL, d.Buyer, d.Revenue, providers.Cut(d.Reason, 500), ms(now), ms(now), crm, ms(now),
 		keyID, keyID, keyID, sealed, id, owner, Pending)
 	if err != nil {
 		return fmt.Errorf("store: deciding: %w", err)
@@ -391,11 +520,14 @@ func (s *Store) Decide(ctx context.Context, id, owner string, d Decision) error 
 	return nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// skipLocked makes concurrent claims on PostgreSQL pass over rows another
+// replica is claiming instead of waiting for them. SQLite has one writer
+// at a time, so its claims never overlap.
+func (s *Store) skipLocked() string {
+	if s.pg {
+		return " FOR UPDATE SKIP LOCKED"
 	}
-	return s[:n]
+	return ""
 }
 
 // q adapts a query written with ? placeholders to the database's dialect.
@@ -414,4 +546,51 @@ func (s *Store) q(query string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// ClaimCRM leases up to limit decided applications due for the CRM mirror.
+func (s *Store) ClaimCRM(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error) {
+	return s.claim(ctx, crmQueue, owner, lease, limit)
+}
+
+// FinishCRM records that the application is in the CRM as lead ref.
+func (s *Store) FinishCRM(ctx context.Context, id, owner, ref string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET crm_status = ?, crm_ref = ?, crm_error = '', crm_tries = crm_tries + 1,
+		crm_lease_owner = '', crm_lease_until = 0 WHERE id = ? AND crm_lease_owner = ? AND crm_status = ?`),
+		CRMDone, providers.Cut(ref, 100), id, owner, CRMPending)
+	if err != nil {
+		return fmt.Errorf("store: recording crm lead: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// RetryCRM records a failed mirror try, due again at next.
+func (s *Store) RetryCRM(ctx context.Context, id, owner string, next time.Time, reason string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET crm_tries = crm_tries + 1, crm_next_at = ?, crm_error = ?,
+		crm_lease_owner = '', crm_lease_until = 0 WHERE id = ? AND crm_lease_owner = ?`),
+		ms(next), providers.Cut(reason, 300), id, owner)
+	if err != nil {
+		return fmt.Errorf("store: recording crm failure: %w", err)
+	}
+	return nil
+}
+
+// Erase removes the personal data of applications decided before cutoff
+// and returns how many were erased. What remains (status, buyer, revenue,
+// attribution, attempts) is the statistics; a CRM mirror still pending is
+// given up, as nothing personal is left to send.
+func (s *Store) Erase(ctx context.Context, cutoff time.Time) (int, error) {
+	now := s.now()
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET pii = NULL, key_id = '', erased_at = ?, updated_at = ?,
+		crm_status = CASE WHEN crm_status = ? THEN ? ELSE crm_status END
+		WHERE status <> ? AND decided_at > 0 AND decided_at < ? AND erased_at = 0`),
+		ms(now), ms(now), CRMPending, CRMErased, Pending, ms(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("store: erasing personal data: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }

@@ -3,16 +3,65 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/leadgate/leadgate/gateway/store/storetest"
 	"github.com/leadgate/leadgate/gateway/vault"
 	"github.com/leadgate/leadgate/providers"
 )
+
+// opener opens a fresh, migrated store for one test (and the SQLite
+// file's path, "" for PostgreSQL).
+type opener func(t *testing.T) (*Store, string)
+
+// suite runs against every backend: the same behaviour on SQLite and on
+// PostgreSQL (SPEC §8).
+var suite = []struct {
+	name string
+	fn   func(*testing.T, opener)
+}{
+	{"CreateOnceUnderConcurrency", testCreateOnceUnderConcurrency},
+	{"ClaimLeaseAndAttempts", testClaimLeaseAndAttempts},
+	{"ExpiredLeaseIsClaimable", testExpiredLeaseIsClaimable},
+	{"FieldErrorsAreSealed", testFieldErrorsAreSealed},
+	{"ConcurrentClaimsNeverOverlap", testConcurrentClaimsNeverOverlap},
+	{"RetryCRMAndErase", testRetryCRMAndErase},
+	{"Funnel", testFunnel},
+	{"NoPersonalDataAtRest", testNoPersonalDataAtRest},
+	{"LongReasonsCutOnCharacters", testLongReasonsCutOnCharacters},
+}
+
+func TestStoreSQLite(t *testing.T) {
+	for _, tc := range suite {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
+	}
+}
+
+func TestStorePostgres(t *testing.T) {
+	dsn := storetest.PostgresForTest(t)
+	for _, tc := range suite {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, func(t *testing.T) (*Store, string) {
+				keys, _ := vault.New(bytes.Repeat([]byte{7}, 32))
+				s, err := Open(context.Background(), storetest.FreshSchema(t, dsn), keys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s, ""
+			})
+		})
+	}
+}
 
 func open(t *testing.T) (*Store, string) {
 	t.Helper()
@@ -39,7 +88,7 @@ func newApp(id, key string) New {
 	}
 }
 
-func TestCreateOnceUnderConcurrency(t *testing.T) {
+func testCreateOnceUnderConcurrency(t *testing.T, open opener) {
 	s, _ := open(t)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -67,7 +116,7 @@ func TestCreateOnceUnderConcurrency(t *testing.T) {
 	}
 }
 
-func TestNoPersonalDataInTheFile(t *testing.T) {
+func testNoPersonalDataAtRest(t *testing.T, open opener) {
 	s, path := open(t)
 	if _, _, err := s.Create(context.Background(), newApp("app-1", "k1")); err != nil {
 		t.Fatal(err)
@@ -76,11 +125,22 @@ func TestNoPersonalDataInTheFile(t *testing.T) {
 	if err != nil || rec.Submission.Application.NationalID != "60604016M" {
 		t.Fatalf("sealed record: got %+v, %v", rec, err)
 	}
-	s.Close()
 	var all []byte
+	if path == "" { // PostgreSQL: every row of every table, as text
+		for _, table := range []string{"applications", "attempts", "funnel_daily"} {
+			var dump sql.NullString
+			if err := s.db.QueryRow(`SELECT string_agg(t::text, ' ') FROM ` + table + ` t`).Scan(&dump); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, dump.String...)
+		}
+	}
+	s.Close()
 	for _, suffix := range []string{"", "-wal", "-shm"} {
-		b, _ := os.ReadFile(path + suffix)
-		all = append(all, b...)
+		if path != "" {
+			b, _ := os.ReadFile(path + suffix)
+			all = append(all, b...)
+		}
 	}
 	for _, pii := range []string{"Kyle", "Trazo", "kyle@blendit.eu", "60604016M", "ES5020803294338752239563", "608819736", "180.190.166.143"} {
 		if bytes.Contains(all, []byte(pii)) {
@@ -92,7 +152,7 @@ func TestNoPersonalDataInTheFile(t *testing.T) {
 	}
 }
 
-func TestClaimLeaseAndAttempts(t *testing.T) {
+func testClaimLeaseAndAttempts(t *testing.T, open opener) {
 	s, _ := open(t)
 	ctx := context.Background()
 	s.Create(ctx, newApp("app-1", "k1"))
@@ -126,7 +186,7 @@ func TestClaimLeaseAndAttempts(t *testing.T) {
 	}
 }
 
-func TestExpiredLeaseIsClaimable(t *testing.T) {
+func testExpiredLeaseIsClaimable(t *testing.T, open opener) {
 	s, _ := open(t)
 	ctx := context.Background()
 	s.Create(ctx, newApp("app-1", "k1"))
@@ -143,7 +203,7 @@ func TestExpiredLeaseIsClaimable(t *testing.T) {
 	}
 }
 
-func TestFieldErrorsAreSealed(t *testing.T) {
+func testFieldErrorsAreSealed(t *testing.T, open opener) {
 	s, _ := open(t)
 	ctx := context.Background()
 	s.Create(ctx, newApp("app-1", "k1"))
@@ -154,5 +214,158 @@ func TestFieldErrorsAreSealed(t *testing.T) {
 	rec, err := s.Sealed(ctx, "app-1")
 	if err != nil || rec.FieldErrors["iban"] == "" || rec.Submission.Application.FirstName != "Kyle" {
 		t.Errorf("got %+v, %v", rec, err)
+	}
+}
+
+// Rotating the encryption key: what was sealed under the old key still
+// opens once the old key is kept among the old ones; new data uses the new.
+func TestKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "leadgate.db")
+	oldKey, newKey := bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{9}, 32)
+	keys, _ := vault.New(oldKey)
+	s, err := Open(ctx, "sqlite://"+path, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Create(ctx, newApp("before", "k1"))
+	s.Close()
+
+	rotated, _ := vault.New(newKey, oldKey)
+	s, err = Open(ctx, "sqlite://"+path, rotated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Create(ctx, newApp("after", "k2"))
+	for _, id := range []string{"before", "after"} {
+		rec, err := s.Sealed(ctx, id)
+		if err != nil || rec.Submission.Application.FirstName != "Kyle" {
+			t.Errorf("%s: got %v, %v", id, rec.Submission.Application.FirstName, err)
+		}
+	}
+	var before, after string
+	s.db.QueryRow(`SELECT key_id FROM applications WHERE id = 'before'`).Scan(&before)
+	s.db.QueryRow(`SELECT key_id FROM applications WHERE id = 'after'`).Scan(&after)
+	if before == after || after != rotated.Current() {
+		t.Errorf("key ids: before %q, after %q, want the new key's id %q for new data", before, after, rotated.Current())
+	}
+	// Without the old key, old data is unreadable (and says so).
+	newOnly, _ := vault.New(newKey)
+	s2, _ := Open(ctx, "sqlite://"+path, newOnly)
+	defer s2.Close()
+	if _, err := s2.Sealed(ctx, "before"); err == nil {
+		t.Error("data sealed with a key that is gone still opened")
+	}
+}
+
+// Two replicas claiming at once never get the same application.
+func testConcurrentClaimsNeverOverlap(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	for i := range 60 {
+		if _, _, err := s.Create(ctx, newApp(fmt.Sprintf("app-%02d", i), fmt.Sprintf("k%02d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				ids, err := s.Claim(ctx, fmt.Sprintf("w%d", w), time.Minute, 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for _, id := range ids {
+					if prev, dup := seen[id]; dup {
+						t.Errorf("%s claimed by w%d and %s", id, w, prev)
+					}
+					seen[id] = fmt.Sprintf("w%d", w)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != 60 {
+		t.Errorf("claimed %d of 60", len(seen))
+	}
+}
+
+func testRetryCRMAndErase(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	s.Create(ctx, newApp("app-1", "k1"))
+	s.Claim(ctx, "w", time.Minute, 1)
+	if err := s.Decide(ctx, "app-1", "w", Decision{Status: Accepted, Buyer: "lokyata", Revenue: 25, CRM: true}); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := s.ClaimCRM(ctx, "m", time.Minute, 5)
+	if len(ids) != 1 {
+		t.Fatalf("crm claim: got %v", ids)
+	}
+	s.RetryCRM(ctx, "app-1", "m", time.Now().Add(-time.Second), "cashfin down")
+	ids, _ = s.ClaimCRM(ctx, "m", time.Minute, 5)
+	if len(ids) != 1 || s.FinishCRM(ctx, "app-1", "m", "lead-1") != nil {
+		t.Fatalf("crm retry: got %v", ids)
+	}
+	app, _ := s.Get(ctx, "app-1")
+	if app.CRMStatus != CRMDone || app.CRMRef != "lead-1" || app.CRMTries != 2 {
+		t.Errorf("crm state: got %+v", app)
+	}
+	if n, err := s.Erase(ctx, time.Now().Add(time.Minute)); n != 1 || err != nil {
+		t.Fatalf("erase: %d, %v", n, err)
+	}
+	if _, err := s.Sealed(ctx, "app-1"); err == nil {
+		t.Error("erased data still readable")
+	}
+	if app, _ := s.Get(ctx, "app-1"); app.Revenue != 25 || !app.Erased {
+		t.Errorf("after erasure: %+v", app)
+	}
+}
+
+func testFunnel(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	day := time.Now().UTC().Format("2006-01-02")
+	k := FunnelKey{Day: day, Flow: "es", Source: "cashcat.ph", Campaign: "es-demo"}
+	s.AddVisits(ctx, map[FunnelKey]VisitCounts{k: {Visits: 3, Prefilled: 1}})
+	s.AddVisits(ctx, map[FunnelKey]VisitCounts{k: {Visits: 2, Prefilled: 2}})
+	s.Create(ctx, newApp("app-1", "k1"))
+	s.Claim(ctx, "w", time.Minute, 1)
+	s.Decide(ctx, "app-1", "w", Decision{Status: Accepted, Revenue: 12.5})
+	s.MarkRedirected(ctx, "app-1")
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	rows, err := s.Funnel(ctx, today, today)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("funnel: %v %v", rows, err)
+	}
+	want := FunnelRow{Flow: "es", Source: "cashcat.ph", Campaign: "es-demo", Visits: 5, Prefilled: 3, Applications: 1, Accepted: 1, Redir: 1, Revenue: 12.5}
+	if rows[0] != want {
+		t.Errorf("got %+v, want %+v", rows[0], want)
+	}
+}
+
+// A buyer's reason longer than the column keeps is cut on a character,
+// never inside one: PostgreSQL refuses half a UTF-8 character.
+func testLongReasonsCutOnCharacters(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	s.Create(ctx, newApp("app-1", "k1"))
+	s.Claim(ctx, "w", time.Minute, 1)
+	s.StartAttempt(ctx, "app-1", "w", "astoria", "tier50", 1)
+	reason := "astoria: " + strings.Repeat("é", 600) // 2 bytes each: byte 500 falls inside one
+	if err := s.FinishAttempt(ctx, "app-1", "astoria", "tier50", Attempt{Outcome: "declined", Reason: reason}); err != nil {
+		t.Fatalf("storing a long reason: %v", err)
+	}
+	atts, _ := s.Attempts(ctx, "app-1")
+	if got := atts[0].Reason; !utf8.ValidString(got) || utf8.RuneCountInString(got) != 500 {
+		t.Errorf("stored reason: %d characters, valid UTF-8 %v", utf8.RuneCountInString(got), utf8.ValidString(got))
 	}
 }

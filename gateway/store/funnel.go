@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// FunnelKey is one line of the funnel: a day, a flow and a first touch.
+type FunnelKey struct {
+	Day      string // YYYY-MM-DD, UTC
+	Flow     string
+	Source   string
+	Campaign string
+}
+
+// VisitCounts are counted in memory and added to the store in batches.
+type VisitCounts struct {
+	Visits, Prefilled int64
+}
+
+// AddVisits adds counted visits, in one transaction.
+func (s *Store) AddVisits(ctx context.Context, counts map[FunnelKey]VisitCounts) error {
+	if len(counts) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback()
+	for k, c := range counts {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO funnel_daily (day, flow, utm_source, utm_campaign, visits, prefilled)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (day, flow, utm_source, utm_campaign) DO UPDATE
+			SET visits = funnel_daily.visits + excluded.visits, prefilled = funnel_daily.prefilled + excluded.prefilled`),
+			k.Day, k.Flow, providers.Cut(k.Source, 100), providers.Cut(k.Campaign, 100), c.Visits, c.Prefilled)
+		if err != nil {
+			return fmt.Errorf("store: adding visits: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// MarkRedirected records that the consumer was sent to the buyer's URL
+// (once: a replay of the same answer does not count twice).
+func (s *Store) MarkRedirected(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET redirected_at = ? WHERE id = ? AND redirected_at = 0`), ms(s.now()), id)
+	if err != nil {
+		return fmt.Errorf("store: marking redirected: %w", err)
+	}
+	return nil
+}
+
+// FunnelRow is the funnel of one flow, source and campaign over a period.
+type FunnelRow struct {
+	Flow, Source, Campaign                  string
+	Visits, Prefilled                       int64
+	Applications, Accepted, Declined, Redir int64
+	Revenue                                 float64
+}
+
+// EPC is the earnings per click: revenue per visit.
+func (r FunnelRow) EPC() float64 {
+	if r.Visits == 0 {
+		return 0
+	}
+	return r.Revenue / float64(r.Visits)
+}
+
+// Funnel reads the funnel for the days from..to (inclusive, UTC) by flow,
+// utm_source and utm_campaign, biggest first.
+func (s *Store) Funnel(ctx context.Context, from, to time.Time) ([]FunnelRow, error) {
+	rows := map[[3]string]*FunnelRow{}
+	row := func(flow, source, campaign string) *FunnelRow {
+		k := [3]string{flow, source, campaign}
+		if rows[k] == nil {
+			rows[k] = &FunnelRow{Flow: flow, Source: source, Campaign: campaign}
+		}
+		return rows[k]
+	}
+	vis, err := s.db.QueryContext(ctx, s.q(`SELECT flow, utm_source, utm_campaign, CAST(SUM(visits) AS BIGINT), CAST(SUM(prefilled) AS BIGINT) FROM funnel_daily
+		WHERE day >= ? AND day <= ? GROUP BY flow, utm_source, utm_campaign`), from.Format("2006-01-02"), to.Format("2006-01-02"))
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the funnel: %w", err)
+	}
+	for vis.Next() {
+		var f, src, camp string
+		var v, p int64
+		if err := vis.Scan(&f, &src, &camp, &v, &p); err != nil {
+			vis.Close()
+			return nil, fmt.Errorf("store: reading the funnel: %w", err)
+		}
+		r := row(f, src, camp)
+		r.Visits, r.Prefilled = v, p
+	}
+	vis.Close()
+	lo, hi := ms(from), ms(to.AddDate(0, 0, 1))
+	// Casts: PostgreSQL sums integers as numeric or bigint; both read here.
+	apps, err := s.db.QueryContext(ctx, s.q(`SELECT flow, utm_source, utm_campaign, COUNT(*),
+		CAST(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS BIGINT),
+		CAST(SUM(CASE WHEN redirected_at > 0 THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(revenue) AS DOUBLE PRECISION)
+		FROM applications WHERE created_at >= ? AND created_at < ? GROUP BY flow, utm_source, utm_campaign`),
+		Accepted, Declined, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the funnel: %w", err)
+	}
+	defer apps.Close()
+	for apps.Next() {
+		var f, src, camp string
+		var n, acc, dec, red int64
+		var rev float64
+		if err := apps.Scan(&f, &src, &camp, &n, &acc, &dec, &red, &rev); err != nil {
+			return nil, fmt.Errorf("store: reading the funnel: %w", err)
+		}
+		r := row(f, src, camp)
+		r.Applications, r.Accepted, r.Declined, r.Redir, r.Revenue = n, acc, dec, red, rev
+	}
+	if err := apps.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]FunnelRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Visits != out[j].Visits {
+			return out[i].Visits > out[j].Visits
+		}
+		return out[i].Flow+out[i].Source+out[i].Campaign < out[j].Flow+out[j].Source+out[j].Campaign
+	})
+	return out, nil
+}
+
+// Recent lists the latest applications (no personal data), newest first.
+func (s *Store) Recent(ctx context.Context, limit int) ([]Application, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+appColumns+` FROM applications ORDER BY created_at DESC LIMIT ?`), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: listing applications: %w", err)
+	}
+	defer rows.Close()
+	var out []Application
+	for rows.Next() {
+		a, err := scanApplication(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: listing applications: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
