@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -19,45 +20,61 @@ import (
 	"github.com/leadgate/leadgate/providers"
 )
 
-// Buyer is one lead buyer (Casheddy, Lokyata, Astoria).
+// Buyer is one lead buyer (Casheddy, Lokyata, Astoria). tier is one of
+// the buyer's Tiers, or "" for a buyer without tiers.
 type Buyer interface {
 	Name() string
-	Submit(ctx context.Context, s *providers.Submission) (providers.Decision, error)
+	Submit(ctx context.Context, s *providers.Submission, tier string) (providers.Decision, error)
+}
+
+// Tiered is a buyer a lead rides down, highest payout tier first (Astoria).
+type Tiered interface {
+	Tiers() []string
 }
 
 // Store is what the worker needs of the store.
 type Store interface {
 	Claim(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error)
 	Release(ctx context.Context, id, owner string, next time.Time) error
+	Renew(ctx context.Context, id, owner string, lease time.Duration) error
 	Get(ctx context.Context, id string) (store.Application, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	StartAttempt(ctx context.Context, id, owner, buyer, tier string, seq int) error
+	RetryAttempt(ctx context.Context, id, owner, buyer, tier string) error
 	FinishAttempt(ctx context.Context, id, buyer, tier string, a store.Attempt) error
 	MarkInDoubt(ctx context.Context, id string) error
 	Attempts(ctx context.Context, id string) ([]store.Attempt, error)
 	Decide(ctx context.Context, id, owner string, d store.Decision) error
+	CountAccepted(ctx context.Context, buyer string, since time.Time) (int, error)
 }
 
 // Events receives what the worker does, for metrics and logs. Any may be nil.
 type Events struct {
-	Attempt func(buyer, outcome string, latency time.Duration, price float64)
+	Attempt func(buyer, tier, outcome string, latency time.Duration, price float64)
 	Decided func(flow, status string, revenue float64)
 }
 
 // Worker submits applications.
 type Worker struct {
-	store   Store
-	buyers  map[string]Buyer
-	flows   map[string][]string // flow name → buyer names in order
-	owner   string
-	lease   time.Duration
-	slots   int
-	log     *slog.Logger
-	ev      Events
-	wake    chan struct{}
-	poll    time.Duration
-	mu      sync.Mutex
-	waiters map[string][]chan struct{}
+	store  Store
+	buyers map[string]Buyer
+	flows  map[string][]string // flow name → buyer names in order
+	caps   map[string]providers.CapsConfig
+	// capZones are the caps' time zones, loaded once (UTC when unset).
+	capZones map[string]*time.Location
+	crm      bool
+	// retries of buyers that could not be reached
+	retryBase time.Duration
+	maxTries  int
+	owner     string
+	lease     time.Duration
+	slots     int
+	log       *slog.Logger
+	ev        Events
+	wake      chan struct{}
+	poll      time.Duration
+	mu        sync.Mutex
+	waiters   map[string][]chan struct{}
 }
 
 // Config configures a Worker.
@@ -66,6 +83,15 @@ type Config struct {
 	Lease   time.Duration // how long a claim lasts
 	Workers int           // applications submitted at once
 	Poll    time.Duration // how often the store is checked without a wake-up
+	// Caps are the buyers' optional hourly and daily caps, by buyer name.
+	Caps map[string]providers.CapsConfig
+	// RetryBase is the first pause before posting again to a buyer that
+	// could not be reached (default 1s); MaxTries bounds the posts of one
+	// buyer and tier (default 4).
+	RetryBase time.Duration
+	MaxTries  int
+	// CRM: decided applications are queued for the CRM mirror.
+	CRM bool
 }
 
 // New returns a worker for the flows' buyers.
@@ -73,8 +99,22 @@ func New(s Store, buyers map[string]Buyer, flows map[string][]string, cfg Config
 	if cfg.Poll == 0 {
 		cfg.Poll = time.Second
 	}
+	if cfg.RetryBase == 0 {
+		cfg.RetryBase = time.Second
+	}
+	if cfg.MaxTries == 0 {
+		cfg.MaxTries = 4
+	}
+	zones := map[string]*time.Location{}
+	for name, c := range cfg.Caps {
+		zones[name] = time.UTC
+		if l, err := time.LoadLocation(c.Timezone); err == nil && c.Timezone != "" {
+			zones[name] = l // the config has checked the name
+		}
+	}
 	return &Worker{
-		store: s, buyers: buyers, flows: flows, owner: cfg.Owner, lease: cfg.Lease,
+		store: s, buyers: buyers, flows: flows, caps: cfg.Caps, capZones: zones, crm: cfg.CRM, retryBase: cfg.RetryBase, maxTries: cfg.MaxTries,
+		owner: cfg.Owner, lease: cfg.Lease,
 		slots: cfg.Workers, log: log, ev: ev, poll: cfg.Poll,
 		wake: make(chan struct{}, 1), waiters: map[string][]chan struct{}{},
 	}
@@ -127,10 +167,34 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// process runs one claimed application's waterfall.
+// process runs one claimed application's waterfall, renewing its lease
+// while it runs.
 func (w *Worker) process(ctx context.Context, id string) {
 	log := w.log.With("application", id)
 	defer w.notify(id)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(w.lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				err := w.store.Renew(ctx, id, w.owner, w.lease)
+				if errors.Is(err, store.ErrLeaseLost) {
+					return // decided, or taken over: StartAttempt will see it
+				}
+				if err != nil {
+					// A busy or briefly unreachable database must not end
+					// the renewals: the next tick tries again, and only a
+					// lease actually lost stops them.
+					log.Warn("renewing lease", "err", err)
+				}
+			}
+		}
+	}()
 	app, err := w.store.Get(ctx, id)
 	if err != nil {
 		log.Error("reading claimed application", "err", err)
@@ -155,75 +219,198 @@ func (w *Worker) process(ctx context.Context, id string) {
 		w.store.Release(ctx, id, w.owner, time.Now().Add(w.poll))
 		return
 	}
-	tried := map[string]bool{}
+	tried := map[string]bool{}    // buyer/tier already posted (or skipped)
+	finished := map[string]bool{} // buyers with nothing left to try
+	retry := map[string]bool{}    // buyer/tier whose failure never reached the buyer
 	for _, a := range done {
-		tried[a.Buyer] = true
-		if a.Outcome == string(providers.Accepted) {
+		key := a.Buyer + "/" + a.Tier
+		tried[key] = true
+		switch {
+		case a.Outcome == string(providers.Accepted):
 			// Accepted before a crash kept us from recording the decision.
 			w.decide(ctx, app, store.Decision{Status: store.Accepted, RedirectURL: a.RedirectURL, Buyer: a.Buyer, Revenue: a.Price})
 			return
+		case a.Outcome == string(providers.Declined):
+			finished[a.Buyer] = finished[a.Buyer] || a.Final
+		case a.Outcome == store.AttemptError && a.Retry && a.Tries < w.maxTries:
+			retry[key] = true
+		default: // in doubt, error, skipped: this buyer is done with
+			finished[a.Buyer] = true
 		}
 	}
+	// Failures of this round that may be retried in a later one.
+	var retryLater int
 	seq := len(done)
 	for _, name := range w.flows[app.Flow] {
-		if tried[name] {
-			continue
-		}
-		if time.Now().After(app.DeadlineAt) {
-			w.decide(ctx, app, store.Decision{Status: store.Declined, Reason: "flow deadline passed"})
-			return
-		}
 		buyer, ok := w.buyers[name]
-		if !ok {
+		if !ok || finished[name] {
 			continue
 		}
-		seq++
-		switch err := w.store.StartAttempt(ctx, id, w.owner, name, "", seq); {
-		case errors.Is(err, store.ErrAttempted):
+		if reason := w.capped(ctx, name); reason != "" {
+			seq++
+			w.skip(ctx, id, name, seq, reason)
 			continue
-		case errors.Is(err, store.ErrLeaseLost):
-			log.Warn("lease lost: another worker has the application")
-			return
-		case err != nil:
-			log.Error("recording attempt start", "buyer", name, "err", err)
-			w.store.Release(ctx, id, w.owner, time.Now().Add(w.poll))
+		}
+		tiers := []string{""}
+		if t, ok := buyer.(Tiered); ok && len(t.Tiers()) > 0 {
+			tiers = t.Tiers()
+		}
+		for _, tier := range tiers {
+			again := retry[name+"/"+tier]
+			if tried[name+"/"+tier] && !again {
+				continue
+			}
+			if time.Now().After(app.DeadlineAt) {
+				w.decide(ctx, app, store.Decision{Status: store.Declined, Reason: "flow deadline passed"})
+				return
+			}
+			var err error
+			if again {
+				err = w.store.RetryAttempt(ctx, id, w.owner, name, tier)
+			} else {
+				seq++
+				err = w.store.StartAttempt(ctx, id, w.owner, name, tier, seq)
+			}
+			switch {
+			case errors.Is(err, store.ErrAttempted):
+				continue
+			case errors.Is(err, store.ErrLeaseLost):
+				log.Warn("lease lost: another worker has the application")
+				return
+			case err != nil:
+				log.Error("recording attempt start", "buyer", name, "err", err)
+				w.store.Release(ctx, id, w.owner, time.Now().Add(w.poll))
+				return
+			}
+			d, att := w.attempt(ctx, buyer, tier, &rec.Submission, app.DeadlineAt)
+			if err := w.store.FinishAttempt(ctx, id, name, tier, att); err != nil {
+				log.Error("recording attempt end", "buyer", name, "err", err)
+			}
+			switch {
+			case d.Outcome == providers.Accepted:
+				w.decide(ctx, app, store.Decision{Status: store.Accepted, RedirectURL: d.RedirectURL, Buyer: name, Revenue: d.Price})
+				return
+			case d.Outcome == providers.NeedsFix:
+				w.decide(ctx, app, store.Decision{Status: store.NeedsFix, Buyer: name, Reason: att.Reason, FieldErrors: d.FieldErrors})
+				return
+			case att.Outcome == store.AttemptError && att.Retry:
+				tries := 1
+				for _, a := range done {
+					if a.Buyer == name && a.Tier == tier {
+						tries = a.Tries + 1
+					}
+				}
+				if tries < w.maxTries {
+					retryLater = max(retryLater, tries)
+				}
+			case att.Outcome == store.AttemptError || d.Final:
+				// A failing buyer is not ridden further down: its lower
+				// tiers would fail alike, and the consumer is waiting.
+			default:
+				continue // a decline a lower tier may change
+			}
+			break
+		}
+	}
+	// Buyers that could not be reached are tried again after a jittered,
+	// growing pause, while the flow's deadline leaves room for it; the
+	// consumer meanwhile sees the waiting page.
+	if retryLater > 0 {
+		if next := time.Now().Add(w.backoff(retryLater)); next.Before(app.DeadlineAt) {
+			log.Info("buyers unreachable: retrying later", "retry_in_ms", time.Until(next).Milliseconds())
+			if err := w.store.Release(ctx, id, w.owner, next); err != nil {
+				log.Error("scheduling a retry", "err", err)
+			}
 			return
 		}
-		d, att := w.attempt(ctx, buyer, &rec.Submission, app.DeadlineAt)
-		if err := w.store.FinishAttempt(ctx, id, name, "", att); err != nil {
-			log.Error("recording attempt end", "buyer", name, "err", err)
-		}
-		switch d.Outcome {
-		case providers.Accepted:
-			w.decide(ctx, app, store.Decision{Status: store.Accepted, RedirectURL: d.RedirectURL, Buyer: name, Revenue: d.Price})
-			return
-		case providers.NeedsFix:
-			w.decide(ctx, app, store.Decision{Status: store.NeedsFix, Buyer: name, Reason: att.Reason, FieldErrors: d.FieldErrors})
-			return
-		}
+	}
+	if time.Now().After(app.DeadlineAt) {
+		w.decide(ctx, app, store.Decision{Status: store.Declined, Reason: "flow deadline passed"})
+		return
 	}
 	w.decide(ctx, app, store.Decision{Status: store.Declined, Reason: "no buyer accepted"})
 }
 
+// backoff is the pause before the n-th retry round: exponential from
+// RetryBase, capped at a minute, with full jitter in [½, 1½) so that
+// applications failed together do not come back together.
+func (w *Worker) backoff(n int) time.Duration {
+	d := w.retryBase << (n - 1)
+	d = min(d, time.Minute)
+	return d/2 + rand.N(d)
+}
+
+// capped says why buyer is at one of its caps, or "" when it is not (or
+// when the count cannot be read: a store hiccup must not stop sales).
+func (w *Worker) capped(ctx context.Context, buyer string) string {
+	c, ok := w.caps[buyer]
+	if !ok || (c.Hourly <= 0 && c.Daily <= 0) {
+		return ""
+	}
+	loc := w.capZones[buyer]
+	now := time.Now().In(loc)
+	for _, window := range []struct {
+		name  string
+		limit int
+		since time.Time
+	}{
+		// In the zone's own clock: Truncate would count hours from UTC,
+		// wrong by half an hour in zones such as India's.
+		{"hourly", c.Hourly, time.Date(now.Year(), now.Month(), now.Day(), now.Hour(), 0, 0, 0, loc)},
+		{"daily", c.Daily, time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)},
+	} {
+		if window.limit <= 0 {
+			continue
+		}
+		n, err := w.store.CountAccepted(ctx, buyer, window.since)
+		if err != nil {
+			w.log.Error("counting a buyer's leads for its cap", "buyer", buyer, "err", err)
+			return ""
+		}
+		if n >= window.limit {
+			return fmt.Sprintf("%s cap of %d reached", window.name, window.limit)
+		}
+	}
+	return ""
+}
+
+// skip records that a buyer was passed over without a post, so the audit
+// trail and the operator see why.
+func (w *Worker) skip(ctx context.Context, id, buyer string, seq int, reason string) {
+	if err := w.store.StartAttempt(ctx, id, w.owner, buyer, "", seq); err != nil {
+		return
+	}
+	if err := w.store.FinishAttempt(ctx, id, buyer, "", store.Attempt{Outcome: store.AttemptSkipped, Reason: reason}); err != nil {
+		w.log.Error("recording a skipped buyer", "buyer", buyer, "err", err)
+	}
+	if w.ev.Attempt != nil {
+		w.ev.Attempt(buyer, "", store.AttemptSkipped, 0, 0)
+	}
+	w.log.Info("buyer skipped", "application", id, "buyer", buyer, "reason", reason)
+}
+
 // attempt posts to one buyer and says how it went, in words fit for the
 // audit trail (no personal data: buyers' reasons and our errors only).
-func (w *Worker) attempt(ctx context.Context, b Buyer, s *providers.Submission, deadline time.Time) (providers.Decision, store.Attempt) {
+func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers.Submission, deadline time.Time) (providers.Decision, store.Attempt) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	start := time.Now()
-	d, err := b.Submit(ctx, s)
-	att := store.Attempt{Latency: time.Since(start), Outcome: string(d.Outcome), Reason: d.Reason, Price: d.Price, RedirectURL: d.RedirectURL}
+	d, err := b.Submit(ctx, s, tier)
+	att := store.Attempt{Latency: time.Since(start), Outcome: string(d.Outcome), Reason: d.Reason, Price: d.Price, RedirectURL: d.RedirectURL, Final: d.Final}
 	if err != nil {
 		d, att.Outcome, att.Reason = providers.Decision{}, store.AttemptError, err.Error()
+		att.Retry = errors.Is(err, providers.ErrNotDelivered)
 	}
 	if w.ev.Attempt != nil {
-		w.ev.Attempt(b.Name(), att.Outcome, att.Latency, att.Price)
+		w.ev.Attempt(b.Name(), tier, att.Outcome, att.Latency, att.Price)
 	}
-	w.log.Info("buyer attempt", "buyer", b.Name(), "outcome", att.Outcome, "latency_ms", att.Latency.Milliseconds(), "reason", att.Reason)
+	w.log.Info("buyer attempt", "application", s.ID, "buyer", b.Name(), "tier", tier, "outcome", att.Outcome,
+		"latency_ms", att.Latency.Milliseconds(), "price", att.Price, "reason", att.Reason)
 	return d, att
 }
 
 func (w *Worker) decide(ctx context.Context, app store.Application, d store.Decision) {
+	d.CRM = w.crm
 	if err := w.store.Decide(ctx, app.ID, w.owner, d); err != nil {
 		w.log.Error("recording decision", "application", app.ID, "err", err)
 		return
@@ -298,11 +485,19 @@ func Guard(b Buyer, cb *gobreaker.CircuitBreaker[providers.Decision], timeout ti
 	return &Guarded{Buyer: b, cb: cb, timeout: timeout}
 }
 
+// Tiers passes on the tiers of a tiered buyer.
+func (g *Guarded) Tiers() []string {
+	if t, ok := g.Buyer.(Tiered); ok {
+		return t.Tiers()
+	}
+	return nil
+}
+
 // Submit implements Buyer.
-func (g *Guarded) Submit(ctx context.Context, s *providers.Submission) (providers.Decision, error) {
+func (g *Guarded) Submit(ctx context.Context, s *providers.Submission, tier string) (providers.Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
-	d, err := providers.Guard(g.cb, func() (providers.Decision, error) { return g.Buyer.Submit(ctx, s) })
+	d, err := providers.Guard(g.cb, func() (providers.Decision, error) { return g.Buyer.Submit(ctx, s, tier) })
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		return d, fmt.Errorf("%s: %w: timeout after %s", g.Name(), providers.ErrUnavailable, g.timeout)
 	}

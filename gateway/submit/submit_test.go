@@ -3,9 +3,12 @@ package submit
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,17 +25,40 @@ type fakeBuyer struct {
 	delay time.Duration
 	d     providers.Decision
 	err   error
+	// tiers, when set, make it a tiered buyer; byTier answers per tier.
+	tiers  []string
+	byTier map[string]providers.Decision
+	// errs, when set, are the answers of the first calls, in order.
+	errs   []error
+	mu     sync.Mutex
+	posted []string // tiers posted, in order
 }
 
-func (f *fakeBuyer) Name() string { return f.name }
-func (f *fakeBuyer) Submit(ctx context.Context, s *providers.Submission) (providers.Decision, error) {
+func (f *fakeBuyer) Name() string    { return f.name }
+func (f *fakeBuyer) Tiers() []string { return f.tiers }
+func (f *fakeBuyer) Submit(ctx context.Context, s *providers.Submission, tier string) (providers.Decision, error) {
 	f.calls.Add(1)
+	f.mu.Lock()
+	f.posted = append(f.posted, tier)
+	f.mu.Unlock()
 	select {
 	case <-time.After(f.delay):
 	case <-ctx.Done():
 		return providers.Decision{}, ctx.Err()
 	}
+	if d, ok := f.byTier[tier]; ok {
+		return d, nil
+	}
+	if n := int(f.calls.Load()); n <= len(f.errs) && f.errs[n-1] != nil {
+		return providers.Decision{}, f.errs[n-1]
+	}
 	return f.d, f.err
+}
+
+func (f *fakeBuyer) tiersPosted() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.posted)
 }
 
 func openStore(t *testing.T) *store.Store {
@@ -59,13 +85,23 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func run(t *testing.T, s *store.Store, buyers ...*fakeBuyer) *Worker {
 	t.Helper()
+	list := make([]Buyer, len(buyers))
+	for i, b := range buyers {
+		list[i] = b
+	}
+	return runWith(t, s, nil, list...)
+}
+
+func runWith(t *testing.T, s *store.Store, caps map[string]providers.CapsConfig, buyers ...Buyer) *Worker {
+	t.Helper()
 	m := map[string]Buyer{}
 	var order []string
 	for _, b := range buyers {
-		m[b.name] = b
-		order = append(order, b.name)
+		m[b.Name()] = b
+		order = append(order, b.Name())
 	}
-	w := New(s, m, map[string][]string{"es": order}, Config{Owner: "test", Lease: time.Minute, Workers: 4, Poll: 20 * time.Millisecond}, quiet, Events{})
+	w := New(s, m, map[string][]string{"es": order}, Config{Owner: "test", Lease: time.Minute, Workers: 4, Poll: 20 * time.Millisecond,
+		Caps: caps, RetryBase: 20 * time.Millisecond}, quiet, Events{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
@@ -144,8 +180,8 @@ func TestDeadlineSendsToFallback(t *testing.T) {
 	create(t, s, "app-1", 200*time.Millisecond)
 	w := run(t, s, slow, next)
 	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
-	if app.Status != store.Declined || next.calls.Load() != 0 {
-		t.Errorf("got %s, b called %d times; want declined at the deadline", app.Status, next.calls.Load())
+	if app.Status != store.Declined || app.Reason != "flow deadline passed" || next.calls.Load() != 0 {
+		t.Errorf("got %s (%s), b called %d times; want declined at the deadline", app.Status, app.Reason, next.calls.Load())
 	}
 }
 
@@ -199,5 +235,245 @@ func TestManyApplicationsEachPostedOnce(t *testing.T) {
 	wg.Wait()
 	if n := b.calls.Load(); n != 40 {
 		t.Errorf("got %d posts for 40 applications, want 40", n)
+	}
+}
+
+func declined(reason string, final bool) providers.Decision {
+	return providers.Decision{Outcome: providers.Declined, Reason: reason, Final: final}
+}
+
+func TestTierRideDown(t *testing.T) {
+	tiers := []string{"tier150", "tier100", "tier50"}
+	tests := []struct {
+		name       string
+		byTier     map[string]providers.Decision
+		err        error
+		wantPosted []string
+		wantBuyer  string
+	}{
+		{"accepted at the third tier",
+			map[string]providers.Decision{"tier150": declined("Unable to Monetize", false), "tier100": declined("Unable to Monetize", false), "tier50": accept("https://a.example")},
+			nil, tiers, "a"},
+		{"accepted at the first tier",
+			map[string]providers.Decision{"tier150": accept("https://a.example")},
+			nil, tiers[:1], "a"},
+		{"duplicate stops the ride",
+			map[string]providers.Decision{"tier150": declined("Duplicate Lead", true), "tier100": accept("https://a.example")},
+			nil, tiers[:1], "b"},
+		{"errors detected at the second tier stop it",
+			map[string]providers.Decision{"tier150": declined("Unable to Monetize", false), "tier100": declined("Errors Detected", true), "tier50": accept("https://a.example")},
+			nil, tiers[:2], "b"},
+		{"a failing buyer is not ridden down",
+			nil, providers.ErrUnavailable, tiers[:1], "b"},
+		{"every tier declines",
+			map[string]providers.Decision{"tier150": declined("Unable to Monetize", false), "tier100": declined("Unable to Monetize", false), "tier50": declined("Unable to Monetize", false)},
+			nil, tiers, "b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t)
+			a := &fakeBuyer{name: "a", tiers: tiers, byTier: tt.byTier, err: tt.err}
+			b := &fakeBuyer{name: "b", d: accept("https://b.example")}
+			create(t, s, "app-1", time.Minute)
+			w := run(t, s, a, b)
+			app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
+			if app.Status != store.Accepted || app.Buyer != tt.wantBuyer {
+				t.Fatalf("got %s by %q, want accepted by %s", app.Status, app.Buyer, tt.wantBuyer)
+			}
+			if got := a.tiersPosted(); !reflect.DeepEqual(got, tt.wantPosted) {
+				t.Errorf("tiers posted: got %v, want %v", got, tt.wantPosted)
+			}
+			atts, _ := s.Attempts(context.Background(), "app-1")
+			for i, want := range tt.wantPosted {
+				if atts[i].Buyer != "a" || atts[i].Tier != want {
+					t.Errorf("attempt %d: got %s/%s, want a/%s", i, atts[i].Buyer, atts[i].Tier, want)
+				}
+			}
+		})
+	}
+}
+
+// A ride interrupted by a restart goes on from the tier after the last one
+// answered, and never re-posts a tier.
+func TestTierRideResumes(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	create(t, s, "app-1", time.Minute)
+	s.Claim(ctx, "crashed", time.Millisecond, 1)
+	s.StartAttempt(ctx, "app-1", "crashed", "a", "tier150", 1)
+	s.FinishAttempt(ctx, "app-1", "a", "tier150", store.Attempt{Outcome: "declined", Reason: "Unable to Monetize"})
+	time.Sleep(5 * time.Millisecond)
+	a := &fakeBuyer{name: "a", tiers: []string{"tier150", "tier100"}, d: accept("https://a.example/100")}
+	w := run(t, s, a)
+	app, _ := w.Wait(ctx, "app-1", 5*time.Second)
+	if app.Status != store.Accepted || !reflect.DeepEqual(a.tiersPosted(), []string{"tier100"}) {
+		t.Errorf("got %s, tiers posted %v; want accepted at tier100 only", app.Status, a.tiersPosted())
+	}
+}
+
+func TestCappedBuyerIsSkipped(t *testing.T) {
+	for _, tt := range []struct {
+		caps   providers.CapsConfig
+		reason string
+	}{
+		{providers.CapsConfig{Hourly: 2, Timezone: "America/New_York"}, "hourly cap of 2 reached"},
+		// A half-hour zone: the window is the zone's own hour and day.
+		{providers.CapsConfig{Daily: 2, Timezone: "Asia/Kolkata"}, "daily cap of 2 reached"},
+		{providers.CapsConfig{Hourly: 2}, "hourly cap of 2 reached"}, // no zone: UTC
+	} {
+		t.Run(tt.reason+" "+tt.caps.Timezone, func(t *testing.T) {
+			s := openStore(t)
+			a := &fakeBuyer{name: "a", d: accept("https://a.example")}
+			b := &fakeBuyer{name: "b", d: accept("https://b.example")}
+			w := runWith(t, s, map[string]providers.CapsConfig{"a": tt.caps}, a, b)
+			for i, want := range []string{"a", "a", "b"} {
+				id := fmt.Sprintf("app-%d", i)
+				create(t, s, id, time.Minute)
+				w.Wake()
+				app, _ := w.Wait(context.Background(), id, 5*time.Second)
+				if app.Buyer != want {
+					t.Fatalf("%s: got buyer %q, want %s", id, app.Buyer, want)
+				}
+			}
+			if a.calls.Load() != 2 {
+				t.Errorf("a posted %d times, want 2 (its cap)", a.calls.Load())
+			}
+			atts, _ := s.Attempts(context.Background(), "app-2")
+			if len(atts) != 2 || atts[0].Outcome != store.AttemptSkipped || atts[0].Reason != tt.reason {
+				t.Errorf("got attempts %+v, want a skipped at its cap", atts)
+			}
+		})
+	}
+}
+
+func TestTimeoutAndOpenBreakerFallThrough(t *testing.T) {
+	s := openStore(t)
+	slow := &fakeBuyer{name: "a", delay: time.Minute, d: accept("https://a.example")}
+	cb := providers.NewBreaker[providers.Decision]("a", providers.BreakerConfig{Failures: 2, OpenFor: time.Minute}, nil)
+	guarded := Guard(slow, cb, 50*time.Millisecond)
+	b := &fakeBuyer{name: "b", d: accept("https://b.example")}
+	w := runWith(t, s, nil, guarded, b)
+	for i := range 4 {
+		id := fmt.Sprintf("app-%d", i)
+		create(t, s, id, time.Minute)
+		w.Wake()
+		app, _ := w.Wait(context.Background(), id, 5*time.Second)
+		if app.Status != store.Accepted || app.Buyer != "b" {
+			t.Fatalf("%s: got %s by %q, want accepted by b", id, app.Status, app.Buyer)
+		}
+		atts, _ := s.Attempts(context.Background(), id)
+		if atts[0].Outcome != store.AttemptError {
+			t.Errorf("%s: a's attempt: got %+v", id, atts[0])
+		}
+	}
+	// Two timeouts open the breaker: the later applications never wait on a.
+	if n := slow.calls.Load(); n != 2 {
+		t.Errorf("slow buyer called %d times, want 2 before its breaker opened", n)
+	}
+}
+
+var (
+	unreachable = fmt.Errorf("a: %w: %w: connection refused", providers.ErrUnavailable, providers.ErrNotDelivered)
+	failed500   = fmt.Errorf("a: %w: status 500", providers.ErrUnavailable)
+)
+
+// A buyer that could not be reached is posted again after a pause, once
+// the others had their turn; one that answered is never posted twice.
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		name      string
+		a         *fakeBuyer
+		deadline  time.Duration
+		wantCalls int32
+		want      string
+		wantTries int
+	}{
+		{"unreachable twice, then accepted", &fakeBuyer{name: "a", errs: []error{unreachable, unreachable}, d: accept("https://a.example")},
+			time.Minute, 3, store.Accepted, 3},
+		{"breaker open, then accepted", &fakeBuyer{name: "a", errs: []error{providers.ErrBreakerOpen}, d: accept("https://a.example")},
+			time.Minute, 2, store.Accepted, 2},
+		{"a 500 may have reached it: not re-sent", &fakeBuyer{name: "a", errs: []error{failed500}, d: accept("https://a.example")},
+			time.Minute, 1, store.Declined, 1},
+		{"a decline is final", &fakeBuyer{name: "a", d: providers.Decision{Outcome: providers.Declined}},
+			time.Minute, 1, store.Declined, 1},
+		{"never reachable: bounded tries", &fakeBuyer{name: "a", err: unreachable},
+			time.Minute, 4, store.Declined, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t)
+			b := &fakeBuyer{name: "b", d: providers.Decision{Outcome: providers.Declined, Reason: "no"}}
+			create(t, s, "app-1", tt.deadline)
+			w := run(t, s, tt.a, b)
+			app, _ := w.Wait(context.Background(), "app-1", 10*time.Second)
+			if app.Status != tt.want || tt.a.calls.Load() != tt.wantCalls {
+				t.Fatalf("got %s after %d posts to a, want %s after %d", app.Status, tt.a.calls.Load(), tt.want, tt.wantCalls)
+			}
+			if b.calls.Load() != 1 {
+				t.Errorf("b posted %d times, want once", b.calls.Load())
+			}
+			atts, _ := s.Attempts(context.Background(), "app-1")
+			if atts[0].Buyer != "a" || atts[0].Tries != tt.wantTries {
+				t.Errorf("a's attempt: got %+v, want %d tries", atts[0], tt.wantTries)
+			}
+		})
+	}
+}
+
+// Retries stop at the flow's deadline: the consumer is not kept waiting.
+func TestRetriesStopAtTheDeadline(t *testing.T) {
+	s := openStore(t)
+	a := &fakeBuyer{name: "a", err: unreachable}
+	create(t, s, "app-1", 30*time.Millisecond)
+	w := run(t, s, a)
+	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
+	if app.Status != store.Declined || a.calls.Load() > 2 {
+		t.Errorf("got %s after %d posts", app.Status, a.calls.Load())
+	}
+}
+
+// A buyer slower than the lease: the worker renews its lease while it
+// waits, so a second worker (replica) never takes the application over
+// and posts it again.
+func TestLeaseRenewedWhileABuyerIsSlow(t *testing.T) {
+	s := openStore(t)
+	slow := &fakeBuyer{name: "a", delay: 1200 * time.Millisecond, d: accept("https://a.example")}
+	create(t, s, "app-1", time.Minute)
+	var workers []*Worker
+	for i := range 2 {
+		w := New(s, map[string]Buyer{"a": slow}, map[string][]string{"es": {"a"}},
+			Config{Owner: fmt.Sprintf("w%d", i), Lease: 400 * time.Millisecond, Workers: 2, Poll: 10 * time.Millisecond}, quiet, Events{})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { w.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		workers = append(workers, w)
+	}
+	app, _ := workers[0].Wait(context.Background(), "app-1", 5*time.Second)
+	if app.Status != store.Accepted || slow.calls.Load() != 1 {
+		t.Errorf("got %s with %d posts, want accepted after one post", app.Status, slow.calls.Load())
+	}
+}
+
+// A graceful stop while a buyer is answering waits for the answer: the
+// attempt is recorded as finished, never left "started" (in doubt).
+func TestGracefulStopFinishesTheAttempt(t *testing.T) {
+	s := openStore(t)
+	slow := &fakeBuyer{name: "a", delay: 300 * time.Millisecond, d: accept("https://a.example")}
+	create(t, s, "app-1", time.Minute)
+	w := New(s, map[string]Buyer{"a": slow}, map[string][]string{"es": {"a"}},
+		Config{Owner: "w", Lease: time.Minute, Workers: 1, Poll: 10 * time.Millisecond}, quiet, Events{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	for slow.calls.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel() // SIGTERM while the post is in flight
+	<-done
+	atts, _ := s.Attempts(context.Background(), "app-1")
+	app, _ := s.Get(context.Background(), "app-1")
+	if len(atts) != 1 || atts[0].Outcome != "accepted" || app.Status != store.Accepted {
+		t.Errorf("after a graceful stop: attempts %+v, application %s; want the answer recorded", atts, app.Status)
 	}
 }

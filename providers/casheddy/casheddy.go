@@ -41,9 +41,9 @@ type Client struct {
 
 // New returns a client for cfg, calling through hc.
 func New(cfg Config, hc *http.Client) (*Client, error) {
-	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("casheddy: base url %q is not an absolute url", cfg.BaseURL)
+	u, err := providers.BaseURL("casheddy", cfg.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	return &Client{base: u, cfg: cfg, http: hc}, nil
 }
@@ -51,10 +51,11 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 // Name implements the gateway's Buyer.
 func (c *Client) Name() string { return "casheddy" }
 
-// Submit posts the application to /v1/lead/send. A decision is returned for
+// Submit posts the application to /v1/lead/send (Casheddy has no tiers:
+// tier is ignored). A decision is returned for
 // every answer Casheddy gives (accepted, field errors, declined); an error
 // means no decision: the call failed, or the answer was unreadable.
-func (c *Client) Submit(ctx context.Context, s *providers.Submission) (providers.Decision, error) {
+func (c *Client) Submit(ctx context.Context, s *providers.Submission, _ string) (providers.Decision, error) {
 	body, err := json.Marshal(toWire(s))
 	if err != nil {
 		return providers.Decision{}, err
@@ -96,10 +97,7 @@ func (c *Client) do(ctx context.Context, path string, body []byte) (int, []byte,
 	req.SetBasicAuth(c.cfg.Username, c.cfg.Password)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, fmt.Errorf("casheddy: %w", ctx.Err())
-		}
-		return 0, nil, fmt.Errorf("casheddy: %w: %s", providers.ErrUnavailable, providers.TransportReason(err))
+		return 0, nil, providers.TransportError("casheddy", ctx.Err(), err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -109,8 +107,8 @@ func (c *Client) do(ctx context.Context, path string, body []byte) (int, []byte,
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return 0, nil, fmt.Errorf("casheddy: %w: status %d", providers.ErrUnauthorized, resp.StatusCode)
-	case resp.StatusCode >= 500:
-		return 0, nil, fmt.Errorf("casheddy: %w: status %d", providers.ErrUnavailable, resp.StatusCode)
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		return 0, nil, providers.StatusError("casheddy", resp.StatusCode, "")
 	case resp.StatusCode == http.StatusBadRequest:
 		// "Not found / Empty request / Invalid argument": our request is
 		// wrong, Casheddy is healthy (the breaker must not count it).

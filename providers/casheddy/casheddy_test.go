@@ -90,7 +90,7 @@ const fieldError = `{ "data": { "status": "failed", "responses": [ { "status": 4
 func TestSubmitMatchesDocumentExample(t *testing.T) {
 	var body []byte
 	c := server(t, 200, accepted, &body)
-	d, err := c.Submit(context.Background(), documentExample())
+	d, err := c.Submit(context.Background(), documentExample(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestSubmitOmitsEmptyOptionals(t *testing.T) {
 	s := documentExample()
 	s.Application.SecondLastName, s.Application.AddressLine2, s.Application.PhonePlan = "", "", ""
 	s.Application.Dependants, s.Application.CarOwner = nil, false
-	if _, err := c.Submit(context.Background(), s); err != nil {
+	if _, err := c.Submit(context.Background(), s, ""); err != nil {
 		t.Fatal(err)
 	}
 	var got map[string]any
@@ -152,7 +152,7 @@ func TestDecisions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := server(t, tt.status, tt.answer, nil)
-			d, err := c.Submit(context.Background(), documentExample())
+			d, err := c.Submit(context.Background(), documentExample(), "")
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) {
 					t.Fatalf("got %v, want %v", err, tt.err)
@@ -172,11 +172,11 @@ func TestDecisions(t *testing.T) {
 func TestRedirectHosts(t *testing.T) {
 	c := server(t, 200, accepted, nil)
 	c.cfg.RedirectHosts = []string{"lender.example"}
-	if _, err := c.Submit(context.Background(), documentExample()); !errors.Is(err, providers.ErrBadResponse) {
+	if _, err := c.Submit(context.Background(), documentExample(), ""); !errors.Is(err, providers.ErrBadResponse) {
 		t.Errorf("got %v, want a redirect off the allowed hosts refused", err)
 	}
 	c.cfg.RedirectHosts = []string{"dev.casheddy.es"}
-	if d, err := c.Submit(context.Background(), documentExample()); err != nil || d.Outcome != providers.Accepted {
+	if d, err := c.Submit(context.Background(), documentExample(), ""); err != nil || d.Outcome != providers.Accepted {
 		t.Errorf("got %+v, %v", d, err)
 	}
 }
@@ -201,7 +201,7 @@ func TestIPv6ClientIsNotPosted(t *testing.T) {
 	c := server(t, 200, accepted, &body)
 	s := documentExample()
 	s.IPAddress = "2001:db8::1"
-	if _, err := c.Submit(context.Background(), s); !errors.Is(err, providers.ErrRejectedRequest) {
+	if _, err := c.Submit(context.Background(), s, ""); !errors.Is(err, providers.ErrRejectedRequest) {
 		t.Errorf("got %v, want ErrRejectedRequest", err)
 	}
 	if body != nil {
