@@ -1,0 +1,253 @@
+// Package jobs holds leadgate's background work besides submission: the
+// Cashfin CRM mirror and the retention of personal data. Both run from the
+// store, so a restart or a second replica resumes them where they were.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/providers/cashfin"
+)
+
+// MirrorStore is what the CRM mirror needs of the store.
+type MirrorStore interface {
+	ClaimCRM(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error)
+	Get(ctx context.Context, id string) (store.Application, error)
+	Sealed(ctx context.Context, id string) (store.Sealed, error)
+	FinishCRM(ctx context.Context, id, owner, ref string) error
+	RetryCRM(ctx context.Context, id, owner string, next time.Time, reason string) error
+}
+
+// CRM is the Cashfin client.
+type CRM interface {
+	Find(ctx context.Context, search, marker string) (string, error)
+	Create(ctx context.Context, l cashfin.Lead) (string, error)
+}
+
+// Mirror copies every decided application to the CRM, once: it looks the
+// lead up before creating it, so a retry after an answer that was lost
+// (Cashfin created the lead, we never heard) does not create a second one.
+// A failure is retried with a growing pause until it succeeds; the
+// consumer never waits for it.
+type Mirror struct {
+	Store MirrorStore
+	CRM   CRM
+	Owner string
+	Log   *slog.Logger
+	// Poll is how often the store is checked (default 1s); RetryBase the
+	// first pause after a failure (default 5s, doubling to 10 minutes).
+	Poll, RetryBase time.Duration
+	// Done, when set, is told each application mirrored (for metrics).
+	Done func(id string)
+}
+
+// Run mirrors until ctx ends. A mirror in flight finishes first: its
+// lease would otherwise hold the application back for a minute.
+func (m *Mirror) Run(ctx context.Context) {
+	poll := m.Poll
+	if poll == 0 {
+		poll = time.Second
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	work := context.WithoutCancel(ctx)
+	for {
+		ids, err := m.Store.ClaimCRM(ctx, m.Owner, time.Minute, 16)
+		if err != nil && ctx.Err() == nil {
+			m.Log.Error("crm: claiming", "err", err)
+		}
+		for _, id := range ids {
+			m.mirror(work, id)
+		}
+		if len(ids) == 16 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Mirror) mirror(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	app, err := m.Store.Get(ctx, id)
+	if err != nil {
+		m.retry(ctx, id, 0, err)
+		return
+	}
+	rec, err := m.Store.Sealed(ctx, id)
+	if err != nil {
+		m.retry(ctx, id, app.CRMTries, err)
+		return
+	}
+	lead := cashfin.ToLead(&rec.Submission, app.Status)
+	search := lead.Email
+	if search == "" {
+		search = lead.Phone
+	}
+	ref := ""
+	if search != "" {
+		if ref, err = m.CRM.Find(ctx, search, cashfin.Marker(id)); err != nil {
+			m.retry(ctx, id, app.CRMTries, err)
+			return
+		}
+	}
+	if ref == "" {
+		if ref, err = m.CRM.Create(ctx, lead); err != nil {
+			m.retry(ctx, id, app.CRMTries, err)
+			return
+		}
+	}
+	if err := m.Store.FinishCRM(ctx, id, m.Owner, ref); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+		m.Log.Error("crm: recording the lead", "application", id, "err", err)
+		return
+	}
+	m.Log.Info("crm: lead mirrored", "application", id, "crm_lead", ref, "status", lead.Status)
+	if m.Done != nil {
+		m.Done(id)
+	}
+}
+
+func (m *Mirror) retry(ctx context.Context, id string, tries int, cause error) {
+	base := m.RetryBase
+	if base == 0 {
+		base = 5 * time.Second
+	}
+	d := min(base<<min(tries, 10), 10*time.Minute)
+	d = d/2 + rand.N(d) // jitter: Cashfin coming back is not stormed
+	m.Log.Warn("crm: mirror failed, retrying", "application", id, "retry_in_ms", d.Milliseconds(), "err", cause)
+	if err := m.Store.RetryCRM(ctx, id, m.Owner, time.Now().Add(d), cause.Error()); err != nil {
+		m.Log.Error("crm: recording a failure", "application", id, "err", err)
+	}
+}
+
+// EraseStore is what retention needs of the store.
+type EraseStore interface {
+	Erase(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Retention erases the personal data of applications decided longer ago
+// than Keep, every Every (default an hour) and once at start.
+type Retention struct {
+	Store EraseStore
+	Keep  time.Duration
+	Every time.Duration
+	Log   *slog.Logger
+}
+
+// Run erases until ctx ends.
+func (r *Retention) Run(ctx context.Context) {
+	every := r.Every
+	if every == 0 {
+		every = time.Hour
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := r.Store.Erase(ctx, time.Now().Add(-r.Keep))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.Log.Error("retention: erasing personal data", "err", err)
+		case n > 0:
+			r.Log.Info("retention: personal data erased", "applications", n, "older_than", r.Keep.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// VisitStore is what the visit counter writes to.
+type VisitStore interface {
+	AddVisits(ctx context.Context, counts map[store.FunnelKey]store.VisitCounts) error
+}
+
+// Visits counts landing visits in memory and adds them to the store every
+// Every (default 10s) and when it stops, so the landing page never waits
+// on a database write. What a failed flush could not write is kept for
+// the next one.
+type Visits struct {
+	Store VisitStore
+	Every time.Duration
+	Log   *slog.Logger
+	mu    sync.Mutex
+	n     map[store.FunnelKey]store.VisitCounts
+}
+
+// Visit counts one visit of a session.
+func (v *Visits) Visit(flow, source, campaign string, prefilled bool) {
+	k := store.FunnelKey{Day: time.Now().UTC().Format("2006-01-02"), Flow: flow, Source: source, Campaign: campaign}
+	p := int64(0)
+	if prefilled {
+		p = 1
+	}
+	v.mu.Lock()
+	v.addLocked(k, store.VisitCounts{Visits: 1, Prefilled: p})
+	v.mu.Unlock()
+}
+
+func (v *Visits) addLocked(k store.FunnelKey, c store.VisitCounts) {
+	if v.n == nil {
+		v.n = map[store.FunnelKey]store.VisitCounts{}
+	}
+	cur := v.n[k]
+	cur.Visits += c.Visits
+	cur.Prefilled += c.Prefilled
+	v.n[k] = cur
+}
+
+// Flush writes the counts so far.
+func (v *Visits) Flush(ctx context.Context) error {
+	v.mu.Lock()
+	batch := v.n
+	v.n = nil
+	v.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := v.Store.AddVisits(ctx, batch); err != nil {
+		v.mu.Lock()
+		for k, c := range batch { // kept for the next flush
+			v.addLocked(k, c)
+		}
+		v.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// Run flushes every Every until ctx ends, then once more.
+func (v *Visits) Run(ctx context.Context) {
+	every := v.Every
+	if every == 0 {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := v.Flush(fctx); err != nil {
+				v.Log.Error("funnel: flushing visits at stop", "err", err)
+			}
+			return
+		case <-t.C:
+			if err := v.Flush(ctx); err != nil {
+				v.Log.Warn("funnel: flushing visits, kept for the next try", "err", err)
+			}
+		}
+	}
+}

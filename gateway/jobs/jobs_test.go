@@ -1,0 +1,262 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/cashfin"
+	"github.com/leadgate/leadgate/providers/sandbox"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	keys, _ := vault.New(bytes.Repeat([]byte{7}, 32))
+	s, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "t.db"), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// decided stores an application and decides it as a worker would.
+func decided(t *testing.T, s *store.Store, id, email, status string, crm bool) {
+	t.Helper()
+	ctx := context.Background()
+	sub := providers.Submission{ID: id, Flow: "us", Currency: "USD", Country: "US",
+		Attribution: providers.Attribution{Source: "cashcat.ph"},
+		Application: providers.Application{FirstName: "John", LastName: "Smith", Email: email, MobilePhone: "5125550134", LoanAmount: 500}}
+	if _, _, err := s.Create(ctx, store.New{ID: id, SessionHash: "s", IdempotencyKey: id, Flow: "us", Form: "us", Currency: "USD",
+		Deadline: time.Minute, Submission: sub}); err != nil {
+		t.Fatal(err)
+	}
+	if status == store.Pending {
+		return
+	}
+	s.Claim(ctx, "w-"+id, time.Minute, 100)
+	if err := s.Decide(ctx, id, "w-"+id, store.Decision{Status: status, Buyer: "lokyata", Revenue: 25, CRM: crm}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flakyProxy stands in front of the Cashfin emulator: down (503) for a
+// while, then creating leads but losing the answers, then healthy.
+type flakyProxy struct {
+	down      atomic.Bool
+	loseFirst sync.Map // application marker → answered once already
+	next      http.Handler
+}
+
+func (p *flakyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.down.Load() {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	if strings.HasSuffix(r.URL.Path, "/lead/create") {
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		var l struct{ Request string }
+		json.Unmarshal(b, &l)
+		if _, seen := p.loseFirst.LoadOrStore(l.Request, true); !seen {
+			// The lead is created, but the answer never arrives.
+			p.next.ServeHTTP(httptest.NewRecorder(), r)
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+			return
+		}
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+// Cashfin down, then up, then losing answers: every application ends in
+// the CRM exactly once.
+func TestMirrorCashfinDownThenUp(t *testing.T) {
+	s := openStore(t)
+	for i := range 6 {
+		status := store.Accepted
+		if i%2 == 1 {
+			status = store.Declined
+		}
+		decided(t, s, fmt.Sprintf("app-%d", i), fmt.Sprintf("c%d@example.com", i), status, true)
+	}
+	decided(t, s, "app-pending", "p@example.com", store.Pending, true)
+	decided(t, s, "app-no-crm", "n@example.com", store.Accepted, false)
+
+	emu := sandbox.New(sandbox.Options{})
+	proxy := &flakyProxy{next: emu}
+	proxy.down.Store(true)
+	srv := httptest.NewServer(proxy)
+	defer srv.Close()
+	client, _ := cashfin.New(cashfin.Config{BaseURL: srv.URL + "/sandbox/cashfin", ClientSecret: sandbox.CashfinSecret}, srv.Client())
+	m := &Mirror{Store: s, CRM: client, Owner: "m1", Log: quiet, Poll: 10 * time.Millisecond, RetryBase: 20 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	time.Sleep(150 * time.Millisecond)
+	if app, _ := s.Get(context.Background(), "app-0"); app.CRMStatus != store.CRMPending || app.CRMTries == 0 || !strings.Contains(app.CRMError, "503") {
+		t.Errorf("while Cashfin is down: got %+v, want pending with the error recorded", app)
+	}
+	proxy.down.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < 6; {
+		app, _ := s.Get(context.Background(), fmt.Sprintf("app-%d", i))
+		if app.CRMStatus == store.CRMDone {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("app-%d never reached the CRM: %+v", i, app)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// Exactly one lead per application, with its outcome.
+	req, _ := http.NewRequest("GET", srv.URL+"/sandbox/cashfin/business/lead/list?limit=100", nil)
+	req.Header.Set("Authorization", sandbox.CashfinSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Data []struct{ ID, Request, Status string } `json:"data"`
+	}
+	json.NewDecoder(resp.Body).Decode(&list)
+	perApp := map[string]int{}
+	for _, l := range list.Data {
+		for i := range 6 {
+			if strings.Contains(l.Request, cashfin.Marker(fmt.Sprintf("app-%d", i))) {
+				perApp[fmt.Sprintf("app-%d", i)]++
+				want := "converted"
+				if i%2 == 1 {
+					want = "lost"
+				}
+				if l.Status != want {
+					t.Errorf("app-%d: CRM status %q, want %q", i, l.Status, want)
+				}
+			}
+		}
+	}
+	if len(list.Data) != 6 || len(perApp) != 6 {
+		t.Errorf("got %d CRM leads for %d applications (%v), want exactly 6", len(list.Data), len(perApp), perApp)
+	}
+	for id, n := range perApp {
+		if n != 1 {
+			t.Errorf("%s: %d CRM leads", id, n)
+		}
+	}
+	app, _ := s.Get(context.Background(), "app-0")
+	if app.CRMRef == "" {
+		t.Error("the CRM lead id is not recorded")
+	}
+	for _, id := range []string{"app-pending", "app-no-crm"} {
+		if app, _ := s.Get(context.Background(), id); app.CRMStatus != "" {
+			t.Errorf("%s: crm status %q, want none", id, app.CRMStatus)
+		}
+	}
+}
+
+// Retention erases personal data of decided applications past the
+// retention, and keeps what the statistics need.
+func TestRetentionErasesPIIKeepsCounts(t *testing.T) {
+	s := openStore(t)
+	decided(t, s, "old-accepted", "a@example.com", store.Accepted, true)
+	decided(t, s, "old-declined", "b@example.com", store.Declined, false)
+	decided(t, s, "still-pending", "c@example.com", store.Pending, false)
+
+	// Nothing is older than a day yet.
+	r := &Retention{Store: s, Keep: 24 * time.Hour, Log: quiet}
+	if n, _ := s.Erase(context.Background(), time.Now().Add(-r.Keep)); n != 0 {
+		t.Fatalf("erased %d fresh applications", n)
+	}
+	// With no retention left, the decided ones go; the pending one stays.
+	r.Keep = -time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if app, _ := s.Get(context.Background(), "old-declined"); app.Erased {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("retention never ran")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	for _, id := range []string{"old-accepted", "old-declined"} {
+		app, err := s.Get(context.Background(), id)
+		if err != nil || !app.Erased || app.Status == store.Pending || app.Buyer != "lokyata" || app.Revenue != 25 || app.Attribution.Source != "cashcat.ph" {
+			t.Errorf("%s: got %+v, %v; want erased with its statistics kept", id, app, err)
+		}
+		if _, err := s.Sealed(context.Background(), id); err == nil {
+			t.Errorf("%s: personal data still readable", id)
+		}
+	}
+	if app, _ := s.Get(context.Background(), "old-accepted"); app.CRMStatus != store.CRMErased {
+		t.Errorf("a CRM mirror still pending at erasure: got %q, want erased", app.CRMStatus)
+	}
+	if _, err := s.Sealed(context.Background(), "still-pending"); err != nil {
+		t.Errorf("a pending application lost its data: %v", err)
+	}
+}
+
+// failingOnce refuses the first batch, as a database that hiccups.
+type failingOnce struct {
+	failed bool
+	calls  int
+	got    map[store.FunnelKey]store.VisitCounts
+}
+
+func (f *failingOnce) AddVisits(_ context.Context, counts map[store.FunnelKey]store.VisitCounts) error {
+	f.calls++
+	if !f.failed {
+		f.failed = true
+		return fmt.Errorf("database is locked")
+	}
+	f.got = counts
+	return nil
+}
+
+// Visits a failed flush could not write are kept, and added to those
+// counted meanwhile: none is lost, none counted twice.
+func TestVisitsSurviveAFailedFlush(t *testing.T) {
+	st := &failingOnce{}
+	v := &Visits{Store: st, Log: quiet}
+	v.Visit("us", "cashcat.ph", "spring", true)
+	v.Visit("us", "cashcat.ph", "spring", false)
+	if err := v.Flush(context.Background()); err == nil {
+		t.Fatal("the failing flush reported no error")
+	}
+	v.Visit("us", "cashcat.ph", "spring", false)
+	if err := v.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	k := store.FunnelKey{Day: time.Now().UTC().Format("2006-01-02"), Flow: "us", Source: "cashcat.ph", Campaign: "spring"}
+	if got := st.got[k]; got.Visits != 3 || got.Prefilled != 1 || len(st.got) != 1 {
+		t.Errorf("got %v, want 3 visits, 1 prefilled", st.got)
+	}
+	if err := v.Flush(context.Background()); err != nil || st.calls != 2 {
+		t.Errorf("nothing new counted, yet the store was written (%d writes in all, want 2)", st.calls)
+	}
+}

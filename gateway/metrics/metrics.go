@@ -1,0 +1,137 @@
+// Package metrics is leadgate's Prometheus instrumentation: one registry
+// made in run (never the global default), filled by small hooks the other
+// packages call, and served on the admin listener at /metrics.
+package metrics
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// Metrics holds every collector.
+type Metrics struct {
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	cashcat      *prometheus.CounterVec
+	cache        *prometheus.CounterVec
+	balanceReqs  prometheus.Gauge
+	balanceAmt   prometheus.Gauge
+	attempts     *prometheus.CounterVec
+	attemptTime  *prometheus.HistogramVec
+	applications *prometheus.CounterVec
+	revenue      *prometheus.CounterVec
+	crm          prometheus.Counter
+}
+
+// New registers leadgate's metrics; breakers is read at each scrape.
+func New(breakers func() map[string]string) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_http_requests_total",
+		Help: "Requests served on the public listener, by route pattern and status."}, []string{"route", "status"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leadgate_http_request_duration_seconds",
+		Help: "Time to answer a request, by route pattern.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"route"})
+	m.cashcat = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_cashcat_calls_total",
+		Help: "Calls made to the Cashcat Actions API (each one is paid), by result."}, []string{"result"})
+	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_cashcat_cache_total",
+		Help: "Lead lookups by cache result: hit, negative_hit (known unknown token), miss."}, []string{"result"})
+	m.balanceReqs = prometheus.NewGauge(prometheus.GaugeOpts{Name: "leadgate_cashcat_balance_available_requests",
+		Help: "Requests left on the Cashcat balance, as last reported."})
+	m.balanceAmt = prometheus.NewGauge(prometheus.GaugeOpts{Name: "leadgate_cashcat_balance_amount",
+		Help: "Amount left on the Cashcat balance, as last reported (its own currency)."})
+	m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_buyer_attempts_total",
+		Help: "Posts to buyers, by buyer and outcome (accepted, declined, needs_fix, error, skipped)."}, []string{"buyer", "outcome"})
+	m.attemptTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leadgate_buyer_attempt_duration_seconds",
+		Help: "Time a buyer took to answer, by buyer.", Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 90}}, []string{"buyer"})
+	m.applications = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_applications_decided_total",
+		Help: "Applications decided, by flow and status."}, []string{"flow", "status"})
+	m.revenue = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_revenue_total",
+		Help: "Revenue of accepted leads, by flow (in the flow's currency)."}, []string{"flow"})
+	m.crm = prometheus.NewCounter(prometheus.CounterOpts{Name: "leadgate_crm_leads_mirrored_total",
+		Help: "Applications mirrored to the Cashfin CRM."})
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.cashcat, m.cache, m.balanceReqs, m.balanceAmt,
+		m.attempts, m.attemptTime, m.applications, m.revenue, m.crm,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	f(breakerCollector{read: breakers, desc: prometheus.NewDesc("leadgate_breaker_state",
+		"Circuit breaker state by upstream: 0 closed, 1 half-open, 2 open.", []string{"upstream"}, nil)})
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Request records one answered request.
+func (m *Metrics) Request(route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// CacheHit, CacheNegativeHit and CacheMiss count lead lookups.
+func (m *Metrics) CacheHit()         { m.cache.WithLabelValues("hit").Inc() }
+func (m *Metrics) CacheNegativeHit() { m.cache.WithLabelValues("negative_hit").Inc() }
+func (m *Metrics) CacheMiss()        { m.cache.WithLabelValues("miss").Inc() }
+
+// CashcatFetched records one Cashcat call and the balance it reported.
+func (m *Metrics) CashcatFetched(l *providers.Lead, err error) {
+	result := "ok"
+	switch {
+	case err == nil:
+	case isNotFound(err):
+		result = "not_found"
+	default:
+		result = "error"
+	}
+	m.cashcat.WithLabelValues(result).Inc()
+	if err == nil && l != nil && l.Balance.Known {
+		m.balanceReqs.Set(float64(l.Balance.AvailableRequests))
+		m.balanceAmt.Set(l.Balance.Amount)
+	}
+}
+
+// Attempt records one buyer attempt.
+func (m *Metrics) Attempt(buyer, _ string, outcome string, d time.Duration, _ float64) {
+	m.attempts.WithLabelValues(buyer, outcome).Inc()
+	if outcome != "skipped" {
+		m.attemptTime.WithLabelValues(buyer).Observe(d.Seconds())
+	}
+}
+
+// Decided records one decided application.
+func (m *Metrics) Decided(flow, status string, revenue float64) {
+	m.applications.WithLabelValues(flow, status).Inc()
+	if revenue > 0 {
+		m.revenue.WithLabelValues(flow).Add(revenue)
+	}
+}
+
+// Mirrored counts one lead mirrored to the CRM.
+func (m *Metrics) Mirrored(string) { m.crm.Inc() }
+
+type breakerCollector struct {
+	read func() map[string]string
+	desc *prometheus.Desc
+}
+
+func (b breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- b.desc }
+
+func (b breakerCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, state := range b.read() {
+		v := map[string]float64{"closed": 0, "half-open": 1, "open": 2}[state]
+		ch <- prometheus.MustNewConstMetric(b.desc, prometheus.GaugeValue, v, name)
+	}
+}
+
+func isNotFound(err error) bool { return errors.Is(err, providers.ErrNotFound) }
