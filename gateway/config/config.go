@@ -73,6 +73,9 @@ type Storage struct {
 // Redis is the `redis:` block.
 type Redis struct {
 	URL string `yaml:"url"`
+	// KeyPrefix namespaces every key, so that several deployments (or
+	// test runs) can share one Redis.
+	KeyPrefix string `yaml:"key_prefix"`
 }
 
 // RateLimits are ulule/limiter rates ("60-M") per client IP.
@@ -216,7 +219,7 @@ func Default() *Config {
 			CacheTTL: 30 * time.Minute, NegativeCacheTTL: 2 * time.Minute, CacheMaxEntries: 200_000,
 			Breaker: providers.BreakerConfig{Failures: 5, OpenFor: 30 * time.Second},
 		},
-		Submission: Submission{Workers: 8, Wait: 5 * time.Second, Lease: 2 * time.Minute},
+		Submission: Submission{Workers: 8, Wait: 5 * time.Second, Lease: 15 * time.Second},
 	}
 }
 
@@ -236,6 +239,9 @@ func (c *Config) fill() {
 		}
 	}
 	breaker(&c.Cashcat.Breaker)
+	if c.Redis.KeyPrefix == "" {
+		c.Redis.KeyPrefix = "leadgate:"
+	}
 	p := &c.Providers
 	breaker(&p.Casheddy.Breaker)
 	breaker(&p.Lokyata.Breaker)
@@ -249,8 +255,7 @@ func (c *Config) fill() {
 	}
 	// Astoria works on a lead for up to time_limit: our HTTP timeout must
 	// outlast it, or we would give up on leads it is about to accept.
-	p.Astoria.TimeLimit = max(p.Astoria.TimeLimit.Round(time.Second), 60*time.Second)
-	if p.Astoria.Timeout <= p.Astoria.TimeLimit {
+	if p.Astoria.Timeout == 0 {
 		p.Astoria.Timeout = p.Astoria.TimeLimit + 15*time.Second
 	}
 	for i := range c.Flows {
@@ -376,6 +381,20 @@ func (c *Config) validate() error {
 		if pr.Astoria.LeadMode != 0 && pr.Astoria.LeadMode != 1 {
 			p.add("providers.astoria.lead_mode", "want 0 (test) or 1 (live), got %d", pr.Astoria.LeadMode)
 		}
+		for i, tier := range pr.Astoria.Tiers {
+			if _, ok := astoria.TierPrice(tier); !ok {
+				p.add(fmt.Sprintf("providers.astoria.tiers[%d]", i), "unknown tier %q (want ALL or one of Astoria's, such as tier150 or tier2.25)", tier)
+			}
+		}
+		if slices.Contains(pr.Astoria.Tiers, "ALL") && len(pr.Astoria.Tiers) > 1 {
+			p.add("providers.astoria.tiers", "ALL already rides every tier: list it alone or list tiers without it")
+		}
+		if lim := pr.Astoria.TimeLimit; lim < 60*time.Second || lim%time.Second != 0 {
+			p.add("providers.astoria.time_limit", "must be whole seconds and at least 60s (Astoria does not try its partners with less), got %s", lim)
+		}
+		if pr.Astoria.Timeout <= pr.Astoria.TimeLimit {
+			p.add("providers.astoria.timeout", "must be longer than time_limit (%s), or leads Astoria is about to accept are given up", pr.Astoria.TimeLimit)
+		}
 	}
 	if pr.Cashfin.Enabled {
 		c.checkUpstream(&p, "providers.cashfin.base_url", pr.Cashfin.BaseURL, true)
@@ -406,6 +425,10 @@ func (c *Config) validate() error {
 	}
 	if c.Submission.Workers < 1 {
 		p.add("submission.workers", "must be at least 1")
+	}
+	if c.Submission.Lease < 3*time.Second {
+		// Renewed every third of itself while a worker waits on buyers.
+		p.add("submission.lease", "must be at least 3s")
 	}
 
 	c.validateFlows(&p)
@@ -473,6 +496,7 @@ func (c *Config) validateFlows(p *problems) {
 		if f.Deadline < 10*time.Second {
 			p.add(key+".deadline", "must be at least 10s")
 		}
+
 	}
 	if defaults > 1 {
 		p.add("flows", "%d flows are marked default: at most one may be", defaults)

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 const valid = `
@@ -14,6 +17,11 @@ providers:
 flows:
   - { name: es, form: es, currency: EUR, buyers: [casheddy], default: true }
 `
+
+// withProvider adds one providers: entry (a YAML flow mapping) to valid.
+func withProvider(entry string) string {
+	return strings.Replace(valid, "providers:\n", "providers:\n  "+entry+"\n", 1)
+}
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
@@ -69,6 +77,12 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"short key", strings.Replace(valid, "${KEY:-MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=}", "c2hvcnQ=", 1), "storage.encryption_key: must be 32 bytes"},
 		{"typo in a key", valid + "cashcat: { timout: 3s }\n", "field timout not found"},
 		{"relative url outside sandbox", valid + "cashcat: { base_url: /sandbox/cashcat }\n", "cashcat.base_url: \"/sandbox/cashcat\" is a path"},
+		{"unknown tier", withProvider("astoria: { base_url: 'https://a.example', vendor_id: '76', tiers: [tier150, tier99] }"), `providers.astoria.tiers[1]: unknown tier "tier99"`},
+		{"ALL among tiers", withProvider("astoria: { base_url: 'https://a.example', vendor_id: '76', tiers: [ALL, tier50] }"), "providers.astoria.tiers: ALL already rides every tier"},
+		{"short time limit", withProvider("astoria: { base_url: 'https://a.example', vendor_id: '76', time_limit: 30s }"), "providers.astoria.time_limit: must be whole seconds and at least 60s"},
+		{"timeout under time limit", withProvider("astoria: { base_url: 'https://a.example', vendor_id: '76', time_limit: 60s, timeout: 30s }"), "providers.astoria.timeout: must be longer than time_limit"},
+		{"lokyata test type", withProvider("lokyata: { base_url: 'https://l.example', api_key: k, test_type: Maybe }"), `providers.lokyata.test_type: want Accept, Deny or Review, got "Maybe"`},
+		{"short lease", valid + "submission: { lease: 1s }\n", "submission.lease: must be at least 3s"},
 		{"bad fallback", strings.Replace(valid, "default: true", "default: true, fallback_url: 'javascript:alert(1)'", 1), "flows[0].fallback_url"},
 	}
 	for _, tt := range tests {
@@ -124,5 +138,40 @@ func TestRepositoryConfigLoads(t *testing.T) {
 	}
 	if !cfg.Sandbox.Enabled || !strings.HasPrefix(cfg.Cashcat.BaseURL, "/sandbox/") {
 		t.Error("the repository's config.yaml must run against the built-in sandbox")
+	}
+}
+
+// The replica config written inline in docker-compose.yml loads: the
+// compose file cannot drift from what leadgate accepts.
+func TestComposeReplicaConfigLoads(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]any `yaml:"services"`
+		Configs  map[string]struct {
+			Content string `yaml:"content"`
+		} `yaml:"configs"`
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	for _, svc := range []string{"leadgate-1", "leadgate-2", "leadgate-3", "postgres", "redis", "nginx"} {
+		if compose.Services[svc] == nil {
+			t.Errorf("docker-compose.yml lacks service %s", svc)
+		}
+	}
+	// Compose turns $$ into $; leadgate then expands ${NAME}.
+	content := strings.ReplaceAll(compose.Configs["replica"].Content, "$$", "$")
+	cfg, err := Parse([]byte(content), env(map[string]string{
+		"LEADGATE_SESSION_SECRET": "0123456789abcdef0123456789abcdef0123", "LEADGATE_ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"LEADGATE_ADMIN_PASSWORD": "pw", "POSTGRES_PASSWORD": "0a1b2c3d",
+	}))
+	if err != nil {
+		t.Fatalf("the replicas' config does not load: %v", err)
+	}
+	if !strings.HasPrefix(cfg.Storage.DSN, "postgres://leadgate:0a1b2c3d@postgres:5432/") || cfg.Redis.URL != "redis://redis:6379/0" {
+		t.Errorf("replicas must share PostgreSQL and Redis: dsn %q, redis %q", redactDSN(cfg.Storage.DSN), cfg.Redis.URL)
 	}
 }
