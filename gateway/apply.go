@@ -50,7 +50,7 @@ func (s *server) handleApply() gin.HandlerFunc {
 		if len(problems) > 0 {
 			msgs := map[string]string{}
 			for name, p := range problems {
-				msgs[name] = cat.T("problem."+p.Key, p.Params)
+				msgs[name] = cat.TF(flow.Form.Name, "problem."+p.Key, p.Params)
 			}
 			v := s.Views.formView(flow.Form, flow.Locale, vals, msgs, now, flow.Loc)
 			s.renderForm(c, http.StatusUnprocessableEntity, sess, v)
@@ -85,6 +85,7 @@ func (s *server) handleApply() gin.HandlerFunc {
 			decided = rec
 		}
 		c.Header("Cache-Control", "no-store")
+		s.redirected(c, decided)
 		c.Redirect(http.StatusSeeOther, s.nextURL(decided))
 	}
 }
@@ -110,10 +111,10 @@ func (s *server) submission(c *gin.Context, id string, flow *Flow, sess Session,
 		}
 		given := vals[fd.Name] == "1"
 		// The exact text the consumer saw: evidence, stored sealed.
-		consents = append(consents, providers.Consent{Field: fd.Name, Text: cat.T("field." + fd.Name), Given: given, At: now})
+		consents = append(consents, providers.Consent{Field: fd.Name, Text: cat.TF(flow.Form.Name, "field."+fd.Name), Given: given, At: now})
 	}
 	return providers.Submission{
-		ID: id, Flow: flow.Name, Currency: flow.Currency, Application: app,
+		ID: id, Flow: flow.Name, Currency: flow.Currency, Country: flow.Form.Country, Application: app,
 		Attribution: sess.Attribution, Consents: consents,
 		IPAddress: clientIP(c), UserAgent: truncateUA(c.Request.UserAgent()),
 		PageURL: strings.TrimRight(s.Config.Server.PublicURL, "/") + "/", PageVersion: s.Views.Version,
@@ -126,6 +127,17 @@ func truncateUA(ua string) string {
 		return strings.ToValidUTF8(ua[:512], "")
 	}
 	return ua
+}
+
+// redirected records, for the funnel, that a consumer is being sent to the
+// accepting buyer. A failure costs a count, never the consumer's redirect.
+func (s *server) redirected(c *gin.Context, app store.Application) {
+	if app.Status != store.Accepted {
+		return
+	}
+	if err := s.Store.MarkRedirected(c.Request.Context(), app.ID); err != nil {
+		s.Log.Warn("funnel: recording a redirect", "request_id", reqID(c), "err", err)
+	}
 }
 
 // nextURL is where a consumer goes for an application in its state.

@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"net/http/httptest"
 	"testing"
 
+	"github.com/leadgate/leadgate/gateway/jobs"
+	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/providers"
 )
 
@@ -21,6 +24,52 @@ func BenchmarkLandingCached(b *testing.B) {
 	for b.Loop() {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.AddCookie(cookies[0])
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatalf("got %d", w.Code)
+		}
+	}
+}
+
+// noStore takes flushed visits and drops them: the benchmark measures
+// what counting costs the landing page itself.
+type noStore struct{}
+
+func (noStore) AddVisits(context.Context, map[store.FunnelKey]store.VisitCounts) error { return nil }
+
+// BenchmarkLandingFunnel: landings of new sessions (each one a counted
+// visit) with funnel counting off and on. Counting is in memory, so "on"
+// must stay within 5% of "off" (README, performance).
+func BenchmarkLandingFunnel(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		counter VisitCounter
+	}{{"off", nil}, {"on", &jobs.Visits{Store: noStore{}}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			t := &testing.T{}
+			h, _ := newLimitedServer(t, fakeLeads{}, "100000000-S", func(d *Deps) { d.Funnel = tc.counter })
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest("GET", "/?utm_source=cashcat.ph&utm_campaign=spring", nil)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != 200 {
+					b.Fatalf("got %d", w.Code)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPrefillCached: the prefill API for a cached lead, with a key.
+func BenchmarkPrefillCached(b *testing.B) {
+	t := &testing.T{}
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "100000000-S")
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest("GET", "/api/v1/prefill/esdemo0000000001?flow=es", nil)
+		r.Header.Set("X-API-Key", "lender-key-0123456789")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if w.Code != 200 {

@@ -25,8 +25,6 @@ type Flows struct {
 	def  *Flow
 }
 
-var formZones = map[string]string{"es": "Europe/Madrid", "us": "America/New_York"}
-
 // NewFlows prepares the configured flows (already validated).
 func NewFlows(cfg []config.Flow) (*Flows, error) {
 	fl := &Flows{}
@@ -35,7 +33,7 @@ func NewFlows(cfg []config.Flow) (*Flows, error) {
 		if f == nil {
 			return nil, fmt.Errorf("flows[%d].form: form %q is not available in this version", i, c.Form)
 		}
-		loc, err := time.LoadLocation(formZones[c.Form])
+		loc, err := time.LoadLocation(f.TimeZone)
 		if err != nil {
 			return nil, fmt.Errorf("flows[%d]: time zone: %w", i, err)
 		}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +44,8 @@ func (f fakeSubmitter) Wait(ctx context.Context, id string, max time.Duration) (
 const testConfig = `
 server: { session_secret: "0123456789abcdef0123456789abcdef", trusted_proxies: ["10.0.0.0/8"] }
 storage: { encryption_key: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
-rate_limits: { landing: "%s", apply: "100-M", prefill_api: "100-M" }
+rate_limits: { landing: "%[1]s", apply: "100-M", prefill_api: "%[1]s" }
+prefill_api: { keys: ["lender-key-0123456789"], allowed_origins: ["https://lender.example"] }
 providers: { casheddy: { base_url: "https://casheddy.invalid", username: u, password: p } }
 flows:
   - { name: es, form: es, currency: EUR, buyers: [casheddy], default: true }
@@ -52,7 +56,7 @@ func newTestServer(t *testing.T, leads LeadSource) (http.Handler, *store.Store) 
 	return newLimitedServer(t, leads, "1000-M")
 }
 
-func newLimitedServer(t *testing.T, leads LeadSource, landingRate string) (http.Handler, *store.Store) {
+func newLimitedServer(t *testing.T, leads LeadSource, landingRate string, opts ...func(*Deps)) (http.Handler, *store.Store) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, landingRate)), func(string) string { return "" })
 	if err != nil {
@@ -68,8 +72,12 @@ func newLimitedServer(t *testing.T, leads LeadSource, landingRate string) (http.
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewServer(Deps{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Leads: leads,
-		Store: st, Submitter: fakeSubmitter{st}, Views: views})
+	d := Deps{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Leads: leads,
+		Store: st, Submitter: fakeSubmitter{st}, Views: views}
+	for _, o := range opts {
+		o(&d)
+	}
+	h, err := NewServer(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,20 +242,158 @@ func TestHealthzStaticAndNotFound(t *testing.T) {
 	}
 }
 
-type downStore struct{}
+type downStore struct{ AdminStore }
 
 func (downStore) Ping(context.Context) error { return errors.New("connection refused") }
 
-func TestReadyz(t *testing.T) {
-	_, st := newTestServer(t, fakeLeads{})
+func newAdmin(t *testing.T, st AdminStore, password string) http.Handler {
+	t.Helper()
+	views, err := NewViews(templates.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	breakers := func() map[string]string { return map[string]string{"cashcat": "open"} }
-	up := NewAdmin(AdminDeps{Log: log, Store: st, Breakers: breakers})
+	return NewAdmin(AdminDeps{Log: log, Store: st, Views: views, Breakers: breakers, Username: "admin", Password: password,
+		PublicURL: "http://localhost:8080", Flows: []string{"es", "us"}})
+}
+
+func TestReadyz(t *testing.T) {
+	_, st := newTestServer(t, fakeLeads{})
+	up := newAdmin(t, st, "pw")
 	if w := do(up, "GET", "/readyz", nil); w.Code != 200 || !strings.Contains(w.Body.String(), `"cashcat":"open"`) {
 		t.Errorf("ready: %d %s", w.Code, w.Body)
 	}
-	down := NewAdmin(AdminDeps{Log: log, Store: downStore{}, Breakers: breakers})
+	// Redis down degrades, it does not unready: the gateway still serves.
+	views, _ := NewViews(templates.FS)
+	degraded := NewAdmin(AdminDeps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: st, Views: views,
+		Breakers: func() map[string]string { return nil }, Redis: func() string { return "unreachable: serving with per-replica cache and limits" }})
+	if w := do(degraded, "GET", "/readyz", nil); w.Code != 200 || !strings.Contains(w.Body.String(), `"redis":"unreachable`) {
+		t.Errorf("redis down: got %d %s", w.Code, w.Body)
+	}
+	down := newAdmin(t, downStore{st}, "pw")
 	if w := do(down, "GET", "/readyz", nil); w.Code != 503 {
 		t.Errorf("storage down: got %d, want 503", w.Code)
+	}
+}
+
+// Support sees every attempt of an application: buyer, tier, latency,
+// outcome, price, reason; never the consumer's personal data.
+func TestAdminAuditTrail(t *testing.T) {
+	_, st := newTestServer(t, fakeLeads{})
+	ctx := context.Background()
+	sub := providers.Submission{ID: "app-1", Application: providers.Application{FirstName: "Charlie", Email: "charlie@example.com"}}
+	if _, _, err := st.Create(ctx, store.New{ID: "app-1", SessionHash: "s", IdempotencyKey: "k", Flow: "us", Form: "us", Currency: "USD",
+		Deadline: time.Minute, Submission: sub}); err != nil {
+		t.Fatal(err)
+	}
+	st.Claim(ctx, "w", time.Minute, 1)
+	st.StartAttempt(ctx, "app-1", "w", "astoria", "tier100", 1)
+	st.FinishAttempt(ctx, "app-1", "astoria", "tier100", store.Attempt{Outcome: "declined", Reason: "astoria: Unable to Monetize", Latency: 1200 * time.Millisecond})
+	st.StartAttempt(ctx, "app-1", "w", "astoria", "tier50", 2)
+	st.FinishAttempt(ctx, "app-1", "astoria", "tier50", store.Attempt{Outcome: "accepted", Price: 50, Latency: 900 * time.Millisecond})
+
+	h := newAdmin(t, st, "s3cret")
+	if w := do(h, "GET", "/admin/api/applications/app-1", nil); w.Code != 401 || w.Header().Get("WWW-Authenticate") == "" {
+		t.Errorf("without credentials: got %d", w.Code)
+	}
+	get := func(path, user, pass string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", path, nil)
+		r.SetBasicAuth(user, pass)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := get("/admin/api/applications/app-1", "admin", "wrong"); w.Code != 401 {
+		t.Errorf("wrong password: got %d", w.Code)
+	}
+	w := get("/admin/api/applications/app-1", "admin", "s3cret")
+	var got AuditPage
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 200 {
+		t.Fatalf("got %d %s", w.Code, w.Body)
+	}
+	want := []AuditAttempt{
+		{Seq: 1, Buyer: "astoria", Tier: "tier100", LatencyMS: 1200, Outcome: "declined", Reason: "astoria: Unable to Monetize"},
+		{Seq: 2, Buyer: "astoria", Tier: "tier50", LatencyMS: 900, Outcome: "accepted", Price: 50},
+	}
+	for i := range got.Attempts {
+		got.Attempts[i].Started = ""
+	}
+	if !reflect.DeepEqual(got.Attempts, want) {
+		t.Errorf("attempts: got %+v, want %+v", got.Attempts, want)
+	}
+	page := get("/admin/applications/app-1", "admin", "s3cret").Body.String()
+	for _, want := range []string{"<td>tier50</td>", "<td>accepted</td>", "astoria: Unable to Monetize", "1200 ms"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("audit page lacks %q", want)
+		}
+	}
+	for _, pii := range []string{"Charlie", "charlie@example.com"} {
+		if strings.Contains(page, pii) || strings.Contains(w.Body.String(), pii) {
+			t.Errorf("audit shows %q", pii)
+		}
+	}
+	if w := get("/admin/api/applications/nope", "admin", "s3cret"); w.Code != 404 {
+		t.Errorf("unknown id: got %d", w.Code)
+	}
+	if w := do(newAdmin(t, st, ""), "GET", "/admin/api/applications/app-1", nil); w.Code != 503 {
+		t.Errorf("no password configured: got %d, want 503 (admin off)", w.Code)
+	}
+}
+
+var hiddenField = regexp.MustCompile(`name="(csrf_token|submission_id)" value="([^"]*)"`)
+
+// Consent is evidence: which consents, the exact text shown, when, from
+// which IP and browser, on which page version, sealed with the application.
+func TestConsentEvidenceIsStored(t *testing.T) {
+	h, st := newTestServer(t, fakeLeads{})
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	form := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(w.Body.String(), -1) {
+		form.Set(m[1], m[2])
+	}
+	for k, v := range map[string]string{
+		"loan_amount": "300", "loan_period_days": "30", "first_name": "Lucía", "last_name": "García",
+		"gender": "female", "birth_date": "1990-04-12", "national_id": "60604016M", "nationality": "ES",
+		"marital_status": "single", "email": "lucia@example.es", "mobile_phone": "612345678",
+		"address_line1": "Calle Mayor", "house_number": "5", "postal_code": "33560", "city": "Ribadesella",
+		"housing": "rent", "income_source": "employed", "employed_since": "2020-01-01", "monthly_income": "1500",
+		"monthly_expenses": "600", "next_pay_date": time.Now().AddDate(0, 0, 10).Format("2006-01-02"),
+		"iban": "ES5020803294338752239563", "consent_terms": "1", "consent_marketing": "1",
+	} {
+		form.Set(k, v)
+	}
+	post := httptest.NewRequest("POST", "/apply", strings.NewReader(form.Encode()))
+	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	post.Header.Set("User-Agent", "Mozilla/5.0 (consent test)")
+	post.RemoteAddr = "198.51.100.7:5555"
+	for _, c := range w.Result().Cookies() {
+		post.AddCookie(c)
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, post)
+	loc := w.Header().Get("Location")
+	if w.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/status/") {
+		t.Fatalf("apply: got %d to %q\n%s", w.Code, loc, w.Body)
+	}
+	rec, err := st.Sealed(context.Background(), strings.TrimPrefix(loc, "/status/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	views, _ := NewViews(templates.FS)
+	cat := views.Catalog("es")
+	sub := rec.Submission
+	if len(sub.Consents) != 2 {
+		t.Fatalf("got consents %+v, want terms and marketing", sub.Consents)
+	}
+	for _, c := range sub.Consents {
+		if c.Text != cat.T("field."+c.Field) || !c.Given || c.At.IsZero() {
+			t.Errorf("consent %s: got %+v, want the exact text shown, given, with its time", c.Field, c)
+		}
+	}
+	if sub.IPAddress != "198.51.100.7" || sub.UserAgent != "Mozilla/5.0 (consent test)" || sub.PageVersion != views.Version || sub.PageURL == "" {
+		t.Errorf("evidence: ip %q, ua %q, version %q, url %q", sub.IPAddress, sub.UserAgent, sub.PageVersion, sub.PageURL)
 	}
 }

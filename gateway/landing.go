@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	gocache "github.com/patrickmn/go-cache"
 
 	"github.com/leadgate/leadgate/gateway/form"
 	"github.com/leadgate/leadgate/providers"
@@ -25,7 +26,8 @@ var utmKeys = []string{"utm_source", "utm_medium", "utm_campaign", "utm_content"
 func (s *server) handleLanding() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		q := c.Request.URL.Query()
-		sess, _ := s.sessions.load(c.Request)
+		sess, known := s.sessions.load(c.Request)
+		loaded := sess
 		if sess.Attribution.LandedAt.IsZero() {
 			sess.Attribution = s.firstTouch(c, q)
 		}
@@ -43,15 +45,48 @@ func (s *server) handleLanding() gin.HandlerFunc {
 		sess.Flow = flow.Name
 		var prefill form.Values
 		if sess.Token != "" {
-			if lead := s.lead(c, sess.Token); lead != nil {
-				prefill = flow.Form.Restrict(lead.Prefill(flow.Currency), s.Now(), flow.Loc)
-			}
+			prefill = s.prefill(c, sess.Token, flow)
 		}
-		s.sessions.save(c.Writer, sess)
-		v := s.Views.formView(flow.Form, flow.Locale, prefill, nil, s.Now(), flow.Loc)
+		if !sess.Counted && s.Funnel != nil {
+			// One visit per session, counted in memory: no database write
+			// on the landing page's path.
+			s.Funnel.Visit(flow.Name, sess.Attribution.Source, sess.Attribution.Campaign, len(prefill) > 0)
+			sess.Counted = true
+		}
+		if !known || sess != loaded {
+			// Sealing a cookie is the costliest part of a reload: only
+			// when the session changed.
+			s.sessions.save(c.Writer, sess)
+		}
+		now := s.Now()
+		if page, ok := s.Views.fastForm(flow.Form, flow.Locale, prefill, len(prefill) > 0, now, flow.Loc, s.sessions.csrf(sess.ID), randomID()); ok {
+			c.Header("Cache-Control", "no-store")
+			c.Data(http.StatusOK, "text/html; charset=utf-8", page)
+			return
+		}
+		v := s.Views.formView(flow.Form, flow.Locale, prefill, nil, now, flow.Loc)
 		v.Prefilled = len(prefill) > 0
 		s.renderForm(c, http.StatusOK, sess, v)
 	}
+}
+
+// prefill is the flow's form values from the lead behind token, kept a
+// minute per token, flow and day like the prefill API's answers: checking
+// every value against the form on every reload was a tenth of a landing.
+func (s *server) prefill(c *gin.Context, token string, flow *Flow) form.Values {
+	key := "form|" + token + "|" + flow.Name + "|" + s.Now().UTC().Format("2006-01-02")
+	if v, ok := s.answers.Get(key); ok {
+		return v.(form.Values)
+	}
+	lead := s.lead(c, token)
+	if lead == nil {
+		return nil // not kept: Cashcat may answer next time
+	}
+	vals := flow.Form.Restrict(lead.Prefill(flow.Currency), s.Now(), flow.Loc)
+	if s.answers.ItemCount() < 100_000 {
+		s.answers.Set(key, vals, gocache.DefaultExpiration)
+	}
+	return vals
 }
 
 // exchange ties the token's lead to the session and redirects to the

@@ -43,8 +43,12 @@ func (s *server) accessLog() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
+		took := time.Since(start)
 		s.Log.Info("request", "request_id", reqID(c), "method", c.Request.Method, "route", route,
-			"status", c.Writer.Status(), "duration_ms", float64(time.Since(start).Microseconds())/1000, "bytes", c.Writer.Size())
+			"status", c.Writer.Status(), "duration_ms", float64(took.Microseconds())/1000, "bytes", c.Writer.Size())
+		if s.Observe != nil {
+			s.Observe(route, c.Writer.Status(), took)
+		}
 	}
 }
 
@@ -53,12 +57,20 @@ func (s *server) accessLog() gin.HandlerFunc {
 // browsers apply it to the redirect that follows a POST, and ours goes to
 // the buyer's site.
 func securityHeaders() gin.HandlerFunc {
+	// Keys already canonical and values built once: Header.Set would
+	// canonicalise and allocate on every request. The slices are never
+	// appended to, so sharing them between answers is safe.
+	fixed := map[string][]string{
+		"Content-Security-Policy": {"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"},
+		"Referrer-Policy":         {"same-origin"},
+		"X-Content-Type-Options":  {"nosniff"},
+		"X-Frame-Options":         {"DENY"},
+	}
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
+		for k, v := range fixed {
+			h[k] = v
+		}
 		c.Next()
 	}
 }
@@ -96,20 +108,30 @@ func (s *server) recovery() gin.HandlerFunc {
 
 type limiters struct {
 	landing, apply, status gin.HandlerFunc
+	// prefillIP and prefillToken limit the prefill API per client IP and
+	// per action token (a token fetched from many IPs is a scraper too).
+	prefillIP, prefillToken gin.HandlerFunc
 }
 
-// limiters builds the per-client-IP rate limits of the public routes. The
-// key is Gin's ClientIP, which believes X-Forwarded-For only from
-// server.trusted_proxies.
+// limiters builds the rate limits of the public routes. The key is Gin's
+// ClientIP, which believes X-Forwarded-For only from
+// server.trusted_proxies (or the action token, for prefillToken). Pages
+// answer a 429 page, the API its JSON error, both with Retry-After.
 func (s *server) limiters() (limiters, error) {
 	rl := s.Config.RateLimits
-	mk := func(key, formatted, prefix string) (gin.HandlerFunc, error) {
+	mk := func(key, formatted, prefix string, api bool, keyOf mgin.KeyGetter) (gin.HandlerFunc, error) {
 		rate, err := limiter.NewRateFromFormatted(formatted)
 		if err != nil {
 			return nil, fmt.Errorf("rate_limits.%s: %w", key, err)
 		}
-		l := limiter.New(memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: prefix, CleanUpInterval: time.Minute}), rate)
-		return mgin.NewMiddleware(l,
+		var st limiter.Store
+		if s.LimitStore != nil {
+			st = s.LimitStore(prefix) // shared by replicas (Redis)
+		} else {
+			st = memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: prefix, CleanUpInterval: time.Minute})
+		}
+		l := limiter.New(st, rate)
+		opts := []mgin.Option{
 			mgin.WithLimitReachedHandler(func(c *gin.Context) {
 				// The limiter has just set X-RateLimit-Reset (a Unix time).
 				wait := int64(rate.Period.Seconds())
@@ -117,6 +139,10 @@ func (s *server) limiters() (limiters, error) {
 					wait = reset - time.Now().Unix()
 				}
 				c.Header("Retry-After", strconv.FormatInt(max(1, wait), 10))
+				if api {
+					s.apiFail(c, http.StatusTooManyRequests, "rate_limited", "too many requests: retry after the Retry-After delay")
+					return
+				}
 				s.errorPage(c, http.StatusTooManyRequests, s.defaultLang(), "error.ratelimited")
 			}),
 			// The default handler panics. A limiter that cannot answer
@@ -125,19 +151,30 @@ func (s *server) limiters() (limiters, error) {
 				s.Log.Warn("rate limiter unavailable: serving without limit", "request_id", reqID(c), "err", err)
 				c.Next()
 			}),
-		), nil
+		}
+		if keyOf != nil {
+			opts = append(opts, mgin.WithKeyGetter(keyOf))
+		}
+		return mgin.NewMiddleware(l, opts...), nil
 	}
 	var l limiters
 	var err error
-	if l.landing, err = mk("landing", rl.Landing, "landing"); err != nil {
+	if l.landing, err = mk("landing", rl.Landing, "landing", false, nil); err != nil {
 		return l, err
 	}
-	if l.apply, err = mk("apply", rl.Apply, "apply"); err != nil {
+	if l.apply, err = mk("apply", rl.Apply, "apply", false, nil); err != nil {
 		return l, err
 	}
 	// The waiting page refreshes itself: it gets its own bucket at the
 	// landing rate, so waiting never eats into the landing allowance.
-	if l.status, err = mk("landing", rl.Landing, "status"); err != nil {
+	if l.status, err = mk("landing", rl.Landing, "status", false, nil); err != nil {
+		return l, err
+	}
+	if l.prefillIP, err = mk("prefill_api", rl.PrefillAPI, "prefill-ip", true, nil); err != nil {
+		return l, err
+	}
+	byToken := func(c *gin.Context) string { return c.Param("token") }
+	if l.prefillToken, err = mk("prefill_api", rl.PrefillAPI, "prefill-token", true, byToken); err != nil {
 		return l, err
 	}
 	return l, nil

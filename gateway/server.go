@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	gocache "github.com/patrickmn/go-cache"
+	"github.com/ulule/limiter/v3"
 
 	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/store"
@@ -27,11 +29,17 @@ type LeadSource interface {
 	Lead(ctx context.Context, token string) (*providers.Lead, error)
 }
 
+// VisitCounter counts landing visits by flow and first touch.
+type VisitCounter interface {
+	Visit(flow, source, campaign string, prefilled bool)
+}
+
 // Applications is what the handlers need of the store.
 type Applications interface {
 	Create(ctx context.Context, n store.New) (store.Application, bool, error)
 	Get(ctx context.Context, id string) (store.Application, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
+	MarkRedirected(ctx context.Context, id string) error
 }
 
 // Submitter starts and awaits the submission of stored applications.
@@ -50,6 +58,13 @@ type Deps struct {
 	Views     *Views
 	// Sandbox, when not nil, is mounted under /sandbox/.
 	Sandbox http.Handler
+	// LimitStore, when set, makes the rate limiters' store for a prefix
+	// (shared by replicas); unset, each limiter counts in memory.
+	LimitStore func(prefix string) limiter.Store
+	// Funnel, when set, counts visits for the marketers' funnel.
+	Funnel VisitCounter
+	// Observe, when set, is told every answered request (metrics).
+	Observe func(route string, status int, d time.Duration)
 	Now     func() time.Time
 }
 
@@ -58,6 +73,10 @@ type server struct {
 	Deps
 	flows    *Flows
 	sessions *sessions
+	// answers keeps formatted prefill answers for a minute: the lead is
+	// cached already, and mapping, checking and encoding it again for
+	// every call was half of the API's cost.
+	answers *gocache.Cache
 }
 
 // NewServer returns the public listener's handler.
@@ -69,6 +88,11 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i, f := range flows.list {
+		if err := d.Views.CheckForm(f.Form, f.Locale); err != nil {
+			return nil, fmt.Errorf("flows[%d]: %w", i, err)
+		}
+	}
 	pub, err := url.Parse(d.Config.Server.PublicURL)
 	if err != nil {
 		return nil, fmt.Errorf("server.public_url: %w", err)
@@ -77,6 +101,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		Deps:     d,
 		flows:    flows,
 		sessions: newSessions(d.Config.Server.SessionSecret, pub.Scheme == "https", d.Now),
+		answers:  gocache.New(time.Minute, 2*time.Minute),
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()

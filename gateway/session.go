@@ -28,6 +28,8 @@ type Session struct {
 	Flow        string                `json:"f,omitempty"`
 	Attribution providers.Attribution `json:"a"`
 	Issued      int64                 `json:"n"`
+	// Counted: this session's visit is in the funnel (counted once).
+	Counted bool `json:"c,omitempty"`
 }
 
 const (

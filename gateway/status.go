@@ -50,6 +50,7 @@ func (s *server) handleStatus() gin.HandlerFunc {
 		c.Header("Cache-Control", "no-store")
 		switch next := s.nextURL(app); {
 		case app.Status == store.Accepted || (app.Status == store.Declined && next != "/status/"+app.ID):
+			s.redirected(c, app)
 			c.Redirect(http.StatusSeeOther, next)
 		case app.Status == store.NeedsFix:
 			rec, err := s.Store.Sealed(c.Request.Context(), app.ID)
@@ -68,6 +69,9 @@ func (s *server) handleStatus() gin.HandlerFunc {
 			s.renderStatus(c, v)
 		default:
 			v := s.Views.statusView(flow.Locale, cat.T("status.pending.title"), cat.T("status.pending.message"))
+			// Without JavaScript the page refreshes itself every 2s (the
+			// layout puts the meta refresh inside <noscript>); with it,
+			// status.js polls instead, so no page reloads under a reader.
 			v.Pending, v.Page.Refresh = true, 2
 			v.PollURL, v.SelfURL = "/api/v1/applications/"+app.ID, "/status/"+app.ID
 			v.Page.Scripts = []string{"/static/status.js"}
@@ -100,6 +104,7 @@ func (s *server) handleApplicationJSON() gin.HandlerFunc {
 			return
 		}
 		out := applicationJSON{ID: app.ID, Status: app.Status}
+		s.redirected(c, app) // the waiting page's script follows redirect_url
 		if next := s.nextURL(app); next != "/status/"+app.ID {
 			out.RedirectURL = next
 		}

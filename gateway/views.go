@@ -24,13 +24,15 @@ import (
 type Views struct {
 	pages    map[string]*template.Template
 	catalogs map[string]Catalog
-	// countries are the nationality options, rendered once per language:
-	// 235 options escaped per request were most of a page's cost.
-	countries map[string]string
+	// lists are the long option lists (countries, states), rendered once
+	// per language: 235 options escaped per request were most of a page's
+	// cost. list name → language → HTML.
+	lists map[string]map[string]string
 	// Version identifies the templates and texts served: it is stored with
 	// each consent as the page version, and busts the static asset cache.
 	Version string
 	static  fs.FS
+	skel    *skeletons
 }
 
 // Catalog is one language's messages.
@@ -51,9 +53,18 @@ func (c Catalog) T(key string, params ...map[string]any) string {
 	return s
 }
 
+// TF returns form's own wording of key when the catalog has one (the us
+// form's "us.field.postal_code" is "ZIP code"), else the shared wording.
+func (c Catalog) TF(form, key string, params ...map[string]any) string {
+	if _, ok := c[form+"."+key]; ok {
+		return c.T(form+"."+key, params...)
+	}
+	return c.T(key, params...)
+}
+
 // NewViews parses the pages and catalogs in fsys (the embedded templates).
 func NewViews(fsys fs.FS) (*Views, error) {
-	v := &Views{pages: map[string]*template.Template{}, catalogs: map[string]Catalog{}}
+	v := &Views{pages: map[string]*template.Template{}, catalogs: map[string]Catalog{}, skel: newSkeletons()}
 	h := sha256.New()
 	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -86,10 +97,15 @@ func NewViews(fsys fs.FS) (*Views, error) {
 		}
 		v.pages[page] = t
 	}
-	if err := v.checkCatalogs(); err != nil {
-		return nil, err
+	// Operator pages have their own layout: English, no consumer chrome.
+	for page, file := range map[string]string{"admin": "admin.html", "dashboard": "admin_dashboard.html"} {
+		t, err := template.New(page).ParseFS(fsys, file)
+		if err != nil {
+			return nil, fmt.Errorf("views: %w", err)
+		}
+		v.pages[page] = t
 	}
-	if err := v.renderCountries(); err != nil {
+	if err := v.renderLists(); err != nil {
 		return nil, err
 	}
 	static, err := fs.Sub(fsys, "static")
@@ -100,46 +116,59 @@ func NewViews(fsys fs.FS) (*Views, error) {
 	return v, nil
 }
 
-// checkCatalogs makes sure every form field has a label and every option
-// a text in every language a form can be shown in.
-func (v *Views) checkCatalogs() error {
+// CheckForm makes sure a form can be shown in lang: every section and
+// field has a label and every option a text. Run for each configured flow,
+// it stops a start-up that would show message keys to consumers.
+func (v *Views) CheckForm(f *form.Form, lang string) error {
+	c, ok := v.catalogs[lang]
+	if !ok {
+		return fmt.Errorf("views: no messages in language %q", lang)
+	}
 	var missing []string
-	for lang, c := range v.catalogs {
-		for _, f := range form.Forms {
-			for _, s := range f.Sections {
-				if _, ok := c["section."+s.Key]; !ok {
-					missing = append(missing, lang+": section."+s.Key)
-				}
+	need := func(key string) {
+		if _, ok := c[key]; !ok {
+			missing = append(missing, key)
+		}
+	}
+	for _, s := range f.Sections {
+		need("section." + s.Key)
+	}
+	for _, fd := range f.Fields() {
+		need("field." + fd.Name)
+		switch {
+		case fd.Kind == form.YesNo:
+			need("option.yes")
+			need("option.no")
+		case fd.Kind == form.Choice && fd.List == "":
+			for _, o := range fd.Options {
+				need("option." + fd.Name + "." + o)
 			}
-			for _, fd := range f.Fields() {
-				if _, ok := c["field."+fd.Name]; !ok {
-					missing = append(missing, lang+": field."+fd.Name)
-				}
-				if fd.Kind != form.Choice || fd.Name == "nationality" {
-					continue
-				}
-				for _, o := range fd.Options {
-					if _, ok := c["option."+fd.Name+"."+o]; !ok {
-						missing = append(missing, lang+": option."+fd.Name+"."+o)
-					}
-				}
+		}
+		if fd.Format != nil {
+			need("problem.format." + fd.Format.Name)
+			if fd.Format.Check != nil {
+				need("problem.check." + fd.Format.Name)
 			}
+		}
+		if fd.After != "" {
+			need("problem.date.after." + fd.After)
 		}
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return fmt.Errorf("views: missing messages: %s", strings.Join(missing, ", "))
+		return fmt.Errorf("views: form %s in %s: missing messages: %s", f.Name, lang, strings.Join(missing, ", "))
 	}
 	return nil
 }
 
-var countryOptions = template.Must(template.New("countries").Parse(
+var listOptions = template.Must(template.New("list").Parse(
 	`{{range .}}<option value="{{.Value}}">{{.Label}}</option>{{end}}`))
 
-func (v *Views) renderCountries() error {
-	v.countries = map[string]string{}
+// renderLists renders the long option lists once per language.
+func (v *Views) renderLists() error {
+	v.lists = map[string]map[string]string{"countries": {}, "states": {}}
 	for lang := range v.catalogs {
-		var opts []OptionView
+		var countries, states []OptionView
 		for _, c := range providers.Countries {
 			// English pages name countries in English; Spanish ones use
 			// Casheddy's spellings (España, Deutschland): what it will get.
@@ -147,29 +176,28 @@ func (v *Views) renderCountries() error {
 			if lang == "en" {
 				label = c.English
 			}
-			opts = append(opts, OptionView{Value: c.Code, Label: label})
+			countries = append(countries, OptionView{Value: c.Code, Label: label})
 		}
-		var buf bytes.Buffer
-		if err := countryOptions.Execute(&buf, opts); err != nil {
-			return fmt.Errorf("views: country options: %w", err)
+		for _, s := range providers.States {
+			states = append(states, OptionView{Value: s.Code, Label: s.Name})
 		}
-		v.countries[lang] = buf.String()
+		for name, opts := range map[string][]OptionView{"countries": countries, "states": states} {
+			var buf bytes.Buffer
+			if err := listOptions.Execute(&buf, opts); err != nil {
+				return fmt.Errorf("views: %s options: %w", name, err)
+			}
+			v.lists[name][lang] = buf.String()
+		}
 	}
 	return nil
 }
 
-// countryOptionsHTML is the pre-rendered list with code selected. A code is
+// listOptionsHTML is a pre-rendered list with code selected. A code is
 // only ever matched against the list's own values, never inserted.
-func (v *Views) countryOptionsHTML(lang, code string) template.HTML {
-	list := v.countries[lang]
-	if list == "" {
-		list = v.countries["en"]
-	}
-	if code != "" {
-		needle := `<option value="` + template.HTMLEscapeString(code) + `">`
-		list = strings.Replace(list, needle, needle[:len(needle)-1]+` selected>`, 1)
-	}
-	return template.HTML(list)
+func (v *Views) listOptionsHTML(name, lang, code string) template.HTML {
+	var b bytes.Buffer
+	v.writeListOptions(&b, name, lang, code)
+	return template.HTML(b.String())
 }
 
 // Catalog returns the messages of lang (English when unknown).
@@ -238,7 +266,10 @@ type FieldView struct {
 	Name, ID, Label, Hint, Error, Value              string
 	Optional, Choose, Describedby                    string
 	Checked                                          bool
-	Options                                          []OptionView
+	// Mark is empty on a normal render; in a form skeleton it marks where
+	// " checked" goes (see skeleton.go).
+	Mark    template.HTMLAttr
+	Options []OptionView
 	// OptionsHTML, when set, replaces Options: a long list rendered once.
 	OptionsHTML template.HTML
 }
@@ -247,6 +278,7 @@ type FieldView struct {
 type OptionView struct {
 	Value, Label string
 	Selected     bool
+	Mark         template.HTMLAttr // see FieldView.Mark
 }
 
 // formView builds the form's view from values and problems.
@@ -261,10 +293,10 @@ func (v *Views) formView(f *form.Form, lang string, vals form.Values, problems m
 				Type: in.Type, Pattern: in.Pattern, Min: in.Min, Max: in.Max, InputMode: in.InputMode,
 				Autocomplete: in.Autocomplete, Required: in.Required, MinLength: in.MinLength, MaxLength: in.MaxLength,
 				Name: fd.Name, ID: "f-" + fd.Name,
-				Label: c.T("field." + fd.Name), Value: vals[fd.Name],
+				Label: c.TF(f.Name, "field."+fd.Name), Value: vals[fd.Name],
 				Optional: c.T("form.optional"), Choose: c.T("form.choose"),
 			}
-			if h, ok := c["hint."+fd.Name]; ok {
+			if h := c.TF(f.Name, "hint."+fd.Name); h != "hint."+fd.Name {
 				fv.Hint = h
 			}
 			fv.Error = problems[fd.Name]
@@ -281,8 +313,8 @@ func (v *Views) formView(f *form.Form, lang string, vals form.Values, problems m
 			case form.Consent, form.Check:
 				fv.Checked = vals[fd.Name] != "" && vals[fd.Name] != "0"
 			case form.Choice, form.YesNo:
-				if fd.Name == "nationality" {
-					fv.OptionsHTML = v.countryOptionsHTML(lang, vals[fd.Name])
+				if fd.List != "" {
+					fv.OptionsHTML = v.listOptionsHTML(fd.List, lang, vals[fd.Name])
 				} else {
 					fv.Options = v.options(fd, lang, vals[fd.Name])
 				}
@@ -301,7 +333,7 @@ func (v *Views) options(fd *form.Field, lang, selected string) []OptionView {
 	c := v.Catalog(lang)
 	var out []OptionView
 	if fd.Kind == form.YesNo {
-		return []OptionView{{"1", c.T("option.yes"), selected == "1"}, {"0", c.T("option.no"), selected == "0"}}
+		return []OptionView{{Value: "1", Label: c.T("option.yes"), Selected: selected == "1"}, {Value: "0", Label: c.T("option.no"), Selected: selected == "0"}}
 	}
 	for _, o := range fd.Options {
 		out = append(out, OptionView{Value: o, Label: c.T("option." + fd.Name + "." + o), Selected: o == selected})

@@ -1,0 +1,58 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// FuzzAttribution: whatever a link carries in its utm_* parameters and
+// Referer, the first touch kept is printable, bounded, valid UTF-8, and
+// the sub-id sent to buyers keeps Astoria's rule.
+func FuzzAttribution(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"utm_source=cashcat.ph&utm_campaign=es-demo", "https://cashcat.ph/offers?x=1"},
+		{"utm_source=%00%ff%fe&utm_campaign=" + strings.Repeat("a", 300), "javascript:alert(1)"},
+		{"utm_source=caf%C3%A9%20%E2%80%AE&utm_medium=cpc", "//evil.example/path"},
+		{"utm_campaign==cmd|' /C calc'!A0", ""},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	s := &server{Deps: Deps{Now: time.Now}}
+	f.Fuzz(func(t *testing.T, query, referer string) {
+		q, _ := url.ParseQuery(query)
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Referer", referer)
+		c := testContext(r)
+		a := s.firstTouch(c, q)
+		for _, v := range []string{a.Source, a.Medium, a.Campaign, a.Content, a.Term} {
+			if len(v) > 100 || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Errorf("kept %q", v)
+			}
+		}
+		if a.Referrer != "" && (strings.ContainsAny(a.Referrer, "?#") || strings.Count(a.Referrer, "/") != 2) {
+			t.Errorf("referrer kept more than the site: %q", a.Referrer)
+		}
+		for _, max := range []int{35, 64} {
+			sub := providers.SubID(a, max)
+			if len(sub) > max || strings.Trim(sub, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+				t.Errorf("SubID(%d) = %q breaks the buyers' rule", max, sub)
+			}
+		}
+	})
+}
+
+// testContext is a Gin context around r, for handlers' helpers.
+func testContext(r *http.Request) *gin.Context {
+	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	c.Request = r
+	return c
+}

@@ -1,0 +1,158 @@
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/cashcat"
+)
+
+// prefillAnswer is the body of GET /api/v1/prefill/{token} (SPEC §4).
+type prefillAnswer struct {
+	Lead   map[string]string `json:"lead"`
+	Source json.RawMessage   `json:"source"`
+}
+
+// apiFail answers the API's one error shape.
+func (s *server) apiFail(c *gin.Context, status int, code, message string) {
+	c.Header("Cache-Control", "no-store")
+	c.AbortWithStatusJSON(status, apiError{Error: apiErrorBody{Code: code, Message: message}})
+}
+
+// prefillAccess decides how a prefill call is authorised: a valid
+// X-API-Key (server to server) or an allowed Origin (a browser). It sets
+// the CORS headers for an allowed origin, never with credentials: the
+// session cookie has nothing to do with this API.
+func (s *server) prefillAccess() gin.HandlerFunc {
+	keys := make([][]byte, len(s.Config.PrefillAPI.Keys))
+	for i, k := range s.Config.PrefillAPI.Keys {
+		keys[i] = []byte(k)
+	}
+	origins := make([]string, len(s.Config.PrefillAPI.AllowedOrigins))
+	for i, o := range s.Config.PrefillAPI.AllowedOrigins {
+		origins[i] = strings.ToLower(strings.TrimRight(o, "/"))
+	}
+	return func(c *gin.Context) {
+		c.Header("Vary", "Origin")
+		origin := c.GetHeader("Origin")
+		allowed := origin != "" && slices.Contains(origins, strings.ToLower(origin))
+		if allowed {
+			c.Header("Access-Control-Allow-Origin", origin)
+		}
+		if c.Request.Method == http.MethodOptions {
+			if !allowed {
+				s.apiFail(c, http.StatusForbidden, "origin_not_allowed", "this origin may not call the prefill API")
+				return
+			}
+			c.Header("Access-Control-Allow-Methods", "GET, OPTIONS")
+			c.Header("Access-Control-Allow-Headers", "Content-Type")
+			c.Header("Access-Control-Max-Age", "600")
+			c.AbortWithStatus(http.StatusNoContent)
+			return
+		}
+		if allowed || validKey(keys, c.GetHeader("X-API-Key")) {
+			c.Next()
+			return
+		}
+		s.apiFail(c, http.StatusUnauthorized, "unauthorized", "a valid X-API-Key or an allowed Origin is required")
+	}
+}
+
+// validKey compares key with every configured key in constant time.
+func validKey(keys [][]byte, key string) bool {
+	ok := 0
+	for _, k := range keys {
+		ok |= subtle.ConstantTimeCompare(k, []byte(key))
+	}
+	return key != "" && ok == 1
+}
+
+// checkToken refuses a malformed token before any limit or upstream call.
+func (s *server) checkToken() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !cashcat.ValidToken(c.Param("token")) {
+			s.apiFail(c, http.StatusBadRequest, "malformed_token", "an action token is 16 letters or digits")
+			return
+		}
+		c.Next()
+	}
+}
+
+// handlePrefill handles "GET /api/v1/prefill/:token": the lead in
+// canonical field names, from the same cache as the landing page, so a
+// cached token never costs a second Cashcat call.
+func (s *server) handlePrefill() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var flow *Flow
+		if name := c.Query("flow"); name != "" {
+			if flow = s.flows.ByName(name); flow == nil {
+				s.apiFail(c, http.StatusBadRequest, "unknown_flow", "no flow of that name")
+				return
+			}
+		}
+		token := c.Param("token")
+		key := token + "|" + c.Query("flow") + "|" + s.Now().UTC().Format("2006-01-02")
+		if body, ok := s.answers.Get(key); ok {
+			c.Header("Cache-Control", "no-store")
+			c.Data(http.StatusOK, "application/json; charset=utf-8", body.([]byte))
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), s.Config.Cashcat.Timeout+s.Config.Cashcat.Timeout/2)
+		defer cancel()
+		lead, err := s.Leads.Lead(ctx, token)
+		switch {
+		case errors.Is(err, providers.ErrNotFound):
+			s.apiFail(c, http.StatusNotFound, "unknown_token", "cashcat does not know this action token")
+			return
+		case err != nil:
+			// Cashcat down, slow, its breaker open, or refusing us (401,
+			// 402: the operator is alerted): the lender can retry later.
+			retry := 5
+			if errors.Is(err, providers.ErrBreakerOpen) {
+				retry = int(max(s.Config.Cashcat.Breaker.OpenFor.Seconds(), 1))
+			}
+			c.Header("Retry-After", strconv.Itoa(retry))
+			s.apiFail(c, http.StatusServiceUnavailable, "cashcat_unavailable", "the lead cannot be fetched right now")
+			return
+		}
+		out := prefillAnswer{Source: lead.Raw}
+		if len(out.Source) == 0 {
+			out.Source = json.RawMessage("null")
+		}
+		if flow != nil {
+			out.Lead = flow.Form.Restrict(lead.Prefill(flow.Currency), s.Now(), flow.Loc)
+		} else {
+			// Without a flow, amounts are given in the lead's own currency.
+			out.Lead = lead.Prefill(lead.Loan.RequestedCurrency)
+		}
+		body, err := json.Marshal(out)
+		if err != nil {
+			s.apiFail(c, http.StatusInternalServerError, "internal", "the lead could not be encoded")
+			return
+		}
+		if s.answers.ItemCount() < 100_000 { // bounded, like the lead cache
+			s.answers.Set(key, body, gocache.DefaultExpiration)
+		}
+		c.Header("Cache-Control", "no-store")
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+	}
+}
+
+// handlePrefillJS handles "GET /prefill.js": the snippet a lender's own
+// page includes. It is public and cacheable; it holds no secret.
+func (s *server) handlePrefillJS() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=3600")
+		c.FileFromFS("prefill.js", http.FS(s.Views.static))
+	}
+}

@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+func sampleLead() *providers.Lead {
+	return &providers.Lead{
+		FirstName: "Lucía", LastName: "García", Email: "lucia@example.es", Birthday: "1990-04-12", Gender: "Female",
+		CountryResidence: "Spain", Hometown: "Sevilla", MonthlyIncome: "From 1.000 to 2.000", MonthlyIncomeCurrency: "EUR",
+		Loan: providers.LeadLoan{RequestedCurrency: "EUR", RequestedAmount: 300},
+		Raw:  json.RawMessage(`{"lead":{"firstName":"Lucía"}}`),
+	}
+}
+
+func apiGet(h http.Handler, target string, headers map[string]string) *httptest.ResponseRecorder {
+	return apiDo(h, "GET", target, headers)
+}
+
+func apiDo(h http.Handler, method, target string, headers map[string]string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, target, nil)
+	for k, v := range headers {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+var withKey = map[string]string{"X-API-Key": "lender-key-0123456789"}
+
+func errorCode(t *testing.T, w *httptest.ResponseRecorder) string {
+	t.Helper()
+	var e apiError
+	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error.Message == "" {
+		t.Errorf("error body is not {\"error\":{\"code\",\"message\"}}: %s", w.Body)
+	}
+	return e.Error.Code
+}
+
+// Every case of SPEC §4, with its status, its code and Retry-After.
+func TestPrefillAPIStatuses(t *testing.T) {
+	tests := []struct {
+		name       string
+		leads      fakeLeads
+		target     string
+		headers    map[string]string
+		wantStatus int
+		wantCode   string
+		retryAfter string
+	}{
+		{"malformed token", fakeLeads{lead: sampleLead()}, "/api/v1/prefill/short", withKey, 400, "malformed_token", ""},
+		{"no key, no origin", fakeLeads{lead: sampleLead()}, "/api/v1/prefill/esdemo0000000001", nil, 401, "unauthorized", ""},
+		{"wrong key", fakeLeads{lead: sampleLead()}, "/api/v1/prefill/esdemo0000000001", map[string]string{"X-API-Key": "lender-key-0123456780"}, 401, "unauthorized", ""},
+		{"origin not allowed", fakeLeads{lead: sampleLead()}, "/api/v1/prefill/esdemo0000000001", map[string]string{"Origin": "https://evil.example"}, 401, "unauthorized", ""},
+		{"unknown token", fakeLeads{err: providers.ErrNotFound}, "/api/v1/prefill/esdemo0000000001", withKey, 404, "unknown_token", ""},
+		{"cashcat down", fakeLeads{err: providers.ErrUnavailable}, "/api/v1/prefill/esdemo0000000001", withKey, 503, "cashcat_unavailable", "5"},
+		{"breaker open", fakeLeads{err: providers.ErrBreakerOpen}, "/api/v1/prefill/esdemo0000000001", withKey, 503, "cashcat_unavailable", "30"},
+		{"cashcat refuses us", fakeLeads{err: providers.ErrPaymentRequired}, "/api/v1/prefill/esdemo0000000001", withKey, 503, "cashcat_unavailable", "5"},
+		{"unknown flow", fakeLeads{lead: sampleLead()}, "/api/v1/prefill/esdemo0000000001?flow=fr", withKey, 400, "unknown_flow", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _ := newTestServer(t, tt.leads)
+			w := apiGet(h, tt.target, tt.headers)
+			if w.Code != tt.wantStatus || errorCode(t, w) != tt.wantCode || w.Header().Get("Retry-After") != tt.retryAfter {
+				t.Errorf("got %d %s (Retry-After %q), want %d %s (%q)", w.Code, w.Body, w.Header().Get("Retry-After"), tt.wantStatus, tt.wantCode, tt.retryAfter)
+			}
+			if !strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
+				t.Errorf("content type %q", w.Header().Get("Content-Type"))
+			}
+		})
+	}
+}
+
+func TestPrefillAPILead(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{lead: sampleLead()})
+	w := apiGet(h, "/api/v1/prefill/esdemo0000000001", withKey)
+	var got struct {
+		Lead   map[string]string `json:"lead"`
+		Source map[string]any    `json:"source"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 200 {
+		t.Fatalf("got %d %s", w.Code, w.Body)
+	}
+	want := map[string]string{"first_name": "Lucía", "last_name": "García", "email": "lucia@example.es", "birth_date": "1990-04-12",
+		"gender": "female", "nationality": "ES", "city": "Sevilla", "loan_amount": "300", "monthly_income": "1000"}
+	for k, v := range want {
+		if got.Lead[k] != v {
+			t.Errorf("lead.%s: got %q, want %q", k, got.Lead[k], v)
+		}
+	}
+	if got.Source["lead"] == nil {
+		t.Errorf("source: got %v, want Cashcat's raw record", got.Source)
+	}
+	if w.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control %q", w.Header().Get("Cache-Control"))
+	}
+	// ?flow= formats for that flow's form: es2 is in EUR too, but a USD
+	// lead's amounts would be dropped; the es form has no middle_name.
+	usd := sampleLead()
+	usd.Loan.RequestedCurrency = "USD"
+	usd.MiddleName = "Quincy"
+	h, _ = newTestServer(t, fakeLeads{lead: usd})
+	w = apiGet(h, "/api/v1/prefill/esdemo0000000001?flow=es", withKey)
+	got.Lead = nil
+	json.Unmarshal(w.Body.Bytes(), &got)
+	if _, ok := got.Lead["loan_amount"]; ok || got.Lead["middle_name"] != "" || got.Lead["first_name"] != "Lucía" {
+		t.Errorf("flow=es: got %v", got.Lead)
+	}
+}
+
+func TestPrefillCORS(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{lead: sampleLead()})
+	pre := apiDo(h, "OPTIONS", "/api/v1/prefill/esdemo0000000001", map[string]string{"Origin": "https://lender.example", "Access-Control-Request-Method": "GET"})
+	if pre.Code != 204 || pre.Header().Get("Access-Control-Allow-Origin") != "https://lender.example" || !strings.Contains(pre.Header().Get("Access-Control-Allow-Methods"), "GET") {
+		t.Errorf("allowed preflight: got %d %v", pre.Code, pre.Header())
+	}
+	pre = apiDo(h, "OPTIONS", "/api/v1/prefill/esdemo0000000001", map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+	if pre.Code != 403 || pre.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("refused preflight: got %d %v", pre.Code, pre.Header())
+	}
+	w := apiGet(h, "/api/v1/prefill/esdemo0000000001", map[string]string{"Origin": "https://lender.example"})
+	if w.Code != 200 || w.Header().Get("Access-Control-Allow-Origin") != "https://lender.example" || w.Header().Get("Access-Control-Allow-Credentials") != "" {
+		t.Errorf("browser call: got %d %v", w.Code, w.Header())
+	}
+	if !strings.Contains(w.Header().Get("Vary"), "Origin") {
+		t.Errorf("Vary %q: a cache could serve one origin's answer to another", w.Header().Get("Vary"))
+	}
+	// A server-to-server call with a key answers no CORS header.
+	if w := apiGet(h, "/api/v1/prefill/esdemo0000000001", withKey); w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("key call got CORS headers")
+	}
+}
+
+func TestPrefillRateLimits(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "2-M")
+	for i := range 3 {
+		w := apiGet(h, "/api/v1/prefill/esdemo0000000001", withKey)
+		if i < 2 && w.Code != 200 {
+			t.Fatalf("call %d: got %d", i, w.Code)
+		}
+		if i == 2 && (w.Code != 429 || errorCode(t, w) != "rate_limited" || w.Header().Get("Retry-After") == "") {
+			t.Errorf("third call: got %d %s, Retry-After %q", w.Code, w.Body, w.Header().Get("Retry-After"))
+		}
+	}
+}
+
+func TestPrefillJS(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{})
+	w := apiGet(h, "/prefill.js", nil)
+	if w.Code != 200 || !strings.Contains(w.Header().Get("Content-Type"), "javascript") || !strings.Contains(w.Body.String(), "/api/v1/prefill/") {
+		t.Errorf("got %d %s", w.Code, w.Header().Get("Content-Type"))
+	}
+	if n := w.Body.Len(); n > 4096 {
+		t.Errorf("prefill.js is %d bytes: keep it small", n)
+	}
+}

@@ -1,0 +1,211 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"html/template"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/providers"
+)
+
+// A form page without errors is the same page for every consumer of a
+// flow on a day but for its values, its CSRF token and its submission id.
+// Rendering the whole form through html/template per request cost most of
+// a landing (its escapers run by reflection, 3,700 allocations a page), so
+// each form is rendered once per language, day and prefill state as a
+// skeleton with markers where the varying parts go, split at the markers,
+// and a request only writes the parts and its escaped values in between.
+// A test renders both ways and compares them byte for byte.
+
+// skeleton is a rendered form split at its slots.
+type skeleton struct {
+	parts []string // len(slots)+1 static pieces
+	slots []slot
+}
+
+// slot is one varying piece: a value, a mark of checked/selected, a long
+// option list, or a per-request secret.
+type slot struct {
+	kind  byte // 'v' value, 'c' checked, 's' selected/checked option, 'l' list, 'x' csrf, 'n' submission id
+	field string
+	value string // for 's': the option's value
+	list  string // for 'l': the list's name
+}
+
+type skeletons struct {
+	marker string // random per process: no content can forge a slot
+	mu     sync.Mutex
+	m      map[string]*skeleton
+}
+
+func newSkeletons() *skeletons {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return &skeletons{marker: "lg" + hex.EncodeToString(b), m: map[string]*skeleton{}}
+}
+
+// attrEscaper escapes a value for a quoted attribute exactly as
+// html/template does, so both renders are identical.
+var attrEscaper = strings.NewReplacer("\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;", "'", "&#39;", "+", "&#43;", "<", "&lt;", ">", "&gt;")
+
+// fastForm writes the form page for vals (no errors, no alert), or says
+// false when it could not and the caller should render normally.
+func (v *Views) fastForm(f *form.Form, lang string, vals form.Values, prefilled bool, now time.Time, loc *time.Location, csrf, sub string) ([]byte, bool) {
+	day := providers.Today(now, loc).Format("2006-01-02")
+	key := f.Name + "|" + lang + "|" + day
+	if prefilled {
+		key += "|p"
+	}
+	sk := v.skel.get(key, func() (*skeleton, error) { return v.buildSkeleton(f, lang, prefilled, now, loc) })
+	if sk == nil {
+		return nil, false
+	}
+	var b bytes.Buffer
+	b.Grow(len(sk.parts[0]) * 2)
+	for i, s := range sk.slots {
+		b.WriteString(sk.parts[i])
+		switch s.kind {
+		case 'v':
+			attrEscaper.WriteString(&b, vals[s.field])
+		case 'c':
+			if x := vals[s.field]; x != "" && x != "0" {
+				b.WriteString(" checked")
+			}
+		case 's':
+			if vals[s.field] == s.value {
+				if fd := f.Field(s.field); fd != nil && fd.Kind == form.YesNo {
+					b.WriteString(" checked")
+				} else {
+					b.WriteString(" selected")
+				}
+			}
+		case 'l':
+			v.writeListOptions(&b, s.list, lang, vals[s.field])
+		case 'x':
+			b.WriteString(csrf)
+		case 'n':
+			b.WriteString(sub)
+		}
+	}
+	b.WriteString(sk.parts[len(sk.parts)-1])
+	return b.Bytes(), true
+}
+
+func (s *skeletons) get(key string, build func() (*skeleton, error)) *skeleton {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sk, ok := s.m[key]; ok {
+		return sk
+	}
+	// A skeleton that cannot be built is remembered as nil: its pages are
+	// rendered the slow way, without trying again on every request.
+	sk, err := build()
+	if err != nil {
+		sk = nil
+	}
+	if len(s.m) > 64 { // yesterday's skeletons go
+		clear(s.m)
+	}
+	s.m[key] = sk
+	return sk
+}
+
+// buildSkeleton renders the form with a marker in every slot, then splits
+// it at the markers.
+func (v *Views) buildSkeleton(f *form.Form, lang string, prefilled bool, now time.Time, loc *time.Location) (*skeleton, error) {
+	m := v.skel.marker
+	markers := map[string]slot{}
+	mark := func(s slot) string {
+		// The closing Q keeps one marker from being the start of another
+		// (housing_rent and housing_rent_room): names and values are lower case.
+		name := m + string(s.kind) + s.field + "_" + s.value + "Q"
+		markers[name] = s
+		return name
+	}
+	p := v.formView(f, lang, nil, nil, now, loc)
+	p.Prefilled = prefilled
+	p.CSRF, p.SubmissionID = mark(slot{kind: 'x'}), mark(slot{kind: 'n'})
+	for i := range p.Sections {
+		for j := range p.Sections[i].Fields {
+			fv := &p.Sections[i].Fields[j]
+			fd := f.Field(fv.Name)
+			switch {
+			case fd.Kind == form.Consent || fd.Kind == form.Check:
+				fv.Mark = template.HTMLAttr(" " + mark(slot{kind: 'c', field: fv.Name}))
+			case fd.List != "":
+				fv.OptionsHTML = template.HTML(mark(slot{kind: 'l', field: fv.Name, list: fd.List}))
+			case fd.Kind == form.Choice || fd.Kind == form.YesNo:
+				for k := range fv.Options {
+					fv.Options[k].Mark = template.HTMLAttr(" " + mark(slot{kind: 's', field: fv.Name, value: fv.Options[k].Value}))
+				}
+			default:
+				fv.Value = mark(slot{kind: 'v', field: fv.Name})
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := v.pages["form"].ExecuteTemplate(&buf, "layout", p); err != nil {
+		return nil, err
+	}
+	html := buf.String()
+	type at struct {
+		pos  int
+		name string
+	}
+	var found []at
+	for name := range markers {
+		i := strings.Index(html, name)
+		if i < 0 || strings.Count(html, name) != 1 {
+			return nil, skeletonError("form skeleton: marker " + strings.TrimPrefix(name, m) + " found " + strconv.Itoa(strings.Count(html, name)) + " times")
+		}
+		found = append(found, at{i, name})
+	}
+	sort.Slice(found, func(a, b int) bool { return found[a].pos < found[b].pos })
+	sk := &skeleton{}
+	last := 0
+	for _, a := range found {
+		sk.parts = append(sk.parts, html[last:a.pos])
+		sk.slots = append(sk.slots, markers[a.name])
+		last = a.pos + len(a.name)
+	}
+	sk.parts = append(sk.parts, html[last:])
+	// The marks of attributes were written with a leading space, which
+	// belongs to what replaces them (" checked"), not to the page.
+	for i, s := range sk.slots {
+		if s.kind == 'c' || s.kind == 's' {
+			sk.parts[i] = strings.TrimSuffix(sk.parts[i], " ")
+		}
+	}
+	return sk, nil
+}
+
+type skeletonError string
+
+func (e skeletonError) Error() string { return string(e) }
+
+// writeListOptions writes a pre-rendered list with code selected, without
+// copying the list (the countries are 20 KB).
+func (v *Views) writeListOptions(b *bytes.Buffer, name, lang, code string) {
+	list := v.lists[name][lang]
+	if list == "" {
+		list = v.lists[name]["en"]
+	}
+	if code != "" {
+		needle := `<option value="` + template.HTMLEscapeString(code) + `">`
+		if i := strings.Index(list, needle); i >= 0 {
+			b.WriteString(list[:i])
+			b.WriteString(needle[:len(needle)-1])
+			b.WriteString(" selected>")
+			b.WriteString(list[i+len(needle):])
+			return
+		}
+	}
+	b.WriteString(list)
+}

@@ -1,0 +1,59 @@
+package gateway
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/templates"
+)
+
+// The skeleton render is byte for byte the template render, for every
+// form, language and a range of values, escaping included.
+func TestSkeletonMatchesTemplate(t *testing.T) {
+	views, err := NewViews(templates.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	values := []form.Values{
+		{},
+		{"first_name": "John", "last_name": `O'Brien "Jr" <b>&+`, "email": "j+x@example.com", "loan_amount": "500",
+			"birth_date": "1985-07-04", "gender": "male", "state": "TX", "drivers_license_state": "PA", "nationality": "ES",
+			"is_citizen": "1", "is_military": "0", "consent_terms": "1", "consent_marketing": "0", "car_owner": "1",
+			"housing": "rent", "city": "Sevilla\x00", "pay_frequency": "biweekly"},
+		{"gender": "nonsense", "state": `"><script>`, "first_name": "ÄÖÜ 漢字 🙂"},
+	}
+	for name, f := range form.Forms {
+		for _, lang := range []string{"es", "en"} {
+			if views.CheckForm(f, lang) != nil {
+				continue
+			}
+			for i, vals := range values {
+				prefilled := i%2 == 1
+				fast, ok := views.fastForm(f, lang, vals, prefilled, now, ny, "CSRFTOKEN", "SUBMISSIONID")
+				if !ok {
+					t.Fatalf("%s/%s: no skeleton", name, lang)
+				}
+				p := views.formView(f, lang, vals, nil, now, ny)
+				p.Prefilled = prefilled
+				p.CSRF, p.SubmissionID = "CSRFTOKEN", "SUBMISSIONID"
+				var slow bytes.Buffer
+				if err := views.pages["form"].ExecuteTemplate(&slow, "layout", p); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(fast, slow.Bytes()) {
+					i := 0
+					for i < len(fast) && i < slow.Len() && fast[i] == slow.Bytes()[i] {
+						i++
+					}
+					lo := max(i-80, 0)
+					t.Errorf("%s/%s values %d: renders differ at byte %d\nfast: %q\nslow: %q", name, lang, i, i,
+						fast[lo:min(i+80, len(fast))], slow.Bytes()[lo:min(i+80, slow.Len())])
+				}
+			}
+		}
+	}
+}
