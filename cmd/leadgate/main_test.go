@@ -20,8 +20,9 @@ import (
 
 // instance is a leadgate started by run() for a test.
 type instance struct {
-	URL  string
-	logs *logBuffer
+	URL      string
+	AdminURL string
+	logs     *logBuffer
 }
 
 type logBuffer struct {
@@ -52,6 +53,20 @@ providers:
     base_url: "/sandbox/casheddy"
     username: sandbox
     password: sandbox-password
+  lokyata:
+    base_url: "/sandbox/lokyata"
+    api_key: 0VIBkISQiaQS4z6iggxT11JKqvw0subW
+    lead_provider_id: LP
+    campaign_id: SANDBOX
+    affiliate_id: leadgate
+    lead_price: 25
+  astoria:
+    base_url: "/sandbox/astoria"
+    vendor_id: "76"
+    tiers: [tier100, tier50, tier10]
+  cashfin: { enabled: true, base_url: "/sandbox/cashfin", client_secret: cs_sandbox_secret }
+admin: { password: test-admin }
+prefill_api: { keys: ["lender-key-0123456789"], allowed_origins: ["http://lender.localhost:9000"] }
 submission: { wait: 5s }
 flows:
   - name: es
@@ -59,6 +74,10 @@ flows:
     currency: EUR
     buyers: [casheddy]
     match: { utm_campaign: ["es-*"] }
+  - name: us
+    form: us
+    currency: USD
+    buyers: [lokyata, astoria]
     default: true
 sandbox:
   enabled: true
@@ -88,9 +107,19 @@ func start(t *testing.T, cfg string) *instance {
 			g.logs.mu.Lock()
 			g.logs.lines = append(g.logs.lines, line)
 			g.logs.mu.Unlock()
-			var m struct{ Msg, URL string }
-			if json.Unmarshal([]byte(line), &m) == nil && m.Msg == "serving" {
-				urlc <- m.URL
+			var m struct {
+				Msg, URL string
+				Admin    string `json:"admin_addr"`
+			}
+			if json.Unmarshal([]byte(line), &m) == nil {
+				switch m.Msg {
+				case "starting":
+					g.logs.mu.Lock()
+					g.AdminURL = "http://" + m.Admin
+					g.logs.mu.Unlock()
+				case "serving":
+					urlc <- m.URL
+				}
 			}
 		}
 	}()
@@ -180,17 +209,24 @@ func openForm(t *testing.T, g *instance) (*http.Client, url.Values) {
 
 func calls(t *testing.T, g *instance, key string) int {
 	t.Helper()
-	_, body := get(t, http.DefaultClient, g.URL+"/sandbox/calls")
+	return sandboxCalls(t, g.URL)[key]
+}
+
+// sandboxCalls reads the emulators' call counts at base.
+func sandboxCalls(t *testing.T, base string) map[string]int {
+	t.Helper()
+	_, body := get(t, http.DefaultClient, base+"/sandbox/calls")
 	var m map[string]int
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
 		t.Fatalf("calls: %v: %s", err, body)
 	}
-	return m[key]
+	return m
 }
 
 // TestSpanishJourney walks landing → prefilled form → apply → the sandbox
 // lender's welcome page, as a consumer's browser does.
 func TestSpanishJourney(t *testing.T) {
+	t.Parallel()
 	g := start(t, "")
 	c := browser(t)
 	resp, page := get(t, c, g.URL+"/?utm_source=cashcat.ph&utm_campaign=es-demo&action_token=esdemo0000000001")
@@ -251,6 +287,7 @@ func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Respon
 }
 
 func TestMistakesComeBackInSpanish(t *testing.T) {
+	t.Parallel()
 	g := start(t, "")
 	c, form := openForm(t, g)
 	form.Set("national_id", "60604016A")
@@ -281,6 +318,7 @@ func TestMistakesComeBackInSpanish(t *testing.T) {
 
 // Casheddy's own 422 field errors come back on the form, data kept.
 func TestCasheddyFieldErrorsComeBack(t *testing.T) {
+	t.Parallel()
 	g := start(t, "")
 	c, form := openForm(t, g)
 	form.Set("email", "lucia+fix@example.es")
@@ -303,6 +341,7 @@ func TestCasheddyFieldErrorsComeBack(t *testing.T) {
 }
 
 func TestFiftyConcurrentLandingsMakeOneCashcatCall(t *testing.T) {
+	t.Parallel()
 	g := start(t, "")
 	var wg sync.WaitGroup
 	for range 50 {
@@ -330,6 +369,7 @@ func TestFiftyConcurrentLandingsMakeOneCashcatCall(t *testing.T) {
 
 // Cashcat failing never breaks the page, and the breaker stops the calls.
 func TestCashcatDownStillShowsTheFormAndBreakerStopsCalls(t *testing.T) {
+	t.Parallel()
 	g := start(t, "")
 	for i := range 8 {
 		c := browser(t)
@@ -351,6 +391,7 @@ func TestCashcatDownStillShowsTheFormAndBreakerStopsCalls(t *testing.T) {
 }
 
 func TestCashcatErrorsNeverBreakThePage(t *testing.T) {
+	t.Parallel()
 	g := start(t, "")
 	for _, token := range []string{"unauthorized0401", "nofunds000000402", "notfound00000404", "method0000000405", "not-a-token!", "slow000000000001"} {
 		c := browser(t)
@@ -369,6 +410,7 @@ func TestCashcatErrorsNeverBreakThePage(t *testing.T) {
 }
 
 func TestScriptInALeadIsEscaped(t *testing.T) {
+	t.Parallel()
 	g := start(t, "")
 	c := browser(t)
 	resp, page := get(t, c, g.URL+"/?action_token=xss0000000000001")
@@ -384,6 +426,7 @@ func TestScriptInALeadIsEscaped(t *testing.T) {
 }
 
 func TestStatusIsOnlyForItsSession(t *testing.T) {
+	t.Parallel()
 	g := start(t, "")
 	c, form := openForm(t, g)
 	form.Set("email", "lucia+decline@example.es")
@@ -408,6 +451,7 @@ func TestStatusIsOnlyForItsSession(t *testing.T) {
 
 // A slow buyer: the consumer waits on the status page, which advances.
 func TestSlowBuyerWaitingPage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := strings.Replace(fmt.Sprintf(baseConfig, filepath.Join(dir, "l.db")), "submission: { wait: 5s }", "submission: { wait: 200ms }", 1)
 	g := start(t, cfg)
@@ -425,23 +469,30 @@ func TestSlowBuyerWaitingPage(t *testing.T) {
 	}
 	// The page advances by itself once the buyer answers (8s in the
 	// sandbox): reloading it, as its meta refresh does, ends at the lender.
-	deadline := time.Now().Add(20 * time.Second)
+	if next := advance(t, c, g.URL+loc, 20*time.Second); !strings.Contains(next, "/sandbox/lender/welcome") {
+		t.Errorf("waiting page advanced to %q", next)
+	}
+}
+
+// advance reloads a waiting page, as its refresh does, until it redirects,
+// and returns where to. c must not follow redirects.
+func advance(t *testing.T, c *http.Client, statusURL string, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
-		resp, _ = get(t, c, g.URL+loc)
+		resp, _ := get(t, c, statusURL)
 		if resp.StatusCode == http.StatusSeeOther {
-			if next := resp.Header.Get("Location"); !strings.Contains(next, "/sandbox/lender/welcome") {
-				t.Errorf("waiting page advanced to %q", next)
-			}
-			return
+			return resp.Header.Get("Location")
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the waiting page never advanced")
+			t.Fatalf("the waiting page %s never advanced", statusURL)
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "c.yaml")
 	os.WriteFile(path, []byte("flows:\n  - name: es\n    form: es\n    currency: EUR\n    buyers: [lokyta]\n"), 0o600)
@@ -456,6 +507,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 
 // `leadgate sandbox` serves only the emulators, for lenders' own tests.
 func TestSandboxCommand(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)

@@ -13,26 +13,38 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
+	"github.com/ulule/limiter/v3"
 
 	"github.com/leadgate/leadgate/gateway"
 	"github.com/leadgate/leadgate/gateway/config"
+	"github.com/leadgate/leadgate/gateway/jobs"
+	"github.com/leadgate/leadgate/gateway/metrics"
+	"github.com/leadgate/leadgate/gateway/shared"
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/submit"
 	"github.com/leadgate/leadgate/gateway/vault"
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/astoria"
 	"github.com/leadgate/leadgate/providers/cashcat"
 	"github.com/leadgate/leadgate/providers/casheddy"
+	"github.com/leadgate/leadgate/providers/cashfin"
+	"github.com/leadgate/leadgate/providers/lokyata"
 	"github.com/leadgate/leadgate/providers/sandbox"
 	"github.com/leadgate/leadgate/templates"
 )
 
 // Compile-time guards: each buyer client is a submit.Buyer.
-var _ submit.Buyer = (*casheddy.Client)(nil)
+var (
+	_ submit.Buyer  = (*casheddy.Client)(nil)
+	_ submit.Buyer  = (*lokyata.Client)(nil)
+	_ submit.Buyer  = (*astoria.Client)(nil)
+	_ submit.Tiered = (*astoria.Client)(nil)
+)
 
 // sandboxKey seals personal data in sandbox mode when no key is set, so a
 // sandbox database still opens after a restart. It is public: never use
@@ -67,6 +79,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			cfg.Server.SessionSecret = base64.StdEncoding.EncodeToString(b)
 			log.Warn("sandbox mode: no server.session_secret; using a random one (sessions end at restart)")
 		}
+		if cfg.Admin.Password == "" {
+			cfg.Admin.Password = "sandbox"
+			log.Warn("sandbox mode: no admin.password; /admin takes the documented sandbox password")
+		}
 		if cfg.Storage.EncryptionKey == "" {
 			cfg.Storage.EncryptionKey = base64.StdEncoding.EncodeToString(sandboxKey)
 			log.Warn("sandbox mode: no storage.encryption_key; using the public sandbox key: never store real data like this")
@@ -98,9 +114,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("storage.encryption_key: %w", err)
 	}
-	if !strings.HasPrefix(cfg.Storage.DSN, "sqlite://") {
-		return fmt.Errorf("storage.dsn: only sqlite:// is available in this version")
-	}
 	st, err := store.Open(ctx, cfg.Storage.DSN, keys)
 	if err != nil {
 		return err
@@ -119,35 +132,109 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	onState := func(name string, from, to gobreaker.State) {
 		log.Warn("circuit breaker changed state", "upstream", name, "from", from.String(), "to", to.String())
 	}
+	// Metrics read the breakers at each scrape; they are all made below,
+	// before the first scrape can happen.
+	var breakers func() map[string]string
+	met := metrics.New(func() map[string]string { return breakers() })
+	watchBalance := balanceWatch(log)
 	ccBreaker := cashcat.NewBreaker(cc, providers.NewBreaker[*providers.Lead]("cashcat", cfg.Cashcat.Breaker, onState))
-	leads := cashcat.NewCache(ccBreaker, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.CacheMaxEntries,
-		cfg.Cashcat.Timeout+time.Second, cashcat.CacheEvents{Fetched: balanceWatch(log)})
+	fetched := func(l *providers.Lead, err error) { met.CashcatFetched(l, err); watchBalance(l, err) }
+	events := cashcat.CacheEvents{Hit: met.CacheHit, NegativeHit: met.CacheNegativeHit, Miss: met.CacheMiss, Fetched: fetched}
+
+	// --- Redis: the lead cache shared by replicas (optional) ---
+	var behind cashcat.Source = ccBreaker
+	redisState := func() string { return "not configured" }
+	var limitStore func(prefix string) limiter.Store
+	if cfg.Redis.URL != "" {
+		opt, err := redis.ParseURL(cfg.Redis.URL)
+		if err != nil {
+			return fmt.Errorf("redis.url: not a redis:// url")
+		}
+		// Short timeouts: Redis is on the landing page's path, and when it
+		// is down the gateway serves without it rather than wait.
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = 250*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond, time.Second
+		rdb := redis.NewClient(opt)
+		defer rdb.Close()
+		sharedLeads := shared.NewLeads(rdb, cfg.Redis.KeyPrefix, ccBreaker, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.Timeout+time.Second, log)
+		// Only real Cashcat calls count as calls: a shared hit is not one.
+		sharedLeads.Fetched, events.Fetched = fetched, nil
+		behind = sharedLeads
+		limitStore = func(prefix string) limiter.Store { return shared.NewLimitStore(rdb, cfg.Redis.KeyPrefix, prefix, log) }
+		redisState = func() string {
+			if sharedLeads.Healthy() {
+				return "ok"
+			}
+			return "unreachable: serving with per-replica cache and limits"
+		}
+	}
+	leads := cashcat.NewCache(behind, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.CacheMaxEntries,
+		cfg.Cashcat.Timeout+time.Second, events)
 
 	// --- buyers, each with its own client, breaker and timeout ---
-	buyers := map[string]submit.Buyer{}
 	guarded := map[string]*submit.Guarded{}
+	caps := map[string]providers.CapsConfig{}
+	addBuyer := func(name string, client submit.Buyer, err error, breaker providers.BreakerConfig, timeout time.Duration, c providers.CapsConfig) error {
+		if err != nil {
+			return fmt.Errorf("providers.%s: %w", name, err)
+		}
+		guarded[name] = submit.Guard(client, providers.NewBreaker[providers.Decision](name, breaker, onState), timeout)
+		caps[name] = c
+		return nil
+	}
 	if cfg.Configured("casheddy") {
 		c := cfg.Providers.Casheddy
 		client, err := casheddy.New(c, buyerHTTP(c.Timeout))
-		if err != nil {
-			return fmt.Errorf("providers.casheddy: %w", err)
+		if err := addBuyer("casheddy", client, err, c.Breaker, c.Timeout, c.Caps); err != nil {
+			return err
 		}
-		g := submit.Guard(client, providers.NewBreaker[providers.Decision]("casheddy", c.Breaker, onState), c.Timeout)
-		buyers["casheddy"], guarded["casheddy"] = g, g
+	}
+	if cfg.Configured("lokyata") {
+		c := cfg.Providers.Lokyata
+		client, err := lokyata.New(c, buyerHTTP(c.Timeout))
+		if err := addBuyer("lokyata", client, err, c.Breaker, c.Timeout, c.Caps); err != nil {
+			return err
+		}
+		if c.TestType != "" {
+			log.Warn("providers.lokyata.test_type is set: Lokyata answers test decisions, not real ones", "test_type", c.TestType)
+		}
+	}
+	if cfg.Configured("astoria") {
+		// One timeout per tier post: the flow's deadline bounds the ride.
+		c := cfg.Providers.Astoria
+		client, err := astoria.New(c, buyerHTTP(c.Timeout))
+		if err := addBuyer("astoria", client, err, c.Breaker, c.Timeout, c.Caps); err != nil {
+			return err
+		}
+	}
+	// Config validation has made sure every flow's buyers are configured.
+	buyers := map[string]submit.Buyer{}
+	for name, g := range guarded {
+		buyers[name] = g
 	}
 	flows := map[string][]string{}
-	for i, f := range cfg.Flows {
-		for j, b := range f.Buyers {
-			if _, ok := buyers[b]; !ok {
-				return fmt.Errorf("flows[%d].buyers[%d]: buyer %q is not available in this version", i, j, b)
-			}
-		}
+	for _, f := range cfg.Flows {
 		flows[f.Name] = f.Buyers
 	}
 	host, _ := os.Hostname()
+	owner := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4))
 	worker := submit.New(st, buyers, flows, submit.Config{
-		Owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4)), Lease: cfg.Submission.Lease, Workers: cfg.Submission.Workers,
-	}, log, submit.Events{})
+		Owner: owner, Lease: cfg.Submission.Lease, Workers: cfg.Submission.Workers,
+		Caps: caps, CRM: cfg.Providers.Cashfin.Enabled,
+	}, log, submit.Events{Attempt: met.Attempt, Decided: met.Decided})
+	breakers = breakerStates(ccBreaker, guarded)
+
+	// --- background jobs: the CRM mirror and retention ---
+	var mirror *jobs.Mirror
+	if cfg.Providers.Cashfin.Enabled {
+		c := cfg.Providers.Cashfin
+		client, err := cashfin.New(c, buyerHTTP(c.Timeout))
+		if err != nil {
+			return fmt.Errorf("providers.cashfin: %w", err)
+		}
+		mirror = &jobs.Mirror{Store: st, CRM: client, Owner: owner, Log: log, Done: met.Mirrored}
+	}
+	retention := &jobs.Retention{Store: st, Keep: cfg.Storage.Retention, Log: log}
+	visits := &jobs.Visits{Store: st, Log: log}
 
 	// --- HTTP ---
 	views, err := gateway.NewViews(templates.FS)
@@ -160,11 +247,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	handler, err := gateway.NewServer(gateway.Deps{
 		Config: cfg, Log: log, Leads: leads, Store: st, Submitter: worker, Views: views, Sandbox: sb,
+		Observe: met.Request, Funnel: visits, LimitStore: limitStore,
 	})
 	if err != nil {
 		return err
 	}
-	admin := gateway.NewAdmin(gateway.AdminDeps{Log: log, Store: st, Breakers: breakerStates(ccBreaker, guarded)})
+	admin := gateway.NewAdmin(gateway.AdminDeps{Log: log, Store: st, Views: views, Breakers: breakers, Metrics: met.Handler(), Redis: redisState,
+		Username: cfg.Admin.Username, Password: cfg.Admin.Password, PublicURL: cfg.Server.PublicURL, Flows: flowNames(cfg)})
 	srv := newHTTPServer(handler)
 	adminSrv := newHTTPServer(admin)
 
@@ -173,6 +262,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	workCtx, stopWork := context.WithCancel(context.Background())
 	wg.Add(1)
 	go func() { defer wg.Done(); worker.Run(workCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); retention.Run(workCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); visits.Run(workCtx) }()
+	if mirror != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); mirror.Run(workCtx) }()
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	go func() { errc <- adminSrv.Serve(adminLn) }()
@@ -277,4 +374,12 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return fmt.Sprintf("%x", b)
+}
+
+func flowNames(cfg *config.Config) []string {
+	var names []string
+	for _, f := range cfg.Flows {
+		names = append(names, f.Name)
+	}
+	return names
 }
