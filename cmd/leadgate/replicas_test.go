@@ -1,0 +1,250 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/leadgate/leadgate/gateway/store/storetest"
+)
+
+// cuttable is a TCP proxy to Redis that a test can cut, to stop "Redis"
+// for the gateways without stopping the machine's Redis.
+type cuttable struct {
+	ln    net.Listener
+	cut   atomic.Bool
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func proxyTo(t *testing.T, target string) *cuttable {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cuttable{ln: ln}
+	t.Cleanup(func() { p.Cut(); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if p.cut.Load() {
+				c.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+// Cut closes every connection and refuses new ones.
+func (p *cuttable) Cut() {
+	p.cut.Store(true)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+const replicaConfig = `
+server:
+  addr: "127.0.0.1:0"
+  admin_addr: "127.0.0.1:0"
+  public_url: "http://127.0.0.1:8080"
+  session_secret: "replicas-test-session-secret-0123456789"
+admin: { password: test-admin }
+storage:
+  dsn: "%[1]s"
+  encryption_key: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+redis: { url: "redis://%[3]s/0", key_prefix: "%[4]s" }
+rate_limits: { landing: "100000-M", apply: "100000-M", prefill_api: "5-M" }
+cashcat: { base_url: "%[2]s/sandbox/cashcat", breaker: { failures: 3, open_for: 1m } }
+prefill_api: { keys: ["lender-key-0123456789"] }
+providers:
+  lokyata: { base_url: "%[2]s/sandbox/lokyata", api_key: 0VIBkISQiaQS4z6iggxT11JKqvw0subW, lead_provider_id: LP, campaign_id: C, affiliate_id: A, lead_price: 25 }
+  astoria: { base_url: "%[2]s/sandbox/astoria", vendor_id: "76", tiers: [tier100, tier50] }
+submission: { wait: 200ms, lease: 3s }
+flows:
+  - { name: us, form: us, currency: USD, buyers: [lokyata, astoria], default: true }
+sandbox: { enabled: false }
+`
+
+// TestThreeReplicas runs three real leadgate binaries on one PostgreSQL
+// and one Redis, behind no load balancer but the test spreading requests.
+func TestThreeReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs three replicas")
+	}
+	t.Parallel()
+	pg := storetest.PostgresForTest(t)
+	redisAddr := os.Getenv("LEADGATE_TEST_REDIS_ADDR")
+	if redisAddr == "" {
+		redisAddr = "127.0.0.1:6379"
+	}
+	if c, err := net.DialTimeout("tcp", redisAddr, time.Second); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis is not reachable at %s", redisAddr)
+		}
+		t.Skipf("Redis is not reachable at %s: start it, or set LEADGATE_TEST_REDIS_ADDR", redisAddr)
+	} else {
+		c.Close()
+	}
+	redisProxy := proxyTo(t, redisAddr)
+
+	dir := t.TempDir()
+	bin := binary(t)
+	sandboxURL := startSandbox(t, bin)
+	b := make([]byte, 5)
+	rand.Read(b)
+	run := hex.EncodeToString(b)
+	cfg := filepath.Join(dir, "config.yaml")
+	// Its own key prefix: this run's limits and leads are its own.
+	os.WriteFile(cfg, []byte(fmt.Sprintf(replicaConfig, storetest.FreshSchema(t, pg), sandboxURL, redisProxy.ln.Addr(), "test-"+run+":")), 0o600)
+	var procs []*process
+	var urls []string
+	for range 3 {
+		p, u := startProcess(t, bin, serving, "--config", cfg)
+		procs, urls = append(procs, p), append(urls, u)
+	}
+	calls := func() map[string]int { return sandboxCalls(t, sandboxURL) }
+	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	// 200 concurrent landings of 20 new tokens, spread over the replicas:
+	// exactly one Cashcat call per token.
+	token := func(i int) string { return fmt.Sprintf("gen%s%03d", run, i) }
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := noRedirect.Get(urls[i%3] + "/?action_token=" + token(i%20))
+			if err != nil || resp.StatusCode != 303 {
+				t.Errorf("landing %d: %v %v", i, resp, err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+	m := calls()
+	total := 0
+	for i := range 20 {
+		if m[token(i)] != 1 {
+			t.Errorf("%s: %d Cashcat calls, want 1", token(i), m[token(i)])
+		}
+		total += m[token(i)]
+	}
+	t.Logf("200 landings of 20 new tokens on 3 replicas: %d Cashcat calls", total)
+
+	// Applications spread over the replicas; one replica is killed while
+	// slow posts are in flight; every application ends decided, each buyer
+	// and tier posted at most once.
+	type consumer struct {
+		c   *http.Client
+		loc string
+	}
+	var consumers []consumer
+	for i := range 9 {
+		c := browser(t)
+		c.CheckRedirect = noRedirect.CheckRedirect
+		_, page := get(t, c, urls[i%3]+"/")
+		email := fmt.Sprintf("r%d@example.com", i)
+		if i%3 == 0 {
+			email = fmt.Sprintf("r%d+lokyata-slow@example.com", i)
+		}
+		resp, _ := post(t, c, urls[i%3]+"/apply", completeUS(formSecrets(t, page), email, "78702"))
+		consumers = append(consumers, consumer{c, resp.Header.Get("Location")})
+	}
+	for deadline := time.Now().Add(10 * time.Second); calls()["lokyata:process-lp-lead"] < 9; {
+		if time.Now().After(deadline) {
+			t.Fatalf("posts did not leave: %v", calls())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	procs[0].cmd.Process.Kill() // SIGKILL, slow posts in flight
+	procs[0].cmd.Wait()
+	for i, cs := range consumers {
+		if !strings.HasPrefix(cs.loc, "/status/") {
+			continue // decided at once, by the buyer's page
+		}
+		if next := advance(t, cs.c, urls[1+i%2]+cs.loc, 30*time.Second); !strings.Contains(next, "/sandbox/lender/welcome?buyer=") {
+			t.Errorf("consumer %d ended at %q, want a lender's page", i, next)
+		}
+	}
+	m = calls()
+	if m["lokyata:process-lp-lead"] != 9 {
+		t.Errorf("lokyata posts: %d for 9 applications, want 9 (none re-sent)", m["lokyata:process-lp-lead"])
+	}
+	// The slow ones on the killed replica were in doubt: they went on to
+	// Astoria, once each; the emulator answers a second post to the same
+	// tier as a duplicate, which would show as a declined application.
+	if m["astoria:fulldirect"] != 3 {
+		t.Errorf("astoria posts: %d, want 3 (the killed replica's in-doubt applications, once each)", m["astoria:fulldirect"])
+	}
+
+	// One client's rate limit spans the replicas (prefill_api: 5-M).
+	var codes []int
+	for i := range 6 {
+		req, _ := http.NewRequest("GET", urls[1+i%2]+"/api/v1/prefill/"+token(0), nil)
+		req.Header.Set("X-API-Key", "lender-key-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if fmt.Sprint(codes) != "[200 200 200 200 200 429]" {
+		t.Errorf("prefill calls over two replicas: got %v, want the sixth limited", codes)
+	}
+
+	// Per-replica breakers: Cashcat failing costs at most failures (3)
+	// calls per replica, however many landings arrive.
+	for i := range 30 {
+		resp, err := noRedirect.Get(urls[1+i%2] + "/?action_token=error00000000500")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}
+	if n := calls()["error00000000500"]; n > 2*3 {
+		t.Errorf("a failing Cashcat got %d calls from 2 replicas, want at most 6 (3 per replica)", n)
+	}
+
+	// Redis gone: every replica keeps serving, and says so.
+	redisProxy.Cut()
+	for i := range 6 {
+		resp, err := noRedirect.Get(urls[1+i%2] + "/?action_token=" + token(100+i))
+		if err != nil || resp.StatusCode != 303 {
+			t.Fatalf("landing without Redis: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		resp, page := get(t, browser(t), urls[1+i%2]+"/")
+		if resp.StatusCode != 200 || !strings.Contains(page, `name="first_name"`) {
+			t.Errorf("form without Redis: %d", resp.StatusCode)
+		}
+	}
+}
