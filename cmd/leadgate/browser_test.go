@@ -1,0 +1,425 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"github.com/leadgate/leadgate/providers/sandbox"
+)
+
+// Screenshots of every page the browser tests visit are written here
+// (README, "Tests"), to be looked at by a person.
+const screenshotDir = "testdata/screenshots"
+
+// chromium starts a headless Debian Chromium at a phone's viewport, or
+// skips (fails under CI=true) when it is not installed.
+func chromium(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("LEADGATE_CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		msg := "Chromium is not installed at " + path + ": apt-get install chromium, or set LEADGATE_CHROMIUM"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		// Without these Chromium reaches for the network this machine does
+		// not have, and waits.
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	// A phone: 390×844, touch, mobile.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch)); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+// shot writes a full-page screenshot named after the test and step.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	os.MkdirAll(screenshotDir, 0o755)
+	file := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name()) + "-" + name + ".png"
+	if err := os.WriteFile(filepath.Join(screenshotDir, file), png, 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
+func location(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// waitLocation waits until the page's URL contains want.
+func waitLocation(t *testing.T, ctx context.Context, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		loc := location(t, ctx)
+		if strings.Contains(loc, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("page stayed at %s, want %s", loc, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// openPage navigates to url and waits for its form.
+func openPage(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`form.apply`))); err != nil {
+		t.Fatalf("opening %s: %v", url, err)
+	}
+}
+
+// typeInto types text into an input as a person does, key by key.
+func typeInto(sel, text string) chromedp.Action[chromedp.Void] {
+	return chromedp.SendKeys(chromedp.CSS(sel), text)
+}
+
+// clearField empties an input, as selecting its text and deleting does.
+func clearField(sel string) chromedp.Action[chromedp.Void] {
+	return script(`document.querySelector('` + sel + `').value = ''`)
+}
+
+// script runs js in the page as a step.
+func script(js string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[any](js))
+		return err
+	})
+}
+
+func value(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("value of %s: %v", sel, err)
+	}
+	return v
+}
+
+// usDateKeys is how a person types a date into Chromium's en-US date input.
+func usDateKeys(ymd string) string {
+	d, _ := time.Parse("2006-01-02", ymd)
+	return d.Format("01022006")
+}
+
+// fillUS completes the us form's empty fields the way a consumer does.
+func fillUS(t *testing.T, ctx context.Context, email, zip string) {
+	t.Helper()
+	day := func(days int) string { return time.Now().AddDate(0, 0, days).Format("2006-01-02") }
+	steps := []chromedp.Action[chromedp.Void]{
+		typeInto(`[name="ssn"]`, "876-54-3210"),
+		chromedp.Click(chromedp.CSS(`[name="is_citizen"][value="1"]`)),
+		chromedp.Click(chromedp.CSS(`[name="is_military"][value="0"]`)),
+		typeInto(`[name="drivers_license_number"]`, "D1234567"),
+		chromedp.SetValue(chromedp.CSS(`[name="drivers_license_state"]`), "TX"),
+		typeInto(`[name="mobile_phone"]`, "(512) 555-0134"),
+		typeInto(`[name="home_phone"]`, "512 555 0135"),
+		typeInto(`[name="work_phone"]`, "512-555-0136"),
+		typeInto(`[name="address_line1"]`, "1 Congress Ave"),
+		chromedp.SetValue(chromedp.CSS(`[name="state"]`), "TX"),
+		typeInto(`[name="postal_code"]`, zip),
+		chromedp.SetValue(chromedp.CSS(`[name="housing"]`), "rent"),
+		typeInto(`[name="months_at_address"]`, "30"),
+		chromedp.SetValue(chromedp.CSS(`[name="employment_type"]`), "full_time"),
+		typeInto(`[name="employer_name"]`, "Acme Corp"),
+		typeInto(`[name="employer_phone"]`, "5125550100"),
+		typeInto(`[name="employer_address"]`, "2 Main St"),
+		typeInto(`[name="supervisor_name"]`, "Jane Roe"),
+		typeInto(`[name="employed_since"]`, usDateKeys("2022-03-01")),
+		chromedp.SetValue(chromedp.CSS(`[name="pay_frequency"]`), "biweekly"),
+		chromedp.SetValue(chromedp.CSS(`[name="pay_method"]`), "direct_deposit"),
+		typeInto(`[name="last_pay_date"]`, usDateKeys(day(-5))),
+		typeInto(`[name="next_pay_date"]`, usDateKeys(day(9))),
+		typeInto(`[name="bank_name"]`, "Chase"),
+		typeInto(`[name="bank_routing_number"]`, "021000021"),
+		typeInto(`[name="bank_account_number"]`, "12345678"),
+		chromedp.SetValue(chromedp.CSS(`[name="bank_account_type"]`), "checking"),
+		typeInto(`[name="bank_months"]`, "40"),
+		chromedp.Click(chromedp.CSS(`[name="consent_terms"]`)),
+		chromedp.Click(chromedp.CSS(`[name="consent_tcpa"]`)),
+	}
+	if email != "" {
+		steps = append([]chromedp.Action[chromedp.Void]{
+			clearField(`[name="email"]`), typeInto(`[name="email"]`, email),
+		}, steps...)
+	}
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("filling the form: %v", err)
+	}
+}
+
+func send(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form.apply button[type="submit"]`))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBrowserUSJourney: from the Cashcat link to the buyer's page on a
+// phone, typing into the form.
+func TestBrowserUSJourney(t *testing.T) {
+	t.Parallel()
+	g := start(t, "")
+	ctx := chromium(t)
+	openPage(t, ctx, g.URL+"/?utm_source=cashcat.ph&action_token=usdemo0000000001")
+	if loc := location(t, ctx); strings.Contains(loc, "action_token") {
+		t.Errorf("the token is in the address bar: %s", loc)
+	}
+	if v := value(t, ctx, `[name="first_name"]`); v != "John" {
+		t.Errorf("first_name prefilled %q, want John", v)
+	}
+	shot(t, ctx, "1-form")
+	fillUS(t, ctx, "", "78702")
+	shot(t, ctx, "2-completed")
+	send(t, ctx)
+	waitLocation(t, ctx, "/sandbox/lender/welcome", 15*time.Second)
+	shot(t, ctx, "3-lender")
+	if n := calls(t, g, "lokyata:process-lp-lead"); n != 1 {
+		t.Errorf("lokyata posts: %d, want 1", n)
+	}
+}
+
+// TestBrowserSpanishJourney: the es flow on a phone, typed in, to Casheddy.
+func TestBrowserSpanishJourney(t *testing.T) {
+	t.Parallel()
+	g := start(t, "")
+	ctx := chromium(t)
+	openPage(t, ctx, g.URL+"/?utm_source=cashcat.ph&utm_campaign=es-demo&action_token=esdemo0000000001")
+	if v := value(t, ctx, `[name="first_name"]`); v != "Lucía" {
+		t.Errorf("first_name prefilled %q, want Lucía", v)
+	}
+	shot(t, ctx, "1-formulario")
+	day := time.Now().AddDate(0, 0, 10).Format("2006-01-02")
+	err := chromedp.Do(ctx,
+		clearField(`[name="loan_period_days"]`), typeInto(`[name="loan_period_days"]`, "30"),
+		typeInto(`[name="national_id"]`, "60604016M"),
+		chromedp.SetValue(chromedp.CSS(`[name="nationality"]`), "ES"),
+		chromedp.SetValue(chromedp.CSS(`[name="marital_status"]`), "single"),
+		typeInto(`[name="mobile_phone"]`, "612 345 678"),
+		typeInto(`[name="address_line1"]`, "Calle Mayor"),
+		typeInto(`[name="house_number"]`, "5"),
+		typeInto(`[name="postal_code"]`, "33560"),
+		chromedp.SetValue(chromedp.CSS(`[name="housing"]`), "rent"),
+		chromedp.SetValue(chromedp.CSS(`[name="income_source"]`), "employed"),
+		typeInto(`[name="employed_since"]`, usDateKeys("2020-01-01")),
+		clearField(`[name="monthly_income"]`), typeInto(`[name="monthly_income"]`, "1500"),
+		typeInto(`[name="monthly_expenses"]`, "600"),
+		typeInto(`[name="next_pay_date"]`, usDateKeys(day)),
+		typeInto(`[name="iban"]`, "ES50 2080 3294 3387 5223 9563"),
+		chromedp.Click(chromedp.CSS(`[name="consent_terms"]`)),
+		chromedp.Click(chromedp.CSS(`[name="consent_marketing"]`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, "2-completado")
+	send(t, ctx)
+	waitLocation(t, ctx, "/sandbox/lender/welcome?buyer=Casheddy", 15*time.Second)
+	shot(t, ctx, "3-prestamista")
+}
+
+// The browser catches a wrong value before any request: the form does not
+// leave, and the field says why.
+func TestBrowserValidatesBeforeSending(t *testing.T) {
+	t.Parallel()
+	g := start(t, "")
+	ctx := chromium(t)
+	openPage(t, ctx, g.URL+"/?utm_source=cashcat.ph&action_token=usdemo0000000001")
+	fillUS(t, ctx, "", "78702")
+	before := location(t, ctx)
+	if err := chromedp.Do(ctx, clearField(`[name="ssn"]`), typeInto(`[name="ssn"]`, "123")); err != nil {
+		t.Fatal(err)
+	}
+	send(t, ctx)
+	time.Sleep(300 * time.Millisecond)
+	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[name="ssn"]').validationMessage`))
+	if err != nil || msg == "" {
+		t.Errorf("no validation message on a 3-digit SSN (%v)", err)
+	}
+	if loc := location(t, ctx); loc != before {
+		t.Errorf("the form was sent: now at %s", loc)
+	}
+	shot(t, ctx, "invalid-ssn")
+	if n := calls(t, g, "lokyata:process-lp-lead"); n != 0 {
+		t.Errorf("a buyer was posted %d times", n)
+	}
+}
+
+// The waiting page advances to the buyer by itself, with JavaScript (its
+// poll) and without (its meta refresh).
+func TestBrowserWaitingPage(t *testing.T) {
+	for _, js := range []bool{true, false} {
+		t.Run(fmt.Sprintf("javascript=%v", js), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := strings.Replace(fmt.Sprintf(baseConfig, filepath.Join(dir, "l.db")), "submission: { wait: 5s }", "submission: { wait: 200ms }", 1)
+			g := start(t, cfg)
+			ctx := chromium(t)
+			if !js {
+				if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+					_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+					return err
+				})); err != nil {
+					t.Fatal(err)
+				}
+			}
+			openPage(t, ctx, g.URL+"/?utm_source=cashcat.ph&action_token=usdemo0000000001")
+			fillUS(t, ctx, "w+lokyata-slow@example.com", "78702")
+			send(t, ctx)
+			waitLocation(t, ctx, "/status/", 10*time.Second)
+			shot(t, ctx, "waiting")
+			waitLocation(t, ctx, "/sandbox/lender/welcome?buyer=Lokyata", 30*time.Second)
+		})
+	}
+}
+
+// prefill.js on a lender's own page, on another origin, fills its form.
+func TestBrowserPrefillJS(t *testing.T) {
+	t.Parallel()
+	lender := httptest.NewServer(sandbox.New(sandbox.Options{}))
+	defer lender.Close()
+	dir := t.TempDir()
+	cfg := strings.Replace(fmt.Sprintf(baseConfig, filepath.Join(dir, "l.db")),
+		`allowed_origins: ["http://lender.localhost:9000"]`, `allowed_origins: ["`+lender.URL+`"]`, 1)
+	g := start(t, cfg)
+	ctx := chromium(t)
+	page := lender.URL + "/sandbox/lender/form?gateway=" + g.URL + "&flow=us&action_token=usdemo0000000001"
+	openPage(t, ctx, page)
+	deadline := time.Now().Add(10 * time.Second)
+	for value(t, ctx, `[name="first_name"]`) != "John" {
+		if time.Now().After(deadline) {
+			t.Fatal("prefill.js never filled the lender's form")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	shot(t, ctx, "lender-form")
+	for sel, want := range map[string]string{`[name="last_name"]`: "Smith", `[name="email"]`: "john.smith@example.com",
+		`[name="amount"]`: "500", `[name="gender"]`: "male", `[name="birth_date"]`: "1985-07-04"} {
+		if got := value(t, ctx, sel); got != want {
+			t.Errorf("%s: got %q, want %q", sel, got, want)
+		}
+	}
+	// A page without a token: the script does nothing, the form stays usable.
+	if err := chromedp.Do(ctx, chromedp.Navigate(lender.URL+"/sandbox/lender/form?gateway="+g.URL),
+		chromedp.WaitVisible(chromedp.CSS(`form.apply`)), chromedp.Sleep(500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if v := value(t, ctx, `[name="first_name"]`); v != "" {
+		t.Errorf("without a token the form got %q", v)
+	}
+}
+
+// axeSource is axe-core's script (npm axe-core, installed by .ci/run):
+// LEADGATE_AXE, or the place .ci/run puts it.
+func axeSource(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("LEADGATE_AXE")
+	if path == "" {
+		home, _ := os.UserHomeDir()
+		path = filepath.Join(home, ".cache", "leadgate", "node_modules", "axe-core", "axe.min.js")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		msg := "axe-core is not installed at " + path + ": npm install axe-core (see .ci/run), or set LEADGATE_AXE"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return string(b)
+}
+
+// axe runs axe-core on the current page and fails on any violation.
+func axe(t *testing.T, ctx context.Context, src, page string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](src)); err != nil {
+		t.Fatalf("%s: loading axe-core: %v", page, err)
+	}
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document).then(r => JSON.stringify(r.violations.map(v =>
+		v.id + " (" + v.impact + "): " + v.nodes.map(n => n.target.join(" ")).slice(0, 3).join(", "))))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: running axe-core: %v", page, err)
+	}
+	if out != "[]" {
+		t.Errorf("%s: accessibility violations: %s", page, out)
+	}
+}
+
+// Every page a consumer can see, checked with axe-core at the phone
+// viewport: no violation.
+func TestBrowserAccessibility(t *testing.T) {
+	t.Parallel()
+	src := axeSource(t)
+	dir := t.TempDir()
+	cfg := strings.Replace(fmt.Sprintf(baseConfig, filepath.Join(dir, "l.db")), "submission: { wait: 5s }", "submission: { wait: 200ms }", 1)
+	g := start(t, cfg)
+	ctx := chromium(t)
+	visit := func(url string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS(`body`))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	visit(g.URL + "/?utm_source=cashcat.ph&action_token=usdemo0000000001")
+	axe(t, ctx, src, "us form")
+	visit(g.URL + "/?utm_campaign=es-demo&action_token=esdemo0000000001")
+	axe(t, ctx, src, "es form")
+	// The 422 page: the form back with its errors.
+	if err := chromedp.Do(ctx, script(`document.querySelector('form.apply').noValidate = true`),
+		chromedp.Click(chromedp.CSS(`form.apply button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`#form-alert`))); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, "422")
+	axe(t, ctx, src, "422 form")
+	// The waiting page, then the no-offer page.
+	visit(g.URL + "/?utm_source=cashcat.ph&action_token=usdemo0000000001")
+	fillUS(t, ctx, "a+lokyata-slow@example.com", "78702")
+	send(t, ctx)
+	waitLocation(t, ctx, "/status/", 10*time.Second)
+	axe(t, ctx, src, "waiting page")
+	visit(g.URL + "/?utm_source=cashcat.ph&action_token=usdemo0000000001")
+	fillUS(t, ctx, "b+decline@example.com", "78701")
+	send(t, ctx)
+	waitLocation(t, ctx, "/status/", 10*time.Second)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`section.status`))); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, "no-offer")
+	axe(t, ctx, src, "no-offer page")
+	for _, page := range []string{"/sandbox/", "/sandbox/lender/welcome?buyer=Lokyata&lead_id=x", "/sandbox/lender/form"} {
+		visit(g.URL + page)
+		axe(t, ctx, src, page)
+	}
+}
