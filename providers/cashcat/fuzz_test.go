@@ -2,6 +2,7 @@ package cashcat
 
 import (
 	"os"
+	"regexp"
 	"testing"
 )
 
@@ -32,9 +33,11 @@ func FuzzValidToken(f *testing.F) {
 	for _, s := range []string{"p47m6005xhf0f6z6", "", "p47m6005xhf0f6z!", "ÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄ"} {
 		f.Add(s)
 	}
+	// The hand-written loop must agree with the shape as a regexp states it.
+	shape := regexp.MustCompile(`^[A-Za-z0-9]{16}$`)
 	f.Fuzz(func(t *testing.T, s string) {
-		if ValidToken(s) && len(s) != 16 {
-			t.Errorf("ValidToken(%q) accepted %d bytes", s, len(s))
+		if got, want := ValidToken(s), shape.MatchString(s); got != want {
+			t.Errorf("ValidToken(%q) = %v, want %v", s, got, want)
 		}
 	})
 }
