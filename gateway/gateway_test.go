@@ -397,3 +397,33 @@ func TestConsentEvidenceIsStored(t *testing.T) {
 		t.Errorf("evidence: ip %q, ua %q, version %q, url %q", sub.IPAddress, sub.UserAgent, sub.PageVersion, sub.PageURL)
 	}
 }
+
+// Every answer carries a fresh X-Request-ID, and the one access-log line
+// of the request carries the same id (how an operator finds a user's
+// request in the logs) with the route pattern, never the URL and its token.
+func TestRequestIDInAnswerAndLog(t *testing.T) {
+	var logs bytes.Buffer
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
+		d.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	seen := map[string]bool{}
+	for range 2 {
+		logs.Reset()
+		w := do(h, "GET", "/?action_token=esdemo0000000001", nil)
+		id := w.Header().Get("X-Request-ID")
+		if len(id) != 16 || seen[id] {
+			t.Fatalf("X-Request-ID %q: want 16 hex characters, new on each request", id)
+		}
+		seen[id] = true
+		var line struct{ Msg, RequestID, Route string }
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "request" {
+				line.Msg, line.RequestID, line.Route = "request", fmt.Sprint(m["request_id"]), fmt.Sprint(m["route"])
+			}
+		}
+		if line.RequestID != id || line.Route != "/" || strings.Contains(logs.String(), "esdemo0000000001") {
+			t.Errorf("access log %q: want request_id %s, route /, and no token", logs.String(), id)
+		}
+	}
+}

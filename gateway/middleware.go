@@ -1,36 +1,49 @@
 package gateway
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ulule/limiter/v3"
-	mgin "github.com/ulule/limiter/v3/drivers/middleware/gin"
 	"github.com/ulule/limiter/v3/drivers/store/memory"
 )
 
 // requestID gives every request an id, echoed in X-Request-ID and logged
 // with every line about the request. An incoming id is not trusted: a
 // client could use it to mix its lines with someone else's.
+//
+// The id only has to be unique and unguessable enough not to collide, so
+// it comes from the runtime's per-thread ChaCha8 source rather than
+// crypto/rand (a system call per request on most kernels). It lives in the
+// response header alone: gin's c.Set would make a map per request.
 func requestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		b := make([]byte, 8)
-		rand.Read(b)
-		id := hex.EncodeToString(b)
-		c.Set("request_id", id)
-		c.Header("X-Request-ID", id)
+		var b [16]byte
+		hex.Encode(b[:], binary.LittleEndian.AppendUint64(nil, rand.Uint64()))
+		c.Writer.Header()[requestIDHeader] = []string{string(b[:])}
 		c.Next()
 	}
 }
 
-func reqID(c *gin.Context) string { return c.GetString("request_id") }
+// requestIDHeader is X-Request-ID in Go's canonical form, so that the
+// header map is written without canonicalising the key on each request.
+const requestIDHeader = "X-Request-Id"
+
+func reqID(c *gin.Context) string {
+	if v := c.Writer.Header()[requestIDHeader]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 // accessLog writes one line per request: the route pattern, never the URL
 // (which can hold an action token), and never the client's address or any
@@ -44,10 +57,15 @@ func (s *server) accessLog() gin.HandlerFunc {
 			route = "unmatched"
 		}
 		took := time.Since(start)
-		s.Log.Info("request", "request_id", reqID(c), "method", c.Request.Method, "route", route,
-			"status", c.Writer.Status(), "duration_ms", float64(took.Microseconds())/1000, "bytes", c.Writer.Size())
+		status := c.Writer.Status()
+		// LogAttrs with typed attributes: no interface boxing per field.
+		if s.Log.Enabled(c, slog.LevelInfo) {
+			s.Log.LogAttrs(c, slog.LevelInfo, "request", slog.String("request_id", reqID(c)),
+				slog.String("method", c.Request.Method), slog.String("route", route), slog.Int("status", status),
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000), slog.Int("bytes", c.Writer.Size()))
+		}
 		if s.Observe != nil {
-			s.Observe(route, c.Writer.Status(), took)
+			s.Observe(route, status, took)
 		}
 	}
 }
@@ -119,7 +137,7 @@ type limiters struct {
 // answer a 429 page, the API its JSON error, both with Retry-After.
 func (s *server) limiters() (limiters, error) {
 	rl := s.Config.RateLimits
-	mk := func(key, formatted, prefix string, api bool, keyOf mgin.KeyGetter) (gin.HandlerFunc, error) {
+	mk := func(key, formatted, prefix string, api bool, keyOf func(*gin.Context) string) (gin.HandlerFunc, error) {
 		rate, err := limiter.NewRateFromFormatted(formatted)
 		if err != nil {
 			return nil, fmt.Errorf("rate_limits.%s: %w", key, err)
@@ -130,32 +148,10 @@ func (s *server) limiters() (limiters, error) {
 		} else {
 			st = memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: prefix, CleanUpInterval: time.Minute})
 		}
-		l := limiter.New(st, rate)
-		opts := []mgin.Option{
-			mgin.WithLimitReachedHandler(func(c *gin.Context) {
-				// The limiter has just set X-RateLimit-Reset (a Unix time).
-				wait := int64(rate.Period.Seconds())
-				if reset, err := strconv.ParseInt(c.Writer.Header().Get("X-RateLimit-Reset"), 10, 64); err == nil {
-					wait = reset - time.Now().Unix()
-				}
-				c.Header("Retry-After", strconv.FormatInt(max(1, wait), 10))
-				if api {
-					s.apiFail(c, http.StatusTooManyRequests, "rate_limited", "too many requests: retry after the Retry-After delay")
-					return
-				}
-				s.errorPage(c, http.StatusTooManyRequests, s.defaultLang(), "error.ratelimited")
-			}),
-			// The default handler panics. A limiter that cannot answer
-			// must not take the landing page down: serve, and say so.
-			mgin.WithErrorHandler(func(c *gin.Context, err error) {
-				s.Log.Warn("rate limiter unavailable: serving without limit", "request_id", reqID(c), "err", err)
-				c.Next()
-			}),
+		if keyOf == nil {
+			keyOf = (*gin.Context).ClientIP
 		}
-		if keyOf != nil {
-			opts = append(opts, mgin.WithKeyGetter(keyOf))
-		}
-		return mgin.NewMiddleware(l, opts...), nil
+		return s.limit(limiter.New(st, rate), keyOf, api), nil
 	}
 	var l limiters
 	var err error
@@ -178,4 +174,37 @@ func (s *server) limiters() (limiters, error) {
 		return l, err
 	}
 	return l, nil
+}
+
+// limit is ulule/limiter's gin middleware, minus its per-request costs on
+// the hottest routes: the headers are written under their canonical keys
+// (c.Header canonicalises and allocates each one), and Retry-After comes
+// from the limiter's answer instead of being parsed back out of a header.
+func (s *server) limit(l *limiter.Limiter, keyOf func(*gin.Context) string, api bool) gin.HandlerFunc {
+	limit := []string{strconv.FormatInt(l.Rate.Limit, 10)}
+	return func(c *gin.Context) {
+		lc, err := l.Get(c, keyOf(c))
+		if err != nil {
+			// A limiter that cannot answer (Redis gone) must not take the
+			// page down: serve, and say so.
+			s.Log.Warn("rate limiter unavailable: serving without limit", "request_id", reqID(c), "err", err)
+			c.Next()
+			return
+		}
+		h := c.Writer.Header()
+		h["X-Ratelimit-Limit"] = limit
+		h["X-Ratelimit-Remaining"] = []string{strconv.FormatInt(lc.Remaining, 10)}
+		h["X-Ratelimit-Reset"] = []string{strconv.FormatInt(lc.Reset, 10)}
+		if !lc.Reached {
+			c.Next()
+			return
+		}
+		h["Retry-After"] = []string{strconv.FormatInt(max(1, lc.Reset-time.Now().Unix()), 10)}
+		c.Abort()
+		if api {
+			s.apiFail(c, http.StatusTooManyRequests, "rate_limited", "too many requests: retry after the Retry-After delay")
+			return
+		}
+		s.errorPage(c, http.StatusTooManyRequests, s.defaultLang(), "error.ratelimited")
+	}
 }

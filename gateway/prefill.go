@@ -42,12 +42,14 @@ func (s *server) prefillAccess() gin.HandlerFunc {
 	for i, o := range s.Config.PrefillAPI.AllowedOrigins {
 		origins[i] = strings.ToLower(strings.TrimRight(o, "/"))
 	}
+	vary := []string{"Origin"}
 	return func(c *gin.Context) {
-		c.Header("Vary", "Origin")
+		h := c.Writer.Header()
+		h["Vary"] = vary // canonical keys: no canonicalising per request
 		origin := c.GetHeader("Origin")
 		allowed := origin != "" && slices.Contains(origins, strings.ToLower(origin))
 		if allowed {
-			c.Header("Access-Control-Allow-Origin", origin)
+			h["Access-Control-Allow-Origin"] = []string{origin}
 		}
 		if c.Request.Method == http.MethodOptions {
 			if !allowed {
@@ -88,6 +90,10 @@ func (s *server) checkToken() gin.HandlerFunc {
 	}
 }
 
+// noStoreHeader is the Cache-Control value of every private answer, shared
+// read-only by all of them.
+var noStoreHeader = []string{"no-store"}
+
 // handlePrefill handles "GET /api/v1/prefill/:token": the lead in
 // canonical field names, from the same cache as the landing page, so a
 // cached token never costs a second Cashcat call.
@@ -103,7 +109,7 @@ func (s *server) handlePrefill() gin.HandlerFunc {
 		token := c.Param("token")
 		key := token + "|" + c.Query("flow") + "|" + s.Now().UTC().Format("2006-01-02")
 		if body, ok := s.answers.Get(key); ok {
-			c.Header("Cache-Control", "no-store")
+			c.Writer.Header()["Cache-Control"] = noStoreHeader
 			c.Data(http.StatusOK, "application/json; charset=utf-8", body.([]byte))
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -145,6 +146,11 @@ func TestPrefillRateLimits(t *testing.T) {
 		w := apiGet(h, "/api/v1/prefill/esdemo0000000001", withKey)
 		if i < 2 && w.Code != 200 {
 			t.Fatalf("call %d: got %d", i, w.Code)
+		}
+		// Both limits (per IP, per token) allow 2 a minute: what is left
+		// is told on every answer, so a lender can pace its calls.
+		if got, want := w.Header().Get("X-RateLimit-Remaining"), strconv.Itoa(max(1-i, 0)); got != want || w.Header().Get("X-RateLimit-Limit") != "2" {
+			t.Errorf("call %d: X-RateLimit-Limit %q, Remaining %q; want 2, %s", i, w.Header().Get("X-RateLimit-Limit"), got, want)
 		}
 		if i == 2 && (w.Code != 429 || errorCode(t, w) != "rate_limited" || w.Header().Get("Retry-After") == "") {
 			t.Errorf("third call: got %d %s, Retry-After %q", w.Code, w.Body, w.Header().Get("Retry-After"))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,9 @@ type Metrics struct {
 	latency      *prometheus.HistogramVec
 	cashcat      *prometheus.CounterVec
 	cache        *prometheus.CounterVec
+	cacheHit     prometheus.Counter
+	cacheNegHit  prometheus.Counter
+	cacheMiss    prometheus.Counter
 	balanceReqs  prometheus.Gauge
 	balanceAmt   prometheus.Gauge
 	attempts     *prometheus.CounterVec
@@ -30,6 +34,7 @@ type Metrics struct {
 	applications *prometheus.CounterVec
 	revenue      *prometheus.CounterVec
 	crm          prometheus.Counter
+	series       sync.Map // routeStatus → requestSeries
 }
 
 // New registers leadgate's metrics; breakers is read at each scrape.
@@ -44,6 +49,7 @@ func New(breakers func() map[string]string) *Metrics {
 		Help: "Calls made to the Cashcat Actions API (each one is paid), by result."}, []string{"result"})
 	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_cashcat_cache_total",
 		Help: "Lead lookups by cache result: hit, negative_hit (known unknown token), miss."}, []string{"result"})
+	m.cacheHit, m.cacheNegHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("negative_hit"), m.cache.WithLabelValues("miss")
 	m.balanceReqs = prometheus.NewGauge(prometheus.GaugeOpts{Name: "leadgate_cashcat_balance_available_requests",
 		Help: "Requests left on the Cashcat balance, as last reported."})
 	m.balanceAmt = prometheus.NewGauge(prometheus.GaugeOpts{Name: "leadgate_cashcat_balance_amount",
@@ -73,16 +79,40 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Request records one answered request.
+// Request records one answered request. The series of each route and
+// status are looked up once and kept: WithLabelValues hashes its labels
+// and takes a lock on every call, and this runs on every request. Routes
+// are patterns and statuses a few dozen, so the map stays small.
 func (m *Metrics) Request(route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	key := routeStatus{route, status}
+	s, ok := m.series.Load(key)
+	if !ok {
+		s, _ = m.series.LoadOrStore(key, requestSeries{
+			count:   m.requests.WithLabelValues(route, strconv.Itoa(status)),
+			latency: m.latency.WithLabelValues(route),
+		})
+	}
+	rs := s.(requestSeries)
+	rs.count.Inc()
+	rs.latency.Observe(d.Seconds())
+}
+
+type routeStatus struct {
+	route  string
+	status int
+}
+
+type requestSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // CacheHit, CacheNegativeHit and CacheMiss count lead lookups.
-func (m *Metrics) CacheHit()         { m.cache.WithLabelValues("hit").Inc() }
-func (m *Metrics) CacheNegativeHit() { m.cache.WithLabelValues("negative_hit").Inc() }
-func (m *Metrics) CacheMiss()        { m.cache.WithLabelValues("miss").Inc() }
+// The series are resolved once in New: a hit is counted on every cached
+// landing and prefill call.
+func (m *Metrics) CacheHit()         { m.cacheHit.Inc() }
+func (m *Metrics) CacheNegativeHit() { m.cacheNegHit.Inc() }
+func (m *Metrics) CacheMiss()        { m.cacheMiss.Inc() }
 
 // CashcatFetched records one Cashcat call and the balance it reported.
 func (m *Metrics) CashcatFetched(l *providers.Lead, err error) {
