@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -59,9 +60,12 @@ func (s *server) handleLanding() gin.HandlerFunc {
 			s.sessions.save(c.Writer, sess)
 		}
 		now := s.Now()
-		if page, ok := s.Views.fastForm(flow.Form, flow.Locale, prefill, len(prefill) > 0, now, flow.Loc, s.sessions.csrf(sess.ID), randomID()); ok {
-			c.Header("Cache-Control", "no-store")
-			c.Data(http.StatusOK, "text/html; charset=utf-8", page)
+		page := pages.Get().(*bytes.Buffer)
+		defer pages.Put(page) // c.Data has written it out by then
+		page.Reset()
+		if s.Views.fastForm(page, flow.Form, flow.Locale, prefill, len(prefill) > 0, now, flow.Loc, s.sessions.csrf(sess.ID), randomID()) {
+			c.Writer.Header()["Cache-Control"] = noStoreHeader
+			c.Data(http.StatusOK, "text/html; charset=utf-8", page.Bytes())
 			return
 		}
 		v := s.Views.formView(flow.Form, flow.Locale, prefill, nil, now, flow.Loc)

@@ -1,0 +1,39 @@
+package gateway
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// A sealed cookie opens to the session that was saved, again and again
+// (the second time from the opened-cookie cache); a tampered cookie and a
+// cookie past its 24 hours do not open, cached or not.
+func TestSessionCookieOpensOnlyWhileValid(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	s := newSessions("test-secret", false, func() time.Time { return now })
+	want := Session{ID: "s1", Token: "esdemo0000000001", Flow: "es", Issued: now.Unix(), Counted: true}
+	w := httptest.NewRecorder()
+	s.save(w, want)
+	cookie := w.Result().Cookies()[0]
+	request := func(v string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: cookieName, Value: v})
+		return r
+	}
+	for i := range 2 {
+		if got, ok := s.load(request(cookie.Value)); !ok || got != want {
+			t.Fatalf("open %d: got %+v, %v; want %+v", i, got, ok, want)
+		}
+	}
+	tampered := []byte(cookie.Value)
+	tampered[len(tampered)/2] ^= 'A' ^ 'B'
+	if got, ok := s.load(request(string(tampered))); ok || got.ID == want.ID {
+		t.Errorf("a tampered cookie opened: %+v", got)
+	}
+	now = now.Add(sessionTTL + time.Second)
+	if got, ok := s.load(request(cookie.Value)); ok || got.ID == want.ID {
+		t.Errorf("a cookie past its lifetime opened: %+v", got)
+	}
+}
