@@ -5,7 +5,7 @@
 // bytes is measured in the same run, and every figure is printed with
 // its ratio to it.
 //
-//	go run ./cmd/loadtest [-duration 5s] [-conns 32]
+//	go run ./cmd/loadtest [-duration 5s] [-conns 32] [-cpuprofile server.pprof]
 //
 // fortio's library would be the generator of choice, but one of its
 // dependencies is not served by the module proxy here; this one is a
@@ -70,6 +70,7 @@ func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	duration := fs.Duration("duration", 5*time.Second, "how long each closed-loop measurement runs")
 	conns := fs.Int("conns", 32, "concurrent connections of the closed-loop client")
+	cpuprofile := fs.String("cpuprofile", "", "write the server's CPU profile over the closed-loop runs to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -124,15 +125,24 @@ func run(args []string, out io.Writer) error {
 		return func() (*http.Request, error) { return http.NewRequest("GET", u.Bare+path, nil) }
 	}
 
-	fmt.Fprintln(out, "closed loop (as fast as the server answers):")
-	bPrefill := closedLoop(client, bare("/prefill"), *conns, *duration)
-	gPrefill := closedLoop(client, prefill(u.Gateway), *conns, *duration)
-	bPage := closedLoop(client, bare("/page"), *conns, *duration)
-	gPage := closedLoop(client, landing, *conns, *duration)
+	var profiled chan error
+	if *cpuprofile != "" {
+		// Both closed-loop pairs: four runs of duration each.
+		profiled = profile(u.Bare, *cpuprofile, 4**duration)
+	}
+	fmt.Fprintln(out, "closed loop (as fast as the server answers; gateway and bare handler measured in alternating rounds):")
+	bPrefill, gPrefill := paired(client, bare("/prefill"), prefill(u.Gateway), *conns, *duration)
+	bPage, gPage := paired(client, bare("/page"), landing, *conns, *duration)
 	report(out, "bare Gin, prefill bytes", bPrefill, bPrefill)
 	report(out, "prefill JSON (cached)", gPrefill, bPrefill)
 	report(out, "bare Gin, page bytes", bPage, bPage)
 	report(out, "landing page (cached)", gPage, bPage)
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		fmt.Fprintf(out, "  (server CPU profile in %s: go tool pprof -top -cum %s)\n", *cpuprofile, *cpuprofile)
+	}
 
 	fmt.Fprintln(out, "\nopen loop at 1,000 requests/s (latency as users arriving at that rate see it):")
 	for _, tc := range []struct {
@@ -156,6 +166,26 @@ func run(args []string, out io.Writer) error {
 		fmt.Fprintf(out, "\nresident memory per cached lead: %s\n", strings.TrimSpace(mem))
 	}
 	return nil
+}
+
+// profile fetches the server child's CPU profile over the next d.
+func profile(bare, file string, d time.Duration) chan error {
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", bare, int(d.Seconds()+0.5)))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(file)
+		if err == nil {
+			_, err = io.Copy(f, resp.Body)
+			err = errors.Join(err, f.Close())
+		}
+		done <- err
+	}()
+	return done
 }
 
 type result struct {
@@ -208,13 +238,51 @@ func summarize(lat []time.Duration, n int64, errs int64, took time.Duration) res
 	return r
 }
 
-// closedLoop keeps conns requests in flight for d.
-func closedLoop(c *http.Client, newReq func() (*http.Request, error), conns int, d time.Duration) result {
-	return closedLoopOf(conns, d, func(int, int) (time.Duration, error) { return do(c, newReq) })
+// rounds is how many alternating rounds paired splits its time into.
+const rounds = 5
+
+// paired measures the bare handler and the gateway in alternating rounds
+// (bare first, then gateway first, and so on), each side for d in all.
+// On a shared machine the throughput drifts by tens of percent from one
+// second to the next; measured back to back in one block each, the ratio
+// would mostly measure that drift. Interleaved, both sides see the same
+// machine.
+func paired(c *http.Client, bare, gw func() (*http.Request, error), conns int, d time.Duration) (result, result) {
+	var b, g sample
+	for i := range rounds {
+		first, second := &b, &g
+		firstReq, secondReq := bare, gw
+		if i%2 == 1 {
+			first, second, firstReq, secondReq = &g, &b, gw, bare
+		}
+		first.add(closedLoopSample(conns, d/rounds, func(int, int) (time.Duration, error) { return do(c, firstReq) }))
+		second.add(closedLoopSample(conns, d/rounds, func(int, int) (time.Duration, error) { return do(c, secondReq) }))
+	}
+	return b.result(), g.result()
 }
+
+// sample is what a closed loop saw: latencies, counts and its duration.
+type sample struct {
+	lat     []time.Duration
+	n, errs int64
+	took    time.Duration
+}
+
+func (s *sample) add(o sample) {
+	s.lat = append(s.lat, o.lat...)
+	s.n += o.n
+	s.errs += o.errs
+	s.took += o.took
+}
+
+func (s sample) result() result { return summarize(s.lat, s.n, s.errs, s.took) }
 
 // closedLoopOf runs op on conns workers, one after another on each, for d.
 func closedLoopOf(conns int, d time.Duration, op func(worker, i int) (time.Duration, error)) result {
+	return closedLoopSample(conns, d, op).result()
+}
+
+func closedLoopSample(conns int, d time.Duration, op func(worker, i int) (time.Duration, error)) sample {
 	var mu sync.Mutex
 	var all []time.Duration
 	var n, errs atomic.Int64
@@ -240,7 +308,7 @@ func closedLoopOf(conns int, d time.Duration, op func(worker, i int) (time.Durat
 		}()
 	}
 	wg.Wait()
-	return summarize(all, n.Load(), errs.Load(), time.Since(start))
+	return sample{lat: all, n: n.Load(), errs: errs.Load(), took: time.Since(start)}
 }
 
 // openLoop sends rate requests per second for d, whatever the answers

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,8 +27,13 @@ func TestLoadTestReports(t *testing.T) {
 		t.Skip("a short load test")
 	}
 	var out bytes.Buffer
-	if err := run([]string{"-duration", "300ms", "-conns", "4"}, &out); err != nil {
+	prof := filepath.Join(t.TempDir(), "server.pprof")
+	if err := run([]string{"-duration", "300ms", "-conns", "4", "-cpuprofile", prof}, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
+	}
+	// The profile is pprof's gzipped protobuf, ready for go tool pprof.
+	if b, err := os.ReadFile(prof); err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("server CPU profile: %d bytes, %v", len(b), err)
 	}
 	report := out.String()
 	for _, want := range []string{"prefill JSON (cached)", "landing page (cached)", "bare Gin, page bytes",

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +23,8 @@ import (
 
 	"github.com/leadgate/leadgate/gateway"
 	"github.com/leadgate/leadgate/gateway/config"
+	"github.com/leadgate/leadgate/gateway/jobs"
+	"github.com/leadgate/leadgate/gateway/metrics"
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/submit"
 	"github.com/leadgate/leadgate/gateway/vault"
@@ -91,15 +94,22 @@ func serve(out io.Writer) error {
 	defer st.Close()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil)) // logs formatted, as in production
 	upstream := &fakeCashcat{calls: map[string]int{}, lead: []byte(sampleLead)}
-	leads := cashcat.NewCache(upstream, time.Hour, time.Minute, 1_000_000, 5*time.Second, cashcat.CacheEvents{})
+	// Metrics and funnel counting as in production: they run on every request.
+	met := metrics.New(func() map[string]string { return nil })
+	events := cashcat.CacheEvents{Hit: met.CacheHit, NegativeHit: met.CacheNegativeHit, Miss: met.CacheMiss, Fetched: met.CashcatFetched}
+	leads := cashcat.NewCache(upstream, time.Hour, time.Minute, 1_000_000, 5*time.Second, events)
+	visits := &jobs.Visits{Store: st, Log: log}
+	go visits.Run(context.Background())
 	worker := submit.New(st, map[string]submit.Buyer{"lokyata": instantBuyer{}}, map[string][]string{"us": {"lokyata"}},
-		submit.Config{Owner: "loadtest", Lease: 15 * time.Second, Workers: 16, Poll: 50 * time.Millisecond}, log, submit.Events{})
+		submit.Config{Owner: "loadtest", Lease: 15 * time.Second, Workers: 16, Poll: 50 * time.Millisecond}, log,
+		submit.Events{Attempt: met.Attempt, Decided: met.Decided})
 	go worker.Run(context.Background())
 	views, err := gateway.NewViews(templates.FS)
 	if err != nil {
 		return err
 	}
-	h, err := gateway.NewServer(gateway.Deps{Config: cfg, Log: log, Leads: leads, Store: st, Submitter: worker, Views: views})
+	h, err := gateway.NewServer(gateway.Deps{Config: cfg, Log: log, Leads: leads, Store: st, Submitter: worker, Views: views,
+		Observe: met.Request, Funnel: visits})
 	if err != nil {
 		return err
 	}
@@ -123,6 +133,9 @@ func serve(out io.Writer) error {
 		c.String(http.StatusOK, "%d", upstream.calls[c.Query("token")])
 	})
 	bare.GET("/memory-per-lead", func(c *gin.Context) { c.String(http.StatusOK, memoryPerLead()) })
+	// The server's own profile, for -cpuprofile (the bare listener is
+	// the load test's private one).
+	bare.GET("/debug/pprof/profile", gin.WrapF(pprof.Profile))
 	bl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
