@@ -175,7 +175,12 @@ func (w *Worker) process(ctx context.Context, id string) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
-		t := time.NewTicker(w.lease / 3)
+		// Renewed every third of the lease, so one failed renewal (a busy
+		// or briefly unreachable database) leaves time for more: after a
+		// failure the next try comes sooner, and only a lease actually
+		// lost ends the renewals.
+		every, again := w.lease/3, w.lease/12
+		t := time.NewTimer(every)
 		defer t.Stop()
 		for {
 			select {
@@ -183,14 +188,14 @@ func (w *Worker) process(ctx context.Context, id string) {
 				return
 			case <-t.C:
 				err := w.store.Renew(ctx, id, w.owner, w.lease)
-				if errors.Is(err, store.ErrLeaseLost) {
+				switch {
+				case errors.Is(err, store.ErrLeaseLost):
 					return // decided, or taken over: StartAttempt will see it
-				}
-				if err != nil {
-					// A busy or briefly unreachable database must not end
-					// the renewals: the next tick tries again, and only a
-					// lease actually lost stops them.
+				case err != nil:
 					log.Warn("renewing lease", "err", err)
+					t.Reset(again)
+				default:
+					t.Reset(every)
 				}
 			}
 		}

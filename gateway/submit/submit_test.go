@@ -3,6 +3,7 @@ package submit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -434,25 +435,60 @@ func TestRetriesStopAtTheDeadline(t *testing.T) {
 
 // A buyer slower than the lease: the worker renews its lease while it
 // waits, so a second worker (replica) never takes the application over
-// and posts it again.
+// and posts it again — also when a renewal fails for a moment (a busy
+// database): only a lease actually lost stops the renewals.
 func TestLeaseRenewedWhileABuyerIsSlow(t *testing.T) {
-	s := openStore(t)
-	slow := &fakeBuyer{name: "a", delay: 1200 * time.Millisecond, d: accept("https://a.example")}
-	create(t, s, "app-1", time.Minute)
-	var workers []*Worker
-	for i := range 2 {
-		w := New(s, map[string]Buyer{"a": slow}, map[string][]string{"es": {"a"}},
-			Config{Owner: fmt.Sprintf("w%d", i), Lease: 400 * time.Millisecond, Workers: 2, Poll: 10 * time.Millisecond}, quiet, Events{})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { w.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-		workers = append(workers, w)
+	for _, tc := range []struct {
+		name        string
+		failRenewal int // renewals of the first worker that fail
+	}{{"renewals succeed", 0}, {"the first two renewals fail", 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			slow := &fakeBuyer{name: "a", delay: 1500 * time.Millisecond, d: accept("https://a.example")}
+			create(t, s, "app-1", time.Minute)
+			var workers []*Worker
+			for i := range 2 {
+				var st Store = s
+				if i == 0 {
+					st = &flakyRenew{Store: s, fail: tc.failRenewal}
+				}
+				w := New(st, map[string]Buyer{"a": slow}, map[string][]string{"es": {"a"}},
+					Config{Owner: fmt.Sprintf("w%d", i), Lease: 600 * time.Millisecond, Workers: 2, Poll: 10 * time.Millisecond}, quiet, Events{})
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { w.Run(ctx); close(done) }()
+				t.Cleanup(func() { cancel(); <-done })
+				workers = append(workers, w)
+				if i == 0 {
+					// The first worker claims it; the second polls beside it.
+					for slow.calls.Load() == 0 {
+						time.Sleep(5 * time.Millisecond)
+					}
+				}
+			}
+			app, _ := workers[0].Wait(context.Background(), "app-1", 5*time.Second)
+			if app.Status != store.Accepted || slow.calls.Load() != 1 {
+				t.Errorf("got %s with %d posts, want accepted after one post", app.Status, slow.calls.Load())
+			}
+		})
 	}
-	app, _ := workers[0].Wait(context.Background(), "app-1", 5*time.Second)
-	if app.Status != store.Accepted || slow.calls.Load() != 1 {
-		t.Errorf("got %s with %d posts, want accepted after one post", app.Status, slow.calls.Load())
+}
+
+// flakyRenew is a store whose first renewals fail as a busy database does.
+type flakyRenew struct {
+	*store.Store
+	mu   sync.Mutex
+	fail int
+}
+
+func (f *flakyRenew) Renew(ctx context.Context, id, owner string, lease time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail > 0 {
+		f.fail--
+		return errors.New("database is locked (SQLITE_BUSY)")
 	}
+	return f.Store.Renew(ctx, id, owner, lease)
 }
 
 // A graceful stop while a buyer is answering waits for the answer: the
