@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -96,20 +95,12 @@ func (c *Client) Submit(ctx context.Context, s *providers.Submission, tier strin
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/xml, text/xml")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return providers.Decision{}, providers.TransportError("astoria", ctx.Err(), err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return providers.Decision{}, fmt.Errorf("astoria: %w: reading answer: %s", providers.ErrUnavailable, providers.TransportReason(err))
-	}
+	status, b, err := providers.Call(c.http, req, "astoria", maxBody, nil)
 	switch {
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return providers.Decision{}, providers.StatusError("astoria", resp.StatusCode, "")
-	case resp.StatusCode != http.StatusOK:
-		return providers.Decision{}, fmt.Errorf("astoria: %w: status %d", providers.ErrRejectedRequest, resp.StatusCode)
+	case err != nil:
+		return providers.Decision{}, err
+	case status != http.StatusOK:
+		return providers.Decision{}, fmt.Errorf("astoria: %w: status %d", providers.ErrRejectedRequest, status)
 	}
 	return c.decide(b)
 }

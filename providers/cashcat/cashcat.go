@@ -6,7 +6,6 @@ package cashcat
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -149,18 +148,8 @@ func (c *Client) do(ctx context.Context, token string) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("cashcat: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, 0, fmt.Errorf("cashcat: %w", ctx.Err())
-		}
-		// The url.Error would carry the token; say only what happened.
-		return nil, 0, fmt.Errorf("cashcat: %w: %s", providers.ErrUnavailable, providers.TransportReason(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, 0, fmt.Errorf("cashcat: %w: reading body: %s", providers.ErrUnavailable, providers.TransportReason(err))
-	}
-	return body, resp.StatusCode, nil
+	// Cashcat's statuses mean their own things (402: balance used up):
+	// read in Lead. The transport error never carries the URL's token.
+	status, body, err := providers.Send(c.http, req, "cashcat", maxBody)
+	return body, status, err
 }

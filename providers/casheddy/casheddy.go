@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -95,26 +94,13 @@ func (c *Client) do(ctx context.Context, path string, body []byte) (int, []byte,
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.SetBasicAuth(c.cfg.Username, c.cfg.Password)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, providers.TransportError("casheddy", ctx.Err(), err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return 0, nil, fmt.Errorf("casheddy: %w: reading answer: %s", providers.ErrUnavailable, providers.TransportReason(err))
-	}
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return 0, nil, fmt.Errorf("casheddy: %w: status %d", providers.ErrUnauthorized, resp.StatusCode)
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return 0, nil, providers.StatusError("casheddy", resp.StatusCode, "")
-	case resp.StatusCode == http.StatusBadRequest:
+	status, b, err := providers.Call(c.http, req, "casheddy", maxBody, nil)
+	if err == nil && status == http.StatusBadRequest {
 		// "Not found / Empty request / Invalid argument": our request is
 		// wrong, Casheddy is healthy (the breaker must not count it).
 		return 0, nil, fmt.Errorf("casheddy: %w: status 400: %s", providers.ErrRejectedRequest, message(b))
 	}
-	return resp.StatusCode, b, nil
+	return status, b, err
 }
 
 // decide reads a lead/send answer. Casheddy reports per-field problems

@@ -164,25 +164,15 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, out any)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return providers.TransportError("cashfin", ctx.Err(), err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("cashfin: %w: reading answer: %s", providers.ErrUnavailable, providers.TransportReason(err))
-	}
+	status, b, err := providers.Call(c.http, req, "cashfin", maxBody, errorText)
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("cashfin: %w: status %d", providers.ErrUnauthorized, resp.StatusCode)
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return providers.StatusError("cashfin", resp.StatusCode, errorText(b))
-	case resp.StatusCode >= 400:
-		return fmt.Errorf("cashfin: %w: status %d: %s", providers.ErrRejectedRequest, resp.StatusCode, errorText(b))
+	case err != nil:
+		return err
+	case status >= 400:
+		return fmt.Errorf("cashfin: %w: status %d: %s", providers.ErrRejectedRequest, status, errorText(b))
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("cashfin: %w: answer is not json (status %d)", providers.ErrBadResponse, resp.StatusCode)
+		return fmt.Errorf("cashfin: %w: answer is not json (status %d)", providers.ErrBadResponse, status)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -56,27 +55,14 @@ func (c *Client) do(ctx context.Context, body []byte) (int, []byte, error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("x-api-key", c.cfg.APIKey)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, providers.TransportError("lokyata", ctx.Err(), err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return 0, nil, fmt.Errorf("lokyata: %w: reading answer: %s", providers.ErrUnavailable, providers.TransportReason(err))
-	}
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return 0, nil, fmt.Errorf("lokyata: %w: status %d", providers.ErrUnauthorized, resp.StatusCode)
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		// The document's error answer: 500 with the failure in "comment".
-		return 0, nil, providers.StatusError("lokyata", resp.StatusCode, comment(b))
-	case resp.StatusCode >= 400:
+	// The document's error answer: 500 with the failure in "comment".
+	status, b, err := providers.Call(c.http, req, "lokyata", maxBody, comment)
+	if err == nil && status >= 400 {
 		// A required field missing or too long: our mapping's fault, and
 		// Lokyata is healthy (the breaker must not count it).
-		return 0, nil, fmt.Errorf("lokyata: %w: status %d: %s", providers.ErrRejectedRequest, resp.StatusCode, comment(b))
+		return 0, nil, fmt.Errorf("lokyata: %w: status %d: %s", providers.ErrRejectedRequest, status, comment(b))
 	}
-	return resp.StatusCode, b, nil
+	return status, b, err
 }
 
 type wireAnswer struct {
