@@ -3,7 +3,6 @@ package astoria
 import (
 	"context"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,17 +15,10 @@ import (
 	"time"
 
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/providertest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func day(s string) time.Time {
-	t, err := time.Parse(providers.DateLayout, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
+var day = providertest.Day
 
 // documentExample is the application behind the document's example request.
 func documentExample() (*providers.Submission, Config) {
@@ -55,17 +47,7 @@ func documentExample() (*providers.Submission, Config) {
 func TestEncodeMatchesDocumentExample(t *testing.T) {
 	s, cfg := documentExample()
 	got := encode(s, cfg, "ALL")
-	golden := "testdata/fulldirect.golden.txt"
-	if *update {
-		os.WriteFile(golden, []byte(got+"\n"), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != strings.TrimSpace(string(want)) {
-		t.Errorf("request differs from golden\n got: %s\nwant: %s", got, want)
-	}
+	providertest.GoldenText(t, "testdata/fulldirect.golden.txt", got)
 	// The golden is the document's example string, byte for byte, plus the
 	// time_limit the document's example leaves at its default.
 	doc, err := os.ReadFile("testdata/document_example.txt")

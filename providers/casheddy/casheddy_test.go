@@ -7,21 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"reflect"
 	"testing"
-	"time"
 
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/providertest"
 )
 
-func day(s string) time.Time {
-	t, err := time.Parse(providers.DateLayout, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
+var day = providertest.Day
 
 // DocumentExample is the application behind the document's example request.
 func documentExample() *providers.Submission {
@@ -44,19 +36,7 @@ func documentExample() *providers.Submission {
 	}
 }
 
-func sameJSON(t *testing.T, got, want []byte) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("got body is not json: %v", err)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		t.Fatalf("golden is not json: %v", err)
-	}
-	if !reflect.DeepEqual(g, w) {
-		t.Errorf("body differs from golden\n got: %s\nwant: %s", got, want)
-	}
-}
+var sameJSON = providertest.SameJSON
 
 func server(t *testing.T, status int, answer string, seen *[]byte) *Client {
 	t.Helper()
@@ -94,8 +74,7 @@ func TestSubmitMatchesDocumentExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden, _ := os.ReadFile("testdata/send_request.golden.json")
-	sameJSON(t, body, golden)
+	providertest.GoldenJSON(t, "testdata/send_request.golden.json", body)
 	if d.Outcome != providers.Accepted || d.RedirectURL != "https://dev.casheddy.es/redirect?lead_id=1af30231-ad0d-4e9e-a0ab-b28ceedcf983" {
 		t.Errorf("got %+v", d)
 	}

@@ -7,12 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/providertest"
 )
 
 func submission() *providers.Submission {
@@ -26,16 +25,7 @@ func submission() *providers.Submission {
 
 func TestToLeadMatchesGolden(t *testing.T) {
 	got, _ := json.Marshal(ToLead(submission(), "accepted"))
-	want, err := os.ReadFile("testdata/create_request.golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g, w map[string]any
-	json.Unmarshal(got, &g)
-	json.Unmarshal(want, &w)
-	if !reflect.DeepEqual(g, w) {
-		t.Errorf("lead differs from golden\n got: %s\nwant: %s", got, want)
-	}
+	providertest.GoldenJSON(t, "testdata/create_request.golden.json", got)
 	for status, want := range map[string]string{"accepted": "converted", "declined": "lost", "needs_fix": "new"} {
 		if got := ToLead(submission(), status).Status; got != want {
 			t.Errorf("%s: got status %q, want %q", status, got, want)

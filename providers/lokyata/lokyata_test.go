@@ -4,28 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/providertest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func day(s string) time.Time {
-	t, err := time.Parse(providers.DateLayout, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
+var day = providertest.Day
 
 // documentExample is the application behind the document's example payload.
 func documentExample() (*providers.Submission, Config) {
@@ -74,20 +67,7 @@ func TestMappingMatchesDocumentExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := "testdata/process_lp_lead.golden.json"
-	if *update {
-		os.WriteFile(golden, append(got, '\n'), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g, w map[string]any
-	json.Unmarshal(got, &g)
-	json.Unmarshal(want, &w)
-	if !reflect.DeepEqual(g, w) {
-		t.Errorf("payload differs from golden\n got: %s\nwant: %s", got, want)
-	}
+	providertest.GoldenJSON(t, "testdata/process_lp_lead.golden.json", got)
 
 	// The golden itself must be the document's example: every value we send
 	// is the example's, and what we leave out is optional and not collected.
@@ -95,27 +75,19 @@ func TestMappingMatchesDocumentExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc map[string]any
+	var doc, g map[string]any
 	json.Unmarshal(raw, &doc)
+	json.Unmarshal(got, &g)
 	for k, v := range g {
 		if !reflect.DeepEqual(doc[k], v) {
 			t.Errorf("%s: got %v, the document's example has %v", k, v, doc[k])
 		}
 	}
 	for k := range doc {
-		if _, sent := g[k]; !sent && !contains(notCollected, k) {
+		if _, sent := g[k]; !sent && !slices.Contains(notCollected, k) {
 			t.Errorf("%s: in the document's example but not sent", k)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestMappingCutsToDocumentedLengths(t *testing.T) {

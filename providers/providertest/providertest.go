@@ -1,0 +1,85 @@
+// Package providertest is what the upstream clients' tests share: golden
+// files, compared by meaning and rewritten with `go test -update`, and
+// dates written as the wire writes them. Only tests import it.
+package providertest
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files from what the code sends")
+
+// Day parses a YYYY-MM-DD date, panicking on a typo in a test.
+func Day(s string) time.Time {
+	t, err := time.Parse(providers.DateLayout, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// SameJSON fails t unless got and want are the same JSON value (key order
+// and spacing aside).
+func SameJSON(t testing.TB, got, want []byte) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("got is not JSON: %v\n%s", err, got)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatalf("want is not JSON: %v\n%s", err, want)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("JSON differs\n got: %s\nwant: %s", got, want)
+	}
+}
+
+// GoldenJSON compares got with the JSON golden file at path; with
+// -update it writes got there first, indented.
+func GoldenJSON(t testing.TB, path string, got []byte) {
+	t.Helper()
+	if *update {
+		var b bytes.Buffer
+		if err := json.Indent(&b, got, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		write(t, path, append(b.Bytes(), '\n'))
+	}
+	SameJSON(t, got, read(t, path))
+}
+
+// GoldenText compares got, byte for byte, with the golden file at path
+// (its final newline aside); with -update it writes got there first.
+func GoldenText(t testing.TB, path, got string) {
+	t.Helper()
+	if *update {
+		write(t, path, []byte(got+"\n"))
+	}
+	if want := string(bytes.TrimSuffix(read(t, path), []byte("\n"))); got != want {
+		t.Errorf("differs from %s\n got: %s\nwant: %s", path, got, want)
+	}
+}
+
+func read(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func write(t testing.TB, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
