@@ -72,7 +72,7 @@ func NewAdmin(d AdminDeps) http.Handler {
 // in constant time.
 func adminAuth(user, pass string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
+		noStore(c)
 		if pass == "" {
 			c.String(http.StatusServiceUnavailable, "admin is off: set admin.password (LEADGATE_ADMIN_PASSWORD)\n")
 			c.Abort()

@@ -84,7 +84,7 @@ func (s *server) handleApply() gin.HandlerFunc {
 		if err != nil {
 			decided = rec
 		}
-		c.Header("Cache-Control", "no-store")
+		noStore(c)
 		s.redirected(c, decided)
 		c.Redirect(http.StatusSeeOther, s.nextURL(decided))
 	}

@@ -32,11 +32,11 @@ func BenchmarkLandingCached(b *testing.B) {
 	}
 }
 
-// noStore takes flushed visits and drops them: the benchmark measures
+// dropVisits takes flushed visits and drops them: the benchmark measures
 // what counting costs the landing page itself.
-type noStore struct{}
+type dropVisits struct{}
 
-func (noStore) AddVisits(context.Context, map[store.FunnelKey]store.VisitCounts) error { return nil }
+func (dropVisits) AddVisits(context.Context, map[store.FunnelKey]store.VisitCounts) error { return nil }
 
 // BenchmarkLandingFunnel: landings of new sessions (each one a counted
 // visit) with funnel counting off and on. Counting is in memory, so "on"
@@ -45,7 +45,7 @@ func BenchmarkLandingFunnel(b *testing.B) {
 	for _, tc := range []struct {
 		name    string
 		counter VisitCounter
-	}{{"off", nil}, {"on", &jobs.Visits{Store: noStore{}}}} {
+	}{{"off", nil}, {"on", &jobs.Visits{Store: dropVisits{}}}} {
 		b.Run(tc.name, func(b *testing.B) {
 			t := &testing.T{}
 			h, _ := newLimitedServer(t, fakeLeads{}, "100000000-S", func(d *Deps) { d.Funnel = tc.counter })

@@ -64,7 +64,7 @@ func (s *server) handleLanding() gin.HandlerFunc {
 		defer pages.Put(page) // c.Data has written it out by then
 		page.Reset()
 		if s.Views.fastForm(page, flow.Form, flow.Locale, prefill, len(prefill) > 0, now, flow.Loc, s.sessions.csrf(sess.ID), randomID()) {
-			c.Writer.Header()["Cache-Control"] = noStoreHeader
+			noStore(c)
 			c.Data(http.StatusOK, "text/html; charset=utf-8", page.Bytes())
 			return
 		}
@@ -113,7 +113,7 @@ func (s *server) exchange(c *gin.Context, sess *Session, q url.Values) {
 	}
 	// This answer's request URL holds the token: no Referer may carry it.
 	c.Header("Referrer-Policy", "no-referrer")
-	c.Header("Cache-Control", "no-store")
+	noStore(c)
 	c.Redirect(http.StatusSeeOther, target)
 }
 
@@ -177,7 +177,7 @@ func (s *server) matchAttrs(c *gin.Context, q url.Values, lead *providers.Lead) 
 func (s *server) renderForm(c *gin.Context, status int, sess Session, v FormPage) {
 	v.CSRF = s.sessions.csrf(sess.ID)
 	v.SubmissionID = randomID()
-	c.Header("Cache-Control", "no-store")
+	noStore(c)
 	if err := s.Views.render(c.Writer, status, "form", v); err != nil {
 		s.Log.Error("rendering form", "request_id", reqID(c), "err", err)
 		s.errorPage(c, http.StatusInternalServerError, v.Page.Lang, "error.internal")

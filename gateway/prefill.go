@@ -25,7 +25,7 @@ type prefillAnswer struct {
 
 // apiFail answers the API's one error shape.
 func (s *server) apiFail(c *gin.Context, status int, code, message string) {
-	c.Header("Cache-Control", "no-store")
+	noStore(c)
 	c.AbortWithStatusJSON(status, apiError{Error: apiErrorBody{Code: code, Message: message}})
 }
 
@@ -94,6 +94,11 @@ func (s *server) checkToken() gin.HandlerFunc {
 // read-only by all of them.
 var noStoreHeader = []string{"no-store"}
 
+// noStore marks an answer as never to be stored by a browser or a proxy
+// (it carries personal data, a token or a per-session secret). The key is
+// written canonical: c.Header would canonicalise it on every request.
+func noStore(c *gin.Context) { c.Writer.Header()["Cache-Control"] = noStoreHeader }
+
 // handlePrefill handles "GET /api/v1/prefill/:token": the lead in
 // canonical field names, from the same cache as the landing page, so a
 // cached token never costs a second Cashcat call.
@@ -109,7 +114,7 @@ func (s *server) handlePrefill() gin.HandlerFunc {
 		token := c.Param("token")
 		key := token + "|" + c.Query("flow") + "|" + s.Now().UTC().Format("2006-01-02")
 		if body, ok := s.answers.Get(key); ok {
-			c.Writer.Header()["Cache-Control"] = noStoreHeader
+			noStore(c)
 			c.Data(http.StatusOK, "application/json; charset=utf-8", body.([]byte))
 			return
 		}
@@ -149,7 +154,7 @@ func (s *server) handlePrefill() gin.HandlerFunc {
 		if s.answers.ItemCount() < 100_000 { // bounded, like the lead cache
 			s.answers.Set(key, body, gocache.DefaultExpiration)
 		}
-		c.Header("Cache-Control", "no-store")
+		noStore(c)
 		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 	}
 }

@@ -130,7 +130,7 @@ func (s *server) errorPage(c *gin.Context, status int, lang, msgKey string) {
 	cat := s.Views.Catalog(lang)
 	v := s.Views.statusView(lang, cat.T("error.title"), cat.T(msgKey))
 	v.Link, v.LinkText = "/", cat.T("error.home")
-	c.Header("Cache-Control", "no-store")
+	noStore(c)
 	if err := s.Views.render(c.Writer, status, "status", v); err != nil {
 		s.Log.Error("rendering error page", "err", err)
 		c.String(status, cat.T(msgKey))

@@ -47,7 +47,7 @@ func (s *server) handleStatus() gin.HandlerFunc {
 			flow = s.flows.Default()
 		}
 		cat := s.Views.Catalog(flow.Locale)
-		c.Header("Cache-Control", "no-store")
+		noStore(c)
 		switch next := s.nextURL(app); {
 		case app.Status == store.Accepted || (app.Status == store.Declined && next != "/status/"+app.ID):
 			s.redirected(c, app)
@@ -98,7 +98,7 @@ type applicationJSON struct {
 func (s *server) handleApplicationJSON() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		app, _, ok := s.owned(c)
-		c.Header("Cache-Control", "no-store")
+		noStore(c)
 		if !ok {
 			c.JSON(http.StatusNotFound, apiError{Error: apiErrorBody{Code: "not_found", Message: "no such application"}})
 			return
