@@ -85,8 +85,13 @@ func (s *server) handleApply() gin.HandlerFunc {
 			decided = rec
 		}
 		noStore(c)
-		s.redirected(c, decided)
-		c.Redirect(http.StatusSeeOther, s.nextURL(decided))
+		next, leaving := s.nextURL(decided)
+		if leaving {
+			s.redirected(c, decided)
+		} else {
+			next = "/status/" + decided.ID
+		}
+		c.Redirect(http.StatusSeeOther, next)
 	}
 }
 
@@ -116,21 +121,15 @@ func (s *server) submission(c *gin.Context, id string, flow *Flow, sess Session,
 	return providers.Submission{
 		ID: id, Flow: flow.Name, Currency: flow.Currency, Country: flow.Form.Country, Application: app,
 		Attribution: sess.Attribution, Consents: consents,
-		IPAddress: clientIP(c), UserAgent: truncateUA(c.Request.UserAgent()),
+		IPAddress: clientIP(c), UserAgent: providers.Cut(c.Request.UserAgent(), 512),
 		PageURL: strings.TrimRight(s.Config.Server.PublicURL, "/") + "/", PageVersion: s.Views.Version,
 		SubmittedAt: now,
 	}
 }
 
-func truncateUA(ua string) string {
-	if len(ua) > 512 {
-		return strings.ToValidUTF8(ua[:512], "")
-	}
-	return ua
-}
-
 // redirected records, for the funnel, that a consumer is being sent to the
-// accepting buyer. A failure costs a count, never the consumer's redirect.
+// accepting buyer (once: the store ignores repeats). A failure costs a
+// count, never the consumer's redirect.
 func (s *server) redirected(c *gin.Context, app store.Application) {
 	if app.Status != store.Accepted {
 		return
@@ -140,15 +139,17 @@ func (s *server) redirected(c *gin.Context, app store.Application) {
 	}
 }
 
-// nextURL is where a consumer goes for an application in its state.
-func (s *server) nextURL(app store.Application) string {
+// nextURL is where a consumer leaves to for an application in its state:
+// the buyer's page once accepted, the flow's fallback once declined (when
+// it has one). Otherwise the consumer stays with leadgate.
+func (s *server) nextURL(app store.Application) (string, bool) {
 	switch app.Status {
 	case store.Accepted:
-		return app.RedirectURL
+		return app.RedirectURL, true
 	case store.Declined:
 		if f := s.flows.ByName(app.Flow); f != nil && f.FallbackURL != "" {
-			return f.FallbackURL
+			return f.FallbackURL, true
 		}
 	}
-	return "/status/" + app.ID
+	return "", false
 }

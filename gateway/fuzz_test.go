@@ -34,7 +34,7 @@ func FuzzAttribution(f *testing.F) {
 		c := testContext(r)
 		a := s.firstTouch(c, q)
 		for _, v := range []string{a.Source, a.Medium, a.Campaign, a.Content, a.Term} {
-			if len(v) > 100 || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			if utf8.RuneCountInString(v) > 100 || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 				t.Errorf("kept %q", v)
 			}
 		}

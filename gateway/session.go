@@ -152,8 +152,5 @@ func cleanUTM(v string) string {
 		}
 		return -1
 	}, strings.TrimSpace(v))
-	if len(v) > 100 {
-		v = strings.ToValidUTF8(v[:100], "")
-	}
-	return v
+	return providers.Cut(v, 100)
 }

@@ -48,8 +48,8 @@ func (s *server) handleStatus() gin.HandlerFunc {
 		}
 		cat := s.Views.Catalog(flow.Locale)
 		noStore(c)
-		switch next := s.nextURL(app); {
-		case app.Status == store.Accepted || (app.Status == store.Declined && next != "/status/"+app.ID):
+		switch next, leaving := s.nextURL(app); {
+		case leaving:
 			s.redirected(c, app)
 			c.Redirect(http.StatusSeeOther, next)
 		case app.Status == store.NeedsFix:
@@ -104,8 +104,8 @@ func (s *server) handleApplicationJSON() gin.HandlerFunc {
 			return
 		}
 		out := applicationJSON{ID: app.ID, Status: app.Status}
-		s.redirected(c, app) // the waiting page's script follows redirect_url
-		if next := s.nextURL(app); next != "/status/"+app.ID {
+		if next, leaving := s.nextURL(app); leaving {
+			s.redirected(c, app) // the waiting page's script follows redirect_url
 			out.RedirectURL = next
 		}
 		c.JSON(http.StatusOK, out)
