@@ -87,9 +87,7 @@ func (s *server) prefill(c *gin.Context, token string, flow *Flow) form.Values {
 		return nil // not kept: Cashcat may answer next time
 	}
 	vals := flow.Form.Restrict(lead.Prefill(flow.Currency), s.Now(), flow.Loc)
-	if s.answers.ItemCount() < 100_000 {
-		s.answers.Set(key, vals, gocache.DefaultExpiration)
-	}
+	s.remember(key, vals)
 	return vals
 }
 
@@ -121,9 +119,7 @@ func (s *server) exchange(c *gin.Context, sess *Session, q url.Values) {
 // (logged once, at the right level) and never break the page: the
 // consumer gets the form without prefill.
 func (s *server) lead(c *gin.Context, token string) *providers.Lead {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.Config.Cashcat.Timeout+s.Config.Cashcat.Timeout/2)
-	defer cancel()
-	lead, err := s.Leads.Lead(ctx, token)
+	lead, err := s.fetch(c, token)
 	switch {
 	case err == nil:
 		return lead
@@ -135,6 +131,23 @@ func (s *server) lead(c *gin.Context, token string) *providers.Lead {
 		s.Log.Warn("cashcat unavailable: form shown without prefill", "request_id", reqID(c), "err", err)
 	}
 	return nil
+}
+
+// fetch asks the lead source for token's lead, waiting at most half again
+// Cashcat's own timeout: a request that joined a fetch already under way
+// (or waits on another replica's) must not outwait it.
+func (s *server) fetch(c *gin.Context, token string) (*providers.Lead, error) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.Config.Cashcat.Timeout+s.Config.Cashcat.Timeout/2)
+	defer cancel()
+	return s.Leads.Lead(ctx, token)
+}
+
+// remember keeps a formatted answer (prefill JSON, form values) a minute,
+// up to a bound, like the lead cache it is derived from.
+func (s *server) remember(key string, v any) {
+	if s.answers.ItemCount() < 100_000 {
+		s.answers.Set(key, v, gocache.DefaultExpiration)
+	}
 }
 
 // firstTouch is the attribution of a session's first visit.

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	gocache "github.com/patrickmn/go-cache"
 
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/cashcat"
@@ -118,9 +116,7 @@ func (s *server) handlePrefill() gin.HandlerFunc {
 			c.Data(http.StatusOK, "application/json; charset=utf-8", body.([]byte))
 			return
 		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), s.Config.Cashcat.Timeout+s.Config.Cashcat.Timeout/2)
-		defer cancel()
-		lead, err := s.Leads.Lead(ctx, token)
+		lead, err := s.fetch(c, token)
 		switch {
 		case errors.Is(err, providers.ErrNotFound):
 			s.apiFail(c, http.StatusNotFound, "unknown_token", "cashcat does not know this action token")
@@ -151,9 +147,7 @@ func (s *server) handlePrefill() gin.HandlerFunc {
 			s.apiFail(c, http.StatusInternalServerError, "internal", "the lead could not be encoded")
 			return
 		}
-		if s.answers.ItemCount() < 100_000 { // bounded, like the lead cache
-			s.answers.Set(key, body, gocache.DefaultExpiration)
-		}
+		s.remember(key, body)
 		noStore(c)
 		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 	}
