@@ -227,9 +227,10 @@ func (w *Worker) process(ctx context.Context, id string) {
 	tried := map[string]bool{}    // buyer/tier already posted (or skipped)
 	finished := map[string]bool{} // buyers with nothing left to try
 	retry := map[string]bool{}    // buyer/tier whose failure never reached the buyer
+	tries := map[string]int{}     // buyer/tier: posts so far
 	for _, a := range done {
 		key := a.Buyer + "/" + a.Tier
-		tried[key] = true
+		tried[key], tries[key] = true, a.Tries
 		switch {
 		case a.Outcome == string(providers.Accepted):
 			// Accepted before a crash kept us from recording the decision.
@@ -299,14 +300,8 @@ func (w *Worker) process(ctx context.Context, id string) {
 				w.decide(ctx, app, store.Decision{Status: store.NeedsFix, Buyer: name, Reason: att.Reason, FieldErrors: d.FieldErrors})
 				return
 			case att.Outcome == store.AttemptError && att.Retry:
-				tries := 1
-				for _, a := range done {
-					if a.Buyer == name && a.Tier == tier {
-						tries = a.Tries + 1
-					}
-				}
-				if tries < w.maxTries {
-					retryLater = max(retryLater, tries)
+				if n := tries[name+"/"+tier] + 1; n < w.maxTries {
+					retryLater = max(retryLater, n)
 				}
 			case att.Outcome == store.AttemptError || d.Final:
 				// A failing buyer is not ridden further down: its lower
