@@ -108,11 +108,17 @@ func (l *Leads) get(ctx context.Context, token string) (lead *providers.Lead, er
 	return lead, nil, true, nil
 }
 
-func (l *Leads) fetch(ctx context.Context, token, owner string) (*providers.Lead, error) {
+// call makes the real, paid Cashcat call, and counts it.
+func (l *Leads) call(ctx context.Context, token string) (*providers.Lead, error) {
 	lead, err := l.next.Lead(ctx, token)
 	if l.Fetched != nil {
 		l.Fetched(lead, err)
 	}
+	return lead, err
+}
+
+func (l *Leads) fetch(ctx context.Context, token, owner string) (*providers.Lead, error) {
+	lead, err := l.call(ctx, token)
 	// The answer is written even if this caller has gone: the others wait.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
@@ -164,11 +170,7 @@ func (l *Leads) direct(ctx context.Context, token string, cause error) (*provide
 			l.log.Error("redis unreachable: lead cache no longer shared across replicas", "err", cause)
 		}
 	}
-	lead, err := l.next.Lead(ctx, token)
-	if l.Fetched != nil {
-		l.Fetched(lead, err)
-	}
-	return lead, err
+	return l.call(ctx, token)
 }
 
 func (l *Leads) recovered() {
