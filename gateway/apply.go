@@ -23,29 +23,29 @@ func (s *server) handleApply() gin.HandlerFunc {
 		if flow == nil {
 			flow = s.flows.Default()
 		}
-		if err := parseForm(c); err != nil {
-			status, key := http.StatusBadRequest, "error.internal"
-			if err == errTooLarge {
-				status, key = http.StatusRequestEntityTooLarge, "error.toolarge"
-			}
-			s.errorPage(c, status, flow.Locale, key)
+		parseErr := parseForm(c)
+		if parseErr == errTooLarge {
+			s.errorPage(c, http.StatusRequestEntityTooLarge, flow.Locale, "error.toolarge")
 			return
 		}
-		vals := flow.Form.Decode(c.Request.PostForm)
+		post := c.Request.PostForm
+		if !known || !s.sessions.checkCSRF(sess.ID, post.Get("csrf_token")) {
+			s.refuse(c, sess, known, flow, post.Get("submission_id"))
+			return
+		}
+		vals := flow.Form.Decode(post)
 		cat := s.Views.Catalog(flow.Locale)
-
-		// A post without this session's token is refused but not lost: the
-		// form comes back with the values, under a fresh session, so the
-		// consumer only has to send it again.
-		if !known || !s.sessions.checkCSRF(sess.ID, c.Request.PostForm.Get("csrf_token")) {
-			s.sessions.save(c.Writer, sess)
-			v := s.Views.formView(flow.Form, flow.Locale, vals, nil, s.Now(), flow.Loc)
-			v.Alert = cat.T("form.session")
-			s.renderForm(c, http.StatusForbidden, sess, v)
+		now := s.Now()
+		if parseErr != nil {
+			// A body that is not proper form encoding (first_name=%zz) is
+			// the client's mistake, not ours: what could be read comes back
+			// (the post passed the CSRF check: it is the consumer's own).
+			v := s.Views.formView(flow.Form, flow.Locale, vals, nil, now, flow.Loc)
+			v.Alert = cat.T("form.unreadable")
+			s.renderForm(c, http.StatusBadRequest, sess, v)
 			return
 		}
 
-		now := s.Now()
 		app, problems := flow.Form.Validate(vals, now, flow.Loc)
 		if len(problems) > 0 {
 			msgs := map[string]string{}
@@ -58,12 +58,13 @@ func (s *server) handleApply() gin.HandlerFunc {
 		}
 
 		id := randomID()
-		owner := s.sessions.owner(sess.ID)
 		// One form render, one application: a double click or a resubmit
-		// after "back" carries the same submission_id and replays.
-		key := owner + ":" + cleanKey(c.Request.PostForm.Get("submission_id"), id)
+		// after "back" carries the same submission_id and replays. The key
+		// is the posting session's, so two consumers never share one.
+		submission := cleanKey(post.Get("submission_id"), id)
+		key := s.sessions.owner(sess.ID) + ":" + submission
 		rec, created, err := s.Store.Create(c.Request.Context(), store.New{
-			ID: id, SessionHash: owner, IdempotencyKey: key,
+			ID: id, SessionHash: s.sessions.owner(s.sessions.rotateFor(sess, id).ID), IdempotencyKey: key,
 			Flow: flow.Name, Form: flow.Form.Name, Currency: flow.Currency,
 			Prefilled: sess.Token != "", Deadline: flow.Deadline,
 			Submission: s.submission(c, id, flow, sess, app),
@@ -76,6 +77,12 @@ func (s *server) handleApply() gin.HandlerFunc {
 			s.renderForm(c, http.StatusServiceUnavailable, sess, v)
 			return
 		}
+		// The application belongs to a new session id, the one derived
+		// for it (the same for every copy of a double click): the cookie
+		// the consumer came with, planted or not, opens nothing of it.
+		owner := s.sessions.rotateFor(sess, rec.ID)
+		owner.LastSubmission, owner.LastApp = submission, rec.ID
+		s.sessions.save(c.Writer, owner)
 		if created {
 			s.Log.Info("application stored", "request_id", reqID(c), "application", rec.ID, "flow", flow.Name)
 			s.Submitter.Wake()
@@ -93,6 +100,32 @@ func (s *server) handleApply() gin.HandlerFunc {
 		}
 		c.Redirect(http.StatusSeeOther, next)
 	}
+}
+
+// refuse answers a post that failed the CSRF check. It may come from
+// another site (an auto-submitted form carries no cookie: SameSite=Lax),
+// so it never echoes a posted value, never shows a consent as given and
+// never sets a cookie: the consumer's own session and form stay as they
+// were. A resubmit of the form the session last sent, rendered before the
+// session rotated, replays that application.
+func (s *server) refuse(c *gin.Context, sess Session, known bool, flow *Flow, submission string) {
+	if !known {
+		s.errorPage(c, http.StatusForbidden, flow.Locale, "error.session")
+		return
+	}
+	if sess.LastApp != "" && submission == sess.LastSubmission {
+		noStore(c)
+		c.Redirect(http.StatusSeeOther, "/status/"+sess.LastApp)
+		return
+	}
+	var prefill form.Values
+	if sess.Token != "" {
+		prefill = s.prefill(c, sess.Token, flow)
+	}
+	v := s.Views.formView(flow.Form, flow.Locale, prefill, nil, s.Now(), flow.Loc)
+	v.Prefilled = len(prefill) > 0
+	v.Alert = s.Views.Catalog(flow.Locale).T("form.session")
+	s.renderForm(c, http.StatusForbidden, sess, v)
 }
 
 // cleanKey accepts a posted submission id that looks like ours, else fall.

@@ -193,17 +193,6 @@ func TestFlowChoice(t *testing.T) {
 	}
 }
 
-func TestApplyWithoutSessionKeepsValues(t *testing.T) {
-	h, st := newTestServer(t, fakeLeads{err: providers.ErrNotFound})
-	w := do(h, "POST", "/apply", url.Values{"first_name": {"Lucía"}, "csrf_token": {"forged"}})
-	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), `value="Lucía"`) || !strings.Contains(w.Body.String(), "sesión había caducado") {
-		t.Errorf("got %d", w.Code)
-	}
-	if _, err := st.Get(context.Background(), "x"); !errors.Is(err, store.ErrNotFound) {
-		t.Error("store not empty")
-	}
-}
-
 func TestApplyBodyLimit(t *testing.T) {
 	h, _ := newTestServer(t, fakeLeads{err: providers.ErrNotFound})
 	w := do(h, "POST", "/apply", url.Values{"first_name": {strings.Repeat("a", 100<<10)}})

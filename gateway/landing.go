@@ -103,6 +103,9 @@ func (s *server) exchange(c *gin.Context, sess *Session, q url.Values) {
 		}
 	}
 	sess.Flow = s.flows.Pick(q.Get("flow"), s.matchAttrs(c, q, lead)).Name
+	// A new id (and CSRF secret) once the session holds a lead: a cookie
+	// planted before the exchange opens nothing of what follows.
+	*sess = s.sessions.rotate(*sess)
 	s.sessions.save(c.Writer, *sess)
 	q.Del("action_token")
 	target := "/"

@@ -32,6 +32,12 @@ type Session struct {
 	Issued      int64                 `json:"n"`
 	// Counted: this session's visit is in the funnel (counted once).
 	Counted bool `json:"c,omitempty"`
+	// LastSubmission and LastApp are the form render (submission_id) the
+	// session last sent and the application it made: a resubmit of that
+	// form from a page rendered before the session rotated replays the
+	// application instead of failing the CSRF check.
+	LastSubmission string `json:"ls,omitempty"`
+	LastApp        string `json:"la,omitempty"`
 }
 
 const (
@@ -113,6 +119,24 @@ func (s *sessions) save(w http.ResponseWriter, sess Session) {
 		Name: cookieName, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/",
 		MaxAge: int(sessionTTL.Seconds()), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
+}
+
+// rotate gives a session a new id, and with it a new CSRF secret and a
+// new owner of what it creates, keeping its contents: a cookie planted
+// before the token exchange (session fixation) then owns nothing the
+// consumer does after it.
+func (s *sessions) rotate(sess Session) Session {
+	sess.ID = randomID()
+	return sess
+}
+
+// rotateFor is the session's id after it stored application appID. It is
+// derived, not random, so that concurrent posts of one form (a double
+// click) all hand the browser the same new session, the one that owns the
+// application; and only the server can derive it.
+func (s *sessions) rotateFor(sess Session, appID string) Session {
+	sess.ID = hex.EncodeToString(s.sum("rotate|" + sess.ID + "|" + appID))[:32]
+	return sess
 }
 
 // owner is what an application stores of the session that created it: a

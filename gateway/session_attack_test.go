@@ -1,0 +1,329 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// browser is a consumer's (or an attacker's) browser against a test
+// server: its own cookie jar, redirects not followed, so each answer can be
+// looked at.
+type browser struct {
+	t      *testing.T
+	srv    *httptest.Server
+	client *http.Client
+}
+
+func newBrowser(t *testing.T, srv *httptest.Server) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, srv: srv, client: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type answer struct {
+	Code   int
+	Header http.Header
+	Body   string
+}
+
+func (b *browser) do(method, path string, form url.Values) answer {
+	b.t.Helper()
+	var req *http.Request
+	if form != nil {
+		req, _ = http.NewRequest(method, b.srv.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req, _ = http.NewRequest(method, b.srv.URL+path, nil)
+	}
+	res, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var sb strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := res.Body.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return answer{Code: res.StatusCode, Header: res.Header, Body: sb.String()}
+}
+
+func (b *browser) get(path string) answer { return b.do("GET", path, nil) }
+
+// cookie is the session cookie the browser holds now.
+func (b *browser) cookie() string {
+	u, _ := url.Parse(b.srv.URL)
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == cookieName {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// plant puts a session cookie into the browser, as a fixation attack
+// would.
+func (b *browser) plant(value string) {
+	u, _ := url.Parse(b.srv.URL)
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: cookieName, Value: value, Path: "/"}})
+}
+
+// hidden reads the form's hidden fields (csrf_token, submission_id).
+func hidden(page string) url.Values {
+	v := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(page, -1) {
+		v.Set(m[1], m[2])
+	}
+	return v
+}
+
+// validES is a complete, valid es application.
+func validES() url.Values {
+	v := url.Values{}
+	for k, x := range map[string]string{
+		"loan_amount": "300", "loan_period_days": "30", "first_name": "Lucía", "last_name": "García",
+		"gender": "female", "birth_date": "1990-04-12", "national_id": "60604016M", "nationality": "ES",
+		"marital_status": "single", "email": "lucia@example.es", "mobile_phone": "612345678",
+		"address_line1": "Calle Mayor", "house_number": "5", "postal_code": "33560", "city": "Ribadesella",
+		"housing": "rent", "income_source": "employed", "employed_since": "2020-01-01", "monthly_income": "1500",
+		"monthly_expenses": "600", "next_pay_date": time.Now().AddDate(0, 0, 10).Format("2006-01-02"),
+		"iban": "ES5020803294338752239563", "consent_terms": "1", "consent_marketing": "1",
+	} {
+		v.Set(k, x)
+	}
+	return v
+}
+
+func with(a, b url.Values) url.Values {
+	out := url.Values{}
+	for _, v := range []url.Values{a, b} {
+		for k, x := range v {
+			out[k] = x
+		}
+	}
+	return out
+}
+
+var checkedBox = regexp.MustCompile(`<input type="checkbox"[^>]* checked`)
+
+// An attacker's page auto-submits a form to /apply from another site: the
+// victim's browser sends no cookie (SameSite=Lax). The refusal must not
+// become a form filled in by the attacker, with consents ticked and a
+// valid token, under a new session that replaces the victim's.
+func TestRefusedPostEchoesNothingAndKeepsTheSession(t *testing.T) {
+	h, st := newTestServer(t, fakeLeads{lead: sampleLead()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx := context.Background()
+
+	attack := url.Values{"first_name": {"Mallory"}, "email": {"attacker@evil.example"}, "iban": {"ES9121000418450200051332"},
+		"consent_terms": {"1"}, "consent_marketing": {"1"}, "csrf_token": {"forged"}, "submission_id": {strings.Repeat("a", 32)}}
+
+	// Cross-site: no cookie at all.
+	stranger := newBrowser(t, srv)
+	got := stranger.do("POST", "/apply", attack)
+	if got.Code != http.StatusForbidden {
+		t.Errorf("cross-site post: got %d, want 403", got.Code)
+	}
+	if sc := got.Header.Values("Set-Cookie"); len(sc) > 0 {
+		t.Errorf("cross-site post set a cookie: %q", sc)
+	}
+	for _, echoed := range []string{"Mallory", "attacker@evil.example", "ES9121000418450200051332"} {
+		if strings.Contains(got.Body, echoed) {
+			t.Errorf("cross-site post echoed %q", echoed)
+		}
+	}
+	if checkedBox.MatchString(got.Body) || strings.Contains(got.Body, `name="csrf_token"`) {
+		t.Error("cross-site post answered a form with a consent ticked or a usable token")
+	}
+
+	// The victim has a session with a lead and an application; the
+	// attacker's post (now with the victim's cookie, as a same-site bug
+	// would send it, but a forged token) changes nothing of it.
+	victim := newBrowser(t, srv)
+	victim.get("/?action_token=esdemo0000000001&utm_source=cashcat.ph")
+	form := victim.get("/")
+	applied := victim.do("POST", "/apply", with(validES(), hidden(form.Body)))
+	if applied.Code != http.StatusSeeOther {
+		t.Fatalf("victim's application: got %d", applied.Code)
+	}
+	status := applied.Header.Get("Location")
+	before := victim.cookie()
+	got = victim.do("POST", "/apply", attack)
+	if got.Code != http.StatusForbidden || victim.cookie() != before {
+		t.Errorf("forged token with the victim's cookie: got %d, cookie replaced: %v", got.Code, victim.cookie() != before)
+	}
+	for _, echoed := range []string{"Mallory", "attacker@evil.example", "ES9121000418450200051332"} {
+		if strings.Contains(got.Body, echoed) {
+			t.Errorf("forged post echoed %q", echoed)
+		}
+	}
+	if checkedBox.MatchString(got.Body) {
+		t.Error("forged post rendered a consent as given")
+	}
+	if w := victim.get(status); w.Code == http.StatusNotFound {
+		t.Errorf("after the attack the victim's %s is 404: the session was replaced", status)
+	}
+	// Nothing of the attacker's was stored: only the victim's application.
+	recent, err := st.Recent(ctx, 10)
+	if err != nil || len(recent) != 1 {
+		t.Errorf("applications stored: %d (%v), want only the victim's", len(recent), err)
+	}
+}
+
+// The CSRF token is checked, not only the cookie: a post with the
+// session's own cookie and a missing or wrong token is refused and stores
+// nothing; the right token is accepted.
+func TestCSRFTokenIsChecked(t *testing.T) {
+	h, st := newTestServer(t, fakeLeads{lead: sampleLead()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	form := hidden(b.get("/").Body)
+	other := hidden(newBrowser(t, srv).get("/").Body).Get("csrf_token") // a real token, of another session
+	for name, token := range map[string]string{"missing": "", "wrong": "forged", "another session's": other} {
+		fields := with(validES(), form)
+		fields.Set("csrf_token", token)
+		if got := b.do("POST", "/apply", fields); got.Code != http.StatusForbidden {
+			t.Errorf("%s token: got %d, want 403", name, got.Code)
+		}
+	}
+	if recent, _ := st.Recent(context.Background(), 10); len(recent) != 0 {
+		t.Fatalf("refused posts stored %d applications", len(recent))
+	}
+	if got := b.do("POST", "/apply", with(validES(), form)); got.Code != http.StatusSeeOther {
+		t.Errorf("the session's own token: got %d, want 303", got.Code)
+	}
+	if recent, _ := st.Recent(context.Background(), 10); len(recent) != 1 {
+		t.Errorf("got %d applications, want 1", len(recent))
+	}
+}
+
+// Session fixation: a cookie planted in the victim's browser before the
+// token exchange must open nothing of what the victim does after it. The
+// session rotates at the exchange and when the application is stored.
+func TestSessionRotatesAtExchangeAndApplication(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{lead: sampleLead()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	attacker := newBrowser(t, srv)
+	attacker.get("/")
+	planted := attacker.cookie()
+	plantedCSRF := hidden(attacker.get("/").Body).Get("csrf_token")
+
+	victim := newBrowser(t, srv)
+	victim.plant(planted)
+	victim.get("/?action_token=esdemo0000000001")
+	if victim.cookie() == planted {
+		t.Fatal("the token exchange kept the planted cookie")
+	}
+	form := hidden(victim.get("/").Body)
+	if form.Get("csrf_token") == plantedCSRF {
+		t.Error("the CSRF token is the same before and after the token exchange")
+	}
+	afterExchange := victim.cookie()
+	applied := victim.do("POST", "/apply", with(validES(), form))
+	status := applied.Header.Get("Location")
+	if applied.Code != http.StatusSeeOther || !strings.HasPrefix(status, "/status/") {
+		t.Fatalf("apply: got %d to %q", applied.Code, status)
+	}
+	if victim.cookie() == afterExchange {
+		t.Error("storing the application kept the session id")
+	}
+	if got := victim.get(status); got.Code != http.StatusOK {
+		t.Errorf("the victim's own status page: got %d", got.Code)
+	}
+	id := strings.TrimPrefix(status, "/status/")
+	for name, cookie := range map[string]string{"planted": planted, "pre-application": afterExchange} {
+		b := newBrowser(t, srv)
+		b.plant(cookie)
+		if got := b.get(status); got.Code != http.StatusNotFound {
+			t.Errorf("%s cookie reads the application page: %d", name, got.Code)
+		}
+		if got := b.get("/api/v1/applications/" + id); got.Code != http.StatusNotFound {
+			t.Errorf("%s cookie reads the application JSON: %d", name, got.Code)
+		}
+	}
+}
+
+// Sending the same form twice (a double click, or "back" and send) makes
+// one application even though the first answer rotated the session: the
+// second copy replays the first. Two consumers who happen to send the same
+// hidden submission id make two.
+func TestResubmitReplaysAndSessionsNeverShareAnApplication(t *testing.T) {
+	h, st := newTestServer(t, fakeLeads{lead: sampleLead()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx := context.Background()
+	b := newBrowser(t, srv)
+	form := with(validES(), hidden(b.get("/").Body))
+	first := b.do("POST", "/apply", form)
+	again := b.do("POST", "/apply", form) // the old page's token, the new cookie
+	if first.Code != http.StatusSeeOther || again.Code != http.StatusSeeOther || again.Header.Get("Location") != first.Header.Get("Location") {
+		t.Errorf("resubmit: got %d %q then %d %q, want the same redirect", first.Code, first.Header.Get("Location"), again.Code, again.Header.Get("Location"))
+	}
+	if recent, _ := st.Recent(ctx, 10); len(recent) != 1 {
+		t.Errorf("resubmit made %d applications, want 1", len(recent))
+	}
+
+	// Another consumer's form with the same submission_id.
+	other := newBrowser(t, srv)
+	otherForm := hidden(other.get("/").Body)
+	otherForm.Set("submission_id", form.Get("submission_id"))
+	got := other.do("POST", "/apply", with(validES(), otherForm))
+	if got.Code != http.StatusSeeOther || got.Header.Get("Location") == first.Header.Get("Location") {
+		t.Errorf("second consumer: got %d to %q, want their own application", got.Code, got.Header.Get("Location"))
+	}
+	if recent, _ := st.Recent(ctx, 10); len(recent) != 2 {
+		t.Errorf("got %d applications, want 2 (one per consumer)", len(recent))
+	}
+}
+
+// A body that is not proper form encoding is the client's problem: 400,
+// the consumer's session kept, the form shown again with what could be read.
+func TestMalformedBodyIsTheClientsProblem(t *testing.T) {
+	h, st := newTestServer(t, fakeLeads{err: providers.ErrNotFound})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	form := hidden(b.get("/").Body)
+	before := b.cookie()
+	req, _ := http.NewRequest("POST", srv.URL+"/apply", strings.NewReader("first_name=%zz&last_name=Garc%C3%ADa&"+form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := b.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 64<<10)
+	n, _ := res.Body.Read(body)
+	res.Body.Close()
+	page := string(body[:n])
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("got %d, want 400", res.StatusCode)
+	}
+	if strings.Contains(page, "problema de nuestra parte") || !strings.Contains(page, `name="csrf_token"`) {
+		t.Error("the answer is not the form with a client-side message")
+	}
+	if !strings.Contains(page, `value="García"`) {
+		t.Error("what could be read was not kept")
+	}
+	if b.cookie() != before {
+		t.Error("the session was replaced")
+	}
+	if recent, _ := st.Recent(context.Background(), 10); len(recent) != 0 {
+		t.Error("a malformed body was stored")
+	}
+}
