@@ -122,12 +122,15 @@ func (s *server) exchange(c *gin.Context, sess *Session, q url.Values) {
 // (logged once, at the right level) and never break the page: the
 // consumer gets the form without prefill.
 func (s *server) lead(c *gin.Context, token string) *providers.Lead {
-	lead, err := s.fetch(c, token)
+	lead, err := s.fetch(c, token, clientIP(c))
 	switch {
 	case err == nil:
 		return lead
 	case errors.Is(err, providers.ErrNotFound):
 		s.Log.Info("action token unknown to cashcat", "request_id", reqID(c))
+	case errors.Is(err, cashcat.ErrBudgetSpent):
+		// Counted in the metrics; the address is not logged.
+		s.Log.Info("cashcat budget spent: form shown without prefill", "request_id", reqID(c), "err", err)
 	case errors.Is(err, providers.ErrUnauthorized), errors.Is(err, providers.ErrPaymentRequired):
 		// Already raised as an operator alert by the client.
 	default:
@@ -139,9 +142,15 @@ func (s *server) lead(c *gin.Context, token string) *providers.Lead {
 // fetch asks the lead source for token's lead, waiting at most half again
 // Cashcat's own timeout: a request that joined a fetch already under way
 // (or waits on another replica's) must not outwait it.
-func (s *server) fetch(c *gin.Context, token string) (*providers.Lead, error) {
+//
+// A paid call it causes is charged to payer's budgets (the client IP of a
+// consumer or a browser; "" for a lender's server with its key).
+func (s *server) fetch(c *gin.Context, token, payer string) (*providers.Lead, error) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.Config.Cashcat.Timeout+s.Config.Cashcat.Timeout/2)
 	defer cancel()
+	if payer != "" {
+		ctx = cashcat.WithPayer(ctx, payer)
+	}
 	return s.Leads.Lead(ctx, token)
 }
 

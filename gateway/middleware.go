@@ -127,8 +127,9 @@ func (s *server) recovery() gin.HandlerFunc {
 type limiters struct {
 	landing, apply, status gin.HandlerFunc
 	// prefillIP and prefillToken limit the prefill API per client IP and
-	// per action token (a token fetched from many IPs is a scraper too).
-	prefillIP, prefillToken gin.HandlerFunc
+	// per action token (a token fetched from many IPs is a scraper too);
+	// prefillBrowser limits keyless calls from an allowed origin per IP.
+	prefillIP, prefillToken, prefillBrowser gin.HandlerFunc
 }
 
 // limiters builds the rate limits of the public routes. The key is Gin's
@@ -167,6 +168,9 @@ func (s *server) limiters() (limiters, error) {
 		return l, err
 	}
 	if l.prefillIP, err = mk("prefill_api", rl.PrefillAPI, "prefill-ip", true, nil); err != nil {
+		return l, err
+	}
+	if l.prefillBrowser, err = mk("prefill_browser", rl.PrefillBrowser, "prefill-browser", true, nil); err != nil {
 		return l, err
 	}
 	byToken := func(c *gin.Context) string { return c.Param("token") }

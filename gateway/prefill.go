@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,9 +15,10 @@ import (
 )
 
 // prefillAnswer is the body of GET /api/v1/prefill/{token} (SPEC §4).
+// Source, Cashcat's own record, goes only to a caller with an API key.
 type prefillAnswer struct {
 	Lead   map[string]string `json:"lead"`
-	Source json.RawMessage   `json:"source"`
+	Source json.RawMessage   `json:"source,omitempty"`
 }
 
 // apiFail answers the API's one error shape.
@@ -27,25 +27,28 @@ func (s *server) apiFail(c *gin.Context, status int, code, message string) {
 	c.AbortWithStatusJSON(status, apiError{Error: apiErrorBody{Code: code, Message: message}})
 }
 
-// prefillAccess decides how a prefill call is authorised: a valid
-// X-API-Key (server to server) or an allowed Origin (a browser). It sets
-// the CORS headers for an allowed origin, never with credentials: the
-// session cookie has nothing to do with this API.
-func (s *server) prefillAccess() gin.HandlerFunc {
+// prefillAccess decides how a prefill call is authorised, and limits it
+// accordingly. A valid X-API-Key (server to server) gets the whole answer
+// under rate_limits.prefill_api. A keyless call from an allowed Origin (a
+// browser running prefill.js) is only what it seems: an Origin header is
+// not authentication, anyone can send one, so the action token is the only
+// secret there and such a call gets only the fields of the flow's form,
+// under its own lower limit (rate_limits.prefill_browser). Origins are
+// compared exactly as browsers send them (the config writes them so). CORS
+// headers go to an allowed origin, never with credentials: the session
+// cookie has nothing to do with this API.
+func (s *server) prefillAccess(keyed, browser gin.HandlerFunc) gin.HandlerFunc {
 	keys := make([][]byte, len(s.Config.PrefillAPI.Keys))
 	for i, k := range s.Config.PrefillAPI.Keys {
 		keys[i] = []byte(k)
 	}
-	origins := make([]string, len(s.Config.PrefillAPI.AllowedOrigins))
-	for i, o := range s.Config.PrefillAPI.AllowedOrigins {
-		origins[i] = strings.ToLower(strings.TrimRight(o, "/"))
-	}
+	origins := s.Config.PrefillAPI.AllowedOrigins
 	vary := []string{"Origin"}
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
 		h["Vary"] = vary // canonical keys: no canonicalising per request
-		origin := c.GetHeader("Origin")
-		allowed := origin != "" && slices.Contains(origins, strings.ToLower(origin))
+		origin := c.Request.Header.Get("Origin")
+		allowed := origin != "" && slices.Contains(origins, origin)
 		if allowed {
 			h["Access-Control-Allow-Origin"] = []string{origin}
 		}
@@ -60,13 +63,20 @@ func (s *server) prefillAccess() gin.HandlerFunc {
 			c.AbortWithStatus(http.StatusNoContent)
 			return
 		}
-		if allowed || validKey(keys, c.GetHeader("X-API-Key")) {
-			c.Next()
-			return
+		switch key := c.Request.Header.Get("X-API-Key"); {
+		case key != "" && validKey(keys, key):
+			keyed(c)
+		case key == "" && allowed:
+			browser(c)
+		default:
+			s.apiFail(c, http.StatusUnauthorized, "unauthorized", "a valid X-API-Key (or, from a browser, an allowed Origin) is required")
 		}
-		s.apiFail(c, http.StatusUnauthorized, "unauthorized", "a valid X-API-Key or an allowed Origin is required")
 	}
 }
+
+// keyedCall says whether a prefill call passed prefillAccess with a key:
+// a call that reaches the handler carries either a valid key or none.
+func keyedCall(c *gin.Context) bool { return c.Request.Header.Get("X-API-Key") != "" }
 
 // validKey compares key with every configured key in constant time.
 func validKey(keys [][]byte, key string) bool {
@@ -102,24 +112,38 @@ func noStore(c *gin.Context) { c.Writer.Header()["Cache-Control"] = noStoreHeade
 // cached token never costs a second Cashcat call.
 func (s *server) handlePrefill() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		keyed := keyedCall(c)
 		var flow *Flow
 		if name := c.Query("flow"); name != "" {
 			if flow = s.flows.ByName(name); flow == nil {
 				s.apiFail(c, http.StatusBadRequest, "unknown_flow", "no flow of that name")
 				return
 			}
+		} else if !keyed {
+			// A browser gets a form's fields, never the whole lead.
+			flow = s.flows.Default()
 		}
 		token := c.Param("token")
-		key := token + "|" + c.Query("flow") + "|" + s.Now().UTC().Format("2006-01-02")
+		mode, payer := "browser", clientIP(c)
+		if keyed {
+			// A lender's own server, with its key: charged to the daily
+			// budget, never to a client IP's.
+			mode, payer = "key", ""
+		}
+		key := token + "|" + c.Query("flow") + "|" + mode + "|" + s.Now().UTC().Format("2006-01-02")
 		if body, ok := s.answers.Get(key); ok {
 			noStore(c)
 			c.Data(http.StatusOK, "application/json; charset=utf-8", body.([]byte))
 			return
 		}
-		lead, err := s.fetch(c, token)
+		lead, err := s.fetch(c, token, payer)
 		switch {
 		case errors.Is(err, providers.ErrNotFound):
 			s.apiFail(c, http.StatusNotFound, "unknown_token", "cashcat does not know this action token")
+			return
+		case errors.Is(err, cashcat.ErrBudgetSpent):
+			c.Header("Retry-After", "60")
+			s.apiFail(c, http.StatusTooManyRequests, "rate_limited", "too many new action tokens from this address: retry after the Retry-After delay")
 			return
 		case err != nil:
 			// Cashcat down, slow, its breaker open, or refusing us (401,
@@ -132,9 +156,12 @@ func (s *server) handlePrefill() gin.HandlerFunc {
 			s.apiFail(c, http.StatusServiceUnavailable, "cashcat_unavailable", "the lead cannot be fetched right now")
 			return
 		}
-		out := prefillAnswer{Source: lead.Raw}
-		if len(out.Source) == 0 {
-			out.Source = json.RawMessage("null")
+		out := prefillAnswer{}
+		if keyed {
+			out.Source = lead.Raw
+			if len(out.Source) == 0 {
+				out.Source = json.RawMessage("null")
+			}
 		}
 		if flow != nil {
 			out.Lead = flow.Form.Restrict(lead.Prefill(flow.Currency), s.Now(), flow.Loc)

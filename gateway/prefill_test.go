@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leadgate/leadgate/gateway/form"
 	"github.com/leadgate/leadgate/providers"
 )
 
@@ -166,5 +167,91 @@ func TestPrefillJS(t *testing.T) {
 	}
 	if n := w.Body.Len(); n > 4096 {
 		t.Errorf("prefill.js is %d bytes: keep it small", n)
+	}
+}
+
+// An Origin header proves nothing: anyone can send one. A keyless call
+// from an allowed origin gets only the fields of the flow's form (never
+// Cashcat's record, its balance or ext_id); only a valid key gets the
+// source. Origins are compared exactly as a browser sends them.
+func TestKeylessPrefillGetsOnlyTheFormFields(t *testing.T) {
+	lead := sampleLead()
+	lead.Raw = json.RawMessage(`{"lead":{"ext_id":"ES0SECRET","firstName":"Lucía"},"balance":{"availableRequests":99,"amount":12.5}}`)
+	h, _ := newTestServer(t, fakeLeads{lead: lead})
+	w := apiGet(h, "/api/v1/prefill/esdemo0000000001", map[string]string{"Origin": "https://lender.example"})
+	if w.Code != 200 {
+		t.Fatalf("allowed origin: got %d %s", w.Code, w.Body)
+	}
+	var got map[string]json.RawMessage
+	json.Unmarshal(w.Body.Bytes(), &got)
+	if _, ok := got["source"]; ok || strings.Contains(w.Body.String(), "ES0SECRET") || strings.Contains(w.Body.String(), "availableRequests") {
+		t.Errorf("keyless answer carries Cashcat's record: %s", w.Body)
+	}
+	var fields map[string]string
+	json.Unmarshal(got["lead"], &fields)
+	es := form.Forms["es"]
+	for name := range fields {
+		if es.Field(name) == nil {
+			t.Errorf("keyless answer has %q, which the default flow's form does not ask", name)
+		}
+	}
+	if fields["first_name"] != "Lucía" {
+		t.Errorf("keyless answer lacks the form's fields: %v", fields)
+	}
+	for _, origin := range []string{"HTTPS://LENDER.EXAMPLE", "https://Lender.example", "https://lender.example/", "https://lender.example:443", "https://lender.example.evil.example", "null"} {
+		if w := apiGet(h, "/api/v1/prefill/esdemo0000000001", map[string]string{"Origin": origin}); w.Code != 401 || w.Header().Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("origin %q: got %d, want 401 (not as a browser sends an allowed origin)", origin, w.Code)
+		}
+	}
+	// A wrong key is refused even from an allowed origin.
+	if w := apiGet(h, "/api/v1/prefill/esdemo0000000001", map[string]string{"Origin": "https://lender.example", "X-API-Key": "lender-key-0123456780"}); w.Code != 401 {
+		t.Errorf("wrong key from an allowed origin: got %d, want 401", w.Code)
+	}
+	w = apiGet(h, "/api/v1/prefill/esdemo0000000001", withKey)
+	if !strings.Contains(w.Body.String(), `"source":{"lead":{"ext_id":"ES0SECRET"`) {
+		t.Errorf("with a key: got %s, want the source", w.Body)
+	}
+}
+
+// Keyless browser calls have their own, lower limit per client IP; a
+// lender's keyed calls are not counted against it.
+func TestPrefillBrowserLimit(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) { d.Config.RateLimits.PrefillBrowser = "2-M" })
+	browser := map[string]string{"Origin": "https://lender.example"}
+	for i := range 2 {
+		if w := apiGet(h, "/api/v1/prefill/esdemo000000000"+strconv.Itoa(i), browser); w.Code != 200 {
+			t.Fatalf("browser call %d: got %d", i, w.Code)
+		}
+	}
+	if w := apiGet(h, "/api/v1/prefill/esdemo0000000009", browser); w.Code != 429 || errorCode(t, w) != "rate_limited" || w.Header().Get("Retry-After") == "" {
+		t.Errorf("third browser call: got %d, want 429 with Retry-After", w.Code)
+	}
+	if w := apiGet(h, "/api/v1/prefill/esdemo0000000009", withKey); w.Code != 200 {
+		t.Errorf("keyed call after the browser limit: got %d, want 200", w.Code)
+	}
+}
+
+// The per-token limit counts one token across every client: a token
+// fetched from many addresses is a scraper too.
+func TestPrefillLimitPerTokenAcrossAddresses(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "2-M")
+	call := func(ip, token string) int {
+		r := httptest.NewRequest("GET", "/api/v1/prefill/"+token, nil)
+		r.RemoteAddr = ip + ":4000"
+		r.Header.Set("X-API-Key", "lender-key-0123456789")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i, ip := range []string{"198.51.100.1", "198.51.100.2"} {
+		if got := call(ip, "esdemo0000000001"); got != 200 {
+			t.Fatalf("call %d from %s: got %d", i, ip, got)
+		}
+	}
+	if got := call("198.51.100.3", "esdemo0000000001"); got != 429 {
+		t.Errorf("third address, same token: got %d, want 429", got)
+	}
+	if got := call("198.51.100.3", "esdemo0000000002"); got != 200 {
+		t.Errorf("third address, another token: got %d, want 200", got)
 	}
 }

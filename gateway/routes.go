@@ -19,9 +19,9 @@ func (s *server) routes(r *gin.Engine) error {
 	r.POST("/apply", lim.apply, s.handleApply())
 	r.GET("/status/:id", lim.status, s.handleStatus())
 	r.GET("/api/v1/applications/:id", lim.status, s.handleApplicationJSON())
-	prefill := r.Group("/api/v1/prefill/:token", s.prefillAccess())
+	prefill := r.Group("/api/v1/prefill/:token", s.prefillAccess(lim.prefillIP, lim.prefillBrowser))
 	prefill.OPTIONS("", func(*gin.Context) {}) // answered by prefillAccess
-	prefill.GET("", lim.prefillIP, s.checkToken(), lim.prefillToken, s.handlePrefill())
+	prefill.GET("", s.checkToken(), lim.prefillToken, s.handlePrefill())
 	r.GET("/prefill.js", s.handlePrefillJS())
 	r.GET("/healthz", handleHealthz())
 	r.GET("/static/*file", s.handleStatic())

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 	"github.com/ulule/limiter/v3"
+	"github.com/ulule/limiter/v3/drivers/store/memory"
 
 	"github.com/leadgate/leadgate/gateway"
 	"github.com/leadgate/leadgate/gateway/config"
@@ -142,9 +143,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	events := cashcat.CacheEvents{Hit: met.CacheHit, NegativeHit: met.CacheNegativeHit, Miss: met.CacheMiss, Fetched: fetched}
 
 	// --- Redis: the lead cache shared by replicas (optional) ---
-	var behind cashcat.Source = ccBreaker
 	redisState := func() string { return "not configured" }
 	var limitStore func(prefix string) limiter.Store
+	var rdb *redis.Client
 	if cfg.Redis.URL != "" {
 		opt, err := redis.ParseURL(cfg.Redis.URL)
 		if err != nil {
@@ -153,13 +154,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// Short timeouts: Redis is on the landing page's path, and when it
 		// is down the gateway serves without it rather than wait.
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = 250*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond, time.Second
-		rdb := redis.NewClient(opt)
+		rdb = redis.NewClient(opt)
 		defer rdb.Close()
-		sharedLeads := shared.NewLeads(rdb, cfg.Redis.KeyPrefix, ccBreaker, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.Timeout+time.Second, log)
+		limitStore = func(prefix string) limiter.Store { return shared.NewLimitStore(rdb, cfg.Redis.KeyPrefix, prefix, log) }
+	}
+
+	// --- what callers may spend: budgets of paid calls, in front of the
+	// breaker and behind every cache (a cached token costs nothing) ---
+	budget, err := cashcatBudget(ccBreaker, cfg.Cashcat, limitStore, met, log)
+	if err != nil {
+		return err
+	}
+	var behind cashcat.Source = budget
+	if rdb != nil {
+		sharedLeads := shared.NewLeads(rdb, cfg.Redis.KeyPrefix, budget, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.Timeout+time.Second, log)
 		// Only real Cashcat calls count as calls: a shared hit is not one.
 		sharedLeads.Fetched, events.Fetched = fetched, nil
 		behind = sharedLeads
-		limitStore = func(prefix string) limiter.Store { return shared.NewLimitStore(rdb, cfg.Redis.KeyPrefix, prefix, log) }
 		redisState = func() string {
 			if sharedLeads.Healthy() {
 				return "ok"
@@ -300,6 +311,42 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return serveErr
 	}
 	return nil
+}
+
+// cashcatBudget builds the budgets of paid Cashcat calls around next
+// (cashcat.budget_per_ip, .unknown_budget_per_ip, .daily_budget), counted
+// in the shared limiter store when Redis is configured.
+func cashcatBudget(next cashcat.Source, c cashcat.Config, limitStore func(string) limiter.Store, met *metrics.Metrics, log *slog.Logger) (*cashcat.Budget, error) {
+	store := func(prefix string) limiter.Store {
+		if limitStore != nil {
+			return limitStore(prefix)
+		}
+		return memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: prefix, CleanUpInterval: time.Minute})
+	}
+	limit := func(key, rate, prefix string) (*limiter.Limiter, error) {
+		if rate == "off" {
+			return nil, nil
+		}
+		r, err := limiter.NewRateFromFormatted(rate)
+		if err != nil {
+			return nil, fmt.Errorf("cashcat.%s: %w", key, err)
+		}
+		return limiter.New(store(prefix), r), nil
+	}
+	cfg := cashcat.BudgetConfig{Refused: met.BudgetRefused}
+	var err error
+	if cfg.PerIP, err = limit("budget_per_ip", c.BudgetPerIP, "cashcat-budget-ip"); err != nil {
+		return nil, err
+	}
+	if cfg.Unknown, err = limit("unknown_budget_per_ip", c.UnknownBudgetPerIP, "cashcat-budget-unknown"); err != nil {
+		return nil, err
+	}
+	if c.DailyBudget > 0 {
+		// Keyed by the UTC date: a window a little longer than a day
+		// only makes sure yesterday's key has expired.
+		cfg.Daily = limiter.New(store("cashcat-budget-daily"), limiter.Rate{Period: 25 * time.Hour, Limit: c.DailyBudget})
+	}
+	return cashcat.NewBudget(next, cfg, log), nil
 }
 
 func newLogger(w io.Writer, format string) *slog.Logger {

@@ -42,6 +42,15 @@ type Config struct {
 	Submission Submission     `yaml:"submission"`
 	Flows      []Flow         `yaml:"flows"`
 	Sandbox    Sandbox        `yaml:"sandbox"`
+	Funnel     Funnel         `yaml:"funnel"`
+}
+
+// Funnel is the `funnel:` block: the marketers' counts.
+type Funnel struct {
+	// MaxCampaignsPerDay bounds the distinct (utm_source, utm_campaign)
+	// pairs counted per day; the rest count as "(other)", so random
+	// campaign names cannot grow the dashboard without bound.
+	MaxCampaignsPerDay int `yaml:"max_campaigns_per_day"`
 }
 
 // Server is the `server:` block.
@@ -83,6 +92,9 @@ type RateLimits struct {
 	Landing    string `yaml:"landing"`
 	Apply      string `yaml:"apply"`
 	PrefillAPI string `yaml:"prefill_api"`
+	// PrefillBrowser limits keyless prefill calls from an allowed Origin
+	// (prefill.js): an Origin header proves nothing, so they get less.
+	PrefillBrowser string `yaml:"prefill_browser"`
 }
 
 // Providers holds each upstream's own block.
@@ -213,12 +225,14 @@ func Default() *Config {
 		},
 		Admin:      Admin{Username: "admin"},
 		Storage:    Storage{DSN: "sqlite://leadgate.db", Retention: 720 * time.Hour},
-		RateLimits: RateLimits{Landing: "60-M", Apply: "10-M", PrefillAPI: "120-M"},
+		RateLimits: RateLimits{Landing: "60-M", Apply: "10-M", PrefillAPI: "120-M", PrefillBrowser: "30-M"},
 		Cashcat: cashcat.Config{
 			BaseURL: "https://cashcat.ph", Timeout: 3 * time.Second,
 			CacheTTL: 30 * time.Minute, NegativeCacheTTL: 2 * time.Minute, CacheMaxEntries: 200_000,
-			Breaker: providers.BreakerConfig{Failures: 5, OpenFor: 30 * time.Second},
+			Breaker:     providers.BreakerConfig{Failures: 5, OpenFor: 30 * time.Second},
+			BudgetPerIP: "120-H", UnknownBudgetPerIP: "10-H",
 		},
+		Funnel:     Funnel{MaxCampaignsPerDay: 500},
 		Submission: Submission{Workers: 8, Wait: 5 * time.Second, Lease: 15 * time.Second},
 	}
 }
@@ -343,10 +357,22 @@ func (c *Config) validate() error {
 	if c.Redis.URL != "" && !strings.HasPrefix(c.Redis.URL, "redis://") && !strings.HasPrefix(c.Redis.URL, "rediss://") {
 		p.add("redis.url", "want redis://host:port/db")
 	}
-	for key, rate := range map[string]string{"rate_limits.landing": c.RateLimits.Landing, "rate_limits.apply": c.RateLimits.Apply, "rate_limits.prefill_api": c.RateLimits.PrefillAPI} {
+	for key, rate := range map[string]string{"rate_limits.landing": c.RateLimits.Landing, "rate_limits.apply": c.RateLimits.Apply,
+		"rate_limits.prefill_api": c.RateLimits.PrefillAPI, "rate_limits.prefill_browser": c.RateLimits.PrefillBrowser} {
 		if _, err := limiter.NewRateFromFormatted(rate); err != nil {
 			p.add(key, "%q is not a rate such as 60-M", rate)
 		}
+	}
+	for key, rate := range map[string]string{"cashcat.budget_per_ip": c.Cashcat.BudgetPerIP, "cashcat.unknown_budget_per_ip": c.Cashcat.UnknownBudgetPerIP} {
+		if _, err := limiter.NewRateFromFormatted(rate); err != nil && rate != "off" {
+			p.add(key, "%q is not a rate such as 120-H (or off)", rate)
+		}
+	}
+	if c.Cashcat.DailyBudget < 0 {
+		p.add("cashcat.daily_budget", "cannot be negative (0: no daily ceiling)")
+	}
+	if c.Funnel.MaxCampaignsPerDay < 1 {
+		p.add("funnel.max_campaigns_per_day", "must be at least 1")
 	}
 
 	c.checkUpstream(&p, "cashcat.base_url", c.Cashcat.BaseURL, true)
@@ -419,9 +445,12 @@ func (c *Config) validate() error {
 		}
 	}
 	for i, o := range c.PrefillAPI.AllowedOrigins {
-		if u, err := url.Parse(o); err != nil || u.Host == "" || u.Path != "" || (u.Scheme != "http" && u.Scheme != "https") {
+		origin, ok := browserOrigin(o)
+		if !ok {
 			p.add(fmt.Sprintf("prefill_api.allowed_origins[%d]", i), "%q is not an origin such as https://lender.example", o)
+			continue
 		}
+		c.PrefillAPI.AllowedOrigins[i] = origin
 	}
 	if c.Submission.Workers < 1 {
 		p.add("submission.workers", "must be at least 1")
@@ -433,6 +462,31 @@ func (c *Config) validate() error {
 
 	c.validateFlows(&p)
 	return errors.Join(p...)
+}
+
+// browserOrigin writes an origin as a browser sends it in its Origin
+// header (the Fetch standard's serialisation): lowercase scheme and host,
+// no default port, no trailing slash. The gateway then compares origins
+// exactly.
+func browserOrigin(o string) (string, bool) {
+	u, err := url.Parse(strings.TrimSuffix(o, "/"))
+	if err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", false
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, true
 }
 
 func (c *Config) validateFlows(p *problems) {

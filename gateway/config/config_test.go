@@ -84,6 +84,11 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"lokyata test type", withProvider("lokyata: { base_url: 'https://l.example', api_key: k, test_type: Maybe }"), `providers.lokyata.test_type: want Accept, Deny or Review, got "Maybe"`},
 		{"short lease", valid + "submission: { lease: 1s }\n", "submission.lease: must be at least 3s"},
 		{"bad fallback", strings.Replace(valid, "default: true", "default: true, fallback_url: 'javascript:alert(1)'", 1), "flows[0].fallback_url"},
+		{"bad browser rate", valid + "rate_limits: { prefill_browser: 30/m }\n", `rate_limits.prefill_browser: "30/m" is not a rate`},
+		{"bad budget", valid + "cashcat: { budget_per_ip: lots }\n", `cashcat.budget_per_ip: "lots" is not a rate`},
+		{"negative daily budget", valid + "cashcat: { daily_budget: -1 }\n", "cashcat.daily_budget: cannot be negative"},
+		{"origin with a path", valid + "prefill_api: { allowed_origins: ['https://lender.example/form'] }\n", "prefill_api.allowed_origins[0]"},
+		{"no campaigns", valid + "funnel: { max_campaigns_per_day: 0 }\n", "funnel.max_campaigns_per_day: must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,5 +178,24 @@ func TestComposeReplicaConfigLoads(t *testing.T) {
 	}
 	if !strings.HasPrefix(cfg.Storage.DSN, "postgres://leadgate:0a1b2c3d@postgres:5432/") || cfg.Redis.URL != "redis://redis:6379/0" {
 		t.Errorf("replicas must share PostgreSQL and Redis: dsn %q, redis %q", redactDSN(cfg.Storage.DSN), cfg.Redis.URL)
+	}
+}
+
+// Allowed origins are kept as a browser writes them in its Origin header,
+// so the gateway can compare them exactly.
+func TestAllowedOriginsAreWrittenAsBrowsersSendThem(t *testing.T) {
+	y := valid + "prefill_api: { allowed_origins: ['HTTPS://Lender.Example:443/', 'http://localhost:8080', 'http://[::1]:80'] }\n"
+	cfg, err := Parse([]byte(y), env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"https://lender.example", "http://localhost:8080", "http://[::1]"}
+	if got := cfg.PrefillAPI.AllowedOrigins; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if cfg.RateLimits.PrefillBrowser != "30-M" || cfg.Cashcat.BudgetPerIP != "120-H" || cfg.Cashcat.UnknownBudgetPerIP != "10-H" ||
+		cfg.Cashcat.DailyBudget != 0 || cfg.Funnel.MaxCampaignsPerDay != 500 {
+		t.Errorf("defaults: prefill_browser %q, budgets %q %q %d, campaigns %d", cfg.RateLimits.PrefillBrowser,
+			cfg.Cashcat.BudgetPerIP, cfg.Cashcat.UnknownBudgetPerIP, cfg.Cashcat.DailyBudget, cfg.Funnel.MaxCampaignsPerDay)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/cashcat"
 )
 
 // Metrics holds every collector.
@@ -34,6 +35,7 @@ type Metrics struct {
 	applications *prometheus.CounterVec
 	revenue      *prometheus.CounterVec
 	crm          prometheus.Counter
+	budget       *prometheus.CounterVec
 	series       sync.Map // routeStatus → requestSeries
 }
 
@@ -64,8 +66,13 @@ func New(breakers func() map[string]string) *Metrics {
 		Help: "Revenue of accepted leads, by flow (in the flow's currency)."}, []string{"flow"})
 	m.crm = prometheus.NewCounter(prometheus.CounterOpts{Name: "leadgate_crm_leads_mirrored_total",
 		Help: "Applications mirrored to the Cashfin CRM."})
+	m.budget = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_cashcat_budget_refused_total",
+		Help: "Cashcat calls not made because a budget was spent, by budget: ip, unknown (tokens Cashcat did not know, per IP), daily."}, []string{"budget"})
+	for _, b := range []string{"ip", "unknown", "daily"} {
+		m.budget.WithLabelValues(b) // every series from the start, at 0
+	}
 	for _, c := range []prometheus.Collector{m.requests, m.latency, m.cashcat, m.cache, m.balanceReqs, m.balanceAmt,
-		m.attempts, m.attemptTime, m.applications, m.revenue, m.crm,
+		m.attempts, m.attemptTime, m.applications, m.revenue, m.crm, m.budget,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -114,10 +121,16 @@ func (m *Metrics) CacheHit()         { m.cacheHit.Inc() }
 func (m *Metrics) CacheNegativeHit() { m.cacheNegHit.Inc() }
 func (m *Metrics) CacheMiss()        { m.cacheMiss.Inc() }
 
-// CashcatFetched records one Cashcat call and the balance it reported.
+// BudgetRefused counts one Cashcat call a budget did not allow.
+func (m *Metrics) BudgetRefused(budget string) { m.budget.WithLabelValues(budget).Inc() }
+
+// CashcatFetched records one Cashcat call and the balance it reported. A
+// call a budget refused was not made: BudgetRefused counts it.
 func (m *Metrics) CashcatFetched(l *providers.Lead, err error) {
 	result := "ok"
 	switch {
+	case errors.Is(err, cashcat.ErrBudgetSpent):
+		return
 	case err == nil:
 	case isNotFound(err):
 		result = "not_found"

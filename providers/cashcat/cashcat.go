@@ -25,6 +25,13 @@ type Config struct {
 	NegativeCacheTTL time.Duration           `yaml:"negative_cache_ttl"`
 	CacheMaxEntries  int                     `yaml:"cache_max_entries"`
 	Breaker          providers.BreakerConfig `yaml:"breaker"`
+	// BudgetPerIP and UnknownBudgetPerIP are rates ("120-H", or "off") of
+	// paid calls one client IP may cause, in all and for tokens Cashcat
+	// did not know; DailyBudget is the deployment's paid calls per UTC day
+	// (0: no ceiling).
+	BudgetPerIP        string `yaml:"budget_per_ip"`
+	UnknownBudgetPerIP string `yaml:"unknown_budget_per_ip"`
+	DailyBudget        int64  `yaml:"daily_budget"`
 }
 
 // ValidToken reports whether s has the shape of an action token: 16

@@ -1,0 +1,125 @@
+package cashcat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ulule/limiter/v3"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// ErrBudgetSpent: the call was not made, because a budget of paid calls
+// is spent. It says nothing about the token, so it is never cached, and it
+// is not Cashcat failing, so it never trips the breaker.
+var ErrBudgetSpent = errors.New("cashcat: budget of paid calls spent")
+
+type payerKey struct{}
+
+// WithPayer marks ctx as a request from the client at ip: the calls it
+// causes are charged to that client's budgets. A context without a payer
+// (a lender's server calling with its API key) is charged to the daily
+// budget only.
+func WithPayer(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, payerKey{}, ip)
+}
+
+func payerOf(ctx context.Context) string {
+	ip, _ := ctx.Value(payerKey{}).(string)
+	return ip
+}
+
+// BudgetConfig bounds what callers can spend. Any limiter may be nil (off).
+type BudgetConfig struct {
+	// PerIP counts every paid call a client IP causes. Mobile consumers
+	// share carrier IPs (CGNAT), so it is generous: each real consumer
+	// brings one valid token.
+	PerIP *limiter.Limiter
+	// Unknown counts the tokens Cashcat did not know, per client IP: a
+	// consumer rarely has one, a scraper guessing tokens has nothing else.
+	Unknown *limiter.Limiter
+	// Daily is the ceiling of the whole deployment per UTC day; the
+	// operator is alerted at 80 %.
+	Daily *limiter.Limiter
+	// Refused, when set, is told each call refused, by budget name (ip,
+	// unknown, daily).
+	Refused func(budget string)
+}
+
+// Budget is a Source that makes a paid call only while every budget of
+// its caller allows it. It sits right in front of the breaker, below every
+// cache: a token already fetched costs nothing and is never refused.
+type Budget struct {
+	next Source
+	cfg  BudgetConfig
+	log  *slog.Logger
+	now  func() time.Time
+	mu   sync.Mutex
+	// alerted is the UTC day the 80 % alert was last raised.
+	alerted string
+}
+
+// NewBudget wraps next.
+func NewBudget(next Source, cfg BudgetConfig, log *slog.Logger) *Budget {
+	return &Budget{next: next, cfg: cfg, log: log, now: time.Now}
+}
+
+// Lead implements Source.
+func (b *Budget) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+	ip := payerOf(ctx)
+	if ip != "" {
+		if b.cfg.Unknown != nil {
+			if lc, err := b.cfg.Unknown.Peek(ctx, ip); err == nil && lc.Remaining <= 0 {
+				return nil, b.refuse("unknown")
+			}
+		}
+		if b.cfg.PerIP != nil {
+			if lc, err := b.cfg.PerIP.Get(ctx, ip); err == nil && lc.Reached {
+				return nil, b.refuse("ip")
+			}
+		}
+	}
+	if b.cfg.Daily != nil {
+		day := b.now().UTC().Format("2006-01-02")
+		lc, err := b.cfg.Daily.Get(ctx, day)
+		if err == nil && lc.Reached {
+			return nil, b.refuse("daily")
+		}
+		if err == nil {
+			b.watchDaily(day, lc)
+		}
+	}
+	lead, err := b.next.Lead(ctx, token)
+	if ip != "" && b.cfg.Unknown != nil && errors.Is(err, providers.ErrNotFound) {
+		b.cfg.Unknown.Increment(context.WithoutCancel(ctx), ip, 1)
+	}
+	return lead, err
+}
+
+func (b *Budget) refuse(budget string) error {
+	if b.cfg.Refused != nil {
+		b.cfg.Refused(budget)
+	}
+	return fmt.Errorf("%w (%s)", ErrBudgetSpent, budget)
+}
+
+// watchDaily raises the operator alert once a day when 80 % of the daily
+// budget is used.
+func (b *Budget) watchDaily(day string, lc limiter.Context) {
+	used := lc.Limit - lc.Remaining
+	if used*5 < lc.Limit*4 {
+		return
+	}
+	b.mu.Lock()
+	first := b.alerted != day
+	b.alerted = day
+	b.mu.Unlock()
+	if first {
+		b.log.Warn("cashcat daily budget 80% used: past it, new tokens are not looked up until tomorrow (UTC)",
+			"alert", "cashcat_daily_budget", "used", used, "budget", lc.Limit)
+	}
+}

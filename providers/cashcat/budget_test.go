@@ -1,0 +1,136 @@
+package cashcat
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ulule/limiter/v3"
+	"github.com/ulule/limiter/v3/drivers/store/memory"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+// knownOnly answers tokens starting with "known" and 404 for the rest,
+// counting the calls that reached it.
+type knownOnly struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (k *knownOnly) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+	k.mu.Lock()
+	k.calls++
+	k.mu.Unlock()
+	if strings.HasPrefix(token, "known") {
+		return &providers.Lead{FirstName: "Ana"}, nil
+	}
+	return nil, fmt.Errorf("cashcat: %w", providers.ErrNotFound)
+}
+
+func testLimiter(t *testing.T, rate string) *limiter.Limiter {
+	t.Helper()
+	r, err := limiter.NewRateFromFormatted(rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return limiter.New(memory.NewStore(), r)
+}
+
+// One client IP can spend only its budgets: the unknown-token budget
+// first (guessing tokens is what burns paid calls), then the overall one.
+// Another IP keeps its own, and a lender's keyed call (no payer) is not
+// charged to any IP.
+func TestBudgetBoundsWhatOneAddressSpends(t *testing.T) {
+	up := &knownOnly{}
+	refused := map[string]int{}
+	b := NewBudget(up, BudgetConfig{
+		PerIP: testLimiter(t, "5-H"), Unknown: testLimiter(t, "2-H"),
+		Refused: func(budget string) { refused[budget]++ },
+	}, quiet())
+	attacker := WithPayer(context.Background(), "198.51.100.66")
+	for i := range 4 {
+		_, err := b.Lead(attacker, fmt.Sprintf("guess%011d", i))
+		if i < 2 && !errors.Is(err, providers.ErrNotFound) {
+			t.Fatalf("guess %d: got %v, want Cashcat's 404", i, err)
+		}
+		if i >= 2 && !errors.Is(err, ErrBudgetSpent) {
+			t.Fatalf("guess %d: got %v, want the unknown-token budget spent", i, err)
+		}
+	}
+	if up.calls != 2 {
+		t.Errorf("after 4 guesses Cashcat got %d calls, want 2", up.calls)
+	}
+	// Past the unknown budget even a real token is not looked up from
+	// that address: a scraper would otherwise mix in one real token.
+	if _, err := b.Lead(attacker, "known0000000001a"); !errors.Is(err, ErrBudgetSpent) {
+		t.Errorf("a known token from the same address: got %v, want refused", err)
+	}
+
+	consumer := WithPayer(context.Background(), "203.0.113.7")
+	for i := range 5 {
+		if _, err := b.Lead(consumer, fmt.Sprintf("known%011d", i)); err != nil {
+			t.Fatalf("consumer token %d: %v", i, err)
+		}
+	}
+	if _, err := b.Lead(consumer, "known99999999999"); !errors.Is(err, ErrBudgetSpent) {
+		t.Errorf("sixth token from one address: got %v, want the per-IP budget spent", err)
+	}
+	if _, err := b.Lead(context.Background(), "known88888888888"); err != nil {
+		t.Errorf("a keyed call (no payer): got %v, want it made", err)
+	}
+	if refused["unknown"] != 3 || refused["ip"] != 1 {
+		t.Errorf("refusals counted: %v, want unknown 3, ip 1", refused)
+	}
+}
+
+// The daily ceiling stops every new call once reached, and the operator
+// is alerted once when 80 % of it is used.
+func TestDailyBudgetCeilingAndAlert(t *testing.T) {
+	up := &knownOnly{}
+	var logs bytes.Buffer
+	b := NewBudget(up, BudgetConfig{Daily: limiter.New(memory.NewStore(), limiter.Rate{Period: 25 * time.Hour, Limit: 5})},
+		slog.New(slog.NewJSONHandler(&logs, nil)))
+	for i := range 7 {
+		_, err := b.Lead(context.Background(), fmt.Sprintf("known%011d", i))
+		if i < 5 && err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if i >= 5 && !errors.Is(err, ErrBudgetSpent) {
+			t.Fatalf("call %d past the ceiling: got %v", i, err)
+		}
+	}
+	if up.calls != 5 {
+		t.Errorf("Cashcat got %d calls, want 5", up.calls)
+	}
+	if n := strings.Count(logs.String(), `"alert":"cashcat_daily_budget"`); n != 1 {
+		t.Errorf("got %d alerts, want 1:\n%s", n, logs.String())
+	}
+}
+
+// A refused call is not cached and does not trip the breaker: the same
+// token is fetched as soon as the budget allows again.
+func TestBudgetRefusalIsNeitherCachedNorAFailure(t *testing.T) {
+	up := &knownOnly{}
+	perIP := testLimiter(t, "1-H")
+	cb := providers.NewBreaker[*providers.Lead]("cashcat", providers.BreakerConfig{Failures: 1, OpenFor: time.Hour}, nil)
+	c := NewCache(NewBudget(NewBreaker(up, cb), BudgetConfig{PerIP: perIP}, quiet()), time.Hour, time.Hour, 100, time.Second, CacheEvents{})
+	ip := WithPayer(context.Background(), "203.0.113.8")
+	c.Lead(ip, "known00000000001")
+	if _, err := c.Lead(ip, "known00000000002"); !errors.Is(err, ErrBudgetSpent) {
+		t.Fatalf("second token: got %v, want refused", err)
+	}
+	if cb.State().String() != "closed" {
+		t.Errorf("a refusal tripped the breaker: %s", cb.State())
+	}
+	perIP.Reset(context.Background(), "203.0.113.8")
+	if lead, err := c.Lead(ip, "known00000000002"); err != nil || lead == nil {
+		t.Errorf("after the budget came back: got %v, %v; the refusal was cached", lead, err)
+	}
+}
