@@ -8,11 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ulule/limiter/v3"
+	"github.com/ulule/limiter/v3/drivers/store/memory"
 
 	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/providers"
 )
 
 // AdminStore is what the operator listener reads.
@@ -51,16 +55,23 @@ func NewAdmin(d AdminDeps) http.Handler {
 	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, err any) {
 		d.Log.Error("panic on admin listener", "route", c.FullPath())
 		c.AbortWithStatus(http.StatusInternalServerError)
-	}))
-	r.GET("/healthz", handleHealthz())
-	r.GET("/readyz", handleReadyz(d))
+	}), requestID(), accessLog(d.Log, "admin", nil), securityHeaders(), func(c *gin.Context) {
+		// Operator answers hold applications and counts: never stored.
+		noStore(c)
+	})
+	get := func(r gin.IRoutes, path string, h ...gin.HandlerFunc) {
+		r.GET(path, h...)
+		r.HEAD(path, h...)
+	}
+	get(r, "/healthz", handleHealthz())
+	get(r, "/readyz", handleReadyz(d))
 	if d.Metrics != nil {
 		// Scraped by Prometheus on the private admin listener, like
 		// /healthz: no Basic auth, which scrapers rarely carry.
 		r.GET("/metrics", gin.WrapH(d.Metrics))
 	}
-	admin := r.Group("/admin", adminAuth(d.Username, d.Password))
-	admin.GET("/static/*file", gin.WrapH(http.StripPrefix("/admin/static/", http.FileServerFS(d.Views.static))))
+	admin := r.Group("/admin", adminAuth(d.Username, d.Password, d.Log))
+	admin.GET("/static/*file", gin.WrapH(http.StripPrefix("/admin/static/", http.FileServerFS(filesOnly{d.Views.static}))))
 	admin.GET("", handleDashboard(d))
 	admin.GET("/funnel.csv", handleFunnelCSV(d))
 	admin.GET("/applications/:id", handleAudit(d, false))
@@ -68,13 +79,25 @@ func NewAdmin(d AdminDeps) http.Handler {
 	return r
 }
 
+// adminFailures is how many wrong passwords one address may try a minute.
+var adminFailures = limiter.Rate{Period: time.Minute, Limit: 10}
+
 // adminAuth is HTTP Basic auth with the configured credentials, compared
-// in constant time.
-func adminAuth(user, pass string) gin.HandlerFunc {
+// in constant time. Wrong credentials are logged (the address and the
+// user name given, never the password) and limited per address: past 10
+// a minute, 429 with Retry-After, whatever is sent.
+func adminAuth(user, pass string, log *slog.Logger) gin.HandlerFunc {
+	failures := limiter.New(memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: "admin-auth", CleanUpInterval: time.Minute}), adminFailures)
 	return func(c *gin.Context) {
-		noStore(c)
 		if pass == "" {
 			c.String(http.StatusServiceUnavailable, "admin is off: set admin.password (LEADGATE_ADMIN_PASSWORD)\n")
+			c.Abort()
+			return
+		}
+		ip := c.ClientIP()
+		if lc, err := failures.Peek(c, ip); err == nil && lc.Remaining <= 0 {
+			c.Header("Retry-After", strconv.FormatInt(max(1, lc.Reset-time.Now().Unix()), 10))
+			c.String(http.StatusTooManyRequests, "too many failed logins from this address: wait a minute\n")
 			c.Abort()
 			return
 		}
@@ -82,6 +105,12 @@ func adminAuth(user, pass string) gin.HandlerFunc {
 		userOK := subtle.ConstantTimeCompare([]byte(u), []byte(user)) == 1
 		passOK := subtle.ConstantTimeCompare([]byte(p), []byte(pass)) == 1
 		if !ok || !userOK || !passOK {
+			if ok {
+				// A browser's first request carries no credentials (it
+				// asks for them after the 401): not a failed login.
+				failures.Increment(c, ip, 1)
+				log.Warn("admin: failed login", "request_id", reqID(c), "client_ip", ip, "user", providers.Cut(u, 64))
+			}
 			c.Header("WWW-Authenticate", `Basic realm="leadgate admin", charset="UTF-8"`)
 			c.AbortWithStatus(http.StatusUnauthorized)
 			return

@@ -218,9 +218,11 @@ func handleFunnelCSV(d AdminDeps) gin.HandlerFunc {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // csvSafe stops a marketer's spreadsheet from running a formula someone
-// put in a utm parameter.
+// put in a utm parameter. Spreadsheets skip leading spaces before a
+// formula, so the guard looks at the first character that is not one.
 func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	t := strings.TrimLeft(s, " ")
+	if t != "" && strings.ContainsRune("=+-@\t\r\n", rune(t[0])) {
 		return "'" + s
 	}
 	return s

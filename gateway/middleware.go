@@ -47,8 +47,8 @@ func reqID(c *gin.Context) string {
 
 // accessLog writes one line per request: the route pattern, never the URL
 // (which can hold an action token), and never the client's address or any
-// form value.
-func (s *server) accessLog() gin.HandlerFunc {
+// form value. observe, when set, is told every answered request (metrics).
+func accessLog(log *slog.Logger, listener string, observe func(route string, status int, d time.Duration)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -59,13 +59,13 @@ func (s *server) accessLog() gin.HandlerFunc {
 		took := time.Since(start)
 		status := c.Writer.Status()
 		// LogAttrs with typed attributes: no interface boxing per field.
-		if s.Log.Enabled(c, slog.LevelInfo) {
-			s.Log.LogAttrs(c, slog.LevelInfo, "request", slog.String("request_id", reqID(c)),
+		if log.Enabled(c, slog.LevelInfo) {
+			log.LogAttrs(c, slog.LevelInfo, "request", slog.String("listener", listener), slog.String("request_id", reqID(c)),
 				slog.String("method", c.Request.Method), slog.String("route", route), slog.Int("status", status),
 				slog.Float64("duration_ms", float64(took.Microseconds())/1000), slog.Int("bytes", c.Writer.Size()))
 		}
-		if s.Observe != nil {
-			s.Observe(route, status, took)
+		if observe != nil {
+			observe(route, status, took)
 		}
 	}
 }

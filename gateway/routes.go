@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io/fs"
 	"net/http"
 	"strings"
 
@@ -13,18 +14,25 @@ func (s *server) routes(r *gin.Engine) error {
 	if err != nil {
 		return err
 	}
-	r.Use(s.recovery(), requestID(), s.accessLog(), securityHeaders(), s.bodyLimit())
+	r.Use(s.recovery(), requestID(), accessLog(s.Log, "public", s.Observe), securityHeaders(), s.bodyLimit())
+	// Health checkers and link previewers ask with HEAD: every GET route
+	// answers it too (net/http sends the headers and drops the body).
+	get := func(r gin.IRoutes, path string, h ...gin.HandlerFunc) {
+		r.GET(path, h...)
+		r.HEAD(path, h...)
+	}
 
-	r.GET("/", lim.landing, s.handleLanding())
+	get(r, "/", lim.landing, s.handleLanding())
 	r.POST("/apply", lim.apply, s.handleApply())
-	r.GET("/status/:id", lim.status, s.handleStatus())
-	r.GET("/api/v1/applications/:id", lim.status, s.handleApplicationJSON())
+	get(r, "/status/:id", lim.status, s.handleStatus())
+	get(r, "/api/v1/applications/:id", lim.status, s.handleApplicationJSON())
 	prefill := r.Group("/api/v1/prefill/:token", s.prefillAccess(lim.prefillIP, lim.prefillBrowser))
 	prefill.OPTIONS("", func(*gin.Context) {}) // answered by prefillAccess
-	prefill.GET("", s.checkToken(), lim.prefillToken, s.handlePrefill())
-	r.GET("/prefill.js", s.handlePrefillJS())
-	r.GET("/healthz", handleHealthz())
-	r.GET("/static/*file", s.handleStatic())
+	get(prefill, "", s.checkToken(), lim.prefillToken, s.handlePrefill())
+	get(r, "/prefill.js", s.handlePrefillJS())
+	get(r, "/healthz", handleHealthz())
+	get(r, "/v.gif", lim.status, s.handleVisit())
+	get(r, "/static/*file", s.handleStatic())
 
 	if s.Sandbox != nil {
 		r.Any("/sandbox/*path", gin.WrapH(s.Sandbox))
@@ -49,12 +57,29 @@ func handleHealthz() gin.HandlerFunc {
 	return func(c *gin.Context) { c.String(http.StatusOK, "ok\n") }
 }
 
-// handleStatic handles "GET /static/*file" from the embedded assets.
+// handleStatic handles "GET /static/*file" from the embedded assets,
+// files only: a directory is not listed.
 func (s *server) handleStatic() gin.HandlerFunc {
-	fs := http.StripPrefix("/static/", http.FileServerFS(s.Views.static))
+	fs := http.StripPrefix("/static/", http.FileServerFS(filesOnly{s.Views.static}))
 	return func(c *gin.Context) {
 		// Asset URLs carry the version, so a long cache is safe.
 		c.Header("Cache-Control", "public, max-age=86400")
 		fs.ServeHTTP(c.Writer, c.Request)
 	}
+}
+
+// filesOnly is an fs.FS whose directories do not exist, so that a file
+// server never lists one.
+type filesOnly struct{ fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := file.Stat(); err != nil || st.IsDir() {
+		file.Close()
+		return nil, fs.ErrNotExist
+	}
+	return file, nil
 }

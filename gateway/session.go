@@ -169,12 +169,16 @@ func randomID() string {
 
 // cleanUTM keeps an attribution value short and printable: it is shown in
 // the dashboard and sent to buyers and the CRM.
+//
+// Control characters go first, then the spaces around what is left:
+// trimmed the other way round, "\x01 =1+1" kept its leading space before
+// the "=".
 func cleanUTM(v string) string {
-	v = strings.Map(func(r rune) rune {
+	v = strings.TrimSpace(strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
 			return r
 		}
 		return -1
-	}, strings.TrimSpace(v))
+	}, v))
 	return providers.Cut(v, 100)
 }

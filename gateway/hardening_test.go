@@ -1,0 +1,187 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leadgate/leadgate/gateway/jobs"
+	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/templates"
+)
+
+// Health checkers and link previewers ask with HEAD: it is answered
+// wherever GET is, on both listeners. /static/ lists nothing.
+func TestHeadAnsweredAndStaticNotListed(t *testing.T) {
+	h, st := newTestServer(t, fakeLeads{err: providers.ErrNotFound})
+	for _, path := range []string{"/", "/healthz", "/static/app.css", "/prefill.js", "/v.gif"} {
+		if w := do(h, "HEAD", path, nil); w.Code != 200 {
+			t.Errorf("HEAD %s: got %d, want 200", path, w.Code)
+		}
+	}
+	admin := newAdmin(t, st, "pw")
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if w := do(admin, "HEAD", path, nil); w.Code != 200 {
+			t.Errorf("admin HEAD %s: got %d, want 200", path, w.Code)
+		}
+	}
+	for _, path := range []string{"/static/", "/static/locales/"} {
+		w := do(h, "GET", path, nil)
+		if w.Code != 404 || strings.Contains(w.Body.String(), "app.css") {
+			t.Errorf("GET %s: got %d, a listing: %v", path, w.Code, strings.Contains(w.Body.String(), "app.css"))
+		}
+	}
+	r := httptest.NewRequest("GET", "/admin/static/", nil)
+	r.SetBasicAuth("admin", "pw")
+	w := httptest.NewRecorder()
+	admin.ServeHTTP(w, r)
+	if w.Code != 404 {
+		t.Errorf("admin static directory: got %d, want 404", w.Code)
+	}
+}
+
+// The operator pages carry the public pages' security headers, and are
+// never stored.
+func TestAdminSecurityHeaders(t *testing.T) {
+	_, st := newTestServer(t, fakeLeads{})
+	admin := newAdmin(t, st, "pw")
+	for _, path := range []string{"/admin", "/admin/funnel.csv", "/readyz"} {
+		r := httptest.NewRequest("GET", path, nil)
+		r.SetBasicAuth("admin", "pw")
+		w := httptest.NewRecorder()
+		admin.ServeHTTP(w, r)
+		for k, want := range map[string]string{"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"} {
+			if got := w.Header().Get(k); got != want {
+				t.Errorf("%s %s: got %q, want %q", path, k, got, want)
+			}
+		}
+		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s CSP %q", path, csp)
+		}
+	}
+}
+
+// Guessing the admin password: every wrong try is logged (address and
+// user name, never the password), and past 10 a minute from one address
+// the answer is 429 with Retry-After, even for the right password.
+// Another address is not locked out. Requests get an access log line.
+func TestAdminBruteForceIsLimitedAndLogged(t *testing.T) {
+	_, st := newTestServer(t, fakeLeads{})
+	views, _ := NewViews(templates.FS)
+	var logs bytes.Buffer
+	admin := NewAdmin(AdminDeps{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Store: st, Views: views,
+		Breakers: func() map[string]string { return nil }, Username: "admin", Password: "right-password"})
+	try := func(ip, pass string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/admin", nil)
+		r.RemoteAddr = ip + ":5000"
+		r.SetBasicAuth("admin", pass)
+		w := httptest.NewRecorder()
+		admin.ServeHTTP(w, r)
+		return w
+	}
+	for i := range 10 {
+		if w := try("198.51.100.9", "guess-"+string(rune('a'+i))); w.Code != 401 {
+			t.Fatalf("wrong password %d: got %d, want 401", i, w.Code)
+		}
+	}
+	w := try("198.51.100.9", "right-password")
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
+		t.Errorf("after 10 failures: got %d, Retry-After %q; want 429 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	if w := try("203.0.113.1", "right-password"); w.Code != 200 {
+		t.Errorf("another address: got %d, want 200", w.Code)
+	}
+	out := logs.String()
+	if n := strings.Count(out, `"msg":"admin: failed login"`); n != 10 {
+		t.Errorf("got %d failed-login lines, want 10", n)
+	}
+	if !strings.Contains(out, `"client_ip":"198.51.100.9"`) || !strings.Contains(out, `"user":"admin"`) {
+		t.Errorf("failed logins do not name the address and user:\n%s", out)
+	}
+	if strings.Contains(out, "guess-") || strings.Contains(out, "right-password") {
+		t.Error("a password reached the log")
+	}
+	if !strings.Contains(out, `"listener":"admin"`) || !strings.Contains(out, `"route":"/admin"`) {
+		t.Error("the admin listener has no access log")
+	}
+}
+
+// A campaign name built to become a formula in a spreadsheet (control
+// characters, spaces, then "=") is exported as text.
+func TestFunnelCSVNeverStartsAFormula(t *testing.T) {
+	var visits *jobs.Visits
+	h, st := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", func(d *Deps) {
+		visits = &jobs.Visits{Store: d.Store.(*store.Store)}
+		d.Funnel = visits
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	attacks := []string{"\x01 =1+1", "=HYPERLINK(\"http://evil\")", " +1", "\t-2", "@SUM(1)", "\x00\x1f=cmd"}
+	for _, campaign := range attacks {
+		b := newBrowser(t, srv)
+		b.get("/?utm_source=" + url.QueryEscape(" \x02=src") + "&utm_campaign=" + url.QueryEscape(campaign))
+		b.get("/v.gif")
+	}
+	if err := visits.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/admin/funnel.csv", nil)
+	r.SetBasicAuth("admin", "pw")
+	w := httptest.NewRecorder()
+	newAdmin(t, st, "pw").ServeHTTP(w, r)
+	records, err := csv.NewReader(w.Body).ReadAll()
+	if err != nil || len(records) != len(attacks)+1 {
+		t.Fatalf("csv: %v, %d lines", err, len(records))
+	}
+	for _, rec := range records[1:] {
+		for _, cell := range rec[:3] {
+			if t2 := strings.TrimLeft(cell, " \t\r\n\x00\x01\x02\x1f"); t2 != "" && strings.ContainsRune("=+-@", rune(t2[0])) {
+				t.Errorf("cell %q would run as a formula", cell)
+			}
+		}
+	}
+}
+
+// Only a browser that comes back with its session cookie is a visit.
+// Cookie-less requests (curl, a script inflating the counts) count
+// nothing, whatever they send.
+func TestVisitsCountOnlyReturningBrowsers(t *testing.T) {
+	var visits *jobs.Visits
+	h, st := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
+		visits = &jobs.Visits{Store: d.Store.(*store.Store)}
+		d.Funnel = visits
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for range 300 {
+		res, err := http.Get(srv.URL + "/?utm_source=cashcat.ph&utm_campaign=spring")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	for _, target := range []string{"/?utm_source=cashcat.ph&utm_campaign=spring", "/?utm_source=cashcat.ph&utm_campaign=spring&action_token=esdemo0000000001"} {
+		b := newBrowser(t, srv)
+		w := b.get(target)
+		if w.Code == 303 {
+			b.get(w.Header.Get("Location"))
+		}
+		b.get("/v.gif")
+	}
+	visits.Flush(context.Background())
+	day := time.Now().UTC()
+	rows, _ := st.Funnel(context.Background(), day, day)
+	if len(rows) != 1 || rows[0].Visits != 2 || rows[0].Prefilled != 1 {
+		t.Errorf("got %+v, want 2 visits (1 prefilled) for the two browsers and none for 300 cookie-less requests", rows)
+	}
+}
