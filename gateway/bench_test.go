@@ -37,6 +37,7 @@ func BenchmarkLandingCached(b *testing.B) {
 type dropVisits struct{}
 
 func (dropVisits) AddVisits(context.Context, map[store.FunnelKey]store.VisitCounts) error { return nil }
+func (dropVisits) Campaigns(context.Context, string) ([][2]string, error)                 { return nil, nil }
 
 // BenchmarkLandingFunnel: landings of new sessions (each one a counted
 // visit) with funnel counting off and on. Counting is in memory, so "on"

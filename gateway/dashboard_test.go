@@ -21,23 +21,24 @@ func TestFunnelCountsExactly(t *testing.T) {
 		visits = &jobs.Visits{Store: d.Store.(*store.Store)}
 		d.Funnel = visits
 	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	// land is a browser's visit: the landing (and the token exchange's
+	// redirect), the page's beacon, and a reload, which is no new visit.
 	land := func(target string) {
-		w := apiGet(h, target, nil)
-		cookies := w.Result().Cookies()
-		if w.Code == 303 { // the token exchange: follow it with the session
-			r := httptest.NewRequest("GET", w.Header().Get("Location"), nil)
-			for _, c := range cookies {
-				r.AddCookie(c)
-			}
-			w2 := httptest.NewRecorder()
-			h.ServeHTTP(w2, r)
-			// Reloading the form in the same session is not a new visit.
-			r = httptest.NewRequest("GET", w.Header().Get("Location"), nil)
-			for _, c := range w2.Result().Cookies() {
-				r.AddCookie(c)
-			}
-			h.ServeHTTP(httptest.NewRecorder(), r)
+		b := newBrowser(t, srv)
+		w := b.get(target)
+		if w.Code == 303 {
+			w = b.get(w.Header.Get("Location"))
 		}
+		b.get("/v.gif")
+		b.get("/")
+		b.get("/v.gif")
+	}
+	// Clients that never send a cookie back (scripts, curl) count nothing.
+	for range 20 {
+		apiGet(h, "/?utm_source=cashcat.ph&utm_campaign=spring", nil)
+		apiGet(h, "/v.gif", nil)
 	}
 	for range 3 {
 		land("/?utm_source=cashcat.ph&utm_campaign=spring")

@@ -48,9 +48,12 @@ func (s *server) handleLanding() gin.HandlerFunc {
 		if sess.Token != "" {
 			prefill = s.prefill(c, sess.Token, flow)
 		}
-		if !sess.Counted && s.Funnel != nil {
-			// One visit per session, counted in memory: no database write
-			// on the landing page's path.
+		if known && !sess.Counted && s.Funnel != nil {
+			// A visit is a browser that came back with its session cookie
+			// (here after the token exchange's 303; a first page without a
+			// token counts on its beacon, handleVisit): a script that never
+			// returns a cookie counts nothing. Counted in memory: no
+			// database write on the landing page's path.
 			s.Funnel.Visit(flow.Name, sess.Attribution.Source, sess.Attribution.Campaign, len(prefill) > 0)
 			sess.Counted = true
 		}
@@ -73,6 +76,29 @@ func (s *server) handleLanding() gin.HandlerFunc {
 		s.renderForm(c, http.StatusOK, sess, v)
 	}
 }
+
+// handleVisit handles "GET /v.gif", the form page's one-pixel beacon: the
+// first request after a landing that carries the session cookie back. It
+// counts the session's visit if the landing could not (a first page
+// without a token), and works without JavaScript.
+func (s *server) handleVisit() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		noStore(c)
+		if sess, known := s.sessions.load(c.Request); known && !sess.Counted && s.Funnel != nil {
+			flow := s.flows.ByName(sess.Flow)
+			if flow == nil {
+				flow = s.flows.Default()
+			}
+			s.Funnel.Visit(flow.Name, sess.Attribution.Source, sess.Attribution.Campaign, sess.Token != "")
+			sess.Counted = true
+			s.sessions.save(c.Writer, sess)
+		}
+		c.Data(http.StatusOK, "image/gif", pixel)
+	}
+}
+
+// pixel is a transparent 1×1 GIF.
+var pixel = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
 // prefill is the flow's form values from the lead behind token, kept a
 // minute per token, flow and day like the prefill API's answers: checking

@@ -245,7 +245,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		mirror = &jobs.Mirror{Store: st, CRM: client, Owner: owner, Log: log, Done: met.Mirrored}
 	}
 	retention := &jobs.Retention{Store: st, Keep: cfg.Storage.Retention, Log: log}
-	visits := &jobs.Visits{Store: st, Log: log}
+	visits := &jobs.Visits{Store: st, Log: log, MaxCampaigns: cfg.Funnel.MaxCampaignsPerDay}
 
 	// --- HTTP ---
 	views, err := gateway.NewViews(templates.FS)

@@ -98,7 +98,7 @@ func serve(out io.Writer) error {
 	met := metrics.New(func() map[string]string { return nil })
 	events := cashcat.CacheEvents{Hit: met.CacheHit, NegativeHit: met.CacheNegativeHit, Miss: met.CacheMiss, Fetched: met.CashcatFetched}
 	leads := cashcat.NewCache(upstream, time.Hour, time.Minute, 1_000_000, 5*time.Second, events)
-	visits := &jobs.Visits{Store: st, Log: log}
+	visits := &jobs.Visits{Store: st, Log: log, MaxCampaigns: cfg.Funnel.MaxCampaignsPerDay}
 	go visits.Run(context.Background())
 	worker := submit.New(st, map[string]submit.Buyer{"lokyata": instantBuyer{}}, map[string][]string{"us": {"lokyata"}},
 		submit.Config{Owner: "loadtest", Lease: 15 * time.Second, Workers: 16, Poll: 50 * time.Millisecond}, log,

@@ -171,30 +171,64 @@ func (r *Retention) Run(ctx context.Context) {
 // VisitStore is what the visit counter writes to.
 type VisitStore interface {
 	AddVisits(ctx context.Context, counts map[store.FunnelKey]store.VisitCounts) error
+	// Campaigns lists the (source, campaign) pairs with visits on day.
+	Campaigns(ctx context.Context, day string) ([][2]string, error)
 }
+
+// Other is the source and campaign of visits past the day's bound of
+// distinct campaigns.
+const Other = "(other)"
 
 // Visits counts landing visits in memory and adds them to the store every
 // Every (default 10s) and when it stops, so the landing page never waits
 // on a database write. What a failed flush could not write is kept for
 // the next one.
+//
+// MaxCampaigns bounds the distinct (source, campaign) pairs of a UTC day
+// (0: no bound): past it, visits of a new pair count under (other), so
+// random utm_campaign values cannot grow the funnel without bound. The
+// pairs already in the store (other replicas') are read at start and at
+// every flush, so replicas overshoot the bound by at most what they admit
+// between two flushes.
 type Visits struct {
-	Store VisitStore
-	Every time.Duration
-	Log   *slog.Logger
-	mu    sync.Mutex
-	n     map[store.FunnelKey]store.VisitCounts
+	Store        VisitStore
+	Every        time.Duration
+	Log          *slog.Logger
+	MaxCampaigns int
+	mu           sync.Mutex
+	n            map[store.FunnelKey]store.VisitCounts
+	day          string
+	pairs        map[[2]string]bool // admitted on day
 }
 
 // Visit counts one visit of a session.
 func (v *Visits) Visit(flow, source, campaign string, prefilled bool) {
-	k := store.FunnelKey{Day: time.Now().UTC().Format("2006-01-02"), Flow: flow, Source: source, Campaign: campaign}
+	day := time.Now().UTC().Format("2006-01-02")
 	p := int64(0)
 	if prefilled {
 		p = 1
 	}
 	v.mu.Lock()
-	v.addLocked(k, store.VisitCounts{Visits: 1, Prefilled: p})
-	v.mu.Unlock()
+	defer v.mu.Unlock()
+	if v.MaxCampaigns > 0 {
+		v.dayLocked(day)
+		pair := [2]string{source, campaign}
+		switch {
+		case v.pairs[pair]:
+		case len(v.pairs) >= v.MaxCampaigns:
+			source, campaign = Other, Other
+		default:
+			v.pairs[pair] = true
+		}
+	}
+	v.addLocked(store.FunnelKey{Day: day, Flow: flow, Source: source, Campaign: campaign}, store.VisitCounts{Visits: 1, Prefilled: p})
+}
+
+// dayLocked starts a new day's set of pairs when the day changed.
+func (v *Visits) dayLocked(day string) {
+	if v.day != day || v.pairs == nil {
+		v.day, v.pairs = day, map[[2]string]bool{}
+	}
 }
 
 func (v *Visits) addLocked(k store.FunnelKey, c store.VisitCounts) {
@@ -207,22 +241,42 @@ func (v *Visits) addLocked(k store.FunnelKey, c store.VisitCounts) {
 	v.n[k] = cur
 }
 
-// Flush writes the counts so far.
+// Flush writes the counts so far, then reads back the day's pairs.
 func (v *Visits) Flush(ctx context.Context) error {
 	v.mu.Lock()
 	batch := v.n
 	v.n = nil
 	v.mu.Unlock()
-	if len(batch) == 0 {
+	if len(batch) > 0 {
+		if err := v.Store.AddVisits(ctx, batch); err != nil {
+			v.mu.Lock()
+			for k, c := range batch { // kept for the next flush
+				v.addLocked(k, c)
+			}
+			v.mu.Unlock()
+			return err
+		}
+	}
+	return v.loadPairs(ctx)
+}
+
+// loadPairs adds the day's pairs in the store to those admitted here.
+func (v *Visits) loadPairs(ctx context.Context) error {
+	if v.MaxCampaigns <= 0 {
 		return nil
 	}
-	if err := v.Store.AddVisits(ctx, batch); err != nil {
-		v.mu.Lock()
-		for k, c := range batch { // kept for the next flush
-			v.addLocked(k, c)
-		}
-		v.mu.Unlock()
+	day := time.Now().UTC().Format("2006-01-02")
+	pairs, err := v.Store.Campaigns(ctx, day)
+	if err != nil {
 		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.dayLocked(day)
+	for _, p := range pairs {
+		if p != [2]string{Other, Other} {
+			v.pairs[p] = true
+		}
 	}
 	return nil
 }
@@ -232,6 +286,9 @@ func (v *Visits) Run(ctx context.Context) {
 	every := v.Every
 	if every == 0 {
 		every = 10 * time.Second
+	}
+	if err := v.loadPairs(ctx); err != nil {
+		v.Log.Warn("funnel: reading today's campaigns", "err", err)
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()

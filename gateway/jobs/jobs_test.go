@@ -238,6 +238,46 @@ func (f *failingOnce) AddVisits(_ context.Context, counts map[store.FunnelKey]st
 	return nil
 }
 
+func (f *failingOnce) Campaigns(context.Context, string) ([][2]string, error) { return nil, nil }
+
+// Random utm_campaign values cannot grow the funnel without bound: past
+// MaxCampaigns distinct (source, campaign) pairs a day, visits count under
+// (other). Pairs another replica wrote count against the bound too.
+func TestVisitsBoundTheCampaignsOfADay(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	a := &Visits{Store: st, Log: quiet, MaxCampaigns: 3}
+	for i := range 5 {
+		a.Visit("us", "cashcat.ph", fmt.Sprintf("c%d", i), false)
+	}
+	a.Visit("us", "cashcat.ph", "c0", false) // an admitted pair stays itself
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := &Visits{Store: st, Log: quiet, MaxCampaigns: 3}
+	if err := b.Flush(ctx); err != nil { // a replica starting: reads the day's pairs
+		t.Fatal(err)
+	}
+	b.Visit("us", "cashcat.ph", "c9", false)
+	b.Visit("us", "cashcat.ph", "c1", false)
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC()
+	rows, err := st.Funnel(ctx, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, r := range rows {
+		got[r.Source+"/"+r.Campaign] = r.Visits
+	}
+	want := map[string]int64{"cashcat.ph/c0": 2, "cashcat.ph/c1": 2, "cashcat.ph/c2": 1, Other + "/" + Other: 3}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
 // Visits a failed flush could not write are kept, and added to those
 // counted meanwhile: none is lost, none counted twice.
 func TestVisitsSurviveAFailedFlush(t *testing.T) {

@@ -45,6 +45,25 @@ func (s *Store) AddVisits(ctx context.Context, counts map[FunnelKey]VisitCounts)
 	return tx.Commit()
 }
 
+// Campaigns lists the (utm_source, utm_campaign) pairs with visits on day
+// (YYYY-MM-DD, UTC), in any flow.
+func (s *Store) Campaigns(ctx context.Context, day string) ([][2]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT DISTINCT utm_source, utm_campaign FROM funnel_daily WHERE day = ?`), day)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the day's campaigns: %w", err)
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var p [2]string
+		if err := rows.Scan(&p[0], &p[1]); err != nil {
+			return nil, fmt.Errorf("store: reading the day's campaigns: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 // MarkRedirected records that the consumer was sent to the buyer's URL
 // (once: a replay of the same answer does not count twice).
 func (s *Store) MarkRedirected(ctx context.Context, id string) error {
