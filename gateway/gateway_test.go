@@ -114,22 +114,42 @@ func TestLandingRateLimitedPerIP(t *testing.T) {
 	if !strings.Contains(w.Body.String(), "demasiadas solicitudes") {
 		t.Error("429 page is not the localized page")
 	}
-	// X-Forwarded-For from an untrusted peer does not buy a new bucket.
-	r := httptest.NewRequest("GET", "/", nil)
-	r.Header.Set("X-Forwarded-For", "203.0.113.9")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	if rec.Code != http.StatusTooManyRequests {
-		t.Errorf("spoofed X-Forwarded-For: got %d, want 429", rec.Code)
+}
+
+// Behind a trusted proxy every consumer arrives from the proxy's address:
+// X-Forwarded-For must be believed from it, or every consumer would share
+// one rate-limit bucket; from anyone else it must not, or a client could
+// pick its own bucket.
+func TestClientAddressFromTrustedProxiesOnly(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "2-M")
+	from := func(peer, forwarded string) int {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = peer + ":5555"
+		if forwarded != "" {
+			r.Header.Set("X-Forwarded-For", forwarded)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
 	}
-	// From a trusted proxy it is believed: a different client.
-	r = httptest.NewRequest("GET", "/", nil)
-	r.RemoteAddr = "10.1.2.3:5555"
-	r.Header.Set("X-Forwarded-For", "203.0.113.9")
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	if rec.Code != 200 {
-		t.Errorf("client behind a trusted proxy: got %d, want 200", rec.Code)
+	// Two consumers behind the load balancer (10.0.0.0/8 is trusted).
+	for i := range 2 {
+		if got := from("10.1.2.3", "203.0.113.9"); got != 200 {
+			t.Fatalf("consumer A, request %d: got %d", i, got)
+		}
+	}
+	if got := from("10.1.2.3", "203.0.113.9"); got != http.StatusTooManyRequests {
+		t.Errorf("consumer A past the limit: got %d, want 429", got)
+	}
+	if got := from("10.1.2.3", "203.0.113.10"); got != 200 {
+		t.Errorf("consumer B through the same proxy: got %d, want 200 (its own bucket)", got)
+	}
+	// A client not behind a trusted proxy cannot pick a new bucket.
+	for i, forwarded := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.3"} {
+		got := from("192.0.2.50", forwarded)
+		if want := map[bool]int{true: 200, false: http.StatusTooManyRequests}[i < 2]; got != want {
+			t.Errorf("untrusted peer, request %d with X-Forwarded-For %s: got %d, want %d", i, forwarded, got, want)
+		}
 	}
 }
 

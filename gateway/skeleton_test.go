@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,36 +27,62 @@ func TestSkeletonMatchesTemplate(t *testing.T) {
 			"housing": "rent", "city": "Sevilla\x00", "pay_frequency": "biweekly"},
 		{"gender": "nonsense", "state": `"><script>`, "first_name": "ÄÖÜ 漢字 🙂"},
 	}
-	for name, f := range form.Forms {
-		for _, lang := range []string{"es", "en"} {
-			if views.CheckForm(f, lang) != nil {
-				continue
+	// The pairs a flow can be configured with: each must render both ways.
+	// (The us form has no Spanish texts yet: CheckForm refuses that pair
+	// at start, which TestFormLanguagePairs holds.)
+	pairs := []struct{ form, lang string }{{"es", "es"}, {"es", "en"}, {"us", "en"}}
+	for _, pair := range pairs {
+		name, lang, f := pair.form, pair.lang, form.Forms[pair.form]
+		if err := views.CheckForm(f, lang); err != nil {
+			t.Fatalf("%s/%s: %v", name, lang, err)
+		}
+		for i, vals := range values {
+			prefilled := i%2 == 1
+			var page bytes.Buffer
+			ok := views.fastForm(&page, f, lang, vals, prefilled, now, ny, "CSRFTOKEN", "SUBMISSIONID")
+			fast := page.Bytes()
+			if !ok {
+				t.Fatalf("%s/%s: no skeleton", name, lang)
 			}
-			for i, vals := range values {
-				prefilled := i%2 == 1
-				var page bytes.Buffer
-				ok := views.fastForm(&page, f, lang, vals, prefilled, now, ny, "CSRFTOKEN", "SUBMISSIONID")
-				fast := page.Bytes()
-				if !ok {
-					t.Fatalf("%s/%s: no skeleton", name, lang)
+			p := views.formView(f, lang, vals, nil, now, ny)
+			p.Prefilled = prefilled
+			p.CSRF, p.SubmissionID = "CSRFTOKEN", "SUBMISSIONID"
+			var slow bytes.Buffer
+			if err := views.pages["form"].ExecuteTemplate(&slow, "layout", p); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(fast, slow.Bytes()) {
+				i := 0
+				for i < len(fast) && i < slow.Len() && fast[i] == slow.Bytes()[i] {
+					i++
 				}
-				p := views.formView(f, lang, vals, nil, now, ny)
-				p.Prefilled = prefilled
-				p.CSRF, p.SubmissionID = "CSRFTOKEN", "SUBMISSIONID"
-				var slow bytes.Buffer
-				if err := views.pages["form"].ExecuteTemplate(&slow, "layout", p); err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(fast, slow.Bytes()) {
-					i := 0
-					for i < len(fast) && i < slow.Len() && fast[i] == slow.Bytes()[i] {
-						i++
-					}
-					lo := max(i-80, 0)
-					t.Errorf("%s/%s values %d: renders differ at byte %d\nfast: %q\nslow: %q", name, lang, i, i,
-						fast[lo:min(i+80, len(fast))], slow.Bytes()[lo:min(i+80, slow.Len())])
-				}
+				lo := max(i-80, 0)
+				t.Errorf("%s/%s values %d: renders differ at byte %d\nfast: %q\nslow: %q", name, lang, i, i,
+					fast[lo:min(i+80, len(fast))], slow.Bytes()[lo:min(i+80, slow.Len())])
 			}
 		}
+	}
+}
+
+// The form and language pairs a flow may use are exactly the ones whose
+// texts are complete; any other stops start-up with the missing keys.
+func TestFormLanguagePairs(t *testing.T) {
+	views, err := NewViews(templates.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"es/es": true, "es/en": true, "us/en": true, "us/es": false}
+	for pair, ok := range want {
+		f, lang, _ := strings.Cut(pair, "/")
+		err := views.CheckForm(form.Forms[f], lang)
+		if ok != (err == nil) {
+			t.Errorf("%s: CheckForm = %v, want usable %v", pair, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "missing messages: field.") {
+			t.Errorf("%s: the error does not name the missing keys: %v", pair, err)
+		}
+	}
+	if len(form.Forms) != 2 {
+		t.Errorf("got %d forms: add the new one's pairs here", len(form.Forms))
 	}
 }
