@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +13,6 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
-
-	"github.com/leadgate/leadgate/providers/sandbox"
 )
 
 // Screenshots of every page the browser tests visit are written here
@@ -305,25 +303,67 @@ func TestBrowserWaitingPage(t *testing.T) {
 	}
 }
 
-// prefill.js on a lender's own page, on another origin, fills its form.
-func TestBrowserPrefillJS(t *testing.T) {
-	t.Parallel()
-	lender := httptest.NewServer(sandbox.New(sandbox.Options{}))
-	defer lender.Close()
-	dir := t.TempDir()
-	cfg := strings.Replace(fmt.Sprintf(baseConfig, filepath.Join(dir, "l.db")),
-		`allowed_origins: ["http://lender.localhost:9000"]`, `allowed_origins: ["`+lender.URL+`"]`, 1)
+// startReadme starts the gateway with the repository's own config.yaml,
+// as `go run ./cmd/leadgate` does, on a free port instead of 8080 (and
+// that port in prefill_api.allowed_origins): what the README's
+// walk-through opens. Its URL is http://localhost:PORT, the README's name.
+func startReadme(t *testing.T) *instance {
+	t.Helper()
+	b, err := os.ReadFile("../../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	cfg := string(b)
+	for _, r := range [][2]string{
+		{`addr: ":8080"`, `addr: "127.0.0.1:` + port + `"`},
+		{`admin_addr: "127.0.0.1:9090"`, `admin_addr: "127.0.0.1:0"`},
+		{`public_url: "http://localhost:8080"`, `public_url: "http://localhost:` + port + `"`},
+		{`"http://localhost:8080", "http://127.0.0.1:8080"`, `"http://localhost:` + port + `", "http://127.0.0.1:` + port + `"`},
+		{`dsn: "sqlite://leadgate.db"`, `dsn: "sqlite://` + filepath.Join(t.TempDir(), "leadgate.db") + `"`},
+	} {
+		if strings.Count(cfg, r[0]) != 1 {
+			t.Fatalf("config.yaml no longer has %s once: update this test", r[0])
+		}
+		cfg = strings.Replace(cfg, r[0], r[1], 1)
+	}
 	g := start(t, cfg)
-	ctx := chromium(t)
-	page := lender.URL + "/sandbox/lender/form?gateway=" + g.URL + "&flow=us&action_token=usdemo0000000001"
-	openPage(t, ctx, page)
-	deadline := time.Now().Add(10 * time.Second)
-	for value(t, ctx, `[name="first_name"]`) != "John" {
+	if !strings.HasPrefix(g.URL, "http://localhost:") {
+		t.Fatalf("gateway at %s, want the README's http://localhost:PORT", g.URL)
+	}
+	return g
+}
+
+// waitValue waits until the input at sel holds want.
+func waitValue(t *testing.T, ctx context.Context, sel, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := value(t, ctx, sel)
+		if got == want {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("prefill.js never filled the lender's form")
+			t.Fatalf("%s: got %q, want %q", sel, got, want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestBrowserPrefillJS opens the README's own prefill.js demo, served by
+// the gateway: a lender's form on localhost that loads prefill.js from
+// 127.0.0.1, so the call is cross-origin as on a real site.
+func TestBrowserPrefillJS(t *testing.T) {
+	t.Parallel()
+	g := startReadme(t)
+	ctx := chromium(t)
+	openPage(t, ctx, g.URL+"/sandbox/lender/form?action_token=usdemo0000000001")
+	waitValue(t, ctx, `[name="first_name"]`, "John", 10*time.Second)
 	shot(t, ctx, "lender-form")
 	for sel, want := range map[string]string{`[name="last_name"]`: "Smith", `[name="email"]`: "john.smith@example.com",
 		`[name="amount"]`: "500", `[name="gender"]`: "male", `[name="birth_date"]`: "1985-07-04"} {
@@ -332,7 +372,7 @@ func TestBrowserPrefillJS(t *testing.T) {
 		}
 	}
 	// A page without a token: the script does nothing, the form stays usable.
-	if err := chromedp.Do(ctx, chromedp.Navigate(lender.URL+"/sandbox/lender/form?gateway="+g.URL),
+	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/sandbox/lender/form"),
 		chromedp.WaitVisible(chromedp.CSS(`form.apply`)), chromedp.Sleep(500*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}

@@ -537,3 +537,26 @@ func TestSandboxCommand(t *testing.T) {
 	}
 	pw.Close()
 }
+
+// The sandbox lender form, served by the gateway, allows the script of
+// exactly the gateway it loads prefill.js from; every other page keeps
+// the strict CSP.
+func TestSandboxLenderFormCSP(t *testing.T) {
+	t.Parallel()
+	g := start(t, "")
+	other := strings.Replace(g.URL, "127.0.0.1", "localhost", 1)
+	resp, page := get(t, http.DefaultClient, g.URL+"/sandbox/lender/form?action_token=usdemo0000000001&gateway=https://evil.example")
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src "+other+";") || !strings.Contains(csp, "connect-src "+other+";") || !strings.Contains(page, `src="`+other+`/prefill.js"`) {
+		t.Errorf("lender form: CSP %q, want prefill.js from %s allowed and loaded", csp, other)
+	}
+	if strings.Contains(csp+page, "evil") {
+		t.Errorf("lender form used ?gateway=https://evil.example: %s", csp)
+	}
+	for _, path := range []string{"/", "/sandbox/", "/sandbox/lender/welcome?buyer=Lokyata&lead_id=x", "/prefill.js"} {
+		resp, _ := get(t, http.DefaultClient, g.URL+path)
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") || !strings.Contains(csp, "connect-src 'self';") {
+			t.Errorf("%s: CSP %q, want the strict one", path, csp)
+		}
+	}
+}

@@ -20,6 +20,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fset := flag.NewFlagSet("leadgate sandbox", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	addr := fset.String("addr", ":9000", "listen address")
+	gateway := fset.String("gateway", "http://localhost:8080", "the gateway whose prefill.js the lender form (/sandbox/lender/form) loads")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -29,7 +30,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	static, _ := fs.Sub(templates.FS, "static")
 	mux := http.NewServeMux()
-	mux.Handle("/sandbox/", sandbox.New(sandbox.Options{}))
+	mux.Handle("/sandbox/", sandbox.New(sandbox.Options{Gateway: *gateway}))
 	mux.Handle("/static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	srv := newHTTPServer(mux)
 	fmt.Fprintf(stdout, "leadgate sandbox: emulators on http://%s/sandbox/\n", ln.Addr())

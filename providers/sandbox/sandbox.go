@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,10 @@ type Options struct {
 	PublicURL string
 	// Slow is how long the "slow" token and switch wait.
 	Slow time.Duration
+	// Gateway is the gateway whose prefill.js the lender form loads when
+	// the sandbox runs alone (`leadgate sandbox --gateway`); empty: this
+	// server under its other loopback name, as when the gateway mounts it.
+	Gateway string
 }
 
 // Sandbox is the set of emulators.
@@ -140,11 +145,11 @@ var lenderFormPage = template.Must(template.New("lender-form").Parse(`<!doctype 
 <p class="lead">This page is a lender's own form on another origin. <code>prefill.js</code> from the gateway fills it from the <code>action_token</code> in this page's URL.</p>
 <p class="small">Hello, <span data-prefill="first_name">there</span>!</p>
 <form class="apply" method="post" action="#">
-<div class="field"><label for="first_name">First name</label><input id="first_name" name="first_name" autocomplete="given-name"></div>
-<div class="field"><label for="last_name">Last name</label><input id="last_name" name="last_name" autocomplete="family-name"></div>
+<div class="field"><label for="first_name">First name</label><input id="first_name" name="first_name" type="text" autocomplete="given-name"></div>
+<div class="field"><label for="last_name">Last name</label><input id="last_name" name="last_name" type="text" autocomplete="family-name"></div>
 <div class="field"><label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email"></div>
 <div class="field"><label for="birth_date">Date of birth</label><input id="birth_date" name="birth_date" type="date"></div>
-<div class="field"><label for="city">City</label><input id="city" name="city"></div>
+<div class="field"><label for="city">City</label><input id="city" name="city" type="text" autocomplete="address-level2"></div>
 <div class="field"><label for="amount">Amount</label><input id="amount" data-prefill="loan_amount" name="amount" type="number"></div>
 <div class="field"><label for="gender">Gender</label><select id="gender" name="gender"><option value="">Choose</option><option value="female">Female</option><option value="male">Male</option></select></div>
 <button class="primary" type="submit">Apply</button>
@@ -153,19 +158,47 @@ var lenderFormPage = template.Must(template.New("lender-form").Parse(`<!doctype 
 </body></html>`))
 
 // lenderForm serves a lender's own form using prefill.js, for demos and
-// browser tests. ?gateway= names the gateway (default: this host under
-// its other loopback name, so the call is cross-origin as in real life).
+// browser tests. The script comes from the gateway (see gatewayFor), and
+// the page's CSP allows exactly that origin: the gateway's own strict CSP,
+// which this answer replaces, would block it.
 func (s *Sandbox) lenderForm(w http.ResponseWriter, r *http.Request) {
-	gw := r.URL.Query().Get("gateway")
-	if u, err := url.Parse(gw); gw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		gw = otherLoopback(s.base(r))
-	}
+	gw := s.gatewayFor(r)
 	flow := r.URL.Query().Get("flow")
 	if flow == "" {
 		flow = "us"
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	lenderFormPage.Execute(w, map[string]string{"Gateway": strings.TrimRight(gw, "/"), "Flow": flow})
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src "+gw+"; style-src 'self'; img-src 'self' data:; connect-src "+gw+"; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	lenderFormPage.Execute(w, map[string]string{"Gateway": gw, "Flow": flow})
+}
+
+// gatewayFor is the origin the lender form loads prefill.js from: the
+// configured gateway when the sandbox runs alone, else this server under
+// its other loopback name, so the call is cross-origin as in real life.
+// ?gateway= may pick another of those origins, never any other: when the
+// gateway mounts the sandbox, a script from elsewhere would run on the
+// gateway's own origin.
+func (s *Sandbox) gatewayFor(r *http.Request) string {
+	own := origin(s.base(r))
+	allowed := []string{origin(otherLoopback(own)), own}
+	if s.opt.Gateway != "" {
+		allowed = append([]string{origin(s.opt.Gateway)}, allowed...)
+	}
+	if gw := origin(r.URL.Query().Get("gateway")); gw != "" && slices.Contains(allowed, gw) {
+		return gw
+	}
+	return allowed[0]
+}
+
+// origin is raw's scheme://host in lower case, or "" when raw is not an
+// absolute http(s) URL.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
 }
 
 // otherLoopback swaps localhost and 127.0.0.1: the same gateway, seen from

@@ -157,3 +157,59 @@ func TestCashcatEmulatorTokens(t *testing.T) {
 		t.Errorf("got %d counted calls, want 2", n)
 	}
 }
+
+// The lender form loads prefill.js only from the sandbox's own origins (or
+// the gateway it was given), never from a ?gateway= someone put in a link:
+// that script would run on the gateway's own origin. Its CSP allows
+// exactly the gateway it loads the script from.
+func TestLenderFormLoadsPrefillJSOnlyFromItsGateway(t *testing.T) {
+	srv := httptest.NewServer(New(Options{}))
+	defer srv.Close()
+	other := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	tests := []struct {
+		name, query, want string
+	}{
+		{"default: the other loopback name", "", other},
+		{"its own origin", "?gateway=" + srv.URL, srv.URL},
+		{"its other loopback name, with a path", "?gateway=" + other + "/x/", other},
+		{"another origin", "?gateway=https://evil.example", other},
+		{"another port", "?gateway=" + srv.URL + "1", other},
+		{"not http", "?gateway=javascript:alert(1)", other},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Get(srv.URL + "/sandbox/lender/form" + tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			page, csp := string(b), resp.Header.Get("Content-Security-Policy")
+			if src := `<script src="` + tt.want + `/prefill.js"`; !strings.Contains(page, src) {
+				t.Errorf("page loads prefill.js from elsewhere, want %s:\n%s", src, page)
+			}
+			for _, want := range []string{"script-src " + tt.want + ";", "connect-src " + tt.want + ";", "default-src 'none'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("CSP %q, want %q in it", csp, want)
+				}
+			}
+			if strings.Contains(page+csp, "evil") || strings.Contains(page+csp, "javascript") || strings.Contains(page+csp, srv.URL+"1") {
+				t.Errorf("a ?gateway= that is not the sandbox's own was used:\n%s\n%s", csp, page)
+			}
+		})
+	}
+	// `leadgate sandbox --gateway`: the gateway it was given, by default.
+	srv2 := httptest.NewServer(New(Options{Gateway: "http://localhost:8080/"}))
+	defer srv2.Close()
+	for query, want := range map[string]string{"": "http://localhost:8080", "?gateway=https://evil.example": "http://localhost:8080", "?gateway=" + srv2.URL: srv2.URL} {
+		resp, err := http.Get(srv2.URL + "/sandbox/lender/form" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), `<script src="`+want+`/prefill.js"`) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src "+want+";") {
+			t.Errorf("%q: want prefill.js from %s, got %s\n%s", query, want, resp.Header.Get("Content-Security-Policy"), b)
+		}
+	}
+}
