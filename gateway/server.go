@@ -97,6 +97,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server.public_url: %w", err)
 	}
+	d.Views.testFill = d.Sandbox != nil
 	s := &server{
 		Deps:     d,
 		flows:    flows,

@@ -33,6 +33,9 @@ type Views struct {
 	Version string
 	static  fs.FS
 	skel    *skeletons
+	// testFill puts the sandbox's "Fill with test values" button on every
+	// form: set by NewServer in sandbox mode only, before any page.
+	testFill bool
 }
 
 // Catalog is one language's messages.
@@ -247,6 +250,9 @@ type FormPage struct {
 	CSRF         string
 	SubmissionID string
 	Sections     []SectionView
+	// TestFill is the form's name when the sandbox's "Fill with test
+	// values" button is shown (sandbox mode only), for its script.
+	TestFill string
 }
 
 // FieldError is one line of the error summary at the top of the form.
@@ -281,10 +287,17 @@ type OptionView struct {
 	Mark         template.HTMLAttr // see FieldView.Mark
 }
 
+// sandboxFillScript is served by the sandbox, mounted in sandbox mode
+// only: from our own origin, as the CSP wants.
+const sandboxFillScript = "/sandbox/fill.js"
+
 // formView builds the form's view from values and problems.
 func (v *Views) formView(f *form.Form, lang string, vals form.Values, problems map[string]string, now time.Time, loc *time.Location) FormPage {
 	c := v.Catalog(lang)
 	p := FormPage{Page: Page{Lang: lang, Title: c.T("form.title"), Version: v.Version, cat: c}}
+	if v.testFill {
+		p.TestFill, p.Page.Scripts = f.Name, []string{sandboxFillScript}
+	}
 	for _, s := range f.Sections {
 		sv := SectionView{Title: c.T("section." + s.Key)}
 		for _, fd := range s.Fields {

@@ -51,6 +51,7 @@ type Sandbox struct {
 	lokyataIDs   map[string]bool
 	astoriaLeads map[string]bool
 	cashfinLeads []cashfinLead
+	fillJS       []byte
 }
 
 // New returns the emulators, routed under /sandbox/.
@@ -59,7 +60,7 @@ func New(opt Options) *Sandbox {
 		opt.Slow = 8 * time.Second
 	}
 	s := &Sandbox{opt: opt, mux: http.NewServeMux(), calls: map[string]int{},
-		lokyataIDs: map[string]bool{}, astoriaLeads: map[string]bool{}}
+		lokyataIDs: map[string]bool{}, astoriaLeads: map[string]bool{}, fillJS: fillScript()}
 	s.mux.HandleFunc("/sandbox/cashcat/api/v1/actions/action/{token}", s.cashcatAction)
 	s.mux.HandleFunc("GET /sandbox/calls", s.callsJSON)
 	s.mux.HandleFunc("/sandbox/casheddy/v1/validate", s.casheddyValidate)
@@ -70,6 +71,7 @@ func New(opt Options) *Sandbox {
 	s.mux.HandleFunc("GET /sandbox/cashfin/business/lead/list", s.cashfinList)
 	s.mux.HandleFunc("GET /sandbox/lender/welcome", s.welcome)
 	s.mux.HandleFunc("GET /sandbox/lender/form", s.lenderForm)
+	s.mux.HandleFunc("GET /sandbox/fill.js", s.fill)
 	s.mux.HandleFunc("GET /sandbox/{$}", s.index)
 	return s
 }
