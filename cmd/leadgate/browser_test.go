@@ -13,6 +13,8 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/leadgate/leadgate/providers/sandbox"
 )
 
 // Screenshots of every page the browser tests visit are written here
@@ -462,4 +464,137 @@ func TestBrowserAccessibility(t *testing.T) {
 		visit(g.URL + page)
 		axe(t, ctx, src, page)
 	}
+}
+
+// invalid lists the names of the form's fields the browser finds invalid.
+func invalid(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`Array.from(new Set(Array.from(document.querySelector('form.apply').elements).filter(e => e.name && !e.validity.valid).map(e => e.name)))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// pressTestFill presses the sandbox form's "Fill with test values" and
+// checks what it left: only the required consents, unticked, with the
+// first of them focused, so that the consumer ticks them.
+func pressTestFill(t *testing.T, ctx context.Context, consents ...string) {
+	t.Helper()
+	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector('form.apply #test-fill')`)); err != nil || !ok {
+		t.Fatalf("no Fill with test values button on the sandbox form (%v)", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#test-fill`))); err != nil {
+		t.Fatalf("pressing Fill with test values: %v", err)
+	}
+	if got := strings.Join(invalid(t, ctx), " "); got != strings.Join(consents, " ") {
+		t.Errorf("after Fill with test values, invalid fields: %q, want only the consents %q", got, consents)
+	}
+	ticked, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('form.apply input[type=checkbox]:checked').length`))
+	if err != nil || ticked != 0 {
+		t.Errorf("Fill with test values ticked %d boxes (%v), want none: a consent is the consumer's own click", ticked, err)
+	}
+	focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.name || ""`))
+	if err != nil || focused != consents[0] {
+		t.Errorf("focus on %q (%v), want the first consent %s", focused, err, consents[0])
+	}
+}
+
+// tick clicks checkboxes as the consumer does.
+func tick(t *testing.T, ctx context.Context, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[name="`+n+`"]`))); err != nil {
+			t.Fatalf("ticking %s: %v", n, err)
+		}
+	}
+	if bad := invalid(t, ctx); len(bad) > 0 {
+		t.Errorf("still invalid after the consents: %v", bad)
+	}
+}
+
+// TestBrowserReadmeWalkThrough follows the README's sandbox walk-through
+// as written, on the repository's own config, at a phone's viewport: the
+// us link, "Fill with test values", the consents, Send, Lokyata's lender
+// page; the documented no-offer path; the Spanish link to Casheddy. The
+// prefill.js page of the README is TestBrowserPrefillJS.
+func TestBrowserReadmeWalkThrough(t *testing.T) {
+	t.Parallel()
+	g := startReadme(t)
+	ctx := chromium(t)
+	usLink := g.URL + "/?utm_source=cashcat.ph&action_token=usdemo0000000001"
+	usConsents := []string{"consent_terms", "consent_tcpa"}
+
+	// The United States flow, steps 1 to 3.
+	openPage(t, ctx, usLink)
+	if loc := location(t, ctx); strings.Contains(loc, "action_token") {
+		t.Errorf("the token is in the address bar: %s", loc)
+	}
+	for sel, want := range map[string]string{`[name="first_name"]`: "John", `[name="last_name"]`: "Smith",
+		`[name="birth_date"]`: "1985-07-04", `[name="loan_amount"]`: "500", `[name="city"]`: "Austin"} {
+		if got := value(t, ctx, sel); got != want {
+			t.Errorf("prefilled %s: got %q, want %q", sel, got, want)
+		}
+	}
+	shot(t, ctx, "us-1-form")
+	pressTestFill(t, ctx, usConsents...)
+	shot(t, ctx, "us-2-filled")
+	tick(t, ctx, usConsents...)
+	send(t, ctx)
+	waitLocation(t, ctx, "/sandbox/lender/welcome?buyer=Lokyata", 15*time.Second)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`code`))); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, "us-3-lender")
+
+	// Step 4, no offer: the email switch and an odd ZIP typed before the
+	// button, which keeps them.
+	openPage(t, ctx, usLink)
+	if err := chromedp.Do(ctx, clearField(`[name="email"]`), typeInto(`[name="email"]`, "john+lokyata-decline@example.com"),
+		typeInto(`[name="postal_code"]`, "78701")); err != nil {
+		t.Fatal(err)
+	}
+	pressTestFill(t, ctx, usConsents...)
+	for sel, want := range map[string]string{`[name="email"]`: "john+lokyata-decline@example.com", `[name="postal_code"]`: "78701",
+		`[name="ssn"]`: "876-54-3210"} {
+		if got := value(t, ctx, sel); got != want {
+			t.Errorf("after Fill with test values %s: got %q, want %q", sel, got, want)
+		}
+	}
+	tick(t, ctx, usConsents...)
+	shot(t, ctx, "no-offer-1-filled")
+	send(t, ctx)
+	waitLocation(t, ctx, "/status/", 15*time.Second)
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`h1`)))
+	if err != nil || text != "No offer right now" {
+		t.Errorf("no-offer page: heading %q (%v), want No offer right now", text, err)
+	}
+	shot(t, ctx, "no-offer-2-page")
+	if n := calls(t, g, sandbox.CallsLokyata); n != 2 {
+		t.Errorf("lokyata posts: %d, want 2 (one accepted, one declined)", n)
+	}
+	if n := calls(t, g, sandbox.CallsAstoria); n != 3 {
+		t.Errorf("astoria posts: %d, want 3 (each tier: No Coverage)", n)
+	}
+
+	// The Spanish flow.
+	openPage(t, ctx, g.URL+"/?utm_source=cashcat.ph&utm_campaign=es-demo&action_token=esdemo0000000001")
+	if loc, want := location(t, ctx), g.URL+"/?utm_campaign=es-demo&utm_source=cashcat.ph"; loc != want {
+		t.Errorf("landed on %s, want %s", loc, want)
+	}
+	if v := value(t, ctx, `[name="first_name"]`); v != "Lucía" {
+		t.Errorf("first_name prefilled %q, want Lucía", v)
+	}
+	shot(t, ctx, "es-1-formulario")
+	esConsents := []string{"consent_terms", "consent_marketing"}
+	pressTestFill(t, ctx, esConsents...)
+	if v := value(t, ctx, `[name="loan_period_days"]`); v != "30" {
+		t.Errorf("loan_period_days: got %q, want 30", v)
+	}
+	tick(t, ctx, esConsents...)
+	shot(t, ctx, "es-2-completado")
+	send(t, ctx)
+	waitLocation(t, ctx, "/sandbox/lender/welcome?buyer=Casheddy", 15*time.Second)
+	shot(t, ctx, "es-3-prestamista")
 }
