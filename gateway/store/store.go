@@ -3,6 +3,8 @@
 // personal data sealed by the vault, before any buyer is called; workers
 // claim due applications from here with a lease, so a crash or a restart
 // resumes them and a buyer already posted to is never posted to again.
+// A SQLite file has one owner at a time, so the leases found when it is
+// opened are a dead process's, and are freed.
 package store
 
 import (
@@ -137,6 +139,8 @@ type Store struct {
 	now  func() time.Time
 	pg   bool
 	pool *pgxpool.Pool
+	// lock makes a SQLite file single-owner (owner.go).
+	lock *os.File
 }
 
 // Open opens the store at dsn and migrates it: sqlite://PATH (embedded,
@@ -154,17 +158,28 @@ func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) 
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
 	// Pragmas go in the DSN so that every pooled connection gets them;
 	// _txlock=immediate takes the write lock at BEGIN, so concurrent
 	// read-then-write transactions wait instead of failing with SQLITE_BUSY.
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	s := &Store{db: db, keys: keys, now: time.Now}
+	s := &Store{db: db, keys: keys, now: time.Now, lock: lock}
 	if err := s.migrate(ctx, goose.DialectSQLite3); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
+	}
+	if lock != nil {
+		if err := s.reclaim(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	// The database file holds personal data, even if sealed.
 	os.Chmod(path, 0o600)
@@ -202,11 +217,29 @@ func openPostgres(ctx context.Context, dsn string, keys *vault.Keyring) (*Store,
 	return s, nil
 }
 
-// Close closes the database.
+// reclaim frees every lease in a SQLite file just locked: whoever took
+// them is gone, so their work is claimed at once instead of when the
+// leases run out. Attempts left started stay as they are, to be marked
+// in doubt when claimed: they may have reached the buyer.
+func (s *Store) reclaim(ctx context.Context) error {
+	for _, q := range []queue{submissionQueue, crmQueue} {
+		_, err := s.db.ExecContext(ctx, `UPDATE applications SET `+q.leaseOwner+` = '', `+q.leaseTill+` = 0
+			WHERE `+q.status+` = ? AND `+q.leaseTill+` <> 0`, q.ready)
+		if err != nil {
+			return fmt.Errorf("store: reclaiming leases of a stopped process: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database, and with it the file lock.
 func (s *Store) Close() error {
 	err := s.db.Close()
 	if s.pool != nil {
 		s.pool.Close() // a *sql.DB made from a pool does not close it
+	}
+	if s.lock != nil {
+		s.lock.Close()
 	}
 	return err
 }

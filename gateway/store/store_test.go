@@ -236,7 +236,6 @@ func TestKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
 	s.Create(ctx, newApp("after", "k2"))
 	for _, id := range []string{"before", "after"} {
 		rec, err := s.Sealed(ctx, id)
@@ -250,9 +249,13 @@ func TestKeyRotation(t *testing.T) {
 	if before == after || after != rotated.Current() {
 		t.Errorf("key ids: before %q, after %q, want the new key's id %q for new data", before, after, rotated.Current())
 	}
+	s.Close()
 	// Without the old key, old data is unreadable (and says so).
 	newOnly, _ := vault.New(newKey)
-	s2, _ := Open(ctx, "sqlite://"+path, newOnly)
+	s2, err := Open(ctx, "sqlite://"+path, newOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer s2.Close()
 	if _, err := s2.Sealed(ctx, "before"); err == nil {
 		t.Error("data sealed with a key that is gone still opened")
