@@ -3,8 +3,9 @@
 // personal data sealed by the vault, before any buyer is called; workers
 // claim due applications from here with a lease, so a crash or a restart
 // resumes them and a buyer already posted to is never posted to again.
-// A SQLite file has one owner at a time, so the leases found when it is
-// opened are a dead process's, and are freed.
+// A lease ends with the process that took it: a SQLite file has one owner
+// at a time, so leases found at start are a dead process's; on PostgreSQL
+// a lease is tied to its replica's database session (session.go).
 package store
 
 import (
@@ -139,8 +140,10 @@ type Store struct {
 	now  func() time.Time
 	pg   bool
 	pool *pgxpool.Pool
-	// lock makes a SQLite file single-owner (owner.go).
-	lock *os.File
+	// lock makes a SQLite file single-owner (owner.go); session ties a
+	// PostgreSQL replica's leases to its life (session.go).
+	lock    *os.File
+	session *session
 }
 
 // Open opens the store at dsn and migrates it: sqlite://PATH (embedded,
@@ -214,6 +217,10 @@ func openPostgres(ctx context.Context, dsn string, keys *vault.Keyring) (*Store,
 		s.Close()
 		return nil, err
 	}
+	if s.session, err = openSession(ctx, cfg.ConnConfig.Copy()); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -232,11 +239,14 @@ func (s *Store) reclaim(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database, and with it the file lock.
+// Close closes the database, and with it the session or the file lock.
 func (s *Store) Close() error {
 	err := s.db.Close()
 	if s.pool != nil {
 		s.pool.Close() // a *sql.DB made from a pool does not close it
+	}
+	if s.session != nil {
+		s.session.close()
 	}
 	if s.lock != nil {
 		s.lock.Close()
@@ -342,7 +352,8 @@ func (s *Store) Sealed(ctx context.Context, id string) (Sealed, error) {
 }
 
 // Claim leases up to limit due pending applications to owner for lease,
-// and returns their ids. A lease that runs out (its worker died) makes the
+// and returns their ids. A lease that runs out (its worker is stuck or
+// gone), or whose replica's PostgreSQL session ended, makes the
 // application claimable again.
 func (s *Store) Claim(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error) {
 	return s.claim(ctx, submissionQueue, owner, lease, limit)
@@ -351,24 +362,60 @@ func (s *Store) Claim(ctx context.Context, owner string, lease time.Duration, li
 // queue names the columns of one kind of work done from the applications
 // table: its state and due time, and its own lease.
 type queue struct {
-	name                               string
-	status, due, leaseOwner, leaseTill string
-	ready                              string // the status that is due
+	name                                             string
+	status, due, leaseOwner, leaseTill, leaseSession string
+	ready                                            string // the status that is due
 }
 
 var (
-	submissionQueue = queue{"claiming", "status", "next_run_at", "lease_owner", "lease_until", Pending}
-	crmQueue        = queue{"claiming crm work", "crm_status", "crm_next_at", "crm_lease_owner", "crm_lease_until", CRMPending}
+	submissionQueue = queue{"claiming", "status", "next_run_at", "lease_owner", "lease_until", "lease_session", Pending}
+	crmQueue        = queue{"claiming crm work", "crm_status", "crm_next_at", "crm_lease_owner", "crm_lease_until", "crm_lease_session", CRMPending}
 )
 
 // claim leases up to limit due rows of q to owner and returns their ids.
 func (s *Store) claim(ctx context.Context, q queue, owner string, lease time.Duration, limit int) ([]string, error) {
+	if s.session == nil {
+		return s.claimIn(ctx, s.db, q, owner, lease, limit)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", q.name, err)
+	}
+	defer tx.Rollback()
+	// Held shared, this lock keeps new sessions from beginning until the
+	// claim is committed (session.go).
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared($1, 0)`, sessionSpace); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", q.name, err)
+	}
+	ids, err := s.claimIn(ctx, tx, q, owner, lease, limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", q.name, err)
+	}
+	return ids, nil
+}
+
+// claimIn is claim's one statement, run on db or in claim's transaction.
+func (s *Store) claimIn(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, q queue, owner string, lease time.Duration, limit int) ([]string, error) {
 	now := s.now()
-	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE applications SET `+q.leaseOwner+` = ?, `+q.leaseTill+` = ?
+	free := q.leaseTill + ` < ?`
+	args := []any{owner, ms(now.Add(lease)), s.sessionKey(), q.ready, ms(now), ms(now)}
+	if s.session != nil {
+		// A lease also ends with its replica's session, and a replica
+		// without its own session claims nothing: its leases would not
+		// hold.
+		free = `(` + free + ` OR (` + q.leaseSession + ` <> 0 AND NOT ` + sessionAlive(q.leaseSession) + `)) AND ` + sessionAlive("?")
+		args = append(args, s.session.key)
+	}
+	rows, err := db.QueryContext(ctx, s.q(`UPDATE applications SET `+q.leaseOwner+` = ?, `+q.leaseTill+` = ?, `+q.leaseSession+` = ?
 		WHERE id IN (SELECT id FROM applications
-			WHERE `+q.status+` = ? AND `+q.due+` <= ? AND `+q.leaseTill+` < ?
+			WHERE `+q.status+` = ? AND `+q.due+` <= ? AND `+free+`
 			ORDER BY `+q.due+` LIMIT ?`+s.skipLocked()+`)
-		RETURNING id`), owner, ms(now.Add(lease)), q.ready, ms(now), ms(now), limit)
+		RETURNING id`), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", q.name, err)
 	}
@@ -381,7 +428,10 @@ func (s *Store) claim(ctx context.Context, q queue, owner string, lease time.Dur
 		}
 		ids = append(ids, id)
 	}
-	return ids, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", q.name, err)
+	}
+	return ids, nil
 }
 
 // Renew extends owner's lease on a pending application it is working on:
@@ -399,9 +449,18 @@ func (s *Store) Renew(ctx context.Context, id, owner string, lease time.Duration
 	return nil
 }
 
+// sessionKey is what a lease taken now records as its session: 0 where
+// only its time counts (SQLite).
+func (s *Store) sessionKey() int64 {
+	if s.session == nil {
+		return 0
+	}
+	return s.session.key
+}
+
 // Release gives a claimed application back, due again at next.
 func (s *Store) Release(ctx context.Context, id, owner string, next time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET lease_owner = '', lease_until = 0, next_run_at = ?
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET lease_owner = '', lease_until = 0, lease_session = 0, next_run_at = ?
 		WHERE id = ? AND lease_owner = ?`), ms(next), id, owner)
 	if err != nil {
 		return fmt.Errorf("store: releasing: %w", err)
@@ -430,17 +489,35 @@ func (s *Store) RetryAttempt(ctx context.Context, id, owner, buyer, tier string)
 // may post: a worker whose lease ran out while it was stuck must not post
 // behind the back of the one that took over. ErrLeaseLost: not held;
 // ErrAttempted: the write changed nothing.
+//
+// On PostgreSQL the application's row stays locked until the write is
+// committed, so a takeover comes wholly before or after it, and the
+// replica's own session must be held: without it another replica may
+// take the application over at any moment, so nothing is posted and the
+// application is given back, to be claimed at once by whoever has a
+// session (this replica again once its session is back).
 func (s *Store) underLease(ctx context.Context, id, owner, what, query string, args ...any) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback()
-	var held int
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM applications WHERE id = ? AND lease_owner = ? AND status = ?`), id, owner, Pending).Scan(&held); err != nil {
+	check, checkArgs := `SELECT TRUE`, []any{id, owner, Pending}
+	if s.session != nil {
+		check, checkArgs = `SELECT `+sessionAlive("?"), append([]any{s.session.key}, checkArgs...)
+	}
+	var alive bool
+	err = tx.QueryRowContext(ctx, s.q(check+` FROM applications WHERE id = ? AND lease_owner = ? AND status = ?`+s.forUpdate()), checkArgs...).Scan(&alive)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrLeaseLost
+	}
+	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	if held == 0 {
+	if !alive {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET lease_owner = '', lease_until = 0, lease_session = 0 WHERE id = ?`), id); err == nil {
+			tx.Commit()
+		}
 		return ErrLeaseLost
 	}
 	res, err := tx.ExecContext(ctx, s.q(query), args...)
@@ -538,7 +615,7 @@ func (s *Store) Decide(ctx context.Context, id, owner string, d Decision) error 
 		crm = CRMPending
 	}
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET status = ?, redirect_url = ?, buyer = ?, revenue = ?, reason = ?,
-		decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, crm_status = ?, crm_next_at = ?,
+		decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, lease_session = 0, crm_status = ?, crm_next_at = ?,
 		key_id = CASE WHEN ? = '' THEN key_id ELSE ? END,
 		pii = CASE WHEN ? = '' THEN pii ELSE ? END
 		WHERE id = ? AND lease_owner = ? AND status = ?`),
@@ -559,6 +636,15 @@ func (s *Store) Decide(ctx context.Context, id, owner string, d Decision) error 
 func (s *Store) skipLocked() string {
 	if s.pg {
 		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// forUpdate locks the rows read on PostgreSQL until the transaction ends.
+// SQLite's write transactions are already one at a time.
+func (s *Store) forUpdate() string {
+	if s.pg {
+		return " FOR UPDATE"
 	}
 	return ""
 }
@@ -589,7 +675,7 @@ func (s *Store) ClaimCRM(ctx context.Context, owner string, lease time.Duration,
 // FinishCRM records that the application is in the CRM as lead ref.
 func (s *Store) FinishCRM(ctx context.Context, id, owner, ref string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET crm_status = ?, crm_ref = ?, crm_error = '', crm_tries = crm_tries + 1,
-		crm_lease_owner = '', crm_lease_until = 0 WHERE id = ? AND crm_lease_owner = ? AND crm_status = ?`),
+		crm_lease_owner = '', crm_lease_until = 0, crm_lease_session = 0 WHERE id = ? AND crm_lease_owner = ? AND crm_status = ?`),
 		CRMDone, providers.Cut(ref, 100), id, owner, CRMPending)
 	if err != nil {
 		return fmt.Errorf("store: recording crm lead: %w", err)
@@ -603,7 +689,7 @@ func (s *Store) FinishCRM(ctx context.Context, id, owner, ref string) error {
 // RetryCRM records a failed mirror try, due again at next.
 func (s *Store) RetryCRM(ctx context.Context, id, owner string, next time.Time, reason string) error {
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET crm_tries = crm_tries + 1, crm_next_at = ?, crm_error = ?,
-		crm_lease_owner = '', crm_lease_until = 0 WHERE id = ? AND crm_lease_owner = ?`),
+		crm_lease_owner = '', crm_lease_until = 0, crm_lease_session = 0 WHERE id = ? AND crm_lease_owner = ?`),
 		ms(next), providers.Cut(reason, 300), id, owner)
 	if err != nil {
 		return fmt.Errorf("store: recording crm failure: %w", err)
