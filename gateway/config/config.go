@@ -118,8 +118,9 @@ type Submission struct {
 	// Wait is how long POST /apply holds the consumer for a decision
 	// before sending them to the waiting page.
 	Wait time.Duration `yaml:"wait"`
-	// Lease is how long a worker owns an application it claimed; a
-	// replica that dies gives its work back when the lease runs out.
+	// Lease is how long a worker owns an application it claimed unless
+	// it renews it; a killed process's work is freed at once (the store
+	// ties leases to the process), so it bounds only a stuck worker.
 	Lease time.Duration `yaml:"lease"`
 }
 
