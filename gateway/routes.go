@@ -30,6 +30,7 @@ func (s *server) routes(r *gin.Engine) error {
 	prefill.OPTIONS("", func(*gin.Context) {}) // answered by prefillAccess
 	get(prefill, "", s.checkToken(), lim.prefillToken, s.handlePrefill())
 	get(r, "/prefill.js", s.handlePrefillJS())
+	get(r, "/api/v1/openapi.json", s.handleOpenAPI())
 	get(r, "/healthz", handleHealthz())
 	get(r, "/v.gif", lim.status, s.handleVisit())
 	get(r, "/static/*file", s.handleStatic())
