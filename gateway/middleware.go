@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -205,7 +206,9 @@ func (s *server) limit(l *limiter.Limiter, keyOf func(*gin.Context) string, api 
 		}
 		h["Retry-After"] = []string{strconv.FormatInt(max(1, lc.Reset-time.Now().Unix()), 10)}
 		c.Abort()
-		if api {
+		// The status page's JSON twin shares the page's bucket, but an API
+		// path always answers in the API's error shape (as notFound does).
+		if api || strings.HasPrefix(c.Request.URL.Path, "/api/") {
 			s.apiFail(c, http.StatusTooManyRequests, "rate_limited", "too many requests: retry after the Retry-After delay")
 			return
 		}
