@@ -350,10 +350,20 @@ func cashcatBudget(next cashcat.Source, c cashcat.Config, limitStore func(string
 }
 
 func newLogger(w io.Writer, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{ReplaceAttr: durationText}
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, nil))
+		return slog.New(slog.NewTextHandler(w, opts))
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// durationText writes a duration as "20s", as the config file does: the
+// JSON handler would write nanoseconds, which nobody reads at a glance.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 func newHTTPServer(h http.Handler) *http.Server {
