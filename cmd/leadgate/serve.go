@@ -13,9 +13,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 	"github.com/ulule/limiter/v3"
@@ -73,6 +75,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log := newLogger(stdout, getenv("LEADGATE_LOG_FORMAT"))
 
 	// --- sandbox-mode secrets ---
+	sandboxPassword := false // the documented one, which may be printed
 	if cfg.Sandbox.Enabled {
 		if cfg.Server.SessionSecret == "" {
 			b := make([]byte, 32)
@@ -81,7 +84,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			log.Warn("sandbox mode: no server.session_secret; using a random one (sessions end at restart)")
 		}
 		if cfg.Admin.Password == "" {
-			cfg.Admin.Password = "sandbox"
+			cfg.Admin.Password, sandboxPassword = "sandbox", true
 			log.Warn("sandbox mode: no admin.password; /admin takes the documented sandbox password")
 		}
 		if cfg.Storage.EncryptionKey == "" {
@@ -285,6 +288,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	go func() { errc <- srv.Serve(ln) }()
 	go func() { errc <- adminSrv.Serve(adminLn) }()
 	log.Info("serving", "url", localBase, "sandbox", cfg.Sandbox.Enabled)
+	open := cfg.Server.PublicURL
+	if sandboxPublic == "" {
+		open = localBase // a loopback public_url, with the port actually bound
+	}
+	announce(stdout, isTerminal(stdout), cfg.Sandbox.Enabled, open, browseURL(adminLn.Addr())+"/admin", cfg.Admin.Username, sandboxPassword)
 
 	var serveErr error
 	select {
@@ -364,6 +372,40 @@ func durationText(_ []string, a slog.Attr) slog.Attr {
 		a.Value = slog.StringValue(a.Value.Duration().String())
 	}
 	return a
+}
+
+// isTerminal tells whether w is a terminal, where a person reads.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// announce prints, for a person at a terminal, one line beside the JSON
+// logs: where to click. A password is printed only when it is the
+// sandbox's documented one, never one from the config or environment.
+func announce(w io.Writer, tty, sandbox bool, public, admin, user string, sandboxPassword bool) {
+	if !tty {
+		return
+	}
+	public = strings.TrimRight(public, "/")
+	if sandboxPassword {
+		admin += fmt.Sprintf(" (%s / sandbox)", user)
+	}
+	if sandbox {
+		fmt.Fprintf(w, "leadgate is serving the sandbox: open %s/?utm_source=cashcat.ph&action_token=usdemo0000000001 · admin: %s\n", public, admin)
+		return
+	}
+	fmt.Fprintf(w, "leadgate is serving %s · admin: %s\n", public, admin)
+}
+
+// browseURL is an http URL a browser on this machine can open for a
+// listener's address: a wildcard address is reached as localhost.
+func browseURL(addr net.Addr) string {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func newHTTPServer(h http.Handler) *http.Server {
