@@ -23,15 +23,15 @@ import (
 	"github.com/leadgate/leadgate/providers"
 )
 
-// answer is one real exchange with a running server.
-type answer struct {
+// exchanged is one real exchange with a running server.
+type exchanged struct {
 	req  *http.Request
 	res  *http.Response
 	body []byte
 }
 
 // exchange makes a real HTTP request to srv (redirects not followed).
-func exchange(t *testing.T, client *http.Client, method, target string, headers map[string]string, body url.Values) answer {
+func exchange(t *testing.T, client *http.Client, method, target string, headers map[string]string, body url.Values) exchanged {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -56,7 +56,7 @@ func exchange(t *testing.T, client *http.Client, method, target string, headers 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return answer{req: req, res: res, body: b}
+	return exchanged{req: req, res: res, body: b}
 }
 
 func newClient(t *testing.T, jar bool) *http.Client {
@@ -87,7 +87,7 @@ func apiDocument(t *testing.T, base string) validator.Validator {
 
 // problems validates a request and its answer against the document (the
 // request only when wantValidRequest) and lists what does not match.
-func problems(v validator.Validator, a answer, wantValidRequest bool) []string {
+func problems(v validator.Validator, a exchanged, wantValidRequest bool) []string {
 	a.res.Body = io.NopCloser(bytes.NewReader(a.body))
 	var errs []*errors.ValidationError
 	if wantValidRequest {
@@ -194,9 +194,9 @@ func TestOpenAPIAnswersMatchDocument(t *testing.T) {
 		// invalidRequest: the document itself says the request is wrong
 		// (a malformed token breaks the path's pattern).
 		invalidRequest bool
-		check          func(t *testing.T, a answer)
+		check          func(t *testing.T, a exchanged)
 	}{
-		{name: "200 with a key", path: "/api/v1/prefill/esdemo0000000001", headers: withKey, status: 200, check: func(t *testing.T, a answer) {
+		{name: "200 with a key", path: "/api/v1/prefill/esdemo0000000001", headers: withKey, status: 200, check: func(t *testing.T, a exchanged) {
 			var got map[string]json.RawMessage
 			json.Unmarshal(a.body, &got)
 			if len(got["source"]) == 0 || string(got["source"]) == "null" {
@@ -205,7 +205,7 @@ func TestOpenAPIAnswersMatchDocument(t *testing.T) {
 		}},
 		// The new contract (issue 11): an Origin header proves nothing, so a
 		// keyless browser call gets the form's fields, never source.
-		{name: "200 keyless from an allowed origin", path: "/api/v1/prefill/esdemo0000000001?flow=es", headers: origin, status: 200, check: func(t *testing.T, a answer) {
+		{name: "200 keyless from an allowed origin", path: "/api/v1/prefill/esdemo0000000001?flow=es", headers: origin, status: 200, check: func(t *testing.T, a exchanged) {
 			var got map[string]json.RawMessage
 			json.Unmarshal(a.body, &got)
 			if _, ok := got["source"]; ok || len(got["lead"]) < 3 {
@@ -240,7 +240,7 @@ func TestOpenAPIAnswersMatchDocument(t *testing.T) {
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 			v := apiDocument(t, srv.URL)
-			var a answer
+			var a exchanged
 			for range max(tt.calls, 1) {
 				a = exchange(t, newClient(t, false), tt.method, srv.URL+tt.path, tt.headers, nil)
 			}
@@ -277,7 +277,7 @@ func TestOpenAPIApplicationStatusMatchesDocument(t *testing.T) {
 		posted.Set(m[1], m[2])
 	}
 	for k, val := range validES() {
-		posted.Set(k, val)
+		posted[k] = val
 	}
 	applied := exchange(t, consumer, "POST", srv.URL+"/apply", nil, posted)
 	id := strings.TrimPrefix(applied.res.Header.Get("Location"), "/status/")
@@ -285,7 +285,7 @@ func TestOpenAPIApplicationStatusMatchesDocument(t *testing.T) {
 		t.Fatalf("apply: got %d to %q", applied.res.StatusCode, applied.res.Header.Get("Location"))
 	}
 
-	check := func(name string, a answer, status int, want string) {
+	check := func(name string, a exchanged, status int, want string) {
 		t.Helper()
 		if a.res.StatusCode != status || !strings.Contains(string(a.body), want) {
 			t.Errorf("%s: got %d %s, want %d with %s", name, a.res.StatusCode, a.body, status, want)
@@ -334,9 +334,9 @@ func TestOpenAPICheckCatchesDrift(t *testing.T) {
 	unknownCode.body = bytes.Replace(limited.body, []byte(`"rate_limited"`), []byte(`"slow_down"`), 1)
 	leadExtra := ok
 	leadExtra.body = bytes.Replace(ok.body, []byte(`"lead":{`), []byte(`"lead":{"ext_id":"x",`), 1)
-	for name, a := range map[string]answer{"extra error field": extra, "no Retry-After": noRetry, "unknown code": unknownCode, "lead field not canonical": leadExtra} {
+	for name, a := range map[string]exchanged{"extra error field": extra, "no Retry-After": noRetry, "unknown code": unknownCode, "lead field not canonical": leadExtra} {
 		if len(problems(v, a, true)) == 0 {
-			t.Errorf("%s: the check passes an answer the document does not allow", name)
+			t.Errorf("%s: the check passes an exchanged the document does not allow", name)
 		}
 	}
 }
