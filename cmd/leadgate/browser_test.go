@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/leadgate/leadgate/internal/testenv"
 	"github.com/leadgate/leadgate/providers/sandbox"
 )
 
@@ -31,7 +32,7 @@ func chromium(t *testing.T) context.Context {
 	}
 	if _, err := exec.LookPath(path); err != nil {
 		msg := "Chromium is not installed at " + path + ": apt-get install chromium, or set LEADGATE_CHROMIUM"
-		if os.Getenv("CI") == "true" {
+		if testenv.CI() {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
@@ -395,7 +396,7 @@ func axeSource(t *testing.T) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		msg := "axe-core is not installed at " + path + ": npm install axe-core (see .ci/run), or set LEADGATE_AXE"
-		if os.Getenv("CI") == "true" {
+		if testenv.CI() {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)

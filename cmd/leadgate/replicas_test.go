@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/leadgate/leadgate/gateway/store/storetest"
+	"github.com/leadgate/leadgate/internal/testenv"
 )
 
 // cuttable is a TCP proxy to Redis that a test can cut, to stop "Redis"
@@ -101,15 +102,12 @@ func TestThreeReplicas(t *testing.T) {
 	}
 	t.Parallel()
 	pg := storetest.PostgresForTest(t)
-	redisAddr := os.Getenv("LEADGATE_TEST_REDIS_ADDR")
-	if redisAddr == "" {
-		redisAddr = "127.0.0.1:6379"
-	}
+	redisAddr := testenv.RedisAddr()
 	if c, err := net.DialTimeout("tcp", redisAddr, time.Second); err != nil {
-		if os.Getenv("CI") == "true" {
+		if testenv.CI() {
 			t.Fatalf("Redis is not reachable at %s", redisAddr)
 		}
-		t.Skipf("Redis is not reachable at %s: start it, or set LEADGATE_TEST_REDIS_ADDR", redisAddr)
+		t.Skipf("Redis is not reachable at %s: start it, or set LEADGATE_TEST_REDIS", redisAddr)
 	} else {
 		c.Close()
 	}

@@ -3,12 +3,13 @@ package form
 import (
 	"encoding/json"
 	"net/url"
-	"os"
 	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leadgate/leadgate/internal/testenv"
 )
 
 var (
@@ -215,7 +216,7 @@ func TestInputAttributes(t *testing.T) {
 func TestBrowserPatternsAgreeWithServer(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
+		if testenv.CI() {
 			t.Fatal("node is required in CI to check the HTML patterns")
 		}
 		t.Skip("node not installed: cannot check HTML patterns against a JavaScript engine")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,30 +12,24 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/leadgate/leadgate/internal/testenv"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/cashcat"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// redisForTest is the local Redis (or LEADGATE_TEST_REDIS): skipped with a
-// message when it is missing, a failure under CI=true.
+// redisForTest is the local Redis (or LEADGATE_TEST_REDIS, a host:port):
+// skipped with a message when it is missing, a failure under CI.
 func redisForTest(t *testing.T) *redis.Client {
 	t.Helper()
-	addr := os.Getenv("LEADGATE_TEST_REDIS")
-	if addr == "" {
-		addr = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
+	addr := testenv.RedisAddr()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		msg := "Redis is not reachable at " + addr + ": start it, or set LEADGATE_TEST_REDIS"
-		if os.Getenv("CI") == "true" {
+		if testenv.CI() {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)

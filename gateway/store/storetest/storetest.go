@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/leadgate/leadgate/internal/testenv"
 )
 
 // DefaultTestPostgres is where tests look for PostgreSQL unless
@@ -20,7 +22,7 @@ const DefaultTestPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=dis
 
 // PostgresForTest returns the DSN of a reachable PostgreSQL for a test.
 // Without one, the test is skipped locally with what is missing, and fails
-// under CI=true: there a missing service is an error, never a skip.
+// under CI (testenv.CI): there a missing service is an error, never a skip.
 func PostgresForTest(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("LEADGATE_TEST_POSTGRES")
@@ -36,7 +38,7 @@ func PostgresForTest(t testing.TB) string {
 	}
 	if err != nil {
 		msg := "PostgreSQL is not reachable (" + redact(dsn) + "): start it, or set LEADGATE_TEST_POSTGRES"
-		if os.Getenv("CI") == "true" {
+		if testenv.CI() {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
