@@ -75,7 +75,7 @@ type Decision struct {
 // redirect that fails this check counts as that buyer failing (SPEC §3).
 func CheckRedirect(raw string, hosts []string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
+	if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
 		return "", fmt.Errorf("%w: redirect url is not an absolute http(s) url", ErrBadResponse)
 	}
 	if len(hosts) > 0 && !slices.Contains(hosts, strings.ToLower(u.Hostname())) {
