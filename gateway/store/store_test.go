@@ -38,6 +38,7 @@ var suite = []struct {
 	{"Funnel", testFunnel},
 	{"NoPersonalDataAtRest", testNoPersonalDataAtRest},
 	{"LongReasonsCutOnCharacters", testLongReasonsCutOnCharacters},
+	{"RetryReopensOnlyUndeliveredFailures", testRetryReopensOnlyUndeliveredFailures},
 }
 
 func TestStoreSQLite(t *testing.T) {
@@ -370,5 +371,68 @@ func testLongReasonsCutOnCharacters(t *testing.T, open opener) {
 	atts, _ := s.Attempts(ctx, "app-1")
 	if got := atts[0].Reason; !utf8.ValidString(got) || utf8.RuneCountInString(got) != 500 {
 		t.Errorf("stored reason: %d characters, valid UTF-8 %v", utf8.RuneCountInString(got), utf8.ValidString(got))
+	}
+}
+
+// RetryAttempt re-opens only a failure marked retry (it provably never
+// reached the buyer), and only once per failure: a buyer that answered,
+// even with a 500, or whose post was interrupted, may hold the lead and is
+// never posted it again, whatever the worker asks.
+func testRetryReopensOnlyUndeliveredFailures(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	s.Create(ctx, newApp("app-1", "k1"))
+	if ids, err := s.Claim(ctx, "w", time.Minute, 1); err != nil || len(ids) != 1 {
+		t.Fatalf("claim: got %v, %v", ids, err)
+	}
+	for i, a := range []struct {
+		buyer string
+		att   Attempt
+	}{
+		{"answered500", Attempt{Outcome: AttemptError, Reason: "status 500"}},
+		{"decliner", Attempt{Outcome: "declined"}},
+		{"gone", Attempt{Outcome: AttemptError, Reason: "connection refused", Retry: true}},
+	} {
+		if err := s.StartAttempt(ctx, "app-1", "w", a.buyer, "", i+1); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishAttempt(ctx, "app-1", a.buyer, "", a.att); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, buyer := range []string{"answered500", "decliner", "nobody"} {
+		if err := s.RetryAttempt(ctx, "app-1", "w", buyer, ""); !errors.Is(err, ErrAttempted) {
+			t.Errorf("retrying %s: got %v, want ErrAttempted", buyer, err)
+		}
+	}
+	if err := s.RetryAttempt(ctx, "app-1", "other", "gone", ""); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("retry by a worker without the lease: got %v, want ErrLeaseLost", err)
+	}
+	if err := s.RetryAttempt(ctx, "app-1", "w", "gone", ""); err != nil {
+		t.Fatalf("retrying the unreachable buyer: %v", err)
+	}
+	// The retry is in flight: asking again must not open a second post.
+	if err := s.RetryAttempt(ctx, "app-1", "w", "gone", ""); !errors.Is(err, ErrAttempted) {
+		t.Errorf("second retry of one failure: got %v, want ErrAttempted", err)
+	}
+	// A crash during the retried post leaves it in doubt: never re-sent.
+	if err := s.MarkInDoubt(ctx, "app-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RetryAttempt(ctx, "app-1", "w", "gone", ""); !errors.Is(err, ErrAttempted) {
+		t.Errorf("retrying an interrupted post: got %v, want ErrAttempted", err)
+	}
+	atts, _ := s.Attempts(ctx, "app-1")
+	want := map[string]struct {
+		outcome string
+		tries   int
+	}{"answered500": {AttemptError, 1}, "decliner": {"declined", 1}, "gone": {AttemptInDoubt, 2}}
+	for _, a := range atts {
+		if w := want[a.Buyer]; a.Outcome != w.outcome || a.Tries != w.tries {
+			t.Errorf("%s: got %s after %d tries, want %s after %d", a.Buyer, a.Outcome, a.Tries, w.outcome, w.tries)
+		}
+	}
+	if len(atts) != 3 {
+		t.Errorf("got %d attempts, want 3", len(atts))
 	}
 }

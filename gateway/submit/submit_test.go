@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -93,7 +94,7 @@ func run(t *testing.T, s *store.Store, buyers ...*fakeBuyer) *Worker {
 	return runWith(t, s, nil, list...)
 }
 
-func runWith(t *testing.T, s *store.Store, caps map[string]providers.CapsConfig, buyers ...Buyer) *Worker {
+func runWith(t *testing.T, s Store, caps map[string]providers.CapsConfig, buyers ...Buyer) *Worker {
 	t.Helper()
 	m := map[string]Buyer{}
 	var order []string
@@ -419,6 +420,66 @@ func TestRetries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A buyer that answered 500 may have the lead; one beside it that could
+// not be reached is posted again in a later round, which resumes from the
+// store. That round must not post the 500 buyer again: the worker reads
+// each attempt's retry mark, and the store re-opens only an attempt
+// marked retry, so either alone keeps the lead from being sent twice.
+func TestResumedRoundNeverRepostsAnAnsweredBuyer(t *testing.T) {
+	for _, order := range [][]string{{"answered", "unreachable"}, {"unreachable", "answered"}} {
+		t.Run(strings.Join(order, " then "), func(t *testing.T) {
+			s := openStore(t)
+			buyers := map[string]*fakeBuyer{
+				// Both would accept if posted again: a second post shows.
+				"answered":    {name: "answered", errs: []error{failed500}, d: accept("https://answered.example")},
+				"unreachable": {name: "unreachable", errs: []error{unreachable, unreachable}, d: accept("https://unreachable.example")},
+			}
+			rs := &retryLog{Store: s}
+			create(t, s, "app-1", time.Minute)
+			w := runWith(t, rs, nil, buyers[order[0]], buyers[order[1]])
+			app, err := w.Wait(context.Background(), "app-1", 10*time.Second)
+			if err != nil || app.Status != store.Accepted || app.Buyer != "unreachable" {
+				t.Fatalf("got %s by %q (%v), want accepted by the buyer reached on its third try", app.Status, app.Buyer, err)
+			}
+			if n := buyers["answered"].calls.Load(); n != 1 {
+				t.Errorf("the buyer that answered 500 was posted %d times, want once", n)
+			}
+			if n := buyers["unreachable"].calls.Load(); n != 3 {
+				t.Errorf("the unreachable buyer was posted %d times, want 3", n)
+			}
+			if got := rs.retriedBuyers(); slices.Contains(got, "answered") {
+				t.Errorf("the worker asked the store to post again to %v; the 500 buyer must never be asked for", got)
+			}
+			atts, _ := s.Attempts(context.Background(), "app-1")
+			for _, a := range atts {
+				if a.Buyer == "answered" && (a.Tries != 1 || a.Outcome != store.AttemptError) {
+					t.Errorf("the 500 buyer's attempt: got %+v, want one try ending in error", a)
+				}
+			}
+		})
+	}
+}
+
+// retryLog is the store, noting the buyers the worker asks to post again.
+type retryLog struct {
+	Store
+	mu      sync.Mutex
+	retried []string
+}
+
+func (r *retryLog) RetryAttempt(ctx context.Context, id, owner, buyer, tier string) error {
+	r.mu.Lock()
+	r.retried = append(r.retried, buyer)
+	r.mu.Unlock()
+	return r.Store.RetryAttempt(ctx, id, owner, buyer, tier)
+}
+
+func (r *retryLog) retriedBuyers() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.retried)
 }
 
 // Retries stop at the flow's deadline: the consumer is not kept waiting.
