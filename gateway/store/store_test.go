@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +40,7 @@ var suite = []struct {
 	{"NoPersonalDataAtRest", testNoPersonalDataAtRest},
 	{"LongReasonsCutOnCharacters", testLongReasonsCutOnCharacters},
 	{"RetryReopensOnlyUndeliveredFailures", testRetryReopensOnlyUndeliveredFailures},
+	{"SealedDataIsBoundToItsRow", testSealedDataIsBoundToItsRow},
 }
 
 func TestStoreSQLite(t *testing.T) {
@@ -434,5 +436,42 @@ func testRetryReopensOnlyUndeliveredFailures(t *testing.T, open opener) {
 	}
 	if len(atts) != 3 {
 		t.Errorf("got %d attempts, want 3", len(atts))
+	}
+}
+
+// Personal data is sealed bound to its row: one application's ciphertext
+// (and key id) copied onto another row, as someone with write access to
+// the database might, does not open there, whether it was sealed at
+// creation or re-sealed with a buyer's field errors.
+func testSealedDataIsBoundToItsRow(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	other := newApp("victim", "k2")
+	other.Submission.Application.FirstName, other.Submission.Application.Email = "Ana", "ana@example.es"
+	for _, n := range []New{newApp("created", "k1"), other, newApp("decided", "k3")} {
+		if _, _, err := s.Create(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Claim(ctx, "w", time.Minute, 3)
+	if err := s.Decide(ctx, "decided", "w", Decision{Status: NeedsFix, FieldErrors: map[string]string{"iban": "no válido"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []string{"created", "decided"} {
+		var keyID string
+		var ct []byte
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT key_id, pii FROM applications WHERE id = ?`), from).Scan(&keyID, &ct); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET key_id = ?, pii = ? WHERE id = ?`), keyID, ct, "victim"); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := s.Sealed(ctx, "victim")
+		if !errors.Is(err, vault.ErrNotAuthentic) || !reflect.DeepEqual(rec, Sealed{}) {
+			t.Errorf("%s's ciphertext on another row: opened as %q's record (%v); want nothing and vault.ErrNotAuthentic", from, rec.Submission.ID, err)
+		}
+		if rec, err := s.Sealed(ctx, from); err != nil || rec.Submission.Application.FirstName != "Kyle" {
+			t.Errorf("%s on its own row: got %+v, %v", from, rec, err)
+		}
 	}
 }

@@ -14,8 +14,14 @@ import (
 	"fmt"
 )
 
-// ErrUnknownKey: the ciphertext was sealed with a key we no longer have.
-var ErrUnknownKey = errors.New("vault: unknown key id")
+// Errors of Open.
+var (
+	// ErrUnknownKey: the ciphertext was sealed with a key we no longer have.
+	ErrUnknownKey = errors.New("vault: unknown key id")
+	// ErrNotAuthentic: the ciphertext was altered, or sealed for another
+	// row (another aad).
+	ErrNotAuthentic = errors.New("vault: ciphertext does not authenticate")
+)
 
 // Keyring holds the current key and the retired ones that still decrypt.
 type Keyring struct {
@@ -73,12 +79,12 @@ func (k *Keyring) Open(keyID string, ciphertext, aad []byte) ([]byte, error) {
 		return nil, ErrUnknownKey
 	}
 	if len(ciphertext) < aead.NonceSize() {
-		return nil, errors.New("vault: ciphertext too short")
+		return nil, fmt.Errorf("%w: too short", ErrNotAuthentic)
 	}
 	n := aead.NonceSize()
 	plain, err := aead.Open(nil, ciphertext[:n], ciphertext[n:], aad)
 	if err != nil {
-		return nil, errors.New("vault: ciphertext does not authenticate")
+		return nil, ErrNotAuthentic
 	}
 	return plain, nil
 }

@@ -25,8 +25,16 @@ func TestSealOpenAndRotation(t *testing.T) {
 	if err != nil || string(got) != "Kyle Trazo" {
 		t.Errorf("after rotation: got %q, %v", got, err)
 	}
-	if _, err := rotated.Open(id, ct, []byte("app-2")); err == nil {
-		t.Error("ciphertext opened under another row's id")
+	if got, err := rotated.Open(id, ct, []byte("app-2")); !errors.Is(err, ErrNotAuthentic) || got != nil {
+		t.Errorf("under another row's id: got %q, %v; want nothing and ErrNotAuthentic", got, err)
+	}
+	flipped := bytes.Clone(ct)
+	flipped[len(flipped)-1] ^= 1
+	if got, err := rotated.Open(id, flipped, []byte("app-1")); !errors.Is(err, ErrNotAuthentic) || got != nil {
+		t.Errorf("one bit flipped: got %q, %v; want nothing and ErrNotAuthentic", got, err)
+	}
+	if _, err := rotated.Open(id, ct[:5], []byte("app-1")); !errors.Is(err, ErrNotAuthentic) {
+		t.Errorf("cut short: got %v, want ErrNotAuthentic", err)
 	}
 	fresh, _ := New(key(3))
 	if _, err := fresh.Open(id, ct, []byte("app-1")); !errors.Is(err, ErrUnknownKey) {
