@@ -3,6 +3,7 @@ package cashcat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -282,16 +283,33 @@ func TestEgressConfigErrors(t *testing.T) {
 	}
 }
 
-// fakeSource counts calls and answers after a delay.
+// fakeSource counts calls and answers after a delay, or once gate is
+// closed when there is one; like the HTTP client, it gives up when its
+// context ends first.
 type fakeSource struct {
-	calls atomic.Int32
-	delay time.Duration
-	err   error
+	calls   atomic.Int32
+	delay   time.Duration
+	gate    chan struct{}
+	started chan struct{} // when set, told of each call
+	err     error
 }
 
 func (f *fakeSource) Lead(ctx context.Context, token string) (*providers.Lead, error) {
 	f.calls.Add(1)
-	time.Sleep(f.delay)
+	if f.started != nil {
+		f.started <- struct{}{}
+	}
+	answer := f.gate
+	if answer == nil {
+		ch := make(chan struct{})
+		defer time.AfterFunc(f.delay, func() { close(ch) }).Stop()
+		answer = ch
+	}
+	select {
+	case <-answer:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("cashcat: %w: %w", providers.ErrUnavailable, ctx.Err())
+	}
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -346,20 +364,44 @@ func TestCacheDoesNotKeepFailures(t *testing.T) {
 	}
 }
 
+// A consumer who leaves while a paid call is under way for their token
+// does not fail the others waiting on that call, nor waste it: the shared
+// call runs on a context of its own, and its answer is kept for the next.
 func TestCacheWaiterLeavingDoesNotFailOthers(t *testing.T) {
-	src := &fakeSource{delay: 100 * time.Millisecond}
-	c := NewCache(src, time.Minute, time.Minute, 100, time.Second, CacheEvents{})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
-	done := make(chan error)
-	go func() { _, err := c.Lead(ctx, token); done <- err }()
-	time.Sleep(5 * time.Millisecond)
-	l, err := c.Lead(context.Background(), token)
-	if err != nil || l.FirstName != "Ana" {
-		t.Fatalf("second caller: got %v, %v", l, err)
+	src := &fakeSource{gate: make(chan struct{}), started: make(chan struct{}, 2)}
+	c := NewCache(src, time.Minute, time.Minute, 100, 10*time.Second, CacheEvents{})
+	ctx, leave := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := c.Lead(ctx, token); first <- err }()
+	select {
+	case <-src.started: // the paid call is under way
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first caller never reached the source")
 	}
-	if err := <-done; !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("first caller: got %v, want its own deadline", err)
+	type answer struct {
+		lead *providers.Lead
+		err  error
+	}
+	second := make(chan answer, 1)
+	go func() { l, err := c.Lead(context.Background(), token); second <- answer{l, err} }()
+	leave()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Errorf("the caller who left: got %v, want its own context's end", err)
+	}
+	close(src.gate) // Cashcat answers
+	select {
+	case a := <-second:
+		if a.err != nil || a.lead.FirstName != "Ana" {
+			t.Errorf("the caller who stayed: got %+v, %v; want the lead", a.lead, a.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller who stayed got no answer")
+	}
+	if _, ok := c.Peek(token); !ok {
+		t.Error("the shared answer was not kept")
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Errorf("got %d paid calls, want the one shared call", n)
 	}
 }
 
