@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -83,7 +84,8 @@ func newApp(id, key string) New {
 		ID: id, SessionHash: "sess", IdempotencyKey: key, Flow: "es", Form: "es", Currency: "EUR",
 		Deadline: time.Minute,
 		Submission: providers.Submission{
-			ID: id, IPAddress: "180.190.166.143",
+			ID: id, IPAddress: "180.190.166.143", UserAgent: "KyleBrowser/1.0",
+			Consents: []providers.Consent{{Field: "consent_terms", Text: "Acepto las condiciones", Given: true}},
 			Application: providers.Application{FirstName: "Kyle", LastName: "Trazo", Email: "kyle@blendit.eu",
 				NationalID: "60604016M", IBAN: "ES5020803294338752239563", MobilePhone: "608819736"},
 			Attribution: providers.Attribution{Source: "cashcat.ph", Campaign: "es-demo"},
@@ -121,21 +123,36 @@ func testCreateOnceUnderConcurrency(t *testing.T, open opener) {
 
 func testNoPersonalDataAtRest(t *testing.T, open opener) {
 	s, path := open(t)
-	if _, _, err := s.Create(context.Background(), newApp("app-1", "k1")); err != nil {
+	ctx := context.Background()
+	for _, id := range []string{"app-1", "app-2"} {
+		n := newApp(id, id)
+		n.Submission.Attribution.Referrer = "https://ref.example/?email=kyle@blendit.eu"
+		if _, _, err := s.Create(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One decided with a buyer's field errors, which echo what was typed.
+	s.Claim(ctx, "w", time.Minute, 2)
+	s.StartAttempt(ctx, "app-2", "w", "casheddy", "", 1)
+	s.FinishAttempt(ctx, "app-2", "casheddy", "", Attempt{Outcome: "needs_fix", Reason: "casheddy: fields rejected"})
+	if err := s.Decide(ctx, "app-2", "w", Decision{Status: NeedsFix, Buyer: "casheddy", FieldErrors: map[string]string{"personal_id": "DNI 60604016X no válido"}}); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := s.Sealed(context.Background(), "app-1")
+	rec, err := s.Sealed(ctx, "app-1")
 	if err != nil || rec.Submission.Application.NationalID != "60604016M" {
 		t.Fatalf("sealed record: got %+v, %v", rec, err)
 	}
 	var all []byte
-	if path == "" { // PostgreSQL: every row of every table, as text
-		for _, table := range []string{"applications", "attempts", "funnel_daily"} {
-			var dump sql.NullString
-			if err := s.db.QueryRow(`SELECT string_agg(t::text, ' ') FROM ` + table + ` t`).Scan(&dump); err != nil {
-				t.Fatal(err)
-			}
-			all = append(all, dump.String...)
+	if path == "" { // PostgreSQL: every value of every table, as stored
+		all = dumpPostgres(t, s.db)
+		// BYTEA read as text would be hex, where no clear text can show:
+		// the ciphertext must be found as its own bytes.
+		var ct []byte
+		if err := s.db.QueryRow(`SELECT pii FROM applications WHERE id = 'app-2'`).Scan(&ct); err != nil || len(ct) == 0 {
+			t.Fatalf("reading the ciphertext: %v", err)
+		}
+		if !bytes.Contains(all, ct) {
+			t.Error("the ciphertext is not in the dump as raw bytes: the check below reads the wrong thing")
 		}
 	}
 	s.Close()
@@ -145,7 +162,8 @@ func testNoPersonalDataAtRest(t *testing.T, open opener) {
 			all = append(all, b...)
 		}
 	}
-	for _, pii := range []string{"Kyle", "Trazo", "kyle@blendit.eu", "60604016M", "ES5020803294338752239563", "608819736", "180.190.166.143"} {
+	for _, pii := range []string{"Kyle", "Trazo", "kyle@blendit.eu", "60604016M", "ES5020803294338752239563", "608819736", "180.190.166.143",
+		"KyleBrowser", "Acepto las condiciones", "ref.example", "60604016X"} {
 		if bytes.Contains(all, []byte(pii)) {
 			t.Errorf("%q is in the database file in clear", pii)
 		}
@@ -153,6 +171,60 @@ func testNoPersonalDataAtRest(t *testing.T, open opener) {
 	if !bytes.Contains(all, []byte("cashcat.ph")) {
 		t.Error("attribution missing from the file: the check above reads the wrong file")
 	}
+}
+
+// dumpPostgres reads every value of every table of the store's schema as
+// the bytes the database returns for it (BYTEA raw, not as hex text).
+func dumpPostgres(t *testing.T, db *sql.DB) []byte {
+	t.Helper()
+	rows, err := db.Query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if !slices.Contains(tables, "applications") || !slices.Contains(tables, "attempts") {
+		t.Fatalf("tables of the schema: got %v, want applications and attempts among them", tables)
+	}
+	var all []byte
+	for _, table := range tables {
+		rows, err := db.Query(`SELECT * FROM "` + table + `"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vals {
+				switch v := v.(type) {
+				case []byte:
+					all = append(all, v...)
+				case string:
+					all = append(all, v...)
+				default:
+					all = fmt.Append(all, v)
+				}
+				all = append(all, 0)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	return all
 }
 
 func testClaimLeaseAndAttempts(t *testing.T, open opener) {
