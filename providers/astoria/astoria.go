@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -146,7 +147,9 @@ func (c *Client) decide(body []byte) (providers.Decision, error) {
 	switch r.Response {
 	case "Accepted":
 		price, err := strconv.ParseFloat(r.Price, 64)
-		if err != nil || price < 0 {
+		// NaN and infinities parse as floats, and would poison every sum
+		// of revenue they entered.
+		if err != nil || price < 0 || math.IsNaN(price) || math.IsInf(price, 0) {
 			return providers.Decision{}, fmt.Errorf("astoria: %w: accepted with price %q", providers.ErrBadResponse, providers.Cut(r.Price, 20))
 		}
 		u, err := providers.CheckRedirect(r.RedirectURL, c.cfg.RedirectHosts)

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/providertest"
@@ -153,6 +156,9 @@ func TestDecideBadAnswers(t *testing.T) {
 		"unknown response":    `<PostResponse><Response>Pending</Response></PostResponse>`,
 		"accepted no url":     `<PostResponse><Response>Accepted</Response><Price>6.00</Price></PostResponse>`,
 		"accepted bad price":  `<PostResponse><Response>Accepted</Response><Price>six</Price><RedirectURL>http://api.astoriacompany.com/r</RedirectURL></PostResponse>`,
+		"accepted at NaN":     `<PostResponse><Response>Accepted</Response><Price>NaN</Price><RedirectURL>http://api.astoriacompany.com/r</RedirectURL></PostResponse>`,
+		"accepted at Inf":     `<PostResponse><Response>Accepted</Response><Price>Inf</Price><RedirectURL>http://api.astoriacompany.com/r</RedirectURL></PostResponse>`,
+		"accepted below 0":    `<PostResponse><Response>Accepted</Response><Price>-6</Price><RedirectURL>http://api.astoriacompany.com/r</RedirectURL></PostResponse>`,
 		"accepted other host": `<PostResponse><Response>Accepted</Response><Price>6.00</Price><RedirectURL>https://evil.example/r</RedirectURL></PostResponse>`,
 		"empty":               ``,
 	} {
@@ -227,19 +233,61 @@ func TestSubmitFailures(t *testing.T) {
 	}
 }
 
+// redirectRule is SPEC §3's rule for a redirect, written apart from
+// providers.CheckRedirect so that the fuzzer holds the parser to the
+// contract rather than to its own code: http or https, a host name (not a
+// port alone), no user info, and nothing a browser reads another way
+// (whitespace, control characters, backslashes).
+var redirectRule = regexp.MustCompile(`^https?://[^/?#@:\\\s\x00-\x1f\x7f][^/?#@\\\s\x00-\x1f\x7f]*(?:[/?#][^\\\s\x00-\x1f\x7f]*)?$`)
+
+// FuzzParseResponse: whatever Astoria answers, the decision is an
+// acceptance with a price and a redirect a consumer may be sent to, a
+// decline with a readable reason, or ErrBadResponse.
 func FuzzParseResponse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/responses/*.xml")
+	files, err := filepath.Glob("testdata/responses/*.xml")
+	if err != nil || len(files) == 0 {
+		f.Fatalf("the documented responses are the seeds: found %d (%v)", len(files), err)
+	}
 	for _, file := range files {
-		b, _ := os.ReadFile(file)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	accepted := func(price, url string) []byte {
+		return []byte("<PostResponse><Response>Accepted</Response><Price>" + price + "</Price><RedirectURL>" + url + "</RedirectURL></PostResponse>")
+	}
+	for _, b := range [][]byte{
+		accepted("NaN", "https://l.example/r"), accepted("+Inf", "https://l.example/r"), accepted("-0", "https://l.example/r"),
+		accepted("6", "https://:443/r"), accepted("6", "https://u:p@l.example/r"), accepted("6", "javascript://l.example/%0aalert(1)"),
+		accepted("6", "HTTPS://l.example/r"), accepted("6", " https://l.example/a b "),
+	} {
 		f.Add(b)
 	}
 	c := &Client{}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d, err := c.decide(body)
-		if err == nil && d.Outcome == providers.Accepted {
-			if _, err := providers.CheckRedirect(d.RedirectURL, nil); err != nil {
-				t.Errorf("accepted with a redirect that fails the check: %q", d.RedirectURL)
+		if err != nil {
+			if !errors.Is(err, providers.ErrBadResponse) {
+				t.Errorf("got %v, want ErrBadResponse for an answer that is not a decision", err)
 			}
+			return
+		}
+		switch d.Outcome {
+		case providers.Accepted:
+			if !redirectRule.MatchString(d.RedirectURL) {
+				t.Errorf("accepted with a redirect a consumer must not be sent to: %q", d.RedirectURL)
+			}
+			if math.IsNaN(d.Price) || math.IsInf(d.Price, 0) || d.Price < 0 {
+				t.Errorf("accepted at a price that is no revenue: %v", d.Price)
+			}
+		case providers.Declined:
+			if !utf8.ValidString(d.Reason) || !strings.HasPrefix(d.Reason, "astoria: ") || utf8.RuneCountInString(d.Reason) > len("astoria: ")+500 {
+				t.Errorf("declined with a reason the audit trail cannot keep: %q", d.Reason)
+			}
+		default:
+			t.Errorf("got outcome %q without an error", d.Outcome)
 		}
 	})
 }
