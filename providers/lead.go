@@ -2,6 +2,7 @@ package providers
 
 import (
 	"encoding/json"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -77,7 +78,8 @@ func (l *Lead) Prefill(currency string) map[string]string {
 	if c, ok := CountryByName(l.CountryResidence); ok {
 		v["nationality"] = c.Code
 	}
-	if strings.EqualFold(l.Loan.RequestedCurrency, currency) && l.Loan.RequestedAmount > 0 {
+	// int() of 0.5 is 0 and of 1e300 anything: only amounts one could ask for.
+	if amt := l.Loan.RequestedAmount; strings.EqualFold(l.Loan.RequestedCurrency, currency) && amt >= 1 && amt <= math.MaxInt32 {
 		v["loan_amount"] = strconv.Itoa(int(l.Loan.RequestedAmount))
 	}
 	if strings.EqualFold(l.MonthlyIncomeCurrency, currency) {
