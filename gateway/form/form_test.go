@@ -134,12 +134,61 @@ func TestNumbersWithSeparators(t *testing.T) {
 	}
 }
 
+// specFields are the es and us columns of SPEC §5's field table, written
+// out here rather than read from the definitions under test: R required,
+// o optional, c required when car_owner is ticked.
+var specFields = map[string]map[string]byte{
+	"es": {
+		"loan_amount": 'R', "loan_period_days": 'R', "first_name": 'R', "last_name": 'R', "second_last_name": 'o',
+		"gender": 'R', "birth_date": 'R', "email": 'R', "mobile_phone": 'R', "national_id": 'R', "nationality": 'R',
+		"marital_status": 'R', "dependants": 'o', "address_line1": 'R', "house_number": 'R', "address_line2": 'o',
+		"city": 'R', "postal_code": 'R', "housing": 'R', "income_source": 'R', "employed_since": 'R',
+		"monthly_income": 'R', "monthly_expenses": 'R', "next_pay_date": 'R', "iban": 'R', "phone_plan": 'o',
+		"car_owner": 'o', "car_plate_number": 'c', "consent_terms": 'R',
+		// SPEC §11 makes it optional; the form still requires it until
+		// issue 14 ("honest consents") changes the form and this line.
+		"consent_marketing": 'R',
+	},
+	"us": {
+		"loan_amount": 'R', "first_name": 'R', "middle_name": 'o', "last_name": 'R', "gender": 'o', "birth_date": 'R',
+		"email": 'R', "mobile_phone": 'R', "home_phone": 'R', "work_phone": 'R', "ssn": 'R', "is_citizen": 'R',
+		"is_military": 'R', "drivers_license_number": 'R', "drivers_license_state": 'R', "address_line1": 'R',
+		"address_line2": 'o', "city": 'R', "state": 'R', "postal_code": 'R', "housing": 'R', "months_at_address": 'R',
+		"income_source": 'R', "employment_type": 'R', "employer_name": 'R', "job_title": 'o', "employer_phone": 'R',
+		"employer_address": 'R', "supervisor_name": 'R', "employed_since": 'R', "monthly_income": 'R',
+		"pay_frequency": 'R', "pay_method": 'R', "last_pay_date": 'R', "next_pay_date": 'R', "second_pay_date": 'o',
+		"bank_name": 'R', "bank_routing_number": 'R', "bank_account_number": 'R', "bank_account_type": 'R',
+		"bank_months": 'R', "best_contact_time": 'o', "consent_terms": 'R', "consent_marketing": 'o', "consent_sms": 'o',
+		// As consent_marketing on es: optional by SPEC §11, required by the
+		// form until issue 14.
+		"consent_tcpa": 'R',
+	},
+}
+
 func TestRequiredAndConditional(t *testing.T) {
-	_, problems := ES.Validate(Values{}, now, madrid)
-	for _, f := range ES.Fields() {
-		_, got := problems[f.Name]
-		if want := f.Required; got != want {
-			t.Errorf("empty form: %s problem=%v, want %v", f.Name, got, want)
+	for name, f := range map[string]*Form{"es": ES, "us": US} {
+		want := specFields[name]
+		var asked []string
+		for _, fd := range f.Fields() {
+			asked = append(asked, fd.Name)
+			if _, ok := want[fd.Name]; !ok {
+				t.Errorf("%s form asks for %s, which SPEC §5 does not list for it", name, fd.Name)
+			}
+		}
+		for field := range want {
+			if f.Field(field) == nil {
+				t.Errorf("%s form does not ask for %s (SPEC §5)", name, field)
+			}
+		}
+		_, problems := f.Validate(Values{}, now, madrid)
+		for _, field := range asked {
+			required := want[field] == 'R'
+			if _, got := problems[field]; got != required {
+				t.Errorf("%s form left empty: %s has a problem %v, want %v", name, field, got, required)
+			}
+			if got := f.Field(field).Input(now, madrid).Required; got != required {
+				t.Errorf("%s form: %s has the HTML required attribute %v, want %v", name, field, got, required)
+			}
 		}
 	}
 	vals := validES()
