@@ -210,6 +210,7 @@ func expand(n *yaml.Node, getenv func(string) string) {
 		if n.Value == "" {
 			n.Style = 0
 			n.Tag = "!!null" // unset: as if the key were absent, so defaults hold
+			n.Value = "null" // in a flow mapping an empty null is written ''
 		}
 	}
 	for _, c := range n.Content {

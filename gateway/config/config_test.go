@@ -63,6 +63,18 @@ func TestExpandedNumbersAndNumericPasswords(t *testing.T) {
 	}
 }
 
+// An unset ${NAME} is as if the key were absent, in a flow mapping too
+// (where YAML would otherwise write the empty value as a string).
+func TestUnsetVariableInAFlowMappingKeepsTheDefault(t *testing.T) {
+	cfg, err := Parse([]byte(valid+"submission: { workers: \"${WORKERS}\", wait: '${WAIT}' }\n"), env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Submission.Workers != 8 || cfg.Submission.Wait != 5*time.Second {
+		t.Errorf("got workers %d, wait %v; want the defaults 8 and 5s", cfg.Submission.Workers, cfg.Submission.Wait)
+	}
+}
+
 func TestErrorsNameTheKey(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
