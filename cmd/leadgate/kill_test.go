@@ -122,7 +122,7 @@ storage:
 cashcat: { base_url: "%[2]s/sandbox/cashcat" }
 providers:
   lokyata: { base_url: "%[2]s/sandbox/lokyata", api_key: 0VIBkISQiaQS4z6iggxT11JKqvw0subW, lead_provider_id: LP, campaign_id: C, affiliate_id: A, lead_price: 25 }
-  astoria: { base_url: "%[2]s/sandbox/astoria", vendor_id: "76", tiers: [tier100, tier50] }
+  astoria: { base_url: "%[2]s/sandbox/astoria", vendor_id: "76", lead_mode: 0, tiers: [tier100, tier50] }
   cashfin: { enabled: true, base_url: "%[2]s/sandbox/cashfin", client_secret: cs_sandbox_secret }
 submission: { wait: 200ms, lease: 10s }
 flows:

@@ -87,7 +87,7 @@ cashcat: { base_url: "%[2]s/sandbox/cashcat", breaker: { failures: 3, open_for: 
 prefill_api: { keys: ["lender-key-0123456789"] }
 providers:
   lokyata: { base_url: "%[2]s/sandbox/lokyata", api_key: 0VIBkISQiaQS4z6iggxT11JKqvw0subW, lead_provider_id: LP, campaign_id: C, affiliate_id: A, lead_price: 25 }
-  astoria: { base_url: "%[2]s/sandbox/astoria", vendor_id: "76", tiers: [tier100, tier50] }
+  astoria: { base_url: "%[2]s/sandbox/astoria", vendor_id: "76", lead_mode: 0, tiers: [tier100, tier50] }
 submission: { wait: 200ms, lease: 3s }
 flows:
   - { name: us, form: us, currency: USD, buyers: [lokyata, astoria], default: true }

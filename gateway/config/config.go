@@ -269,6 +269,9 @@ func (c *Config) fill() {
 	if len(p.Astoria.Tiers) == 0 {
 		p.Astoria.Tiers = []string{"ALL"}
 	}
+	if p.Astoria.LeadMode == nil && c.Sandbox.Enabled {
+		p.Astoria.LeadMode = new(0) // test mode: the sandbox refuses live leads
+	}
 	// Astoria works on a lead for up to time_limit: our HTTP timeout must
 	// outlast it, or we would give up on leads it is about to accept.
 	if p.Astoria.Timeout == 0 {
@@ -406,8 +409,11 @@ func (c *Config) validate() error {
 		if pr.Astoria.VendorID == "" {
 			p.add("providers.astoria.vendor_id", "required")
 		}
-		if pr.Astoria.LeadMode != 0 && pr.Astoria.LeadMode != 1 {
-			p.add("providers.astoria.lead_mode", "want 0 (test) or 1 (live), got %d", pr.Astoria.LeadMode)
+		switch m := pr.Astoria.LeadMode; {
+		case m == nil:
+			p.add("providers.astoria.lead_mode", "required outside sandbox mode: 1 (live) or 0 (test, nothing is sold)")
+		case *m != 0 && *m != 1:
+			p.add("providers.astoria.lead_mode", "want 0 (test) or 1 (live), got %d", *m)
 		}
 		for i, tier := range pr.Astoria.Tiers {
 			if _, ok := astoria.TierPrice(tier); !ok {

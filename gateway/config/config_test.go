@@ -129,6 +129,39 @@ func TestCredentialsAreNeverDefaulted(t *testing.T) {
 	}
 }
 
+// Astoria's lead_mode 0 sells nothing: outside sandbox mode it must be
+// written, never taken as 0 because the line (or its variable) is missing.
+func TestAstoriaLeadModeIsNeverDefaulted(t *testing.T) {
+	astoria := func(mode string) string {
+		return withProvider("astoria: { base_url: 'https://api.astoriacompany.com', vendor_id: '76'" + mode + " }")
+	}
+	env := env(map[string]string{"SECRET": secrets["SECRET"], "CASHEDDY_USERNAME": "u", "CASHEDDY_PASSWORD": "p"})
+	for _, tc := range []struct {
+		name, yaml string
+		want       int    // the lead mode, when accepted
+		err        string // the error, when refused
+	}{
+		{"absent", astoria(""), 0, "providers.astoria.lead_mode: required outside sandbox mode"},
+		{"from an unset variable", astoria(", lead_mode: '${ASTORIA_LEAD_MODE}'"), 0, "providers.astoria.lead_mode: required outside sandbox mode"},
+		{"live", astoria(", lead_mode: 1"), 1, ""},
+		{"test, written out", astoria(", lead_mode: 0"), 0, ""},
+		{"neither", astoria(", lead_mode: 2"), 0, "providers.astoria.lead_mode: want 0 (test) or 1 (live), got 2"},
+		{"absent in sandbox mode", astoria("") + "sandbox: { enabled: true }\n", 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tc.yaml), env)
+			switch {
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("got %v, want an error containing %q", err, tc.err)
+			case tc.err == "" && err != nil:
+				t.Errorf("got %v", err)
+			case tc.err == "" && (cfg.Providers.Astoria.LeadMode == nil || *cfg.Providers.Astoria.LeadMode != tc.want):
+				t.Errorf("lead_mode: got %v, want %d", cfg.Providers.Astoria.LeadMode, tc.want)
+			}
+		})
+	}
+}
+
 func TestRedactedHidesEverySecret(t *testing.T) {
 	cfg, err := Parse([]byte(valid+"redis: { url: 'redis://:hunter2@redis:6379/0' }\nprefill_api: { keys: ['lender-key-0123456789'] }\n"), env(secrets))
 	if err != nil {

@@ -69,6 +69,9 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.LeadMode == nil {
+		return nil, fmt.Errorf("astoria: lead_mode is not set (0 test, 1 live)")
+	}
 	tiers := SortTiers(cfg.Tiers)
 	if len(tiers) == 0 {
 		tiers = []string{"ALL"}

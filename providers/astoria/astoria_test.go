@@ -26,7 +26,7 @@ var day = providertest.Day
 // documentExample is the application behind the document's example request.
 func documentExample() (*providers.Submission, Config) {
 	residence, bank := 36, 36
-	cfg := Config{VendorID: "76", LeadMode: 0, Tiers: []string{"ALL"}, TimeLimit: 60 * time.Second}
+	cfg := Config{VendorID: "76", LeadMode: new(0), Tiers: []string{"ALL"}, TimeLimit: 60 * time.Second}
 	return &providers.Submission{
 		ID: "92370132", PageURL: "http://ratechecker.com/payday/", IPAddress: "3.232.96.22",
 		UserAgent:   "CCBot/2.0 (https://commoncrawl.org/faq/)",
@@ -211,6 +211,16 @@ func TestSubmitPostsForm(t *testing.T) {
 	}
 	if v, _ := url.ParseQuery(body); v.Get("tier") != "tier50" {
 		t.Errorf("tier: got %q", v.Get("tier"))
+	}
+}
+
+// A client built without a lead mode refuses to start rather than post
+// every lead as a test lead (the config requires it outside sandbox mode).
+func TestNewWantsALeadMode(t *testing.T) {
+	_, cfg := documentExample()
+	cfg.BaseURL, cfg.LeadMode = "https://api.astoriacompany.com", nil
+	if _, err := New(cfg, http.DefaultClient); err == nil || !strings.Contains(err.Error(), "lead_mode") {
+		t.Errorf("got %v, want an error naming lead_mode", err)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 type Config struct {
 	BaseURL       string                  `yaml:"base_url"`
 	VendorID      string                  `yaml:"vendor_id"`
-	LeadMode      int                     `yaml:"lead_mode"` // 0 = test, 1 = live
+	LeadMode      *int                    `yaml:"lead_mode"` // 0 = test, 1 = live; nil: not given, an error outside sandbox mode
 	Tiers         []string                `yaml:"tiers"`     // [ALL] or ridden down highest first
 	TimeLimit     time.Duration           `yaml:"time_limit"`
 	Timeout       time.Duration           `yaml:"timeout"`

@@ -64,7 +64,7 @@ func encode(s *providers.Submission, cfg Config, tier string) string {
 	a := &s.Application
 	var f form
 	f.add("lead_type", "1")
-	f.addInt("lead_mode", cfg.LeadMode)
+	f.addInt("lead_mode", *cfg.LeadMode)
 	f.add("vendor_id", cfg.VendorID)
 	f.add("sub_id", providers.SubID(s.Attribution, 35))
 	f.add("tcpa_optin", bit(a.ConsentTCPA))

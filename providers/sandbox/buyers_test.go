@@ -107,7 +107,7 @@ func TestAstoriaEmulatorThroughTheClient(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	client := func(vendor string, mode int) *astoria.Client {
-		c, err := astoria.New(astoria.Config{BaseURL: srv.URL + "/sandbox/astoria", VendorID: vendor, LeadMode: mode,
+		c, err := astoria.New(astoria.Config{BaseURL: srv.URL + "/sandbox/astoria", VendorID: vendor, LeadMode: &mode,
 			Tiers: []string{"tier100", "tier50"}, TimeLimit: 60 * time.Second}, srv.Client())
 		if err != nil {
 			t.Fatal(err)
