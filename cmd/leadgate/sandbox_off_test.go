@@ -61,3 +61,20 @@ func TestSandboxOffAnswers404(t *testing.T) {
 		})
 	}
 }
+
+// An explicit lead_mode 0 outside sandbox mode starts (an operator may
+// test against Astoria's live endpoint) but says at start that nothing is
+// sold.
+func TestAstoriaTestModeWarnsOutsideSandbox(t *testing.T) {
+	for _, mode := range []int{0, 1} {
+		t.Run(fmt.Sprintf("lead_mode=%d", mode), func(t *testing.T) {
+			cfg := fmt.Sprintf(sandboxSwitchConfig, filepath.Join(t.TempDir(), "leadgate.db"), false)
+			cfg = strings.Replace(cfg, "providers:\n", fmt.Sprintf("providers:\n  astoria: { base_url: \"http://127.0.0.1:9/astoria\", vendor_id: \"76\", lead_mode: %d }\n", mode), 1)
+			g := start(t, cfg)
+			warned := strings.Contains(g.logs.all(), "providers.astoria.lead_mode is 0")
+			if warned != (mode == 0) {
+				t.Errorf("lead_mode %d: warned %v, want a warning only for test mode", mode, warned)
+			}
+		})
+	}
+}

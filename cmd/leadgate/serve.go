@@ -219,6 +219,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := addBuyer("astoria", client, err, c.Breaker, c.Timeout, c.Caps); err != nil {
 			return err
 		}
+		if *c.LeadMode == 0 && !cfg.Sandbox.Enabled {
+			log.Warn("providers.astoria.lead_mode is 0: Astoria takes every lead as a test lead and pays for none")
+		}
 	}
 	// Config validation has made sure every flow's buyers are configured.
 	buyers := map[string]submit.Buyer{}
