@@ -42,6 +42,7 @@ var suite = []struct {
 	{"LongReasonsCutOnCharacters", testLongReasonsCutOnCharacters},
 	{"RetryReopensOnlyUndeliveredFailures", testRetryReopensOnlyUndeliveredFailures},
 	{"SealedDataIsBoundToItsRow", testSealedDataIsBoundToItsRow},
+	{"CountAcceptedWithinItsWindow", testCountAcceptedWithinItsWindow},
 }
 
 func TestStoreSQLite(t *testing.T) {
@@ -248,6 +249,10 @@ func testClaimLeaseAndAttempts(t *testing.T, open opener) {
 		t.Errorf("second post to one buyer: got %v, want ErrAttempted", err)
 	}
 	s.FinishAttempt(ctx, "app-1", "casheddy", "", Attempt{Outcome: "accepted", Latency: 120 * time.Millisecond, Price: 3.5})
+	// A worker that lost its lease cannot decide behind the owner's back.
+	if err := s.Decide(ctx, "app-1", "w2", Decision{Status: Declined, Reason: "stale worker"}); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("non-owner decision: got %v, want ErrLeaseLost", err)
+	}
 	if err := s.Decide(ctx, "app-1", "w1", Decision{Status: Accepted, RedirectURL: "https://lender.example/w", Buyer: "casheddy", Revenue: 3.5}); err != nil {
 		t.Fatal(err)
 	}
@@ -553,6 +558,42 @@ func testSealedDataIsBoundToItsRow(t *testing.T, open opener) {
 		}
 		if rec, err := s.Sealed(ctx, from); err != nil || rec.Submission.Application.FirstName != "Kyle" {
 			t.Errorf("%s on its own row: got %+v, %v", from, rec, err)
+		}
+	}
+}
+
+// A buyer's cap counts its acceptances since the start of the window only,
+// and acceptances only: yesterday's leads do not keep it capped today.
+func testCountAcceptedWithinItsWindow(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	for i, at := range []time.Time{now.Add(-26 * time.Hour), now.Add(-2 * time.Hour), now.Add(-time.Minute), now} {
+		id := fmt.Sprintf("app-%d", i)
+		s.now = func() time.Time { return at }
+		s.Create(ctx, newApp(id, id))
+		if ids, err := s.Claim(ctx, "w", time.Hour, 1); err != nil || len(ids) != 1 {
+			t.Fatalf("claim %s: got %v, %v", id, ids, err)
+		}
+		s.StartAttempt(ctx, id, "w", "lokyata", "", 1)
+		s.StartAttempt(ctx, id, "w", "astoria", "tier50", 2)
+		s.FinishAttempt(ctx, id, "lokyata", "", Attempt{Outcome: "accepted"})
+		s.FinishAttempt(ctx, id, "astoria", "tier50", Attempt{Outcome: "declined"})
+		s.Decide(ctx, id, "w", Decision{Status: Accepted, Buyer: "lokyata"})
+	}
+	s.now = time.Now
+	for _, tc := range []struct {
+		buyer string
+		since time.Time
+		want  int
+	}{
+		{"lokyata", now.Add(-time.Hour), 2},
+		{"lokyata", now.Add(-24 * time.Hour), 3},
+		{"lokyata", now.Add(-48 * time.Hour), 4},
+		{"astoria", now.Add(-48 * time.Hour), 0}, // declines do not count
+	} {
+		if got, err := s.CountAccepted(ctx, tc.buyer, tc.since); err != nil || got != tc.want {
+			t.Errorf("%s since %s ago: got %d, %v; want %d", tc.buyer, now.Sub(tc.since), got, err, tc.want)
 		}
 	}
 }
