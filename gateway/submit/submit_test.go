@@ -296,21 +296,121 @@ func TestTierRideDown(t *testing.T) {
 }
 
 // A ride interrupted by a restart goes on from the tier after the last one
-// answered, and never re-posts a tier.
+// answered, and never re-posts a tier; after a decline no lower tier can
+// change (a duplicate), it goes on to the next buyer instead.
 func TestTierRideResumes(t *testing.T) {
-	s := openStore(t)
-	ctx := context.Background()
-	create(t, s, "app-1", time.Minute)
-	s.Claim(ctx, "crashed", time.Millisecond, 1)
-	s.StartAttempt(ctx, "app-1", "crashed", "a", "tier150", 1)
-	s.FinishAttempt(ctx, "app-1", "a", "tier150", store.Attempt{Outcome: "declined", Reason: "Unable to Monetize"})
-	time.Sleep(5 * time.Millisecond)
-	a := &fakeBuyer{name: "a", tiers: []string{"tier150", "tier100"}, d: accept("https://a.example/100")}
-	w := run(t, s, a)
-	app, _ := w.Wait(ctx, "app-1", 5*time.Second)
-	if app.Status != store.Accepted || !reflect.DeepEqual(a.tiersPosted(), []string{"tier100"}) {
-		t.Errorf("got %s, tiers posted %v; want accepted at tier100 only", app.Status, a.tiersPosted())
+	for _, tc := range []struct {
+		name       string
+		final      bool
+		wantPosted []string
+		wantBuyer  string
+	}{
+		{"after a price decline", false, []string{"tier100"}, "a"},
+		{"after a duplicate", true, nil, "b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			ctx := context.Background()
+			create(t, s, "app-1", time.Minute)
+			crashed(t, s, "app-1", store.Attempt{Buyer: "a", Tier: "tier150", Outcome: "declined", Reason: "Unable to Monetize", Final: tc.final})
+			a := &fakeBuyer{name: "a", tiers: []string{"tier150", "tier100"}, d: accept("https://a.example/100")}
+			b := &fakeBuyer{name: "b", d: accept("https://b.example")}
+			w := run(t, s, a, b)
+			app, _ := w.Wait(ctx, "app-1", 5*time.Second)
+			if app.Status != store.Accepted || app.Buyer != tc.wantBuyer || !reflect.DeepEqual(a.tiersPosted(), tc.wantPosted) {
+				t.Errorf("got %s by %q, a's tiers posted %v; want accepted by %s after %v", app.Status, app.Buyer, a.tiersPosted(), tc.wantBuyer, tc.wantPosted)
+			}
+		})
 	}
+}
+
+// crashed leaves app as a worker that stopped after recording attempts
+// but before deciding: its lease runs out and the attempts stay.
+func crashed(t *testing.T, s *store.Store, id string, attempts ...store.Attempt) {
+	t.Helper()
+	ctx := context.Background()
+	if ids, err := s.Claim(ctx, "crashed", 50*time.Millisecond, 1); err != nil || len(ids) != 1 {
+		t.Fatalf("claim: got %v, %v", ids, err)
+	}
+	for i, a := range attempts {
+		if err := s.StartAttempt(ctx, id, "crashed", a.Buyer, a.Tier, i+1); err != nil {
+			t.Fatal(err)
+		}
+		for range a.Tries - 1 { // earlier posts that never reached the buyer
+			s.FinishAttempt(ctx, id, a.Buyer, a.Tier, store.Attempt{Outcome: store.AttemptError, Retry: true})
+			if err := s.RetryAttempt(ctx, id, "crashed", a.Buyer, a.Tier); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.FinishAttempt(ctx, id, a.Buyer, a.Tier, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(60 * time.Millisecond) // the crashed worker's lease runs out
+}
+
+// A buyer that accepted just before a crash kept the decision from being
+// recorded: the resumed application ends at that buyer, and no other
+// buyer is posted a lead already sold.
+func TestAcceptanceBeforeACrashIsKept(t *testing.T) {
+	s := openStore(t)
+	create(t, s, "app-1", time.Minute)
+	crashed(t, s, "app-1",
+		store.Attempt{Buyer: "a", Outcome: "declined"},
+		store.Attempt{Buyer: "b", Outcome: "accepted", Price: 7, RedirectURL: "https://b.example/welcome"})
+	a := &fakeBuyer{name: "a", d: accept("https://a.example")}
+	b := &fakeBuyer{name: "b", d: accept("https://b.example/again")}
+	c := &fakeBuyer{name: "c", d: accept("https://c.example")}
+	w := run(t, s, a, b, c)
+	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
+	if app.Status != store.Accepted || app.Buyer != "b" || app.RedirectURL != "https://b.example/welcome" || app.Revenue != 7 {
+		t.Errorf("got %s by %q to %q for %v; want b's acceptance as recorded", app.Status, app.Buyer, app.RedirectURL, app.Revenue)
+	}
+	if n := a.calls.Load() + b.calls.Load() + c.calls.Load(); n != 0 {
+		t.Errorf("%d posts after the lead was sold, want none", n)
+	}
+}
+
+// The bound on posts to an unreachable buyer holds across a restart: a
+// worker that crashed after the last allowed try leaves it spent.
+func TestRetriesBoundedAcrossRestarts(t *testing.T) {
+	s := openStore(t)
+	create(t, s, "app-1", time.Minute)
+	crashed(t, s, "app-1", store.Attempt{Buyer: "a", Outcome: store.AttemptError, Retry: true, Tries: 4, Reason: "connection refused"})
+	a := &fakeBuyer{name: "a", d: accept("https://a.example")}
+	b := &fakeBuyer{name: "b", d: accept("https://b.example")}
+	w := run(t, s, a, b) // MaxTries 4, the default
+	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
+	if app.Status != store.Accepted || app.Buyer != "b" || a.calls.Load() != 0 {
+		t.Errorf("got %s by %q with %d more posts to a; want a left alone after its 4 tries", app.Status, app.Buyer, a.calls.Load())
+	}
+}
+
+// The store's word is final: when it says a buyer was already posted
+// (another replica recorded it first), the worker does not post.
+func TestStoreRefusalMeansNoPost(t *testing.T) {
+	s := openStore(t)
+	create(t, s, "app-1", time.Minute)
+	a := &fakeBuyer{name: "a", d: accept("https://a.example")}
+	b := &fakeBuyer{name: "b", d: accept("https://b.example")}
+	w := runWith(t, &refusing{Store: s, buyer: "a"}, nil, a, b)
+	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
+	if app.Status != store.Accepted || app.Buyer != "b" || a.calls.Load() != 0 {
+		t.Errorf("got %s by %q with %d posts to a; want a not posted", app.Status, app.Buyer, a.calls.Load())
+	}
+}
+
+// refusing is a store that has already seen a post to buyer.
+type refusing struct {
+	Store
+	buyer string
+}
+
+func (r *refusing) StartAttempt(ctx context.Context, id, owner, buyer, tier string, seq int) error {
+	if buyer == r.buyer {
+		return store.ErrAttempted
+	}
+	return r.Store.StartAttempt(ctx, id, owner, buyer, tier, seq)
 }
 
 func TestCappedBuyerIsSkipped(t *testing.T) {
