@@ -405,6 +405,27 @@ func TestCacheWaiterLeavingDoesNotFailOthers(t *testing.T) {
 	}
 }
 
+// A Cashcat call that never ends is given up after the fetch limit, even
+// for a caller with no deadline of its own: the landing page waits for
+// nobody, and the next request for that token tries again.
+func TestCacheFetchLimit(t *testing.T) {
+	src := &fakeSource{gate: make(chan struct{})} // never answers
+	c := NewCache(src, time.Minute, time.Minute, 100, 50*time.Millisecond, CacheEvents{})
+	done := make(chan error, 1)
+	go func() { _, err := c.Lead(context.Background(), token); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want the fetch limit's deadline", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a hung Cashcat call held its caller past the fetch limit")
+	}
+	if _, ok := c.Peek(token); ok {
+		t.Error("a call that timed out left a lead cached")
+	}
+}
+
 func TestCacheBound(t *testing.T) {
 	src := &fakeSource{}
 	c := NewCache(src, time.Minute, time.Minute, 2, time.Second, CacheEvents{})

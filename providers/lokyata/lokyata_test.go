@@ -191,6 +191,28 @@ func TestSubmitAnswers(t *testing.T) {
 	}
 }
 
+// With redirect_hosts set, an approval that sends the consumer anywhere
+// else counts as Lokyata failing (SPEC §3).
+func TestRedirectHosts(t *testing.T) {
+	approved := `{"request_id": "64109500301", "decision": "Approved", "redirect_url": "https://www.lokyata.com/offer"}`
+	for _, tc := range []struct {
+		hosts []string
+		want  error
+	}{
+		{nil, nil},
+		{[]string{"www.lokyata.com"}, nil},
+		{[]string{"lender.example"}, providers.ErrBadResponse},
+	} {
+		c, _ := serve(t, 200, approved)
+		c.cfg.RedirectHosts = tc.hosts
+		s, _ := documentExample()
+		d, err := c.Submit(context.Background(), s, "")
+		if !errors.Is(err, tc.want) || (tc.want == nil && (err != nil || d.RedirectURL != "https://www.lokyata.com/offer")) {
+			t.Errorf("hosts %v: got %+v, %v; want %v", tc.hosts, d, err, tc.want)
+		}
+	}
+}
+
 func TestSubmitUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
