@@ -448,6 +448,68 @@ func TestCappedBuyerIsSkipped(t *testing.T) {
 	}
 }
 
+// A cap's hour and day are the buyer's own clock's: in India (UTC+5:30)
+// the hour starts at :30 UTC and the day at 18:30 UTC the evening before.
+func TestCapWindowsAreTheZonesOwn(t *testing.T) {
+	for _, zone := range []string{"Asia/Kolkata", "America/St_Johns", "UTC"} {
+		t.Run(zone, func(t *testing.T) {
+			loc, err := time.LoadLocation(zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := openStore(t)
+			rec := &sinceLog{Store: s}
+			a := &fakeBuyer{name: "a", d: accept("https://a.example")}
+			create(t, s, "app-1", time.Minute)
+			before := time.Now().In(loc)
+			w := runWith(t, rec, map[string]providers.CapsConfig{"a": {Hourly: 5, Daily: 50, Timezone: zone}}, a)
+			w.Wait(context.Background(), "app-1", 5*time.Second)
+			after := time.Now().In(loc)
+			got := rec.windows()
+			if len(got) != 2 {
+				t.Fatalf("got windows %v, want the hourly and the daily one", got)
+			}
+			// Start of the hour and of the day on the zone's clock, with
+			// the zone's own arithmetic: wall clock fields, not UTC's.
+			for i, unit := range []string{"hour", "day"} {
+				ok := false
+				for _, now := range []time.Time{before, after} {
+					h := now.Hour()
+					if unit == "day" {
+						h = 0
+					}
+					want := time.Date(now.Year(), now.Month(), now.Day(), h, 0, 0, 0, loc)
+					ok = ok || got[i].Equal(want)
+				}
+				if !ok {
+					t.Errorf("%s window starts %s, want the start of the %s in %s", unit, got[i].In(loc), unit, zone)
+				}
+			}
+		})
+	}
+}
+
+// sinceLog is the store, noting from when the worker counts a buyer's
+// acceptances for its caps.
+type sinceLog struct {
+	Store
+	mu    sync.Mutex
+	since []time.Time
+}
+
+func (l *sinceLog) CountAccepted(ctx context.Context, buyer string, since time.Time) (int, error) {
+	l.mu.Lock()
+	l.since = append(l.since, since)
+	l.mu.Unlock()
+	return l.Store.CountAccepted(ctx, buyer, since)
+}
+
+func (l *sinceLog) windows() []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.since)
+}
+
 func TestTimeoutAndOpenBreakerFallThrough(t *testing.T) {
 	s := openStore(t)
 	slow := &fakeBuyer{name: "a", delay: time.Minute, d: accept("https://a.example")}
