@@ -160,6 +160,19 @@ func TestRedirectHosts(t *testing.T) {
 	}
 }
 
+// A consent is sent as the consumer gave it, each on its own: never one
+// the consumer did not tick.
+func TestConsentsSentAsGiven(t *testing.T) {
+	for _, tc := range []struct{ terms, marketing bool }{{true, false}, {false, true}, {false, false}, {true, true}} {
+		s := documentExample()
+		s.Application.ConsentTerms, s.Application.ConsentMarketing = tc.terms, tc.marketing
+		w := toWire(s)
+		if w.Agreements.LegalConsent != tc.terms || w.Agreements.Subscription != tc.marketing {
+			t.Errorf("terms %v, marketing %v: sent legal_consent %v, subscription %v", tc.terms, tc.marketing, w.Agreements.LegalConsent, w.Agreements.Subscription)
+		}
+	}
+}
+
 func TestFieldNamesMapBack(t *testing.T) {
 	tests := map[string]string{
 		"address[city]": "city", "address.city": "city", "city": "city",

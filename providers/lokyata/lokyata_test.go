@@ -111,6 +111,19 @@ func TestMappingCutsToDocumentedLengths(t *testing.T) {
 	}
 }
 
+// A consent is sent as the consumer gave it, each on its own: never one
+// the consumer did not tick.
+func TestConsentsSentAsGiven(t *testing.T) {
+	for _, tc := range []struct{ marketing, sms bool }{{true, false}, {false, true}, {false, false}, {true, true}} {
+		s, cfg := documentExample()
+		s.Application.ConsentMarketing, s.Application.ConsentSMS = tc.marketing, tc.sms
+		w := toWire(s, cfg)
+		if w.IsSubscribedFutureOffers != tc.marketing || w.SMSOptIn != tc.sms {
+			t.Errorf("marketing %v, sms %v: sent is_subscribed_future_offers %v, sms_opt_in %v", tc.marketing, tc.sms, w.IsSubscribedFutureOffers, w.SMSOptIn)
+		}
+	}
+}
+
 func TestMappingAttribution(t *testing.T) {
 	s, cfg := documentExample()
 	s.Attribution = providers.Attribution{Source: "cashcat.ph", Campaign: "us spring/2026<script>"}
