@@ -101,6 +101,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"negative daily budget", valid + "cashcat: { daily_budget: -1 }\n", "cashcat.daily_budget: cannot be negative"},
 		{"origin with a path", valid + "prefill_api: { allowed_origins: ['https://lender.example/form'] }\n", "prefill_api.allowed_origins[0]"},
 		{"no campaigns", valid + "funnel: { max_campaigns_per_day: 0 }\n", "funnel.max_campaigns_per_day: must be at least 1"},
+		{"short session secret", strings.Replace(valid, `"${SECRET}"`, `"0123456789abcdef0123456789abcde"`, 1), "server.session_secret: must be at least 32 characters"},
+		{"short prefill key", valid + "prefill_api: { keys: ['lender-key-0123456789', 'lender-key-0123'] }\n", "prefill_api.keys[1]: too short"},
+		{"trusted proxy not an address", strings.Replace(valid, "server: {", "server: { trusted_proxies: ['10.0.0.0/8', 'lb.internal'],", 1), `server.trusted_proxies[1]: "lb.internal" is not a CIDR or IP`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +119,16 @@ func TestCredentialsAreNeverDefaulted(t *testing.T) {
 	// No environment at all, outside sandbox mode: every secret is named.
 	_, err := Parse([]byte(valid), env(nil))
 	for _, want := range []string{"server.session_secret", "providers.casheddy: username and password are required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+	// Every provider's credential, from a variable that is not set.
+	all := withProvider("lokyata: { base_url: 'https://l.example', api_key: '${LOKYATA_API_KEY}' }\n" +
+		"  astoria: { base_url: 'https://a.example', vendor_id: '${ASTORIA_VENDOR_ID}', lead_mode: 1 }\n" +
+		"  cashfin: { enabled: true, base_url: 'https://c.example', client_secret: '${CASHFIN_CLIENT_SECRET}' }")
+	_, err = Parse([]byte(all), env(secrets))
+	for _, want := range []string{"providers.lokyata.api_key: required", "providers.astoria.vendor_id: required", "providers.cashfin.client_secret: required"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want %q", err, want)
 		}
@@ -163,17 +176,24 @@ func TestAstoriaLeadModeIsNeverDefaulted(t *testing.T) {
 }
 
 func TestRedactedHidesEverySecret(t *testing.T) {
-	cfg, err := Parse([]byte(valid+"redis: { url: 'redis://:hunter2@redis:6379/0' }\nprefill_api: { keys: ['lender-key-0123456789'] }\n"), env(secrets))
+	y := withProvider("lokyata: { base_url: 'https://l.example', api_key: 'lokyata-key-secret' }\n"+
+		"  cashfin: { enabled: true, base_url: 'https://c.example', client_secret: 'cashfin-secret' }") +
+		"redis: { url: 'redis://:hunter2@redis:6379/0' }\nprefill_api: { keys: ['lender-key-0123456789'] }\n" +
+		"admin: { password: 'admin-secret' }\n"
+	y = strings.Replace(y, "storage: {", "storage: { dsn: 'postgres://lg:pg-secret@db/lg', old_encryption_keys: ['b2xkLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc='],", 1)
+	cfg, err := Parse([]byte(y), env(secrets))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := cfg.RedactedYAML()
-	for _, secret := range []string{secrets["SECRET"], "pa$$: #word", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "hunter2", "lender-key-0123456789"} {
+	for _, secret := range []string{secrets["SECRET"], "pa$$: #word", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "hunter2", "lender-key-0123456789",
+		"lokyata-key-secret", "cashfin-secret", "admin-secret", "pg-secret", "b2xkLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc="} {
 		if strings.Contains(out, secret) {
 			t.Errorf("redacted config shows %q", secret)
 		}
 	}
-	if !strings.Contains(out, "timeout: 3s") || !strings.Contains(out, "session_secret: '***'") {
+	if !strings.Contains(out, "timeout: 3s") || !strings.Contains(out, "session_secret: '***'") ||
+		!strings.Contains(out, "api_key: '***'") || !strings.Contains(out, "client_secret: '***'") {
 		t.Errorf("redacted config is not readable YAML:\n%s", out)
 	}
 	if cfg.Providers.Casheddy.Password != "pa$$: #word" {
