@@ -44,3 +44,18 @@ func TestSealOpenAndRotation(t *testing.T) {
 		t.Error("accepted a short key")
 	}
 }
+
+// Every seal takes a fresh nonce: GCM under one key with a repeated nonce
+// gives away the XOR of the plaintexts and the authentication key.
+func TestSealNeverRepeatsANonce(t *testing.T) {
+	k, _ := New(key(4))
+	seen := map[string]bool{}
+	for range 100 {
+		_, ct := k.Seal([]byte("Kyle Trazo"), []byte("app-1"))
+		nonce := string(ct[:12])
+		if seen[nonce] {
+			t.Fatalf("nonce %x used twice", nonce)
+		}
+		seen[nonce] = true
+	}
+}
