@@ -239,6 +239,14 @@ func testClaimLeaseAndAttempts(t *testing.T, open opener) {
 	if again, _ := s.Claim(ctx, "w2", time.Minute, 10); len(again) != 0 {
 		t.Errorf("a leased application was claimed again: %v", again)
 	}
+	// Only the owner renews or gives back its lease.
+	if err := s.Renew(ctx, "app-1", "w2", time.Minute); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("non-owner renewal: got %v, want ErrLeaseLost", err)
+	}
+	s.Release(ctx, "app-1", "w2", time.Now().Add(-time.Second))
+	if again, _ := s.Claim(ctx, "w2", time.Minute, 10); len(again) != 0 {
+		t.Errorf("released by a worker that did not hold it, then claimed: %v", again)
+	}
 	if err := s.StartAttempt(ctx, "app-1", "w2", "casheddy", "", 1); !errors.Is(err, ErrLeaseLost) {
 		t.Errorf("non-owner start: got %v, want ErrLeaseLost", err)
 	}
@@ -263,6 +271,10 @@ func testClaimLeaseAndAttempts(t *testing.T, open opener) {
 	atts, _ := s.Attempts(ctx, "app-1")
 	if len(atts) != 1 || atts[0].Outcome != "accepted" || atts[0].Latency != 120*time.Millisecond {
 		t.Errorf("got attempts %+v", atts)
+	}
+	// Decided, it is never claimed again (and so never posted again).
+	if again, _ := s.Claim(ctx, "w3", time.Minute, 10); len(again) != 0 {
+		t.Errorf("a decided application was claimed: %v", again)
 	}
 }
 
@@ -398,8 +410,18 @@ func testRetryCRMAndErase(t *testing.T, open opener) {
 	}
 	s.RetryCRM(ctx, "app-1", "m", time.Now().Add(-time.Second), "cashfin down")
 	ids, _ = s.ClaimCRM(ctx, "m", time.Minute, 5)
-	if len(ids) != 1 || s.FinishCRM(ctx, "app-1", "m", "lead-1") != nil {
+	if len(ids) != 1 {
 		t.Fatalf("crm retry: got %v", ids)
+	}
+	// A mirror that lost its lease does not record a CRM lead.
+	if err := s.FinishCRM(ctx, "app-1", "other", "lead-x"); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("non-owner crm finish: got %v, want ErrLeaseLost", err)
+	}
+	if err := s.FinishCRM(ctx, "app-1", "m", "lead-1"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.ClaimCRM(ctx, "m", time.Minute, 5); len(again) != 0 {
+		t.Errorf("a mirrored application was claimed for the CRM again: %v", again)
 	}
 	app, _ := s.Get(ctx, "app-1")
 	if app.CRMStatus != CRMDone || app.CRMRef != "lead-1" || app.CRMTries != 2 {
