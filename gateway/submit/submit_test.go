@@ -134,8 +134,8 @@ func TestWaterfallFallsThroughToTheFirstAcceptance(t *testing.T) {
 			w := run(t, s, tt.first, second, third)
 			w.Wake()
 			app, err := w.Wait(context.Background(), "app-1", 5*time.Second)
-			if err != nil || app.Status != store.Accepted || app.RedirectURL != "https://b.example/welcome" || app.Buyer != "b" {
-				t.Fatalf("got %+v, %v", app, err)
+			if err != nil || app.Status != store.Accepted || app.RedirectURL != "https://b.example/welcome" || app.Buyer != "b" || app.Revenue != 2 {
+				t.Fatalf("got %+v, %v; want accepted by b for its price, 2", app, err)
 			}
 			if tt.first.calls.Load() != 1 || second.calls.Load() != 1 || third.calls.Load() != 0 {
 				t.Errorf("calls a=%d b=%d c=%d, want 1 1 0", tt.first.calls.Load(), second.calls.Load(), third.calls.Load())
@@ -143,6 +143,35 @@ func TestWaterfallFallsThroughToTheFirstAcceptance(t *testing.T) {
 			atts, _ := s.Attempts(context.Background(), "app-1")
 			if len(atts) != 2 || atts[0].Buyer != "a" || atts[1].Outcome != "accepted" || atts[1].Price != 2 {
 				t.Errorf("got attempts %+v", atts)
+			}
+		})
+	}
+}
+
+// With the CRM mirror on, every decided application is queued for it,
+// whatever the outcome; with it off, none is.
+func TestDecisionsAreQueuedForTheCRM(t *testing.T) {
+	for _, crm := range []bool{true, false} {
+		t.Run(fmt.Sprintf("crm=%v", crm), func(t *testing.T) {
+			s := openStore(t)
+			a := &fakeBuyer{name: "a", d: accept("https://a.example")}
+			d := &fakeBuyer{name: "d", d: providers.Decision{Outcome: providers.Declined}}
+			flows := map[string][]string{"es": {"a"}, "us": {"d"}}
+			w := New(s, map[string]Buyer{"a": a, "d": d}, flows, Config{Owner: "w", Lease: time.Minute, Workers: 2, Poll: 20 * time.Millisecond, CRM: crm}, quiet, Events{})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { w.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+			create(t, s, "app-es", time.Minute)
+			s.Create(context.Background(), store.New{ID: "app-us", SessionHash: "s", IdempotencyKey: "app-us", Flow: "us", Form: "us", Currency: "USD",
+				Deadline: time.Minute, Submission: providers.Submission{ID: "app-us"}})
+			w.Wake()
+			want := map[bool]string{true: store.CRMPending, false: ""}[crm]
+			for id, status := range map[string]string{"app-es": store.Accepted, "app-us": store.Declined} {
+				app, _ := w.Wait(context.Background(), id, 5*time.Second)
+				if app.Status != status || app.CRMStatus != want {
+					t.Errorf("%s: got %s with crm status %q, want %s with %q", id, app.Status, app.CRMStatus, status, want)
+				}
 			}
 		})
 	}
