@@ -14,7 +14,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/leadgate/leadgate/internal/testenv"
+	"github.com/leadgate/leadgate/gateway/testenv"
 	"github.com/leadgate/leadgate/providers/sandbox"
 )
 

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/leadgate/leadgate/gateway/store/storetest"
-	"github.com/leadgate/leadgate/internal/testenv"
+	"github.com/leadgate/leadgate/gateway/testenv"
 )
 
 // cuttable is a TCP proxy to Redis that a test can cut, to stop "Redis"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadgate/leadgate/internal/testenv"
+	"github.com/leadgate/leadgate/gateway/testenv"
 )
 
 var (

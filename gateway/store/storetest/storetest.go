@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/leadgate/leadgate/internal/testenv"
+	"github.com/leadgate/leadgate/gateway/testenv"
 )
 
 // DefaultTestPostgres is where tests look for PostgreSQL unless
