@@ -85,6 +85,9 @@ type Redis struct {
 	// KeyPrefix namespaces every key, so that several deployments (or
 	// test runs) can share one Redis.
 	KeyPrefix string `yaml:"key_prefix"`
+	// Timeout bounds every Redis call on the request path (dial, wait,
+	// write, read and retries): past it the call is late, not failed.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // RateLimits are ulule/limiter rates ("60-M") per client IP.
@@ -258,6 +261,7 @@ func (c *Config) fill() {
 	if c.Redis.KeyPrefix == "" {
 		c.Redis.KeyPrefix = "leadgate:"
 	}
+	timeout(&c.Redis.Timeout, 250*time.Millisecond)
 	p := &c.Providers
 	breaker(&p.Casheddy.Breaker)
 	breaker(&p.Lokyata.Breaker)
@@ -361,6 +365,9 @@ func (c *Config) validate() error {
 
 	if c.Redis.URL != "" && !strings.HasPrefix(c.Redis.URL, "redis://") && !strings.HasPrefix(c.Redis.URL, "rediss://") {
 		p.add("redis.url", "want redis://host:port/db")
+	}
+	if c.Redis.Timeout < 0 {
+		p.add("redis.timeout", "must be positive")
 	}
 	for key, rate := range map[string]string{"rate_limits.landing": c.RateLimits.Landing, "rate_limits.apply": c.RateLimits.Apply,
 		"rate_limits.prefill_api": c.RateLimits.PrefillAPI, "rate_limits.prefill_browser": c.RateLimits.PrefillBrowser} {

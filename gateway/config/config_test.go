@@ -39,7 +39,8 @@ func TestExpansionAndDefaults(t *testing.T) {
 		t.Error("the ${NAME:-default} default was not used")
 	}
 	if cfg.Server.Addr != ":8080" || cfg.Cashcat.Timeout != 3*time.Second || cfg.Cashcat.CacheTTL != 30*time.Minute ||
-		cfg.Flows[0].Deadline != 90*time.Second || cfg.Flows[0].Locale != "es" || cfg.Storage.Retention != 720*time.Hour {
+		cfg.Flows[0].Deadline != 90*time.Second || cfg.Flows[0].Locale != "es" || cfg.Storage.Retention != 720*time.Hour ||
+		cfg.Redis.Timeout != 250*time.Millisecond {
 		t.Errorf("defaults: got %+v", cfg)
 	}
 	if cfg.Providers.Astoria.TimeLimit != 60*time.Second || cfg.Providers.Astoria.Timeout <= cfg.Providers.Astoria.TimeLimit {
@@ -95,6 +96,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"timeout under time limit", withProvider("astoria: { base_url: 'https://a.example', vendor_id: '76', time_limit: 60s, timeout: 30s }"), "providers.astoria.timeout: must be longer than time_limit"},
 		{"lokyata test type", withProvider("lokyata: { base_url: 'https://l.example', api_key: k, test_type: Maybe }"), `providers.lokyata.test_type: want Accept, Deny or Review, got "Maybe"`},
 		{"short lease", valid + "submission: { lease: 1s }\n", "submission.lease: must be at least 3s"},
+		{"negative redis timeout", valid + "redis: { timeout: -1s }\n", "redis.timeout: must be positive"},
 		{"bad fallback", strings.Replace(valid, "default: true", "default: true, fallback_url: 'javascript:alert(1)'", 1), "flows[0].fallback_url"},
 		{"bad browser rate", valid + "rate_limits: { prefill_browser: 30/m }\n", `rate_limits.prefill_browser: "30/m" is not a rate`},
 		{"bad budget", valid + "cashcat: { budget_per_ip: lots }\n", `cashcat.budget_per_ip: "lots" is not a rate`},
