@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
-	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 	"github.com/ulule/limiter/v3"
 	"github.com/ulule/limiter/v3/drivers/store/memory"
@@ -148,18 +147,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// --- Redis: the lead cache shared by replicas (optional) ---
 	redisState := func() string { return "not configured" }
 	var limitStore func(prefix string) limiter.Store
-	var rdb *redis.Client
+	var rs *shared.Redis
 	if cfg.Redis.URL != "" {
-		opt, err := redis.ParseURL(cfg.Redis.URL)
-		if err != nil {
+		if rs, err = shared.Open(cfg.Redis.URL, cfg.Redis.Timeout, log); err != nil {
 			return fmt.Errorf("redis.url: not a redis:// url")
 		}
-		// Short timeouts: Redis is on the landing page's path, and when it
-		// is down the gateway serves without it rather than wait.
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = 250*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond, time.Second
-		rdb = redis.NewClient(opt)
-		defer rdb.Close()
-		limitStore = func(prefix string) limiter.Store { return shared.NewLimitStore(rdb, cfg.Redis.KeyPrefix, prefix, log) }
+		defer rs.Close()
+		limitStore = func(prefix string) limiter.Store { return shared.NewLimitStore(rs, cfg.Redis.KeyPrefix, prefix) }
+		redisState = func() string {
+			if rs.Check(context.Background()) {
+				return "ok"
+			}
+			return "unreachable: running unshared (per-replica lead cache and rate limits)"
+		}
 	}
 
 	// --- what callers may spend: budgets of paid calls, in front of the
@@ -169,17 +169,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	var behind cashcat.Source = budget
-	if rdb != nil {
-		sharedLeads := shared.NewLeads(rdb, cfg.Redis.KeyPrefix, budget, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.Timeout+time.Second, log)
+	if rs != nil {
+		sharedLeads := shared.NewLeads(rs, cfg.Redis.KeyPrefix, budget, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.Timeout+time.Second)
 		// Only real Cashcat calls count as calls: a shared hit is not one.
 		sharedLeads.Fetched, events.Fetched = fetched, nil
 		behind = sharedLeads
-		redisState = func() string {
-			if sharedLeads.Healthy() {
-				return "ok"
-			}
-			return "unreachable: serving with per-replica cache and limits"
-		}
 	}
 	leads := cashcat.NewCache(behind, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.CacheMaxEntries,
 		cfg.Cashcat.Timeout+time.Second, events)

@@ -1,8 +1,8 @@
 // Package shared is the state several leadgate replicas share through
 // Redis: the lead cache with a lock per token, so that a token is fetched
 // from Cashcat once across all replicas, and the rate limiters' store.
-// When Redis is down, every part falls back to per-replica behaviour and
-// says so: serving consumers comes before sharing state.
+// When Redis is unreachable, every part falls back to per-replica
+// behaviour and says so: serving consumers comes before sharing state.
 package shared
 
 import (
@@ -12,8 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,28 +24,33 @@ import (
 // next, with a lock per token so that concurrent first requests on
 // different replicas make one Cashcat call. It sits behind each replica's
 // in-process cache.
+//
+// Every Cashcat call is paid, so a second call for a token is made only
+// when there can be no first one to wait for: Redis is unreachable, or the
+// holder of the token's lock gave it up without an answer (its call failed,
+// or it died and the lock expired).
 type Leads struct {
-	rdb         *redis.Client
+	r           *Redis
 	next        cashcat.Source
 	ttl, negTTL time.Duration
-	lockFor     time.Duration
-	poll        time.Duration
-	log         *slog.Logger
-	prefix      string
-	// downAt is when Redis last failed (unix nanoseconds), 0 while it
-	// answers.
-	downAt atomic.Int64
+	// callLimit bounds one Cashcat call. lockFor is how long a token's
+	// lock outlives a holder that stopped renewing it (it died); the
+	// holder renews it while its call is in flight.
+	callLimit, lockFor time.Duration
+	poll               time.Duration
+	prefix             string
 	// Fetched, when set, is told each real Cashcat call (metrics).
 	Fetched func(*providers.Lead, error)
 }
 
 const notFoundMark = "-" // a token Cashcat does not know
 
-// NewLeads returns the shared source, its keys under prefix. lockFor
-// bounds how long one replica may hold a token's lock (its Cashcat call's
-// own limit).
-func NewLeads(rdb *redis.Client, prefix string, next cashcat.Source, ttl, negTTL, lockFor time.Duration, log *slog.Logger) *Leads {
-	return &Leads{rdb: rdb, prefix: prefix, next: next, ttl: ttl, negTTL: negTTL, lockFor: lockFor, poll: 10 * time.Millisecond, log: log}
+// NewLeads returns the shared source, its keys under prefix. callLimit
+// bounds one Cashcat call, which runs detached from the requests waiting
+// for it so that, once paid for, its answer is kept.
+func NewLeads(r *Redis, prefix string, next cashcat.Source, ttl, negTTL, callLimit time.Duration) *Leads {
+	return &Leads{r: r, prefix: prefix, next: next, ttl: ttl, negTTL: negTTL,
+		callLimit: callLimit, lockFor: callLimit, poll: 10 * time.Millisecond}
 }
 
 func (l *Leads) leadKey(token string) string { return l.prefix + "lead:" + token }
@@ -55,57 +58,78 @@ func (l *Leads) lockKey(token string) string { return l.prefix + "lead-lock:" + 
 
 // Lead implements cashcat.Source.
 func (l *Leads) Lead(ctx context.Context, token string) (*providers.Lead, error) {
-	// After a failure Redis is left alone for a while: a consumer must not
-	// wait on a dead connection at every landing.
-	if at := l.downAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < retryAfter {
-		return l.direct(ctx, token, nil)
-	}
+	// One owner for the whole wait: a lock taken by a claim whose answer
+	// came too late is still recognised as this caller's.
+	owner := randomID()
 	for {
-		lead, err, found, rerr := l.get(ctx, token)
-		if rerr != nil {
-			return l.direct(ctx, token, rerr)
+		if !l.r.usable() {
+			return l.call(ctx, token)
 		}
-		if found {
-			return lead, err
-		}
-		owner := randomID()
-		got, rerr := l.rdb.SetNX(ctx, l.lockKey(token), owner, l.lockFor).Result()
-		if rerr != nil {
-			return l.direct(ctx, token, rerr)
-		}
-		if got {
-			return l.fetch(ctx, token, owner)
-		}
-		// Another replica is fetching it: wait for its answer, or for its
-		// lock to go (it died, or failed without caching), then try again.
-		if lead, err, done := l.await(ctx, token); done {
-			return lead, err
-		}
-		if ctx.Err() != nil {
+		e, rerr := l.look(ctx, token)
+		switch l.r.judge(ctx, rerr) {
+		case down:
+			return l.call(ctx, token)
+		case gone:
 			return nil, fmt.Errorf("cashcat: %w", ctx.Err())
+		case answered:
+			if e.found {
+				return e.lead, e.err
+			}
+			if e.owner == owner {
+				return l.fetch(ctx, token, owner)
+			}
+			if e.owner == "" {
+				keys := []string{l.leadKey(token), l.lockKey(token)}
+				got, rerr := claim.Run(ctx, l.r.rdb, keys, owner, l.lockFor.Milliseconds(), e.unreadable).Bool()
+				switch l.r.judge(ctx, rerr) {
+				case down:
+					return l.call(ctx, token)
+				case answered:
+					if got {
+						return l.fetch(ctx, token, owner)
+					}
+				}
+			}
+		}
+		// Late, or another replica is fetching it: look again shortly.
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cashcat: %w", ctx.Err())
+		case <-time.After(l.poll):
 		}
 	}
 }
 
-// get reads the shared entry: found says there is one (a lead, or a
-// remembered "not found"); rerr is Redis failing.
-func (l *Leads) get(ctx context.Context, token string) (lead *providers.Lead, err error, found bool, rerr error) {
-	v, rerr := l.rdb.Get(ctx, l.leadKey(token)).Result()
-	if rerr != nil && !errors.Is(rerr, redis.Nil) {
-		return nil, nil, false, rerr
+// entry is what Redis holds for a token.
+type entry struct {
+	found bool // an answer: a lead, or a remembered "not found"
+	lead  *providers.Lead
+	err   error
+	owner string // who holds the token's lock, "" if nobody
+	// unreadable is an answer that could not be read: it is fetched again
+	// and overwritten.
+	unreadable string
+}
+
+// look reads a token's answer and lock in one round trip.
+func (l *Leads) look(ctx context.Context, token string) (entry, error) {
+	vs, err := l.r.rdb.MGet(ctx, l.leadKey(token), l.lockKey(token)).Result()
+	if err != nil || len(vs) != 2 {
+		return entry{}, err
 	}
-	l.recovered() // Redis answered, even if it had nothing
-	if rerr != nil {
-		return nil, nil, false, nil
+	var e entry
+	e.owner, _ = vs[1].(string)
+	switch v, _ := vs[0].(string); {
+	case v == "":
+	case v == notFoundMark:
+		e.found, e.err = true, fmt.Errorf("cashcat: %w (shared cache)", providers.ErrNotFound)
+	default:
+		e.lead = new(providers.Lead)
+		if e.found = json.Unmarshal([]byte(v), e.lead) == nil; !e.found {
+			e.unreadable = v
+		}
 	}
-	if v == notFoundMark {
-		return nil, fmt.Errorf("cashcat: %w (shared cache)", providers.ErrNotFound), true, nil
-	}
-	lead = new(providers.Lead)
-	if json.Unmarshal([]byte(v), lead) != nil {
-		return nil, nil, false, nil // unreadable: fetch again and overwrite
-	}
-	return lead, nil, true, nil
+	return e, nil
 }
 
 // call makes the real, paid Cashcat call, and counts it.
@@ -117,70 +141,92 @@ func (l *Leads) call(ctx context.Context, token string) (*providers.Lead, error)
 	return lead, err
 }
 
+// fetch makes the call while holding the token's lock. The call goes on
+// when ctx ends, and its answer is stored for every replica: it is paid
+// for, and the other replicas are waiting for it.
 func (l *Leads) fetch(ctx context.Context, token, owner string) (*providers.Lead, error) {
-	lead, err := l.call(ctx, token)
-	// The answer is written even if this caller has gone: the others wait.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
+	type result struct {
+		lead *providers.Lead
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		stop := l.hold(token, owner)
+		defer stop()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.callLimit)
+		defer cancel()
+		lead, err := l.call(cctx, token)
+		l.settle(token, owner, lead, err)
+		done <- result{lead, err}
+	}()
+	select {
+	case r := <-done:
+		return r.lead, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("cashcat: %w", ctx.Err())
+	}
+}
+
+// hold renews the token's lock until stop is called, so that a call
+// longer than lockFor (or an answer slow to store) is not taken over.
+func (l *Leads) hold(token, owner string) (stop func()) {
+	quit := make(chan struct{})
+	go func() {
+		t := time.NewTicker(l.lockFor / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				err := renew.Run(context.Background(), l.r.rdb, []string{l.lockKey(token)}, owner, l.lockFor.Milliseconds()).Err()
+				l.r.judge(context.Background(), err)
+			}
+		}
+	}()
+	return func() { close(quit) }
+}
+
+// settle stores the answer and releases the lock (if still ours), trying
+// again while Redis is late: the waiters would otherwise take the lock
+// over and pay again. An unreachable Redis is left at once: the waiters
+// then call for themselves anyway.
+func (l *Leads) settle(token, owner string, lead *providers.Lead, err error) {
+	var value string
+	var ttl time.Duration
 	switch {
 	case err == nil:
 		if b, merr := json.Marshal(lead); merr == nil {
-			l.rdb.Set(wctx, l.leadKey(token), b, l.ttl)
+			value, ttl = string(b), l.ttl
 		}
 	case errors.Is(err, providers.ErrNotFound) && l.negTTL > 0:
-		l.rdb.Set(wctx, l.leadKey(token), notFoundMark, l.negTTL)
+		value, ttl = notFoundMark, l.negTTL
 	}
-	// Release the lock only if it is still ours (it may have expired and
-	// been taken by another replica meanwhile).
-	unlock.Run(wctx, l.rdb, []string{l.lockKey(token)}, owner)
-	return lead, err
-}
-
-var unlock = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
-
-// await polls for the answer while the lock is held by someone else.
-func (l *Leads) await(ctx context.Context, token string) (*providers.Lead, error, bool) {
-	t := time.NewTicker(l.poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, nil, false
-		case <-t.C:
+	keys := []string{l.leadKey(token), l.lockKey(token)}
+	for end := time.Now().Add(l.lockFor); ; {
+		rerr := store.Run(context.Background(), l.r.rdb, keys, value, ttl.Milliseconds(), owner).Err()
+		if l.r.judge(context.Background(), rerr) != late || time.Now().After(end) {
+			return
 		}
-		lead, err, found, rerr := l.get(ctx, token)
-		if rerr != nil {
-			lead, err = l.direct(ctx, token, rerr)
-			return lead, err, true
-		}
-		if found {
-			return lead, err, true
-		}
-		if n, rerr := l.rdb.Exists(ctx, l.lockKey(token)).Result(); rerr == nil && n == 0 {
-			return nil, nil, false // the holder is gone without an answer
-		}
+		time.Sleep(l.poll)
 	}
 }
 
-// direct calls Cashcat without the shared cache: Redis is down, and a
-// consumer's page matters more than one more paid call.
-func (l *Leads) direct(ctx context.Context, token string, cause error) (*providers.Lead, error) {
-	if cause != nil {
-		if l.downAt.Swap(time.Now().UnixNano()) == 0 {
-			l.log.Error("redis unreachable: lead cache no longer shared across replicas", "err", cause)
-		}
-	}
-	return l.call(ctx, token)
-}
-
-func (l *Leads) recovered() {
-	if l.downAt.Swap(0) != 0 {
-		l.log.Info("redis reachable again: lead cache shared across replicas")
-	}
-}
-
-// Healthy reports whether Redis answered the last time it was asked.
-func (l *Leads) Healthy() bool { return l.downAt.Load() == 0 }
+var (
+	// claim takes the token's lock unless it is taken or an answer is
+	// there (other than the unreadable one the caller saw): a holder may
+	// have answered and let go since the caller looked.
+	claim = redis.NewScript(`local v = redis.call("GET", KEYS[1])
+if v and v ~= ARGV[3] then return 0 end
+if redis.call("SET", KEYS[2], ARGV[1], "NX", "PX", ARGV[2]) then return 1 end
+return 0`)
+	renew = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
+	// store writes the answer (if any) even when the lock is no longer
+	// ours, and releases the lock only if it is.
+	store = redis.NewScript(`if ARGV[1] ~= "" then redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2]) end
+if redis.call("GET", KEYS[2]) == ARGV[3] then redis.call("DEL", KEYS[2]) end
+return 1`)
+)
 
 func randomID() string {
 	b := make([]byte, 12)
