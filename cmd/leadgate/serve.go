@@ -154,6 +154,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		defer rs.Close()
 		limitStore = func(prefix string) limiter.Store { return shared.NewLimitStore(rs, cfg.Redis.KeyPrefix, prefix) }
+		met.RedisShared(rs.Shared)
 		redisState = func() string {
 			if rs.Check(context.Background()) {
 				return "ok"

@@ -163,6 +163,21 @@ func (m *Metrics) Decided(flow, status string, revenue float64) {
 // Mirrored counts one lead mirrored to the CRM.
 func (m *Metrics) Mirrored(string) { m.crm.Inc() }
 
+// RedisShared reports, at each scrape, whether this replica shares its
+// lead cache and rate limits through Redis (1) or runs unshared after
+// finding Redis unreachable (0). Only a replica configured with Redis
+// has the gauge.
+func (m *Metrics) RedisShared(shared func() bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leadgate_redis_shared",
+		Help: "1 while the lead cache and rate limits are shared through Redis, 0 while this replica runs unshared."},
+		func() float64 {
+			if shared() {
+				return 1
+			}
+			return 0
+		}))
+}
+
 type breakerCollector struct {
 	read func() map[string]string
 	desc *prometheus.Desc
