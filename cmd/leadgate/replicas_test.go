@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,7 +70,11 @@ func (p *cuttable) Cut() {
 	for _, c := range p.conns {
 		c.Close()
 	}
+	p.conns = nil
 }
+
+// Restore accepts connections again: "Redis" is back.
+func (p *cuttable) Restore() { p.cut.Store(false) }
 
 const replicaConfig = `
 server:
@@ -94,13 +99,23 @@ flows:
 sandbox: { enabled: false }
 `
 
-// TestThreeReplicas runs three real leadgate binaries on one PostgreSQL
-// and one Redis, behind no load balancer but the test spreading requests.
-func TestThreeReplicas(t *testing.T) {
+// replicas is three real leadgate binaries on one PostgreSQL and one
+// Redis (through a proxy the test can cut), with the emulators in a
+// process of their own.
+type replicas struct {
+	procs      []*process
+	urls       []string
+	admins     []string
+	sandboxURL string
+	redisProxy *cuttable
+	run        string // this run's own key prefix and token infix
+}
+
+func startReplicas(t *testing.T) *replicas {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary and runs three replicas")
 	}
-	t.Parallel()
 	pg := storetest.PostgresForTest(t)
 	redisAddr := testenv.RedisAddr()
 	if c, err := net.DialTimeout("tcp", redisAddr, time.Second); err != nil {
@@ -111,23 +126,54 @@ func TestThreeReplicas(t *testing.T) {
 	} else {
 		c.Close()
 	}
-	redisProxy := proxyTo(t, redisAddr)
-
+	r := &replicas{redisProxy: proxyTo(t, redisAddr)}
 	dir := t.TempDir()
 	bin := binary(t)
-	sandboxURL := startSandbox(t, bin)
+	r.sandboxURL = startSandbox(t, bin)
 	b := make([]byte, 5)
 	rand.Read(b)
-	run := hex.EncodeToString(b)
+	r.run = hex.EncodeToString(b)
 	cfg := filepath.Join(dir, "config.yaml")
 	// Its own key prefix: this run's limits and leads are its own.
-	os.WriteFile(cfg, []byte(fmt.Sprintf(replicaConfig, storetest.FreshSchema(t, pg), sandboxURL, redisProxy.ln.Addr(), "test-"+run+":")), 0o600)
-	var procs []*process
-	var urls []string
+	os.WriteFile(cfg, []byte(fmt.Sprintf(replicaConfig, storetest.FreshSchema(t, pg), r.sandboxURL, r.redisProxy.ln.Addr(), "test-"+r.run+":")), 0o600)
 	for range 3 {
 		p, u := startProcess(t, bin, serving, "--config", cfg)
-		procs, urls = append(procs, p), append(urls, u)
+		r.procs, r.urls = append(r.procs, p), append(r.urls, u)
+		var admin string
+		for _, line := range printed(p) {
+			if m := adminAddr.FindStringSubmatch(line); m != nil {
+				admin = "http://" + m[1]
+			}
+		}
+		if admin == "" {
+			t.Fatal("no admin_addr in the start-up log")
+		}
+		r.admins = append(r.admins, admin)
 	}
+	return r
+}
+
+var adminAddr = regexp.MustCompile(`"admin_addr":"([^"]+)"`)
+
+// printed returns the lines p printed since the last call.
+func printed(p *process) []string {
+	var lines []string
+	for {
+		select {
+		case l := <-p.lines:
+			lines = append(lines, l)
+		default:
+			return lines
+		}
+	}
+}
+
+// TestThreeReplicas runs three real leadgate binaries on one PostgreSQL
+// and one Redis, behind no load balancer but the test spreading requests.
+func TestThreeReplicas(t *testing.T) {
+	t.Parallel()
+	r := startReplicas(t)
+	procs, urls, sandboxURL, redisProxy, run := r.procs, r.urls, r.sandboxURL, r.redisProxy, r.run
 	calls := func() map[string]int { return sandboxCalls(t, sandboxURL) }
 	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -157,6 +203,15 @@ func TestThreeReplicas(t *testing.T) {
 		total += m[token(i)]
 	}
 	t.Logf("200 landings of 20 new tokens on 3 replicas: %d Cashcat calls", total)
+	for i, p := range procs {
+		for _, line := range printed(p) {
+			if strings.Contains(line, "redis unreachable") {
+				t.Errorf("replica %d stopped sharing under load alone: %s", i, line)
+			}
+		}
+	}
+
+	redisDies(t, r)
 
 	// Applications spread over the replicas; one replica is killed while
 	// slow posts are in flight; every application ends decided, each buyer
@@ -243,6 +298,119 @@ func TestThreeReplicas(t *testing.T) {
 		resp, page := get(t, browser(t), urls[1+i%2]+"/")
 		if resp.StatusCode != 200 || !strings.Contains(page, `name="first_name"`) {
 			t.Errorf("form without Redis: %d", resp.StatusCode)
+		}
+	}
+}
+
+// redisDies cuts Redis while landings of new tokens keep coming to the
+// three replicas: every landing is answered, none waits long on the dead
+// connection, and each replica says it runs unshared. Then Redis comes
+// back, and each replica shares again.
+func redisDies(t *testing.T, r *replicas) {
+	t.Helper()
+	for i, admin := range r.admins {
+		if _, m := get(t, http.DefaultClient, admin+"/metrics"); !strings.Contains(m, "\nleadgate_redis_shared 1\n") {
+			t.Errorf("replica %d: /metrics lacks leadgate_redis_shared 1 while Redis answers", i)
+		}
+	}
+	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	var (
+		mu                     sync.Mutex
+		cutAt                  time.Time // zero until the cut
+		before, after          int       // landings ended before and after the cut
+		slowestBefore, slowest time.Duration
+	)
+	var seq atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 9 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// "x" is no hex digit: no token of the other phases.
+				token := fmt.Sprintf("gen%sx%05d", r.run[:7], seq.Add(1))
+				start := time.Now()
+				resp, err := noRedirect.Get(r.urls[w%3] + "/?action_token=" + token)
+				d := time.Since(start)
+				if err != nil || resp.StatusCode != 303 {
+					t.Errorf("landing on replica %d: %v %v", w%3, resp, err)
+					return
+				}
+				resp.Body.Close()
+				mu.Lock()
+				// A landing in flight when Redis was cut counts as after it.
+				if cutAt.IsZero() || start.Add(d).Before(cutAt) {
+					before++
+					slowestBefore = max(slowestBefore, d)
+				} else {
+					after++
+					slowest = max(slowest, d)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	landed := func(n int, afterCut bool) {
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			got := before
+			if afterCut {
+				got = after
+			}
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				close(stop)
+				t.Fatalf("only %d landings in a minute", got)
+			}
+		}
+	}
+	landed(90, false)
+	mu.Lock()
+	cutAt = time.Now()
+	r.redisProxy.Cut()
+	mu.Unlock()
+	landed(180, true)
+	close(stop)
+	wg.Wait()
+	t.Logf("Redis cut under 9 concurrent clients on 3 replicas: slowest landing %v (%d landings after the cut; %v before it, %d landings)",
+		slowest.Round(time.Millisecond), after, slowestBefore.Round(time.Millisecond), before)
+	if slowest >= time.Second {
+		t.Errorf("slowest landing while Redis died: %v, want under 1s", slowest)
+	}
+	for i, admin := range r.admins {
+		if _, body := get(t, http.DefaultClient, admin+"/readyz"); !strings.Contains(body, `"redis":"unreachable: running unshared`) {
+			t.Errorf("replica %d: /readyz says %s, want redis unreachable, running unshared", i, body)
+		}
+		if _, m := get(t, http.DefaultClient, admin+"/metrics"); !strings.Contains(m, "\nleadgate_redis_shared 0\n") {
+			t.Errorf("replica %d: /metrics lacks leadgate_redis_shared 0 after the cut", i)
+		}
+	}
+
+	// Back: /readyz tries Redis again once it is due (5 s after the
+	// failure), and the replica shares again.
+	r.redisProxy.Restore()
+	for i, admin := range r.admins {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			_, body := get(t, http.DefaultClient, admin+"/readyz")
+			if strings.Contains(body, `"redis":"ok"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %d: /readyz still says %s 30 s after Redis came back", i, body)
+			}
+		}
+		if _, m := get(t, http.DefaultClient, admin+"/metrics"); !strings.Contains(m, "\nleadgate_redis_shared 1\n") {
+			t.Errorf("replica %d: /metrics lacks leadgate_redis_shared 1 after Redis came back", i)
 		}
 	}
 }
