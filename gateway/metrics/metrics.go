@@ -125,11 +125,12 @@ func (m *Metrics) CacheMiss()        { m.cacheMiss.Inc() }
 func (m *Metrics) BudgetRefused(budget string) { m.budget.WithLabelValues(budget).Inc() }
 
 // CashcatFetched records one Cashcat call and the balance it reported. A
-// call a budget refused was not made: BudgetRefused counts it.
+// call a budget refused or the open breaker stopped was not made (and not
+// paid): BudgetRefused and the breaker's state tell about those.
 func (m *Metrics) CashcatFetched(l *providers.Lead, err error) {
 	result := "ok"
 	switch {
-	case errors.Is(err, cashcat.ErrBudgetSpent):
+	case errors.Is(err, cashcat.ErrBudgetSpent), errors.Is(err, providers.ErrBreakerOpen):
 		return
 	case err == nil:
 	case isNotFound(err):
