@@ -22,10 +22,10 @@ import (
 // AdminStore is what the operator listener reads.
 type AdminStore interface {
 	Ping(ctx context.Context) error
-	Get(ctx context.Context, id string) (store.Application, error)
-	Attempts(ctx context.Context, id string) ([]store.Attempt, error)
+	Get(ctx context.Context, id string) (providers.Record, error)
+	Attempts(ctx context.Context, id string) ([]providers.Attempt, error)
 	Funnel(ctx context.Context, from, to time.Time) ([]store.FunnelRow, error)
-	Recent(ctx context.Context, limit int) ([]store.Application, error)
+	Recent(ctx context.Context, limit int) ([]providers.Record, error)
 }
 
 // AdminDeps are what the operator listener is built from.
@@ -121,36 +121,36 @@ func adminAuth(user, pass string, log *slog.Logger) gin.HandlerFunc {
 
 // AuditApp is one application as support sees it: no personal data.
 type AuditApp struct {
-	ID       string  `json:"id"`
-	Status   string  `json:"status"`
-	Flow     string  `json:"flow"`
-	Buyer    string  `json:"buyer,omitempty"`
-	Revenue  float64 `json:"revenue"`
-	Reason   string  `json:"reason,omitempty"`
-	Source   string  `json:"utm_source,omitempty"`
-	Campaign string  `json:"utm_campaign,omitempty"`
-	Created  string  `json:"created_at"`
-	Decided  string  `json:"decided_at,omitempty"`
+	ID       string           `json:"id"`
+	Status   providers.Status `json:"status"`
+	Flow     string           `json:"flow"`
+	Buyer    string           `json:"buyer,omitempty"`
+	Revenue  float64          `json:"revenue"`
+	Reason   string           `json:"reason,omitempty"`
+	Source   string           `json:"utm_source,omitempty"`
+	Campaign string           `json:"utm_campaign,omitempty"`
+	Created  string           `json:"created_at"`
+	Decided  string           `json:"decided_at,omitempty"`
 	// The CRM mirror: status (pending, done, erased), the CRM's lead id,
 	// tries and the last error.
-	CRMStatus string `json:"crm_status,omitempty"`
-	CRMRef    string `json:"crm_ref,omitempty"`
-	CRMTries  int    `json:"crm_tries,omitempty"`
-	CRMError  string `json:"crm_error,omitempty"`
-	Erased    bool   `json:"personal_data_erased"`
+	CRMStatus providers.CRMState `json:"crm_status,omitempty"`
+	CRMRef    string             `json:"crm_ref,omitempty"`
+	CRMTries  int                `json:"crm_tries,omitempty"`
+	CRMError  string             `json:"crm_error,omitempty"`
+	Erased    bool               `json:"personal_data_erased"`
 }
 
 // AuditAttempt is one post to a buyer (SPEC §6 audit record).
 type AuditAttempt struct {
-	Seq       int     `json:"seq"`
-	Buyer     string  `json:"buyer"`
-	Tier      string  `json:"tier,omitempty"`
-	Started   string  `json:"started_at"`
-	Latency   string  `json:"-"`
-	LatencyMS int64   `json:"latency_ms"`
-	Outcome   string  `json:"outcome"`
-	Price     float64 `json:"price"`
-	Reason    string  `json:"reason,omitempty"`
+	Seq       int               `json:"seq"`
+	Buyer     string            `json:"buyer"`
+	Tier      string            `json:"tier,omitempty"`
+	Started   string            `json:"started_at"`
+	Latency   string            `json:"-"`
+	LatencyMS int64             `json:"latency_ms"`
+	Outcome   providers.Outcome `json:"outcome"`
+	Price     float64           `json:"price"`
+	Reason    string            `json:"reason,omitempty"`
 }
 
 // AuditPage is the view of /admin/applications/{id}.
@@ -177,7 +177,7 @@ func handleAudit(d AdminDeps, asJSON bool) gin.HandlerFunc {
 			c.String(http.StatusNotFound, "no such application\n")
 			return
 		}
-		var atts []store.Attempt
+		var atts []providers.Attempt
 		if err == nil {
 			atts, err = d.Store.Attempts(ctx, app.ID)
 		}

@@ -163,8 +163,8 @@ func (s *server) submission(c *gin.Context, id string, flow *Flow, sess Session,
 // redirected records, for the funnel, that a consumer is being sent to the
 // accepting buyer (once: the store ignores repeats). A failure costs a
 // count, never the consumer's redirect.
-func (s *server) redirected(c *gin.Context, app store.Application) {
-	if app.Status != store.Accepted {
+func (s *server) redirected(c *gin.Context, app providers.Record) {
+	if app.Status != providers.StatusAccepted {
 		return
 	}
 	if err := s.Store.MarkRedirected(c.Request.Context(), app.ID); err != nil {
@@ -175,11 +175,11 @@ func (s *server) redirected(c *gin.Context, app store.Application) {
 // nextURL is where a consumer leaves to for an application in its state:
 // the buyer's page once accepted, the flow's fallback once declined (when
 // it has one). Otherwise the consumer stays with leadgate.
-func (s *server) nextURL(app store.Application) (string, bool) {
+func (s *server) nextURL(app providers.Record) (string, bool) {
 	switch app.Status {
-	case store.Accepted:
+	case providers.StatusAccepted:
 		return app.RedirectURL, true
-	case store.Declined:
+	case providers.StatusDeclined:
 		if f := s.flows.ByName(app.Flow); f != nil && f.FallbackURL != "" {
 			return f.FallbackURL, true
 		}

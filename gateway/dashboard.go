@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/providers"
 )
 
 // FunnelView is one line of the funnel table, formatted.
@@ -49,7 +50,9 @@ type LinkBuilder struct {
 
 // RecentView is one recent application, without personal data.
 type RecentView struct {
-	ID, Created, Flow, Status, Buyer, Revenue, Source, CRMStatus string
+	ID, Created, Flow, Buyer, Revenue, Source string
+	Status                                    providers.Status
+	CRMStatus                                 providers.CRMState
 }
 
 // DashboardPage is the view of /admin.
@@ -102,7 +105,7 @@ func handleDashboard(d AdminDeps) gin.HandlerFunc {
 		ctx := c.Request.Context()
 		from, to := period(c, time.Now())
 		rows, err := d.Store.Funnel(ctx, from, to)
-		var recent []store.Application
+		var recent []providers.Record
 		if err == nil {
 			recent, err = d.Store.Recent(ctx, 30)
 		}

@@ -51,22 +51,22 @@ func TestFunnelCountsExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	app := func(id, source, campaign, status string, revenue float64, redirected bool) {
+	app := func(id, source, campaign string, status providers.Status, revenue float64, redirected bool) {
 		sub := providers.Submission{ID: id, Attribution: providers.Attribution{Source: source, Campaign: campaign}}
 		st.Create(ctx, store.New{ID: id, SessionHash: "s", IdempotencyKey: id, Flow: "es", Form: "es", Currency: "EUR", Deadline: time.Minute, Submission: sub})
-		if status != store.Pending {
+		if status != providers.StatusPending {
 			st.Claim(ctx, "w", time.Minute, 10)
-			st.Decide(ctx, id, "w", store.Decision{Status: status, Revenue: revenue, Buyer: "casheddy"})
+			st.Decide(ctx, id, "w", providers.Verdict{Status: status, Revenue: revenue, Buyer: "casheddy"})
 		}
 		if redirected {
 			st.MarkRedirected(ctx, id)
 			st.MarkRedirected(ctx, id) // a replay counts once
 		}
 	}
-	app("a1", "cashcat.ph", "spring", store.Accepted, 40, true)
-	app("a2", "cashcat.ph", "spring", store.Accepted, 20, false)
-	app("a3", "cashcat.ph", "spring", store.Declined, 0, false)
-	app("a4", "partner", "autumn", store.Pending, 0, false)
+	app("a1", "cashcat.ph", "spring", providers.StatusAccepted, 40, true)
+	app("a2", "cashcat.ph", "spring", providers.StatusAccepted, 20, false)
+	app("a3", "cashcat.ph", "spring", providers.StatusDeclined, 0, false)
+	app("a4", "partner", "autumn", providers.StatusPending, 0, false)
 
 	admin := newAdmin(t, st, "pw")
 	get := func(path string) *httptest.ResponseRecorder {

@@ -3,13 +3,14 @@ package gateway
 import (
 	"net/http"
 
-	"github.com/gin-gonic/gin"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/leadgate/leadgate/providers"
 )

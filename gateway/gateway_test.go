@@ -37,7 +37,7 @@ func (f fakeLeads) Lead(ctx context.Context, token string) (*providers.Lead, err
 type fakeSubmitter struct{ st *store.Store }
 
 func (f fakeSubmitter) Wake() {}
-func (f fakeSubmitter) Wait(ctx context.Context, id string, max time.Duration) (store.Application, error) {
+func (f fakeSubmitter) Wait(ctx context.Context, id string, max time.Duration) (providers.Record, error) {
 	return f.st.Get(ctx, id)
 }
 
@@ -298,9 +298,9 @@ func TestAdminAuditTrail(t *testing.T) {
 	}
 	st.Claim(ctx, "w", time.Minute, 1)
 	st.StartAttempt(ctx, "app-1", "w", "astoria", "tier100", 1)
-	st.FinishAttempt(ctx, "app-1", "astoria", "tier100", store.Attempt{Outcome: "declined", Reason: "astoria: Unable to Monetize", Latency: 1200 * time.Millisecond})
+	st.FinishAttempt(ctx, "app-1", "astoria", "tier100", providers.Attempt{Outcome: "declined", Reason: "astoria: Unable to Monetize", Latency: 1200 * time.Millisecond})
 	st.StartAttempt(ctx, "app-1", "w", "astoria", "tier50", 2)
-	st.FinishAttempt(ctx, "app-1", "astoria", "tier50", store.Attempt{Outcome: "accepted", Price: 50, Latency: 900 * time.Millisecond})
+	st.FinishAttempt(ctx, "app-1", "astoria", "tier50", providers.Attempt{Outcome: "accepted", Price: 50, Latency: 900 * time.Millisecond})
 
 	h := newAdmin(t, st, "s3cret")
 	if w := do(h, "GET", "/admin/api/applications/app-1", nil); w.Code != 401 || w.Header().Get("WWW-Authenticate") == "" {

@@ -19,7 +19,6 @@ import (
 	"github.com/pb33f/libopenapi-validator/errors"
 
 	"github.com/leadgate/leadgate/gateway/form"
-	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/providers"
 )
 
@@ -301,7 +300,7 @@ func TestOpenAPIApplicationStatusMatchesDocument(t *testing.T) {
 	if _, err := st.Claim(ctx, "w", time.Minute, 10); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Decide(ctx, id, "w", store.Decision{Status: store.Accepted, RedirectURL: "https://lender.example/welcome?ref=1"}); err != nil {
+	if err := st.Decide(ctx, id, "w", providers.Verdict{Status: providers.StatusAccepted, RedirectURL: "https://lender.example/welcome?ref=1"}); err != nil {
 		t.Fatal(err)
 	}
 	check("accepted", exchange(t, consumer, "GET", srv.URL+"/api/v1/applications/"+id, nil, nil), 200, `"redirect_url":"https://lender.example/welcome?ref=1"`)

@@ -36,8 +36,8 @@ type VisitCounter interface {
 
 // Applications is what the handlers need of the store.
 type Applications interface {
-	Create(ctx context.Context, n store.New) (store.Application, bool, error)
-	Get(ctx context.Context, id string) (store.Application, error)
+	Create(ctx context.Context, n store.New) (providers.Record, bool, error)
+	Get(ctx context.Context, id string) (providers.Record, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	MarkRedirected(ctx context.Context, id string) error
 }
@@ -45,7 +45,7 @@ type Applications interface {
 // Submitter starts and awaits the submission of stored applications.
 type Submitter interface {
 	Wake()
-	Wait(ctx context.Context, id string, max time.Duration) (store.Application, error)
+	Wait(ctx context.Context, id string, max time.Duration) (providers.Record, error)
 }
 
 // Deps are what the server is built from.

@@ -8,25 +8,26 @@ import (
 
 	"github.com/leadgate/leadgate/gateway/form"
 	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/providers"
 )
 
 // owned returns the application with the path's id if the request's session
 // created it. Anyone else gets the same not-found as for an unknown id.
-func (s *server) owned(c *gin.Context) (store.Application, Session, bool) {
+func (s *server) owned(c *gin.Context) (providers.Record, Session, bool) {
 	sess, known := s.sessions.load(c.Request)
 	id := c.Param("id")
 	if !known || len(id) != 32 {
-		return store.Application{}, sess, false
+		return providers.Record{}, sess, false
 	}
 	app, err := s.Store.Get(c.Request.Context(), id)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.Log.Error("reading application", "request_id", reqID(c), "err", err)
 		}
-		return store.Application{}, sess, false
+		return providers.Record{}, sess, false
 	}
 	if app.SessionHash != s.sessions.owner(sess.ID) {
-		return store.Application{}, sess, false
+		return providers.Record{}, sess, false
 	}
 	return app, sess, true
 }
@@ -52,7 +53,7 @@ func (s *server) handleStatus() gin.HandlerFunc {
 		case leaving:
 			s.redirected(c, app)
 			c.Redirect(http.StatusSeeOther, next)
-		case app.Status == store.NeedsFix:
+		case app.Status == providers.StatusNeedsFix:
 			rec, err := s.Store.Sealed(c.Request.Context(), app.ID)
 			if err != nil {
 				s.Log.Error("opening application for correction", "request_id", reqID(c), "application", app.ID, "err", err)
@@ -63,7 +64,7 @@ func (s *server) handleStatus() gin.HandlerFunc {
 			v := s.Views.formView(flow.Form, flow.Locale, form.ValuesOf(&rec.Submission.Application), rec.FieldErrors, s.Now(), flow.Loc)
 			v.Alert = cat.T("form.buyer_fix")
 			s.renderForm(c, http.StatusOK, sess, v)
-		case app.Status == store.Declined:
+		case app.Status == providers.StatusDeclined:
 			v := s.Views.statusView(flow.Locale, cat.T("status.declined.title"), cat.T("status.declined.message"))
 			v.Link, v.LinkText = "/", cat.T("status.declined.link")
 			s.renderStatus(c, v)
@@ -89,9 +90,9 @@ func (s *server) renderStatus(c *gin.Context, v StatusPage) {
 
 // applicationJSON is the body of GET /api/v1/applications/:id.
 type applicationJSON struct {
-	ID          string `json:"id"`
-	Status      string `json:"status"`
-	RedirectURL string `json:"redirect_url,omitempty"`
+	ID          string           `json:"id"`
+	Status      providers.Status `json:"status"`
+	RedirectURL string           `json:"redirect_url,omitempty"`
 }
 
 // handleApplicationJSON handles "GET /api/v1/applications/:id".

@@ -56,10 +56,10 @@ func TestKeyRotationKeepsPendingApplications(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		oldKeys    string
-		wantStatus string
+		wantStatus providers.Status
 	}{
-		{"old key kept", `"` + b64(oldKey) + `"`, store.Accepted},
-		{"old key dropped", "", store.Declined},
+		{"old key kept", `"` + b64(oldKey) + `"`, providers.StatusAccepted},
+		{"old key dropped", "", providers.StatusDeclined},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "leadgate.db")
@@ -77,11 +77,14 @@ func TestKeyRotationKeepsPendingApplications(t *testing.T) {
 			}
 			g := start(t, fmt.Sprintf(rotationConfig, db, b64(newKey), tc.oldKeys, buyer.URL))
 			var app struct {
-				Application struct{ Status, Buyer, Reason string }    `json:"application"`
-				Attempts    []struct{ Buyer, Outcome, Reason string } `json:"attempts"`
+				Application struct {
+					Status        providers.Status
+					Buyer, Reason string
+				} `json:"application"`
+				Attempts []struct{ Buyer, Outcome, Reason string } `json:"attempts"`
 			}
 			deadline := time.Now().Add(15 * time.Second)
-			for app.Application.Status == "" || app.Application.Status == store.Pending {
+			for app.Application.Status == "" || app.Application.Status == providers.StatusPending {
 				if time.Now().After(deadline) {
 					t.Fatalf("never decided: %+v\n%s", app, g.logs.all())
 				}
@@ -98,8 +101,8 @@ func TestKeyRotationKeepsPendingApplications(t *testing.T) {
 				json.NewDecoder(resp.Body).Decode(&app)
 				resp.Body.Close()
 			}
-			if got := app.Application; got.Status != tc.wantStatus || (tc.wantStatus == store.Accepted && got.Buyer != "casheddy") ||
-				(tc.wantStatus == store.Declined && !strings.Contains(got.Reason, "unreadable")) {
+			if got := app.Application; got.Status != tc.wantStatus || (tc.wantStatus == providers.StatusAccepted && got.Buyer != "casheddy") ||
+				(tc.wantStatus == providers.StatusDeclined && !strings.Contains(got.Reason, "unreadable")) {
 				t.Errorf("got %+v (attempts %+v), want %s", got, app.Attempts, tc.wantStatus)
 			}
 		})

@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/cashfin"
 )
 
 // MirrorStore is what the CRM mirror needs of the store.
 type MirrorStore interface {
 	ClaimCRM(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error)
-	Get(ctx context.Context, id string) (store.Application, error)
+	Get(ctx context.Context, id string) (providers.Record, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	FinishCRM(ctx context.Context, id, owner, ref string) error
 	RetryCRM(ctx context.Context, id, owner string, next time.Time, reason string) error

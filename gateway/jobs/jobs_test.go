@@ -38,7 +38,7 @@ func openStore(t *testing.T) *store.Store {
 }
 
 // decided stores an application and decides it as a worker would.
-func decided(t *testing.T, s *store.Store, id, email, status string, crm bool) {
+func decided(t *testing.T, s *store.Store, id, email string, status providers.Status, crm bool) {
 	t.Helper()
 	ctx := context.Background()
 	sub := providers.Submission{ID: id, Flow: "us", Currency: "USD", Country: "US",
@@ -48,11 +48,11 @@ func decided(t *testing.T, s *store.Store, id, email, status string, crm bool) {
 		Deadline: time.Minute, Submission: sub}); err != nil {
 		t.Fatal(err)
 	}
-	if status == store.Pending {
+	if status == providers.StatusPending {
 		return
 	}
 	s.Claim(ctx, "w-"+id, time.Minute, 100)
-	if err := s.Decide(ctx, id, "w-"+id, store.Decision{Status: status, Buyer: "lokyata", Revenue: 25, CRM: crm}); err != nil {
+	if err := s.Decide(ctx, id, "w-"+id, providers.Verdict{Status: status, Buyer: "lokyata", Revenue: 25, CRM: crm}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -90,14 +90,14 @@ func (p *flakyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestMirrorCashfinDownThenUp(t *testing.T) {
 	s := openStore(t)
 	for i := range 6 {
-		status := store.Accepted
+		status := providers.StatusAccepted
 		if i%2 == 1 {
-			status = store.Declined
+			status = providers.StatusDeclined
 		}
 		decided(t, s, fmt.Sprintf("app-%d", i), fmt.Sprintf("c%d@example.com", i), status, true)
 	}
-	decided(t, s, "app-pending", "p@example.com", store.Pending, true)
-	decided(t, s, "app-no-crm", "n@example.com", store.Accepted, false)
+	decided(t, s, "app-pending", "p@example.com", providers.StatusPending, true)
+	decided(t, s, "app-no-crm", "n@example.com", providers.StatusAccepted, false)
 
 	emu := sandbox.New(sandbox.Options{})
 	proxy := &flakyProxy{next: emu}
@@ -112,14 +112,14 @@ func TestMirrorCashfinDownThenUp(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	time.Sleep(150 * time.Millisecond)
-	if app, _ := s.Get(context.Background(), "app-0"); app.CRMStatus != store.CRMPending || app.CRMTries == 0 || !strings.Contains(app.CRMError, "503") {
+	if app, _ := s.Get(context.Background(), "app-0"); app.CRMStatus != providers.CRMPending || app.CRMTries == 0 || !strings.Contains(app.CRMError, "503") {
 		t.Errorf("while Cashfin is down: got %+v, want pending with the error recorded", app)
 	}
 	proxy.down.Store(false)
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; i < 6; {
 		app, _ := s.Get(context.Background(), fmt.Sprintf("app-%d", i))
-		if app.CRMStatus == store.CRMDone {
+		if app.CRMStatus == providers.CRMDone {
 			i++
 			continue
 		}
@@ -179,9 +179,9 @@ func TestMirrorCashfinDownThenUp(t *testing.T) {
 // retention, and keeps what the statistics need.
 func TestRetentionErasesPIIKeepsCounts(t *testing.T) {
 	s := openStore(t)
-	decided(t, s, "old-accepted", "a@example.com", store.Accepted, true)
-	decided(t, s, "old-declined", "b@example.com", store.Declined, false)
-	decided(t, s, "still-pending", "c@example.com", store.Pending, false)
+	decided(t, s, "old-accepted", "a@example.com", providers.StatusAccepted, true)
+	decided(t, s, "old-declined", "b@example.com", providers.StatusDeclined, false)
+	decided(t, s, "still-pending", "c@example.com", providers.StatusPending, false)
 
 	// Nothing is older than a day yet.
 	r := &Retention{Store: s, Keep: 24 * time.Hour, Log: quiet}
@@ -207,14 +207,14 @@ func TestRetentionErasesPIIKeepsCounts(t *testing.T) {
 	<-done
 	for _, id := range []string{"old-accepted", "old-declined"} {
 		app, err := s.Get(context.Background(), id)
-		if err != nil || !app.Erased || app.Status == store.Pending || app.Buyer != "lokyata" || app.Revenue != 25 || app.Attribution.Source != "cashcat.ph" {
+		if err != nil || !app.Erased || app.Status == providers.StatusPending || app.Buyer != "lokyata" || app.Revenue != 25 || app.Attribution.Source != "cashcat.ph" {
 			t.Errorf("%s: got %+v, %v; want erased with its statistics kept", id, app, err)
 		}
 		if rec, err := s.Sealed(context.Background(), id); !errors.Is(err, store.ErrNotFound) || rec.Submission.ID != "" {
 			t.Errorf("%s: got %q, %v; want the personal data gone (store.ErrNotFound)", id, rec.Submission.ID, err)
 		}
 	}
-	if app, _ := s.Get(context.Background(), "old-accepted"); app.CRMStatus != store.CRMErased {
+	if app, _ := s.Get(context.Background(), "old-accepted"); app.CRMStatus != providers.CRMErased {
 		t.Errorf("a CRM mirror still pending at erasure: got %q, want erased", app.CRMStatus)
 	}
 	if _, err := s.Sealed(context.Background(), "still-pending"); err != nil {

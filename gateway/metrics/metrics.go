@@ -146,16 +146,16 @@ func (m *Metrics) CashcatFetched(l *providers.Lead, err error) {
 }
 
 // Attempt records one buyer attempt.
-func (m *Metrics) Attempt(buyer, _ string, outcome string, d time.Duration, _ float64) {
-	m.attempts.WithLabelValues(buyer, outcome).Inc()
-	if outcome != "skipped" {
+func (m *Metrics) Attempt(buyer, _ string, outcome providers.Outcome, d time.Duration, _ float64) {
+	m.attempts.WithLabelValues(buyer, string(outcome)).Inc()
+	if outcome != providers.Skipped {
 		m.attemptTime.WithLabelValues(buyer).Observe(d.Seconds())
 	}
 }
 
 // Decided records one decided application.
-func (m *Metrics) Decided(flow, status string, revenue float64) {
-	m.applications.WithLabelValues(flow, status).Inc()
+func (m *Metrics) Decided(flow string, status providers.Status, revenue float64) {
+	m.applications.WithLabelValues(flow, string(status)).Inc()
 	if revenue > 0 {
 		m.revenue.WithLabelValues(flow).Add(revenue)
 	}

@@ -123,7 +123,7 @@ func (s *Store) Funnel(ctx context.Context, from, to time.Time) ([]FunnelRow, er
 		CAST(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS BIGINT),
 		CAST(SUM(CASE WHEN redirected_at > 0 THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(revenue) AS DOUBLE PRECISION)
 		FROM applications WHERE created_at >= ? AND created_at < ? GROUP BY flow, utm_source, utm_campaign`),
-		Accepted, Declined, lo, hi)
+		providers.StatusAccepted, providers.StatusDeclined, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("store: reading the funnel: %w", err)
 	}
@@ -155,13 +155,13 @@ func (s *Store) Funnel(ctx context.Context, from, to time.Time) ([]FunnelRow, er
 }
 
 // Recent lists the latest applications (no personal data), newest first.
-func (s *Store) Recent(ctx context.Context, limit int) ([]Application, error) {
+func (s *Store) Recent(ctx context.Context, limit int) ([]providers.Record, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+appColumns+` FROM applications ORDER BY created_at DESC LIMIT ?`), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: listing applications: %w", err)
 	}
 	defer rows.Close()
-	var out []Application
+	var out []providers.Record
 	for rows.Next() {
 		a, err := scanApplication(rows)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/leadgate/leadgate/gateway/store/storetest"
 	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/providers"
 )
 
 // A second leadgate on the same SQLite file is refused at start, with
@@ -57,7 +58,7 @@ func TestSQLiteReclaimsLeasesAtOpen(t *testing.T) {
 	if err := dead.StartAttempt(ctx, "in-flight", "dead", "lokyata", "", 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := dead.Decide(ctx, "to-mirror", "dead", Decision{Status: Accepted, Buyer: "lokyata", CRM: true}); err != nil {
+	if err := dead.Decide(ctx, "to-mirror", "dead", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", CRM: true}); err != nil {
 		t.Fatal(err)
 	}
 	if ids, _ := dead.ClaimCRM(ctx, "dead", time.Hour, 10); len(ids) != 1 {
@@ -80,7 +81,7 @@ func TestSQLiteReclaimsLeasesAtOpen(t *testing.T) {
 	if err := s.StartAttempt(ctx, "in-flight", "restarted", "lokyata", "", 2); !errors.Is(err, ErrAttempted) {
 		t.Errorf("posting again to the buyer the stopped process posted: got %v, want ErrAttempted", err)
 	}
-	if atts, _ := s.Attempts(ctx, "in-flight"); len(atts) != 1 || atts[0].Outcome != AttemptInDoubt {
+	if atts, _ := s.Attempts(ctx, "in-flight"); len(atts) != 1 || atts[0].Outcome != providers.InDoubt {
 		t.Errorf("got attempts %+v, want the one started attempt in doubt", atts)
 	}
 }
@@ -127,7 +128,7 @@ func TestPostgresClaimEndsWithItsSession(t *testing.T) {
 		t.Fatalf("claim: got %v", ids)
 	}
 	dying.StartAttempt(ctx, "in-flight", "dying", "lokyata", "", 1)
-	dying.Decide(ctx, "to-mirror", "dying", Decision{Status: Accepted, Buyer: "lokyata", CRM: true})
+	dying.Decide(ctx, "to-mirror", "dying", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", CRM: true})
 	if ids, _ := dying.ClaimCRM(ctx, "dying", time.Hour, 10); len(ids) != 1 {
 		t.Fatalf("crm claim: got %v", ids)
 	}

@@ -32,34 +32,6 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Statuses of an application.
-const (
-	Pending  = "pending"
-	Accepted = "accepted"
-	Declined = "declined"
-	NeedsFix = "needs_fix"
-)
-
-// Outcomes of an attempt beyond the buyer's own (providers.Outcome).
-const (
-	AttemptStarted = "started"
-	AttemptError   = "error"
-	// AttemptInDoubt: the process stopped while the request may have
-	// reached the buyer. It is never re-sent to that buyer.
-	AttemptInDoubt = "in_doubt"
-	// AttemptSkipped: the buyer was not posted at all (at its cap).
-	AttemptSkipped = "skipped"
-)
-
-// CRM mirror states.
-const (
-	CRMPending = "pending"
-	CRMDone    = "done"
-	// CRMErased: the personal data was erased (retention) before the CRM
-	// could be reached; nothing is left to mirror.
-	CRMErased = "erased"
-)
-
 // Errors of the store.
 var (
 	ErrNotFound = errors.New("store: not found")
@@ -68,32 +40,6 @@ var (
 	// ErrLeaseLost: another worker owns the application now.
 	ErrLeaseLost = errors.New("store: lease lost")
 )
-
-// Application is an application's row, without its personal data.
-type Application struct {
-	ID          string
-	SessionHash string
-	Flow        string
-	Form        string
-	Currency    string
-	Status      string
-	RedirectURL string
-	Buyer       string
-	Revenue     float64
-	Reason      string
-	Attribution providers.Attribution // the utm_* part; the referrer is sealed
-	Prefilled   bool
-	CreatedAt   time.Time
-	DecidedAt   time.Time
-	DeadlineAt  time.Time
-	Erased      bool
-	// The Cashfin mirror: status ('' none, pending, done, erased), the
-	// CRM's lead id, how many tries, and the last error.
-	CRMStatus string
-	CRMRef    string
-	CRMTries  int
-	CRMError  string
-}
 
 // Sealed is the personal part of an application, stored encrypted.
 type Sealed struct {
@@ -111,26 +57,6 @@ type New struct {
 	Prefilled      bool
 	Deadline       time.Duration
 	Submission     providers.Submission
-}
-
-// Attempt is one post of an application to a buyer.
-type Attempt struct {
-	Buyer       string
-	Tier        string
-	Seq         int
-	StartedAt   time.Time
-	FinishedAt  time.Time
-	Latency     time.Duration
-	Outcome     string
-	Price       float64
-	Reason      string
-	RedirectURL string
-	// Final: a decline no lower tier of this buyer can change.
-	Final bool
-	// Retry: the failure provably did not reach the buyer, so the post
-	// may be repeated; Tries counts the posts.
-	Retry bool
-	Tries int
 }
 
 // Store is the durable store.
@@ -269,11 +195,11 @@ func fromMS(v int64) time.Time {
 // Create stores a new application, sealed, as pending and due now. Posting
 // the same form twice (one idempotency key) creates it once: the second
 // call returns the first application and created=false.
-func (s *Store) Create(ctx context.Context, n New) (app Application, created bool, err error) {
+func (s *Store) Create(ctx context.Context, n New) (app providers.Record, created bool, err error) {
 	now := s.now()
 	plain, err := json.Marshal(Sealed{Submission: n.Submission})
 	if err != nil {
-		return Application{}, false, fmt.Errorf("store: %w", err)
+		return providers.Record{}, false, fmt.Errorf("store: %w", err)
 	}
 	keyID, sealed := s.keys.Seal(plain, []byte(n.ID))
 	a := n.Submission.Attribution
@@ -283,11 +209,11 @@ func (s *Store) Create(ctx context.Context, n New) (app Application, created boo
 		 created_at, updated_at, deadline_at, next_run_at, key_id, pii)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) DO NOTHING`),
-		n.ID, n.SessionHash, n.IdempotencyKey, n.Flow, n.Form, n.Currency, Pending,
+		n.ID, n.SessionHash, n.IdempotencyKey, n.Flow, n.Form, n.Currency, providers.StatusPending,
 		a.Source, a.Medium, a.Campaign, a.Content, a.Term, n.Prefilled,
 		ms(now), ms(now), ms(now.Add(n.Deadline)), ms(now), keyID, sealed)
 	if err != nil {
-		return Application{}, false, fmt.Errorf("store: creating application: %w", err)
+		return providers.Record{}, false, fmt.Errorf("store: creating application: %w", err)
 	}
 	rows, _ := res.RowsAffected()
 	app, err = s.getBy(ctx, "idempotency_key", n.IdempotencyKey)
@@ -299,24 +225,24 @@ const appColumns = `id, session_hash, flow, form, currency, status, redirect_url
 	created_at, decided_at, deadline_at, erased_at, crm_status, crm_ref, crm_tries, crm_error`
 
 // Get returns the application with id.
-func (s *Store) Get(ctx context.Context, id string) (Application, error) {
+func (s *Store) Get(ctx context.Context, id string) (providers.Record, error) {
 	return s.getBy(ctx, "id", id)
 }
 
-func (s *Store) getBy(ctx context.Context, col, v string) (Application, error) {
+func (s *Store) getBy(ctx context.Context, col, v string) (providers.Record, error) {
 	a, err := scanApplication(s.db.QueryRowContext(ctx, s.q(`SELECT `+appColumns+` FROM applications WHERE `+col+` = ?`), v))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Application{}, ErrNotFound
+		return providers.Record{}, ErrNotFound
 	}
 	if err != nil {
-		return Application{}, fmt.Errorf("store: reading application: %w", err)
+		return providers.Record{}, fmt.Errorf("store: reading application: %w", err)
 	}
 	return a, nil
 }
 
 // scanApplication reads one row of appColumns.
-func scanApplication(row interface{ Scan(...any) error }) (Application, error) {
-	var a Application
+func scanApplication(row interface{ Scan(...any) error }) (providers.Record, error) {
+	var a providers.Record
 	var created, decided, deadline, erased int64
 	err := row.Scan(
 		&a.ID, &a.SessionHash, &a.Flow, &a.Form, &a.Currency, &a.Status, &a.RedirectURL, &a.Buyer, &a.Revenue, &a.Reason,
@@ -364,12 +290,12 @@ func (s *Store) Claim(ctx context.Context, owner string, lease time.Duration, li
 type queue struct {
 	name                                             string
 	status, due, leaseOwner, leaseTill, leaseSession string
-	ready                                            string // the status that is due
+	ready                                            string // the state that is due
 }
 
 var (
-	submissionQueue = queue{"claiming", "status", "next_run_at", "lease_owner", "lease_until", "lease_session", Pending}
-	crmQueue        = queue{"claiming crm work", "crm_status", "crm_next_at", "crm_lease_owner", "crm_lease_until", "crm_lease_session", CRMPending}
+	submissionQueue = queue{"claiming", "status", "next_run_at", "lease_owner", "lease_until", "lease_session", string(providers.StatusPending)}
+	crmQueue        = queue{"claiming crm work", "crm_status", "crm_next_at", "crm_lease_owner", "crm_lease_until", "crm_lease_session", string(providers.CRMPending)}
 )
 
 // claim leases up to limit due rows of q to owner and returns their ids.
@@ -439,7 +365,7 @@ func (s *Store) claimIn(ctx context.Context, db interface {
 // a dead worker's applications come back quickly.
 func (s *Store) Renew(ctx context.Context, id, owner string, lease time.Duration) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = ?`),
-		ms(s.now().Add(lease)), id, owner, Pending)
+		ms(s.now().Add(lease)), id, owner, providers.StatusPending)
 	if err != nil {
 		return fmt.Errorf("store: renewing lease: %w", err)
 	}
@@ -481,7 +407,7 @@ func (s *Store) StartAttempt(ctx context.Context, id, owner, buyer, tier string,
 func (s *Store) RetryAttempt(ctx context.Context, id, owner, buyer, tier string) error {
 	return s.underLease(ctx, id, owner, "retrying attempt", `UPDATE attempts SET outcome = ?, tries = tries + 1, started_at = ?, finished_at = 0, retry = FALSE
 		WHERE application_id = ? AND buyer = ? AND tier = ? AND outcome = ? AND retry = TRUE`,
-		AttemptStarted, ms(s.now()), id, buyer, tier, AttemptError)
+		providers.Started, ms(s.now()), id, buyer, tier, providers.Failed)
 }
 
 // underLease runs one write that must change a row, in a transaction that
@@ -502,7 +428,7 @@ func (s *Store) underLease(ctx context.Context, id, owner, what, query string, a
 		return fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback()
-	check, checkArgs := `SELECT TRUE`, []any{id, owner, Pending}
+	check, checkArgs := `SELECT TRUE`, []any{id, owner, providers.StatusPending}
 	if s.session != nil {
 		check, checkArgs = `SELECT `+sessionAlive("?"), append([]any{s.session.key}, checkArgs...)
 	}
@@ -531,7 +457,7 @@ func (s *Store) underLease(ctx context.Context, id, owner, what, query string, a
 }
 
 // FinishAttempt records how an attempt ended.
-func (s *Store) FinishAttempt(ctx context.Context, id, buyer, tier string, a Attempt) error {
+func (s *Store) FinishAttempt(ctx context.Context, id, buyer, tier string, a providers.Attempt) error {
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?, final = ?, retry = ?
 		WHERE application_id = ? AND buyer = ? AND tier = ?`),
 		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, providers.Cut(a.Reason, 500), a.RedirectURL, a.Final, a.Retry, id, buyer, tier)
@@ -545,22 +471,22 @@ func (s *Store) FinishAttempt(ctx context.Context, id, buyer, tier string, a Att
 // "in doubt": they may have reached the buyer, so they are never re-sent.
 func (s *Store) MarkInDoubt(ctx context.Context, id string) error {
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE attempts SET outcome = ?, finished_at = ?, reason = ?
-		WHERE application_id = ? AND outcome = ?`), AttemptInDoubt, ms(s.now()),
-		"interrupted while the request may have reached the buyer; not re-sent", id, AttemptStarted)
+		WHERE application_id = ? AND outcome = ?`), providers.InDoubt, ms(s.now()),
+		"interrupted while the request may have reached the buyer; not re-sent", id, providers.Started)
 	return err
 }
 
 // Attempts lists an application's attempts in order.
-func (s *Store) Attempts(ctx context.Context, id string) ([]Attempt, error) {
+func (s *Store) Attempts(ctx context.Context, id string) ([]providers.Attempt, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT buyer, tier, seq, started_at, finished_at, latency_ms, outcome, price, reason, redirect_url, final, retry, tries
 		FROM attempts WHERE application_id = ? ORDER BY seq`), id)
 	if err != nil {
 		return nil, fmt.Errorf("store: reading attempts: %w", err)
 	}
 	defer rows.Close()
-	var out []Attempt
+	var out []providers.Attempt
 	for rows.Next() {
-		var a Attempt
+		var a providers.Attempt
 		var started, finished, latency int64
 		if err := rows.Scan(&a.Buyer, &a.Tier, &a.Seq, &started, &finished, &latency, &a.Outcome, &a.Price, &a.Reason, &a.RedirectURL, &a.Final, &a.Retry, &a.Tries); err != nil {
 			return nil, fmt.Errorf("store: reading attempts: %w", err)
@@ -583,20 +509,8 @@ func (s *Store) CountAccepted(ctx context.Context, buyer string, since time.Time
 	return n, nil
 }
 
-// Decision is how an application ended.
-type Decision struct {
-	Status      string
-	RedirectURL string
-	Buyer       string
-	Revenue     float64
-	Reason      string
-	FieldErrors map[string]string
-	// CRM: the decided application is to be mirrored to the CRM.
-	CRM bool
-}
-
 // Decide records the end of an application, if owner still holds it.
-func (s *Store) Decide(ctx context.Context, id, owner string, d Decision) error {
+func (s *Store) Decide(ctx context.Context, id, owner string, d providers.Verdict) error {
 	now := s.now()
 	var keyID string
 	var sealed []byte
@@ -610,9 +524,9 @@ func (s *Store) Decide(ctx context.Context, id, owner string, d Decision) error 
 		plain, _ := json.Marshal(rec)
 		keyID, sealed = s.keys.Seal(plain, []byte(id))
 	}
-	crm := ""
+	var crm providers.CRMState
 	if d.CRM {
-		crm = CRMPending
+		crm = providers.CRMPending
 	}
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET status = ?, redirect_url = ?, buyer = ?, revenue = ?, reason = ?,
 		decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, lease_session = 0, crm_status = ?, crm_next_at = ?,
@@ -620,7 +534,7 @@ func (s *Store) Decide(ctx context.Context, id, owner string, d Decision) error 
 		pii = CASE WHEN ? = '' THEN pii ELSE ? END
 		WHERE id = ? AND lease_owner = ? AND status = ?`),
 		d.Status, d.RedirectURL, d.Buyer, d.Revenue, providers.Cut(d.Reason, 500), ms(now), ms(now), crm, ms(now),
-		keyID, keyID, keyID, sealed, id, owner, Pending)
+		keyID, keyID, keyID, sealed, id, owner, providers.StatusPending)
 	if err != nil {
 		return fmt.Errorf("store: deciding: %w", err)
 	}
@@ -676,7 +590,7 @@ func (s *Store) ClaimCRM(ctx context.Context, owner string, lease time.Duration,
 func (s *Store) FinishCRM(ctx context.Context, id, owner, ref string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET crm_status = ?, crm_ref = ?, crm_error = '', crm_tries = crm_tries + 1,
 		crm_lease_owner = '', crm_lease_until = 0, crm_lease_session = 0 WHERE id = ? AND crm_lease_owner = ? AND crm_status = ?`),
-		CRMDone, providers.Cut(ref, 100), id, owner, CRMPending)
+		providers.CRMDone, providers.Cut(ref, 100), id, owner, providers.CRMPending)
 	if err != nil {
 		return fmt.Errorf("store: recording crm lead: %w", err)
 	}
@@ -706,7 +620,7 @@ func (s *Store) Erase(ctx context.Context, cutoff time.Time) (int, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET pii = NULL, key_id = '', erased_at = ?, updated_at = ?,
 		crm_status = CASE WHEN crm_status = ? THEN ? ELSE crm_status END
 		WHERE status <> ? AND decided_at > 0 AND decided_at < ? AND erased_at = 0`),
-		ms(now), ms(now), CRMPending, CRMErased, Pending, ms(cutoff))
+		ms(now), ms(now), providers.CRMPending, providers.CRMErased, providers.StatusPending, ms(cutoff))
 	if err != nil {
 		return 0, fmt.Errorf("store: erasing personal data: %w", err)
 	}

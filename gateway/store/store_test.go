@@ -135,8 +135,8 @@ func testNoPersonalDataAtRest(t *testing.T, open opener) {
 	// One decided with a buyer's field errors, which echo what was typed.
 	s.Claim(ctx, "w", time.Minute, 2)
 	s.StartAttempt(ctx, "app-2", "w", "casheddy", "", 1)
-	s.FinishAttempt(ctx, "app-2", "casheddy", "", Attempt{Outcome: "needs_fix", Reason: "casheddy: fields rejected"})
-	if err := s.Decide(ctx, "app-2", "w", Decision{Status: NeedsFix, Buyer: "casheddy", FieldErrors: map[string]string{"personal_id": "DNI 60604016X no válido"}}); err != nil {
+	s.FinishAttempt(ctx, "app-2", "casheddy", "", providers.Attempt{Outcome: "needs_fix", Reason: "casheddy: fields rejected"})
+	if err := s.Decide(ctx, "app-2", "w", providers.Verdict{Status: providers.StatusNeedsFix, Buyer: "casheddy", FieldErrors: map[string]string{"personal_id": "DNI 60604016X no válido"}}); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := s.Sealed(ctx, "app-1")
@@ -256,16 +256,16 @@ func testClaimLeaseAndAttempts(t *testing.T, open opener) {
 	if err := s.StartAttempt(ctx, "app-1", "w1", "casheddy", "", 2); !errors.Is(err, ErrAttempted) {
 		t.Errorf("second post to one buyer: got %v, want ErrAttempted", err)
 	}
-	s.FinishAttempt(ctx, "app-1", "casheddy", "", Attempt{Outcome: "accepted", Latency: 120 * time.Millisecond, Price: 3.5})
+	s.FinishAttempt(ctx, "app-1", "casheddy", "", providers.Attempt{Outcome: "accepted", Latency: 120 * time.Millisecond, Price: 3.5})
 	// A worker that lost its lease cannot decide behind the owner's back.
-	if err := s.Decide(ctx, "app-1", "w2", Decision{Status: Declined, Reason: "stale worker"}); !errors.Is(err, ErrLeaseLost) {
+	if err := s.Decide(ctx, "app-1", "w2", providers.Verdict{Status: providers.StatusDeclined, Reason: "stale worker"}); !errors.Is(err, ErrLeaseLost) {
 		t.Errorf("non-owner decision: got %v, want ErrLeaseLost", err)
 	}
-	if err := s.Decide(ctx, "app-1", "w1", Decision{Status: Accepted, RedirectURL: "https://lender.example/w", Buyer: "casheddy", Revenue: 3.5}); err != nil {
+	if err := s.Decide(ctx, "app-1", "w1", providers.Verdict{Status: providers.StatusAccepted, RedirectURL: "https://lender.example/w", Buyer: "casheddy", Revenue: 3.5}); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := s.Get(ctx, "app-1")
-	if a.Status != Accepted || a.RedirectURL != "https://lender.example/w" || a.DecidedAt.IsZero() {
+	if a.Status != providers.StatusAccepted || a.RedirectURL != "https://lender.example/w" || a.DecidedAt.IsZero() {
 		t.Errorf("got %+v", a)
 	}
 	atts, _ := s.Attempts(ctx, "app-1")
@@ -290,7 +290,7 @@ func testExpiredLeaseIsClaimable(t *testing.T, open opener) {
 	s.StartAttempt(ctx, "app-1", "alive", "casheddy", "", 1)
 	s.MarkInDoubt(ctx, "app-1")
 	atts, _ := s.Attempts(ctx, "app-1")
-	if len(atts) != 1 || atts[0].Outcome != AttemptInDoubt {
+	if len(atts) != 1 || atts[0].Outcome != providers.InDoubt {
 		t.Errorf("got %+v, want the unfinished attempt in doubt", atts)
 	}
 }
@@ -300,7 +300,7 @@ func testFieldErrorsAreSealed(t *testing.T, open opener) {
 	ctx := context.Background()
 	s.Create(ctx, newApp("app-1", "k1"))
 	s.Claim(ctx, "w", time.Minute, 1)
-	if err := s.Decide(ctx, "app-1", "w", Decision{Status: NeedsFix, FieldErrors: map[string]string{"iban": "IBAN ES5020803294338752239563 no válido"}}); err != nil {
+	if err := s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusNeedsFix, FieldErrors: map[string]string{"iban": "IBAN ES5020803294338752239563 no válido"}}); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := s.Sealed(ctx, "app-1")
@@ -401,7 +401,7 @@ func testRetryCRMAndErase(t *testing.T, open opener) {
 	ctx := context.Background()
 	s.Create(ctx, newApp("app-1", "k1"))
 	s.Claim(ctx, "w", time.Minute, 1)
-	if err := s.Decide(ctx, "app-1", "w", Decision{Status: Accepted, Buyer: "lokyata", Revenue: 25, CRM: true}); err != nil {
+	if err := s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", Revenue: 25, CRM: true}); err != nil {
 		t.Fatal(err)
 	}
 	ids, _ := s.ClaimCRM(ctx, "m", time.Minute, 5)
@@ -424,7 +424,7 @@ func testRetryCRMAndErase(t *testing.T, open opener) {
 		t.Errorf("a mirrored application was claimed for the CRM again: %v", again)
 	}
 	app, _ := s.Get(ctx, "app-1")
-	if app.CRMStatus != CRMDone || app.CRMRef != "lead-1" || app.CRMTries != 2 {
+	if app.CRMStatus != providers.CRMDone || app.CRMRef != "lead-1" || app.CRMTries != 2 {
 		t.Errorf("crm state: got %+v", app)
 	}
 	if n, err := s.Erase(ctx, time.Now().Add(time.Minute)); n != 1 || err != nil {
@@ -453,7 +453,7 @@ func testFunnel(t *testing.T, open opener) {
 	s.AddVisits(ctx, map[FunnelKey]VisitCounts{k: {Visits: 2, Prefilled: 2}})
 	s.Create(ctx, newApp("app-1", "k1"))
 	s.Claim(ctx, "w", time.Minute, 1)
-	s.Decide(ctx, "app-1", "w", Decision{Status: Accepted, Revenue: 12.5})
+	s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Revenue: 12.5})
 	s.MarkRedirected(ctx, "app-1")
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	rows, err := s.Funnel(ctx, today, today)
@@ -475,7 +475,7 @@ func testLongReasonsCutOnCharacters(t *testing.T, open opener) {
 	s.Claim(ctx, "w", time.Minute, 1)
 	s.StartAttempt(ctx, "app-1", "w", "astoria", "tier50", 1)
 	reason := "astoria: " + strings.Repeat("é", 600) // 2 bytes each: byte 500 falls inside one
-	if err := s.FinishAttempt(ctx, "app-1", "astoria", "tier50", Attempt{Outcome: "declined", Reason: reason}); err != nil {
+	if err := s.FinishAttempt(ctx, "app-1", "astoria", "tier50", providers.Attempt{Outcome: "declined", Reason: reason}); err != nil {
 		t.Fatalf("storing a long reason: %v", err)
 	}
 	atts, _ := s.Attempts(ctx, "app-1")
@@ -497,11 +497,11 @@ func testRetryReopensOnlyUndeliveredFailures(t *testing.T, open opener) {
 	}
 	for i, a := range []struct {
 		buyer string
-		att   Attempt
+		att   providers.Attempt
 	}{
-		{"answered500", Attempt{Outcome: AttemptError, Reason: "status 500"}},
-		{"decliner", Attempt{Outcome: "declined"}},
-		{"gone", Attempt{Outcome: AttemptError, Reason: "connection refused", Retry: true}},
+		{"answered500", providers.Attempt{Outcome: providers.Failed, Reason: "status 500"}},
+		{"decliner", providers.Attempt{Outcome: "declined"}},
+		{"gone", providers.Attempt{Outcome: providers.Failed, Reason: "connection refused", Retry: true}},
 	} {
 		if err := s.StartAttempt(ctx, "app-1", "w", a.buyer, "", i+1); err != nil {
 			t.Fatal(err)
@@ -534,9 +534,9 @@ func testRetryReopensOnlyUndeliveredFailures(t *testing.T, open opener) {
 	}
 	atts, _ := s.Attempts(ctx, "app-1")
 	want := map[string]struct {
-		outcome string
+		outcome providers.Outcome
 		tries   int
-	}{"answered500": {AttemptError, 1}, "decliner": {"declined", 1}, "gone": {AttemptInDoubt, 2}}
+	}{"answered500": {providers.Failed, 1}, "decliner": {"declined", 1}, "gone": {providers.InDoubt, 2}}
 	for _, a := range atts {
 		if w := want[a.Buyer]; a.Outcome != w.outcome || a.Tries != w.tries {
 			t.Errorf("%s: got %s after %d tries, want %s after %d", a.Buyer, a.Outcome, a.Tries, w.outcome, w.tries)
@@ -562,7 +562,7 @@ func testSealedDataIsBoundToItsRow(t *testing.T, open opener) {
 		}
 	}
 	s.Claim(ctx, "w", time.Minute, 3)
-	if err := s.Decide(ctx, "decided", "w", Decision{Status: NeedsFix, FieldErrors: map[string]string{"iban": "no válido"}}); err != nil {
+	if err := s.Decide(ctx, "decided", "w", providers.Verdict{Status: providers.StatusNeedsFix, FieldErrors: map[string]string{"iban": "no válido"}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, from := range []string{"created", "decided"} {
@@ -599,9 +599,9 @@ func testCountAcceptedWithinItsWindow(t *testing.T, open opener) {
 		}
 		s.StartAttempt(ctx, id, "w", "lokyata", "", 1)
 		s.StartAttempt(ctx, id, "w", "astoria", "tier50", 2)
-		s.FinishAttempt(ctx, id, "lokyata", "", Attempt{Outcome: "accepted"})
-		s.FinishAttempt(ctx, id, "astoria", "tier50", Attempt{Outcome: "declined"})
-		s.Decide(ctx, id, "w", Decision{Status: Accepted, Buyer: "lokyata"})
+		s.FinishAttempt(ctx, id, "lokyata", "", providers.Attempt{Outcome: "accepted"})
+		s.FinishAttempt(ctx, id, "astoria", "tier50", providers.Attempt{Outcome: "declined"})
+		s.Decide(ctx, id, "w", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata"})
 	}
 	s.now = time.Now
 	for _, tc := range []struct {

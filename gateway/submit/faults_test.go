@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/lokyata"
 )
@@ -50,11 +49,11 @@ func TestFaultInjectionFallsThrough(t *testing.T) {
 			create(t, s, "app-1", time.Minute)
 			w := runWith(t, s, nil, a, b)
 			app, _ := w.Wait(context.Background(), "app-1", 10*time.Second)
-			if app.Status != store.Accepted || app.Buyer != "b" {
+			if app.Status != providers.StatusAccepted || app.Buyer != "b" {
 				t.Fatalf("got %s by %q, want accepted by b", app.Status, app.Buyer)
 			}
 			atts, _ := s.Attempts(context.Background(), "app-1")
-			if atts[0].Outcome != store.AttemptError || atts[0].Retry || atts[0].Tries != 1 {
+			if atts[0].Outcome != providers.Failed || atts[0].Retry || atts[0].Tries != 1 {
 				t.Errorf("faulty buyer's attempt: got %+v, want one error, not retried", atts[0])
 			}
 			if n := posts.Load(); n != 1 {

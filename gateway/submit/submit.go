@@ -37,21 +37,21 @@ type Store interface {
 	Claim(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error)
 	Release(ctx context.Context, id, owner string, next time.Time) error
 	Renew(ctx context.Context, id, owner string, lease time.Duration) error
-	Get(ctx context.Context, id string) (store.Application, error)
+	Get(ctx context.Context, id string) (providers.Record, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	StartAttempt(ctx context.Context, id, owner, buyer, tier string, seq int) error
 	RetryAttempt(ctx context.Context, id, owner, buyer, tier string) error
-	FinishAttempt(ctx context.Context, id, buyer, tier string, a store.Attempt) error
+	FinishAttempt(ctx context.Context, id, buyer, tier string, a providers.Attempt) error
 	MarkInDoubt(ctx context.Context, id string) error
-	Attempts(ctx context.Context, id string) ([]store.Attempt, error)
-	Decide(ctx context.Context, id, owner string, d store.Decision) error
+	Attempts(ctx context.Context, id string) ([]providers.Attempt, error)
+	Decide(ctx context.Context, id, owner string, d providers.Verdict) error
 	CountAccepted(ctx context.Context, buyer string, since time.Time) (int, error)
 }
 
 // Events receives what the worker does, for metrics and logs. Any may be nil.
 type Events struct {
-	Attempt func(buyer, tier, outcome string, latency time.Duration, price float64)
-	Decided func(flow, status string, revenue float64)
+	Attempt func(buyer, tier string, outcome providers.Outcome, latency time.Duration, price float64)
+	Decided func(flow string, status providers.Status, revenue float64)
 }
 
 // Worker submits applications.
@@ -208,7 +208,7 @@ func (w *Worker) process(ctx context.Context, id string) {
 	rec, err := w.store.Sealed(ctx, id)
 	if err != nil {
 		log.Error("opening claimed application", "err", err)
-		w.decide(ctx, app, store.Decision{Status: store.Declined, Reason: "personal data unreadable"})
+		w.decide(ctx, app, providers.Verdict{Status: providers.StatusDeclined, Reason: "personal data unreadable"})
 		return
 	}
 	// Attempts a stopped process left unfinished may have reached their
@@ -232,13 +232,13 @@ func (w *Worker) process(ctx context.Context, id string) {
 		key := a.Buyer + "/" + a.Tier
 		tried[key], tries[key] = true, a.Tries
 		switch {
-		case a.Outcome == string(providers.Accepted):
+		case a.Outcome == providers.Accepted:
 			// Accepted before a crash kept us from recording the decision.
-			w.decide(ctx, app, store.Decision{Status: store.Accepted, RedirectURL: a.RedirectURL, Buyer: a.Buyer, Revenue: a.Price})
+			w.decide(ctx, app, providers.Verdict{Status: providers.StatusAccepted, RedirectURL: a.RedirectURL, Buyer: a.Buyer, Revenue: a.Price})
 			return
-		case a.Outcome == string(providers.Declined):
+		case a.Outcome == providers.Declined:
 			finished[a.Buyer] = finished[a.Buyer] || a.Final
-		case a.Outcome == store.AttemptError && a.Retry && a.Tries < w.maxTries:
+		case a.Outcome == providers.Failed && a.Retry && a.Tries < w.maxTries:
 			retry[key] = true
 		default: // in doubt, error, skipped: this buyer is done with
 			finished[a.Buyer] = true
@@ -267,7 +267,7 @@ func (w *Worker) process(ctx context.Context, id string) {
 				continue
 			}
 			if time.Now().After(app.DeadlineAt) {
-				w.decide(ctx, app, store.Decision{Status: store.Declined, Reason: "flow deadline passed"})
+				w.decide(ctx, app, providers.Verdict{Status: providers.StatusDeclined, Reason: "flow deadline passed"})
 				return
 			}
 			var err error
@@ -294,16 +294,16 @@ func (w *Worker) process(ctx context.Context, id string) {
 			}
 			switch {
 			case d.Outcome == providers.Accepted:
-				w.decide(ctx, app, store.Decision{Status: store.Accepted, RedirectURL: d.RedirectURL, Buyer: name, Revenue: d.Price})
+				w.decide(ctx, app, providers.Verdict{Status: providers.StatusAccepted, RedirectURL: d.RedirectURL, Buyer: name, Revenue: d.Price})
 				return
 			case d.Outcome == providers.NeedsFix:
-				w.decide(ctx, app, store.Decision{Status: store.NeedsFix, Buyer: name, Reason: att.Reason, FieldErrors: d.FieldErrors})
+				w.decide(ctx, app, providers.Verdict{Status: providers.StatusNeedsFix, Buyer: name, Reason: att.Reason, FieldErrors: d.FieldErrors})
 				return
-			case att.Outcome == store.AttemptError && att.Retry:
+			case att.Outcome == providers.Failed && att.Retry:
 				if n := tries[name+"/"+tier] + 1; n < w.maxTries {
 					retryLater = max(retryLater, n)
 				}
-			case att.Outcome == store.AttemptError || d.Final:
+			case att.Outcome == providers.Failed || d.Final:
 				// A failing buyer is not ridden further down: its lower
 				// tiers would fail alike, and the consumer is waiting.
 			default:
@@ -325,10 +325,10 @@ func (w *Worker) process(ctx context.Context, id string) {
 		}
 	}
 	if time.Now().After(app.DeadlineAt) {
-		w.decide(ctx, app, store.Decision{Status: store.Declined, Reason: "flow deadline passed"})
+		w.decide(ctx, app, providers.Verdict{Status: providers.StatusDeclined, Reason: "flow deadline passed"})
 		return
 	}
-	w.decide(ctx, app, store.Decision{Status: store.Declined, Reason: "no buyer accepted"})
+	w.decide(ctx, app, providers.Verdict{Status: providers.StatusDeclined, Reason: "no buyer accepted"})
 }
 
 // backoff is the pause before the n-th retry round: exponential from
@@ -380,25 +380,25 @@ func (w *Worker) skip(ctx context.Context, id, buyer string, seq int, reason str
 	if err := w.store.StartAttempt(ctx, id, w.owner, buyer, "", seq); err != nil {
 		return
 	}
-	if err := w.store.FinishAttempt(ctx, id, buyer, "", store.Attempt{Outcome: store.AttemptSkipped, Reason: reason}); err != nil {
+	if err := w.store.FinishAttempt(ctx, id, buyer, "", providers.Attempt{Outcome: providers.Skipped, Reason: reason}); err != nil {
 		w.log.Error("recording a skipped buyer", "buyer", buyer, "err", err)
 	}
 	if w.ev.Attempt != nil {
-		w.ev.Attempt(buyer, "", store.AttemptSkipped, 0, 0)
+		w.ev.Attempt(buyer, "", providers.Skipped, 0, 0)
 	}
 	w.log.Info("buyer skipped", "application", id, "buyer", buyer, "reason", reason)
 }
 
 // attempt posts to one buyer and says how it went, in words fit for the
 // audit trail (no personal data: buyers' reasons and our errors only).
-func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers.Submission, deadline time.Time) (providers.Decision, store.Attempt) {
+func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers.Submission, deadline time.Time) (providers.Decision, providers.Attempt) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	start := time.Now()
 	d, err := b.Submit(ctx, s, tier)
-	att := store.Attempt{Latency: time.Since(start), Outcome: string(d.Outcome), Reason: d.Reason, Price: d.Price, RedirectURL: d.RedirectURL, Final: d.Final}
+	att := providers.Attempt{Latency: time.Since(start), Outcome: d.Outcome, Reason: d.Reason, Price: d.Price, RedirectURL: d.RedirectURL, Final: d.Final}
 	if err != nil {
-		d, att.Outcome, att.Reason = providers.Decision{}, store.AttemptError, err.Error()
+		d, att.Outcome, att.Reason = providers.Decision{}, providers.Failed, err.Error()
 		att.Retry = errors.Is(err, providers.ErrNotDelivered)
 	}
 	if w.ev.Attempt != nil {
@@ -409,7 +409,7 @@ func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers
 	return d, att
 }
 
-func (w *Worker) decide(ctx context.Context, app store.Application, d store.Decision) {
+func (w *Worker) decide(ctx context.Context, app providers.Record, d providers.Verdict) {
 	d.CRM = w.crm
 	if err := w.store.Decide(ctx, app.ID, w.owner, d); err != nil {
 		w.log.Error("recording decision", "application", app.ID, "err", err)
@@ -423,7 +423,7 @@ func (w *Worker) decide(ctx context.Context, app store.Application, d store.Deci
 // Wait returns the application once it is decided or after max, whichever
 // is first. It wakes on this replica's own decisions and polls the store
 // for another replica's.
-func (w *Worker) Wait(ctx context.Context, id string, max time.Duration) (store.Application, error) {
+func (w *Worker) Wait(ctx context.Context, id string, max time.Duration) (providers.Record, error) {
 	ch := make(chan struct{})
 	w.mu.Lock()
 	w.waiters[id] = append(w.waiters[id], ch)
@@ -435,7 +435,7 @@ func (w *Worker) Wait(ctx context.Context, id string, max time.Duration) (store.
 	defer tick.Stop()
 	for {
 		app, err := w.store.Get(ctx, id)
-		if err != nil || app.Status != store.Pending {
+		if err != nil || app.Status != providers.StatusPending {
 			return app, err
 		}
 		select {

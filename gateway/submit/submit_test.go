@@ -134,7 +134,7 @@ func TestWaterfallFallsThroughToTheFirstAcceptance(t *testing.T) {
 			w := run(t, s, tt.first, second, third)
 			w.Wake()
 			app, err := w.Wait(context.Background(), "app-1", 5*time.Second)
-			if err != nil || app.Status != store.Accepted || app.RedirectURL != "https://b.example/welcome" || app.Buyer != "b" || app.Revenue != 2 {
+			if err != nil || app.Status != providers.StatusAccepted || app.RedirectURL != "https://b.example/welcome" || app.Buyer != "b" || app.Revenue != 2 {
 				t.Fatalf("got %+v, %v; want accepted by b for its price, 2", app, err)
 			}
 			if tt.first.calls.Load() != 1 || second.calls.Load() != 1 || third.calls.Load() != 0 {
@@ -166,8 +166,8 @@ func TestDecisionsAreQueuedForTheCRM(t *testing.T) {
 			s.Create(context.Background(), store.New{ID: "app-us", SessionHash: "s", IdempotencyKey: "app-us", Flow: "us", Form: "us", Currency: "USD",
 				Deadline: time.Minute, Submission: providers.Submission{ID: "app-us"}})
 			w.Wake()
-			want := map[bool]string{true: store.CRMPending, false: ""}[crm]
-			for id, status := range map[string]string{"app-es": store.Accepted, "app-us": store.Declined} {
+			want := map[bool]providers.CRMState{true: providers.CRMPending, false: ""}[crm]
+			for id, status := range map[string]providers.Status{"app-es": providers.StatusAccepted, "app-us": providers.StatusDeclined} {
 				app, _ := w.Wait(context.Background(), id, 5*time.Second)
 				if app.Status != status || app.CRMStatus != want {
 					t.Errorf("%s: got %s with crm status %q, want %s with %q", id, app.Status, app.CRMStatus, status, want)
@@ -183,7 +183,7 @@ func TestEveryBuyerDeclines(t *testing.T) {
 	create(t, s, "app-1", time.Minute)
 	w := run(t, s, a)
 	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
-	if app.Status != store.Declined {
+	if app.Status != providers.StatusDeclined {
 		t.Errorf("got %s, want declined", app.Status)
 	}
 }
@@ -195,7 +195,7 @@ func TestNeedsFixStopsTheWaterfall(t *testing.T) {
 	create(t, s, "app-1", time.Minute)
 	w := run(t, s, a, b)
 	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
-	if app.Status != store.NeedsFix || b.calls.Load() != 0 {
+	if app.Status != providers.StatusNeedsFix || b.calls.Load() != 0 {
 		t.Errorf("got %s with %d calls to b", app.Status, b.calls.Load())
 	}
 	rec, _ := s.Sealed(context.Background(), "app-1")
@@ -211,7 +211,7 @@ func TestDeadlineSendsToFallback(t *testing.T) {
 	create(t, s, "app-1", 200*time.Millisecond)
 	w := run(t, s, slow, next)
 	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
-	if app.Status != store.Declined || app.Reason != "flow deadline passed" || next.calls.Load() != 0 {
+	if app.Status != providers.StatusDeclined || app.Reason != "flow deadline passed" || next.calls.Load() != 0 {
 		t.Errorf("got %s (%s), b called %d times; want declined at the deadline", app.Status, app.Reason, next.calls.Load())
 	}
 }
@@ -231,11 +231,11 @@ func TestInterruptedAttemptIsNotResent(t *testing.T) {
 	b := &fakeBuyer{name: "b", d: accept("https://b.example")}
 	w := run(t, s, a, b)
 	app, _ := w.Wait(ctx, "app-1", 5*time.Second)
-	if app.Status != store.Accepted || app.Buyer != "b" || a.calls.Load() != 0 {
+	if app.Status != providers.StatusAccepted || app.Buyer != "b" || a.calls.Load() != 0 {
 		t.Errorf("got %+v, a called %d times", app, a.calls.Load())
 	}
 	atts, _ := s.Attempts(ctx, "app-1")
-	if atts[0].Outcome != store.AttemptInDoubt {
+	if atts[0].Outcome != providers.InDoubt {
 		t.Errorf("got %+v, want the interrupted attempt in doubt", atts[0])
 	}
 }
@@ -258,7 +258,7 @@ func TestManyApplicationsEachPostedOnce(t *testing.T) {
 			if i%2 == 1 {
 				w = w2
 			}
-			if app, _ := w.Wait(context.Background(), "app-"+string(rune('A'+i)), 10*time.Second); app.Status != store.Accepted {
+			if app, _ := w.Wait(context.Background(), "app-"+string(rune('A'+i)), 10*time.Second); app.Status != providers.StatusAccepted {
 				t.Errorf("app %d: got %s", i, app.Status)
 			}
 		}()
@@ -308,7 +308,7 @@ func TestTierRideDown(t *testing.T) {
 			create(t, s, "app-1", time.Minute)
 			w := run(t, s, a, b)
 			app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
-			if app.Status != store.Accepted || app.Buyer != tt.wantBuyer {
+			if app.Status != providers.StatusAccepted || app.Buyer != tt.wantBuyer {
 				t.Fatalf("got %s by %q, want accepted by %s", app.Status, app.Buyer, tt.wantBuyer)
 			}
 			if got := a.tiersPosted(); !reflect.DeepEqual(got, tt.wantPosted) {
@@ -341,12 +341,12 @@ func TestTierRideResumes(t *testing.T) {
 			s := openStore(t)
 			ctx := context.Background()
 			create(t, s, "app-1", time.Minute)
-			crashed(t, s, "app-1", store.Attempt{Buyer: "a", Tier: "tier150", Outcome: "declined", Reason: "Unable to Monetize", Final: tc.final})
+			crashed(t, s, "app-1", providers.Attempt{Buyer: "a", Tier: "tier150", Outcome: "declined", Reason: "Unable to Monetize", Final: tc.final})
 			a := &fakeBuyer{name: "a", tiers: []string{"tier150", "tier100"}, d: accept("https://a.example/100")}
 			b := &fakeBuyer{name: "b", d: accept("https://b.example")}
 			w := run(t, s, a, b)
 			app, _ := w.Wait(ctx, "app-1", 5*time.Second)
-			if app.Status != store.Accepted || app.Buyer != tc.wantBuyer || !reflect.DeepEqual(a.tiersPosted(), tc.wantPosted) {
+			if app.Status != providers.StatusAccepted || app.Buyer != tc.wantBuyer || !reflect.DeepEqual(a.tiersPosted(), tc.wantPosted) {
 				t.Errorf("got %s by %q, a's tiers posted %v; want accepted by %s after %v", app.Status, app.Buyer, a.tiersPosted(), tc.wantBuyer, tc.wantPosted)
 			}
 		})
@@ -355,7 +355,7 @@ func TestTierRideResumes(t *testing.T) {
 
 // crashed leaves app as a worker that stopped after recording attempts
 // but before deciding: its lease runs out and the attempts stay.
-func crashed(t *testing.T, s *store.Store, id string, attempts ...store.Attempt) {
+func crashed(t *testing.T, s *store.Store, id string, attempts ...providers.Attempt) {
 	t.Helper()
 	ctx := context.Background()
 	if ids, err := s.Claim(ctx, "crashed", 50*time.Millisecond, 1); err != nil || len(ids) != 1 {
@@ -366,7 +366,7 @@ func crashed(t *testing.T, s *store.Store, id string, attempts ...store.Attempt)
 			t.Fatal(err)
 		}
 		for range a.Tries - 1 { // earlier posts that never reached the buyer
-			s.FinishAttempt(ctx, id, a.Buyer, a.Tier, store.Attempt{Outcome: store.AttemptError, Retry: true})
+			s.FinishAttempt(ctx, id, a.Buyer, a.Tier, providers.Attempt{Outcome: providers.Failed, Retry: true})
 			if err := s.RetryAttempt(ctx, id, "crashed", a.Buyer, a.Tier); err != nil {
 				t.Fatal(err)
 			}
@@ -385,14 +385,14 @@ func TestAcceptanceBeforeACrashIsKept(t *testing.T) {
 	s := openStore(t)
 	create(t, s, "app-1", time.Minute)
 	crashed(t, s, "app-1",
-		store.Attempt{Buyer: "a", Outcome: "declined"},
-		store.Attempt{Buyer: "b", Outcome: "accepted", Price: 7, RedirectURL: "https://b.example/welcome"})
+		providers.Attempt{Buyer: "a", Outcome: "declined"},
+		providers.Attempt{Buyer: "b", Outcome: "accepted", Price: 7, RedirectURL: "https://b.example/welcome"})
 	a := &fakeBuyer{name: "a", d: accept("https://a.example")}
 	b := &fakeBuyer{name: "b", d: accept("https://b.example/again")}
 	c := &fakeBuyer{name: "c", d: accept("https://c.example")}
 	w := run(t, s, a, b, c)
 	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
-	if app.Status != store.Accepted || app.Buyer != "b" || app.RedirectURL != "https://b.example/welcome" || app.Revenue != 7 {
+	if app.Status != providers.StatusAccepted || app.Buyer != "b" || app.RedirectURL != "https://b.example/welcome" || app.Revenue != 7 {
 		t.Errorf("got %s by %q to %q for %v; want b's acceptance as recorded", app.Status, app.Buyer, app.RedirectURL, app.Revenue)
 	}
 	if n := a.calls.Load() + b.calls.Load() + c.calls.Load(); n != 0 {
@@ -405,12 +405,12 @@ func TestAcceptanceBeforeACrashIsKept(t *testing.T) {
 func TestRetriesBoundedAcrossRestarts(t *testing.T) {
 	s := openStore(t)
 	create(t, s, "app-1", time.Minute)
-	crashed(t, s, "app-1", store.Attempt{Buyer: "a", Outcome: store.AttemptError, Retry: true, Tries: 4, Reason: "connection refused"})
+	crashed(t, s, "app-1", providers.Attempt{Buyer: "a", Outcome: providers.Failed, Retry: true, Tries: 4, Reason: "connection refused"})
 	a := &fakeBuyer{name: "a", d: accept("https://a.example")}
 	b := &fakeBuyer{name: "b", d: accept("https://b.example")}
 	w := run(t, s, a, b) // MaxTries 4, the default
 	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
-	if app.Status != store.Accepted || app.Buyer != "b" || a.calls.Load() != 0 {
+	if app.Status != providers.StatusAccepted || app.Buyer != "b" || a.calls.Load() != 0 {
 		t.Errorf("got %s by %q with %d more posts to a; want a left alone after its 4 tries", app.Status, app.Buyer, a.calls.Load())
 	}
 }
@@ -424,7 +424,7 @@ func TestStoreRefusalMeansNoPost(t *testing.T) {
 	b := &fakeBuyer{name: "b", d: accept("https://b.example")}
 	w := runWith(t, &refusing{Store: s, buyer: "a"}, nil, a, b)
 	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
-	if app.Status != store.Accepted || app.Buyer != "b" || a.calls.Load() != 0 {
+	if app.Status != providers.StatusAccepted || app.Buyer != "b" || a.calls.Load() != 0 {
 		t.Errorf("got %s by %q with %d posts to a; want a not posted", app.Status, app.Buyer, a.calls.Load())
 	}
 }
@@ -470,7 +470,7 @@ func TestCappedBuyerIsSkipped(t *testing.T) {
 				t.Errorf("a posted %d times, want 2 (its cap)", a.calls.Load())
 			}
 			atts, _ := s.Attempts(context.Background(), "app-2")
-			if len(atts) != 2 || atts[0].Outcome != store.AttemptSkipped || atts[0].Reason != tt.reason {
+			if len(atts) != 2 || atts[0].Outcome != providers.Skipped || atts[0].Reason != tt.reason {
 				t.Errorf("got attempts %+v, want a skipped at its cap", atts)
 			}
 		})
@@ -551,11 +551,11 @@ func TestTimeoutAndOpenBreakerFallThrough(t *testing.T) {
 		create(t, s, id, time.Minute)
 		w.Wake()
 		app, _ := w.Wait(context.Background(), id, 5*time.Second)
-		if app.Status != store.Accepted || app.Buyer != "b" {
+		if app.Status != providers.StatusAccepted || app.Buyer != "b" {
 			t.Fatalf("%s: got %s by %q, want accepted by b", id, app.Status, app.Buyer)
 		}
 		atts, _ := s.Attempts(context.Background(), id)
-		if atts[0].Outcome != store.AttemptError {
+		if atts[0].Outcome != providers.Failed {
 			t.Errorf("%s: a's attempt: got %+v", id, atts[0])
 		}
 	}
@@ -578,19 +578,19 @@ func TestRetries(t *testing.T) {
 		a         *fakeBuyer
 		deadline  time.Duration
 		wantCalls int32
-		want      string
+		want      providers.Status
 		wantTries int
 	}{
 		{"unreachable twice, then accepted", &fakeBuyer{name: "a", errs: []error{unreachable, unreachable}, d: accept("https://a.example")},
-			time.Minute, 3, store.Accepted, 3},
+			time.Minute, 3, providers.StatusAccepted, 3},
 		{"breaker open, then accepted", &fakeBuyer{name: "a", errs: []error{providers.ErrBreakerOpen}, d: accept("https://a.example")},
-			time.Minute, 2, store.Accepted, 2},
+			time.Minute, 2, providers.StatusAccepted, 2},
 		{"a 500 may have reached it: not re-sent", &fakeBuyer{name: "a", errs: []error{failed500}, d: accept("https://a.example")},
-			time.Minute, 1, store.Declined, 1},
+			time.Minute, 1, providers.StatusDeclined, 1},
 		{"a decline is final", &fakeBuyer{name: "a", d: providers.Decision{Outcome: providers.Declined}},
-			time.Minute, 1, store.Declined, 1},
+			time.Minute, 1, providers.StatusDeclined, 1},
 		{"never reachable: bounded tries", &fakeBuyer{name: "a", err: unreachable},
-			time.Minute, 4, store.Declined, 4},
+			time.Minute, 4, providers.StatusDeclined, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -631,7 +631,7 @@ func TestResumedRoundNeverRepostsAnAnsweredBuyer(t *testing.T) {
 			create(t, s, "app-1", time.Minute)
 			w := runWith(t, rs, nil, buyers[order[0]], buyers[order[1]])
 			app, err := w.Wait(context.Background(), "app-1", 10*time.Second)
-			if err != nil || app.Status != store.Accepted || app.Buyer != "unreachable" {
+			if err != nil || app.Status != providers.StatusAccepted || app.Buyer != "unreachable" {
 				t.Fatalf("got %s by %q (%v), want accepted by the buyer reached on its third try", app.Status, app.Buyer, err)
 			}
 			if n := buyers["answered"].calls.Load(); n != 1 {
@@ -645,7 +645,7 @@ func TestResumedRoundNeverRepostsAnAnsweredBuyer(t *testing.T) {
 			}
 			atts, _ := s.Attempts(context.Background(), "app-1")
 			for _, a := range atts {
-				if a.Buyer == "answered" && (a.Tries != 1 || a.Outcome != store.AttemptError) {
+				if a.Buyer == "answered" && (a.Tries != 1 || a.Outcome != providers.Failed) {
 					t.Errorf("the 500 buyer's attempt: got %+v, want one try ending in error", a)
 				}
 			}
@@ -680,7 +680,7 @@ func TestRetriesStopAtTheDeadline(t *testing.T) {
 	create(t, s, "app-1", 30*time.Millisecond)
 	w := run(t, s, a)
 	app, _ := w.Wait(context.Background(), "app-1", 5*time.Second)
-	if app.Status != store.Declined || a.calls.Load() > 2 {
+	if app.Status != providers.StatusDeclined || a.calls.Load() > 2 {
 		t.Errorf("got %s after %d posts", app.Status, a.calls.Load())
 	}
 }
@@ -719,7 +719,7 @@ func TestLeaseRenewedWhileABuyerIsSlow(t *testing.T) {
 				}
 			}
 			app, _ := workers[0].Wait(context.Background(), "app-1", 5*time.Second)
-			if app.Status != store.Accepted || slow.calls.Load() != 1 {
+			if app.Status != providers.StatusAccepted || slow.calls.Load() != 1 {
 				t.Errorf("got %s with %d posts, want accepted after one post", app.Status, slow.calls.Load())
 			}
 		})
@@ -761,7 +761,7 @@ func TestGracefulStopFinishesTheAttempt(t *testing.T) {
 	<-done
 	atts, _ := s.Attempts(context.Background(), "app-1")
 	app, _ := s.Get(context.Background(), "app-1")
-	if len(atts) != 1 || atts[0].Outcome != "accepted" || app.Status != store.Accepted {
+	if len(atts) != 1 || atts[0].Outcome != "accepted" || app.Status != providers.StatusAccepted {
 		t.Errorf("after a graceful stop: attempts %+v, application %s; want the answer recorded", atts, app.Status)
 	}
 }

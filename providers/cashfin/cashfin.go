@@ -52,7 +52,7 @@ func Marker(applicationID string) string { return "leadgate application " + appl
 // ToLead maps a decided application to its CRM lead (SPEC §6): converted
 // when a buyer accepted, lost when none did, new while the consumer is
 // asked to correct it.
-func ToLead(s *providers.Submission, status string) Lead {
+func ToLead(s *providers.Submission, status providers.Status) Lead {
 	a := &s.Application
 	name := strings.Join(strings.Fields(strings.Join([]string{a.FirstName, a.MiddleName, a.LastName, a.SecondLastName}, " ")), " ")
 	l := Lead{
@@ -62,9 +62,9 @@ func ToLead(s *providers.Submission, status string) Lead {
 		Request: fmt.Sprintf("loan of %d %s (%s flow) · %s", a.LoanAmount, s.Currency, s.Flow, Marker(s.ID)),
 	}
 	switch status {
-	case "accepted":
+	case providers.StatusAccepted:
 		l.Status = "converted"
-	case "declined":
+	case providers.StatusDeclined:
 		l.Status = "lost"
 	default:
 		l.Status = "new"

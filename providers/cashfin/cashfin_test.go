@@ -26,7 +26,7 @@ func submission() *providers.Submission {
 func TestToLeadMatchesGolden(t *testing.T) {
 	got, _ := json.Marshal(ToLead(submission(), "accepted"))
 	providertest.GoldenJSON(t, "testdata/create_request.golden.json", got)
-	for status, want := range map[string]string{"accepted": "converted", "declined": "lost", "needs_fix": "new"} {
+	for status, want := range map[providers.Status]string{"accepted": "converted", "declined": "lost", "needs_fix": "new"} {
 		if got := ToLead(submission(), status).Status; got != want {
 			t.Errorf("%s: got status %q, want %q", status, got, want)
 		}
