@@ -26,7 +26,7 @@ import (
 	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/jobs"
 	"github.com/leadgate/leadgate/gateway/metrics"
-	"github.com/leadgate/leadgate/gateway/shared"
+	"github.com/leadgate/leadgate/gateway/redis"
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/submit"
 	"github.com/leadgate/leadgate/gateway/vault"
@@ -147,13 +147,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// --- Redis: the lead cache shared by replicas (optional) ---
 	redisState := func() string { return "not configured" }
 	var limitStore func(prefix string) limiter.Store
-	var rs *shared.Redis
+	var rs *redis.Conn
 	if cfg.Redis.URL != "" {
-		if rs, err = shared.Open(cfg.Redis.URL, cfg.Redis.Timeout, log); err != nil {
+		if rs, err = redis.Open(cfg.Redis.URL, cfg.Redis.Timeout, log); err != nil {
 			return fmt.Errorf("redis.url: not a redis:// url")
 		}
 		defer rs.Close()
-		limitStore = func(prefix string) limiter.Store { return shared.NewLimitStore(rs, cfg.Redis.KeyPrefix, prefix) }
+		limitStore = func(prefix string) limiter.Store { return redis.NewLimitStore(rs, cfg.Redis.KeyPrefix, prefix) }
 		met.RedisShared(rs.Shared)
 		redisState = func() string {
 			if rs.Check(context.Background()) {
@@ -171,7 +171,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	var behind cashcat.Source = budget
 	if rs != nil {
-		sharedLeads := shared.NewLeads(rs, cfg.Redis.KeyPrefix, budget, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.Timeout+time.Second)
+		sharedLeads := redis.NewLeads(rs, cfg.Redis.KeyPrefix, budget, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.Timeout+time.Second)
 		// Only real Cashcat calls count as calls: a shared hit is not one.
 		sharedLeads.Fetched, events.Fetched = fetched, nil
 		behind = sharedLeads

@@ -1,9 +1,9 @@
-// Package shared is the state several leadgate replicas share through
-// Redis: the lead cache with a lock per token, so that a token is fetched
+// Package redis is leadgate's Redis adapter: the state several replicas
+// share through Redis: the lead cache with a lock per token, so that a token is fetched
 // from Cashcat once across all replicas, and the rate limiters' store.
 // When Redis is unreachable, every part falls back to per-replica
 // behaviour and says so: serving consumers comes before sharing state.
-package shared
+package redis
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/cashcat"
@@ -30,7 +30,7 @@ import (
 // holder of the token's lock gave it up without an answer (its call failed,
 // or it died and the lock expired).
 type Leads struct {
-	r           *Redis
+	r           *Conn
 	next        cashcat.Source
 	ttl, negTTL time.Duration
 	// callLimit bounds one Cashcat call. lockFor is how long a token's
@@ -48,7 +48,7 @@ const notFoundMark = "-" // a token Cashcat does not know
 // NewLeads returns the shared source, its keys under prefix. callLimit
 // bounds one Cashcat call, which runs detached from the requests waiting
 // for it so that, once paid for, its answer is kept.
-func NewLeads(r *Redis, prefix string, next cashcat.Source, ttl, negTTL, callLimit time.Duration) *Leads {
+func NewLeads(r *Conn, prefix string, next cashcat.Source, ttl, negTTL, callLimit time.Duration) *Leads {
 	return &Leads{r: r, prefix: prefix, next: next, ttl: ttl, negTTL: negTTL,
 		callLimit: callLimit, lockFor: callLimit, poll: 10 * time.Millisecond}
 }
@@ -216,14 +216,14 @@ var (
 	// claim takes the token's lock unless it is taken or an answer is
 	// there (other than the unreadable one the caller saw): a holder may
 	// have answered and let go since the caller looked.
-	claim = redis.NewScript(`local v = redis.call("GET", KEYS[1])
+	claim = goredis.NewScript(`local v = redis.call("GET", KEYS[1])
 if v and v ~= ARGV[3] then return 0 end
 if redis.call("SET", KEYS[2], ARGV[1], "NX", "PX", ARGV[2]) then return 1 end
 return 0`)
-	renew = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
+	renew = goredis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
 	// store writes the answer (if any) even when the lock is no longer
 	// ours, and releases the lock only if it is.
-	store = redis.NewScript(`if ARGV[1] ~= "" then redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2]) end
+	store = goredis.NewScript(`if ARGV[1] ~= "" then redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2]) end
 if redis.call("GET", KEYS[2]) == ARGV[3] then redis.call("DEL", KEYS[2]) end
 return 1`)
 )

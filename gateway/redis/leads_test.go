@@ -1,4 +1,4 @@
-package shared
+package redis
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/leadgate/leadgate/gateway/testenv"
 	"github.com/leadgate/leadgate/providers"
@@ -38,7 +38,7 @@ func redisForTest(t *testing.T) string {
 }
 
 // open is one replica's client, with the product's settings.
-func open(t *testing.T, url string, timeout time.Duration) *Redis {
+func open(t *testing.T, url string, timeout time.Duration) *Conn {
 	t.Helper()
 	r, err := Open(url, timeout, quiet)
 	if err != nil {
@@ -248,7 +248,7 @@ func TestOneCallWhenTheCallOutlastsTheLock(t *testing.T) {
 // call may take) never make a replica pay Cashcat for a token another one
 // is already fetching.
 func TestOneCallPerTokenWhileRedisIsSlow(t *testing.T) {
-	direct, err := redis.ParseURL(redisForTest(t))
+	direct, err := goredis.ParseURL(redisForTest(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestOneCallPerTokenWhileRedisIsSlow(t *testing.T) {
 	upstream := &slowCashcat{delay: 100 * time.Millisecond, calls: map[string]int{}}
 	prefix := run()
 	var replicas []*cashcat.Cache
-	var clients []*Redis
+	var clients []*Conn
 	for range 3 {
 		r := open(t, proxy, 250*time.Millisecond)
 		shared := NewLeads(r, "test-"+prefix+":", upstream, time.Minute, time.Minute, 4*time.Second)
@@ -344,12 +344,12 @@ type gate struct {
 	once          sync.Once
 }
 
-func (g *gate) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (g *gate) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (g *gate) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return next
 }
-func (g *gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
+func (g *gate) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
 		switch cmd.Name() {
 		case "evalsha", "eval", "setnx":
 			g.once.Do(func() { close(g.held); <-g.release })

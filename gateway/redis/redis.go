@@ -1,4 +1,4 @@
-package shared
+package redis
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
-// Redis is the client the shared parts use, with what they know of its
+// Conn is the Redis client the shared parts use, with what they know of its
 // health. The lead cache and the limiters judge every answer here, so that
 // they stop sharing together, say so once, and share again together.
 //
@@ -23,9 +23,9 @@ import (
 // Redis, or a crowd at the pool: the caller tries again rather than pay
 // Cashcat for a token another replica may be fetching. A caller's own
 // deadline says nothing about Redis.
-type Redis struct {
-	rdb   *redis.Client
-	check *redis.Client // one connection, for check alone
+type Conn struct {
+	rdb   *goredis.Client
+	check *goredis.Client // one connection, for check alone
 	// checkTimeout bounds a check; checkedAt is when the last one started
 	// (unix nanoseconds), checking says one is running.
 	checkTimeout time.Duration
@@ -44,8 +44,8 @@ const retryAfter = 5 * time.Second
 // Open returns the client of the Redis at url. timeout bounds every call
 // (dial, pool wait, write and read together), whatever context the caller
 // brings: Redis is on the landing page's path.
-func Open(url string, timeout time.Duration, log *slog.Logger) (*Redis, error) {
-	opt, err := redis.ParseURL(url)
+func Open(url string, timeout time.Duration, log *slog.Logger) (*Conn, error) {
+	opt, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, err
 	}
@@ -57,27 +57,27 @@ func Open(url string, timeout time.Duration, log *slog.Logger) (*Redis, error) {
 	// whole timeout and look like a slow Redis. (The pool drops idle
 	// connections the server closed before handing them out.)
 	opt.DialerRetries, opt.MaxRetries = 1, -1
-	rdb := redis.NewClient(opt)
+	rdb := goredis.NewClient(opt)
 	rdb.AddHook(bounded(timeout))
 
-	r := &Redis{rdb: rdb, checkTimeout: 8 * timeout, log: log}
+	r := &Conn{rdb: rdb, checkTimeout: 8 * timeout, log: log}
 	checkOpt.PoolSize, checkOpt.MaxRetries, checkOpt.DialerRetries = 1, -1, 1
 	checkOpt.DialTimeout, checkOpt.ReadTimeout, checkOpt.WriteTimeout = r.checkTimeout, r.checkTimeout, r.checkTimeout
 	checkOpt.PoolTimeout = r.checkTimeout
-	r.check = redis.NewClient(&checkOpt)
+	r.check = goredis.NewClient(&checkOpt)
 	return r, nil
 }
 
 // Close closes the clients.
-func (r *Redis) Close() error { return errors.Join(r.rdb.Close(), r.check.Close()) }
+func (r *Conn) Close() error { return errors.Join(r.rdb.Close(), r.check.Close()) }
 
 // Shared reports whether this replica shares its lead cache and rate
 // limits through Redis (false: it runs unshared, per replica).
-func (r *Redis) Shared() bool { return r.downAt.Load() == 0 }
+func (r *Conn) Shared() bool { return r.downAt.Load() == 0 }
 
 // Check is Shared, after trying Redis again when that is due, so that a
 // replica without traffic still reports Redis back (for /readyz).
-func (r *Redis) Check(ctx context.Context) bool {
+func (r *Conn) Check(ctx context.Context) bool {
 	if !r.Shared() && r.usable() {
 		r.judge(ctx, r.rdb.Ping(ctx).Err())
 	}
@@ -87,7 +87,7 @@ func (r *Redis) Check(ctx context.Context) bool {
 // usable reports whether Redis may be asked: it is shared, or it was
 // found unreachable long enough ago that this caller may try it again
 // (one caller per retryAfter; the others carry on without it).
-func (r *Redis) usable() bool {
+func (r *Conn) usable() bool {
 	at := r.downAt.Load()
 	if at == 0 {
 		return true
@@ -102,7 +102,7 @@ func (r *Redis) usable() bool {
 type verdict int
 
 const (
-	answered verdict = iota // Redis answered (redis.Nil is an answer)
+	answered verdict = iota // Redis answered (goredis.Nil is an answer)
 	late                    // no answer in time: Redis is slow, try again
 	gone                    // the caller's own context ended
 	down                    // Redis is unreachable: carry on without it
@@ -110,9 +110,9 @@ const (
 
 // judge tells what err, returned by a Redis call made with ctx, means, and
 // notes it in the health.
-func (r *Redis) judge(ctx context.Context, err error) verdict {
+func (r *Conn) judge(ctx context.Context, err error) verdict {
 	switch {
-	case err == nil || errors.Is(err, redis.Nil):
+	case err == nil || errors.Is(err, goredis.Nil):
 		// A load first: this runs on every answer, and the swap is rare.
 		if r.downAt.Load() != 0 && r.downAt.Swap(0) != 0 {
 			r.log.Info("redis reachable again: lead cache and rate limits shared across replicas")
@@ -129,8 +129,8 @@ func (r *Redis) judge(ctx context.Context, err error) verdict {
 	return down
 }
 
-func (r *Redis) unreachable(err error) {
-	if errors.Is(err, redis.ErrClosed) {
+func (r *Conn) unreachable(err error) {
+	if errors.Is(err, goredis.ErrClosed) {
 		return // shutting down
 	}
 	if r.downAt.Swap(time.Now().UnixNano()) == 0 {
@@ -141,7 +141,7 @@ func (r *Redis) unreachable(err error) {
 // checkLater asks Redis, on a connection of its own and with a longer
 // timeout, whether it is there at all, unless a check is running or ran
 // lately. Only no answer there makes a late Redis unreachable.
-func (r *Redis) checkLater() {
+func (r *Conn) checkLater() {
 	if time.Since(time.Unix(0, r.checkedAt.Load())) < r.checkTimeout || !r.checking.CompareAndSwap(false, true) {
 		return
 	}
@@ -161,7 +161,7 @@ func (r *Redis) checkLater() {
 func timedOut(err error) bool {
 	var ne net.Error
 	return errors.Is(err, errLate) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
-		errors.Is(err, redis.ErrPoolTimeout) || (errors.As(err, &ne) && ne.Timeout())
+		errors.Is(err, goredis.ErrPoolTimeout) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // errLate marks an error of a call whose time ran out: whatever go-redis
@@ -174,10 +174,10 @@ var errLate = errors.New("redis: no answer within redis.timeout")
 // deadline.
 type bounded time.Duration
 
-func (b bounded) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (b bounded) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
-func (b bounded) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
+func (b bounded) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
 		bctx, cancel := context.WithTimeout(ctx, time.Duration(b))
 		defer cancel()
 		err := next(bctx, cmd)
@@ -189,8 +189,8 @@ func (b bounded) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-func (b bounded) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
+func (b bounded) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
 		bctx, cancel := context.WithTimeout(ctx, time.Duration(b))
 		defer cancel()
 		err := next(bctx, cmds)

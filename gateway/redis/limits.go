@@ -1,4 +1,4 @@
-package shared
+package redis
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // count per replica, which is looser but keeps the gateway serving). A
 // request never waits on Redis longer than one bounded call.
 type LimitStore struct {
-	r        *Redis
+	r        *Conn
 	opts     limiter.StoreOptions
 	fallback limiter.Store
 	making   sync.Mutex
@@ -26,7 +26,7 @@ type LimitStore struct {
 
 // NewLimitStore returns the store for one limiter, its keys under
 // keyPrefix + "limit:" + name.
-func NewLimitStore(r *Redis, keyPrefix, name string) *LimitStore {
+func NewLimitStore(r *Conn, keyPrefix, name string) *LimitStore {
 	opts := limiter.StoreOptions{Prefix: keyPrefix + "limit:" + name, CleanUpInterval: time.Minute}
 	return &LimitStore{r: r, opts: opts, fallback: memory.NewStoreWithOptions(opts)}
 }
