@@ -1,105 +1,125 @@
 package gateway
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/gateway/session"
 	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 )
+
+// applySettings are the plain settings POST /apply needs.
+type applySettings struct {
+	// wait is how long the consumer is held for a decision before the
+	// waiting page (submission.wait).
+	wait time.Duration
+	// pageURL and version are the consent evidence's page and its
+	// templates' version.
+	pageURL, version string
+	log              *slog.Logger
+	now              func() time.Time
+}
 
 // handleApply handles "POST /apply". A form with mistakes comes back as a
 // 422 with every value kept and each error beside its field; nothing goes
 // to a buyer. A valid one is stored durably first, then submitted by the
 // workers; the consumer waits a few seconds for the decision and is sent
 // to the buyer's URL, or to the waiting page.
-func (s *server) handleApply() gin.HandlerFunc {
+func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *forms, apps Applications, submitter Submitter,
+	next *outcomes, respond *responder, set applySettings) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		sess, known := s.sessions.load(c.Request)
-		flow := s.flows.ByName(sess.Flow)
+		sess, known := sessions.Load(c.Request)
+		flow := flows.ByName(sess.Flow)
 		if flow == nil {
-			flow = s.flows.Default()
+			flow = flows.Default()
 		}
-		parseErr := parseForm(c)
+		parseErr := parseForm(c.Request)
 		if parseErr == errTooLarge {
-			s.errorPage(c, http.StatusRequestEntityTooLarge, flow.Locale, "error.toolarge")
+			respond.fail(c, flow.Locale, errTooLarge)
 			return
 		}
 		post := c.Request.PostForm
-		if !known || !s.sessions.checkCSRF(sess.ID, post.Get("csrf_token")) {
-			s.refuse(c, sess, known, flow, post.Get("submission_id"))
+		if !known || !sessions.CheckCSRF(sess.ID, post.Get("csrf_token")) {
+			refuse(c, sess, known, flow, post.Get("submission_id"), leads, forms, respond, set.now())
 			return
 		}
 		vals := flow.Form.Decode(post)
-		cat := s.Views.Catalog(flow.Locale)
-		now := s.Now()
+		now := set.now()
 		if parseErr != nil {
 			// A body that is not proper form encoding (first_name=%zz) is
 			// the client's mistake, not ours: what could be read comes back
 			// (the post passed the CSRF check: it is the consumer's own).
-			v := s.Views.formView(flow.Form, flow.Locale, vals, nil, now, flow.Loc)
-			v.Alert = cat.T("form.unreadable")
-			s.renderForm(c, http.StatusBadRequest, sess, v)
+			forms.again(c, http.StatusBadRequest, sess, flow, vals, nil, "form.unreadable", now)
 			return
 		}
-
 		app, problems := flow.Form.Validate(vals, now, flow.Loc)
 		if len(problems) > 0 {
+			cat := forms.views.Catalog(flow.Locale)
 			msgs := map[string]string{}
 			for name, p := range problems {
 				msgs[name] = cat.TF(flow.Form.Name, "problem."+p.Key, p.Params)
 			}
-			v := s.Views.formView(flow.Form, flow.Locale, vals, msgs, now, flow.Loc)
-			s.renderForm(c, http.StatusUnprocessableEntity, sess, v)
+			forms.again(c, http.StatusUnprocessableEntity, sess, flow, vals, msgs, "", now)
 			return
 		}
-
-		id := randomID()
-		// One form render, one application: a double click or a resubmit
-		// after "back" carries the same submission_id and replays. The key
-		// is the posting session's, so two consumers never share one.
-		submission := cleanKey(post.Get("submission_id"), id)
-		key := s.sessions.owner(sess.ID) + ":" + submission
-		rec, created, err := s.Store.Create(c.Request.Context(), store.New{
-			ID: id, SessionHash: s.sessions.owner(s.sessions.rotateFor(sess, id).ID), IdempotencyKey: key,
-			Flow: flow.Name, Form: flow.Form.Name, Currency: flow.Currency,
-			Prefilled: sess.Token != "", Deadline: flow.Deadline,
-			Submission: s.submission(c, id, flow, sess, app),
-		})
-		if err != nil {
-			// Nothing was stored: say so, and keep the form as it was.
-			s.Log.Error("storing application", "request_id", reqID(c), "err", err)
-			v := s.Views.formView(flow.Form, flow.Locale, vals, nil, now, flow.Loc)
-			v.Alert = cat.T("error.internal")
-			s.renderForm(c, http.StatusServiceUnavailable, sess, v)
+		rec, ok := storeApplication(c, sessions, flow, sess, app, apps, submitter, forms, set)
+		if !ok {
+			forms.again(c, http.StatusServiceUnavailable, sess, flow, vals, nil, "error.internal", now)
 			return
 		}
-		// The application belongs to a new session id, the one derived
-		// for it (the same for every copy of a double click): the cookie
-		// the consumer came with, planted or not, opens nothing of it.
-		owner := s.sessions.rotateFor(sess, rec.ID)
-		owner.LastSubmission, owner.LastApp = submission, rec.ID
-		s.sessions.save(c.Writer, owner)
-		if created {
-			s.Log.Info("application stored", "request_id", reqID(c), "application", rec.ID, "flow", flow.Name)
-			s.Submitter.Wake()
-		}
-		decided, err := s.Submitter.Wait(c.Request.Context(), rec.ID, s.Config.Submission.Wait)
+		decided, err := submitter.Wait(c.Request.Context(), rec.ID, set.wait)
 		if err != nil {
 			decided = rec
 		}
 		noStore(c)
-		next, leaving := s.nextURL(decided)
+		target, leaving := next.next(decided)
 		if leaving {
-			s.redirected(c, decided)
+			next.redirected(c.Request.Context(), reqID(c), decided)
 		} else {
-			next = "/status/" + decided.ID
+			target = "/status/" + decided.ID
 		}
-		c.Redirect(http.StatusSeeOther, next)
+		c.Redirect(http.StatusSeeOther, target)
 	}
+}
+
+// storeApplication stores a valid application, once per form render (a
+// double click or a resubmit after "back" carries the same submission_id
+// and finds the first), hands the browser the session that owns it, and
+// wakes the workers. It says false when nothing could be stored.
+func storeApplication(c *gin.Context, sessions *session.Sessions, flow *Flow, sess session.Session, app providers.Application,
+	apps Applications, submitter Submitter, forms *forms, set applySettings) (providers.Record, bool) {
+	id := session.RandomID()
+	// The key is the posting session's, so two consumers never share one.
+	submission := cleanKey(c.Request.PostForm.Get("submission_id"), id)
+	rec, created, err := apps.Create(c.Request.Context(), store.New{
+		ID: id, SessionHash: sessions.Owner(sessions.RotateFor(sess, id).ID), IdempotencyKey: sessions.Owner(sess.ID) + ":" + submission,
+		Flow: flow.Name, Form: flow.Form.Name, Currency: flow.Currency,
+		Prefilled: sess.Token != "", Deadline: flow.Deadline,
+		Submission: newSubmission(id, flow, sess, app, forms.views.Catalog(flow.Locale), c.ClientIP(), c.Request.UserAgent(), set),
+	})
+	if err != nil {
+		// Nothing was stored: the consumer is told so, the form kept.
+		set.log.Error("storing application", "request_id", reqID(c), "err", err)
+		return providers.Record{}, false
+	}
+	// The application belongs to a new session id, the one derived for
+	// it (the same for every copy of a double click): the cookie the
+	// consumer came with, planted or not, opens nothing of it.
+	owner := sessions.RotateFor(sess, rec.ID)
+	owner.LastSubmission, owner.LastApp = submission, rec.ID
+	sessions.Save(c.Writer, owner)
+	if created {
+		set.log.Info("application stored", "request_id", reqID(c), "application", rec.ID, "flow", flow.Name)
+		submitter.Wake()
+	}
+	return rec, true
 }
 
 // refuse answers a post that failed the CSRF check. It may come from
@@ -108,9 +128,9 @@ func (s *server) handleApply() gin.HandlerFunc {
 // never sets a cookie: the consumer's own session and form stay as they
 // were. A resubmit of the form the session last sent, rendered before the
 // session rotated, replays that application.
-func (s *server) refuse(c *gin.Context, sess Session, known bool, flow *Flow, submission string) {
+func refuse(c *gin.Context, sess session.Session, known bool, flow *Flow, submission string, leads *leads, forms *forms, respond *responder, now time.Time) {
 	if !known {
-		s.errorPage(c, http.StatusForbidden, flow.Locale, "error.session")
+		respond.fail(c, flow.Locale, errSessionLost)
 		return
 	}
 	if sess.LastApp != "" && submission == sess.LastSubmission {
@@ -120,12 +140,11 @@ func (s *server) refuse(c *gin.Context, sess Session, known bool, flow *Flow, su
 	}
 	var prefill form.Values
 	if sess.Token != "" {
-		prefill = s.prefill(c, sess.Token, flow)
+		prefill = leads.formValues(c.Request.Context(), reqID(c), sess.Token, clientIP(c.ClientIP()), flow)
 	}
-	v := s.Views.formView(flow.Form, flow.Locale, prefill, nil, s.Now(), flow.Loc)
+	v := forms.view(flow, prefill, nil, "form.session", now)
 	v.Prefilled = len(prefill) > 0
-	v.Alert = s.Views.Catalog(flow.Locale).T("form.session")
-	s.renderForm(c, http.StatusForbidden, sess, v)
+	forms.render(c, http.StatusForbidden, sess, v)
 }
 
 // cleanKey accepts a posted submission id that looks like ours, else fall.
@@ -136,53 +155,24 @@ func cleanKey(posted, fall string) string {
 	return posted
 }
 
-// submission is what buyers receive: the application plus what the
-// server captured (SPEC §5 "captured by the server, never asked").
-func (s *server) submission(c *gin.Context, id string, flow *Flow, sess Session, app providers.Application) providers.Submission {
-	now := s.Now().UTC()
-	cat := s.Views.Catalog(flow.Locale)
+// newSubmission is what buyers receive: the application plus what the
+// server captured (SPEC §5 "captured by the server, never asked"), with
+// each consent's exact text as the consumer saw it (evidence, sealed).
+func newSubmission(id string, flow *Flow, sess session.Session, app providers.Application, cat views.Catalog,
+	ip, userAgent string, set applySettings) providers.Submission {
+	now := set.now().UTC()
 	var consents []providers.Consent
 	vals := form.ValuesOf(&app)
 	for _, fd := range flow.Form.Fields() {
-		if fd.Kind != form.Consent {
-			continue
+		if fd.Kind == form.Consent {
+			consents = append(consents, providers.Consent{Field: fd.Name, Text: cat.TF(flow.Form.Name, "field."+fd.Name), Given: vals[fd.Name] == "1", At: now})
 		}
-		given := vals[fd.Name] == "1"
-		// The exact text the consumer saw: evidence, stored sealed.
-		consents = append(consents, providers.Consent{Field: fd.Name, Text: cat.TF(flow.Form.Name, "field."+fd.Name), Given: given, At: now})
 	}
 	return providers.Submission{
 		ID: id, Flow: flow.Name, Currency: flow.Currency, Country: flow.Form.Country, Application: app,
 		Attribution: sess.Attribution, Consents: consents,
-		IPAddress: clientIP(c), UserAgent: providers.Cut(c.Request.UserAgent(), 512),
-		PageURL: strings.TrimRight(s.Config.Server.PublicURL, "/") + "/", PageVersion: s.Views.Version,
+		IPAddress: clientIP(ip), UserAgent: providers.Cut(userAgent, 512),
+		PageURL: strings.TrimRight(set.pageURL, "/") + "/", PageVersion: set.version,
 		SubmittedAt: now,
 	}
-}
-
-// redirected records, for the funnel, that a consumer is being sent to the
-// accepting buyer (once: the store ignores repeats). A failure costs a
-// count, never the consumer's redirect.
-func (s *server) redirected(c *gin.Context, app providers.Record) {
-	if app.Status != providers.StatusAccepted {
-		return
-	}
-	if err := s.Store.MarkRedirected(c.Request.Context(), app.ID); err != nil {
-		s.Log.Warn("funnel: recording a redirect", "request_id", reqID(c), "err", err)
-	}
-}
-
-// nextURL is where a consumer leaves to for an application in its state:
-// the buyer's page once accepted, the flow's fallback once declined (when
-// it has one). Otherwise the consumer stays with leadgate.
-func (s *server) nextURL(app providers.Record) (string, bool) {
-	switch app.Status {
-	case providers.StatusAccepted:
-		return app.RedirectURL, true
-	case providers.StatusDeclined:
-		if f := s.flows.ByName(app.Flow); f != nil && f.FallbackURL != "" {
-			return f.FallbackURL, true
-		}
-	}
-	return "", false
 }

@@ -1,16 +1,11 @@
 package gateway
 
 import (
-	"net/http"
-
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/leadgate/leadgate/providers"
 )
@@ -27,13 +22,9 @@ func FuzzAttribution(f *testing.F) {
 	} {
 		f.Add(seed[0], seed[1])
 	}
-	s := &server{Deps: Deps{Now: time.Now}}
 	f.Fuzz(func(t *testing.T, query, referer string) {
 		q, _ := url.ParseQuery(query)
-		r := httptest.NewRequest("GET", "/", nil)
-		r.Header.Set("Referer", referer)
-		c := testContext(r)
-		a := s.firstTouch(c, q)
+		a := firstTouch(q, referer, time.Now())
 		for _, v := range []string{a.Source, a.Medium, a.Campaign, a.Content, a.Term} {
 			if utf8.RuneCountInString(v) > 100 || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 				t.Errorf("kept %q", v)
@@ -49,11 +40,4 @@ func FuzzAttribution(f *testing.F) {
 			}
 		}
 	})
-}
-
-// testContext is a Gin context around r, for handlers' helpers.
-func testContext(r *http.Request) *gin.Context {
-	c, _ := gin.CreateTestContext(httptest.NewRecorder())
-	c.Request = r
-	return c
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/templates"
 )
@@ -68,7 +69,7 @@ func newLimitedServer(t *testing.T, leads LeadSource, landingRate string, opts .
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	views, err := NewViews(templates.FS)
+	views, err := views.New(templates.FS, views.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestCookieSecureBehindHTTPS(t *testing.T) {
 	}
 	for publicURL, want := range map[string]bool{"https://apply.lender.example": true, "http://localhost:8080": false} {
 		cfg.Server.PublicURL = publicURL
-		views, _ := NewViews(templates.FS)
+		views, _ := views.New(templates.FS, views.Options{})
 		h, err := NewServer(Deps{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Leads: fakeLeads{err: providers.ErrNotFound}, Views: views})
 		if err != nil {
 			t.Fatal(err)
@@ -257,7 +258,7 @@ func (downStore) Ping(context.Context) error { return errors.New("connection ref
 
 func newAdmin(t *testing.T, st AdminStore, password string) http.Handler {
 	t.Helper()
-	views, err := NewViews(templates.FS)
+	views, err := views.New(templates.FS, views.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +275,7 @@ func TestReadyz(t *testing.T) {
 		t.Errorf("ready: %d %s", w.Code, w.Body)
 	}
 	// Redis down degrades, it does not unready: the gateway still serves.
-	views, _ := NewViews(templates.FS)
+	views, _ := views.New(templates.FS, views.Options{})
 	degraded := NewAdmin(AdminDeps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: st, Views: views,
 		Breakers: func() map[string]string { return nil }, Redis: func() string { return "unreachable: serving with per-replica cache and limits" }})
 	if w := do(degraded, "GET", "/readyz", nil); w.Code != 200 || !strings.Contains(w.Body.String(), `"redis":"unreachable`) {
@@ -317,11 +318,11 @@ func TestAdminAuditTrail(t *testing.T) {
 		t.Errorf("wrong password: got %d", w.Code)
 	}
 	w := get("/admin/api/applications/app-1", "admin", "s3cret")
-	var got AuditPage
+	var got views.AuditPage
 	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 200 {
 		t.Fatalf("got %d %s", w.Code, w.Body)
 	}
-	want := []AuditAttempt{
+	want := []views.AuditAttempt{
 		{Seq: 1, Buyer: "astoria", Tier: "tier100", LatencyMS: 1200, Outcome: "declined", Reason: "astoria: Unable to Monetize"},
 		{Seq: 2, Buyer: "astoria", Tier: "tier50", LatencyMS: 900, Outcome: "accepted", Price: 50},
 	}
@@ -383,7 +384,7 @@ func TestConsentEvidenceIsStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	views, _ := NewViews(templates.FS)
+	views, _ := views.New(templates.FS, views.Options{})
 	cat := views.Catalog("es")
 	sub := rec.Submission
 	if len(sub.Consents) != 2 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/leadgate/leadgate/gateway/jobs"
 	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/templates"
 )
@@ -76,7 +77,7 @@ func TestAdminSecurityHeaders(t *testing.T) {
 // Another address is not locked out. Requests get an access log line.
 func TestAdminBruteForceIsLimitedAndLogged(t *testing.T) {
 	_, st := newTestServer(t, fakeLeads{})
-	views, _ := NewViews(templates.FS)
+	views, _ := views.New(templates.FS, views.Options{})
 	var logs bytes.Buffer
 	admin := NewAdmin(AdminDeps{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Store: st, Views: views,
 		Breakers: func() map[string]string { return nil }, Username: "admin", Password: "right-password"})

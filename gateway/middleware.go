@@ -10,10 +10,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/ulule/limiter/v3"
 	"github.com/ulule/limiter/v3/drivers/store/memory"
 )
@@ -94,9 +94,9 @@ func securityHeaders() gin.HandlerFunc {
 	}
 }
 
-// bodyLimit caps request bodies; handlers see errTooLarge past the cap.
-func (s *server) bodyLimit() gin.HandlerFunc {
-	max := s.Config.Server.MaxBodyBytes
+// bodyLimit caps request bodies at max bytes; handlers see errTooLarge
+// past the cap.
+func bodyLimit(max int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.Body != nil {
 			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
@@ -106,8 +106,8 @@ func (s *server) bodyLimit() gin.HandlerFunc {
 }
 
 // parseForm parses a POST body, telling a too-large body apart.
-func parseForm(c *gin.Context) error {
-	if err := c.Request.ParseForm(); err != nil {
+func parseForm(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
 			return errTooLarge
@@ -117,11 +117,11 @@ func parseForm(c *gin.Context) error {
 	return nil
 }
 
-// recovery turns a panic into a whole error page and one log line.
-func (s *server) recovery() gin.HandlerFunc {
+// recovery turns a panic into a whole error page (or API error) and one
+// log line naming the panic's type, never its value.
+func recovery(respond *responder) gin.HandlerFunc {
 	return gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, err any) {
-		s.Log.Error("panic", "request_id", reqID(c), "route", c.FullPath(), "panic", fmt.Sprintf("%T", err))
-		s.errorPage(c, http.StatusInternalServerError, s.defaultLang(), "error.internal")
+		respond.fail(c, "", fmt.Errorf("panic: %T", err))
 	})
 }
 
@@ -133,49 +133,48 @@ type limiters struct {
 	prefillIP, prefillToken, prefillBrowser gin.HandlerFunc
 }
 
-// limiters builds the rate limits of the public routes. The key is Gin's
+// newLimiters builds the rate limits of the public routes, their stores
+// made by shared (Redis) when set, else in memory. The key is Gin's
 // ClientIP, which believes X-Forwarded-For only from
-// server.trusted_proxies (or the action token, for prefillToken). Pages
-// answer a 429 page, the API its JSON error, both with Retry-After.
-func (s *server) limiters() (limiters, error) {
-	rl := s.Config.RateLimits
-	mk := func(key, formatted, prefix string, api bool, keyOf func(*gin.Context) string) (gin.HandlerFunc, error) {
+// server.trusted_proxies (or the action token, for prefillToken).
+func newLimiters(rl config.RateLimits, shared func(prefix string) limiter.Store, respond *responder, log *slog.Logger) (limiters, error) {
+	mk := func(key, formatted, prefix string, keyOf func(*gin.Context) string) (gin.HandlerFunc, error) {
 		rate, err := limiter.NewRateFromFormatted(formatted)
 		if err != nil {
 			return nil, fmt.Errorf("rate_limits.%s: %w", key, err)
 		}
 		var st limiter.Store
-		if s.LimitStore != nil {
-			st = s.LimitStore(prefix) // shared by replicas (Redis)
+		if shared != nil {
+			st = shared(prefix)
 		} else {
 			st = memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: prefix, CleanUpInterval: time.Minute})
 		}
 		if keyOf == nil {
 			keyOf = (*gin.Context).ClientIP
 		}
-		return s.limit(limiter.New(st, rate), keyOf, api), nil
+		return limit(limiter.New(st, rate), keyOf, respond, log), nil
 	}
 	var l limiters
 	var err error
-	if l.landing, err = mk("landing", rl.Landing, "landing", false, nil); err != nil {
+	if l.landing, err = mk("landing", rl.Landing, "landing", nil); err != nil {
 		return l, err
 	}
-	if l.apply, err = mk("apply", rl.Apply, "apply", false, nil); err != nil {
+	if l.apply, err = mk("apply", rl.Apply, "apply", nil); err != nil {
 		return l, err
 	}
 	// The waiting page refreshes itself: it gets its own bucket at the
 	// landing rate, so waiting never eats into the landing allowance.
-	if l.status, err = mk("landing", rl.Landing, "status", false, nil); err != nil {
+	if l.status, err = mk("landing", rl.Landing, "status", nil); err != nil {
 		return l, err
 	}
-	if l.prefillIP, err = mk("prefill_api", rl.PrefillAPI, "prefill-ip", true, nil); err != nil {
+	if l.prefillIP, err = mk("prefill_api", rl.PrefillAPI, "prefill-ip", nil); err != nil {
 		return l, err
 	}
-	if l.prefillBrowser, err = mk("prefill_browser", rl.PrefillBrowser, "prefill-browser", true, nil); err != nil {
+	if l.prefillBrowser, err = mk("prefill_browser", rl.PrefillBrowser, "prefill-browser", nil); err != nil {
 		return l, err
 	}
 	byToken := func(c *gin.Context) string { return c.Param("token") }
-	if l.prefillToken, err = mk("prefill_api", rl.PrefillAPI, "prefill-token", true, byToken); err != nil {
+	if l.prefillToken, err = mk("prefill_api", rl.PrefillAPI, "prefill-token", byToken); err != nil {
 		return l, err
 	}
 	return l, nil
@@ -185,14 +184,16 @@ func (s *server) limiters() (limiters, error) {
 // the hottest routes: the headers are written under their canonical keys
 // (c.Header canonicalises and allocates each one), and Retry-After comes
 // from the limiter's answer instead of being parsed back out of a header.
-func (s *server) limit(l *limiter.Limiter, keyOf func(*gin.Context) string, api bool) gin.HandlerFunc {
+// Past the limit the responder answers: a page, or the API's error on an
+// API path.
+func limit(l *limiter.Limiter, keyOf func(*gin.Context) string, respond *responder, log *slog.Logger) gin.HandlerFunc {
 	limit := []string{strconv.FormatInt(l.Rate.Limit, 10)}
 	return func(c *gin.Context) {
 		lc, err := l.Get(c, keyOf(c))
 		if err != nil {
 			// A limiter that cannot answer (Redis gone) must not take the
 			// page down: serve, and say so.
-			s.Log.Warn("rate limiter unavailable: serving without limit", "request_id", reqID(c), "err", err)
+			log.Warn("rate limiter unavailable: serving without limit", "request_id", reqID(c), "err", err)
 			c.Next()
 			return
 		}
@@ -204,14 +205,6 @@ func (s *server) limit(l *limiter.Limiter, keyOf func(*gin.Context) string, api 
 			c.Next()
 			return
 		}
-		h["Retry-After"] = []string{strconv.FormatInt(max(1, lc.Reset-time.Now().Unix()), 10)}
-		c.Abort()
-		// The status page's JSON twin shares the page's bucket, but an API
-		// path always answers in the API's error shape (as notFound does).
-		if api || strings.HasPrefix(c.Request.URL.Path, "/api/") {
-			s.apiFail(c, http.StatusTooManyRequests, "rate_limited", "too many requests: retry after the Retry-After delay")
-			return
-		}
-		s.errorPage(c, http.StatusTooManyRequests, s.defaultLang(), "error.ratelimited")
+		respond.fail(c, "", rateLimited(int(lc.Reset-time.Now().Unix()), "too many requests: retry after the Retry-After delay"))
 	}
 }

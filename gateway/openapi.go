@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -55,14 +56,14 @@ func openAPIDocument(publicURL string) ([]byte, error) {
 
 // handleOpenAPI handles "GET /api/v1/openapi.json". The document is made
 // once; it holds no secret and changes only with the binary.
-func (s *server) handleOpenAPI() gin.HandlerFunc {
-	doc, err := openAPIDocument(s.Config.Server.PublicURL)
+func handleOpenAPI(publicURL string, respond *responder, log *slog.Logger) gin.HandlerFunc {
+	doc, err := openAPIDocument(publicURL)
 	if err != nil {
-		s.Log.Error("openapi document unusable", "err", err)
+		log.Error("openapi document unusable", "err", err)
 	}
 	return func(c *gin.Context) {
 		if err != nil {
-			s.apiFail(c, http.StatusInternalServerError, "internal", "the API document is unavailable")
+			respond.fail(c, "", err)
 			return
 		}
 		c.Header("Cache-Control", "public, max-age=3600")

@@ -30,7 +30,7 @@ type exchanged struct {
 }
 
 // exchange makes a real HTTP request to srv (redirects not followed).
-func exchange(t *testing.T, client *http.Client, method, target string, headers map[string]string, body url.Values) exchanged {
+func roundTrip(t *testing.T, client *http.Client, method, target string, headers map[string]string, body url.Values) exchanged {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -69,7 +69,7 @@ func newClient(t *testing.T, jar bool) *http.Client {
 // apiDocument fetches the served document and builds a validator from it.
 func apiDocument(t *testing.T, base string) validator.Validator {
 	t.Helper()
-	a := exchange(t, newClient(t, false), "GET", base+"/api/v1/openapi.json", nil, nil)
+	a := roundTrip(t, newClient(t, false), "GET", base+"/api/v1/openapi.json", nil, nil)
 	if a.res.StatusCode != 200 {
 		t.Fatalf("openapi.json: got %d %s", a.res.StatusCode, a.body)
 	}
@@ -114,7 +114,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	h, _ := newLimitedServer(t, fakeLeads{}, "100-M", func(d *Deps) { d.Config.Server.PublicURL = "https://apply.lender.example/" })
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	a := exchange(t, newClient(t, false), "GET", srv.URL+"/api/v1/openapi.json", nil, nil)
+	a := roundTrip(t, newClient(t, false), "GET", srv.URL+"/api/v1/openapi.json", nil, nil)
 	if a.res.StatusCode != 200 || a.res.Header.Get("Content-Type") != "application/json" || a.res.Header.Get("Cache-Control") != "public, max-age=3600" {
 		t.Fatalf("got %d, Content-Type %q, Cache-Control %q; want 200, application/json, public, max-age=3600",
 			a.res.StatusCode, a.res.Header.Get("Content-Type"), a.res.Header.Get("Cache-Control"))
@@ -241,7 +241,7 @@ func TestOpenAPIAnswersMatchDocument(t *testing.T) {
 			v := apiDocument(t, srv.URL)
 			var a exchanged
 			for range max(tt.calls, 1) {
-				a = exchange(t, newClient(t, false), tt.method, srv.URL+tt.path, tt.headers, nil)
+				a = roundTrip(t, newClient(t, false), tt.method, srv.URL+tt.path, tt.headers, nil)
 			}
 			if a.res.StatusCode != tt.status || errorCodeOf(a.body) != tt.code {
 				t.Fatalf("got %d %s, want %d %s", a.res.StatusCode, a.body, tt.status, tt.code)
@@ -270,7 +270,7 @@ func TestOpenAPIApplicationStatusMatchesDocument(t *testing.T) {
 	v := apiDocument(t, srv.URL)
 	consumer := newClient(t, true)
 
-	landing := exchange(t, consumer, "GET", srv.URL+"/", nil, nil)
+	landing := roundTrip(t, consumer, "GET", srv.URL+"/", nil, nil)
 	posted := url.Values{}
 	for _, m := range hiddenField.FindAllStringSubmatch(string(landing.body), -1) {
 		posted.Set(m[1], m[2])
@@ -278,7 +278,7 @@ func TestOpenAPIApplicationStatusMatchesDocument(t *testing.T) {
 	for k, val := range validES() {
 		posted[k] = val
 	}
-	applied := exchange(t, consumer, "POST", srv.URL+"/apply", nil, posted)
+	applied := roundTrip(t, consumer, "POST", srv.URL+"/apply", nil, posted)
 	id := strings.TrimPrefix(applied.res.Header.Get("Location"), "/status/")
 	if applied.res.StatusCode != http.StatusSeeOther || len(id) != 32 {
 		t.Fatalf("apply: got %d to %q", applied.res.StatusCode, applied.res.Header.Get("Location"))
@@ -293,8 +293,8 @@ func TestOpenAPIApplicationStatusMatchesDocument(t *testing.T) {
 			t.Errorf("%s: does not match the document: %s", name, p)
 		}
 	}
-	check("unknown id", exchange(t, consumer, "GET", srv.URL+"/api/v1/applications/"+strings.Repeat("0", 32), nil, nil), 404, `"not_found"`)
-	check("pending", exchange(t, consumer, "GET", srv.URL+"/api/v1/applications/"+id, nil, nil), 200, `"status":"pending"`)
+	check("unknown id", roundTrip(t, consumer, "GET", srv.URL+"/api/v1/applications/"+strings.Repeat("0", 32), nil, nil), 404, `"not_found"`)
+	check("pending", roundTrip(t, consumer, "GET", srv.URL+"/api/v1/applications/"+id, nil, nil), 200, `"status":"pending"`)
 
 	ctx := context.Background()
 	if _, err := st.Claim(ctx, "w", time.Minute, 10); err != nil {
@@ -303,9 +303,9 @@ func TestOpenAPIApplicationStatusMatchesDocument(t *testing.T) {
 	if err := st.Decide(ctx, id, "w", providers.Verdict{Status: providers.StatusAccepted, RedirectURL: "https://lender.example/welcome?ref=1"}); err != nil {
 		t.Fatal(err)
 	}
-	check("accepted", exchange(t, consumer, "GET", srv.URL+"/api/v1/applications/"+id, nil, nil), 200, `"redirect_url":"https://lender.example/welcome?ref=1"`)
+	check("accepted", roundTrip(t, consumer, "GET", srv.URL+"/api/v1/applications/"+id, nil, nil), 200, `"redirect_url":"https://lender.example/welcome?ref=1"`)
 	// The waiting page polls: past the limit it gets the API's own error.
-	check("rate limited", exchange(t, consumer, "GET", srv.URL+"/api/v1/applications/"+id, nil, nil), 429, `"rate_limited"`)
+	check("rate limited", roundTrip(t, consumer, "GET", srv.URL+"/api/v1/applications/"+id, nil, nil), 429, `"rate_limited"`)
 }
 
 // The check itself fails on drift: an answer with one more field in the
@@ -318,8 +318,8 @@ func TestOpenAPICheckCatchesDrift(t *testing.T) {
 	client := newClient(t, false)
 	target := srv.URL + "/api/v1/prefill/esdemo0000000001"
 
-	ok := exchange(t, client, "GET", target, withKey, nil)
-	limited := exchange(t, client, "GET", target, withKey, nil)
+	ok := roundTrip(t, client, "GET", target, withKey, nil)
+	limited := roundTrip(t, client, "GET", target, withKey, nil)
 	if ok.res.StatusCode != 200 || limited.res.StatusCode != 429 || len(problems(v, limited, true)) > 0 {
 		t.Fatalf("got %d then %d (%v), want 200 then a 429 that matches", ok.res.StatusCode, limited.res.StatusCode, problems(v, limited, true))
 	}

@@ -3,14 +3,14 @@ package gateway
 import (
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"slices"
-	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/cashcat"
 )
 
@@ -19,12 +19,6 @@ import (
 type prefillAnswer struct {
 	Lead   map[string]string `json:"lead"`
 	Source json.RawMessage   `json:"source,omitempty"`
-}
-
-// apiFail answers the API's one error shape.
-func (s *server) apiFail(c *gin.Context, status int, code, message string) {
-	noStore(c)
-	c.AbortWithStatusJSON(status, apiError{Error: apiErrorBody{Code: code, Message: message}})
 }
 
 // prefillAccess decides how a prefill call is authorised, and limits it
@@ -37,12 +31,11 @@ func (s *server) apiFail(c *gin.Context, status int, code, message string) {
 // compared exactly as browsers send them (the config writes them so). CORS
 // headers go to an allowed origin, never with credentials: the session
 // cookie has nothing to do with this API.
-func (s *server) prefillAccess(keyed, browser gin.HandlerFunc) gin.HandlerFunc {
-	keys := make([][]byte, len(s.Config.PrefillAPI.Keys))
-	for i, k := range s.Config.PrefillAPI.Keys {
+func prefillAccess(apiKeys, origins []string, keyed, browser gin.HandlerFunc, respond *responder) gin.HandlerFunc {
+	keys := make([][]byte, len(apiKeys))
+	for i, k := range apiKeys {
 		keys[i] = []byte(k)
 	}
-	origins := s.Config.PrefillAPI.AllowedOrigins
 	vary := []string{"Origin"}
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
@@ -54,7 +47,7 @@ func (s *server) prefillAccess(keyed, browser gin.HandlerFunc) gin.HandlerFunc {
 		}
 		if c.Request.Method == http.MethodOptions {
 			if !allowed {
-				s.apiFail(c, http.StatusForbidden, "origin_not_allowed", "this origin may not call the prefill API")
+				respond.fail(c, "", errOriginRefused)
 				return
 			}
 			c.Header("Access-Control-Allow-Methods", "GET, OPTIONS")
@@ -69,7 +62,7 @@ func (s *server) prefillAccess(keyed, browser gin.HandlerFunc) gin.HandlerFunc {
 		case key == "" && allowed:
 			browser(c)
 		default:
-			s.apiFail(c, http.StatusUnauthorized, "unauthorized", "a valid X-API-Key (or, from a browser, an allowed Origin) is required")
+			respond.fail(c, "", errUnauthorized)
 		}
 	}
 }
@@ -88,103 +81,76 @@ func validKey(keys [][]byte, key string) bool {
 }
 
 // checkToken refuses a malformed token before any limit or upstream call.
-func (s *server) checkToken() gin.HandlerFunc {
+func checkToken(respond *responder) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !cashcat.ValidToken(c.Param("token")) {
-			s.apiFail(c, http.StatusBadRequest, "malformed_token", "an action token is 16 letters or digits")
+			respond.fail(c, "", errMalformedToken)
 			return
 		}
 		c.Next()
 	}
 }
 
-// noStoreHeader is the Cache-Control value of every private answer, shared
-// read-only by all of them.
-var noStoreHeader = []string{"no-store"}
-
-// noStore marks an answer as never to be stored by a browser or a proxy
-// (it carries personal data, a token or a per-session secret). The key is
-// written canonical: c.Header would canonicalise it on every request.
-func noStore(c *gin.Context) { c.Writer.Header()["Cache-Control"] = noStoreHeader }
-
 // handlePrefill handles "GET /api/v1/prefill/:token": the lead in
 // canonical field names, from the same cache as the landing page, so a
 // cached token never costs a second Cashcat call.
-func (s *server) handlePrefill() gin.HandlerFunc {
+func handlePrefill(flows *Flows, leads *leads, respond *responder, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		keyed := keyedCall(c)
 		var flow *Flow
 		if name := c.Query("flow"); name != "" {
-			if flow = s.flows.ByName(name); flow == nil {
-				s.apiFail(c, http.StatusBadRequest, "unknown_flow", "no flow of that name")
+			if flow = flows.ByName(name); flow == nil {
+				respond.fail(c, "", errUnknownFlow)
 				return
 			}
 		} else if !keyed {
 			// A browser gets a form's fields, never the whole lead.
-			flow = s.flows.Default()
+			flow = flows.Default()
 		}
 		token := c.Param("token")
-		mode, payer := "browser", clientIP(c)
+		mode, payer := "browser", clientIP(c.ClientIP())
 		if keyed {
 			// A lender's own server, with its key: charged to the daily
 			// budget, never to a client IP's.
 			mode, payer = "key", ""
 		}
-		key := token + "|" + c.Query("flow") + "|" + mode + "|" + s.Now().UTC().Format("2006-01-02")
-		if body, ok := s.answers.Get(key); ok {
-			noStore(c)
-			c.Data(http.StatusOK, "application/json; charset=utf-8", body.([]byte))
-			return
-		}
-		lead, err := s.fetch(c, token, payer)
-		switch {
-		case errors.Is(err, providers.ErrNotFound):
-			s.apiFail(c, http.StatusNotFound, "unknown_token", "cashcat does not know this action token")
-			return
-		case errors.Is(err, cashcat.ErrBudgetSpent):
-			c.Header("Retry-After", "60")
-			s.apiFail(c, http.StatusTooManyRequests, "rate_limited", "too many new action tokens from this address: retry after the Retry-After delay")
-			return
-		case err != nil:
-			// Cashcat down, slow, its breaker open, or refusing us (401,
-			// 402: the operator is alerted): the lender can retry later.
-			retry := 5
-			if errors.Is(err, providers.ErrBreakerOpen) {
-				retry = int(max(s.Config.Cashcat.Breaker.OpenFor.Seconds(), 1))
+		key := token + "|" + c.Query("flow") + "|" + mode + "|" + now().UTC().Format("2006-01-02")
+		body, ok := leads.answer(key)
+		if !ok {
+			lead, err := leads.fetch(c.Request.Context(), token, payer)
+			if err != nil {
+				respond.fail(c, "", err)
+				return
 			}
-			c.Header("Retry-After", strconv.Itoa(retry))
-			s.apiFail(c, http.StatusServiceUnavailable, "cashcat_unavailable", "the lead cannot be fetched right now")
-			return
-		}
-		out := prefillAnswer{}
-		if keyed {
-			out.Source = lead.Raw
-			if len(out.Source) == 0 {
-				out.Source = json.RawMessage("null")
+			out := prefillAnswer{}
+			if keyed {
+				out.Source = lead.Raw
+				if len(out.Source) == 0 {
+					out.Source = json.RawMessage("null")
+				}
 			}
+			if flow != nil {
+				out.Lead = flow.Form.Restrict(lead.Prefill(flow.Currency), now(), flow.Loc)
+			} else {
+				// Without a flow, amounts are given in the lead's own currency.
+				out.Lead = lead.Prefill(lead.Loan.RequestedCurrency)
+			}
+			if body, err = json.Marshal(out); err != nil {
+				respond.fail(c, "", fmt.Errorf("encoding a prefill answer: %w", err))
+				return
+			}
+			leads.remember(key, body)
 		}
-		if flow != nil {
-			out.Lead = flow.Form.Restrict(lead.Prefill(flow.Currency), s.Now(), flow.Loc)
-		} else {
-			// Without a flow, amounts are given in the lead's own currency.
-			out.Lead = lead.Prefill(lead.Loan.RequestedCurrency)
-		}
-		body, err := json.Marshal(out)
-		if err != nil {
-			s.apiFail(c, http.StatusInternalServerError, "internal", "the lead could not be encoded")
-			return
-		}
-		s.remember(key, body)
 		noStore(c)
-		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body.([]byte))
 	}
 }
 
 // handlePrefillJS handles "GET /prefill.js": the snippet a lender's own
 // page includes. It is public and cacheable; it holds no secret.
-func (s *server) handlePrefillJS() gin.HandlerFunc {
+func handlePrefillJS(static fs.FS) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=3600")
-		c.FileFromFS("prefill.js", http.FS(s.Views.static))
+		c.FileFromFS("prefill.js", http.FS(static))
 	}
 }

@@ -3,54 +3,70 @@ package gateway
 import (
 	"io/fs"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 )
 
-// routes is the whole public surface, in one place.
-func (s *server) routes(r *gin.Engine) error {
-	lim, err := s.limiters()
+// publicRoutes is the whole public surface, in one place.
+func publicRoutes(r *gin.Engine, p publicParts) error {
+	lim, err := newLimiters(p.Config.RateLimits, p.LimitStore, p.respond, p.Log)
 	if err != nil {
 		return err
 	}
-	r.Use(s.recovery(), requestID(), accessLog(s.Log, "public", s.Observe), securityHeaders(), s.bodyLimit())
-	// Health checkers and link previewers ask with HEAD: every GET route
-	// answers it too (net/http sends the headers and drops the body).
-	get := func(r gin.IRoutes, path string, h ...gin.HandlerFunc) {
-		r.GET(path, h...)
-		r.HEAD(path, h...)
-	}
+	r.Use(recovery(p.respond), requestID(), accessLog(p.Log, "public", p.Observe), securityHeaders(), bodyLimit(p.Config.Server.MaxBodyBytes))
+	static := p.Views.Static()
 
-	get(r, "/", lim.landing, s.handleLanding())
-	r.POST("/apply", lim.apply, s.handleApply())
-	get(r, "/status/:id", lim.status, s.handleStatus())
-	get(r, "/api/v1/applications/:id", lim.status, s.handleApplicationJSON())
-	prefill := r.Group("/api/v1/prefill/:token", s.prefillAccess(lim.prefillIP, lim.prefillBrowser))
+	get(r, "/", lim.landing, handleLanding(p.sessions, p.flows, p.leads, p.forms, p.Funnel, p.Now))
+	r.POST("/apply", lim.apply, handleApply(p.sessions, p.flows, p.leads, p.forms, p.Store, p.Submitter, p.next, p.respond,
+		applySettings{wait: p.Config.Submission.Wait, pageURL: p.Config.Server.PublicURL, version: p.Views.Version, log: p.Log, now: p.Now}))
+	get(r, "/status/:id", lim.status, handleStatus(p.sessions, p.flows, p.Store, p.forms, p.next, p.respond, p.Views, p.Now))
+	get(r, "/api/v1/applications/:id", lim.status, handleApplicationJSON(p.sessions, p.Store, p.next, p.respond))
+	prefill := r.Group("/api/v1/prefill/:token",
+		prefillAccess(p.Config.PrefillAPI.Keys, p.Config.PrefillAPI.AllowedOrigins, lim.prefillIP, lim.prefillBrowser, p.respond))
 	prefill.OPTIONS("", func(*gin.Context) {}) // answered by prefillAccess
-	get(prefill, "", s.checkToken(), lim.prefillToken, s.handlePrefill())
-	get(r, "/prefill.js", s.handlePrefillJS())
-	get(r, "/api/v1/openapi.json", s.handleOpenAPI())
+	get(prefill, "", checkToken(p.respond), lim.prefillToken, handlePrefill(p.flows, p.leads, p.respond, p.Now))
+	get(r, "/prefill.js", handlePrefillJS(static))
+	get(r, "/api/v1/openapi.json", handleOpenAPI(p.Config.Server.PublicURL, p.respond, p.Log))
 	get(r, "/healthz", handleHealthz())
-	get(r, "/v.gif", lim.status, s.handleVisit())
-	get(r, "/static/*file", s.handleStatic())
+	get(r, "/v.gif", lim.status, handleVisit(p.sessions, p.flows, p.Funnel))
+	get(r, "/static/*file", handleStatic("/static/", static, "public, max-age=86400"))
 
-	if s.Sandbox != nil {
-		r.Any("/sandbox/*path", gin.WrapH(s.Sandbox))
+	if p.Sandbox != nil {
+		r.Any("/sandbox/*path", gin.WrapH(p.Sandbox))
 	}
-	r.NoRoute(func(c *gin.Context) { s.notFound(c, http.StatusNotFound) })
-	r.NoMethod(func(c *gin.Context) { s.notFound(c, http.StatusMethodNotAllowed) })
+	r.NoRoute(func(c *gin.Context) { p.respond.fail(c, "", errNotFound) })
+	r.NoMethod(func(c *gin.Context) { p.respond.fail(c, "", errNoMethod) })
 	return nil
 }
 
-// notFound answers an unmatched request: API paths always in the API's
-// JSON error shape, pages as a page.
-func (s *server) notFound(c *gin.Context, status int) {
-	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
-		c.JSON(status, apiError{Error: apiErrorBody{Code: "not_found", Message: http.StatusText(status)}})
-		return
+// adminRoutes is the whole operator surface, in one place.
+func adminRoutes(r *gin.Engine, d AdminDeps, respond *responder) {
+	r.Use(recovery(respond), requestID(), accessLog(d.Log, "admin", nil), securityHeaders(), func(c *gin.Context) {
+		// Operator answers hold applications and counts: never stored.
+		noStore(c)
+	})
+	get(r, "/healthz", handleHealthz())
+	get(r, "/readyz", handleReadyz(d.Store, d.Breakers, d.Redis, d.Log))
+	if d.Metrics != nil {
+		// Scraped by Prometheus on the private admin listener, like
+		// /healthz: no Basic auth, which scrapers rarely carry.
+		r.GET("/metrics", gin.WrapH(d.Metrics))
 	}
-	s.errorPage(c, status, s.defaultLang(), "error.notfound")
+	admin := r.Group("/admin", adminAuth(d.Username, d.Password, d.Log, respond))
+	admin.GET("/static/*file", handleStatic("/admin/static/", d.Views.Static(), ""))
+	admin.GET("", handleDashboard(d.Store, d.Views, d.PublicURL, d.Flows, respond))
+	admin.GET("/funnel.csv", handleFunnelCSV(d.Store, respond))
+	admin.GET("/applications/:id", handleAudit(d.Store, d.Views, respond, false))
+	admin.GET("/api/applications/:id", handleAudit(d.Store, d.Views, respond, true))
+	r.NoRoute(func(c *gin.Context) { respond.fail(c, "", errNotFound) })
+	r.NoMethod(func(c *gin.Context) { respond.fail(c, "", errNoMethod) })
+}
+
+// get routes GET and HEAD to h: health checkers and link previewers ask
+// with HEAD (net/http sends the headers and drops the body).
+func get(r gin.IRoutes, path string, h ...gin.HandlerFunc) {
+	r.GET(path, h...)
+	r.HEAD(path, h...)
 }
 
 // handleHealthz handles "GET /healthz": 200 while the process serves.
@@ -58,14 +74,16 @@ func handleHealthz() gin.HandlerFunc {
 	return func(c *gin.Context) { c.String(http.StatusOK, "ok\n") }
 }
 
-// handleStatic handles "GET /static/*file" from the embedded assets,
+// handleStatic handles "GET {prefix}*file" from the embedded assets,
 // files only: a directory is not listed.
-func (s *server) handleStatic() gin.HandlerFunc {
-	fs := http.StripPrefix("/static/", http.FileServerFS(filesOnly{s.Views.static}))
+func handleStatic(prefix string, static fs.FS, cacheControl string) gin.HandlerFunc {
+	files := http.StripPrefix(prefix, http.FileServerFS(filesOnly{static}))
 	return func(c *gin.Context) {
-		// Asset URLs carry the version, so a long cache is safe.
-		c.Header("Cache-Control", "public, max-age=86400")
-		fs.ServeHTTP(c.Writer, c.Request)
+		if cacheControl != "" {
+			// Asset URLs carry the version, so a long cache is safe.
+			c.Header("Cache-Control", cacheControl)
+		}
+		files.ServeHTTP(c.Writer, c.Request)
 	}
 }
 

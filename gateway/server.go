@@ -1,25 +1,25 @@
 // Package gateway is leadgate's HTTP surface: the consumer journey
-// (landing, apply, status), the sandbox mount and the operator endpoints.
-// Gin stays in this package; below the handlers everything takes a
-// context.Context and domain values.
+// (landing, apply, status), the lenders' prefill API, the sandbox mount
+// and the operator listener. Gin stays in this package: every handler is
+// made by a function that takes what it needs, and below the handlers
+// everything takes a context.Context and plain values.
 package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	gocache "github.com/patrickmn/go-cache"
 	"github.com/ulule/limiter/v3"
 
 	"github.com/leadgate/leadgate/gateway/config"
+	"github.com/leadgate/leadgate/gateway/session"
 	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 )
 
@@ -48,14 +48,14 @@ type Submitter interface {
 	Wait(ctx context.Context, id string, max time.Duration) (providers.Record, error)
 }
 
-// Deps are what the server is built from.
+// Deps are what the public listener is built from.
 type Deps struct {
 	Config    *config.Config
 	Log       *slog.Logger
 	Leads     LeadSource
 	Store     Applications
 	Submitter Submitter
-	Views     *Views
+	Views     *views.Views
 	// Sandbox, when not nil, is mounted under /sandbox/.
 	Sandbox http.Handler
 	// LimitStore, when set, makes the rate limiters' store for a prefix
@@ -66,17 +66,6 @@ type Deps struct {
 	// Observe, when set, is told every answered request (metrics).
 	Observe func(route string, status int, d time.Duration)
 	Now     func() time.Time
-}
-
-// server is the handlers' shared state, built once.
-type server struct {
-	Deps
-	flows    *Flows
-	sessions *sessions
-	// answers keeps formatted prefill answers for a minute: the lead is
-	// cached already, and mapping, checking and encoding it again for
-	// every call was half of the API's cost.
-	answers *gocache.Cache
 }
 
 // NewServer returns the public listener's handler.
@@ -97,60 +86,84 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server.public_url: %w", err)
 	}
-	d.Views.testFill = d.Sandbox != nil
-	s := &server{
+	r, err := newEngine(d.Config.Server.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	sessions := session.New(d.Config.Server.SessionSecret, pub.Scheme == "https", d.Now)
+	respond := &responder{views: d.Views, log: d.Log, lang: flows.Default().Locale, breakerOpenFor: d.Config.Cashcat.Breaker.OpenFor}
+	if err := publicRoutes(r, publicParts{
 		Deps:     d,
 		flows:    flows,
-		sessions: newSessions(d.Config.Server.SessionSecret, pub.Scheme == "https", d.Now),
-		answers:  gocache.New(time.Minute, 2*time.Minute),
-	}
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	// Only the configured proxies may tell us the client's address:
-	// otherwise anyone could pick their own rate-limit key.
-	if err := r.SetTrustedProxies(nilIfEmpty(d.Config.Server.TrustedProxies)); err != nil {
-		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
-	}
-	r.HandleMethodNotAllowed = true
-	if err := s.routes(r); err != nil {
+		sessions: sessions,
+		respond:  respond,
+		leads:    newLeads(d.Leads, d.Config.Cashcat.Timeout, d.Log, d.Now),
+		forms:    &forms{views: d.Views, sessions: sessions, respond: respond},
+		next:     &outcomes{flows: flows, store: d.Store, log: d.Log},
+	}); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-func nilIfEmpty(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	return s
+// publicParts are the parts the public handlers are made from, each built
+// once.
+type publicParts struct {
+	Deps
+	flows    *Flows
+	sessions *session.Sessions
+	respond  *responder
+	leads    *leads
+	forms    *forms
+	next     *outcomes
 }
 
-// errorPage renders a whole error page in lang, or, when even that fails,
-// plain text: the consumer never gets half a page.
-func (s *server) errorPage(c *gin.Context, status int, lang, msgKey string) {
-	cat := s.Views.Catalog(lang)
-	v := s.Views.statusView(lang, cat.T("error.title"), cat.T(msgKey))
-	v.Link, v.LinkText = "/", cat.T("error.home")
-	noStore(c)
-	if err := s.Views.render(c.Writer, status, "status", v); err != nil {
-		s.Log.Error("rendering error page", "err", err)
-		c.String(status, cat.T(msgKey))
+// newEngine is a Gin engine believing X-Forwarded-For from the trusted
+// proxies only: otherwise anyone could pick their own rate-limit key.
+func newEngine(trusted []string) (*gin.Engine, error) {
+	r := gin.New()
+	if len(trusted) == 0 {
+		trusted = nil
 	}
-	c.Abort()
+	if err := r.SetTrustedProxies(trusted); err != nil {
+		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
+	}
+	r.HandleMethodNotAllowed = true
+	return r, nil
 }
 
-// defaultLang is the language of pages that belong to no flow.
-func (s *server) defaultLang() string { return s.flows.Default().Locale }
-
-// clientIP is the consumer's address as buyers get it. Loopback IPv6 (a
-// browser on the same machine as a sandbox gateway) is written as IPv4,
-// since Casheddy accepts dotted IPv4 only.
-func clientIP(c *gin.Context) string {
-	ip := c.ClientIP()
-	if ip == "::1" {
-		return "127.0.0.1"
-	}
-	return strings.TrimPrefix(ip, "::ffff:")
+// AdminStore is what the operator listener reads.
+type AdminStore interface {
+	Ping(ctx context.Context) error
+	Get(ctx context.Context, id string) (providers.Record, error)
+	Attempts(ctx context.Context, id string) ([]providers.Attempt, error)
+	Funnel(ctx context.Context, from, to time.Time) ([]store.FunnelRow, error)
+	Recent(ctx context.Context, limit int) ([]providers.Record, error)
 }
 
-var errTooLarge = errors.New("request body too large")
+// AdminDeps are what the operator listener is built from.
+type AdminDeps struct {
+	Log      *slog.Logger
+	Store    AdminStore
+	Views    *views.Views
+	Breakers func() map[string]string // upstream → closed, half-open, open
+	// Redis says how the shared state is ("ok", "not configured", or
+	// unreachable); nil: not reported.
+	Redis func() string
+	// Metrics serves /metrics (Prometheus); nil: not served.
+	Metrics http.Handler
+	// PublicURL and Flows feed the UTM link builder.
+	PublicURL string
+	Flows     []string
+	// Username and Password guard /admin (HTTP Basic). An empty password
+	// turns /admin off rather than leaving it open.
+	Username, Password string
+}
+
+// NewAdmin returns the operator listener's handler (server.admin_addr).
+// It trusts no proxy: it is meant for a private interface.
+func NewAdmin(d AdminDeps) http.Handler {
+	r, _ := newEngine(nil) // no proxies: cannot fail
+	adminRoutes(r, d, &responder{views: d.Views, log: d.Log, lang: "en", admin: true})
+	return r
+}

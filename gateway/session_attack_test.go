@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadgate/leadgate/gateway/session"
 	"github.com/leadgate/leadgate/providers"
 )
 
@@ -67,7 +68,7 @@ func (b *browser) get(path string) answer { return b.do("GET", path, nil) }
 func (b *browser) cookie() string {
 	u, _ := url.Parse(b.srv.URL)
 	for _, c := range b.client.Jar.Cookies(u) {
-		if c.Name == cookieName {
+		if c.Name == session.CookieName {
 			return c.Value
 		}
 	}
@@ -78,7 +79,7 @@ func (b *browser) cookie() string {
 // would.
 func (b *browser) plant(value string) {
 	u, _ := url.Parse(b.srv.URL)
-	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: cookieName, Value: value, Path: "/"}})
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: session.CookieName, Value: value, Path: "/"}})
 }
 
 // hidden reads the form's hidden fields (csrf_token, submission_id).

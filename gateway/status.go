@@ -1,90 +1,93 @@
 package gateway
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/gateway/session"
 	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 )
 
-// owned returns the application with the path's id if the request's session
-// created it. Anyone else gets the same not-found as for an unknown id.
-func (s *server) owned(c *gin.Context) (providers.Record, Session, bool) {
-	sess, known := s.sessions.load(c.Request)
-	id := c.Param("id")
+// errNoApplication answers anyone but the session that created an
+// application exactly as for an id that does not exist.
+var errNoApplication = &clientError{status: http.StatusNotFound, code: "not_found", msg: "no such application", page: "error.notfound"}
+
+// owned returns the application id if the session created it.
+func owned(ctx context.Context, sessions *session.Sessions, apps Applications, sess session.Session, known bool, id string) (providers.Record, error) {
 	if !known || len(id) != 32 {
-		return providers.Record{}, sess, false
+		return providers.Record{}, errNoApplication
 	}
-	app, err := s.Store.Get(c.Request.Context(), id)
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			s.Log.Error("reading application", "request_id", reqID(c), "err", err)
-		}
-		return providers.Record{}, sess, false
+	rec, err := apps.Get(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return providers.Record{}, errNoApplication
+	case err != nil:
+		return providers.Record{}, err
+	case rec.SessionHash != sessions.Owner(sess.ID):
+		return providers.Record{}, errNoApplication
 	}
-	if app.SessionHash != s.sessions.owner(sess.ID) {
-		return providers.Record{}, sess, false
-	}
-	return app, sess, true
+	return rec, nil
 }
 
 // handleStatus handles "GET /status/:id": the waiting page while pending
 // (it refreshes itself, with or without JavaScript), the buyer's URL once
 // accepted, the fallback or a "no offer" page once declined, and the form
 // with the buyer's field errors when the buyer asked for corrections.
-func (s *server) handleStatus() gin.HandlerFunc {
+func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, forms *forms, next *outcomes, respond *responder,
+	vs *views.Views, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		app, sess, ok := s.owned(c)
-		if !ok {
-			s.errorPage(c, http.StatusNotFound, s.defaultLang(), "error.notfound")
+		sess, known := sessions.Load(c.Request)
+		rec, err := owned(c.Request.Context(), sessions, apps, sess, known, c.Param("id"))
+		if err != nil {
+			respond.fail(c, "", err)
 			return
 		}
-		flow := s.flows.ByName(app.Flow)
+		flow := flows.ByName(rec.Flow)
 		if flow == nil {
-			flow = s.flows.Default()
+			flow = flows.Default()
 		}
-		cat := s.Views.Catalog(flow.Locale)
+		cat := vs.Catalog(flow.Locale)
 		noStore(c)
-		switch next, leaving := s.nextURL(app); {
+		switch target, leaving := next.next(rec); {
 		case leaving:
-			s.redirected(c, app)
-			c.Redirect(http.StatusSeeOther, next)
-		case app.Status == providers.StatusNeedsFix:
-			rec, err := s.Store.Sealed(c.Request.Context(), app.ID)
+			next.redirected(c.Request.Context(), reqID(c), rec)
+			c.Redirect(http.StatusSeeOther, target)
+		case rec.Status == providers.StatusNeedsFix:
+			sealed, err := apps.Sealed(c.Request.Context(), rec.ID)
 			if err != nil {
-				s.Log.Error("opening application for correction", "request_id", reqID(c), "application", app.ID, "err", err)
-				s.errorPage(c, http.StatusInternalServerError, flow.Locale, "error.internal")
+				respond.fail(c, flow.Locale, fmt.Errorf("opening application %s for correction: %w", rec.ID, err))
 				return
 			}
 			// The buyer's own messages, beside the fields they name.
-			v := s.Views.formView(flow.Form, flow.Locale, form.ValuesOf(&rec.Submission.Application), rec.FieldErrors, s.Now(), flow.Loc)
-			v.Alert = cat.T("form.buyer_fix")
-			s.renderForm(c, http.StatusOK, sess, v)
-		case app.Status == providers.StatusDeclined:
-			v := s.Views.statusView(flow.Locale, cat.T("status.declined.title"), cat.T("status.declined.message"))
+			forms.again(c, http.StatusOK, sess, flow, form.ValuesOf(&sealed.Submission.Application), sealed.FieldErrors, "form.buyer_fix", now())
+		case rec.Status == providers.StatusDeclined:
+			v := vs.StatusView(flow.Locale, cat.T("status.declined.title"), cat.T("status.declined.message"))
 			v.Link, v.LinkText = "/", cat.T("status.declined.link")
-			s.renderStatus(c, v)
+			renderStatus(c, vs, respond, v)
 		default:
-			v := s.Views.statusView(flow.Locale, cat.T("status.pending.title"), cat.T("status.pending.message"))
+			v := vs.StatusView(flow.Locale, cat.T("status.pending.title"), cat.T("status.pending.message"))
 			// Without JavaScript the page refreshes itself every 2s (the
 			// layout puts the meta refresh inside <noscript>); with it,
 			// status.js polls instead, so no page reloads under a reader.
 			v.Pending, v.Page.Refresh = true, 2
-			v.PollURL, v.SelfURL = "/api/v1/applications/"+app.ID, "/status/"+app.ID
+			v.PollURL, v.SelfURL = "/api/v1/applications/"+rec.ID, "/status/"+rec.ID
 			v.Page.Scripts = []string{"/static/status.js"}
-			s.renderStatus(c, v)
+			renderStatus(c, vs, respond, v)
 		}
 	}
 }
 
-func (s *server) renderStatus(c *gin.Context, v StatusPage) {
-	if err := s.Views.render(c.Writer, http.StatusOK, "status", v); err != nil {
-		s.Log.Error("rendering status", "request_id", reqID(c), "err", err)
-		s.errorPage(c, http.StatusInternalServerError, v.Page.Lang, "error.internal")
+func renderStatus(c *gin.Context, vs *views.Views, respond *responder, v views.StatusPage) {
+	if err := vs.Render(c.Writer, http.StatusOK, "status", v); err != nil {
+		respond.fail(c, v.Page.Lang, fmt.Errorf("rendering the status page: %w", err))
 	}
 }
 
@@ -96,29 +99,20 @@ type applicationJSON struct {
 }
 
 // handleApplicationJSON handles "GET /api/v1/applications/:id".
-func (s *server) handleApplicationJSON() gin.HandlerFunc {
+func handleApplicationJSON(sessions *session.Sessions, apps Applications, next *outcomes, respond *responder) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		app, _, ok := s.owned(c)
-		noStore(c)
-		if !ok {
-			c.JSON(http.StatusNotFound, apiError{Error: apiErrorBody{Code: "not_found", Message: "no such application"}})
+		sess, known := sessions.Load(c.Request)
+		rec, err := owned(c.Request.Context(), sessions, apps, sess, known, c.Param("id"))
+		if err != nil {
+			respond.fail(c, "", err)
 			return
 		}
-		out := applicationJSON{ID: app.ID, Status: app.Status}
-		if next, leaving := s.nextURL(app); leaving {
-			s.redirected(c, app) // the waiting page's script follows redirect_url
-			out.RedirectURL = next
+		noStore(c)
+		out := applicationJSON{ID: rec.ID, Status: rec.Status}
+		if target, leaving := next.next(rec); leaving {
+			next.redirected(c.Request.Context(), reqID(c), rec) // the waiting page's script follows redirect_url
+			out.RedirectURL = target
 		}
 		c.JSON(http.StatusOK, out)
 	}
-}
-
-// apiError is every JSON error body: {"error":{"code","message"}}.
-type apiError struct {
-	Error apiErrorBody `json:"error"`
-}
-
-type apiErrorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
 }

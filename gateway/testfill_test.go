@@ -8,7 +8,9 @@ import (
 
 	"net/url"
 
+	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/templates"
 )
 
 // The "Fill with test values" button is on the form in sandbox mode only,
@@ -19,7 +21,10 @@ func TestTestFillButtonOnlyInSandboxMode(t *testing.T) {
 	for _, sandbox := range []bool{true, false} {
 		var opts []func(*Deps)
 		if sandbox {
-			opts = append(opts, func(d *Deps) { d.Sandbox = http.NotFoundHandler() })
+			opts = append(opts, func(d *Deps) {
+				d.Sandbox = http.NotFoundHandler()
+				d.Views, _ = views.New(templates.FS, views.Options{TestFill: true})
+			})
 		}
 		h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", opts...)
 		first := do(h, "GET", "/", nil)

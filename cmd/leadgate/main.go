@@ -11,7 +11,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
 	_ "time/tzdata" // flows check dates in the consumer's zone, even in a scratch image
+
+	"github.com/gin-gonic/gin"
 )
 
 func main() {
@@ -27,6 +30,9 @@ func main() {
 // run is the whole program; tests call it with their own arguments,
 // environment and output, and end it by cancelling ctx.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	// Gin's mode is process-wide state: set once, here. Release mode: no
+	// debug output, and no route dump at start.
+	gin.SetMode(gin.ReleaseMode)
 	cmd := "serve"
 	if len(args) > 0 && (args[0] == "serve" || args[0] == "sandbox") {
 		cmd, args = args[0], args[1:]

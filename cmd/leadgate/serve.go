@@ -30,6 +30,7 @@ import (
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/submit"
 	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/astoria"
 	"github.com/leadgate/leadgate/providers/cashcat"
@@ -249,7 +250,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	visits := &jobs.Visits{Store: st, Log: log, MaxCampaigns: cfg.Funnel.MaxCampaignsPerDay}
 
 	// --- HTTP ---
-	views, err := gateway.NewViews(templates.FS)
+	pages, err := views.New(templates.FS, views.Options{TestFill: cfg.Sandbox.Enabled})
 	if err != nil {
 		return err
 	}
@@ -258,13 +259,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		sb = sandbox.New(sandbox.Options{PublicURL: sandboxPublic})
 	}
 	handler, err := gateway.NewServer(gateway.Deps{
-		Config: cfg, Log: log, Leads: leads, Store: st, Submitter: worker, Views: views, Sandbox: sb,
+		Config: cfg, Log: log, Leads: leads, Store: st, Submitter: worker, Views: pages, Sandbox: sb,
 		Observe: met.Request, Funnel: visits, LimitStore: limitStore,
 	})
 	if err != nil {
 		return err
 	}
-	admin := gateway.NewAdmin(gateway.AdminDeps{Log: log, Store: st, Views: views, Breakers: breakers, Metrics: met.Handler(), Redis: redisState,
+	admin := gateway.NewAdmin(gateway.AdminDeps{Log: log, Store: st, Views: pages, Breakers: breakers, Metrics: met.Handler(), Redis: redisState,
 		Username: cfg.Admin.Username, Password: cfg.Admin.Password, PublicURL: cfg.Server.PublicURL, Flows: flowNames(cfg)})
 	srv := newHTTPServer(handler)
 	adminSrv := newHTTPServer(admin)

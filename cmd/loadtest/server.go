@@ -28,6 +28,7 @@ import (
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/submit"
 	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/cashcat"
 	"github.com/leadgate/leadgate/templates"
@@ -104,11 +105,11 @@ func serve(out io.Writer) error {
 		submit.Config{Owner: "loadtest", Lease: 15 * time.Second, Workers: 16, Poll: 50 * time.Millisecond}, log,
 		submit.Events{Attempt: met.Attempt, Decided: met.Decided})
 	go worker.Run(context.Background())
-	views, err := gateway.NewViews(templates.FS)
+	pages, err := views.New(templates.FS, views.Options{})
 	if err != nil {
 		return err
 	}
-	h, err := gateway.NewServer(gateway.Deps{Config: cfg, Log: log, Leads: leads, Store: st, Submitter: worker, Views: views,
+	h, err := gateway.NewServer(gateway.Deps{Config: cfg, Log: log, Leads: leads, Store: st, Submitter: worker, Views: pages,
 		Observe: met.Request, Funnel: visits})
 	if err != nil {
 		return err

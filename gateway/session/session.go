@@ -1,4 +1,7 @@
-package gateway
+// Package session is a consumer's visit: a cookie sealed with AES-GCM
+// (no server state, so any replica reads it), the secrets derived from it
+// (the CSRF token, the owner of what it creates), and its rotation.
+package session
 
 import (
 	"crypto/aes"
@@ -11,9 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
-	"unicode"
 
 	gocache "github.com/patrickmn/go-cache"
 
@@ -41,12 +42,12 @@ type Session struct {
 }
 
 const (
-	cookieName = "leadgate"
-	sessionTTL = 24 * time.Hour
+	CookieName = "leadgate"
+	TTL        = 24 * time.Hour
 )
 
-// sessions seals and opens session cookies and derives per-session secrets.
-type sessions struct {
+// Sessions seals and opens session cookies and derives per-session secrets.
+type Sessions struct {
 	aead   cipher.AEAD
 	mac    []byte
 	secure bool
@@ -61,27 +62,27 @@ type sessions struct {
 // maxOpened bounds the opened-cookie cache (a few hundred bytes each).
 const maxOpened = 50_000
 
-func newSessions(secret string, secure bool, now func() time.Time) *sessions {
+func New(secret string, secure bool, now func() time.Time) *Sessions {
 	// Separate keys for sealing and for MACs, both derived from the secret.
 	enc := sha256.Sum256([]byte("leadgate-session-enc:" + secret))
 	mac := sha256.Sum256([]byte("leadgate-session-mac:" + secret))
 	block, _ := aes.NewCipher(enc[:]) // a 32-byte key never fails
 	aead, _ := cipher.NewGCM(block)
-	return &sessions{aead: aead, mac: mac[:], secure: secure, now: now, opened: gocache.New(time.Minute, time.Minute)}
+	return &Sessions{aead: aead, mac: mac[:], secure: secure, now: now, opened: gocache.New(time.Minute, time.Minute)}
 }
 
-// load returns the request's session, or a new one if it has none valid.
-func (s *sessions) load(r *http.Request) (Session, bool) {
-	c, err := r.Cookie(cookieName)
+// Load returns the request's session, or a new one if it has none valid.
+func (s *Sessions) Load(r *http.Request) (Session, bool) {
+	c, err := r.Cookie(CookieName)
 	if err == nil {
 		if sess, ok := s.open(c.Value); ok {
 			return sess, true
 		}
 	}
-	return Session{ID: randomID(), Issued: s.now().Unix()}, false
+	return Session{ID: RandomID(), Issued: s.now().Unix()}, false
 }
 
-func (s *sessions) open(v string) (Session, bool) {
+func (s *Sessions) open(v string) (Session, bool) {
 	if x, ok := s.opened.Get(v); ok {
 		sess := x.(Session)
 		return sess, !s.expired(sess)
@@ -91,7 +92,7 @@ func (s *sessions) open(v string) (Session, bool) {
 	if err != nil || len(b) < n {
 		return Session{}, false
 	}
-	plain, err := s.aead.Open(nil, b[:n], b[n:], []byte(cookieName))
+	plain, err := s.aead.Open(nil, b[:n], b[n:], []byte(CookieName))
 	if err != nil {
 		return Session{}, false
 	}
@@ -105,80 +106,65 @@ func (s *sessions) open(v string) (Session, bool) {
 	return sess, true
 }
 
-func (s *sessions) expired(sess Session) bool {
-	return time.Unix(sess.Issued, 0).Add(sessionTTL).Before(s.now())
+func (s *Sessions) expired(sess Session) bool {
+	return time.Unix(sess.Issued, 0).Add(TTL).Before(s.now())
 }
 
-// save writes the session cookie.
-func (s *sessions) save(w http.ResponseWriter, sess Session) {
+// Save writes the session cookie.
+func (s *Sessions) Save(w http.ResponseWriter, sess Session) {
 	plain, _ := json.Marshal(sess)
 	nonce := make([]byte, s.aead.NonceSize())
 	rand.Read(nonce)
-	sealed := s.aead.Seal(nonce, nonce, plain, []byte(cookieName))
+	sealed := s.aead.Seal(nonce, nonce, plain, []byte(CookieName))
 	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/",
-		MaxAge: int(sessionTTL.Seconds()), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+		Name: CookieName, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/",
+		MaxAge: int(TTL.Seconds()), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
 }
 
-// rotate gives a session a new id, and with it a new CSRF secret and a
+// Rotate gives a session a new id, and with it a new CSRF secret and a
 // new owner of what it creates, keeping its contents: a cookie planted
 // before the token exchange (session fixation) then owns nothing the
 // consumer does after it.
-func (s *sessions) rotate(sess Session) Session {
-	sess.ID = randomID()
+func (s *Sessions) Rotate(sess Session) Session {
+	sess.ID = RandomID()
 	return sess
 }
 
-// rotateFor is the session's id after it stored application appID. It is
+// RotateFor is the session's id after it stored application appID. It is
 // derived, not random, so that concurrent posts of one form (a double
 // click) all hand the browser the same new session, the one that owns the
 // application; and only the server can derive it.
-func (s *sessions) rotateFor(sess Session, appID string) Session {
+func (s *Sessions) RotateFor(sess Session, appID string) Session {
 	sess.ID = hex.EncodeToString(s.sum("rotate|" + sess.ID + "|" + appID))[:32]
 	return sess
 }
 
-// owner is what an application stores of the session that created it: a
+// Owner is what an application stores of the session that created it: a
 // MAC of the session id, so the database never holds a usable session.
-func (s *sessions) owner(id string) string {
+func (s *Sessions) Owner(id string) string {
 	return hex.EncodeToString(s.sum("owner|" + id))[:32]
 }
 
-// csrf is the form token of a session: bound to it and unforgeable.
-func (s *sessions) csrf(id string) string {
+// CSRF is the form token of a session: bound to it and unforgeable.
+func (s *Sessions) CSRF(id string) string {
 	return base64.RawURLEncoding.EncodeToString(s.sum("csrf|" + id))
 }
 
-func (s *sessions) checkCSRF(id, token string) bool {
-	return subtle.ConstantTimeCompare([]byte(s.csrf(id)), []byte(token)) == 1
+// CheckCSRF says whether token is the session id's CSRF token.
+func (s *Sessions) CheckCSRF(id, token string) bool {
+	return subtle.ConstantTimeCompare([]byte(s.CSRF(id)), []byte(token)) == 1
 }
 
-func (s *sessions) sum(msg string) []byte {
+func (s *Sessions) sum(msg string) []byte {
 	m := hmac.New(sha256.New, s.mac)
 	m.Write([]byte(msg))
 	return m.Sum(nil)
 }
 
-// randomID is 128 random bits, hex: application ids and session ids.
-func randomID() string {
+// RandomID is 128 random bits, hex: application ids and session ids.
+func RandomID() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// cleanUTM keeps an attribution value short and printable: it is shown in
-// the dashboard and sent to buyers and the CRM.
-//
-// Control characters go first, then the spaces around what is left:
-// trimmed the other way round, "\x01 =1+1" kept its leading space before
-// the "=".
-func cleanUTM(v string) string {
-	v = strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
-		}
-		return -1
-	}, v))
-	return providers.Cut(v, 100)
 }

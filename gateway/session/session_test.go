@@ -1,4 +1,4 @@
-package gateway
+package session
 
 import (
 	"net/http"
@@ -12,28 +12,28 @@ import (
 // cookie past its 24 hours do not open, cached or not.
 func TestSessionCookieOpensOnlyWhileValid(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	s := newSessions("test-secret", false, func() time.Time { return now })
+	s := New("test-secret", false, func() time.Time { return now })
 	want := Session{ID: "s1", Token: "esdemo0000000001", Flow: "es", Issued: now.Unix(), Counted: true}
 	w := httptest.NewRecorder()
-	s.save(w, want)
+	s.Save(w, want)
 	cookie := w.Result().Cookies()[0]
 	request := func(v string) *http.Request {
 		r := httptest.NewRequest("GET", "/", nil)
-		r.AddCookie(&http.Cookie{Name: cookieName, Value: v})
+		r.AddCookie(&http.Cookie{Name: CookieName, Value: v})
 		return r
 	}
 	for i := range 2 {
-		if got, ok := s.load(request(cookie.Value)); !ok || got != want {
+		if got, ok := s.Load(request(cookie.Value)); !ok || got != want {
 			t.Fatalf("open %d: got %+v, %v; want %+v", i, got, ok, want)
 		}
 	}
 	tampered := []byte(cookie.Value)
 	tampered[len(tampered)/2] ^= 'A' ^ 'B'
-	if got, ok := s.load(request(string(tampered))); ok || got.ID == want.ID {
+	if got, ok := s.Load(request(string(tampered))); ok || got.ID == want.ID {
 		t.Errorf("a tampered cookie opened: %+v", got)
 	}
-	now = now.Add(sessionTTL + time.Second)
-	if got, ok := s.load(request(cookie.Value)); ok || got.ID == want.ID {
+	now = now.Add(TTL + time.Second)
+	if got, ok := s.Load(request(cookie.Value)); ok || got.ID == want.ID {
 		t.Errorf("a cookie past its lifetime opened: %+v", got)
 	}
 }

@@ -1,10 +1,11 @@
-package gateway
+package views
 
 import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"html/template"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,9 +57,30 @@ func newSkeletons() *skeletons {
 // html/template does, so both renders are identical.
 var attrEscaper = strings.NewReplacer("\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;", "'", "&#39;", "+", "&#43;", "<", "&lt;", ">", "&gt;")
 
-// fastForm writes the form page for vals (no errors, no alert), or says
+// ServeForm answers 200 with the form page for vals (no errors, no
+// alert) from the skeleton, written from a pooled buffer, or says false
+// when it could not and the caller should render the page normally.
+func (v *Views) ServeForm(w http.ResponseWriter, f *form.Form, lang string, vals form.Values, prefilled bool, now time.Time, loc *time.Location, csrf, sub string) bool {
+	page := pages.Get().(*bytes.Buffer)
+	defer pages.Put(page)
+	page.Reset()
+	if !v.FastForm(page, f, lang, vals, prefilled, now, loc, csrf, sub) {
+		return false
+	}
+	h := w.Header()
+	h["Content-Type"] = htmlType
+	h["Content-Length"] = []string{strconv.Itoa(page.Len())}
+	w.WriteHeader(http.StatusOK)
+	w.Write(page.Bytes())
+	return true
+}
+
+// htmlType is the Content-Type of every page, shared read-only.
+var htmlType = []string{"text/html; charset=utf-8"}
+
+// FastForm writes the form page for vals (no errors, no alert), or says
 // false when it could not and the caller should render normally.
-func (v *Views) fastForm(b *bytes.Buffer, f *form.Form, lang string, vals form.Values, prefilled bool, now time.Time, loc *time.Location, csrf, sub string) bool {
+func (v *Views) FastForm(b *bytes.Buffer, f *form.Form, lang string, vals form.Values, prefilled bool, now time.Time, loc *time.Location, csrf, sub string) bool {
 	day := providers.Today(now, loc).Format("2006-01-02")
 	key := f.Name + "|" + lang + "|" + day
 	if prefilled {
@@ -134,7 +156,7 @@ func (v *Views) buildSkeleton(f *form.Form, lang string, prefilled bool, now tim
 		markers[name] = s
 		return name
 	}
-	p := v.formView(f, lang, nil, nil, now, loc)
+	p := v.FormView(f, lang, nil, nil, now, loc)
 	p.Prefilled = prefilled
 	p.CSRF, p.SubmissionID = mark(slot{kind: 'x'}), mark(slot{kind: 'n'})
 	for i := range p.Sections {

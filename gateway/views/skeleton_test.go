@@ -1,4 +1,4 @@
-package gateway
+package views
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 // The skeleton render is byte for byte the template render, for every
 // form, language and a range of values, escaping included.
 func TestSkeletonMatchesTemplate(t *testing.T) {
-	views, err := NewViews(templates.FS)
+	views, err := New(templates.FS, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +39,12 @@ func TestSkeletonMatchesTemplate(t *testing.T) {
 		for i, vals := range values {
 			prefilled := i%2 == 1
 			var page bytes.Buffer
-			ok := views.fastForm(&page, f, lang, vals, prefilled, now, ny, "CSRFTOKEN", "SUBMISSIONID")
+			ok := views.FastForm(&page, f, lang, vals, prefilled, now, ny, "CSRFTOKEN", "SUBMISSIONID")
 			fast := page.Bytes()
 			if !ok {
 				t.Fatalf("%s/%s: no skeleton", name, lang)
 			}
-			p := views.formView(f, lang, vals, nil, now, ny)
+			p := views.FormView(f, lang, vals, nil, now, ny)
 			p.Prefilled = prefilled
 			p.CSRF, p.SubmissionID = "CSRFTOKEN", "SUBMISSIONID"
 			var slow bytes.Buffer
@@ -67,7 +67,7 @@ func TestSkeletonMatchesTemplate(t *testing.T) {
 // The form and language pairs a flow may use are exactly the ones whose
 // texts are complete; any other stops start-up with the missing keys.
 func TestFormLanguagePairs(t *testing.T) {
-	views, err := NewViews(templates.FS)
+	views, err := New(templates.FS, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,7 @@
-package gateway
+// Package views is leadgate's pages: the embedded templates and message
+// catalogs, parsed once at start, a typed view per page, and the form's
+// skeleton renderer (the landing page's fast path).
+package views
 
 import (
 	"bytes"
@@ -34,8 +37,15 @@ type Views struct {
 	static  fs.FS
 	skel    *skeletons
 	// testFill puts the sandbox's "Fill with test values" button on every
-	// form: set by NewServer in sandbox mode only, before any page.
+	// form (Options.TestFill).
 	testFill bool
+}
+
+// Options are what a deployment changes in its pages.
+type Options struct {
+	// TestFill puts the sandbox's "Fill with test values" button on every
+	// form: for sandbox mode only.
+	TestFill bool
 }
 
 // Catalog is one language's messages.
@@ -66,8 +76,8 @@ func (c Catalog) TF(form, key string, params ...map[string]any) string {
 }
 
 // NewViews parses the pages and catalogs in fsys (the embedded templates).
-func NewViews(fsys fs.FS) (*Views, error) {
-	v := &Views{pages: map[string]*template.Template{}, catalogs: map[string]Catalog{}, skel: newSkeletons()}
+func New(fsys fs.FS, opts Options) (*Views, error) {
+	v := &Views{pages: map[string]*template.Template{}, catalogs: map[string]Catalog{}, skel: newSkeletons(), testFill: opts.TestFill}
 	h := sha256.New()
 	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -101,7 +111,7 @@ func NewViews(fsys fs.FS) (*Views, error) {
 		v.pages[page] = t
 	}
 	// Operator pages have their own layout: English, no consumer chrome.
-	for page, file := range map[string]string{"admin": "admin.html", "dashboard": "admin_dashboard.html"} {
+	for page, file := range map[string]string{"admin": "admin.html", "dashboard": "admin_dashboard.html", "admin_error": "admin_error.html"} {
 		t, err := template.New(page).ParseFS(fsys, file)
 		if err != nil {
 			return nil, fmt.Errorf("views: %w", err)
@@ -224,9 +234,9 @@ type Page struct {
 // T translates key in the page's language (used by the templates).
 func (p Page) T(key string) string { return p.cat.T(key) }
 
-// render executes page into a buffer first, so that a failing template
+// Render executes page into a buffer first, so that a failing template
 // never sends half a page: the consumer gets a whole page or an error.
-func (v *Views) render(w http.ResponseWriter, status int, page string, data any) error {
+func (v *Views) Render(w http.ResponseWriter, status int, page string, data any) error {
 	var buf bytes.Buffer
 	if err := v.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
 		return fmt.Errorf("rendering %s: %w", page, err)
@@ -291,8 +301,8 @@ type OptionView struct {
 // only: from our own origin, as the CSP wants.
 const sandboxFillScript = "/sandbox/fill.js"
 
-// formView builds the form's view from values and problems.
-func (v *Views) formView(f *form.Form, lang string, vals form.Values, problems map[string]string, now time.Time, loc *time.Location) FormPage {
+// FormView builds the form's view from values and problems.
+func (v *Views) FormView(f *form.Form, lang string, vals form.Values, problems map[string]string, now time.Time, loc *time.Location) FormPage {
 	c := v.Catalog(lang)
 	p := FormPage{Page: Page{Lang: lang, Title: c.T("form.title"), Version: v.Version, cat: c}}
 	if v.testFill {
@@ -365,7 +375,11 @@ type StatusPage struct {
 	LinkText string
 }
 
-func (v *Views) statusView(lang, title, message string) StatusPage {
+// StatusView is the view of a waiting, no-offer or error page.
+func (v *Views) StatusView(lang, title, message string) StatusPage {
 	c := v.Catalog(lang)
 	return StatusPage{Page: Page{Lang: lang, Title: title, Version: v.Version, cat: c}, Message: message}
 }
+
+// Static is the embedded static assets (CSS, scripts).
+func (v *Views) Static() fs.FS { return v.static }

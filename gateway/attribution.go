@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"net"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/leadgate/leadgate/providers"
+)
+
+var utmKeys = []string{"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"}
+
+// firstTouch is the attribution of a session's first visit: its utm_*
+// values and the referring site.
+func firstTouch(q url.Values, referer string, now time.Time) providers.Attribution {
+	a := providers.Attribution{
+		Source: cleanUTM(q.Get("utm_source")), Medium: cleanUTM(q.Get("utm_medium")),
+		Campaign: cleanUTM(q.Get("utm_campaign")), Content: cleanUTM(q.Get("utm_content")),
+		Term: cleanUTM(q.Get("utm_term")), LandedAt: now.UTC(),
+	}
+	// Only the referring site is kept: a full referrer URL can carry
+	// anything, including someone's personal data.
+	if ref, err := url.Parse(referer); err == nil && ref.Host != "" {
+		a.Referrer = ref.Scheme + "://" + ref.Host
+	}
+	return a
+}
+
+// matchAttrs are the visit's attributes flows match on: its utm_*
+// values, the host it asked for, and the lead's country.
+func matchAttrs(q url.Values, host string, lead *providers.Lead) map[string][]string {
+	attrs := map[string][]string{}
+	for _, k := range utmKeys {
+		attrs[k] = []string{q.Get(k)}
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	attrs["host"] = []string{strings.ToLower(host)}
+	if lead != nil {
+		attrs["country"] = []string{lead.CountryResidence}
+		if country, ok := providers.CountryByName(lead.CountryResidence); ok {
+			attrs["country"] = append(attrs["country"], country.Code, country.English)
+		}
+	}
+	return attrs
+}
+
+// cleanUTM keeps an attribution value short and printable: it is shown in
+// the dashboard and sent to buyers and the CRM.
+//
+// Control characters go first, then the spaces around what is left:
+// trimmed the other way round, "\x01 =1+1" kept its leading space before
+// the "=".
+func cleanUTM(v string) string {
+	v = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, v))
+	return providers.Cut(v, 100)
+}
+
+// clientIP is a client's address as buyers get it. Loopback IPv6 (a
+// browser on the same machine as a sandbox gateway) is written as IPv4,
+// since Casheddy accepts dotted IPv4 only.
+func clientIP(ip string) string {
+	if ip == "::1" {
+		return "127.0.0.1"
+	}
+	return strings.TrimPrefix(ip, "::ffff:")
+}

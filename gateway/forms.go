@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/gateway/session"
+	"github.com/leadgate/leadgate/gateway/views"
+	"github.com/leadgate/leadgate/providers"
+)
+
+// forms writes the application form with a session's secrets (its CSRF
+// token and a new submission id). Form pages carry personal data: never
+// stored by a browser or a proxy.
+type forms struct {
+	views    *views.Views
+	sessions *session.Sessions
+	respond  *responder
+}
+
+// first writes a first render of flow's form, prefilled with vals: from
+// the skeleton when it can (the landing page's fast path).
+func (f *forms) first(c *gin.Context, sess session.Session, flow *Flow, vals form.Values, now time.Time) {
+	noStore(c)
+	if f.views.ServeForm(c.Writer, flow.Form, flow.Locale, vals, len(vals) > 0, now, flow.Loc, f.sessions.CSRF(sess.ID), session.RandomID()) {
+		return
+	}
+	v := f.views.FormView(flow.Form, flow.Locale, vals, nil, now, flow.Loc)
+	v.Prefilled = len(vals) > 0
+	f.render(c, http.StatusOK, sess, v)
+}
+
+// again writes flow's form again with status: vals as they were, each
+// problem beside its field, and the alert of alertKey ("" for the
+// catalog's own summary of the problems).
+func (f *forms) again(c *gin.Context, status int, sess session.Session, flow *Flow, vals form.Values, problems map[string]string, alertKey string, now time.Time) {
+	f.render(c, status, sess, f.view(flow, vals, problems, alertKey, now))
+}
+
+// view is flow's form view for vals and problems, with the alert of
+// alertKey when given.
+func (f *forms) view(flow *Flow, vals form.Values, problems map[string]string, alertKey string, now time.Time) views.FormPage {
+	v := f.views.FormView(flow.Form, flow.Locale, vals, problems, now, flow.Loc)
+	if alertKey != "" {
+		v.Alert = f.views.Catalog(flow.Locale).T(alertKey)
+	}
+	return v
+}
+
+// render writes the form page v with status.
+func (f *forms) render(c *gin.Context, status int, sess session.Session, v views.FormPage) {
+	v.CSRF = f.sessions.CSRF(sess.ID)
+	v.SubmissionID = session.RandomID()
+	noStore(c)
+	if err := f.views.Render(c.Writer, status, "form", v); err != nil {
+		f.respond.fail(c, v.Page.Lang, fmt.Errorf("rendering the form: %w", err))
+	}
+}
+
+// outcomes says where a consumer goes once their application is decided,
+// and records for the funnel that they went.
+type outcomes struct {
+	flows *Flows
+	store Applications
+	log   *slog.Logger
+}
+
+// next is where a consumer leaves to for an application in its state:
+// the buyer's page once accepted, the flow's fallback once declined (when
+// it has one). Otherwise the consumer stays with leadgate.
+func (o *outcomes) next(rec providers.Record) (string, bool) {
+	switch rec.Status {
+	case providers.StatusAccepted:
+		return rec.RedirectURL, true
+	case providers.StatusDeclined:
+		if f := o.flows.ByName(rec.Flow); f != nil && f.FallbackURL != "" {
+			return f.FallbackURL, true
+		}
+	}
+	return "", false
+}
+
+// redirected records, for the funnel, that a consumer is being sent to
+// the accepting buyer (once: the store ignores repeats). A failure costs a
+// count, never the consumer's redirect.
+func (o *outcomes) redirected(ctx context.Context, reqID string, rec providers.Record) {
+	if rec.Status != providers.StatusAccepted {
+		return
+	}
+	if err := o.store.MarkRedirected(ctx, rec.ID); err != nil {
+		o.log.Warn("funnel: recording a redirect", "request_id", reqID, "err", err)
+	}
+}

@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/cashcat"
+)
+
+// leads is how handlers get a lead: from the lead source (the cached,
+// budgeted, breaker-guarded Cashcat client), bounded in time, with the
+// answers derived from it (form values, prefill JSON) kept a minute.
+type leads struct {
+	source LeadSource
+	// wait bounds a request's wait for a lead: half again Cashcat's own
+	// timeout, so a request that joined a fetch already under way (or
+	// waits on another replica's) does not outwait it.
+	wait time.Duration
+	log  *slog.Logger
+	now  func() time.Time
+	// answers keeps answers derived from a lead (a flow's form values, a
+	// prefill API body) a minute: the lead is cached already, and mapping,
+	// checking and encoding it again on every call was half of the cost.
+	answers *gocache.Cache
+}
+
+// maxAnswers bounds the answers kept (go-cache has no bound of its own).
+const maxAnswers = 100_000
+
+func newLeads(source LeadSource, cashcatTimeout time.Duration, log *slog.Logger, now func() time.Time) *leads {
+	return &leads{source: source, wait: cashcatTimeout + cashcatTimeout/2, log: log, now: now,
+		answers: gocache.New(time.Minute, 2*time.Minute)}
+}
+
+// fetch returns token's lead. A paid call it causes is charged to payer's
+// budgets (a consumer's or a browser's address; "" for a lender's server
+// with its key). A wait that runs out is Cashcat being unavailable.
+func (l *leads) fetch(ctx context.Context, token, payer string) (*providers.Lead, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.wait)
+	defer cancel()
+	if payer != "" {
+		ctx = cashcat.WithPayer(ctx, payer)
+	}
+	lead, err := l.source.Lead(ctx, token)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, providers.ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", providers.ErrUnavailable, err)
+	}
+	return lead, err
+}
+
+// forPage returns token's lead for a page, or nil. A failure is the
+// operator's concern (logged once, at its level) and never the page's:
+// the consumer gets the form without prefill.
+func (l *leads) forPage(ctx context.Context, reqID, token, payer string) *providers.Lead {
+	lead, err := l.fetch(ctx, token, payer)
+	switch {
+	case err == nil:
+		return lead
+	case errors.Is(err, providers.ErrNotFound):
+		l.log.Info("action token unknown to cashcat", "request_id", reqID)
+	case errors.Is(err, cashcat.ErrBudgetSpent):
+		// Counted in the metrics; the address is not logged.
+		l.log.Info("cashcat budget spent: form shown without prefill", "request_id", reqID, "err", err)
+	case errors.Is(err, providers.ErrUnauthorized), errors.Is(err, providers.ErrPaymentRequired):
+		// Already raised as an operator alert by the client.
+	default:
+		l.log.Warn("cashcat unavailable: form shown without prefill", "request_id", reqID, "err", err)
+	}
+	return nil
+}
+
+// formValues is flow's form prefilled from token's lead, kept a minute per
+// token, flow and day: checking every value against the form on every
+// reload was a tenth of a landing.
+func (l *leads) formValues(ctx context.Context, reqID, token, payer string, flow *Flow) form.Values {
+	key := "form|" + token + "|" + flow.Name + "|" + l.now().UTC().Format("2006-01-02")
+	if v, ok := l.answers.Get(key); ok {
+		return v.(form.Values)
+	}
+	lead := l.forPage(ctx, reqID, token, payer)
+	if lead == nil {
+		return nil // not kept: Cashcat may answer next time
+	}
+	vals := flow.Form.Restrict(lead.Prefill(flow.Currency), l.now(), flow.Loc)
+	l.remember(key, vals)
+	return vals
+}
+
+// answer returns an answer kept under key.
+func (l *leads) answer(key string) (any, bool) { return l.answers.Get(key) }
+
+// remember keeps an answer a minute, up to a bound, like the lead cache
+// it is derived from.
+func (l *leads) remember(key string, v any) {
+	if l.answers.ItemCount() < maxAnswers {
+		l.answers.Set(key, v, gocache.DefaultExpiration)
+	}
+}
