@@ -765,3 +765,53 @@ func TestGracefulStopFinishesTheAttempt(t *testing.T) {
 		t.Errorf("after a graceful stop: attempts %+v, application %s; want the answer recorded", atts, app.Status)
 	}
 }
+
+// A round that ends while a renewal of its lease hangs (a database that
+// does not answer) stops the renewal and waits for it: once Run has
+// returned, nothing of the worker still uses the store, which its caller
+// then closes.
+func TestNoRenewalOutlivesRun(t *testing.T) {
+	s := openStore(t)
+	hang := &hangingRenew{Store: s, started: make(chan struct{})}
+	create(t, s, "app-1", time.Minute)
+	w := New(hang, map[string]Buyer{"a": &gatedBuyer{gate: hang.started}}, map[string][]string{"es": {"a"}},
+		Config{Owner: "w", Lease: 60 * time.Millisecond, Workers: 1, Poll: 10 * time.Millisecond}, quiet, Events{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	if app, _ := w.Wait(context.Background(), "app-1", 5*time.Second); app.Status != providers.StatusAccepted {
+		t.Fatalf("got %s, want accepted", app.Status)
+	}
+	cancel()
+	<-done
+	if n := hang.inflight.Load(); n != 0 {
+		t.Errorf("%d lease renewals still running after Run returned, want none", n)
+	}
+}
+
+// hangingRenew is a store whose lease renewals answer only when given up,
+// and then slowly.
+type hangingRenew struct {
+	Store
+	once     sync.Once
+	started  chan struct{} // closed when the first renewal starts
+	inflight atomic.Int32
+}
+
+func (h *hangingRenew) Renew(ctx context.Context, id, owner string, lease time.Duration) error {
+	h.inflight.Add(1)
+	defer h.inflight.Add(-1)
+	h.once.Do(func() { close(h.started) })
+	<-ctx.Done()
+	time.Sleep(50 * time.Millisecond)
+	return ctx.Err()
+}
+
+// gatedBuyer accepts once its gate is open.
+type gatedBuyer struct{ gate <-chan struct{} }
+
+func (g *gatedBuyer) Name() string { return "a" }
+func (g *gatedBuyer) Submit(ctx context.Context, s *providers.Submission, tier string) (providers.Decision, error) {
+	<-g.gate
+	return accept("https://a.example"), nil
+}

@@ -1,0 +1,305 @@
+package submit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/providers"
+)
+
+// process gives one claimed application a round: it keeps the lease while
+// it works, reads what is left from the attempts, rides the flow's buyers,
+// and then decides the application or gives it back, in one place.
+func (w *Worker) process(ctx context.Context, id string) {
+	log := w.log.With("application", id)
+	defer w.notify(id)
+	stop := w.keepLease(ctx, id, log)
+	defer stop()
+	app, err := w.store.Get(ctx, id)
+	if err != nil {
+		log.Error("reading claimed application", "err", err)
+		return // the lease runs out, and a later round tries again
+	}
+	w.settle(ctx, log, app, w.round(ctx, log, app))
+}
+
+// keepLease renews the lease on id in the background until stop is
+// called; stop returns once the renewals have ended.
+//
+// The lease is renewed every third of it, so one failed renewal (a busy
+// or briefly unreachable database) leaves time for more: after a failure
+// the next try comes sooner, and only a lease actually lost ends the
+// renewals.
+func (w *Worker) keepLease(ctx context.Context, id string, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		every, again := w.lease/3, w.lease/12
+		t := time.NewTimer(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := w.store.Renew(ctx, id, w.owner, w.lease)
+			switch {
+			case ctx.Err() != nil:
+				return // stopped while renewing: the round is over
+			case errors.Is(err, store.ErrLeaseLost):
+				return // decided, or taken over: StartAttempt will see it
+			case err != nil:
+				log.Warn("renewing lease", "err", err)
+				t.Reset(again)
+			default:
+				t.Reset(every)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// An end is how a round leaves a claimed application: decided (verdict
+// set), or given back to be claimed again at a time (at set). The zero
+// end leaves it as it is: another worker has taken it over.
+type end struct {
+	verdict *providers.Verdict
+	at      time.Time
+}
+
+func decided(v providers.Verdict) end { return end{verdict: &v} }
+
+// soon gives the application back for the next poll: the store failed
+// this round, and the lease need not run out before the next one.
+func (w *Worker) soon() end { return end{at: time.Now().Add(w.poll)} }
+
+// settle is where every round ends: it records the decision, or gives
+// the application back.
+func (w *Worker) settle(ctx context.Context, log *slog.Logger, app providers.Record, e end) {
+	switch {
+	case e.verdict != nil:
+		v := *e.verdict
+		v.CRM = w.crm
+		if err := w.store.Decide(ctx, app.ID, w.owner, v); err != nil {
+			log.Error("recording decision", "err", err)
+			return
+		}
+		if w.ev.Decided != nil {
+			w.ev.Decided(app.Flow, v.Status, v.Revenue)
+		}
+	case !e.at.IsZero():
+		if err := w.store.Release(ctx, app.ID, w.owner, e.at); err != nil {
+			log.Error("scheduling a retry", "err", err)
+		}
+	}
+}
+
+// A job is a claimed application as a round works on it.
+type job struct {
+	app  providers.Record
+	sub  *providers.Submission
+	plan *plan
+	log  *slog.Logger
+}
+
+// round reads what is left of the application's waterfall and rides it.
+func (w *Worker) round(ctx context.Context, log *slog.Logger, app providers.Record) end {
+	rec, err := w.store.Sealed(ctx, app.ID)
+	if err != nil {
+		log.Error("opening claimed application", "err", err)
+		return decided(providers.Verdict{Status: providers.StatusDeclined, Reason: "personal data unreadable"})
+	}
+	// Attempts a stopped process left unfinished may have reached their
+	// buyer: they are never re-sent (README: "crash policy").
+	if err := w.store.MarkInDoubt(ctx, app.ID); err != nil {
+		log.Error("marking interrupted attempts", "err", err)
+		return w.soon()
+	}
+	done, err := w.store.Attempts(ctx, app.ID)
+	if err != nil {
+		log.Error("reading attempts", "err", err)
+		return w.soon()
+	}
+	p := newPlan(done, w.maxTries)
+	if a := p.accepted; a != nil {
+		return decided(providers.Verdict{Status: providers.StatusAccepted, RedirectURL: a.RedirectURL, Buyer: a.Buyer, Revenue: a.Price})
+	}
+	return w.waterfall(ctx, &job{app: app, sub: &rec.Submission, plan: p, log: log})
+}
+
+// A plan is what is left of an application's waterfall, read from the
+// attempts of earlier rounds, so that a round after a retry pause or a
+// crash goes on where the last one stopped and never posts again what
+// may have reached a buyer.
+type plan struct {
+	tried    map[string]bool // buyer/tier already posted (or skipped)
+	retry    map[string]bool // buyer/tier whose failure never reached the buyer, with posts left
+	tries    map[string]int  // buyer/tier: posts so far
+	finished map[string]bool // buyers with nothing left to try
+	seq      int             // attempts recorded so far
+	// accepted is a buyer's acceptance that a crash kept from being
+	// recorded as the decision: the application ends there.
+	accepted *providers.Attempt
+}
+
+func newPlan(attempts []providers.Attempt, maxTries int) *plan {
+	p := &plan{tried: map[string]bool{}, retry: map[string]bool{}, tries: map[string]int{}, finished: map[string]bool{}, seq: len(attempts)}
+	for _, a := range attempts {
+		k := a.Buyer + "/" + a.Tier
+		p.tried[k], p.tries[k] = true, a.Tries
+		switch {
+		case a.Outcome == providers.Accepted:
+			p.accepted = &a
+			return p
+		case a.Outcome == providers.Declined:
+			p.finished[a.Buyer] = p.finished[a.Buyer] || a.Final
+		case a.Outcome == providers.Failed && a.Retry && a.Tries < maxTries:
+			p.retry[k] = true
+		default: // in doubt, error, skipped: this buyer is done with
+			p.finished[a.Buyer] = true
+		}
+	}
+	return p
+}
+
+// waterfall rides the flow's buyers in order, from where the plan left
+// off, and says how the round ends.
+func (w *Worker) waterfall(ctx context.Context, j *job) end {
+	var retryRound int // the most posts of a buyer to be posted again later
+	for _, name := range w.flows[j.app.Flow] {
+		buyer, ok := w.buyers[name]
+		if !ok || j.plan.finished[name] {
+			continue
+		}
+		if reason := w.capped(ctx, name); reason != "" {
+			j.plan.seq++
+			w.skip(ctx, j.app.ID, name, j.plan.seq, reason)
+			continue
+		}
+		r, err := w.ride(ctx, j, name, buyer)
+		switch {
+		case errors.Is(err, store.ErrLeaseLost):
+			j.log.Warn("lease lost: another worker has the application")
+			return end{}
+		case err != nil:
+			j.log.Error("recording attempt start", "buyer", name, "err", err)
+			return w.soon()
+		}
+		switch r.outcome {
+		case accepted, needsFix:
+			return decided(r.verdict)
+		case retryLater:
+			retryRound = max(retryRound, r.tries)
+		case outOfTime:
+			return w.conclude(j, 0) // no time left for a retry either
+		}
+	}
+	return w.conclude(j, retryRound)
+}
+
+// conclude ends a round in which no buyer accepted. Buyers that could not
+// be reached are tried again after a jittered, growing pause, while the
+// flow's deadline leaves room for it; the consumer meanwhile sees the
+// waiting page. Otherwise the application is declined.
+func (w *Worker) conclude(j *job, retryRound int) end {
+	if retryRound > 0 {
+		if next := time.Now().Add(w.backoff(retryRound)); next.Before(j.app.DeadlineAt) {
+			j.log.Info("buyers unreachable: retrying later", "retry_in_ms", time.Until(next).Milliseconds())
+			return end{at: next}
+		}
+	}
+	if time.Now().After(j.app.DeadlineAt) {
+		return decided(providers.Verdict{Status: providers.StatusDeclined, Reason: "flow deadline passed"})
+	}
+	return decided(providers.Verdict{Status: providers.StatusDeclined, Reason: "no buyer accepted"})
+}
+
+// An outcome is how riding one buyer ended, which says what the waterfall
+// does next.
+type outcome int
+
+const (
+	nextBuyer  outcome = iota // declined, failed, or nothing left to post: on to the next buyer
+	retryLater                // not reached: on to the next buyer, and this one again in a later round
+	accepted                  // sold: the round ends with the verdict
+	needsFix                  // the consumer is to correct fields: the round ends with the verdict
+	outOfTime                 // the flow's deadline passed before a post
+)
+
+// ridden is how riding one buyer ended.
+type ridden struct {
+	outcome outcome
+	verdict providers.Verdict // accepted, needsFix
+	tries   int               // retryLater: the posts of the tier so far
+}
+
+// ride posts the application to one buyer, down its tiers from the
+// highest not yet posted, until an answer no lower tier can change. The
+// error is the store's, recording the start of a post; store.ErrLeaseLost
+// means another worker has the application.
+func (w *Worker) ride(ctx context.Context, j *job, name string, b Buyer) (ridden, error) {
+	for _, tier := range tiersOf(b) {
+		k := name + "/" + tier
+		again := j.plan.retry[k]
+		if j.plan.tried[k] && !again {
+			continue
+		}
+		if time.Now().After(j.app.DeadlineAt) {
+			return ridden{outcome: outOfTime}, nil
+		}
+		var err error
+		if again {
+			err = w.store.RetryAttempt(ctx, j.app.ID, w.owner, name, tier)
+		} else {
+			j.plan.seq++
+			err = w.store.StartAttempt(ctx, j.app.ID, w.owner, name, tier, j.plan.seq)
+		}
+		if errors.Is(err, store.ErrAttempted) {
+			continue // the store's word is final: posted already
+		}
+		if err != nil {
+			return ridden{}, err
+		}
+		d, att := w.attempt(ctx, b, tier, j.sub, j.app.DeadlineAt)
+		if err := w.store.FinishAttempt(ctx, j.app.ID, name, tier, att); err != nil {
+			j.log.Error("recording attempt end", "buyer", name, "err", err)
+		}
+		if r, ok := w.judge(name, d, att, j.plan.tries[k]); ok {
+			return r, nil
+		}
+	}
+	return ridden{outcome: nextBuyer}, nil
+}
+
+// judge says how a buyer's answer ends its ride, or ok false when the ride
+// goes on to the next tier (a decline a lower tier may change). tries is
+// the posts of this tier before this one.
+func (w *Worker) judge(name string, d providers.Decision, att providers.Attempt, tries int) (r ridden, ok bool) {
+	switch {
+	case d.Outcome == providers.Accepted:
+		return ridden{outcome: accepted, verdict: providers.Verdict{Status: providers.StatusAccepted, RedirectURL: d.RedirectURL, Buyer: name, Revenue: d.Price}}, true
+	case d.Outcome == providers.NeedsFix:
+		return ridden{outcome: needsFix, verdict: providers.Verdict{Status: providers.StatusNeedsFix, Buyer: name, Reason: att.Reason, FieldErrors: d.FieldErrors}}, true
+	case att.Outcome == providers.Failed && att.Retry && tries+1 < w.maxTries:
+		return ridden{outcome: retryLater, tries: tries + 1}, true
+	case att.Outcome == providers.Failed || d.Final:
+		// A failing buyer is not ridden further down: its lower tiers
+		// would fail alike, and the consumer is waiting.
+		return ridden{outcome: nextBuyer}, true
+	}
+	return ridden{}, false
+}
+
+// tiersOf lists the tiers a buyer is ridden down, highest payout first:
+// "" alone for a buyer without tiers.
+func tiersOf(b Buyer) []string {
+	if t, ok := b.(Tiered); ok && len(t.Tiers()) > 0 {
+		return t.Tiers()
+	}
+	return []string{""}
+}
