@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,24 +17,13 @@ import (
 	"time"
 
 	"github.com/leadgate/leadgate/gateway/store"
-	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/gateway/store/storetest"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/cashfin"
 	"github.com/leadgate/leadgate/providers/sandbox"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	keys, _ := vault.New(bytes.Repeat([]byte{7}, 32))
-	s, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "t.db"), keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // decided stores an application and decides it as a worker would.
 func decided(t *testing.T, s *store.Store, id, email string, status providers.Status, crm bool) {
@@ -88,7 +76,7 @@ func (p *flakyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Cashfin down, then up, then losing answers: every application ends in
 // the CRM exactly once.
 func TestMirrorCashfinDownThenUp(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	for i := range 6 {
 		status := providers.StatusAccepted
 		if i%2 == 1 {
@@ -178,7 +166,7 @@ func TestMirrorCashfinDownThenUp(t *testing.T) {
 // Retention erases personal data of decided applications past the
 // retention, and keeps what the statistics need.
 func TestRetentionErasesPIIKeepsCounts(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	decided(t, s, "old-accepted", "a@example.com", providers.StatusAccepted, true)
 	decided(t, s, "old-declined", "b@example.com", providers.StatusDeclined, false)
 	decided(t, s, "still-pending", "c@example.com", providers.StatusPending, false)
@@ -245,7 +233,7 @@ func (f *failingOnce) Campaigns(context.Context, string) ([][2]string, error) { 
 // MaxCampaigns distinct (source, campaign) pairs a day, visits count under
 // (other). Pairs another replica wrote count against the bound too.
 func TestVisitsBoundTheCampaignsOfADay(t *testing.T) {
-	st := openStore(t)
+	st := storetest.SQLite(t, store.Open)
 	ctx := context.Background()
 	a := &Visits{Store: st, Log: quiet, MaxCampaigns: 3}
 	for i := range 5 {

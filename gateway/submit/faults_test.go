@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/gateway/store/storetest"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/lokyata"
 )
@@ -45,7 +47,7 @@ func TestFaultInjectionFallsThrough(t *testing.T) {
 			cb := providers.NewBreaker[providers.Decision]("lokyata", providers.BreakerConfig{Failures: 5, OpenFor: time.Minute}, nil)
 			a := Guard(client, cb, 300*time.Millisecond)
 			b := &fakeBuyer{name: "b", d: accept("https://b.example/welcome")}
-			s := openStore(t)
+			s := storetest.SQLite(t, store.Open)
 			create(t, s, "app-1", time.Minute)
 			w := runWith(t, s, nil, a, b)
 			app, _ := w.Wait(context.Background(), "app-1", 10*time.Second)

@@ -1,13 +1,11 @@
 package submit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -17,7 +15,7 @@ import (
 	"time"
 
 	"github.com/leadgate/leadgate/gateway/store"
-	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/gateway/store/storetest"
 	"github.com/leadgate/leadgate/providers"
 )
 
@@ -61,17 +59,6 @@ func (f *fakeBuyer) tiersPosted() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.posted)
-}
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	keys, _ := vault.New(bytes.Repeat([]byte{1}, 32))
-	s, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "t.db"), keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 func create(t *testing.T, s *store.Store, id string, deadline time.Duration) {
@@ -127,7 +114,7 @@ func TestWaterfallFallsThroughToTheFirstAcceptance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := openStore(t)
+			s := storetest.SQLite(t, store.Open)
 			second := &fakeBuyer{name: "b", d: accept("https://b.example/welcome")}
 			third := &fakeBuyer{name: "c", d: accept("https://c.example/welcome")}
 			create(t, s, "app-1", time.Minute)
@@ -153,7 +140,7 @@ func TestWaterfallFallsThroughToTheFirstAcceptance(t *testing.T) {
 func TestDecisionsAreQueuedForTheCRM(t *testing.T) {
 	for _, crm := range []bool{true, false} {
 		t.Run(fmt.Sprintf("crm=%v", crm), func(t *testing.T) {
-			s := openStore(t)
+			s := storetest.SQLite(t, store.Open)
 			a := &fakeBuyer{name: "a", d: accept("https://a.example")}
 			d := &fakeBuyer{name: "d", d: providers.Decision{Outcome: providers.Declined}}
 			flows := map[string][]string{"es": {"a"}, "us": {"d"}}
@@ -178,7 +165,7 @@ func TestDecisionsAreQueuedForTheCRM(t *testing.T) {
 }
 
 func TestEveryBuyerDeclines(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	a := &fakeBuyer{name: "a", d: providers.Decision{Outcome: providers.Declined}}
 	create(t, s, "app-1", time.Minute)
 	w := run(t, s, a)
@@ -189,7 +176,7 @@ func TestEveryBuyerDeclines(t *testing.T) {
 }
 
 func TestNeedsFixStopsTheWaterfall(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	a := &fakeBuyer{name: "a", d: providers.Decision{Outcome: providers.NeedsFix, FieldErrors: map[string]string{"phone_plan": "vacío"}}}
 	b := &fakeBuyer{name: "b", d: accept("https://b.example")}
 	create(t, s, "app-1", time.Minute)
@@ -205,7 +192,7 @@ func TestNeedsFixStopsTheWaterfall(t *testing.T) {
 }
 
 func TestDeadlineSendsToFallback(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	slow := &fakeBuyer{name: "a", delay: time.Minute, d: accept("https://a.example")}
 	next := &fakeBuyer{name: "b", d: accept("https://b.example")}
 	create(t, s, "app-1", 200*time.Millisecond)
@@ -219,7 +206,7 @@ func TestDeadlineSendsToFallback(t *testing.T) {
 // A process that stopped mid-post leaves a started attempt: that buyer may
 // have the lead, so it is not posted again; the next buyer is tried.
 func TestInterruptedAttemptIsNotResent(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	ctx := context.Background()
 	create(t, s, "app-1", time.Minute)
 	s.Claim(ctx, "crashed", time.Millisecond, 1)
@@ -241,7 +228,7 @@ func TestInterruptedAttemptIsNotResent(t *testing.T) {
 }
 
 func TestManyApplicationsEachPostedOnce(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	b := &fakeBuyer{name: "a", d: accept("https://a.example")}
 	for i := range 40 {
 		create(t, s, "app-"+string(rune('A'+i)), time.Minute)
@@ -302,7 +289,7 @@ func TestTierRideDown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := openStore(t)
+			s := storetest.SQLite(t, store.Open)
 			a := &fakeBuyer{name: "a", tiers: tiers, byTier: tt.byTier, err: tt.err}
 			b := &fakeBuyer{name: "b", d: accept("https://b.example")}
 			create(t, s, "app-1", time.Minute)
@@ -338,7 +325,7 @@ func TestTierRideResumes(t *testing.T) {
 		{"after a duplicate", true, nil, "b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := openStore(t)
+			s := storetest.SQLite(t, store.Open)
 			ctx := context.Background()
 			create(t, s, "app-1", time.Minute)
 			crashed(t, s, "app-1", providers.Attempt{Buyer: "a", Tier: "tier150", Outcome: "declined", Reason: "Unable to Monetize", Final: tc.final})
@@ -382,7 +369,7 @@ func crashed(t *testing.T, s *store.Store, id string, attempts ...providers.Atte
 // recorded: the resumed application ends at that buyer, and no other
 // buyer is posted a lead already sold.
 func TestAcceptanceBeforeACrashIsKept(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	create(t, s, "app-1", time.Minute)
 	crashed(t, s, "app-1",
 		providers.Attempt{Buyer: "a", Outcome: "declined"},
@@ -403,7 +390,7 @@ func TestAcceptanceBeforeACrashIsKept(t *testing.T) {
 // The bound on posts to an unreachable buyer holds across a restart: a
 // worker that crashed after the last allowed try leaves it spent.
 func TestRetriesBoundedAcrossRestarts(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	create(t, s, "app-1", time.Minute)
 	crashed(t, s, "app-1", providers.Attempt{Buyer: "a", Outcome: providers.Failed, Retry: true, Tries: 4, Reason: "connection refused"})
 	a := &fakeBuyer{name: "a", d: accept("https://a.example")}
@@ -418,7 +405,7 @@ func TestRetriesBoundedAcrossRestarts(t *testing.T) {
 // The store's word is final: when it says a buyer was already posted
 // (another replica recorded it first), the worker does not post.
 func TestStoreRefusalMeansNoPost(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	create(t, s, "app-1", time.Minute)
 	a := &fakeBuyer{name: "a", d: accept("https://a.example")}
 	b := &fakeBuyer{name: "b", d: accept("https://b.example")}
@@ -453,7 +440,7 @@ func TestCappedBuyerIsSkipped(t *testing.T) {
 		{providers.CapsConfig{Hourly: 2}, "hourly cap of 2 reached"}, // no zone: UTC
 	} {
 		t.Run(tt.reason+" "+tt.caps.Timezone, func(t *testing.T) {
-			s := openStore(t)
+			s := storetest.SQLite(t, store.Open)
 			a := &fakeBuyer{name: "a", d: accept("https://a.example")}
 			b := &fakeBuyer{name: "b", d: accept("https://b.example")}
 			w := runWith(t, s, map[string]providers.CapsConfig{"a": tt.caps}, a, b)
@@ -486,7 +473,7 @@ func TestCapWindowsAreTheZonesOwn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := openStore(t)
+			s := storetest.SQLite(t, store.Open)
 			rec := &sinceLog{Store: s}
 			a := &fakeBuyer{name: "a", d: accept("https://a.example")}
 			create(t, s, "app-1", time.Minute)
@@ -540,7 +527,7 @@ func (l *sinceLog) windows() []time.Time {
 }
 
 func TestTimeoutAndOpenBreakerFallThrough(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	slow := &fakeBuyer{name: "a", delay: time.Minute, d: accept("https://a.example")}
 	cb := providers.NewBreaker[providers.Decision]("a", providers.BreakerConfig{Failures: 2, OpenFor: time.Minute}, nil)
 	guarded := Guard(slow, cb, 50*time.Millisecond)
@@ -594,7 +581,7 @@ func TestRetries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := openStore(t)
+			s := storetest.SQLite(t, store.Open)
 			b := &fakeBuyer{name: "b", d: providers.Decision{Outcome: providers.Declined, Reason: "no"}}
 			create(t, s, "app-1", tt.deadline)
 			w := run(t, s, tt.a, b)
@@ -621,7 +608,7 @@ func TestRetries(t *testing.T) {
 func TestResumedRoundNeverRepostsAnAnsweredBuyer(t *testing.T) {
 	for _, order := range [][]string{{"answered", "unreachable"}, {"unreachable", "answered"}} {
 		t.Run(strings.Join(order, " then "), func(t *testing.T) {
-			s := openStore(t)
+			s := storetest.SQLite(t, store.Open)
 			buyers := map[string]*fakeBuyer{
 				// Both would accept if posted again: a second post shows.
 				"answered":    {name: "answered", errs: []error{failed500}, d: accept("https://answered.example")},
@@ -675,7 +662,7 @@ func (r *retryLog) retriedBuyers() []string {
 
 // Retries stop at the flow's deadline: the consumer is not kept waiting.
 func TestRetriesStopAtTheDeadline(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	a := &fakeBuyer{name: "a", err: unreachable}
 	create(t, s, "app-1", 30*time.Millisecond)
 	w := run(t, s, a)
@@ -695,7 +682,7 @@ func TestLeaseRenewedWhileABuyerIsSlow(t *testing.T) {
 		failRenewal int // renewals of the first worker that fail
 	}{{"renewals succeed", 0}, {"the first two renewals fail", 2}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := openStore(t)
+			s := storetest.SQLite(t, store.Open)
 			slow := &fakeBuyer{name: "a", delay: 1500 * time.Millisecond, d: accept("https://a.example")}
 			create(t, s, "app-1", time.Minute)
 			var workers []*Worker
@@ -746,7 +733,7 @@ func (f *flakyRenew) Renew(ctx context.Context, id, owner string, lease time.Dur
 // A graceful stop while a buyer is answering waits for the answer: the
 // attempt is recorded as finished, never left "started" (in doubt).
 func TestGracefulStopFinishesTheAttempt(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	slow := &fakeBuyer{name: "a", delay: 300 * time.Millisecond, d: accept("https://a.example")}
 	create(t, s, "app-1", time.Minute)
 	w := New(s, map[string]Buyer{"a": slow}, map[string][]string{"es": {"a"}},
@@ -771,7 +758,7 @@ func TestGracefulStopFinishesTheAttempt(t *testing.T) {
 // returned, nothing of the worker still uses the store, which its caller
 // then closes.
 func TestNoRenewalOutlivesRun(t *testing.T) {
-	s := openStore(t)
+	s := storetest.SQLite(t, store.Open)
 	hang := &hangingRenew{Store: s, started: make(chan struct{})}
 	create(t, s, "app-1", time.Minute)
 	w := New(hang, map[string]Buyer{"a": &gatedBuyer{gate: hang.started}}, map[string][]string{"es": {"a"}},

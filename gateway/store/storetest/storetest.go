@@ -1,20 +1,45 @@
-// Package storetest finds the PostgreSQL that tests run against and gives
-// each test an empty schema of its own.
+// Package storetest opens stores for tests: a fresh SQLite store, or the
+// PostgreSQL that tests run against with an empty schema for each test.
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/leadgate/leadgate/gateway/testenv"
+	"github.com/leadgate/leadgate/gateway/vault"
 )
+
+// SQLite opens a fresh store in a file of the test's own temporary folder,
+// sealed with a fixed test key, and closes it when the test ends:
+//
+//	s := storetest.SQLite(t, store.Open)
+//
+// open is store.Open, taken as a value because the store's own tests
+// import this package, which therefore cannot import the store.
+func SQLite[S io.Closer](t testing.TB, open func(ctx context.Context, dsn string, keys *vault.Keyring) (S, error)) S {
+	t.Helper()
+	keys, err := vault.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "t.db"), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
 
 // DefaultTestPostgres is where tests look for PostgreSQL unless
 // LEADGATE_TEST_POSTGRES says otherwise.
