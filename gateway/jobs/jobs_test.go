@@ -118,19 +118,9 @@ func TestMirrorCashfinDownThenUp(t *testing.T) {
 	}
 
 	// Exactly one lead per application, with its outcome.
-	req, _ := http.NewRequest("GET", srv.URL+"/sandbox/cashfin/business/lead/list?limit=100", nil)
-	req.Header.Set("Authorization", sandbox.CashfinSecret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var list struct {
-		Data []struct{ ID, Request, Status string } `json:"data"`
-	}
-	json.NewDecoder(resp.Body).Decode(&list)
+	leads := crmLeads(t, srv.URL)
 	perApp := map[string]int{}
-	for _, l := range list.Data {
+	for _, l := range leads {
 		for i := range 6 {
 			if strings.Contains(l.Request, cashfin.Marker(fmt.Sprintf("app-%d", i))) {
 				perApp[fmt.Sprintf("app-%d", i)]++
@@ -144,8 +134,8 @@ func TestMirrorCashfinDownThenUp(t *testing.T) {
 			}
 		}
 	}
-	if len(list.Data) != 6 || len(perApp) != 6 {
-		t.Errorf("got %d CRM leads for %d applications (%v), want exactly 6", len(list.Data), len(perApp), perApp)
+	if len(leads) != 6 || len(perApp) != 6 {
+		t.Errorf("got %d CRM leads for %d applications (%v), want exactly 6", len(leads), len(perApp), perApp)
 	}
 	for id, n := range perApp {
 		if n != 1 {
@@ -161,6 +151,28 @@ func TestMirrorCashfinDownThenUp(t *testing.T) {
 			t.Errorf("%s: crm status %q, want none", id, app.CRMStatus)
 		}
 	}
+}
+
+// crmLead is a lead as the Cashfin emulator lists it.
+type crmLead struct{ ID, Request, Status string }
+
+// crmLeads lists the leads in the Cashfin emulator served at base.
+func crmLeads(t *testing.T, base string) []crmLead {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/sandbox/cashfin/business/lead/list?limit=100", nil)
+	req.Header.Set("Authorization", sandbox.CashfinSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Data []crmLead `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	return list.Data
 }
 
 // Retention erases personal data of decided applications past the
