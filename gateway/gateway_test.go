@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -20,7 +19,7 @@ import (
 
 	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/store"
-	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/gateway/store/storetest"
 	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/templates"
@@ -63,18 +62,13 @@ func newLimitedServer(t *testing.T, leads LeadSource, landingRate string, opts .
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, _ := vault.New(bytes.Repeat([]byte{3}, 32))
-	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "t.db"), keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	views, err := views.New(templates.FS, views.Options{})
+	st := storetest.SQLite(t, store.Open)
+	pages, err := views.New(templates.FS, views.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := Deps{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Leads: leads,
-		Store: st, Submitter: fakeSubmitter{st}, Views: views}
+		Store: st, Submitter: fakeSubmitter{st}, Views: pages}
 	for _, o := range opts {
 		o(&d)
 	}
