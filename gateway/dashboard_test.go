@@ -16,13 +16,7 @@ import (
 // The funnel after a scripted set of visits and applications, in the
 // table, the chart and the CSV, matches exactly.
 func TestFunnelCountsExactly(t *testing.T) {
-	var visits *jobs.Visits
-	h, st := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
-		visits = &jobs.Visits{Store: d.Store.(*store.Store)}
-		d.Funnel = visits
-	})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv, st, visits := countingServer(t, fakeLeads{lead: sampleLead()})
 	// land is a browser's visit: the landing (and the token exchange's
 	// redirect), the page's beacon, and a reload, which is no new visit.
 	land := func(target string) {
@@ -37,8 +31,8 @@ func TestFunnelCountsExactly(t *testing.T) {
 	}
 	// Clients that never send a cookie back (scripts, curl) count nothing.
 	for range 20 {
-		apiGet(h, "/?utm_source=cashcat.ph&utm_campaign=spring", nil)
-		apiGet(h, "/v.gif", nil)
+		apiGet(srv.Config.Handler, "/?utm_source=cashcat.ph&utm_campaign=spring", nil)
+		apiGet(srv.Config.Handler, "/v.gif", nil)
 	}
 	for range 3 {
 		land("/?utm_source=cashcat.ph&utm_campaign=spring")
@@ -133,4 +127,18 @@ func TestUTMLinkBuilder(t *testing.T) {
 	if !strings.Contains(w.Body.String(), want) {
 		t.Errorf("builder link missing: want %s in\n%s", want, w.Body)
 	}
+}
+
+// countingServer is a test server counting visits into its store: flush
+// visits to read them back.
+func countingServer(t *testing.T, leads LeadSource) (*httptest.Server, *store.Store, *jobs.Visits) {
+	t.Helper()
+	var visits *jobs.Visits
+	h, st := newLimitedServer(t, leads, "1000-M", func(d *Deps) {
+		visits = &jobs.Visits{Store: d.Store.(*store.Store)}
+		d.Funnel = visits
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, st, visits
 }

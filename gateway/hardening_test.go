@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadgate/leadgate/gateway/jobs"
-	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/templates"
@@ -119,13 +117,7 @@ func TestAdminBruteForceIsLimitedAndLogged(t *testing.T) {
 // A campaign name built to become a formula in a spreadsheet (control
 // characters, spaces, then "=") is exported as text.
 func TestFunnelCSVNeverStartsAFormula(t *testing.T) {
-	var visits *jobs.Visits
-	h, st := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", func(d *Deps) {
-		visits = &jobs.Visits{Store: d.Store.(*store.Store)}
-		d.Funnel = visits
-	})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv, st, visits := countingServer(t, fakeLeads{err: providers.ErrNotFound})
 	attacks := []string{"\x01 =1+1", "=HYPERLINK(\"http://evil\")", " +1", "\t-2", "@SUM(1)", "\x00\x1f=cmd"}
 	for _, campaign := range attacks {
 		b := newBrowser(t, srv)
@@ -156,13 +148,7 @@ func TestFunnelCSVNeverStartsAFormula(t *testing.T) {
 // Cookie-less requests (curl, a script inflating the counts) count
 // nothing, whatever they send.
 func TestVisitsCountOnlyReturningBrowsers(t *testing.T) {
-	var visits *jobs.Visits
-	h, st := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
-		visits = &jobs.Visits{Store: d.Store.(*store.Store)}
-		d.Funnel = visits
-	})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv, st, visits := countingServer(t, fakeLeads{lead: sampleLead()})
 	for range 300 {
 		res, err := http.Get(srv.URL + "/?utm_source=cashcat.ph&utm_campaign=spring")
 		if err != nil {
