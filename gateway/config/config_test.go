@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/leadgate/leadgate/providers"
 )
 
 const valid = `
@@ -43,8 +45,17 @@ func TestExpansionAndDefaults(t *testing.T) {
 		cfg.Redis.Timeout != 250*time.Millisecond {
 		t.Errorf("defaults: got %+v", cfg)
 	}
-	if cfg.Providers.Astoria.TimeLimit != 60*time.Second || cfg.Providers.Astoria.Timeout <= cfg.Providers.Astoria.TimeLimit {
-		t.Errorf("astoria: time_limit %v, timeout %v", cfg.Providers.Astoria.TimeLimit, cfg.Providers.Astoria.Timeout)
+	if a := cfg.Providers.Astoria; a.TimeLimit != 60*time.Second || a.Timeout != 75*time.Second || strings.Join(a.Tiers, ",") != "ALL" || a.LeadMode != nil {
+		t.Errorf("astoria: time_limit %v, timeout %v, tiers %v, lead_mode %v; want 60s, 75s, [ALL], unset", a.TimeLimit, a.Timeout, a.Tiers, a.LeadMode)
+	}
+	p := cfg.Providers
+	if p.Casheddy.Timeout != 30*time.Second || p.Lokyata.Timeout != 30*time.Second || p.Cashfin.Timeout != 10*time.Second {
+		t.Errorf("timeouts: casheddy %v, lokyata %v, cashfin %v; want 30s, 30s, 10s", p.Casheddy.Timeout, p.Lokyata.Timeout, p.Cashfin.Timeout)
+	}
+	for name, b := range map[string]providers.BreakerConfig{"casheddy": p.Casheddy.Breaker, "lokyata": p.Lokyata.Breaker, "astoria": p.Astoria.Breaker} {
+		if b.Failures != 5 || b.OpenFor != 30*time.Second {
+			t.Errorf("%s breaker: got %+v, want 5 failures, open 30s", name, b)
+		}
 	}
 }
 
@@ -95,6 +106,15 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"short time limit", withProvider("astoria: { base_url: 'https://a.example', vendor_id: '76', time_limit: 30s }"), "providers.astoria.time_limit: must be whole seconds and at least 60s"},
 		{"timeout under time limit", withProvider("astoria: { base_url: 'https://a.example', vendor_id: '76', time_limit: 60s, timeout: 30s }"), "providers.astoria.timeout: must be longer than time_limit"},
 		{"lokyata test type", withProvider("lokyata: { base_url: 'https://l.example', api_key: k, test_type: Maybe }"), `providers.lokyata.test_type: want Accept, Deny or Review, got "Maybe"`},
+		{"typo in a buyer's key", withProvider("lokyata: { base_url: 'https://l.example', api_kye: k }"), "field api_kye not found in type lokyata.Config"},
+		{"typo in a key every buyer has", withProvider("astoria: { base_url: 'https://a.example', vendor_id: '76', lead_mode: 1, timout: 90s }"), "field timout not found in type astoria.Config"},
+		{"typo in the CRM's key", withProvider("cashfin: { enabled: true, base_url: 'https://c.example', client_secert: s }"), "field client_secert not found in type cashfin.Config"},
+		{"unknown provider", withProvider("lokyta: { base_url: 'https://l.example' }"), "field lokyta not found in type config.Providers"},
+		{"buyer url a path outside sandbox", withProvider("lokyata: { base_url: /sandbox/lokyata, api_key: k }"), `providers.lokyata.base_url: "/sandbox/lokyata" is a path`},
+		{"buyer url not http", withProvider("astoria: { base_url: 'ftp://a.example', vendor_id: '76', lead_mode: 1 }"), `providers.astoria.base_url: "ftp://a.example" is not an absolute http(s) url`},
+		{"CRM without url", withProvider("cashfin: { enabled: true, client_secret: s }"), "providers.cashfin.base_url: empty"},
+		{"caps time zone", withProvider("lokyata: { base_url: 'https://l.example', api_key: k, caps: { timezone: Mars/Olympus } }"), `providers.lokyata.caps.timezone: unknown time zone "Mars/Olympus"`},
+		{"negative caps", withProvider("astoria: { base_url: 'https://a.example', vendor_id: '76', lead_mode: 1, caps: { daily: -1 } }"), "providers.astoria.caps: caps cannot be negative"},
 		{"short lease", valid + "submission: { lease: 1s }\n", "submission.lease: must be at least 3s"},
 		{"negative redis timeout", valid + "redis: { timeout: -1s }\n", "redis.timeout: must be positive"},
 		{"bad fallback", strings.Replace(valid, "default: true", "default: true, fallback_url: 'javascript:alert(1)'", 1), "flows[0].fallback_url"},
