@@ -263,24 +263,10 @@ func (c *Config) fill() {
 	}
 	timeout(&c.Redis.Timeout, 250*time.Millisecond)
 	p := &c.Providers
-	breaker(&p.Casheddy.Breaker)
-	breaker(&p.Lokyata.Breaker)
-	breaker(&p.Astoria.Breaker)
-	timeout(&p.Casheddy.Timeout, 30*time.Second)
-	timeout(&p.Lokyata.Timeout, 30*time.Second)
-	timeout(&p.Cashfin.Timeout, 10*time.Second)
-	timeout(&p.Astoria.TimeLimit, 60*time.Second)
-	if len(p.Astoria.Tiers) == 0 {
-		p.Astoria.Tiers = []string{"ALL"}
-	}
-	if p.Astoria.LeadMode == nil && c.Sandbox.Enabled {
-		p.Astoria.LeadMode = new(0) // test mode: the sandbox refuses live leads
-	}
-	// Astoria works on a lead for up to time_limit: our HTTP timeout must
-	// outlast it, or we would give up on leads it is about to accept.
-	if p.Astoria.Timeout == 0 {
-		p.Astoria.Timeout = p.Astoria.TimeLimit + 15*time.Second
-	}
+	p.Casheddy.Defaults(c.Sandbox.Enabled)
+	p.Lokyata.Defaults(c.Sandbox.Enabled)
+	p.Astoria.Defaults(c.Sandbox.Enabled)
+	p.Cashfin.Defaults()
 	for i := range c.Flows {
 		f := &c.Flows[i]
 		if f.Deadline == 0 {
@@ -318,6 +304,14 @@ type problems []error
 
 func (p *problems) add(key, format string, args ...any) {
 	*p = append(*p, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+// under adds the problems of a block that validates itself (a provider's),
+// with their keys placed under key.
+func (p *problems) under(key string, err error) {
+	var q providers.Problems
+	q.Under(key, err)
+	*p = append(*p, q...)
 }
 
 func (c *Config) validate() error {
@@ -387,7 +381,7 @@ func (c *Config) validate() error {
 		p.add("funnel.max_campaigns_per_day", "must be at least 1")
 	}
 
-	c.checkUpstream(&p, "cashcat.base_url", c.Cashcat.BaseURL, true)
+	p.under("cashcat.base_url", providers.CheckUpstream(c.Cashcat.BaseURL, sandbox))
 	if c.Cashcat.Timeout <= 0 {
 		p.add("cashcat.timeout", "must be positive")
 	}
@@ -395,64 +389,11 @@ func (c *Config) validate() error {
 		p.add("cashcat.cache_ttl", "must be positive")
 	}
 
-	pr := c.Providers
-	if pr.Casheddy.BaseURL != "" {
-		c.checkUpstream(&p, "providers.casheddy.base_url", pr.Casheddy.BaseURL, true)
-		if pr.Casheddy.Username == "" || pr.Casheddy.Password == "" {
-			p.add("providers.casheddy", "username and password are required (set CASHEDDY_USERNAME and CASHEDDY_PASSWORD)")
-		}
-	}
-	if pr.Lokyata.BaseURL != "" {
-		c.checkUpstream(&p, "providers.lokyata.base_url", pr.Lokyata.BaseURL, true)
-		if pr.Lokyata.APIKey == "" {
-			p.add("providers.lokyata.api_key", "required (set LOKYATA_API_KEY)")
-		}
-		if t := pr.Lokyata.TestType; t != "" && !slices.Contains([]string{"Accept", "Deny", "Review"}, t) {
-			p.add("providers.lokyata.test_type", "want Accept, Deny or Review, got %q", t)
-		}
-	}
-	if pr.Astoria.BaseURL != "" {
-		c.checkUpstream(&p, "providers.astoria.base_url", pr.Astoria.BaseURL, true)
-		if pr.Astoria.VendorID == "" {
-			p.add("providers.astoria.vendor_id", "required")
-		}
-		switch m := pr.Astoria.LeadMode; {
-		case m == nil:
-			p.add("providers.astoria.lead_mode", "required outside sandbox mode: 1 (live) or 0 (test, nothing is sold)")
-		case *m != 0 && *m != 1:
-			p.add("providers.astoria.lead_mode", "want 0 (test) or 1 (live), got %d", *m)
-		}
-		for i, tier := range pr.Astoria.Tiers {
-			if _, ok := astoria.TierPrice(tier); !ok {
-				p.add(fmt.Sprintf("providers.astoria.tiers[%d]", i), "unknown tier %q (want ALL or one of Astoria's, such as tier150 or tier2.25)", tier)
-			}
-		}
-		if slices.Contains(pr.Astoria.Tiers, "ALL") && len(pr.Astoria.Tiers) > 1 {
-			p.add("providers.astoria.tiers", "ALL already rides every tier: list it alone or list tiers without it")
-		}
-		if lim := pr.Astoria.TimeLimit; lim < 60*time.Second || lim%time.Second != 0 {
-			p.add("providers.astoria.time_limit", "must be whole seconds and at least 60s (Astoria does not try its partners with less), got %s", lim)
-		}
-		if pr.Astoria.Timeout <= pr.Astoria.TimeLimit {
-			p.add("providers.astoria.timeout", "must be longer than time_limit (%s), or leads Astoria is about to accept are given up", pr.Astoria.TimeLimit)
-		}
-	}
-	if pr.Cashfin.Enabled {
-		c.checkUpstream(&p, "providers.cashfin.base_url", pr.Cashfin.BaseURL, true)
-		if pr.Cashfin.ClientSecret == "" {
-			p.add("providers.cashfin.client_secret", "required when cashfin is enabled (set CASHFIN_CLIENT_SECRET)")
-		}
-	}
-	for name, caps := range map[string]providers.CapsConfig{"casheddy": pr.Casheddy.Caps, "lokyata": pr.Lokyata.Caps, "astoria": pr.Astoria.Caps} {
-		if caps.Timezone != "" {
-			if _, err := time.LoadLocation(caps.Timezone); err != nil {
-				p.add("providers."+name+".caps.timezone", "unknown time zone %q", caps.Timezone)
-			}
-		}
-		if caps.Hourly < 0 || caps.Daily < 0 {
-			p.add("providers."+name+".caps", "caps cannot be negative")
-		}
-	}
+	pr := &c.Providers
+	p.under("providers.casheddy", pr.Casheddy.Validate(sandbox))
+	p.under("providers.lokyata", pr.Lokyata.Validate(sandbox))
+	p.under("providers.astoria", pr.Astoria.Validate(sandbox))
+	p.under("providers.cashfin", pr.Cashfin.Validate(sandbox))
 
 	for i, k := range c.PrefillAPI.Keys {
 		if len(k) < 16 {
@@ -572,26 +513,6 @@ func (c *Config) validateFlows(p *problems) {
 	}
 }
 
-// checkUpstream accepts an absolute http(s) URL, or, in sandbox mode, a
-// path such as /sandbox/cashcat that points at this gateway's own listener.
-func (c *Config) checkUpstream(p *problems, key, raw string, required bool) {
-	if raw == "" {
-		if required {
-			p.add(key, "empty")
-		}
-		return
-	}
-	if strings.HasPrefix(raw, "/") {
-		if !c.Sandbox.Enabled {
-			p.add(key, "%q is a path: only allowed with sandbox.enabled", raw)
-		}
-		return
-	}
-	if u, err := url.Parse(raw); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		p.add(key, "%q is not an absolute http(s) url", raw)
-	}
-}
-
 // ResolveLocal rewrites every upstream base URL that is a path into an
 // absolute URL on base, the address this gateway actually listens on.
 func (c *Config) ResolveLocal(base string) {
@@ -616,9 +537,8 @@ func (c *Config) Redacted() Config {
 	r.Storage.OldEncryptionKeys = slices.Repeat([]string{"***"}, len(c.Storage.OldEncryptionKeys))
 	r.Storage.DSN = redactDSN(r.Storage.DSN)
 	r.Redis.URL = redactDSN(r.Redis.URL)
-	mask(&r.Providers.Casheddy.Password)
-	mask(&r.Providers.Lokyata.APIKey)
-	mask(&r.Providers.Cashfin.ClientSecret)
+	r.Providers = Providers{Casheddy: c.Providers.Casheddy.Redacted(), Lokyata: c.Providers.Lokyata.Redacted(),
+		Astoria: c.Providers.Astoria.Redacted(), Cashfin: c.Providers.Cashfin.Redacted()}
 	r.PrefillAPI.Keys = slices.Repeat([]string{"***"}, len(c.PrefillAPI.Keys))
 	return r
 }

@@ -40,7 +40,7 @@ func TestFaultInjectionFallsThrough(t *testing.T) {
 				fault(w, r)
 			}))
 			defer srv.Close()
-			client, err := lokyata.New(lokyata.Config{BaseURL: srv.URL, APIKey: "k"}, &http.Client{Timeout: 5 * time.Second})
+			client, err := lokyata.New(lokyata.Config{BuyerConfig: providers.BuyerConfig{BaseURL: srv.URL}, APIKey: "k"}, &http.Client{Timeout: 5 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}

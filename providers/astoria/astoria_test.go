@@ -149,7 +149,7 @@ func TestParseEveryDocumentedResponse(t *testing.T) {
 }
 
 func TestDecideBadAnswers(t *testing.T) {
-	c := &Client{cfg: Config{RedirectHosts: []string{"api.astoriacompany.com"}}}
+	c := &Client{cfg: Config{BuyerConfig: providers.BuyerConfig{RedirectHosts: []string{"api.astoriacompany.com"}}}}
 	for name, body := range map[string]string{
 		"not xml":             `{"ok": true}`,
 		"html":                `<html><body>502 Bad Gateway</body></html>`,

@@ -13,21 +13,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/leadgate/leadgate/providers"
 )
-
-// Config is the `providers.casheddy:` block of the config.
-type Config struct {
-	BaseURL       string                  `yaml:"base_url"`
-	Username      string                  `yaml:"username"`
-	Password      string                  `yaml:"password"`
-	Timeout       time.Duration           `yaml:"timeout"`
-	RedirectHosts []string                `yaml:"redirect_hosts"`
-	Breaker       providers.BreakerConfig `yaml:"breaker"`
-	Caps          providers.CapsConfig    `yaml:"caps"`
-}
 
 const maxBody = 256 << 10
 

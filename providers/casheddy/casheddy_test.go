@@ -54,7 +54,7 @@ func server(t *testing.T, status int, answer string, seen *[]byte) *Client {
 		io.WriteString(w, answer)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(Config{BaseURL: srv.URL + "/wp-json/api", Username: "user", Password: "pass"}, srv.Client())
+	c, err := New(Config{BuyerConfig: providers.BuyerConfig{BaseURL: srv.URL + "/wp-json/api"}, Username: "user", Password: "pass"}, srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestLokyataEmulatorThroughTheClient(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	client := func(key, testType string) *lokyata.Client {
-		c, err := lokyata.New(lokyata.Config{BaseURL: srv.URL + "/sandbox/lokyata", APIKey: key, LeadProviderID: "LP",
+		c, err := lokyata.New(lokyata.Config{BuyerConfig: providers.BuyerConfig{BaseURL: srv.URL + "/sandbox/lokyata"}, APIKey: key, LeadProviderID: "LP",
 			CampaignID: "C1", AffiliateID: "A1", LeadPrice: 25, TestType: testType}, srv.Client())
 		if err != nil {
 			t.Fatal(err)
@@ -107,7 +107,7 @@ func TestAstoriaEmulatorThroughTheClient(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	client := func(vendor string, mode int) *astoria.Client {
-		c, err := astoria.New(astoria.Config{BaseURL: srv.URL + "/sandbox/astoria", VendorID: vendor, LeadMode: &mode,
+		c, err := astoria.New(astoria.Config{BuyerConfig: providers.BuyerConfig{BaseURL: srv.URL + "/sandbox/astoria"}, VendorID: vendor, LeadMode: &mode,
 			Tiers: []string{"tier100", "tier50"}, TimeLimit: 60 * time.Second}, srv.Client())
 		if err != nil {
 			t.Fatal(err)
