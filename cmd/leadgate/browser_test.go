@@ -15,7 +15,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/leadgate/leadgate/gateway/testenv"
-	"github.com/leadgate/leadgate/providers/sandbox"
+	astoriaemu "github.com/leadgate/leadgate/providers/astoria/emulator"
+	lokyataemu "github.com/leadgate/leadgate/providers/lokyata/emulator"
 )
 
 // Screenshots of every page the browser tests visit are written here
@@ -572,10 +573,10 @@ func TestBrowserReadmeWalkThrough(t *testing.T) {
 		t.Errorf("no-offer page: heading %q (%v), want No offer right now", text, err)
 	}
 	shot(t, ctx, "no-offer-2-page")
-	if n := calls(t, g, sandbox.CallsLokyata); n != 2 {
+	if n := calls(t, g, lokyataemu.Calls); n != 2 {
 		t.Errorf("lokyata posts: %d, want 2 (one accepted, one declined)", n)
 	}
-	if n := calls(t, g, sandbox.CallsAstoria); n != 3 {
+	if n := calls(t, g, astoriaemu.Calls); n != 3 {
 		t.Errorf("astoria posts: %d, want 3 (each tier: No Coverage)", n)
 	}
 

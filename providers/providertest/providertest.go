@@ -26,6 +26,31 @@ func Day(s string) time.Time {
 	return t
 }
 
+// USSubmission is a complete us application, as the us form produces it,
+// with its dates around today (a pay date in the past is refused).
+func USSubmission(id, email, zip string) *providers.Submission {
+	months, bank := 30, 40
+	d := func(days int) time.Time { return providers.Today(time.Now(), time.UTC).AddDate(0, 0, days) }
+	return &providers.Submission{
+		ID: id, Flow: "us", Currency: "USD", IPAddress: "203.0.113.9", UserAgent: "Mozilla/5.0 (test)",
+		PageURL: "http://localhost:8080/", SubmittedAt: time.Now().UTC(),
+		Attribution: providers.Attribution{Source: "cashcat.ph", Campaign: "us-spring"},
+		Consents:    []providers.Consent{{Field: "consent_tcpa", Text: "I agree to be called.", Given: true}},
+		Application: providers.Application{
+			LoanAmount: 500, FirstName: "John", LastName: "Smith", Gender: "male", BirthDate: d(-365 * 40),
+			SSN: "876543210", IsCitizen: true, DriversLicenseNumber: "D1234567", DriversLicenseState: "TX",
+			Email: email, MobilePhone: "5125550134", HomePhone: "5125550135", WorkPhone: "5125550136",
+			AddressLine1: "1 Congress Ave", City: "Austin", State: "TX", PostalCode: zip, Housing: "rent",
+			MonthsAtAddress: &months, IncomeSource: "employed", EmploymentType: "full_time", EmployerName: "Acme",
+			EmployerPhone: "5125550100", EmployerAddress: "2 Main St", SupervisorName: "Jane Roe",
+			EmployedSince: d(-800), MonthlyIncome: 3500, PayFrequency: "biweekly", PayMethod: "direct_deposit",
+			LastPayDate: d(-5), NextPayDate: d(9), BankName: "Bank", BankRoutingNumber: "021000021",
+			BankAccountNumber: "12345678", BankAccountType: "checking", BankMonths: &bank,
+			ConsentTerms: true, ConsentTCPA: true,
+		},
+	}
+}
+
 // SameJSON fails t unless got and want are the same JSON value (key order
 // and spacing aside).
 func SameJSON(t testing.TB, got, want []byte) {

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/leadgate/leadgate/providers/emulate"
 )
 
 // Token is one row of the Cashcat emulator's table.
@@ -56,12 +58,10 @@ func (s *Sandbox) cashcatAction(w http.ResponseWriter, r *http.Request) {
 		}
 		switch {
 		case t.code == -1:
-			select {
-			case <-time.After(s.opt.Slow):
-			case <-r.Context().Done():
+			if !s.env.Sleep(r) {
 				return
 			}
-			writeRaw(w, http.StatusOK, Tokens[0].lead)
+			emulate.WriteRaw(w, http.StatusOK, Tokens[0].lead)
 		case t.code == http.StatusUnauthorized:
 			cashcatError(w, t.code, r.RemoteAddr)
 		case t.code == http.StatusMethodNotAllowed:
@@ -69,7 +69,7 @@ func (s *Sandbox) cashcatAction(w http.ResponseWriter, r *http.Request) {
 		case t.code != 0:
 			cashcatError(w, t.code)
 		default:
-			writeRaw(w, http.StatusOK, t.lead)
+			emulate.WriteRaw(w, http.StatusOK, t.lead)
 		}
 		return
 	}
@@ -77,7 +77,7 @@ func (s *Sandbox) cashcatAction(w http.ResponseWriter, r *http.Request) {
 		// Load tests need many new tokens: "gen" + 13 letters or digits is
 		// a US lead (in 40 ms, as a real API takes time), counted per token.
 		time.Sleep(40 * time.Millisecond)
-		writeRaw(w, http.StatusOK, strings.Replace(Tokens[1].lead, `"ext_id":"US0SANDBOX1"`, `"ext_id":"`+token+`"`, 1))
+		emulate.WriteRaw(w, http.StatusOK, strings.Replace(Tokens[1].lead, `"ext_id":"US0SANDBOX1"`, `"ext_id":"`+token+`"`, 1))
 		return
 	}
 	cashcatError(w, http.StatusNotFound)
@@ -90,13 +90,7 @@ func cashcatError(w http.ResponseWriter, status int, args ...any) {
 	if len(args) > 0 {
 		body = fmt.Sprintf(body, args...)
 	}
-	writeRaw(w, status, body)
-}
-
-func writeRaw(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write([]byte(body))
+	emulate.WriteRaw(w, status, body)
 }
 
 // count records one call: a Cashcat token, or "buyer:endpoint".
@@ -111,5 +105,5 @@ func (s *Sandbox) count(key string) {
 func (s *Sandbox) callsJSON(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	writeJSON(w, http.StatusOK, s.calls)
+	emulate.WriteJSON(w, http.StatusOK, s.calls)
 }

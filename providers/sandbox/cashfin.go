@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leadgate/leadgate/providers/emulate"
 )
 
 // CashfinSecret is the client secret the Cashfin emulator accepts.
@@ -44,7 +46,7 @@ var cashfinStatuses = []string{"new", "contacted", "qualified", "converted", "lo
 
 func cashfinAuthorized(w http.ResponseWriter, r *http.Request) bool {
 	if r.Header.Get("Authorization") != CashfinSecret {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"success": false, "error": "invalid client secret"})
+		emulate.WriteJSON(w, http.StatusUnauthorized, map[string]any{"success": false, "error": "invalid client secret"})
 		return false
 	}
 	return true
@@ -53,7 +55,7 @@ func cashfinAuthorized(w http.ResponseWriter, r *http.Request) bool {
 // cashfinCreate answers like POST /business/lead/create.
 func (s *Sandbox) cashfinCreate(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"success": false, "error": "method not allowed"})
+		emulate.WriteJSON(w, http.StatusMethodNotAllowed, map[string]any{"success": false, "error": "method not allowed"})
 		return
 	}
 	if !cashfinAuthorized(w, r) {
@@ -61,12 +63,12 @@ func (s *Sandbox) cashfinCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	s.count(CallsCashfinCreate)
 	var l cashfinLead
-	if !isJSON(r) || json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&l) != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"success": false, "error": "invalid request body"})
+	if !emulate.IsJSON(r) || json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&l) != nil {
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]any{"success": false, "error": "invalid request body"})
 		return
 	}
 	if strings.TrimSpace(l.Name) == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"success": false,
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]any{"success": false,
 			"error": "Key: 'ApiLeadRequest.Name' Error:Field validation for 'Name' failed on the 'required' tag"})
 		return
 	}
@@ -74,7 +76,7 @@ func (s *Sandbox) cashfinCreate(w http.ResponseWriter, r *http.Request) {
 		l.Status = "new"
 	}
 	if !slices.Contains(cashfinStatuses, l.Status) {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"success": false,
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]any{"success": false,
 			"error": "Key: 'ApiLeadRequest.Status' Error:Field validation for 'Status' failed on the 'oneof' tag"})
 		return
 	}
@@ -85,7 +87,7 @@ func (s *Sandbox) cashfinCreate(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.cashfinLeads = append(s.cashfinLeads, l)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Lead created successfully", "data": l})
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Lead created successfully", "data": l})
 }
 
 // cashfinList answers like GET /business/lead/list: search (name, email,
@@ -114,7 +116,7 @@ func (s *Sandbox) cashfinList(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	pages := (len(found) + limit - 1) / limit
 	lo, hi := min((page-1)*limit, len(found)), min(page*limit, len(found))
-	writeJSON(w, http.StatusOK, map[string]any{
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{
 		"success":    true,
 		"data":       append([]cashfinLead{}, found[lo:hi]...),
 		"pagination": map[string]int{"total": len(found), "page": page, "limit": limit, "pages": pages},

@@ -1,11 +1,12 @@
 // Package sandbox emulates the upstream APIs closely enough to catch
-// integration mistakes: Cashcat's Actions API with a table of tokens, and
-// the buyers, each checking its document's rules. It is mounted under
-// /sandbox/ by the gateway, or served alone by `leadgate sandbox`.
+// integration mistakes: Cashcat's Actions API with a table of tokens, the
+// Cashfin CRM, and the buyers, each checking its document's rules (their
+// emulators live in their own folders, providers/<buyer>/emulator). It
+// also serves the lender's pages of a demo. It is mounted under /sandbox/
+// by the gateway, or served alone by `leadgate sandbox`.
 package sandbox
 
 import (
-	"encoding/json"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -13,19 +14,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// Credentials the emulators accept; the repository's config.yaml uses them.
-const (
-	CasheddyUsername = "sandbox"
-	CasheddyPassword = "sandbox-password"
-)
-
-// Calls are counted under these keys besides the Cashcat tokens.
-const (
-	CallsCasheddy = "casheddy:lead/send"
-	CallsLokyata  = "lokyata:process-lp-lead"
-	CallsAstoria  = "astoria:fulldirect"
+	astoria "github.com/leadgate/leadgate/providers/astoria/emulator"
+	casheddy "github.com/leadgate/leadgate/providers/casheddy/emulator"
+	"github.com/leadgate/leadgate/providers/emulate"
+	lokyata "github.com/leadgate/leadgate/providers/lokyata/emulator"
 )
 
 // Options configures the emulators.
@@ -43,13 +36,11 @@ type Options struct {
 
 // Sandbox is the set of emulators.
 type Sandbox struct {
-	opt   Options
-	mux   *http.ServeMux
-	mu    sync.Mutex
-	calls map[string]int
-	// What the buyers have seen, to answer a second post as they would.
-	lokyataIDs   map[string]bool
-	astoriaLeads map[string]bool
+	opt          Options
+	env          emulate.Env
+	mux          *http.ServeMux
+	mu           sync.Mutex
+	calls        map[string]int
 	cashfinLeads []cashfinLead
 	fillJS       []byte
 }
@@ -59,14 +50,13 @@ func New(opt Options) *Sandbox {
 	if opt.Slow == 0 {
 		opt.Slow = 8 * time.Second
 	}
-	s := &Sandbox{opt: opt, mux: http.NewServeMux(), calls: map[string]int{},
-		lokyataIDs: map[string]bool{}, astoriaLeads: map[string]bool{}, fillJS: fillScript()}
+	s := &Sandbox{opt: opt, mux: http.NewServeMux(), calls: map[string]int{}, fillJS: fillScript()}
+	s.env = emulate.Env{PublicURL: opt.PublicURL, Slow: opt.Slow, OnCall: s.count}
 	s.mux.HandleFunc("/sandbox/cashcat/api/v1/actions/action/{token}", s.cashcatAction)
 	s.mux.HandleFunc("GET /sandbox/calls", s.callsJSON)
-	s.mux.HandleFunc("/sandbox/casheddy/v1/validate", s.casheddyValidate)
-	s.mux.HandleFunc("/sandbox/casheddy/v1/lead/send", s.casheddySend)
-	s.mux.HandleFunc("/sandbox/lokyata/process-lp-lead", s.lokyataLead)
-	s.mux.HandleFunc("/sandbox/astoria/v2/fulldirect/", s.astoriaPost)
+	for name, emulator := range map[string]func(emulate.Env) http.Handler{"casheddy": casheddy.New, "lokyata": lokyata.New, "astoria": astoria.New} {
+		s.mux.Handle("/sandbox/"+name+"/", http.StripPrefix("/sandbox/"+name, emulator(s.env)))
+	}
 	s.mux.HandleFunc("/sandbox/cashfin/business/lead/create", s.cashfinCreate)
 	s.mux.HandleFunc("GET /sandbox/cashfin/business/lead/list", s.cashfinList)
 	s.mux.HandleFunc("GET /sandbox/lender/welcome", s.welcome)
@@ -85,25 +75,6 @@ func (s *Sandbox) Calls(key string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[key]
-}
-
-func (s *Sandbox) base(r *http.Request) string {
-	if s.opt.PublicURL != "" {
-		return strings.TrimRight(s.opt.PublicURL, "/")
-	}
-	return "http://" + r.Host
-}
-
-// welcomeURL is the sandbox lender page an accepting emulator sends the
-// consumer to, so that a demo ends somewhere.
-func (s *Sandbox) welcomeURL(r *http.Request, buyer, leadID string) string {
-	return s.base(r) + "/sandbox/lender/welcome?" + url.Values{"buyer": {buyer}, "lead_id": {leadID}}.Encode()
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }
 
 var welcomePage = template.Must(template.New("welcome").Parse(`<!doctype html>
@@ -129,14 +100,6 @@ var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
 func (s *Sandbox) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	indexPage.Execute(w, Tokens)
-}
-
-// has reports a switch in an email's local part: "+fail" switches every
-// emulator, "+lokyata-fail" only the named one, so one application can
-// make its first buyer fail and its second accept.
-func has(email, buyer, sw string) bool {
-	local, _, _ := strings.Cut(email, "@")
-	return strings.Contains(local, "+"+sw) || strings.Contains(local, "+"+buyer+"-"+sw)
 }
 
 var lenderFormPage = template.Must(template.New("lender-form").Parse(`<!doctype html>
@@ -182,7 +145,7 @@ func (s *Sandbox) lenderForm(w http.ResponseWriter, r *http.Request) {
 // gateway mounts the sandbox, a script from elsewhere would run on the
 // gateway's own origin.
 func (s *Sandbox) gatewayFor(r *http.Request) string {
-	own := origin(s.base(r))
+	own := origin(s.env.Base(r))
 	allowed := []string{origin(otherLoopback(own)), own}
 	if s.opt.Gateway != "" {
 		allowed = append([]string{origin(s.opt.Gateway)}, allowed...)

@@ -1,134 +1,17 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	astoria "github.com/leadgate/leadgate/providers/astoria/emulator"
+	casheddy "github.com/leadgate/leadgate/providers/casheddy/emulator"
+	lokyata "github.com/leadgate/leadgate/providers/lokyata/emulator"
 )
-
-// documentRequest is the Casheddy document's example request, with its
-// pay date moved after today (the document's 2023 date is in the past now).
-func documentRequest(t *testing.T) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile("../casheddy/testdata/send_request.golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["remuneration_deadline"] = time.Now().AddDate(0, 0, 10).Format("2006-01-02")
-	return m
-}
-
-func send(t *testing.T, srv *httptest.Server, body map[string]any, user, pass string) (int, map[string]any) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", srv.URL+"/sandbox/casheddy/v1/lead/send", strings.NewReader(string(b)))
-	req.Header.Set("Content-Type", "application/json")
-	req.SetBasicAuth(user, pass)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
-}
-
-// fields lists the fields of a 422's results, in the documented shape.
-func fields(out map[string]any) []string {
-	var got []string
-	data, _ := out["data"].(map[string]any)
-	responses, _ := data["responses"].([]any)
-	for _, r := range responses {
-		results, _ := r.(map[string]any)["results"].([]any)
-		for _, res := range results {
-			got = append(got, res.(map[string]any)["field"].(string))
-		}
-	}
-	return got
-}
-
-func TestCasheddyEmulatorAcceptsTheDocumentExample(t *testing.T) {
-	s := New(Options{})
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	status, out := send(t, srv, documentRequest(t), CasheddyUsername, CasheddyPassword)
-	data, _ := out["data"].(map[string]any)
-	if status != 200 || out["success"] != true || !strings.Contains(data["redirect_url"].(string), "/sandbox/lender/welcome") {
-		t.Fatalf("got %d %v", status, out)
-	}
-	if s.Calls(CallsCasheddy) != 1 {
-		t.Errorf("got %d counted posts, want 1", s.Calls(CallsCasheddy))
-	}
-}
-
-func TestCasheddyEmulatorRules(t *testing.T) {
-	srv := httptest.NewServer(New(Options{}))
-	defer srv.Close()
-	tests := []struct {
-		field string
-		value any
-		want  string // the field named in the 422 results
-	}{
-		{"phone", "608819736", "phone"}, // unformatted: "6xx xxx xxx" is required
-		{"personal_id", "1234", "personal_id"},
-		{"first_name", "Ky", "first_name"},
-		{"gender", "male", "gender"},
-		{"nationality", "Spain", "nationality"},
-		{"housing_type", "FRIEND", "housing_type"},
-		{"birth_date", time.Now().AddDate(-17, 0, 0).Format("2006-01-02"), "birth_date"},
-		{"employed_since", time.Now().AddDate(0, 0, 1).Format("2006-01-02"), "employed_since"},
-		{"remuneration_deadline", "2023-05-02", "remuneration_deadline"},
-		{"neto_income", "0", "neto_income"},
-		{"bank_account", "DE89370400440532013000", "bank_account"},
-		{"ip_address", "2001:db8::1", "ip_address"},
-		{"car_plate_number", "", "car_plate_number"}, // car_owner is YES
-	}
-	for _, tt := range tests {
-		body := documentRequest(t)
-		body[tt.field] = tt.value
-		status, out := send(t, srv, body, CasheddyUsername, CasheddyPassword)
-		got := fields(out)
-		if status != 422 || out["success"] != false || len(got) == 0 || got[0] != tt.want {
-			t.Errorf("%s=%v: got %d with fields %v, want 422 on %s", tt.field, tt.value, status, got, tt.want)
-		}
-	}
-	body := documentRequest(t)
-	body["address"].(map[string]any)["city"] = "Ribadesella 2"
-	if _, out := send(t, srv, body, CasheddyUsername, CasheddyPassword); strings.Join(fields(out), ",") != "address[city]" {
-		t.Errorf("address city: got fields %v", fields(out))
-	}
-}
-
-func TestCasheddyEmulatorAuthAndSwitches(t *testing.T) {
-	srv := httptest.NewServer(New(Options{Slow: 10 * time.Millisecond}))
-	defer srv.Close()
-	if status, _ := send(t, srv, documentRequest(t), CasheddyUsername, "wrong"); status != 401 {
-		t.Errorf("wrong password: got %d, want 401", status)
-	}
-	body := documentRequest(t)
-	body["email"] = "kyle+decline@blendit.eu"
-	if status, out := send(t, srv, body, CasheddyUsername, CasheddyPassword); status != 200 || out["success"] != false || len(fields(out)) != 0 {
-		t.Errorf("+decline: got %d %v", status, out)
-	}
-	body["email"] = "kyle+fix@blendit.eu"
-	if _, out := send(t, srv, body, CasheddyUsername, CasheddyPassword); strings.Join(fields(out), ",") != "phone_plan" {
-		t.Errorf("+fix: got fields %v", fields(out))
-	}
-	body["email"] = "kyle+fail@blendit.eu"
-	if status, _ := send(t, srv, body, CasheddyUsername, CasheddyPassword); status != 500 {
-		t.Errorf("+fail: got %d", status)
-	}
-}
 
 func TestCashcatEmulatorTokens(t *testing.T) {
 	s := New(Options{Slow: 10 * time.Millisecond})
@@ -210,6 +93,55 @@ func TestLenderFormLoadsPrefillJSOnlyFromItsGateway(t *testing.T) {
 		resp.Body.Close()
 		if !strings.Contains(string(b), `<script src="`+want+`/prefill.js"`) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src "+want+";") {
 			t.Errorf("%q: want prefill.js from %s, got %s\n%s", query, want, resp.Header.Get("Content-Security-Policy"), b)
+		}
+	}
+}
+
+// Every buyer's emulator answers under /sandbox/<buyer>/, and its calls
+// show in /sandbox/calls with the Cashcat tokens.
+func TestBuyerEmulatorsAreMountedAndCounted(t *testing.T) {
+	s := New(Options{})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	post := func(path, contentType string, auth func(*http.Request)) int {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", contentType)
+		auth(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	tests := []struct {
+		path, contentType string
+		auth              func(*http.Request)
+		want              int
+		calls             string
+	}{
+		{"/sandbox/casheddy/v1/lead/send", "application/json", func(r *http.Request) { r.SetBasicAuth(casheddy.Username, casheddy.Password) }, 422, casheddy.Calls},
+		{"/sandbox/lokyata/process-lp-lead", "application/json", func(r *http.Request) { r.Header.Set("x-api-key", lokyata.APIKey) }, 400, lokyata.Calls},
+		{"/sandbox/astoria/v2/fulldirect/", "application/x-www-form-urlencoded", func(*http.Request) {}, 200, astoria.Calls},
+	}
+	for _, tt := range tests {
+		if got := post(tt.path, tt.contentType, tt.auth); got != tt.want {
+			t.Errorf("POST %s: got %d, want %d", tt.path, got, tt.want)
+		}
+		if n := s.Calls(tt.calls); n != 1 {
+			t.Errorf("POST %s: counted %d calls under %s, want 1", tt.path, n, tt.calls)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/sandbox/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, tt := range tests {
+		if !strings.Contains(string(b), `"`+tt.calls+`":1`) {
+			t.Errorf("/sandbox/calls: %s, want %s counted", b, tt.calls)
 		}
 	}
 }

@@ -1,4 +1,9 @@
-package sandbox
+// Package emulator emulates Astoria's direct post for the sandbox: it
+// checks each post against the document's fields and answers with the
+// document's PostResponses. It shares no code with the client on purpose:
+// the rules (the tiers too) are its own copy of the document, so that a
+// mistake in the client shows.
+package emulator
 
 import (
 	"crypto/rand"
@@ -11,14 +16,34 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"time"
+
+	"github.com/leadgate/leadgate/providers/emulate"
 )
 
-// AstoriaVendorID is the vendor_id the emulator knows; like a new Astoria
+// VendorID is the vendor_id the emulator knows; like a new Astoria
 // account, it is in test mode (lead_mode=1 is refused).
-const AstoriaVendorID = "76"
+const VendorID = "76"
 
-// astoriaTiers are the document's tiers and payouts.
+// Calls is the key the emulator's posts are counted under.
+const Calls = "astoria:fulldirect"
+
+type emulator struct {
+	env   emulate.Env
+	posts emulate.Seen // vendor_lead_id/tier: a second post is a duplicate
+}
+
+// New returns the emulator: POST /v2/fulldirect/, below where it is
+// mounted.
+func New(env emulate.Env) http.Handler {
+	e := &emulator{env: env}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v2/fulldirect/", e.post)
+	return mux
+}
+
+// astoriaTiers are the document's tiers and payouts: the emulator's own
+// copy (see the package comment), which the duplicate finder pairs with
+// the client's.
 var astoriaTiers = map[string]float64{
 	"tier150": 150, "tier140": 140, "tier130": 130, "tier120": 120, "tier110": 110,
 	"tier100": 100, "tier95": 95, "tier90": 90, "tier85": 85, "tier80": 80, "tier75": 75,
@@ -113,19 +138,19 @@ func astoriaReject(reason, message string, errs ...string) astoriaResponse {
 	return astoriaResponse{Response: "Rejected", Confirmation: confirmation(), Price: "0.00", Reason: reason, Message: message, Errors: errs}
 }
 
-// astoriaPost answers like /v2/fulldirect/. In test mode (the only mode of
+// post answers like /v2/fulldirect/. In test mode (the only mode of
 // the sandbox vendor) the document's zip rule decides: a zip ending in an
 // even digit other than 0 is accepted, 0 or odd is rejected. Switches in
 // the email's local part: "+tierNN" (bought only at tiers paying NN or
 // less), "+duplicate", "+blacklist", "+maintenance", "+cap", "+slow",
 // "+fail" (a 500), "+garbage", each also as "+astoria-SWITCH" to switch
 // Astoria alone. A lead posted twice to one tier is a "Duplicate Lead".
-func (s *Sandbox) astoriaPost(w http.ResponseWriter, r *http.Request) {
+func (e *emulator) post(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		writeXML(w, http.StatusOK, astoriaReject("Post data is empty", "Please check your integration"))
 		return
 	}
-	s.count(CallsAstoria)
+	e.env.Count(Calls)
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
 	if ct != "application/x-www-form-urlencoded" || r.ParseForm() != nil || len(r.PostForm) == 0 {
@@ -140,7 +165,7 @@ func (s *Sandbox) astoriaPost(w http.ResponseWriter, r *http.Request) {
 	case f.Get("lead_mode") != "0" && f.Get("lead_mode") != "1":
 		writeXML(w, http.StatusOK, astoriaReject("Invalid lead_mode", "Please ensure lead_mode is either '0' for TEST or '1' for LIVE"))
 		return
-	case f.Get("vendor_id") != AstoriaVendorID:
+	case f.Get("vendor_id") != VendorID:
 		writeXML(w, http.StatusOK, astoriaReject("Invalid vendor_id", "Please check the vendor_id is correct"))
 		return
 	case f.Get("lead_mode") == "1":
@@ -156,35 +181,30 @@ func (s *Sandbox) astoriaPost(w http.ResponseWriter, r *http.Request) {
 		tier = "ALL"
 	}
 	key := f.Get("vendor_lead_id") + "/" + tier
-	s.mu.Lock()
-	seen := s.astoriaLeads[key]
-	s.astoriaLeads[key] = true
-	s.mu.Unlock()
+	seen := e.posts.Again(key)
 	email := f.Get("email")
 	switch {
-	case seen || has(email, "astoria", "duplicate"):
+	case seen || emulate.Switch(email, "astoria", "duplicate"):
 		writeXML(w, http.StatusOK, astoriaReject("Duplicate Lead", "Lead was identified as a duplicate in our system"))
 		return
-	case has(email, "astoria", "blacklist"):
+	case emulate.Switch(email, "astoria", "blacklist"):
 		writeXML(w, http.StatusOK, astoriaReject("Blacklisted Data", "The lead matches data on our internal blacklist - please investigate the lead source"))
 		return
-	case has(email, "astoria", "maintenance"):
+	case emulate.Switch(email, "astoria", "maintenance"):
 		writeXML(w, http.StatusOK, astoriaReject("Maintenance Mode", "Our system is currently in maintenance mode"))
 		return
-	case has(email, "astoria", "cap"):
+	case emulate.Switch(email, "astoria", "cap"):
 		writeXML(w, http.StatusOK, astoriaReject("Daily Cap Exhausted", "Please contact us to increase your daily cap"))
 		return
-	case has(email, "astoria", "slow"):
-		select {
-		case <-time.After(s.opt.Slow):
-		case <-r.Context().Done():
+	case emulate.Switch(email, "astoria", "slow"):
+		if !e.env.Sleep(r) {
 			return
 		}
-	case has(email, "astoria", "fail"):
+	case emulate.Switch(email, "astoria", "fail"):
 		w.WriteHeader(http.StatusInternalServerError)
 		return
-	case has(email, "astoria", "garbage"):
-		writeRaw(w, http.StatusOK, "<html><body>Service Unavailable</body></html>")
+	case emulate.Switch(email, "astoria", "garbage"):
+		emulate.WriteRaw(w, http.StatusOK, "<html><body>Service Unavailable</body></html>")
 		return
 	}
 	if limit, _ := strconv.Atoi(f.Get("time_limit")); f.Has("time_limit") && limit < 60 {
@@ -214,7 +234,7 @@ func (s *Sandbox) astoriaPost(w http.ResponseWriter, r *http.Request) {
 		Response: "Accepted", Confirmation: c, Price: fmt.Sprintf("%.2f", price),
 		// The lender page shows the vendor's own lead id, as a buyer's
 		// landing page would show the consumer a reference.
-		RedirectURL: s.welcomeURL(r, "Astoria", f.Get("vendor_lead_id")),
+		RedirectURL: e.env.LenderPage(r, "Astoria", f.Get("vendor_lead_id")),
 	})
 }
 

@@ -1,4 +1,8 @@
-package sandbox
+// Package emulator emulates Lokyata's Lead Buy API for the sandbox: it
+// checks each post against the document's request table and answers as
+// the document does. It shares no code with the client on purpose: the
+// rules are its own copy of the document, so that a mapping mistake shows.
+package emulator
 
 import (
 	"encoding/json"
@@ -10,11 +14,30 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/leadgate/leadgate/providers/emulate"
 )
 
-// LokyataAPIKey is the x-api-key the emulator accepts: the sandbox key
-// Lokyata's document publishes.
-const LokyataAPIKey = "0VIBkISQiaQS4z6iggxT11JKqvw0subW"
+// APIKey is the x-api-key the emulator accepts: the sandbox key Lokyata's
+// document publishes.
+const APIKey = "0VIBkISQiaQS4z6iggxT11JKqvw0subW"
+
+// Calls is the key the emulator's posts are counted under.
+const Calls = "lokyata:process-lp-lead"
+
+type emulator struct {
+	env      emulate.Env
+	requests emulate.Seen // request_ids: a second post is denied
+}
+
+// New returns the emulator: POST /process-lp-lead, below where it is
+// mounted.
+func New(env emulate.Env) http.Handler {
+	e := &emulator{env: env}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/process-lp-lead", e.lead)
+	return mux
+}
 
 // lokyataField is one row of the document's request table.
 type lokyataField struct {
@@ -163,38 +186,34 @@ func (f lokyataField) check(v any) string {
 	return ""
 }
 
-// lokyataLead answers like /process-lp-lead. test_type decides the answer
+// lead answers like /process-lp-lead. test_type decides the answer
 // as the document says; without it, switches in the email's local part:
 // "+decline", "+cap" (the hourly cap comment), "+slow", "+fail" (the
 // document's 500), "+garbage", each also as "+lokyata-SWITCH" to switch
 // Lokyata alone. A request_id seen before is denied, so a double post
 // shows up.
-func (s *Sandbox) lokyataLead(w http.ResponseWriter, r *http.Request) {
+func (e *emulator) lead(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"message": "Method Not Allowed"})
+		emulate.WriteJSON(w, http.StatusMethodNotAllowed, map[string]any{"message": "Method Not Allowed"})
 		return
 	}
-	if r.Header.Get("x-api-key") != LokyataAPIKey {
-		writeJSON(w, http.StatusForbidden, map[string]any{"message": "Forbidden"})
+	if r.Header.Get("x-api-key") != APIKey {
+		emulate.WriteJSON(w, http.StatusForbidden, map[string]any{"message": "Forbidden"})
 		return
 	}
-	s.count(CallsLokyata)
+	e.env.Count(Calls)
 	var body map[string]any
-	if !isJSON(r) || json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body) != nil {
-		writeJSON(w, http.StatusBadRequest, lokyataAnswer("", "Denied", nil, "request body must be a JSON object"))
+	if !emulate.IsJSON(r) || json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body) != nil {
+		emulate.WriteJSON(w, http.StatusBadRequest, lokyataAnswer("", "Denied", nil, "request body must be a JSON object"))
 		return
 	}
 	id, _ := body["request_id"].(string)
 	if problems := checkLokyata(body); len(problems) > 0 {
-		writeJSON(w, http.StatusBadRequest, lokyataAnswer(id, "Denied", nil, strings.Join(problems, "; ")))
+		emulate.WriteJSON(w, http.StatusBadRequest, lokyataAnswer(id, "Denied", nil, strings.Join(problems, "; ")))
 		return
 	}
-	s.mu.Lock()
-	seen := s.lokyataIDs[id]
-	s.lokyataIDs[id] = true
-	s.mu.Unlock()
-	if seen {
-		writeJSON(w, http.StatusOK, lokyataAnswer(id, "Denied", nil, "Duplicate request_id"))
+	if e.requests.Again(id) {
+		emulate.WriteJSON(w, http.StatusOK, lokyataAnswer(id, "Denied", nil, "Duplicate request_id"))
 		return
 	}
 	email, _ := body["email"].(string)
@@ -202,32 +221,30 @@ func (s *Sandbox) lokyataLead(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case test == "Accept":
 	case test == "Deny":
-		writeJSON(w, http.StatusOK, lokyataAnswer(id, "Denied", nil, "Denial Reason"))
+		emulate.WriteJSON(w, http.StatusOK, lokyataAnswer(id, "Denied", nil, "Denial Reason"))
 		return
 	case test == "Review":
-		writeJSON(w, http.StatusOK, lokyataAnswer(id, "Review", nil, "Application under review"))
+		emulate.WriteJSON(w, http.StatusOK, lokyataAnswer(id, "Review", nil, "Application under review"))
 		return
-	case has(email, "lokyata", "slow"):
-		select {
-		case <-time.After(s.opt.Slow):
-		case <-r.Context().Done():
+	case emulate.Switch(email, "lokyata", "slow"):
+		if !e.env.Sleep(r) {
 			return
 		}
-	case has(email, "lokyata", "garbage"):
-		writeRaw(w, http.StatusOK, "<html>gateway timeout</html>")
+	case emulate.Switch(email, "lokyata", "garbage"):
+		emulate.WriteRaw(w, http.StatusOK, "<html>gateway timeout</html>")
 		return
-	case has(email, "lokyata", "fail"):
-		writeJSON(w, http.StatusInternalServerError, lokyataAnswer(id, "Denied", nil, "Failure Reason"))
+	case emulate.Switch(email, "lokyata", "fail"):
+		emulate.WriteJSON(w, http.StatusInternalServerError, lokyataAnswer(id, "Denied", nil, "Failure Reason"))
 		return
-	case has(email, "lokyata", "decline"):
-		writeJSON(w, http.StatusOK, lokyataAnswer(id, "Denied", nil, "Denial Reason"))
+	case emulate.Switch(email, "lokyata", "decline"):
+		emulate.WriteJSON(w, http.StatusOK, lokyataAnswer(id, "Denied", nil, "Denial Reason"))
 		return
-	case has(email, "lokyata", "cap"):
-		writeJSON(w, http.StatusOK, lokyataAnswer(id, "Denied", nil, "Not Accepting Leads - Hourly Cap Reached"))
+	case emulate.Switch(email, "lokyata", "cap"):
+		emulate.WriteJSON(w, http.StatusOK, lokyataAnswer(id, "Denied", nil, "Not Accepting Leads - Hourly Cap Reached"))
 		return
 	}
-	u := s.welcomeURL(r, "Lokyata", id)
-	writeJSON(w, http.StatusOK, lokyataAnswer(id, "Approved", &u, ""))
+	u := e.env.LenderPage(r, "Lokyata", id)
+	emulate.WriteJSON(w, http.StatusOK, lokyataAnswer(id, "Approved", &u, ""))
 }
 
 func lokyataAnswer(id, decision string, redirect *string, comment string) map[string]any {

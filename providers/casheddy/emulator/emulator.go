@@ -1,10 +1,12 @@
-package sandbox
+// Package emulator emulates the Casheddy API for the sandbox: Basic auth,
+// POST /v1/validate and POST /v1/lead/send with the document's field
+// rules. It shares no code with the client on purpose (see below).
+package emulator
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"mime"
 	"net/http"
 	"regexp"
 	"slices"
@@ -13,7 +15,29 @@ import (
 	"time"
 
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/emulate"
 )
+
+// Credentials the emulator accepts; the repository's config.yaml uses them.
+const (
+	Username = "sandbox"
+	Password = "sandbox-password"
+)
+
+// Calls is the key the emulator's lead posts are counted under.
+const Calls = "casheddy:lead/send"
+
+type emulator struct{ env emulate.Env }
+
+// New returns the emulator: POST /v1/validate and /v1/lead/send, below
+// where it is mounted.
+func New(env emulate.Env) http.Handler {
+	e := &emulator{env: env}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/validate", e.validate)
+	mux.HandleFunc("/v1/lead/send", e.send)
+	return mux
+}
 
 // The Casheddy emulator checks the document's rules as the document writes
 // them (PCRE with its flags), independently of leadgate's own form rules,
@@ -44,6 +68,9 @@ var (
 	casheddyOccupation = []string{"EMPLOYED_INDEFINITE_PERIOD", "ECONOMIC_ACTIVITY", "STUDENT", "MATERNITY_LEAVE", "PENSIONER1", "UNEMPLOYED", "OTHERS"}
 )
 
+// casheddyLead is the emulator's own reading of the document's request:
+// the client's wire struct (casheddy/mapping.go) is its counterpart, kept
+// apart on purpose so that each can catch the other's mistakes.
 type casheddyLead struct {
 	LoanSum        *int   `json:"loan_sum"`
 	LoanPeriod     *int   `json:"loan_period"`
@@ -89,69 +116,62 @@ type result struct {
 
 func casheddyUnauthorized(w http.ResponseWriter, r *http.Request) bool {
 	u, p, ok := r.BasicAuth()
-	if ok && u == CasheddyUsername && p == CasheddyPassword {
+	if ok && u == Username && p == Password {
 		return false
 	}
-	writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized.", "success": false})
+	emulate.WriteJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized.", "success": false})
 	return true
 }
 
-func isJSON(r *http.Request) bool {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return mt == "application/json"
-}
-
-func (s *Sandbox) casheddyValidate(w http.ResponseWriter, r *http.Request) {
+func (e *emulator) validate(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid field or field not found.", "success": false})
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid field or field not found.", "success": false})
 		return
 	}
 	var body struct{ Username, Password string }
-	if !isJSON(r) || json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body) != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Parameter must be defined or valid.", "success": false})
+	if !emulate.IsJSON(r) || json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body) != nil {
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": "Parameter must be defined or valid.", "success": false})
 		return
 	}
-	if body.Username != CasheddyUsername || body.Password != CasheddyPassword {
-		writeJSON(w, http.StatusOK, map[string]any{"message": "Invalid/incorrect username or password", "success": false})
+	if body.Username != Username || body.Password != Password {
+		emulate.WriteJSON(w, http.StatusOK, map[string]any{"message": "Invalid/incorrect username or password", "success": false})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"message": "User is valid!"}, "message": "OK", "success": true})
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"message": "User is valid!"}, "message": "OK", "success": true})
 }
 
-// casheddySend answers like /v1/lead/send. Switches in the email's local
+// send answers like /v1/lead/send. Switches in the email's local
 // part, for demos and tests: "+decline" (no partner accepts), "+fix" (the
 // document's 422 on phone_plan), "+slow" (answers after the slow delay),
 // "+garbage" (a body that is not JSON), "+fail" (a 500).
-func (s *Sandbox) casheddySend(w http.ResponseWriter, r *http.Request) {
+func (e *emulator) send(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid field or field not found.", "success": false})
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid field or field not found.", "success": false})
 		return
 	}
 	if casheddyUnauthorized(w, r) {
 		return
 	}
-	s.count(CallsCasheddy)
+	e.env.Count(Calls)
 	var l casheddyLead
-	if !isJSON(r) {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Parameter must be defined or valid.", "success": false})
+	if !emulate.IsJSON(r) {
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": "Parameter must be defined or valid.", "success": false})
 		return
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&l); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid request. Please specify valid data.", "success": false})
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid request. Please specify valid data.", "success": false})
 		return
 	}
 	switch {
 	case strings.Contains(l.Email, "+slow"):
-		select {
-		case <-time.After(s.opt.Slow):
-		case <-r.Context().Done():
+		if !e.env.Sleep(r) {
 			return
 		}
 	case strings.Contains(l.Email, "+garbage"):
-		writeRaw(w, http.StatusOK, "<html>upstream proxy error</html>")
+		emulate.WriteRaw(w, http.StatusOK, "<html>upstream proxy error</html>")
 		return
 	case strings.Contains(l.Email, "+fail"):
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"message": "Server error. Please contact administrator.", "success": false})
+		emulate.WriteJSON(w, http.StatusInternalServerError, map[string]any{"message": "Server error. Please contact administrator.", "success": false})
 		return
 	}
 	results := checkCasheddy(&l, time.Now())
@@ -159,22 +179,22 @@ func (s *Sandbox) casheddySend(w http.ResponseWriter, r *http.Request) {
 		results = append(results, result{"phone_plan", "Tipo de contrato no puede estar vacío."})
 	}
 	if len(results) > 0 {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+		emulate.WriteJSON(w, http.StatusUnprocessableEntity, map[string]any{
 			"data":    map[string]any{"status": "failed", "responses": []any{map[string]any{"status": 422, "results": results, "error_message": nil}}},
 			"message": "Error", "success": false,
 		})
 		return
 	}
 	if strings.Contains(l.Email, "+decline") {
-		writeJSON(w, http.StatusOK, map[string]any{
+		emulate.WriteJSON(w, http.StatusOK, map[string]any{
 			"data":    map[string]any{"status": "failed", "responses": []any{map[string]any{"status": 200, "error_message": "no partner accepted the lead"}}},
 			"message": "Error", "success": false,
 		})
 		return
 	}
 	id := newLeadID()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"data": map[string]any{"lead_id": id, "message": "accepted", "redirect_url": s.welcomeURL(r, "Casheddy", id),
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{
+		"data": map[string]any{"lead_id": id, "message": "accepted", "redirect_url": e.env.LenderPage(r, "Casheddy", id),
 			"responses": []any{map[string]any{"status": 200, "error_message": nil}}},
 		"message": "OK", "success": true,
 	})
