@@ -32,21 +32,19 @@ import (
 	"github.com/leadgate/leadgate/gateway/vault"
 	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
-	"github.com/leadgate/leadgate/providers/astoria"
+	"github.com/leadgate/leadgate/providers/buyers"
 	"github.com/leadgate/leadgate/providers/cashcat"
-	"github.com/leadgate/leadgate/providers/casheddy"
 	"github.com/leadgate/leadgate/providers/cashfin"
-	"github.com/leadgate/leadgate/providers/lokyata"
 	"github.com/leadgate/leadgate/providers/sandbox"
 	"github.com/leadgate/leadgate/templates"
 )
 
-// Compile-time guards: each buyer client is a submit.Buyer.
+// Compile-time guards: every client of the buyers' table is a
+// submit.Buyer (the table checks each against buyers.Buyer), and a tiered
+// one a submit.Tiered.
 var (
-	_ submit.Buyer  = (*casheddy.Client)(nil)
-	_ submit.Buyer  = (*lokyata.Client)(nil)
-	_ submit.Buyer  = (*astoria.Client)(nil)
-	_ submit.Tiered = (*astoria.Client)(nil)
+	_ submit.Buyer  = buyers.Buyer(nil)
+	_ submit.Tiered = buyers.Tiered(nil)
 )
 
 // sandboxKey seals personal data in sandbox mode when no key is set, so a
@@ -181,48 +179,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		cfg.Cashcat.Timeout+time.Second, events)
 
 	// --- buyers, each with its own client, breaker and timeout ---
-	guarded := map[string]*submit.Guarded{}
-	caps := map[string]providers.CapsConfig{}
-	addBuyer := func(name string, client submit.Buyer, err error, breaker providers.BreakerConfig, timeout time.Duration, c providers.CapsConfig) error {
-		if err != nil {
-			return fmt.Errorf("providers.%s: %w", name, err)
-		}
-		guarded[name] = submit.Guard(client, providers.NewBreaker[providers.Decision](name, breaker, onState), timeout)
-		caps[name] = c
-		return nil
-	}
-	if cfg.Configured("casheddy") {
-		c := cfg.Providers.Casheddy
-		client, err := casheddy.New(c, buyerHTTP(c.Timeout))
-		if err := addBuyer("casheddy", client, err, c.Breaker, c.Timeout, c.Caps); err != nil {
-			return err
-		}
-	}
-	if cfg.Configured("lokyata") {
-		c := cfg.Providers.Lokyata
-		client, err := lokyata.New(c, buyerHTTP(c.Timeout))
-		if err := addBuyer("lokyata", client, err, c.Breaker, c.Timeout, c.Caps); err != nil {
-			return err
-		}
-		if c.TestType != "" {
-			log.Warn("providers.lokyata.test_type is set: Lokyata answers test decisions, not real ones", "test_type", c.TestType)
-		}
-	}
-	if cfg.Configured("astoria") {
-		// One timeout per tier post: the flow's deadline bounds the ride.
-		c := cfg.Providers.Astoria
-		client, err := astoria.New(c, buyerHTTP(c.Timeout))
-		if err := addBuyer("astoria", client, err, c.Breaker, c.Timeout, c.Caps); err != nil {
-			return err
-		}
-		if *c.LeadMode == 0 && !cfg.Sandbox.Enabled {
-			log.Warn("providers.astoria.lead_mode is 0: Astoria takes every lead as a test lead and pays for none")
-		}
+	guarded, caps, err := newBuyers(cfg, onState, log)
+	if err != nil {
+		return err
 	}
 	// Config validation has made sure every flow's buyers are configured.
-	buyers := map[string]submit.Buyer{}
+	clients := map[string]submit.Buyer{}
 	for name, g := range guarded {
-		buyers[name] = g
+		clients[name] = g
 	}
 	flows := map[string][]string{}
 	for _, f := range cfg.Flows {
@@ -230,7 +194,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	host, _ := os.Hostname()
 	owner := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4))
-	worker := submit.New(st, buyers, flows, submit.Config{
+	worker := submit.New(st, clients, flows, submit.Config{
 		Owner: owner, Lease: cfg.Submission.Lease, Workers: cfg.Submission.Workers,
 		Caps: caps, CRM: cfg.Providers.Cashfin.Enabled,
 	}, log, submit.Events{Attempt: met.Attempt, Decided: met.Decided})
@@ -456,6 +420,33 @@ func balanceWatch(log *slog.Logger) func(*providers.Lead, error) {
 				"amount", l.Balance.Amount, "currency", l.Balance.Currency)
 		}
 	}
+}
+
+// newBuyers makes every configured buyer of the table: its client behind
+// its own breaker and timeout (for a tiered buyer, one timeout per tier
+// post: the flow's deadline bounds the ride), and its caps.
+func newBuyers(cfg *config.Config, onState func(string, gobreaker.State, gobreaker.State), log *slog.Logger) (map[string]*submit.Guarded, map[string]providers.CapsConfig, error) {
+	guarded := map[string]*submit.Guarded{}
+	caps := map[string]providers.CapsConfig{}
+	for _, r := range buyers.All() {
+		b := cfg.Providers.Buyer(r.Name)
+		c := b.Common()
+		if !c.Configured() {
+			continue
+		}
+		client, err := r.New(b, buyerHTTP(c.Timeout))
+		if err != nil {
+			return nil, nil, fmt.Errorf("providers.%s: %w", r.Name, err)
+		}
+		guarded[r.Name] = submit.Guard(client, providers.NewBreaker[providers.Decision](r.Name, c.Breaker, onState), c.Timeout)
+		caps[r.Name] = c.Caps
+		if w, ok := b.(buyers.Warner); ok {
+			for _, msg := range w.Warnings(cfg.Sandbox.Enabled) {
+				log.Warn("providers." + r.Name + "." + msg)
+			}
+		}
+	}
+	return guarded, caps, nil
 }
 
 func breakerStates(cc *cashcat.Breaker, buyers map[string]*submit.Guarded) func() map[string]string {

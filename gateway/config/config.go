@@ -22,11 +22,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/leadgate/leadgate/providers"
-	"github.com/leadgate/leadgate/providers/astoria"
+	"github.com/leadgate/leadgate/providers/buyers"
 	"github.com/leadgate/leadgate/providers/cashcat"
-	"github.com/leadgate/leadgate/providers/casheddy"
-	"github.com/leadgate/leadgate/providers/cashfin"
-	"github.com/leadgate/leadgate/providers/lokyata"
 )
 
 // Config is the whole of config.yaml (SPEC §2).
@@ -100,14 +97,6 @@ type RateLimits struct {
 	PrefillBrowser string `yaml:"prefill_browser"`
 }
 
-// Providers holds each upstream's own block.
-type Providers struct {
-	Casheddy casheddy.Config `yaml:"casheddy"`
-	Lokyata  lokyata.Config  `yaml:"lokyata"`
-	Astoria  astoria.Config  `yaml:"astoria"`
-	Cashfin  cashfin.Config  `yaml:"cashfin"`
-}
-
 // PrefillAPI is the `prefill_api:` block.
 type PrefillAPI struct {
 	Keys           []string `yaml:"keys"`
@@ -145,11 +134,11 @@ type Sandbox struct {
 	Enabled bool `yaml:"enabled"`
 }
 
-// Forms, locales, buyers and match keys that exist.
+// Forms, locales and match keys that exist (the buyers that exist are
+// the table's, providers/buyers).
 var (
 	Forms     = []string{"es", "us"}
 	Locales   = []string{"es", "en"}
-	Buyers    = []string{"casheddy", "lokyata", "astoria"}
 	MatchKeys = []string{"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "country", "host"}
 )
 
@@ -237,6 +226,7 @@ func Default() *Config {
 			Breaker:     providers.BreakerConfig{Failures: 5, OpenFor: 30 * time.Second},
 			BudgetPerIP: "120-H", UnknownBudgetPerIP: "10-H",
 		},
+		Providers:  newProviders(),
 		Funnel:     Funnel{MaxCampaignsPerDay: 500},
 		Submission: Submission{Workers: 8, Wait: 5 * time.Second, Lease: 15 * time.Second},
 	}
@@ -262,11 +252,11 @@ func (c *Config) fill() {
 		c.Redis.KeyPrefix = "leadgate:"
 	}
 	timeout(&c.Redis.Timeout, 250*time.Millisecond)
-	p := &c.Providers
-	p.Casheddy.Defaults(c.Sandbox.Enabled)
-	p.Lokyata.Defaults(c.Sandbox.Enabled)
-	p.Astoria.Defaults(c.Sandbox.Enabled)
-	p.Cashfin.Defaults()
+	c.Providers.complete()
+	for _, b := range c.Providers.Buyers {
+		b.Defaults(c.Sandbox.Enabled)
+	}
+	c.Providers.Cashfin.Defaults()
 	for i := range c.Flows {
 		f := &c.Flows[i]
 		if f.Deadline == 0 {
@@ -283,15 +273,8 @@ func (c *Config) fill() {
 
 // Configured reports whether a buyer has a block with a base URL.
 func (c *Config) Configured(buyer string) bool {
-	switch buyer {
-	case "casheddy":
-		return c.Providers.Casheddy.BaseURL != ""
-	case "lokyata":
-		return c.Providers.Lokyata.BaseURL != ""
-	case "astoria":
-		return c.Providers.Astoria.BaseURL != ""
-	}
-	return false
+	b := c.Providers.Buyer(buyer)
+	return b != nil && b.Common().Configured()
 }
 
 // EncryptionKey decodes storage.encryption_key (already validated).
@@ -314,10 +297,9 @@ func (p *problems) under(key string, err error) {
 	*p = append(*p, q...)
 }
 
-func (c *Config) validate() error {
-	var p problems
+// validateServerAndStorage checks the server: and storage: blocks.
+func (c *Config) validateServerAndStorage(p *problems) {
 	sandbox := c.Sandbox.Enabled
-
 	if c.Server.Addr == "" {
 		p.add("server.addr", "empty")
 	}
@@ -356,7 +338,13 @@ func (c *Config) validate() error {
 	if c.Storage.Retention <= 0 {
 		p.add("storage.retention", "must be positive")
 	}
+}
 
+func (c *Config) validate() error {
+	var p problems
+	sandbox := c.Sandbox.Enabled
+
+	c.validateServerAndStorage(&p)
 	if c.Redis.URL != "" && !strings.HasPrefix(c.Redis.URL, "redis://") && !strings.HasPrefix(c.Redis.URL, "rediss://") {
 		p.add("redis.url", "want redis://host:port/db")
 	}
@@ -389,11 +377,10 @@ func (c *Config) validate() error {
 		p.add("cashcat.cache_ttl", "must be positive")
 	}
 
-	pr := &c.Providers
-	p.under("providers.casheddy", pr.Casheddy.Validate(sandbox))
-	p.under("providers.lokyata", pr.Lokyata.Validate(sandbox))
-	p.under("providers.astoria", pr.Astoria.Validate(sandbox))
-	p.under("providers.cashfin", pr.Cashfin.Validate(sandbox))
+	for _, r := range buyers.All() {
+		p.under("providers."+r.Name, c.Providers.Buyer(r.Name).Validate(sandbox))
+	}
+	p.under("providers.cashfin", c.Providers.Cashfin.Validate(sandbox))
 
 	for i, k := range c.PrefillAPI.Keys {
 		if len(k) < 16 {
@@ -476,8 +463,8 @@ func (c *Config) validateFlows(p *problems) {
 		for j, b := range f.Buyers {
 			bk := fmt.Sprintf("%s.buyers[%d]", key, j)
 			switch {
-			case !slices.Contains(Buyers, b):
-				p.add(bk, "unknown buyer %q (want one of %s)", b, strings.Join(Buyers, ", "))
+			case !slices.Contains(buyers.Names(), b):
+				p.add(bk, "unknown buyer %q (want one of %s)", b, strings.Join(buyers.Names(), ", "))
 			case !c.Configured(b):
 				p.add(bk, "buyer %q is not configured under providers.%s", b, b)
 			case seen[b]:
@@ -516,7 +503,11 @@ func (c *Config) validateFlows(p *problems) {
 // ResolveLocal rewrites every upstream base URL that is a path into an
 // absolute URL on base, the address this gateway actually listens on.
 func (c *Config) ResolveLocal(base string) {
-	for _, u := range []*string{&c.Cashcat.BaseURL, &c.Providers.Casheddy.BaseURL, &c.Providers.Lokyata.BaseURL, &c.Providers.Astoria.BaseURL, &c.Providers.Cashfin.BaseURL} {
+	urls := []*string{&c.Cashcat.BaseURL, &c.Providers.Cashfin.BaseURL}
+	for _, b := range c.Providers.Buyers {
+		urls = append(urls, &b.Common().BaseURL)
+	}
+	for _, u := range urls {
 		if strings.HasPrefix(*u, "/") {
 			*u = strings.TrimRight(base, "/") + *u
 		}
@@ -537,8 +528,7 @@ func (c *Config) Redacted() Config {
 	r.Storage.OldEncryptionKeys = slices.Repeat([]string{"***"}, len(c.Storage.OldEncryptionKeys))
 	r.Storage.DSN = redactDSN(r.Storage.DSN)
 	r.Redis.URL = redactDSN(r.Redis.URL)
-	r.Providers = Providers{Casheddy: c.Providers.Casheddy.Redacted(), Lokyata: c.Providers.Lokyata.Redacted(),
-		Astoria: c.Providers.Astoria.Redacted(), Cashfin: c.Providers.Cashfin.Redacted()}
+	r.Providers = c.Providers.Redacted()
 	r.PrefillAPI.Keys = slices.Repeat([]string{"***"}, len(c.PrefillAPI.Keys))
 	return r
 }

@@ -9,6 +9,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/astoria"
+	"github.com/leadgate/leadgate/providers/casheddy"
 )
 
 const valid = `
@@ -25,6 +27,16 @@ func withProvider(entry string) string {
 	return strings.Replace(valid, "providers:\n", "providers:\n  "+entry+"\n", 1)
 }
 
+// block is the block of the buyer called name, as its own package's type.
+func block[T any](t *testing.T, cfg *Config, name string) *T {
+	t.Helper()
+	b, ok := any(cfg.Providers.Buyer(name)).(*T)
+	if !ok {
+		t.Fatalf("providers.%s: got %T", name, cfg.Providers.Buyer(name))
+	}
+	return b
+}
+
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 var secrets = map[string]string{"SECRET": "0123456789abcdef0123456789abcdef", "CASHEDDY_USERNAME": "user", "CASHEDDY_PASSWORD": "pa$$: #word"}
@@ -34,8 +46,8 @@ func TestExpansionAndDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Providers.Casheddy.Password != "pa$$: #word" {
-		t.Errorf("password: got %q (a value with $, : and # must survive expansion)", cfg.Providers.Casheddy.Password)
+	if got := block[casheddy.Config](t, cfg, "casheddy").Password; got != "pa$$: #word" {
+		t.Errorf("password: got %q (a value with $, : and # must survive expansion)", got)
 	}
 	if len(cfg.EncryptionKey()) != 32 {
 		t.Error("the ${NAME:-default} default was not used")
@@ -45,17 +57,17 @@ func TestExpansionAndDefaults(t *testing.T) {
 		cfg.Redis.Timeout != 250*time.Millisecond {
 		t.Errorf("defaults: got %+v", cfg)
 	}
-	if a := cfg.Providers.Astoria; a.TimeLimit != 60*time.Second || a.Timeout != 75*time.Second || strings.Join(a.Tiers, ",") != "ALL" || a.LeadMode != nil {
+	if a := block[astoria.Config](t, cfg, "astoria"); a.TimeLimit != 60*time.Second || a.Timeout != 75*time.Second || strings.Join(a.Tiers, ",") != "ALL" || a.LeadMode != nil {
 		t.Errorf("astoria: time_limit %v, timeout %v, tiers %v, lead_mode %v; want 60s, 75s, [ALL], unset", a.TimeLimit, a.Timeout, a.Tiers, a.LeadMode)
 	}
-	p := cfg.Providers
-	if p.Casheddy.Timeout != 30*time.Second || p.Lokyata.Timeout != 30*time.Second || p.Cashfin.Timeout != 10*time.Second {
-		t.Errorf("timeouts: casheddy %v, lokyata %v, cashfin %v; want 30s, 30s, 10s", p.Casheddy.Timeout, p.Lokyata.Timeout, p.Cashfin.Timeout)
-	}
-	for name, b := range map[string]providers.BreakerConfig{"casheddy": p.Casheddy.Breaker, "lokyata": p.Lokyata.Breaker, "astoria": p.Astoria.Breaker} {
-		if b.Failures != 5 || b.OpenFor != 30*time.Second {
-			t.Errorf("%s breaker: got %+v, want 5 failures, open 30s", name, b)
+	for name, want := range map[string]time.Duration{"casheddy": 30 * time.Second, "lokyata": 30 * time.Second, "astoria": 75 * time.Second} {
+		c := cfg.Providers.Buyer(name).Common()
+		if c.Timeout != want || c.Breaker != (providers.BreakerConfig{Failures: 5, OpenFor: 30 * time.Second}) {
+			t.Errorf("%s: timeout %v, breaker %+v; want %v, 5 failures, open 30s", name, c.Timeout, c.Breaker, want)
 		}
+	}
+	if cfg.Providers.Cashfin.Timeout != 10*time.Second {
+		t.Errorf("cashfin timeout: got %v, want 10s", cfg.Providers.Cashfin.Timeout)
 	}
 }
 
@@ -70,8 +82,8 @@ func TestExpandedNumbersAndNumericPasswords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Submission.Workers != 3 || cfg.Flows[1].Deadline != 45*time.Second || cfg.Providers.Casheddy.Password != "123456" {
-		t.Errorf("got workers %d, deadline %v, password %q", cfg.Submission.Workers, cfg.Flows[1].Deadline, cfg.Providers.Casheddy.Password)
+	if cfg.Submission.Workers != 3 || cfg.Flows[1].Deadline != 45*time.Second || block[casheddy.Config](t, cfg, "casheddy").Password != "123456" {
+		t.Errorf("got workers %d, deadline %v, password %q", cfg.Submission.Workers, cfg.Flows[1].Deadline, block[casheddy.Config](t, cfg, "casheddy").Password)
 	}
 }
 
@@ -167,7 +179,7 @@ func TestCredentialsAreNeverDefaulted(t *testing.T) {
 // Astoria's lead_mode 0 sells nothing: outside sandbox mode it must be
 // written, never taken as 0 because the line (or its variable) is missing.
 func TestAstoriaLeadModeIsNeverDefaulted(t *testing.T) {
-	astoria := func(mode string) string {
+	withAstoria := func(mode string) string {
 		return withProvider("astoria: { base_url: 'https://api.astoriacompany.com', vendor_id: '76'" + mode + " }")
 	}
 	env := env(map[string]string{"SECRET": secrets["SECRET"], "CASHEDDY_USERNAME": "u", "CASHEDDY_PASSWORD": "p"})
@@ -176,12 +188,12 @@ func TestAstoriaLeadModeIsNeverDefaulted(t *testing.T) {
 		want       int    // the lead mode, when accepted
 		err        string // the error, when refused
 	}{
-		{"absent", astoria(""), 0, "providers.astoria.lead_mode: required outside sandbox mode"},
-		{"from an unset variable", astoria(", lead_mode: '${ASTORIA_LEAD_MODE}'"), 0, "providers.astoria.lead_mode: required outside sandbox mode"},
-		{"live", astoria(", lead_mode: 1"), 1, ""},
-		{"test, written out", astoria(", lead_mode: 0"), 0, ""},
-		{"neither", astoria(", lead_mode: 2"), 0, "providers.astoria.lead_mode: want 0 (test) or 1 (live), got 2"},
-		{"absent in sandbox mode", astoria("") + "sandbox: { enabled: true }\n", 0, ""},
+		{"absent", withAstoria(""), 0, "providers.astoria.lead_mode: required outside sandbox mode"},
+		{"from an unset variable", withAstoria(", lead_mode: '${ASTORIA_LEAD_MODE}'"), 0, "providers.astoria.lead_mode: required outside sandbox mode"},
+		{"live", withAstoria(", lead_mode: 1"), 1, ""},
+		{"test, written out", withAstoria(", lead_mode: 0"), 0, ""},
+		{"neither", withAstoria(", lead_mode: 2"), 0, "providers.astoria.lead_mode: want 0 (test) or 1 (live), got 2"},
+		{"absent in sandbox mode", withAstoria("") + "sandbox: { enabled: true }\n", 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Parse([]byte(tc.yaml), env)
@@ -190,8 +202,8 @@ func TestAstoriaLeadModeIsNeverDefaulted(t *testing.T) {
 				t.Errorf("got %v, want an error containing %q", err, tc.err)
 			case tc.err == "" && err != nil:
 				t.Errorf("got %v", err)
-			case tc.err == "" && (cfg.Providers.Astoria.LeadMode == nil || *cfg.Providers.Astoria.LeadMode != tc.want):
-				t.Errorf("lead_mode: got %v, want %d", cfg.Providers.Astoria.LeadMode, tc.want)
+			case tc.err == "" && (block[astoria.Config](t, cfg, "astoria").LeadMode == nil || *block[astoria.Config](t, cfg, "astoria").LeadMode != tc.want):
+				t.Errorf("lead_mode: got %v, want %d", block[astoria.Config](t, cfg, "astoria").LeadMode, tc.want)
 			}
 		})
 	}
@@ -218,7 +230,7 @@ func TestRedactedHidesEverySecret(t *testing.T) {
 		!strings.Contains(out, "api_key: '***'") || !strings.Contains(out, "client_secret: '***'") {
 		t.Errorf("redacted config is not readable YAML:\n%s", out)
 	}
-	if cfg.Providers.Casheddy.Password != "pa$$: #word" {
+	if block[casheddy.Config](t, cfg, "casheddy").Password != "pa$$: #word" {
 		t.Error("redacting changed the config itself")
 	}
 }

@@ -1,9 +1,10 @@
 // Package sandbox emulates the upstream APIs closely enough to catch
 // integration mistakes: Cashcat's Actions API with a table of tokens, the
-// Cashfin CRM, and the buyers, each checking its document's rules (their
-// emulators live in their own folders, providers/<buyer>/emulator). It
-// also serves the lender's pages of a demo. It is mounted under /sandbox/
-// by the gateway, or served alone by `leadgate sandbox`.
+// Cashfin CRM, and every buyer of the table (providers/buyers), each
+// checking its document's rules in its own folder
+// (providers/<buyer>/emulator). It also serves a demo's lender pages. It
+// is mounted under /sandbox/ by the gateway, or served alone by
+// `leadgate sandbox`.
 package sandbox
 
 import (
@@ -15,10 +16,8 @@ import (
 	"sync"
 	"time"
 
-	astoria "github.com/leadgate/leadgate/providers/astoria/emulator"
-	casheddy "github.com/leadgate/leadgate/providers/casheddy/emulator"
+	"github.com/leadgate/leadgate/providers/buyers"
 	"github.com/leadgate/leadgate/providers/emulate"
-	lokyata "github.com/leadgate/leadgate/providers/lokyata/emulator"
 )
 
 // Options configures the emulators.
@@ -54,8 +53,10 @@ func New(opt Options) *Sandbox {
 	s.env = emulate.Env{PublicURL: opt.PublicURL, Slow: opt.Slow, OnCall: s.count}
 	s.mux.HandleFunc("/sandbox/cashcat/api/v1/actions/action/{token}", s.cashcatAction)
 	s.mux.HandleFunc("GET /sandbox/calls", s.callsJSON)
-	for name, emulator := range map[string]func(emulate.Env) http.Handler{"casheddy": casheddy.New, "lokyata": lokyata.New, "astoria": astoria.New} {
-		s.mux.Handle("/sandbox/"+name+"/", http.StripPrefix("/sandbox/"+name, emulator(s.env)))
+	for _, b := range buyers.All() {
+		if b.Emulator != nil {
+			s.mux.Handle("/sandbox/"+b.Name+"/", http.StripPrefix("/sandbox/"+b.Name, b.Emulator(s.env)))
+		}
 	}
 	s.mux.HandleFunc("/sandbox/cashfin/business/lead/create", s.cashfinCreate)
 	s.mux.HandleFunc("GET /sandbox/cashfin/business/lead/list", s.cashfinList)
