@@ -22,21 +22,14 @@ import (
 	"github.com/ulule/limiter/v3"
 	"github.com/ulule/limiter/v3/drivers/store/memory"
 
-	"github.com/leadgate/leadgate/gateway"
 	"github.com/leadgate/leadgate/gateway/config"
-	"github.com/leadgate/leadgate/gateway/jobs"
 	"github.com/leadgate/leadgate/gateway/metrics"
-	"github.com/leadgate/leadgate/gateway/redis"
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/submit"
 	"github.com/leadgate/leadgate/gateway/vault"
-	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/buyers"
 	"github.com/leadgate/leadgate/providers/cashcat"
-	"github.com/leadgate/leadgate/providers/cashfin"
-	"github.com/leadgate/leadgate/providers/sandbox"
-	"github.com/leadgate/leadgate/templates"
 )
 
 // Compile-time guards: every client of the buyers' table is a
@@ -53,43 +46,13 @@ var (
 var sandboxKey = []byte("leadgate-sandbox-key-NOT-SECRET!")
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	// --- flags and config ---
-	fs := flag.NewFlagSet("leadgate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "config file (default: $LEADGATE_CONFIG or config.yaml)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *cfgPath == "" {
-		*cfgPath = getenv("LEADGATE_CONFIG")
-	}
-	if *cfgPath == "" {
-		*cfgPath = "config.yaml"
-	}
-	cfg, err := config.Load(*cfgPath, getenv)
+	// --- config, logger, the sandbox's own secrets ---
+	cfg, cfgPath, err := loadConfig(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(stdout, getenv("LEADGATE_LOG_FORMAT"))
-
-	// --- sandbox-mode secrets ---
-	sandboxPassword := false // the documented one, which may be printed
-	if cfg.Sandbox.Enabled {
-		if cfg.Server.SessionSecret == "" {
-			b := make([]byte, 32)
-			rand.Read(b)
-			cfg.Server.SessionSecret = base64.StdEncoding.EncodeToString(b)
-			log.Warn("sandbox mode: no server.session_secret; using a random one (sessions end at restart)")
-		}
-		if cfg.Admin.Password == "" {
-			cfg.Admin.Password, sandboxPassword = "sandbox", true
-			log.Warn("sandbox mode: no admin.password; /admin takes the documented sandbox password")
-		}
-		if cfg.Storage.EncryptionKey == "" {
-			cfg.Storage.EncryptionKey = base64.StdEncoding.EncodeToString(sandboxKey)
-			log.Warn("sandbox mode: no storage.encryption_key; using the public sandbox key: never store real data like this")
-		}
-	}
+	sandboxPassword := sandboxSecrets(cfg, log)
 
 	// --- listeners first, so :0 works and local upstream paths resolve ---
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
@@ -104,9 +67,86 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer adminLn.Close()
 	localBase, sandboxPublic := localURLs(cfg.Server.PublicURL, ln.Addr().(*net.TCPAddr).Port)
 	cfg.ResolveLocal(localBase)
-	log.Info("starting", "config", *cfgPath, "addr", ln.Addr().String(), "admin_addr", adminLn.Addr().String(), "effective_config", cfg.RedactedYAML())
+	log.Info("starting", "config", cfgPath, "addr", ln.Addr().String(), "admin_addr", adminLn.Addr().String(), "effective_config", cfg.RedactedYAML())
 
-	// --- storage ---
+	// --- storage, upstreams, the workers, the handlers ---
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	up, err := newUpstreams(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer up.close()
+	work, err := newWork(cfg, st, up, log)
+	if err != nil {
+		return err
+	}
+	handler, admin, err := newHandlers(cfg, st, up, work, log, sandboxPublic)
+	if err != nil {
+		return err
+	}
+
+	// --- run until the context ends, then stop in order ---
+	open := cfg.Server.PublicURL
+	if sandboxPublic == "" {
+		open = localBase // a loopback public_url, with the port actually bound
+	}
+	return serve(ctx, cfg, log, work, servers{public: newHTTPServer(handler), admin: newHTTPServer(admin), ln: ln, adminLn: adminLn},
+		func() {
+			log.Info("serving", "url", localBase, "sandbox", cfg.Sandbox.Enabled)
+			announce(stdout, isTerminal(stdout), cfg.Sandbox.Enabled, open, browseURL(adminLn.Addr())+"/admin", cfg.Admin.Username, sandboxPassword)
+		})
+}
+
+// loadConfig reads the config named by --config, LEADGATE_CONFIG or
+// config.yaml, in that order.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*config.Config, string, error) {
+	fs := flag.NewFlagSet("leadgate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file (default: $LEADGATE_CONFIG or config.yaml)")
+	if err := fs.Parse(args); err != nil {
+		return nil, "", err
+	}
+	if *path == "" {
+		*path = getenv("LEADGATE_CONFIG")
+	}
+	if *path == "" {
+		*path = "config.yaml"
+	}
+	cfg, err := config.Load(*path, getenv)
+	return cfg, *path, err
+}
+
+// sandboxSecrets fills, in sandbox mode only, the secrets a new user has
+// not set yet, and says so. It reports whether the admin password is the
+// documented sandbox one (which may then be printed).
+func sandboxSecrets(cfg *config.Config, log *slog.Logger) (sandboxPassword bool) {
+	if !cfg.Sandbox.Enabled {
+		return false
+	}
+	if cfg.Server.SessionSecret == "" {
+		b := make([]byte, 32)
+		rand.Read(b)
+		cfg.Server.SessionSecret = base64.StdEncoding.EncodeToString(b)
+		log.Warn("sandbox mode: no server.session_secret; using a random one (sessions end at restart)")
+	}
+	if cfg.Admin.Password == "" {
+		cfg.Admin.Password, sandboxPassword = "sandbox", true
+		log.Warn("sandbox mode: no admin.password; /admin takes the documented sandbox password")
+	}
+	if cfg.Storage.EncryptionKey == "" {
+		cfg.Storage.EncryptionKey = base64.StdEncoding.EncodeToString(sandboxKey)
+		log.Warn("sandbox mode: no storage.encryption_key; using the public sandbox key: never store real data like this")
+	}
+	return sandboxPassword
+}
+
+// openStore opens the store of storage.dsn with the keyring of the
+// current and retired encryption keys.
+func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 	var old [][]byte
 	for _, k := range cfg.Storage.OldEncryptionKeys {
 		b, _ := base64.StdEncoding.DecodeString(k)
@@ -114,148 +154,31 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	keys, err := vault.New(cfg.EncryptionKey(), old...)
 	if err != nil {
-		return fmt.Errorf("storage.encryption_key: %w", err)
+		return nil, fmt.Errorf("storage.encryption_key: %w", err)
 	}
-	st, err := store.Open(ctx, cfg.Storage.DSN, keys)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	return store.Open(ctx, cfg.Storage.DSN, keys)
+}
 
-	// --- Cashcat: cache in front of breaker in front of HTTP ---
-	cashcatHTTP, err := cashcat.NewHTTPClient(cfg.Cashcat)
-	if err != nil {
-		return err
-	}
-	cc, err := cashcat.New(cfg.Cashcat.BaseURL, cashcatHTTP, log)
-	if err != nil {
-		return fmt.Errorf("cashcat.base_url: %w", err)
-	}
-	onState := func(name string, from, to gobreaker.State) {
-		log.Warn("circuit breaker changed state", "upstream", name, "from", from.String(), "to", to.String())
-	}
-	// Metrics read the breakers at each scrape; they are all made below,
-	// before the first scrape can happen.
-	var breakers func() map[string]string
-	met := metrics.New(func() map[string]string { return breakers() })
-	watchBalance := balanceWatch(log)
-	ccBreaker := cashcat.NewBreaker(cc, providers.NewBreaker[*providers.Lead]("cashcat", cfg.Cashcat.Breaker, onState))
-	fetched := func(l *providers.Lead, err error) { met.CashcatFetched(l, err); watchBalance(l, err) }
-	events := cashcat.CacheEvents{Hit: met.CacheHit, NegativeHit: met.CacheNegativeHit, Miss: met.CacheMiss, Fetched: fetched}
+// servers are the two listeners and their HTTP servers.
+type servers struct {
+	public, admin *http.Server
+	ln, adminLn   net.Listener
+}
 
-	// --- Redis: the lead cache shared by replicas (optional) ---
-	redisState := func() string { return "not configured" }
-	var limitStore func(prefix string) limiter.Store
-	var rs *redis.Conn
-	if cfg.Redis.URL != "" {
-		if rs, err = redis.Open(cfg.Redis.URL, cfg.Redis.Timeout, log); err != nil {
-			return fmt.Errorf("redis.url: not a redis:// url")
-		}
-		defer rs.Close()
-		limitStore = func(prefix string) limiter.Store { return redis.NewLimitStore(rs, cfg.Redis.KeyPrefix, prefix) }
-		met.RedisShared(rs.Shared)
-		redisState = func() string {
-			if rs.Check(context.Background()) {
-				return "ok"
-			}
-			return "unreachable: running unshared (per-replica lead cache and rate limits)"
-		}
-	}
-
-	// --- what callers may spend: budgets of paid calls, in front of the
-	// breaker and behind every cache (a cached token costs nothing) ---
-	budget, err := cashcatBudget(ccBreaker, cfg.Cashcat, limitStore, met, log)
-	if err != nil {
-		return err
-	}
-	var behind cashcat.Source = budget
-	if rs != nil {
-		sharedLeads := redis.NewLeads(rs, cfg.Redis.KeyPrefix, budget, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.Timeout+time.Second)
-		// Only real Cashcat calls count as calls: a shared hit is not one.
-		sharedLeads.Fetched, events.Fetched = fetched, nil
-		behind = sharedLeads
-	}
-	leads := cashcat.NewCache(behind, cfg.Cashcat.CacheTTL, cfg.Cashcat.NegativeCacheTTL, cfg.Cashcat.CacheMaxEntries,
-		cfg.Cashcat.Timeout+time.Second, events)
-
-	// --- buyers, each with its own client, breaker and timeout ---
-	guarded, caps, err := newBuyers(cfg, onState, log)
-	if err != nil {
-		return err
-	}
-	// Config validation has made sure every flow's buyers are configured.
-	clients := map[string]submit.Buyer{}
-	for name, g := range guarded {
-		clients[name] = g
-	}
-	flows := map[string][]string{}
-	for _, f := range cfg.Flows {
-		flows[f.Name] = f.Buyers
-	}
-	host, _ := os.Hostname()
-	owner := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4))
-	worker := submit.New(st, clients, flows, submit.Config{
-		Owner: owner, Lease: cfg.Submission.Lease, Workers: cfg.Submission.Workers,
-		Caps: caps, CRM: cfg.Providers.Cashfin.Enabled,
-	}, log, submit.Events{Attempt: met.Attempt, Decided: met.Decided})
-	breakers = breakerStates(ccBreaker, guarded)
-
-	// --- background jobs: the CRM mirror and retention ---
-	var mirror *jobs.Mirror
-	if cfg.Providers.Cashfin.Enabled {
-		c := cfg.Providers.Cashfin
-		client, err := cashfin.New(c, buyerHTTP(c.Timeout))
-		if err != nil {
-			return fmt.Errorf("providers.cashfin: %w", err)
-		}
-		mirror = &jobs.Mirror{Store: st, CRM: client, Owner: owner, Log: log, Done: met.Mirrored}
-	}
-	retention := &jobs.Retention{Store: st, Keep: cfg.Storage.Retention, Log: log}
-	visits := &jobs.Visits{Store: st, Log: log, MaxCampaigns: cfg.Funnel.MaxCampaignsPerDay}
-
-	// --- HTTP ---
-	pages, err := views.New(templates.FS, views.Options{TestFill: cfg.Sandbox.Enabled})
-	if err != nil {
-		return err
-	}
-	var sb http.Handler
-	if cfg.Sandbox.Enabled {
-		sb = sandbox.New(sandbox.Options{PublicURL: sandboxPublic})
-	}
-	handler, err := gateway.NewServer(gateway.Deps{
-		Config: cfg, Log: log, Leads: leads, Store: st, Submitter: worker, Views: pages, Sandbox: sb,
-		Observe: met.Request, Funnel: visits, LimitStore: limitStore,
-	})
-	if err != nil {
-		return err
-	}
-	admin := gateway.NewAdmin(gateway.AdminDeps{Log: log, Store: st, Views: pages, Breakers: breakers, Metrics: met.Handler(), Redis: redisState,
-		Username: cfg.Admin.Username, Password: cfg.Admin.Password, PublicURL: cfg.Server.PublicURL, Flows: flowNames(cfg)})
-	srv := newHTTPServer(handler)
-	adminSrv := newHTTPServer(admin)
-
-	// --- run until the context ends, then stop in order ---
+// serve runs the listeners and the background work until ctx ends (or a
+// listener fails), then stops in order: no new requests, the requests
+// and submissions in flight finished within server.shutdown_timeout.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, work *work, s servers, started func()) error {
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
-	wg.Add(1)
-	go func() { defer wg.Done(); worker.Run(workCtx) }()
-	wg.Add(1)
-	go func() { defer wg.Done(); retention.Run(workCtx) }()
-	wg.Add(1)
-	go func() { defer wg.Done(); visits.Run(workCtx) }()
-	if mirror != nil {
+	for _, run := range work.runners() {
 		wg.Add(1)
-		go func() { defer wg.Done(); mirror.Run(workCtx) }()
+		go func() { defer wg.Done(); run(workCtx) }()
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	go func() { errc <- adminSrv.Serve(adminLn) }()
-	log.Info("serving", "url", localBase, "sandbox", cfg.Sandbox.Enabled)
-	open := cfg.Server.PublicURL
-	if sandboxPublic == "" {
-		open = localBase // a loopback public_url, with the port actually bound
-	}
-	announce(stdout, isTerminal(stdout), cfg.Sandbox.Enabled, open, browseURL(adminLn.Addr())+"/admin", cfg.Admin.Username, sandboxPassword)
+	go func() { errc <- s.public.Serve(s.ln) }()
+	go func() { errc <- s.admin.Serve(s.adminLn) }()
+	started()
 
 	var serveErr error
 	select {
@@ -265,8 +188,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("shutting down: finishing requests and submissions in flight", "timeout", cfg.Server.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()
-	srv.Shutdown(sctx)
-	adminSrv.Shutdown(sctx)
+	s.public.Shutdown(sctx)
+	s.admin.Shutdown(sctx)
 	stopWork()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()

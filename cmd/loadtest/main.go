@@ -96,62 +96,14 @@ func run(args []string, out io.Writer) error {
 		runtime.NumCPU(), *conns, *duration)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512, DisableCompression: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-	// A session with the lead in the cache, for the landing page.
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, Transport: client.Transport}
-	if _, err := get(browser, u.Gateway+"/?action_token=loadtest00000001"); err != nil {
+	reqs, err := newRequests(client, u)
+	if err != nil {
 		return err
 	}
-	gw, _ := url.Parse(u.Gateway)
-	cookie := jar.Cookies(gw)[0]
-	landing := func() (*http.Request, error) {
-		r, err := http.NewRequest("GET", u.Gateway+"/", nil)
-		if err == nil {
-			r.AddCookie(cookie)
-		}
-		return r, err
+	if err := closedLoop(out, client, u, reqs, *conns, *duration, *cpuprofile); err != nil {
+		return err
 	}
-	prefill := func(base string) func() (*http.Request, error) {
-		return func() (*http.Request, error) {
-			r, err := http.NewRequest("GET", base+"/api/v1/prefill/loadtest00000001?flow=us", nil)
-			if err == nil {
-				r.Header.Set("X-API-Key", "loadtest-key-0123456789")
-			}
-			return r, err
-		}
-	}
-	bare := func(path string) func() (*http.Request, error) {
-		return func() (*http.Request, error) { return http.NewRequest("GET", u.Bare+path, nil) }
-	}
-
-	var profiled chan error
-	if *cpuprofile != "" {
-		// Both closed-loop pairs: four runs of duration each.
-		profiled = profile(u.Bare, *cpuprofile, 4**duration)
-	}
-	fmt.Fprintln(out, "closed loop (as fast as the server answers; gateway and bare handler measured in alternating rounds):")
-	bPrefill, gPrefill := paired(client, bare("/prefill"), prefill(u.Gateway), *conns, *duration)
-	bPage, gPage := paired(client, bare("/page"), landing, *conns, *duration)
-	report(out, "bare Gin, prefill bytes", bPrefill, bPrefill)
-	report(out, "prefill JSON (cached)", gPrefill, bPrefill)
-	report(out, "bare Gin, page bytes", bPage, bPage)
-	report(out, "landing page (cached)", gPage, bPage)
-	if profiled != nil {
-		if err := <-profiled; err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		fmt.Fprintf(out, "  (server CPU profile in %s: go tool pprof -top -cum %s)\n", *cpuprofile, *cpuprofile)
-	}
-
-	fmt.Fprintln(out, "\nopen loop at 1,000 requests/s (latency as users arriving at that rate see it):")
-	for _, tc := range []struct {
-		name string
-		req  func() (*http.Request, error)
-	}{{"prefill JSON (cached)", prefill(u.Gateway)}, {"landing page (cached)", landing}} {
-		r := openLoop(client, tc.req, 1000, *duration)
-		fmt.Fprintf(out, "  %-28s %9.0f req/s, p50 %6.2f ms, p99 %6.2f ms, %d errors\n", tc.name, r.rps, ms(r.p50), ms(r.p99), r.errors)
-	}
+	openLoops(out, client, u, reqs, *duration)
 
 	fmt.Fprintln(out, "\nfull apply journey (form, store write, instant buyer):")
 	apps := applyJourney(client.Transport, u.Gateway, *conns, *duration)
@@ -166,6 +118,82 @@ func run(args []string, out io.Writer) error {
 		fmt.Fprintf(out, "\nresident memory per cached lead: %s\n", strings.TrimSpace(mem))
 	}
 	return nil
+}
+
+// requests make the requests the load test sends.
+type requests struct {
+	landing func() (*http.Request, error)
+	prefill func(base string) func() (*http.Request, error)
+	bare    func(path string) func() (*http.Request, error)
+}
+
+// newRequests makes a session with the lead in the cache, for the landing
+// page, and the request makers of every measurement.
+func newRequests(client *http.Client, u urls) (requests, error) {
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Transport: client.Transport}
+	if _, err := get(browser, u.Gateway+"/?action_token=loadtest00000001"); err != nil {
+		return requests{}, err
+	}
+	gw, _ := url.Parse(u.Gateway)
+	cookie := jar.Cookies(gw)[0]
+	return requests{
+		landing: func() (*http.Request, error) {
+			r, err := http.NewRequest("GET", u.Gateway+"/", nil)
+			if err == nil {
+				r.AddCookie(cookie)
+			}
+			return r, err
+		},
+		prefill: func(base string) func() (*http.Request, error) {
+			return func() (*http.Request, error) {
+				r, err := http.NewRequest("GET", base+"/api/v1/prefill/loadtest00000001?flow=us", nil)
+				if err == nil {
+					r.Header.Set("X-API-Key", "loadtest-key-0123456789")
+				}
+				return r, err
+			}
+		},
+		bare: func(path string) func() (*http.Request, error) {
+			return func() (*http.Request, error) { return http.NewRequest("GET", u.Bare+path, nil) }
+		},
+	}, nil
+}
+
+// closedLoop measures the gateway against the bare handler, as fast as
+// the server answers, in alternating rounds.
+func closedLoop(out io.Writer, client *http.Client, u urls, reqs requests, conns int, duration time.Duration, cpuprofile string) error {
+	var profiled chan error
+	if cpuprofile != "" {
+		// Both closed-loop pairs: four runs of duration each.
+		profiled = profile(u.Bare, cpuprofile, 4*duration)
+	}
+	fmt.Fprintln(out, "closed loop (as fast as the server answers; gateway and bare handler measured in alternating rounds):")
+	bPrefill, gPrefill := paired(client, reqs.bare("/prefill"), reqs.prefill(u.Gateway), conns, duration)
+	bPage, gPage := paired(client, reqs.bare("/page"), reqs.landing, conns, duration)
+	report(out, "bare Gin, prefill bytes", bPrefill, bPrefill)
+	report(out, "prefill JSON (cached)", gPrefill, bPrefill)
+	report(out, "bare Gin, page bytes", bPage, bPage)
+	report(out, "landing page (cached)", gPage, bPage)
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		fmt.Fprintf(out, "  (server CPU profile in %s: go tool pprof -top -cum %s)\n", cpuprofile, cpuprofile)
+	}
+	return nil
+}
+
+// openLoops measures latency as users arriving at 1,000 requests/s see it.
+func openLoops(out io.Writer, client *http.Client, u urls, reqs requests, duration time.Duration) {
+	fmt.Fprintln(out, "\nopen loop at 1,000 requests/s (latency as users arriving at that rate see it):")
+	for _, tc := range []struct {
+		name string
+		req  func() (*http.Request, error)
+	}{{"prefill JSON (cached)", reqs.prefill(u.Gateway)}, {"landing page (cached)", reqs.landing}} {
+		r := openLoop(client, tc.req, 1000, duration)
+		fmt.Fprintf(out, "  %-28s %9.0f req/s, p50 %6.2f ms, p99 %6.2f ms, %d errors\n", tc.name, r.rps, ms(r.p50), ms(r.p99), r.errors)
+	}
 }
 
 // profile fetches the server child's CPU profile over the next d.

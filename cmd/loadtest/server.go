@@ -76,6 +76,8 @@ func (instantBuyer) Submit(ctx context.Context, s *providers.Submission, _ strin
 const sampleLead = `{"lead":{"ext_id":"US0SANDBOX1","createdOn":"2026-11-20 10:00:00.000000+00:00","firstName":"John","middleName":"Quincy","lastName":"Smith","email":"john.smith@example.com","birthday":"1985-07-04","gender":"Male","countryResidence":"United States","hometown":"Austin","monthlyIncome":"From 3.000 to 4.000","monthlyIncomeCurrency":"USD","socialStatus":"Employed Full Time"},"loan":{"product":"PDL","requestedCurrency":"USD","requestedAmount":500},"clicks":{"object":"USCLICK000000001","clicks":3},"balance":{"company":"sandbox lender","amount":249,"currency":"USD","availableRequests":249}}`
 
 func serve(out io.Writer) error {
+	// Gin's mode is process-wide: set once, before any engine is made.
+	gin.SetMode(gin.ReleaseMode)
 	pin(0)
 	dir, err := os.MkdirTemp("", "leadgate-loadtest")
 	if err != nil {
@@ -124,7 +126,6 @@ func serve(out io.Writer) error {
 	gwURL := "http://" + gw.Addr().String()
 	prefill := capture(h, "/api/v1/prefill/loadtest00000001?flow=us", "loadtest-key-0123456789", false)
 	page := capture(h, "/?action_token=loadtest00000001", "", true)
-	gin.SetMode(gin.ReleaseMode)
 	bare := gin.New()
 	bare.GET("/prefill", func(c *gin.Context) { c.Data(http.StatusOK, "application/json; charset=utf-8", prefill) })
 	bare.GET("/page", func(c *gin.Context) { c.Data(http.StatusOK, "text/html; charset=utf-8", page) })
