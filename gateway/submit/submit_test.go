@@ -81,6 +81,9 @@ func run(t *testing.T, s *store.Store, buyers ...*fakeBuyer) *Worker {
 	return runWith(t, s, nil, list...)
 }
 
+// workers counts the workers the tests made, for their owner names.
+var workers atomic.Int32
+
 func runWith(t *testing.T, s Store, caps map[string]providers.CapsConfig, buyers ...Buyer) *Worker {
 	t.Helper()
 	m := map[string]Buyer{}
@@ -89,7 +92,9 @@ func runWith(t *testing.T, s Store, caps map[string]providers.CapsConfig, buyers
 		m[b.Name()] = b
 		order = append(order, b.Name())
 	}
-	w := New(s, m, map[string][]string{"es": order}, Config{Owner: "test", Lease: time.Minute, Workers: 4, Poll: 20 * time.Millisecond,
+	// Each worker its own owner, as each replica has: two workers on one
+	// store are two replicas.
+	w := New(s, m, map[string][]string{"es": order}, Config{Owner: fmt.Sprintf("test-%d", workers.Add(1)), Lease: time.Minute, Workers: 4, Poll: 20 * time.Millisecond,
 		Caps: caps, RetryBase: 20 * time.Millisecond}, quiet, Events{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -245,8 +250,11 @@ func TestManyApplicationsEachPostedOnce(t *testing.T) {
 			if i%2 == 1 {
 				w = w2
 			}
-			if app, _ := w.Wait(context.Background(), "app-"+string(rune('A'+i)), 10*time.Second); app.Status != providers.StatusAccepted {
-				t.Errorf("app %d: got %s", i, app.Status)
+			// Generous: the pure-Go SQLite runs many times slower under
+			// -race on a loaded machine; a second post would fail below.
+			app, err := w.Wait(context.Background(), "app-"+string(rune('A'+i)), 60*time.Second)
+			if app.Status != providers.StatusAccepted {
+				t.Errorf("app %d: got %q (%v)", i, app.Status, err)
 			}
 		}()
 	}
