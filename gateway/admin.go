@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -67,14 +68,25 @@ func handleAudit(apps AdminStore, vs *views.Views, respond *responder, asJSON bo
 		ctx := c.Request.Context()
 		rec, err := apps.Get(ctx, c.Param("id"))
 		var atts []providers.Attempt
+		var pbs []providers.Postback
 		if err == nil {
 			atts, err = apps.Attempts(ctx, rec.ID)
+		}
+		if err == nil {
+			pbs, err = apps.Postbacks(ctx, rec.ID)
 		}
 		if err != nil {
 			respond.fail(c, "", err)
 			return
 		}
 		p := auditPage(rec, atts, vs.Version)
+		p.Postbacks = auditPostbacks(pbs)
+		if sealed, err := apps.Sealed(ctx, rec.ID); err == nil {
+			for name, ids := range sealed.Submission.Attribution.ClickIDs() {
+				p.App.Clicks = append(p.App.Clicks, name+" "+providers.MaskClickID(ids[0]))
+			}
+			slices.Sort(p.App.Clicks)
+		}
 		if asJSON {
 			c.JSON(http.StatusOK, p)
 			return
@@ -108,6 +120,18 @@ func auditPage(rec providers.Record, atts []providers.Attempt, version string) v
 		})
 	}
 	return p
+}
+
+func auditPostbacks(pbs []providers.Postback) []views.AuditPostback {
+	var out []views.AuditPostback
+	for _, pb := range pbs {
+		v := views.AuditPostback{Name: pb.Name, Event: pb.Event, State: pb.State, Tries: pb.Tries, LastStatus: pb.LastStatus, LastError: pb.LastError}
+		if !pb.DeliveredAt.IsZero() {
+			v.Delivered = pb.DeliveredAt.UTC().Format(time.RFC3339)
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 type readiness struct {

@@ -23,8 +23,10 @@ type applySettings struct {
 	// pageURL and version are the consent evidence's page and its
 	// templates' version.
 	pageURL, version string
-	log              *slog.Logger
-	now              func() time.Time
+	// dedupeSecret keys the hashes of a consumer's duplicate keys.
+	dedupeSecret []byte
+	log          *slog.Logger
+	now          func() time.Time
 }
 
 // handleApply handles "POST /apply". A form with mistakes comes back as a
@@ -101,7 +103,7 @@ func storeApplication(c *gin.Context, sessions *session.Sessions, flow *Flow, se
 	rec, created, err := apps.Create(c.Request.Context(), store.New{
 		ID: id, SessionHash: sessions.Owner(sessions.RotateFor(sess, id).ID), IdempotencyKey: sessions.Owner(sess.ID) + ":" + submission,
 		Flow: flow.Name, Form: flow.Form.Name, Currency: flow.Currency,
-		Prefilled: sess.Token != "", Deadline: flow.Deadline,
+		Prefilled: sess.Token != "", Deadline: flow.Deadline, Keys: dedupeKeys(flow, app, set.dedupeSecret),
 		Submission: newSubmission(id, flow, sess, app, forms.views.Catalog(flow.Locale), c.ClientIP(), c.Request.UserAgent(), set),
 	})
 	if err != nil {
@@ -120,6 +122,14 @@ func storeApplication(c *gin.Context, sessions *session.Sessions, flow *Flow, se
 		submitter.Wake()
 	}
 	return rec, true
+}
+
+// dedupeKeys are the keys the flow recognises a consumer by, hashed.
+func dedupeKeys(flow *Flow, app providers.Application, secret []byte) []string {
+	if flow.Dedupe == nil {
+		return nil
+	}
+	return providers.DedupeKeys(app, flow.Dedupe.Keys, secret)
 }
 
 // refuse answers a post that failed the CSRF check. It may come from

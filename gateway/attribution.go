@@ -13,8 +13,9 @@ import (
 var utmKeys = []string{"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"}
 
 // firstTouch is the attribution of a session's first visit: its utm_*
-// values and the referring site.
-func firstTouch(q url.Values, referer string, now time.Time) providers.Attribution {
+// values, the referring site, and the click ids of clickParams (those of
+// the ad platforms and the source's own).
+func firstTouch(q url.Values, referer string, now time.Time, clickParams func(source string) []string) providers.Attribution {
 	a := providers.Attribution{
 		Source: cleanUTM(q.Get("utm_source")), Medium: cleanUTM(q.Get("utm_medium")),
 		Campaign: cleanUTM(q.Get("utm_campaign")), Content: cleanUTM(q.Get("utm_content")),
@@ -24,6 +25,9 @@ func firstTouch(q url.Values, referer string, now time.Time) providers.Attributi
 	// anything, including someone's personal data.
 	if ref, err := url.Parse(referer); err == nil && ref.Host != "" {
 		a.Referrer = ref.Scheme + "://" + ref.Host
+	}
+	if clickParams != nil {
+		a.SetClicks(q, clickParams(a.Source))
 	}
 	return a
 }

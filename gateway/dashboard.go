@@ -14,6 +14,7 @@ import (
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/cashcat"
 )
 
 // period reads ?from= and ?to= (YYYY-MM-DD, UTC), the last 7 days by
@@ -35,10 +36,32 @@ func period(q url.Values, now time.Time) (from, to time.Time) {
 
 func money(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 
-func funnelView(r store.FunnelRow) views.FunnelView {
-	return views.FunnelView{Flow: r.Flow, Source: orNone(r.Source), Campaign: orNone(r.Campaign),
+// pricing is what the dashboard knows of money: each flow's currency,
+// and what one paid Cashcat call costs (known false: not yet known).
+type pricing struct {
+	currencies map[string]string
+	cost       cashcat.Cost
+	known      bool
+}
+
+func funnelView(r store.FunnelRow, p pricing) views.FunnelView {
+	v := views.FunnelView{Flow: r.Flow, Source: orNone(r.Source), Campaign: orNone(r.Campaign),
 		Visits: r.Visits, Prefilled: r.Prefilled, Applications: r.Applications, Accepted: r.Accepted,
-		Declined: r.Declined, Redirected: r.Redir, Revenue: money(r.Revenue), EPC: strconv.FormatFloat(r.EPC(), 'f', 4, 64)}
+		Declined: r.Declined, Redirected: r.Redir, Revenue: money(r.Revenue), EPC: strconv.FormatFloat(r.EPC(), 'f', 4, 64),
+		Currency: p.currencies[r.Flow], PaidCalls: r.PaidCalls, Duplicates: r.Duplicates}
+	if !p.known {
+		return v
+	}
+	spend := float64(r.PaidCalls) * p.cost.Amount
+	v.Spend = money(spend) + " " + p.cost.Currency
+	if p.cost.Currency == v.Currency {
+		// Profit and ROI only in one currency: no exchange rate is guessed.
+		v.Profit = money(r.Revenue - spend)
+		if spend > 0 {
+			v.ROI = strconv.FormatFloat((r.Revenue-spend)/spend*100, 'f', 0, 64) + " %"
+		}
+	}
+	return v
 }
 
 func orNone(s string) string {
@@ -50,12 +73,13 @@ func orNone(s string) string {
 
 // handleDashboard handles "GET /admin": the funnel for a period as a
 // table and a chart, the UTM link builder, and recent applications.
-func handleDashboard(apps AdminStore, vs *views.Views, publicURL string, flows []string, respond *responder) gin.HandlerFunc {
+func handleDashboard(apps AdminStore, vs *views.Views, publicURL string, flows []string, prices func() pricing, respond *responder) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
 		q := c.Request.URL.Query()
 		from, to := period(q, time.Now())
 		rows, err := apps.Funnel(ctx, from, to)
+		pr := prices()
 		var recent []providers.Record
 		if err == nil {
 			recent, err = apps.Recent(ctx, 30)
@@ -67,7 +91,7 @@ func handleDashboard(apps AdminStore, vs *views.Views, publicURL string, flows [
 		p := views.DashboardPage{Version: vs.Version, From: from.Format("2006-01-02"), To: to.Format("2006-01-02"), Flows: flows}
 		var total store.FunnelRow
 		for _, r := range rows {
-			p.Rows = append(p.Rows, funnelView(r))
+			p.Rows = append(p.Rows, funnelView(r, pr))
 			total.Visits += r.Visits
 			total.Prefilled += r.Prefilled
 			total.Applications += r.Applications
@@ -75,8 +99,10 @@ func handleDashboard(apps AdminStore, vs *views.Views, publicURL string, flows [
 			total.Declined += r.Declined
 			total.Redir += r.Redir
 			total.Revenue += r.Revenue
+			total.PaidCalls += r.PaidCalls
+			total.Duplicates += r.Duplicates
 		}
-		p.Total = funnelView(total)
+		p.Total = funnelView(total, pricing{})
 		p.Chart = views.NewChart(p.Rows)
 		p.Builder = buildLink(q, publicURL)
 		for _, a := range recent {
@@ -109,7 +135,7 @@ func buildLink(q url.Values, publicURL string) views.LinkBuilder {
 
 // handleFunnelCSV handles "GET /admin/funnel.csv": the same table as the
 // dashboard, for spreadsheets.
-func handleFunnelCSV(apps AdminStore, respond *responder) gin.HandlerFunc {
+func handleFunnelCSV(apps AdminStore, prices func() pricing, respond *responder) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		from, to := period(c.Request.URL.Query(), time.Now())
 		rows, err := apps.Funnel(c.Request.Context(), from, to)
@@ -120,11 +146,13 @@ func handleFunnelCSV(apps AdminStore, respond *responder) gin.HandlerFunc {
 		c.Header("Content-Type", "text/csv; charset=utf-8")
 		c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="leadgate-funnel-%s-%s.csv"`, from.Format("20060102"), to.Format("20060102")))
 		w := csv.NewWriter(c.Writer)
-		w.Write([]string{"flow", "utm_source", "utm_campaign", "visits", "prefilled", "applications", "accepted", "declined", "redirected", "revenue", "epc"})
+		w.Write([]string{"flow", "utm_source", "utm_campaign", "visits", "prefilled", "applications", "accepted", "declined", "redirected",
+			"currency", "revenue", "epc", "paid_calls", "spend", "profit", "roi", "duplicates"})
+		pr := prices()
 		for _, r := range rows {
-			v := funnelView(r)
+			v := funnelView(r, pr)
 			w.Write([]string{v.Flow, csvSafe(v.Source), csvSafe(v.Campaign), itoa(v.Visits), itoa(v.Prefilled), itoa(v.Applications),
-				itoa(v.Accepted), itoa(v.Declined), itoa(v.Redirected), v.Revenue, v.EPC})
+				itoa(v.Accepted), itoa(v.Declined), itoa(v.Redirected), v.Currency, v.Revenue, v.EPC, itoa(v.PaidCalls), v.Spend, v.Profit, v.ROI, itoa(v.Duplicates)})
 		}
 		w.Flush()
 	}

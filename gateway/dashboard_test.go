@@ -53,8 +53,8 @@ func TestFunnelCountsExactly(t *testing.T) {
 			st.Decide(ctx, id, "w", providers.Verdict{Status: status, Revenue: revenue, Buyer: "casheddy"})
 		}
 		if redirected {
-			st.MarkRedirected(ctx, id)
-			st.MarkRedirected(ctx, id) // a replay counts once
+			st.MarkRedirected(ctx, id, nil)
+			st.MarkRedirected(ctx, id, nil) // a replay counts once
 		}
 	}
 	app("a1", "cashcat.ph", "spring", providers.StatusAccepted, 40, true)
@@ -73,8 +73,8 @@ func TestFunnelCountsExactly(t *testing.T) {
 	page := get("/admin").Body.String()
 	for _, want := range []string{
 		// flow, source, campaign, visits, prefilled, applications, accepted, declined, redirected, revenue, EPC
-		"<tr><td>es</td><td>cashcat.ph</td><td>spring</td><td>5</td><td>2</td><td>3</td><td>2</td><td>1</td><td>1</td><td>60.00</td><td>12.0000</td></tr>",
-		"<tr><td>es</td><td>partner</td><td>autumn</td><td>1</td><td>0</td><td>1</td><td>0</td><td>0</td><td>0</td><td>0.00</td><td>0.0000</td></tr>",
+		"<tr><td>es</td><td>cashcat.ph</td><td>spring</td><td>5</td><td>2</td><td>3</td><td>2</td><td>1</td><td>1</td><td>60.00 EUR</td><td>12.0000</td><td>0</td><td></td><td></td><td></td><td>0</td></tr>",
+		"<tr><td>es</td><td>partner</td><td>autumn</td><td>1</td><td>0</td><td>1</td><td>0</td><td>0</td><td>0</td><td>0.00 EUR</td><td>0.0000</td><td>0</td><td></td><td></td><td></td><td>0</td></tr>",
 		`<svg class="chart"`, `<rect x="220"`, "es · cashcat.ph · spring: 5 visits",
 		`href="/admin/applications/a4"`,
 	} {
@@ -88,9 +88,10 @@ func TestFunnelCountsExactly(t *testing.T) {
 		t.Fatalf("csv: %v %s", err, w.Header().Get("Content-Type"))
 	}
 	want := [][]string{
-		{"flow", "utm_source", "utm_campaign", "visits", "prefilled", "applications", "accepted", "declined", "redirected", "revenue", "epc"},
-		{"es", "cashcat.ph", "spring", "5", "2", "3", "2", "1", "1", "60.00", "12.0000"},
-		{"es", "partner", "autumn", "1", "0", "1", "0", "0", "0", "0.00", "0.0000"},
+		{"flow", "utm_source", "utm_campaign", "visits", "prefilled", "applications", "accepted", "declined", "redirected",
+			"currency", "revenue", "epc", "paid_calls", "spend", "profit", "roi", "duplicates"},
+		{"es", "cashcat.ph", "spring", "5", "2", "3", "2", "1", "1", "EUR", "60.00", "12.0000", "0", "", "", "", "0"},
+		{"es", "partner", "autumn", "1", "0", "1", "0", "0", "0", "EUR", "0.00", "0.0000", "0", "", "", "", "0"},
 	}
 	if len(records) != len(want) {
 		t.Fatalf("csv: got %v", records)

@@ -69,6 +69,9 @@ type outcomes struct {
 	flows *Flows
 	store Applications
 	log   *slog.Logger
+	// postbacks names the postbacks to send on an event of an
+	// application (nil: none configured).
+	postbacks func(event, flow string, a providers.Attribution) []string
 }
 
 // next is where a consumer leaves to for an application in its state:
@@ -93,7 +96,11 @@ func (o *outcomes) redirected(ctx context.Context, reqID string, rec providers.R
 	if rec.Status != providers.StatusAccepted {
 		return
 	}
-	if err := o.store.MarkRedirected(ctx, rec.ID); err != nil {
+	var postbacks []string
+	if o.postbacks != nil {
+		postbacks = o.postbacks("redirected", rec.Flow, rec.Attribution)
+	}
+	if err := o.store.MarkRedirected(ctx, rec.ID, postbacks); err != nil {
 		o.log.Warn("funnel: recording a redirect", "request_id", reqID, "err", err)
 	}
 }

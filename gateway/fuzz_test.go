@@ -19,15 +19,21 @@ func FuzzAttribution(f *testing.F) {
 		{"utm_source=%00%ff%fe&utm_campaign=" + strings.Repeat("a", 300), "javascript:alert(1)"},
 		{"utm_source=caf%C3%A9%20%E2%80%AE&utm_medium=cpc", "//evil.example/path"},
 		{"utm_campaign==cmd|' /C calc'!A0", ""},
+		{"utm_source=google&gclid=Cj0KCQ%3D%3D%00<script>&fbclid=" + strings.Repeat("x", 400) + "&click_id=a%20b", ""},
 	} {
 		f.Add(seed[0], seed[1])
 	}
 	f.Fuzz(func(t *testing.T, query, referer string) {
 		q, _ := url.ParseQuery(query)
-		a := firstTouch(q, referer, time.Now())
+		a := firstTouch(q, referer, time.Now(), func(string) []string { return append(providers.ClickParams, "click_id") })
 		for _, v := range []string{a.Source, a.Medium, a.Campaign, a.Content, a.Term} {
 			if utf8.RuneCountInString(v) > 100 || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 				t.Errorf("kept %q", v)
+			}
+		}
+		for name, ids := range a.ClickIDs() {
+			if len(ids[0]) > 256 || strings.Trim(ids[0], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-") != "" {
+				t.Errorf("click id %s kept as %q", name, ids[0])
 			}
 		}
 		if a.Referrer != "" && (strings.ContainsAny(a.Referrer, "?#") || strings.Count(a.Referrer, "/") != 2) {

@@ -259,7 +259,7 @@ func newAdmin(t *testing.T, st AdminStore, password string) http.Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	breakers := func() map[string]string { return map[string]string{"cashcat": "open"} }
 	return NewAdmin(AdminDeps{Log: log, Store: st, Views: views, Breakers: breakers, Username: "admin", Password: password,
-		PublicURL: "http://localhost:8080", Flows: []string{"es", "us"}})
+		PublicURL: "http://localhost:8080", Flows: []string{"es", "us"}, Currencies: map[string]string{"es": "EUR", "us": "USD"}})
 }
 
 func TestReadyz(t *testing.T) {

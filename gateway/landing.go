@@ -18,16 +18,17 @@ import (
 // to the session) and sends the browser to the same URL without it, so the
 // token does not stay in the address bar, the history or a Referer. Without
 // one it renders the flow's form, prefilled from the session's lead.
-func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms *forms, funnel VisitCounter, now func() time.Time) gin.HandlerFunc {
+func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms *forms, funnel VisitCounter,
+	clickParams func(source string) []string, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		q := c.Request.URL.Query()
 		sess, known := sessions.Load(c.Request)
 		loaded := sess
 		if sess.Attribution.LandedAt.IsZero() {
-			sess.Attribution = firstTouch(q, c.Request.Referer(), now())
+			sess.Attribution = firstTouch(q, c.Request.Referer(), now(), clickParams)
 		}
 		if _, ok := q["action_token"]; ok {
-			exchange(c, sessions, flows, leads, sess, q)
+			exchange(c, sessions, flows, leads, funnel, sess, q, clickParams(sess.Attribution.Source))
 			return
 		}
 		flow := flows.ByName(q.Get("flow"))
@@ -40,7 +41,9 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 		sess.Flow = flow.Name
 		var prefill form.Values
 		if sess.Token != "" {
-			prefill = leads.formValues(c.Request.Context(), reqID(c), sess.Token, clientIP(c.ClientIP()), flow)
+			var spend cashcat.Spend
+			prefill = leads.formValues(cashcat.WithSpend(c.Request.Context(), &spend), reqID(c), sess.Token, clientIP(c.ClientIP()), flow)
+			paid(funnel, flow.Name, sess.Attribution, spend.Calls())
 		}
 		if known && !sess.Counted && funnel != nil {
 			// A visit is a browser that came back with its session cookie
@@ -63,15 +66,26 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 // exchange ties the token's lead to the session and redirects to the
 // clean URL. A malformed token costs no upstream call; an unavailable
 // Cashcat costs only the prefill, never the page.
-func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *leads, sess session.Session, q url.Values) {
+//
+// The click ids are kept in the session and dropped from the clean URL
+// with the token: a pseudonymous identifier has no place in the address
+// bar, the history or a Referer either.
+func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *leads, funnel VisitCounter,
+	sess session.Session, q url.Values, clickParams []string) {
 	token := q.Get("action_token")
 	var lead *providers.Lead
+	var spend cashcat.Spend
 	if cashcat.ValidToken(token) {
-		if lead = leads.forPage(c.Request.Context(), reqID(c), token, clientIP(c.ClientIP())); lead != nil {
+		ctx := cashcat.WithSpend(c.Request.Context(), &spend)
+		if lead = leads.forPage(ctx, reqID(c), token, clientIP(c.ClientIP())); lead != nil {
 			sess.Token = token
 		}
 	}
 	sess.Flow = flows.Pick(q.Get("flow"), matchAttrs(q, c.Request.Host, lead)).Name
+	paid(funnel, sess.Flow, sess.Attribution, spend.Calls())
+	for _, p := range clickParams {
+		q.Del(p)
+	}
 	// A new id (and CSRF secret) once the session holds a lead: a cookie
 	// planted before the exchange opens nothing of what follows.
 	sessions.Save(c.Writer, sessions.Rotate(sess))
@@ -108,3 +122,11 @@ func handleVisit(sessions *session.Sessions, flows *Flows, funnel VisitCounter) 
 
 // pixel is a transparent 1×1 GIF.
 var pixel = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+// paid counts, for the funnel's spend and profit, the paid Cashcat calls
+// a visit caused.
+func paid(funnel VisitCounter, flow string, a providers.Attribution, calls int) {
+	if calls > 0 && funnel != nil {
+		funnel.Spend(flow, a.Source, a.Campaign, calls)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/cashcat"
 )
 
@@ -20,6 +21,10 @@ type prefillAnswer struct {
 	Lead   map[string]string `json:"lead"`
 	Source json.RawMessage   `json:"source,omitempty"`
 }
+
+// PrefillAPISource is the funnel's source of the paid calls the prefill
+// API caused.
+const PrefillAPISource = "(prefill API)"
 
 // prefillAccess decides how a prefill call is authorised, and limits it
 // accordingly. A valid X-API-Key (server to server) gets the whole answer
@@ -94,7 +99,7 @@ func checkToken(respond *responder) gin.HandlerFunc {
 // handlePrefill handles "GET /api/v1/prefill/:token": the lead in
 // canonical field names, from the same cache as the landing page, so a
 // cached token never costs a second Cashcat call.
-func handlePrefill(flows *Flows, leads *leads, respond *responder, now func() time.Time) gin.HandlerFunc {
+func handlePrefill(flows *Flows, leads *leads, respond *responder, funnel VisitCounter, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		keyed := keyedCall(c)
 		var flow *Flow
@@ -117,7 +122,14 @@ func handlePrefill(flows *Flows, leads *leads, respond *responder, now func() ti
 		key := token + "|" + c.Query("flow") + "|" + mode + "|" + now().UTC().Format("2006-01-02")
 		body, ok := leads.answer(key)
 		if !ok {
-			lead, err := leads.fetch(c.Request.Context(), token, payer)
+			var spend cashcat.Spend
+			lead, err := leads.fetch(cashcat.WithSpend(c.Request.Context(), &spend), token, payer)
+			spentOn := flows.Default()
+			if flow != nil {
+				spentOn = flow
+			}
+			// A lender's call has no visit: its cost is its own line.
+			paid(funnel, spentOn.Name, providers.Attribution{Source: PrefillAPISource}, spend.Calls())
 			if err != nil {
 				respond.fail(c, "", err)
 				return

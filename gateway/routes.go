@@ -16,15 +16,16 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 	r.Use(recovery(p.respond), requestID(), accessLog(p.Log, "public", p.Observe), securityHeaders(), bodyLimit(p.Config.Server.MaxBodyBytes))
 	static := p.Views.Static()
 
-	get(r, "/", lim.landing, handleLanding(p.sessions, p.flows, p.leads, p.forms, p.Funnel, p.Now))
+	get(r, "/", lim.landing, handleLanding(p.sessions, p.flows, p.leads, p.forms, p.Funnel, p.Config.Attribution.ClickParamsOf, p.Now))
 	r.POST("/apply", lim.apply, handleApply(p.sessions, p.flows, p.leads, p.forms, p.Store, p.Submitter, p.next, p.respond,
-		applySettings{wait: p.Config.Submission.Wait, pageURL: p.Config.Server.PublicURL, version: p.Views.Version, log: p.Log, now: p.Now}))
+		applySettings{wait: p.Config.Submission.Wait, pageURL: p.Config.Server.PublicURL, version: p.Views.Version,
+			dedupeSecret: p.DedupeSecret, log: p.Log, now: p.Now}))
 	get(r, "/status/:id", lim.status, handleStatus(p.sessions, p.flows, p.Store, p.forms, p.next, p.respond, p.Views, p.Now))
 	get(r, "/api/v1/applications/:id", lim.status, handleApplicationJSON(p.sessions, p.Store, p.next, p.respond))
 	prefill := r.Group("/api/v1/prefill/:token",
 		prefillAccess(p.Config.PrefillAPI.Keys, p.Config.PrefillAPI.AllowedOrigins, lim.prefillIP, lim.prefillBrowser, p.respond))
 	prefill.OPTIONS("", func(*gin.Context) {}) // answered by prefillAccess
-	get(prefill, "", checkToken(p.respond), lim.prefillToken, handlePrefill(p.flows, p.leads, p.respond, p.Now))
+	get(prefill, "", checkToken(p.respond), lim.prefillToken, handlePrefill(p.flows, p.leads, p.respond, p.Funnel, p.Now))
 	get(r, "/prefill.js", handlePrefillJS(static))
 	get(r, "/api/v1/openapi.json", handleOpenAPI(p.Config.Server.PublicURL, p.respond, p.Log))
 	get(r, "/healthz", handleHealthz())
@@ -54,8 +55,15 @@ func adminRoutes(r *gin.Engine, d AdminDeps, respond *responder) {
 	}
 	admin := r.Group("/admin", adminAuth(d.Username, d.Password, d.Log, respond))
 	admin.GET("/static/*file", handleStatic("/admin/static/", d.Views.Static(), ""))
-	admin.GET("", handleDashboard(d.Store, d.Views, d.PublicURL, d.Flows, respond))
-	admin.GET("/funnel.csv", handleFunnelCSV(d.Store, respond))
+	prices := func() pricing {
+		p := pricing{currencies: d.Currencies}
+		if d.Cost != nil {
+			p.cost, p.known = d.Cost()
+		}
+		return p
+	}
+	admin.GET("", handleDashboard(d.Store, d.Views, d.PublicURL, d.Flows, prices, respond))
+	admin.GET("/funnel.csv", handleFunnelCSV(d.Store, prices, respond))
 	admin.GET("/applications/:id", handleAudit(d.Store, d.Views, respond, false))
 	admin.GET("/api/applications/:id", handleAudit(d.Store, d.Views, respond, true))
 	r.NoRoute(func(c *gin.Context) { respond.fail(c, "", errNotFound) })

@@ -21,6 +21,7 @@ import (
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/cashcat"
 )
 
 // LeadSource returns the lead behind an action token (the cached,
@@ -32,6 +33,8 @@ type LeadSource interface {
 // VisitCounter counts landing visits by flow and first touch.
 type VisitCounter interface {
 	Visit(flow, source, campaign string, prefilled bool)
+	// Spend counts paid Cashcat calls a visit caused.
+	Spend(flow, source, campaign string, calls int)
 }
 
 // Applications is what the handlers need of the store.
@@ -39,7 +42,7 @@ type Applications interface {
 	Create(ctx context.Context, n store.New) (providers.Record, bool, error)
 	Get(ctx context.Context, id string) (providers.Record, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
-	MarkRedirected(ctx context.Context, id string) error
+	MarkRedirected(ctx context.Context, id string, postbacks []string) error
 }
 
 // Submitter starts and awaits the submission of stored applications.
@@ -66,6 +69,9 @@ type Deps struct {
 	// Observe, when set, is told every answered request (metrics).
 	Observe func(route string, status int, d time.Duration)
 	Now     func() time.Time
+	// DedupeSecret keys the hashes of consumers' duplicate keys (derived
+	// from storage.encryption_key).
+	DedupeSecret []byte
 }
 
 // NewServer returns the public listener's handler.
@@ -99,7 +105,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		respond:  respond,
 		leads:    newLeads(d.Leads, d.Config.Cashcat.Timeout, d.Log, d.Now),
 		forms:    &forms{views: d.Views, sessions: sessions, respond: respond},
-		next:     &outcomes{flows: flows, store: d.Store, log: d.Log},
+		next:     &outcomes{flows: flows, store: d.Store, log: d.Log, postbacks: d.Config.PostbacksFor},
 	}); err != nil {
 		return nil, err
 	}
@@ -137,6 +143,8 @@ type AdminStore interface {
 	Ping(ctx context.Context) error
 	Get(ctx context.Context, id string) (providers.Record, error)
 	Attempts(ctx context.Context, id string) ([]providers.Attempt, error)
+	Postbacks(ctx context.Context, id string) ([]providers.Postback, error)
+	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	Funnel(ctx context.Context, from, to time.Time) ([]store.FunnelRow, error)
 	Recent(ctx context.Context, limit int) ([]providers.Record, error)
 }
@@ -155,6 +163,10 @@ type AdminDeps struct {
 	// PublicURL and Flows feed the UTM link builder.
 	PublicURL string
 	Flows     []string
+	// Currencies are the flows' currencies; Cost, when set, what one paid
+	// Cashcat call costs, if known yet (for spend and profit).
+	Currencies map[string]string
+	Cost       func() (cashcat.Cost, bool)
 	// Username and Password guard /admin (HTTP Basic). An empty password
 	// turns /admin off rather than leaving it open.
 	Username, Password string

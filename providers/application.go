@@ -84,6 +84,10 @@ type Attribution struct {
 	Term     string    `json:"utm_term,omitempty"`
 	Referrer string    `json:"referrer,omitempty"`
 	LandedAt time.Time `json:"landed_at,omitzero"`
+	// Clicks are the ad platforms' click ids of the landing link,
+	// URL-encoded (gclid=…&fbclid=…): a string keeps Attribution
+	// comparable. Sealed wherever it is kept; see ClickID.
+	Clicks string `json:"clicks,omitempty"`
 }
 
 // Consent is the evidence of one consent given: what was shown and when.

@@ -99,4 +99,31 @@ type Verdict struct {
 	FieldErrors map[string]string
 	// CRM: the decided application is to be mirrored to the CRM.
 	CRM bool
+	// Postbacks are the postbacks to send on this verdict, by name.
+	Postbacks []string
+}
+
+// PostbackState is where one postback's delivery is.
+type PostbackState string
+
+// The states of a postback.
+const (
+	PostbackPending   PostbackState = "pending"
+	PostbackDelivered PostbackState = "delivered"
+	// PostbackFailed: given up (a 4xx, the postback no longer configured,
+	// the personal data erased, or give_up_after passed).
+	PostbackFailed PostbackState = "failed"
+)
+
+// Postback is one conversion report to a traffic source: which postback,
+// on which event, and how its delivery went (no URL: it can carry click
+// ids).
+type Postback struct {
+	Name, Event string
+	State       PostbackState
+	Tries       int
+	LastStatus  int
+	LastError   string
+	CreatedAt   time.Time
+	DeliveredAt time.Time
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -32,7 +35,10 @@ type upstreams struct {
 	met *metrics.Metrics
 	// leads is Cashcat: the in-process cache in front of the shared
 	// (Redis) cache, in front of the budgets, the breaker and HTTP.
-	leads      *cashcat.Cache
+	leads *cashcat.Cache
+	// cost is what one paid call costs: configured, or estimated from the
+	// last balance Cashcat reported.
+	cost       func() (cashcat.Cost, bool)
 	buyers     map[string]*submit.Guarded
 	caps       map[string]providers.CapsConfig
 	limitStore func(prefix string) limiter.Store // nil: in memory
@@ -77,7 +83,12 @@ func newUpstreams(cfg *config.Config, log *slog.Logger) (*upstreams, error) {
 			return "unreachable: running unshared (per-replica lead cache and rate limits)"
 		}
 	}
-	if up.leads, err = leadChain(cfg, ccBreaker, rs, up.limitStore, up.met, log); err != nil {
+	estimate := &costEstimate{}
+	up.cost = estimate.get
+	if c := cfg.Cashcat.CostPerCall; c != nil {
+		up.cost = func() (cashcat.Cost, bool) { return *c, true }
+	}
+	if up.leads, err = leadChain(cfg, ccBreaker, rs, up.limitStore, up.met, estimate, log); err != nil {
 		up.close()
 		return nil, err
 	}
@@ -94,9 +105,13 @@ func newUpstreams(cfg *config.Config, log *slog.Logger) (*upstreams, error) {
 // of the shared cache (with Redis), in front of the budgets of paid calls
 // (behind every cache: a cached token costs nothing), the breaker and HTTP.
 func leadChain(cfg *config.Config, breaker *cashcat.Breaker, rs *redis.Conn, limitStore func(string) limiter.Store,
-	met *metrics.Metrics, log *slog.Logger) (*cashcat.Cache, error) {
+	met *metrics.Metrics, estimate *costEstimate, log *slog.Logger) (*cashcat.Cache, error) {
 	watchBalance := balanceWatch(log)
-	fetched := func(l *providers.Lead, err error) { met.CashcatFetched(l, err); watchBalance(l, err) }
+	fetched := func(l *providers.Lead, err error) {
+		met.CashcatFetched(l, err)
+		watchBalance(l, err)
+		estimate.observe(l, err)
+	}
 	events := cashcat.CacheEvents{Hit: met.CacheHit, NegativeHit: met.CacheNegativeHit, Miss: met.CacheMiss, Fetched: fetched}
 	budget, err := cashcatBudget(breaker, cfg.Cashcat, limitStore, met, log)
 	if err != nil {
@@ -117,7 +132,8 @@ func leadChain(cfg *config.Config, breaker *cashcat.Breaker, rs *redis.Conn, lim
 // mirror, retention and the visit counter.
 type work struct {
 	worker    *submit.Worker
-	mirror    *jobs.Mirror // nil: mirroring off
+	mirror    *jobs.Mirror    // nil: mirroring off
+	postbacks *jobs.Postbacks // nil: none configured
 	retention *jobs.Retention
 	visits    *jobs.Visits
 }
@@ -130,15 +146,19 @@ func newWork(cfg *config.Config, st *store.Store, up *upstreams, log *slog.Logge
 		clients[name] = g
 	}
 	flows := map[string][]string{}
+	dedupe := map[string]time.Duration{}
 	for _, f := range cfg.Flows {
 		flows[f.Name] = f.Buyers
+		if f.Dedupe != nil {
+			dedupe[f.Name] = f.Dedupe.Window
+		}
 	}
 	host, _ := os.Hostname()
 	owner := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4))
 	w := &work{
 		worker: submit.New(st, clients, flows, submit.Config{
 			Owner: owner, Lease: cfg.Submission.Lease, Workers: cfg.Submission.Workers,
-			Caps: up.caps, CRM: cfg.Providers.Cashfin.Enabled,
+			Caps: up.caps, CRM: cfg.Providers.Cashfin.Enabled, Dedupe: dedupe, Postbacks: cfg.PostbacksFor,
 		}, log, submit.Events{Attempt: up.met.Attempt, Decided: up.met.Decided}),
 		retention: &jobs.Retention{Store: st, Keep: cfg.Storage.Retention, Log: log},
 		visits:    &jobs.Visits{Store: st, Log: log, MaxCampaigns: cfg.Funnel.MaxCampaignsPerDay},
@@ -150,6 +170,13 @@ func newWork(cfg *config.Config, st *store.Store, up *upstreams, log *slog.Logge
 		}
 		w.mirror = &jobs.Mirror{Store: st, CRM: client, Owner: owner, Log: log, Done: up.met.Mirrored}
 	}
+	if len(cfg.Postbacks) > 0 {
+		specs := map[string]jobs.PostbackSpec{}
+		for _, pb := range cfg.Postbacks {
+			specs[pb.Name] = jobs.PostbackSpec{Template: pb.Template(), Timeout: pb.Timeout, GiveUpAfter: pb.GiveUpAfter}
+		}
+		w.postbacks = &jobs.Postbacks{Store: st, Specs: specs, HTTP: buyerHTTP(time.Minute), Owner: owner, Log: log, Done: up.met.Postback}
+	}
 	return w, nil
 }
 
@@ -158,6 +185,9 @@ func (w *work) runners() []func(context.Context) {
 	r := []func(context.Context){w.worker.Run, w.retention.Run, w.visits.Run}
 	if w.mirror != nil {
 		r = append(r, w.mirror.Run)
+	}
+	if w.postbacks != nil {
+		r = append(r, w.postbacks.Run)
 	}
 	return r
 }
@@ -174,12 +204,51 @@ func newHandlers(cfg *config.Config, st *store.Store, up *upstreams, w *work, lo
 	}
 	public, err = gateway.NewServer(gateway.Deps{
 		Config: cfg, Log: log, Leads: up.leads, Store: st, Submitter: w.worker, Views: pages, Sandbox: sb,
-		Observe: up.met.Request, Funnel: w.visits, LimitStore: up.limitStore,
+		Observe: up.met.Request, Funnel: w.visits, LimitStore: up.limitStore, DedupeSecret: dedupeSecret(cfg.EncryptionKey()),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	currencies := map[string]string{}
+	for _, f := range cfg.Flows {
+		currencies[f.Name] = f.Currency
+	}
 	admin = gateway.NewAdmin(gateway.AdminDeps{Log: log, Store: st, Views: pages, Breakers: up.breakers, Metrics: up.met.Handler(),
-		Redis: up.redisState, Username: cfg.Admin.Username, Password: cfg.Admin.Password, PublicURL: cfg.Server.PublicURL, Flows: flowNames(cfg)})
+		Redis: up.redisState, Username: cfg.Admin.Username, Password: cfg.Admin.Password, PublicURL: cfg.Server.PublicURL, Flows: flowNames(cfg),
+		Currencies: currencies, Cost: up.cost})
 	return public, admin, nil
+}
+
+// dedupeSecret is the key of the duplicate keys' hashes, derived from the
+// encryption key: the hashes are worth nothing without it, and it needs
+// no key of its own. (Rotating the encryption key starts a new window.)
+func dedupeSecret(encryptionKey []byte) []byte {
+	m := hmac.New(sha256.New, encryptionKey)
+	m.Write([]byte("leadgate dedupe keys v1"))
+	return m.Sum(nil)
+}
+
+// costEstimate is what one Cashcat call costs, as Cashcat's own balance
+// tells it: the amount left over the requests it still allows. An
+// estimate (a balance topped up at another price skews it): the README
+// recommends cashcat.cost_per_call.
+type costEstimate struct {
+	mu   sync.Mutex
+	cost cashcat.Cost
+	ok   bool
+}
+
+func (e *costEstimate) observe(l *providers.Lead, err error) {
+	if err != nil || l == nil || !l.Balance.Known || l.Balance.AvailableRequests <= 0 || l.Balance.Currency == "" {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cost, e.ok = cashcat.Cost{Amount: l.Balance.Amount / float64(l.Balance.AvailableRequests), Currency: l.Balance.Currency}, true
+}
+
+func (e *costEstimate) get() (cashcat.Cost, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cost, e.ok
 }

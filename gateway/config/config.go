@@ -40,6 +40,9 @@ type Config struct {
 	Flows      []Flow         `yaml:"flows"`
 	Sandbox    Sandbox        `yaml:"sandbox"`
 	Funnel     Funnel         `yaml:"funnel"`
+	// Attribution and Postbacks close the money loop (money.go).
+	Attribution Attribution `yaml:"attribution"`
+	Postbacks   []Postback  `yaml:"postbacks"`
 }
 
 // Funnel is the `funnel:` block: the marketers' counts.
@@ -127,6 +130,8 @@ type Flow struct {
 	Match       map[string][]string `yaml:"match"`
 	Default     bool                `yaml:"default"`
 	Deadline    time.Duration       `yaml:"deadline"`
+	// Dedupe, when set, posts a consumer to each buyer once per window.
+	Dedupe *Dedupe `yaml:"dedupe"`
 }
 
 // Sandbox is the `sandbox:` block.
@@ -234,6 +239,7 @@ func Default() *Config {
 
 // fill sets the defaults that depend on what the file said.
 func (c *Config) fill() {
+	c.fillMoney()
 	breaker := func(b *providers.BreakerConfig) {
 		if b.Failures == 0 {
 			b.Failures = 5
@@ -404,6 +410,7 @@ func (c *Config) validate() error {
 	}
 
 	c.validateFlows(&p)
+	c.validateMoney(&p)
 	return errors.Join(p...)
 }
 
@@ -504,6 +511,9 @@ func (c *Config) validateFlows(p *problems) {
 // absolute URL on base, the address this gateway actually listens on.
 func (c *Config) ResolveLocal(base string) {
 	urls := []*string{&c.Cashcat.BaseURL, &c.Providers.Cashfin.BaseURL}
+	for i := range c.Postbacks {
+		urls = append(urls, &c.Postbacks[i].URL)
+	}
 	for _, b := range c.Providers.Buyers {
 		urls = append(urls, &b.Common().BaseURL)
 	}
@@ -530,6 +540,10 @@ func (c *Config) Redacted() Config {
 	r.Redis.URL = redactDSN(r.Redis.URL)
 	r.Providers = c.Providers.Redacted()
 	r.PrefillAPI.Keys = slices.Repeat([]string{"***"}, len(c.PrefillAPI.Keys))
+	r.Postbacks = slices.Clone(c.Postbacks)
+	for i := range r.Postbacks {
+		r.Postbacks[i].URL, r.Postbacks[i].Body = redactTemplate(r.Postbacks[i].URL), redactTemplate(r.Postbacks[i].Body)
+	}
 	return r
 }
 

@@ -298,3 +298,47 @@ func TestAllowedOriginsAreWrittenAsBrowsersSendThem(t *testing.T) {
 			cfg.Cashcat.BudgetPerIP, cfg.Cashcat.UnknownBudgetPerIP, cfg.Cashcat.DailyBudget, cfg.Funnel.MaxCampaignsPerDay)
 	}
 }
+
+// A postback is refused, naming its key, with an unknown macro, without
+// the application id every receiver needs to tell a repeat, or with a URL
+// anyone on the way could read (http to another machine).
+func TestPostbackConfigErrors(t *testing.T) {
+	pb := func(entry string) string { return valid + "postbacks:\n  - " + entry + "\n" }
+	tests := []struct{ name, yaml, want string }{
+		{"unknown macro", pb("{ name: ads, on: [accepted], url: 'https://ads.example/pb?c={gclid}&p={payout}&t={application_id}' }"),
+			"postbacks[0]: unknown macro {payout}"},
+		{"no application id", pb("{ name: ads, on: [accepted], url: 'https://ads.example/pb?c={gclid}' }"),
+			"postbacks[0]: the url or body must carry {application_id}"},
+		{"http elsewhere", pb("{ name: ads, on: [accepted], url: 'http://ads.example/pb?t={application_id}' }"),
+			"postbacks[0]: url \"http://ads.example/pb?t=x\": http is allowed only to a loopback address"},
+		{"unknown event", pb("{ name: ads, on: [sold], url: 'https://ads.example/pb?t={application_id}' }"),
+			`postbacks[0].on: unknown event "sold"`},
+		{"body on GET", pb("{ name: ads, on: [accepted], url: 'https://ads.example/pb', body: 't={application_id}' }"),
+			"postbacks[0]: a body needs method POST"},
+		{"bad match key", pb("{ name: ads, on: [accepted], match: { source: [x] }, url: 'https://ads.example/pb?t={application_id}' }"),
+			"postbacks[0].match.source: unknown key"},
+		{"unknown dedupe key", strings.Replace(valid, "default: true", "default: true, dedupe: { window: 720h, keys: [ssn, phone] }", 1),
+			`flows[0].dedupe.keys: unknown key "phone"`},
+		{"bad cost currency", valid + "cashcat: { cost_per_call: { amount: 0.05, currency: usd } }\n", "cashcat.cost_per_call.currency"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), env(secrets))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	// A configured click parameter is a macro; http to this machine is fine.
+	ok := valid + "attribution: { click_params: { cashcat.ph: [click_id] } }\npostbacks:\n  - { name: cc, on: [accepted, redirected], method: POST, url: 'http://127.0.0.1:9999/pb', body: 'click={click_id}&txn={application_id}&key=s3cret' }\n"
+	cfg, err := Parse([]byte(ok), env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.RedactedYAML(); strings.Contains(got, "s3cret") || !strings.Contains(got, "click={click_id}&txn={application_id}&key=***") {
+		t.Errorf("the logged config shows a postback's literal values:\n%s", got)
+	}
+	if cfg.Postbacks[0].Timeout != 10*time.Second || cfg.Postbacks[0].GiveUpAfter != 72*time.Hour {
+		t.Errorf("defaults: %+v", cfg.Postbacks[0])
+	}
+}

@@ -204,11 +204,22 @@ type Visits struct {
 
 // Visit counts one visit of a session.
 func (v *Visits) Visit(flow, source, campaign string, prefilled bool) {
-	day := time.Now().UTC().Format("2006-01-02")
-	p := int64(0)
+	c := store.VisitCounts{Visits: 1}
 	if prefilled {
-		p = 1
+		c.Prefilled = 1
 	}
+	v.count(flow, source, campaign, c)
+}
+
+// Spend counts the paid Cashcat calls of a visit (or of the prefill API).
+func (v *Visits) Spend(flow, source, campaign string, calls int) {
+	v.count(flow, source, campaign, store.VisitCounts{PaidCalls: int64(calls)})
+}
+
+// count adds c to the day's line of flow, source and campaign, or to
+// (other) past the day's bound of campaigns.
+func (v *Visits) count(flow, source, campaign string, c store.VisitCounts) {
+	day := time.Now().UTC().Format("2006-01-02")
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.MaxCampaigns > 0 {
@@ -222,7 +233,7 @@ func (v *Visits) Visit(flow, source, campaign string, prefilled bool) {
 			v.pairs[pair] = true
 		}
 	}
-	v.addLocked(store.FunnelKey{Day: day, Flow: flow, Source: source, Campaign: campaign}, store.VisitCounts{Visits: 1, Prefilled: p})
+	v.addLocked(store.FunnelKey{Day: day, Flow: flow, Source: source, Campaign: campaign}, c)
 }
 
 // dayLocked starts a new day's set of pairs when the day changed.
@@ -239,6 +250,7 @@ func (v *Visits) addLocked(k store.FunnelKey, c store.VisitCounts) {
 	cur := v.n[k]
 	cur.Visits += c.Visits
 	cur.Prefilled += c.Prefilled
+	cur.PaidCalls += c.PaidCalls
 	v.n[k] = cur
 }
 

@@ -36,6 +36,7 @@ type Metrics struct {
 	revenue      *prometheus.CounterVec
 	crm          prometheus.Counter
 	budget       *prometheus.CounterVec
+	postbacks    *prometheus.CounterVec
 	series       sync.Map // routeStatus → requestSeries
 }
 
@@ -71,7 +72,9 @@ func New(breakers func() map[string]string) *Metrics {
 	for _, b := range []string{"ip", "unknown", "daily"} {
 		m.budget.WithLabelValues(b) // every series from the start, at 0
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.cashcat, m.cache, m.balanceReqs, m.balanceAmt,
+	m.postbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_postbacks_total",
+		Help: "Tries to deliver a postback to a traffic source, by postback name (from the config) and result: delivered, retry, failed."}, []string{"postback", "result"})
+	for _, c := range []prometheus.Collector{m.requests, m.postbacks, m.latency, m.cashcat, m.cache, m.balanceReqs, m.balanceAmt,
 		m.attempts, m.attemptTime, m.applications, m.revenue, m.crm, m.budget,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
@@ -160,6 +163,9 @@ func (m *Metrics) Decided(flow string, status providers.Status, revenue float64)
 		m.revenue.WithLabelValues(flow).Add(revenue)
 	}
 }
+
+// Postback counts one try of a configured postback.
+func (m *Metrics) Postback(name, result string) { m.postbacks.WithLabelValues(name, result).Inc() }
 
 // Mirrored counts one lead mirrored to the CRM.
 func (m *Metrics) Mirrored(string) { m.crm.Inc() }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -20,6 +22,8 @@ type FunnelKey struct {
 // VisitCounts are counted in memory and added to the store in batches.
 type VisitCounts struct {
 	Visits, Prefilled int64
+	// PaidCalls are the paid Cashcat calls the visits caused.
+	PaidCalls int64
 }
 
 // AddVisits adds counted visits, in one transaction.
@@ -33,11 +37,12 @@ func (s *Store) AddVisits(ctx context.Context, counts map[FunnelKey]VisitCounts)
 	}
 	defer tx.Rollback()
 	for k, c := range counts {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO funnel_daily (day, flow, utm_source, utm_campaign, visits, prefilled)
-			VALUES (?, ?, ?, ?, ?, ?)
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO funnel_daily (day, flow, utm_source, utm_campaign, visits, prefilled, paid_calls)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (day, flow, utm_source, utm_campaign) DO UPDATE
-			SET visits = funnel_daily.visits + excluded.visits, prefilled = funnel_daily.prefilled + excluded.prefilled`),
-			k.Day, k.Flow, providers.Cut(k.Source, 100), providers.Cut(k.Campaign, 100), c.Visits, c.Prefilled)
+			SET visits = funnel_daily.visits + excluded.visits, prefilled = funnel_daily.prefilled + excluded.prefilled,
+				paid_calls = funnel_daily.paid_calls + excluded.paid_calls`),
+			k.Day, k.Flow, providers.Cut(k.Source, 100), providers.Cut(k.Campaign, 100), c.Visits, c.Prefilled, c.PaidCalls)
 		if err != nil {
 			return fmt.Errorf("store: adding visits: %w", err)
 		}
@@ -65,10 +70,20 @@ func (s *Store) Campaigns(ctx context.Context, day string) ([][2]string, error) 
 }
 
 // MarkRedirected records that the consumer was sent to the buyer's URL
-// (once: a replay of the same answer does not count twice).
-func (s *Store) MarkRedirected(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET redirected_at = ? WHERE id = ? AND redirected_at = 0`), ms(s.now()), id)
-	if err != nil {
+// (once: a replay of the same answer does not count twice), and queues
+// the postbacks to send on it in the same transaction.
+func (s *Store) MarkRedirected(ctx context.Context, id string, postbacks []string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET redirected_at = ? WHERE id = ? AND redirected_at = 0`), ms(s.now()), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errNoChange
+		}
+		return s.queuePostbacks(ctx, tx, id, "redirected", postbacks)
+	})
+	if err != nil && !errors.Is(err, errNoChange) {
 		return fmt.Errorf("store: marking redirected: %w", err)
 	}
 	return nil
@@ -80,6 +95,9 @@ type FunnelRow struct {
 	Visits, Prefilled                       int64
 	Applications, Accepted, Declined, Redir int64
 	Revenue                                 float64
+	// PaidCalls are the paid Cashcat calls the visits caused; Duplicates
+	// the buyers skipped because they had this consumer already.
+	PaidCalls, Duplicates int64
 }
 
 // EPC is the earnings per click: revenue per visit.
@@ -101,20 +119,21 @@ func (s *Store) Funnel(ctx context.Context, from, to time.Time) ([]FunnelRow, er
 		}
 		return rows[k]
 	}
-	vis, err := s.db.QueryContext(ctx, s.q(`SELECT flow, utm_source, utm_campaign, CAST(SUM(visits) AS BIGINT), CAST(SUM(prefilled) AS BIGINT) FROM funnel_daily
+	vis, err := s.db.QueryContext(ctx, s.q(`SELECT flow, utm_source, utm_campaign, CAST(SUM(visits) AS BIGINT), CAST(SUM(prefilled) AS BIGINT),
+		CAST(SUM(paid_calls) AS BIGINT) FROM funnel_daily
 		WHERE day >= ? AND day <= ? GROUP BY flow, utm_source, utm_campaign`), from.Format("2006-01-02"), to.Format("2006-01-02"))
 	if err != nil {
 		return nil, fmt.Errorf("store: reading the funnel: %w", err)
 	}
 	for vis.Next() {
 		var f, src, camp string
-		var v, p int64
-		if err := vis.Scan(&f, &src, &camp, &v, &p); err != nil {
+		var v, p, paid int64
+		if err := vis.Scan(&f, &src, &camp, &v, &p, &paid); err != nil {
 			vis.Close()
 			return nil, fmt.Errorf("store: reading the funnel: %w", err)
 		}
 		r := row(f, src, camp)
-		r.Visits, r.Prefilled = v, p
+		r.Visits, r.Prefilled, r.PaidCalls = v, p, paid
 	}
 	vis.Close()
 	lo, hi := ms(from), ms(to.AddDate(0, 0, 1))
@@ -139,6 +158,9 @@ func (s *Store) Funnel(ctx context.Context, from, to time.Time) ([]FunnelRow, er
 		r.Applications, r.Accepted, r.Declined, r.Redir, r.Revenue = n, acc, dec, red, rev
 	}
 	if err := apps.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.duplicates(ctx, lo, hi, row); err != nil {
 		return nil, err
 	}
 	out := make([]FunnelRow, 0, len(rows))
@@ -170,4 +192,30 @@ func (s *Store) Recent(ctx context.Context, limit int) ([]providers.Record, erro
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// DuplicateReason starts the reason of a buyer skipped because it had the
+// consumer already (store.DuplicateError).
+const DuplicateReason = "posted to this buyer on "
+
+// duplicates counts, per flow and first touch, the buyers skipped because
+// they had the consumer already: a source sending many is one to question.
+func (s *Store) duplicates(ctx context.Context, lo, hi int64, row func(flow, source, campaign string) *FunnelRow) error {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT a.flow, a.utm_source, a.utm_campaign, COUNT(*) FROM attempts t
+		JOIN applications a ON a.id = t.application_id
+		WHERE a.created_at >= ? AND a.created_at < ? AND t.outcome = ? AND t.reason LIKE ?
+		GROUP BY a.flow, a.utm_source, a.utm_campaign`), lo, hi, providers.Skipped, DuplicateReason+"%")
+	if err != nil {
+		return fmt.Errorf("store: counting duplicates: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f, src, camp string
+		var n int64
+		if err := rows.Scan(&f, &src, &camp, &n); err != nil {
+			return fmt.Errorf("store: counting duplicates: %w", err)
+		}
+		row(f, src, camp).Duplicates = n
+	}
+	return rows.Err()
 }

@@ -57,6 +57,8 @@ type New struct {
 	Prefilled      bool
 	Deadline       time.Duration
 	Submission     providers.Submission
+	// Keys are the consumer's duplicate keys, hashed (providers.DedupeKeys).
+	Keys []string
 }
 
 // Store is the durable store.
@@ -162,6 +164,12 @@ func (s *Store) reclaim(ctx context.Context) error {
 			return fmt.Errorf("store: reclaiming leases of a stopped process: %w", err)
 		}
 	}
+	// A postback in flight when the process stopped is sent again: every
+	// template carries the application id, for the receiver to tell.
+	if _, err := s.db.ExecContext(ctx, `UPDATE postbacks SET lease_owner = '', lease_until = 0 WHERE status = ? AND lease_until <> 0`,
+		providers.PostbackPending); err != nil {
+		return fmt.Errorf("store: reclaiming postbacks of a stopped process: %w", err)
+	}
 	return nil
 }
 
@@ -203,21 +211,35 @@ func (s *Store) Create(ctx context.Context, n New) (app providers.Record, create
 	}
 	keyID, sealed := s.keys.Seal(plain, []byte(n.ID))
 	a := n.Submission.Attribution
-	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO applications
-		(id, session_hash, idempotency_key, flow, form, currency, status,
-		 utm_source, utm_medium, utm_campaign, utm_content, utm_term, prefilled,
-		 created_at, updated_at, deadline_at, next_run_at, key_id, pii)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (idempotency_key) DO NOTHING`),
-		n.ID, n.SessionHash, n.IdempotencyKey, n.Flow, n.Form, n.Currency, providers.StatusPending,
-		a.Source, a.Medium, a.Campaign, a.Content, a.Term, n.Prefilled,
-		ms(now), ms(now), ms(now.Add(n.Deadline)), ms(now), keyID, sealed)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO applications
+			(id, session_hash, idempotency_key, flow, form, currency, status,
+			 utm_source, utm_medium, utm_campaign, utm_content, utm_term, prefilled,
+			 created_at, updated_at, deadline_at, next_run_at, key_id, pii)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (idempotency_key) DO NOTHING`),
+			n.ID, n.SessionHash, n.IdempotencyKey, n.Flow, n.Form, n.Currency, providers.StatusPending,
+			a.Source, a.Medium, a.Campaign, a.Content, a.Term, n.Prefilled,
+			ms(now), ms(now), ms(now.Add(n.Deadline)), ms(now), keyID, sealed)
+		if err != nil {
+			return err
+		}
+		if rows, _ := res.RowsAffected(); rows == 1 {
+			created = true
+			for _, k := range n.Keys {
+				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO application_keys (application_id, key_hash) VALUES (?, ?)
+					ON CONFLICT (application_id, key_hash) DO NOTHING`), n.ID, k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return providers.Record{}, false, fmt.Errorf("store: creating application: %w", err)
 	}
-	rows, _ := res.RowsAffected()
 	app, err = s.getBy(ctx, "idempotency_key", n.IdempotencyKey)
-	return app, rows == 1, err
+	return app, created, err
 }
 
 const appColumns = `id, session_hash, flow, form, currency, status, redirect_url, buyer, revenue, reason,
@@ -397,24 +419,45 @@ func (s *Store) Release(ctx context.Context, id, owner string, next time.Time) e
 // StartAttempt records, before the request leaves, that buyer (tier) is
 // about to be posted this application. ErrAttempted means it already was.
 func (s *Store) StartAttempt(ctx context.Context, id, owner, buyer, tier string, seq int) error {
-	return s.underLease(ctx, id, owner, "starting attempt", `INSERT INTO attempts (application_id, buyer, tier, seq, started_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (application_id, buyer, tier) DO NOTHING`, id, buyer, tier, seq, ms(s.now()))
+	return s.underLease(ctx, id, owner, func(tx *sql.Tx) error {
+		return s.insertAttempt(ctx, tx, id, buyer, tier, seq)
+	})
+}
+
+func (s *Store) insertAttempt(ctx context.Context, tx *sql.Tx, id, buyer, tier string, seq int) error {
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO attempts (application_id, buyer, tier, seq, started_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (application_id, buyer, tier) DO NOTHING`), id, buyer, tier, seq, ms(s.now()))
+	if err != nil {
+		return fmt.Errorf("store: starting attempt: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrAttempted
+	}
+	return nil
 }
 
 // RetryAttempt records, before the request leaves again, that a failed
 // attempt which never reached its buyer is tried once more. ErrAttempted
 // means it is not such an attempt (any more).
 func (s *Store) RetryAttempt(ctx context.Context, id, owner, buyer, tier string) error {
-	return s.underLease(ctx, id, owner, "retrying attempt", `UPDATE attempts SET outcome = ?, tries = tries + 1, started_at = ?, finished_at = 0, retry = FALSE
-		WHERE application_id = ? AND buyer = ? AND tier = ? AND outcome = ? AND retry = TRUE`,
-		providers.Started, ms(s.now()), id, buyer, tier, providers.Failed)
+	return s.underLease(ctx, id, owner, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE attempts SET outcome = ?, tries = tries + 1, started_at = ?, finished_at = 0, retry = FALSE
+			WHERE application_id = ? AND buyer = ? AND tier = ? AND outcome = ? AND retry = TRUE`),
+			providers.Started, ms(s.now()), id, buyer, tier, providers.Failed)
+		if err != nil {
+			return fmt.Errorf("store: retrying attempt: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrAttempted
+		}
+		return nil
+	})
 }
 
-// underLease runs one write that must change a row, in a transaction that
-// first checks owner still holds the application. Only the lease holder
+// underLease runs write in a transaction that first checks owner still
+// holds the application, and commits it when write returns nil. Only the lease holder
 // may post: a worker whose lease ran out while it was stuck must not post
-// behind the back of the one that took over. ErrLeaseLost: not held;
-// ErrAttempted: the write changed nothing.
+// behind the back of the one that took over. ErrLeaseLost: not held.
 //
 // On PostgreSQL the application's row stays locked until the write is
 // committed, so a takeover comes wholly before or after it, and the
@@ -422,7 +465,7 @@ func (s *Store) RetryAttempt(ctx context.Context, id, owner, buyer, tier string)
 // take the application over at any moment, so nothing is posted and the
 // application is given back, to be claimed at once by whoever has a
 // session (this replica again once its session is back).
-func (s *Store) underLease(ctx context.Context, id, owner, what, query string, args ...any) error {
+func (s *Store) underLease(ctx context.Context, id, owner string, write func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -446,12 +489,8 @@ func (s *Store) underLease(ctx context.Context, id, owner, what, query string, a
 		}
 		return ErrLeaseLost
 	}
-	res, err := tx.ExecContext(ctx, s.q(query), args...)
-	if err != nil {
-		return fmt.Errorf("store: %s: %w", what, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrAttempted
+	if err := write(tx); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
@@ -528,20 +567,24 @@ func (s *Store) Decide(ctx context.Context, id, owner string, d providers.Verdic
 	if d.CRM {
 		crm = providers.CRMPending
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET status = ?, redirect_url = ?, buyer = ?, revenue = ?, reason = ?,
-		decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, lease_session = 0, crm_status = ?, crm_next_at = ?,
-		key_id = CASE WHEN ? = '' THEN key_id ELSE ? END,
-		pii = CASE WHEN ? = '' THEN pii ELSE ? END
-		WHERE id = ? AND lease_owner = ? AND status = ?`),
-		d.Status, d.RedirectURL, d.Buyer, d.Revenue, providers.Cut(d.Reason, 500), ms(now), ms(now), crm, ms(now),
-		keyID, keyID, keyID, sealed, id, owner, providers.StatusPending)
-	if err != nil {
-		return fmt.Errorf("store: deciding: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrLeaseLost
-	}
-	return nil
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET status = ?, redirect_url = ?, buyer = ?, revenue = ?, reason = ?,
+			decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, lease_session = 0, crm_status = ?, crm_next_at = ?,
+			key_id = CASE WHEN ? = '' THEN key_id ELSE ? END,
+			pii = CASE WHEN ? = '' THEN pii ELSE ? END
+			WHERE id = ? AND lease_owner = ? AND status = ?`),
+			d.Status, d.RedirectURL, d.Buyer, d.Revenue, providers.Cut(d.Reason, 500), ms(now), ms(now), crm, ms(now),
+			keyID, keyID, keyID, sealed, id, owner, providers.StatusPending)
+		if err != nil {
+			return fmt.Errorf("store: deciding: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrLeaseLost
+		}
+		// The conversion reports of the verdict: in its transaction, so a
+		// decision is never without them, nor they without it.
+		return s.queuePostbacks(ctx, tx, id, string(d.Status), d.Postbacks)
+	})
 }
 
 // skipLocked makes concurrent claims on PostgreSQL pass over rows another
@@ -617,13 +660,28 @@ func (s *Store) RetryCRM(ctx context.Context, id, owner string, next time.Time, 
 // given up, as nothing personal is left to send.
 func (s *Store) Erase(ctx context.Context, cutoff time.Time) (int, error) {
 	now := s.now()
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET pii = NULL, key_id = '', erased_at = ?, updated_at = ?,
-		crm_status = CASE WHEN crm_status = ? THEN ? ELSE crm_status END
-		WHERE status <> ? AND decided_at > 0 AND decided_at < ? AND erased_at = 0`),
-		ms(now), ms(now), providers.CRMPending, providers.CRMErased, providers.StatusPending, ms(cutoff))
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET pii = NULL, key_id = '', erased_at = ?, updated_at = ?,
+			crm_status = CASE WHEN crm_status = ? THEN ? ELSE crm_status END
+			WHERE status <> ? AND decided_at > 0 AND decided_at < ? AND erased_at = 0`),
+			ms(now), ms(now), providers.CRMPending, providers.CRMErased, providers.StatusPending, ms(cutoff))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		// The duplicate keys are derived from the personal data: they go
+		// with it.
+		for _, table := range []string{"application_keys", "dedupe_claims"} {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE application_id IN
+				(SELECT id FROM applications WHERE erased_at > 0)`)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: erasing personal data: %w", err)
 	}
-	n, _ := res.RowsAffected()
 	return int(n), nil
 }

@@ -43,6 +43,9 @@ var suite = []struct {
 	{"RetryReopensOnlyUndeliveredFailures", testRetryReopensOnlyUndeliveredFailures},
 	{"SealedDataIsBoundToItsRow", testSealedDataIsBoundToItsRow},
 	{"CountAcceptedWithinItsWindow", testCountAcceptedWithinItsWindow},
+	{"DuplicatePostedOncePerBuyer", testDuplicatePostedOncePerBuyer},
+	{"DuplicatesAtTheSameInstant", testDuplicatesAtTheSameInstant},
+	{"PostbacksQueuedWithTheVerdict", testPostbacksQueuedWithTheVerdict},
 }
 
 func TestStoreSQLite(t *testing.T) {
@@ -128,13 +131,21 @@ func testNoPersonalDataAtRest(t *testing.T, open opener) {
 	for _, id := range []string{"app-1", "app-2"} {
 		n := newApp(id, id)
 		n.Submission.Attribution.Referrer = "https://ref.example/?email=kyle@blendit.eu"
+		n.Submission.Attribution.SetClicks(map[string][]string{"gclid": {"Cj0KCQclickid"}}, providers.ClickParams)
+		n.Keys = providers.DedupeKeys(n.Submission.Application, []string{"national_id", "email", "mobile_phone"}, []byte("dedupe-secret"))
 		if _, _, err := s.Create(ctx, n); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// One decided with a buyer's field errors, which echo what was typed.
+	// One decided with a buyer's field errors, which echo what was typed,
+	// after a claim of its duplicate keys; one sold, with a postback.
 	s.Claim(ctx, "w", time.Minute, 2)
-	s.StartAttempt(ctx, "app-2", "w", "casheddy", "", 1)
+	if err := s.StartAttemptOnce(ctx, "app-2", "w", "casheddy", "", 1, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", Postbacks: []string{"ads"}}); err != nil {
+		t.Fatal(err)
+	}
 	s.FinishAttempt(ctx, "app-2", "casheddy", "", providers.Attempt{Outcome: "needs_fix", Reason: "casheddy: fields rejected"})
 	if err := s.Decide(ctx, "app-2", "w", providers.Verdict{Status: providers.StatusNeedsFix, Buyer: "casheddy", FieldErrors: map[string]string{"personal_id": "DNI 60604016X no válido"}}); err != nil {
 		t.Fatal(err)
@@ -164,7 +175,7 @@ func testNoPersonalDataAtRest(t *testing.T, open opener) {
 		}
 	}
 	for _, pii := range []string{"Kyle", "Trazo", "kyle@blendit.eu", "60604016M", "ES5020803294338752239563", "608819736", "180.190.166.143",
-		"KyleBrowser", "Acepto las condiciones", "ref.example", "60604016X"} {
+		"KyleBrowser", "Acepto las condiciones", "ref.example", "60604016X", "Cj0KCQclickid"} {
 		if bytes.Contains(all, []byte(pii)) {
 			t.Errorf("%q is in the database file in clear", pii)
 		}
@@ -454,7 +465,7 @@ func testFunnel(t *testing.T, open opener) {
 	s.Create(ctx, newApp("app-1", "k1"))
 	s.Claim(ctx, "w", time.Minute, 1)
 	s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Revenue: 12.5})
-	s.MarkRedirected(ctx, "app-1")
+	s.MarkRedirected(ctx, "app-1", nil)
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	rows, err := s.Funnel(ctx, today, today)
 	if err != nil || len(rows) != 1 {
@@ -617,5 +628,144 @@ func testCountAcceptedWithinItsWindow(t *testing.T, open opener) {
 		if got, err := s.CountAccepted(ctx, tc.buyer, tc.since); err != nil || got != tc.want {
 			t.Errorf("%s since %s ago: got %d, %v; want %d", tc.buyer, now.Sub(tc.since), got, err, tc.want)
 		}
+	}
+}
+
+// consumer is an application of the one consumer every duplicate test
+// uses, recognised by her identity document and her email.
+func consumer(id string) New {
+	n := newApp(id, id)
+	n.Keys = providers.DedupeKeys(n.Submission.Application, []string{"national_id", "email"}, []byte("dedupe-secret"))
+	return n
+}
+
+// Within the window a buyer gets a consumer once, whichever application
+// asks first; another buyer still gets her; past the window, the buyer
+// gets her again.
+func testDuplicatePostedOncePerBuyer(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	for _, id := range []string{"first", "second"} {
+		if _, _, err := s.Create(ctx, consumer(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Claim(ctx, "w", time.Hour, 10)
+	if err := s.StartAttemptOnce(ctx, "first", "w", "lokyata", "", 1, 720*time.Hour); err != nil {
+		t.Fatalf("first application: %v", err)
+	}
+	now = now.Add(24 * time.Hour)
+	err := s.StartAttemptOnce(ctx, "second", "w", "lokyata", "", 1, 720*time.Hour)
+	var dup *DuplicateError
+	if !errors.As(err, &dup) || dup.Application != "first" || dup.Error() != "posted to this buyer on 2026-11-20" {
+		t.Fatalf("second application, same buyer: got %v, want a duplicate of first posted on 2026-11-20", err)
+	}
+	if atts, _ := s.Attempts(ctx, "second"); len(atts) != 0 {
+		t.Errorf("a refused claim recorded an attempt: %+v", atts)
+	}
+	if err := s.StartAttemptOnce(ctx, "second", "w", "astoria", "tier100", 2, 720*time.Hour); err != nil {
+		t.Errorf("second application, another buyer: %v", err)
+	}
+	if err := s.StartAttemptOnce(ctx, "first", "w", "lokyata", "tier50", 2, 720*time.Hour); err != nil {
+		t.Errorf("the first application's own next tier: %v", err)
+	}
+	// The window runs from the buyer's last post of her (tier50, above).
+	now = now.Add(720*time.Hour + time.Second)
+	if err := s.StartAttemptOnce(ctx, "second", "w", "lokyata", "", 3, 720*time.Hour); err != nil {
+		t.Errorf("past the window: %v", err)
+	}
+	// Erasing the personal data erases the keys derived from it.
+	s.Claim(ctx, "w", time.Hour, 10)
+	for _, id := range []string{"first", "second"} {
+		s.Decide(ctx, id, "w", providers.Verdict{Status: providers.StatusDeclined})
+	}
+	if _, err := s.Erase(ctx, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var keys, claims int
+	s.db.QueryRow(`SELECT COUNT(*) FROM application_keys`).Scan(&keys)
+	s.db.QueryRow(`SELECT COUNT(*) FROM dedupe_claims`).Scan(&claims)
+	if keys != 0 || claims != 0 {
+		t.Errorf("after erasure: %d keys, %d claims left", keys, claims)
+	}
+}
+
+// Two applications of one consumer submitted at the same instant (on two
+// replicas, as far as the database can tell) reach a buyer once.
+func testDuplicatesAtTheSameInstant(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	ids := []string{"a", "b", "c", "d", "e", "f"}
+	for _, id := range ids {
+		if _, _, err := s.Create(ctx, consumer(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Claim(ctx, "w", time.Hour, 10)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	posted, dups := 0, 0
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.StartAttemptOnce(ctx, id, "w", "lokyata", "", 1, 720*time.Hour)
+			var dup *DuplicateError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				posted++
+			case errors.As(err, &dup):
+				dups++
+			default:
+				t.Errorf("%s: %v", id, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if posted != 1 || dups != len(ids)-1 {
+		t.Errorf("got %d posted and %d duplicates, want 1 and %d", posted, dups, len(ids)-1)
+	}
+}
+
+// The postbacks of a verdict are queued in its transaction, once; a
+// redirect's, only the first time the consumer is sent on.
+func testPostbacksQueuedWithTheVerdict(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	s.Create(ctx, newApp("app-1", "k1"))
+	s.Claim(ctx, "w", time.Minute, 1)
+	if err := s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Postbacks: []string{"ads", "crm"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Postbacks: []string{"ads"}}); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("deciding twice: got %v", err)
+	}
+	for range 2 {
+		if err := s.MarkRedirected(ctx, "app-1", []string{"ads"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pbs, err := s.Postbacks(ctx, "app-1")
+	var got []string
+	for _, p := range pbs {
+		got = append(got, p.Name+"/"+p.Event+"/"+string(p.State))
+	}
+	slices.Sort(got)
+	if want := []string{"ads/accepted/pending", "ads/redirected/pending", "crm/accepted/pending"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("got %v (%v), want %v", got, err, want)
+	}
+	jobs, err := s.ClaimPostbacks(ctx, "pb", time.Minute, 10)
+	if err != nil || len(jobs) != 3 {
+		t.Fatalf("claim: got %d jobs, %v", len(jobs), err)
+	}
+	if again, _ := s.ClaimPostbacks(ctx, "pb2", time.Minute, 10); len(again) != 0 {
+		t.Errorf("leased postbacks claimed again: %v", again)
+	}
+	if err := s.FinishPostback(ctx, jobs[0], "pb2", providers.PostbackDelivered, time.Time{}, 200, ""); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("finishing another's postback: got %v", err)
 	}
 }

@@ -85,6 +85,9 @@ func (w *Worker) settle(ctx context.Context, log *slog.Logger, app providers.Rec
 	case e.verdict != nil:
 		v := *e.verdict
 		v.CRM = w.crm
+		if w.postbacks != nil && v.Status != providers.StatusNeedsFix {
+			v.Postbacks = w.postbacks(string(v.Status), app.Flow, app.Attribution)
+		}
 		if err := w.store.Decide(ctx, app.ID, w.owner, v); err != nil {
 			log.Error("recording decision", "err", err)
 			return
@@ -257,12 +260,15 @@ func (w *Worker) ride(ctx context.Context, j *job, name string, b Buyer) (ridden
 			err = w.store.RetryAttempt(ctx, j.app.ID, w.owner, name, tier)
 		} else {
 			j.plan.seq++
-			err = w.store.StartAttempt(ctx, j.app.ID, w.owner, name, tier, j.plan.seq)
+			err = w.store.StartAttemptOnce(ctx, j.app.ID, w.owner, name, tier, j.plan.seq, w.dedupe[j.app.Flow])
 		}
-		if errors.Is(err, store.ErrAttempted) {
+		var dup *store.DuplicateError
+		switch {
+		case errors.As(err, &dup):
+			return w.duplicate(ctx, j, name, dup), nil
+		case errors.Is(err, store.ErrAttempted):
 			continue // the store's word is final: posted already
-		}
-		if err != nil {
+		case err != nil:
 			return ridden{}, err
 		}
 		d, att := w.attempt(ctx, b, tier, j.sub, j.app.DeadlineAt)
@@ -274,6 +280,22 @@ func (w *Worker) ride(ctx context.Context, j *job, name string, b Buyer) (ridden
 		}
 	}
 	return ridden{outcome: nextBuyer}, nil
+}
+
+// duplicate is a buyer that had this consumer already within the flow's
+// window, from another application. If that one was sold to this buyer
+// and the buyer's redirect stays valid, the consumer goes back to it;
+// otherwise the buyer is skipped, with when it had them, and the
+// waterfall goes on.
+func (w *Worker) duplicate(ctx context.Context, j *job, name string, dup *store.DuplicateError) ridden {
+	if r, ok := w.buyers[name].(Reusable); ok && r.RedirectStaysValid() {
+		if first, err := w.store.Get(ctx, dup.Application); err == nil && first.Status == providers.StatusAccepted && first.Buyer == name {
+			return ridden{outcome: accepted, verdict: providers.Verdict{Status: providers.StatusAccepted, RedirectURL: first.RedirectURL,
+				Buyer: name, Reason: "already sold to this buyer: application " + first.ID}}
+		}
+	}
+	w.skip(ctx, j.app.ID, name, j.plan.seq, dup.Error())
+	return ridden{outcome: nextBuyer}
 }
 
 // judge says how a buyer's answer ends its ride, or ok false when the ride

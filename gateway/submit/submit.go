@@ -27,6 +27,14 @@ type Buyer interface {
 	Submit(ctx context.Context, s *providers.Submission, tier string) (providers.Decision, error)
 }
 
+// Reusable is a buyer whose document says the redirect URL of an accepted
+// lead stays valid, so that a consumer who applies again within the
+// duplicate window can be sent back to it. None of Casheddy, Lokyata and
+// Astoria says so: their consumers' second applications skip them.
+type Reusable interface {
+	RedirectStaysValid() bool
+}
+
 // Tiered is a buyer a lead rides down, highest payout tier first (Astoria).
 type Tiered interface {
 	Tiers() []string
@@ -40,6 +48,7 @@ type Store interface {
 	Get(ctx context.Context, id string) (providers.Record, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	StartAttempt(ctx context.Context, id, owner, buyer, tier string, seq int) error
+	StartAttemptOnce(ctx context.Context, id, owner, buyer, tier string, seq int, window time.Duration) error
 	RetryAttempt(ctx context.Context, id, owner, buyer, tier string) error
 	FinishAttempt(ctx context.Context, id, buyer, tier string, a providers.Attempt) error
 	MarkInDoubt(ctx context.Context, id string) error
@@ -63,6 +72,9 @@ type Worker struct {
 	// capZones are the caps' time zones, loaded once (UTC when unset).
 	capZones map[string]*time.Location
 	crm      bool
+	// money: duplicate windows by flow, reusable redirects, postbacks
+	dedupe     map[string]time.Duration
+	postbacks  func(event, flow string, a providers.Attribution) []string
 	// retries of buyers that could not be reached
 	retryBase time.Duration
 	maxTries  int
@@ -92,6 +104,12 @@ type Config struct {
 	MaxTries  int
 	// CRM: decided applications are queued for the CRM mirror.
 	CRM bool
+	// Dedupe is each flow's duplicate window (none when absent): a buyer
+	// is posted a consumer once within it.
+	Dedupe map[string]time.Duration
+	// Postbacks names the postbacks to send on an event of an
+	// application (nil: none).
+	Postbacks func(event, flow string, a providers.Attribution) []string
 }
 
 // New returns a worker for the flows' buyers.
@@ -113,7 +131,7 @@ func New(s Store, buyers map[string]Buyer, flows map[string][]string, cfg Config
 		}
 	}
 	return &Worker{
-		store: s, buyers: buyers, flows: flows, caps: cfg.Caps, capZones: zones, crm: cfg.CRM, retryBase: cfg.RetryBase, maxTries: cfg.MaxTries,
+		store: s, buyers: buyers, flows: flows, caps: cfg.Caps, capZones: zones, crm: cfg.CRM, dedupe: cfg.Dedupe, postbacks: cfg.Postbacks, retryBase: cfg.RetryBase, maxTries: cfg.MaxTries,
 		owner: cfg.Owner, lease: cfg.Lease,
 		slots: cfg.Workers, log: log, ev: ev, poll: cfg.Poll,
 		wake: make(chan struct{}, 1), waiters: map[string][]chan struct{}{},
@@ -308,6 +326,12 @@ type Guarded struct {
 // answer and never counts against the breaker; only failures do.
 func Guard(b Buyer, cb *gobreaker.CircuitBreaker[providers.Decision], timeout time.Duration) *Guarded {
 	return &Guarded{Buyer: b, cb: cb, timeout: timeout}
+}
+
+// RedirectStaysValid passes on whether the buyer's redirect stays valid.
+func (g *Guarded) RedirectStaysValid() bool {
+	r, ok := g.Buyer.(Reusable)
+	return ok && r.RedirectStaysValid()
 }
 
 // Tiers passes on the tiers of a tiered buyer.

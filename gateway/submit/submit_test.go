@@ -430,6 +430,10 @@ type refusing struct {
 	buyer string
 }
 
+func (r *refusing) StartAttemptOnce(ctx context.Context, id, owner, buyer, tier string, seq int, _ time.Duration) error {
+	return r.StartAttempt(ctx, id, owner, buyer, tier, seq)
+}
+
 func (r *refusing) StartAttempt(ctx context.Context, id, owner, buyer, tier string, seq int) error {
 	if buyer == r.buyer {
 		return store.ErrAttempted

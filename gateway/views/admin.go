@@ -25,6 +25,19 @@ type AuditApp struct {
 	CRMTries  int                `json:"crm_tries,omitempty"`
 	CRMError  string             `json:"crm_error,omitempty"`
 	Erased    bool               `json:"personal_data_erased"`
+	// Clicks are the click ids captured at landing, masked: "gclid Cj0K…a8".
+	Clicks []string `json:"click_ids,omitempty"`
+}
+
+// AuditPostback is one conversion report to a traffic source.
+type AuditPostback struct {
+	Name       string                  `json:"postback"`
+	Event      string                  `json:"event"`
+	State      providers.PostbackState `json:"state"`
+	Tries      int                     `json:"tries"`
+	LastStatus int                     `json:"last_status,omitempty"`
+	LastError  string                  `json:"last_error,omitempty"`
+	Delivered  string                  `json:"delivered_at,omitempty"`
 }
 
 // AuditAttempt is one post to a buyer (SPEC §6 audit record).
@@ -43,8 +56,9 @@ type AuditAttempt struct {
 // AuditPage is the view of /admin/applications/{id}.
 type AuditPage struct {
 	Title, Version string
-	App            AuditApp       `json:"application"`
-	Attempts       []AuditAttempt `json:"attempts"`
+	App            AuditApp        `json:"application"`
+	Attempts       []AuditAttempt  `json:"attempts"`
+	Postbacks      []AuditPostback `json:"postbacks"`
 }
 
 // FunnelView is one line of the funnel table, formatted.
@@ -52,6 +66,12 @@ type FunnelView struct {
 	Flow, Source, Campaign                                          string
 	Visits, Prefilled, Applications, Accepted, Declined, Redirected int64
 	Revenue, EPC                                                    string
+	// Currency is the revenue's; PaidCalls the Cashcat calls the visits
+	// cost, Spend their price (in the cost's currency), Profit and ROI
+	// ("" when spend and revenue are in different currencies or spend is
+	// unknown); Duplicates the buyers skipped for having the consumer.
+	Currency, Spend, Profit, ROI string
+	PaidCalls, Duplicates        int64
 }
 
 // Bar is one bar of the server-drawn chart; Label is its tooltip.

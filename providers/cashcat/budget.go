@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ulule/limiter/v3"
@@ -31,6 +32,29 @@ func WithPayer(ctx context.Context, ip string) context.Context {
 func payerOf(ctx context.Context) string {
 	ip, _ := ctx.Value(payerKey{}).(string)
 	return ip
+}
+
+type spendKey struct{}
+
+// Spend counts the paid calls one request caused, so that their cost is
+// attributed to the visit (its flow and campaign) that caused them.
+type Spend struct{ calls atomic.Int32 }
+
+// Calls is how many paid calls were made.
+func (s *Spend) Calls() int { return int(s.calls.Load()) }
+
+// WithSpend makes the paid calls made for ctx count in s. Concurrent
+// requests for one token share one call, counted for the first of them:
+// the one that caused it.
+func WithSpend(ctx context.Context, s *Spend) context.Context {
+	return context.WithValue(ctx, spendKey{}, s)
+}
+
+// spent counts one paid call for ctx's request.
+func spent(ctx context.Context) {
+	if s, ok := ctx.Value(spendKey{}).(*Spend); ok {
+		s.calls.Add(1)
+	}
 }
 
 // BudgetConfig bounds what callers can spend. Any limiter may be nil (off).

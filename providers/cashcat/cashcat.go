@@ -5,6 +5,7 @@ package cashcat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -32,6 +33,15 @@ type Config struct {
 	BudgetPerIP        string `yaml:"budget_per_ip"`
 	UnknownBudgetPerIP string `yaml:"unknown_budget_per_ip"`
 	DailyBudget        int64  `yaml:"daily_budget"`
+	// CostPerCall is what one paid call costs, for spend and profit; unset,
+	// it is read from the balance Cashcat reports (an estimate).
+	CostPerCall *Cost `yaml:"cost_per_call"`
+}
+
+// Cost is an amount of money in a currency.
+type Cost struct {
+	Amount   float64 `yaml:"amount"`
+	Currency string  `yaml:"currency"`
 }
 
 // ValidToken reports whether s has the shape of an action token: 16
@@ -118,6 +128,10 @@ func (c *Client) Lead(ctx context.Context, token string) (*providers.Lead, error
 		return nil, fmt.Errorf("cashcat: %w: malformed action token", providers.ErrRejectedRequest)
 	}
 	body, status, err := c.do(ctx, token)
+	if status != 0 || !errors.Is(err, providers.ErrNotDelivered) {
+		// The request left: Cashcat charges for it, whatever it answered.
+		spent(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,9 @@ type Sandbox struct {
 	calls        map[string]int
 	cashfinLeads []cashfinLead
 	fillJS       []byte
+	// the postback receiver's log, and how many answers it is to fail
+	postbacks     []received
+	postbackFails int
 }
 
 // New returns the emulators, routed under /sandbox/.
@@ -63,6 +66,9 @@ func New(opt Options) *Sandbox {
 	s.mux.HandleFunc("GET /sandbox/lender/welcome", s.welcome)
 	s.mux.HandleFunc("GET /sandbox/lender/form", s.lenderForm)
 	s.mux.HandleFunc("GET /sandbox/fill.js", s.fill)
+	s.mux.HandleFunc("POST /sandbox/postback/fail", s.postbackFail)
+	s.mux.HandleFunc("/sandbox/postback", s.postback)
+	s.mux.HandleFunc("GET /sandbox/postbacks", s.postbacksJSON)
 	s.mux.HandleFunc("GET /sandbox/{$}", s.index)
 	return s
 }

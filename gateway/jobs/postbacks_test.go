@@ -1,0 +1,181 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leadgate/leadgate/gateway/postback"
+	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/gateway/store/storetest"
+	"github.com/leadgate/leadgate/providers"
+)
+
+// receiver is a traffic source's conversion endpoint: it records what it
+// gets, and answers the first fail requests with status.
+type receiver struct {
+	mu     sync.Mutex
+	got    []*http.Request
+	bodies []string
+	fail   int
+	status int
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	var b bytes.Buffer
+	b.ReadFrom(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got, r.bodies = append(r.got, req), append(r.bodies, b.String())
+	if r.fail > 0 {
+		r.fail--
+		w.WriteHeader(r.status)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (r *receiver) requests() []*http.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*http.Request(nil), r.got...)
+}
+
+// sold stores an application with a click id and a campaign to escape,
+// and decides it accepted with the postback ads queued.
+func sold(t *testing.T, s *store.Store, id string) {
+	t.Helper()
+	ctx := context.Background()
+	attr := providers.Attribution{Source: "google", Campaign: "spring & summer/26"}
+	attr.SetClicks(url.Values{"gclid": {"Cj0KCQ-a_b.c~d"}}, providers.ClickParams)
+	sub := providers.Submission{ID: id, Flow: "us", Currency: "USD", Attribution: attr,
+		Application: providers.Application{FirstName: "John", Email: "john@example.com"}}
+	if _, _, err := s.Create(ctx, store.New{ID: id, SessionHash: "s", IdempotencyKey: id, Flow: "us", Form: "us", Currency: "USD",
+		Deadline: time.Minute, Submission: sub}); err != nil {
+		t.Fatal(err)
+	}
+	s.Claim(ctx, "w", time.Minute, 10)
+	if err := s.Decide(ctx, id, "w", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", Revenue: 25.5, Postbacks: []string{"ads"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func postbacksFor(t *testing.T, s *store.Store, target string, logs *bytes.Buffer) *Postbacks {
+	t.Helper()
+	tmpl := postback.Template{Method: "GET", URL: target + "/pb?click={gclid}&payout={revenue}&currency={currency}&camp={utm_campaign}&txn={application_id}"}
+	if err := tmpl.Check(nil, false); err != nil {
+		t.Fatal(err)
+	}
+	return &Postbacks{Store: s, Specs: map[string]PostbackSpec{"ads": {Template: tmpl, Timeout: 2 * time.Second, GiveUpAfter: time.Hour}},
+		HTTP: http.DefaultClient, Owner: "pb", Log: slog.New(slog.NewJSONHandler(logs, nil)), RetryBase: time.Millisecond}
+}
+
+// drain runs delivery rounds until nothing is due or tries run out.
+func drain(t *testing.T, p *Postbacks, rounds int) {
+	t.Helper()
+	ctx := context.Background()
+	for range rounds {
+		jobs, err := p.Store.ClaimPostbacks(ctx, p.Owner, time.Minute, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jobs {
+			p.deliver(ctx, j)
+		}
+		time.Sleep(5 * time.Millisecond) // past the jittered pause of a few ms
+	}
+}
+
+// A sale fires one postback with every macro escaped for the URL; the
+// click id and the URL never reach the log; the audit trail shows it
+// delivered.
+func TestPostbackDeliveredOnceWithEscapedMacros(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	var logs bytes.Buffer
+	p := postbacksFor(t, s, srv.URL, &logs)
+	sold(t, s, "app-1")
+	drain(t, p, 5)
+	got := rcv.requests()
+	if len(got) != 1 {
+		t.Fatalf("got %d postbacks, want 1", len(got))
+	}
+	q := got[0].URL.Query()
+	want := url.Values{"click": {"Cj0KCQ-a_b.c~d"}, "payout": {"25.50"}, "currency": {"USD"}, "camp": {"spring & summer/26"}, "txn": {"app-1"}}
+	for k := range want {
+		if q.Get(k) != want.Get(k) {
+			t.Errorf("%s: got %q, want %q (raw query %s)", k, q.Get(k), want.Get(k), got[0].URL.RawQuery)
+		}
+	}
+	if !strings.Contains(got[0].URL.RawQuery, "camp=spring+%26+summer%2F26") {
+		t.Errorf("the campaign is not escaped in the URL: %s", got[0].URL.RawQuery)
+	}
+	if strings.Contains(logs.String(), "Cj0KCQ") || strings.Contains(logs.String(), srv.URL) {
+		t.Errorf("a click id or the postback URL reached the log:\n%s", logs.String())
+	}
+	pbs, _ := s.Postbacks(context.Background(), "app-1")
+	if len(pbs) != 1 || pbs[0].State != providers.PostbackDelivered || pbs[0].Tries != 1 || pbs[0].LastStatus != 204 {
+		t.Errorf("audit: got %+v, want delivered after 1 try", pbs)
+	}
+}
+
+// A receiver that fails twice (503, then 429) gets the postback on the
+// third try, and never again after its 2xx.
+func TestPostbackRetriedUntilTakenThenNeverAgain(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	rcv := &receiver{fail: 2, status: http.StatusServiceUnavailable}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	var logs bytes.Buffer
+	p := postbacksFor(t, s, srv.URL, &logs)
+	sold(t, s, "app-1")
+	drain(t, p, 20)
+	if n := len(rcv.requests()); n != 3 {
+		t.Errorf("got %d tries, want 3 (two failures, then taken, then none)", n)
+	}
+	pbs, _ := s.Postbacks(context.Background(), "app-1")
+	if len(pbs) != 1 || pbs[0].State != providers.PostbackDelivered || pbs[0].Tries != 3 {
+		t.Errorf("audit: got %+v, want delivered on the third try", pbs)
+	}
+}
+
+// A 4xx other than 429 is the receiver refusing: given up at once. A
+// retryable failure past give_up_after is given up too.
+func TestPostbackGivenUp(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		status  int
+		giveUp  time.Duration
+		wantTry int
+	}{
+		{"refused", http.StatusBadRequest, time.Hour, 1},
+		{"past its deadline", http.StatusBadGateway, time.Nanosecond, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := storetest.SQLite(t, store.Open)
+			rcv := &receiver{fail: 100, status: tt.status}
+			srv := httptest.NewServer(rcv)
+			defer srv.Close()
+			var logs bytes.Buffer
+			p := postbacksFor(t, s, srv.URL, &logs)
+			spec := p.Specs["ads"]
+			spec.GiveUpAfter = tt.giveUp
+			p.Specs["ads"] = spec
+			sold(t, s, "app-1")
+			drain(t, p, 5)
+			pbs, _ := s.Postbacks(context.Background(), "app-1")
+			if n := len(rcv.requests()); n != tt.wantTry || len(pbs) != 1 || pbs[0].State != providers.PostbackFailed {
+				t.Errorf("got %d tries, %+v; want %d try and failed", n, pbs, tt.wantTry)
+			}
+		})
+	}
+}
