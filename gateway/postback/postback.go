@@ -136,7 +136,7 @@ func Values(rec providers.Record, attr providers.Attribution, event string, now 
 	v := map[string]string{
 		IDMacro: rec.ID, "event": event, "flow": rec.Flow, "buyer": rec.Buyer,
 		"revenue": strconv.FormatFloat(rec.Revenue, 'f', 2, 64), "currency": rec.Currency,
-		"timestamp": strconv.FormatInt(now.Unix(), 10),
+		"timestamp":  strconv.FormatInt(now.Unix(), 10),
 		"utm_source": rec.Attribution.Source, "utm_medium": rec.Attribution.Medium, "utm_campaign": rec.Attribution.Campaign,
 		"utm_content": rec.Attribution.Content, "utm_term": rec.Attribution.Term,
 	}

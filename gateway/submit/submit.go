@@ -73,8 +73,8 @@ type Worker struct {
 	capZones map[string]*time.Location
 	crm      bool
 	// money: duplicate windows by flow, reusable redirects, postbacks
-	dedupe     map[string]time.Duration
-	postbacks  func(event, flow string, a providers.Attribution) []string
+	dedupe    map[string]time.Duration
+	postbacks func(event, flow string, a providers.Attribution) []string
 	// retries of buyers that could not be reached
 	retryBase time.Duration
 	maxTries  int
