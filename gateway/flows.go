@@ -17,6 +17,20 @@ type Flow struct {
 	// Loc is the time zone dates are checked in: "after today" is the
 	// consumer's today, not the server's.
 	Loc *time.Location
+	// Steps are the screens of the form in order (form.DefaultSteps
+	// unless configured).
+	Steps []form.Step
+}
+
+// HasStep reports whether key is one of the flow's steps: the only step
+// names counted or stored (never free text from a request).
+func (f *Flow) HasStep(key string) bool {
+	for _, s := range f.Steps {
+		if s.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Flows picks the flow of a visit.
@@ -37,7 +51,7 @@ func NewFlows(cfg []config.Flow) (*Flows, error) {
 		if err != nil {
 			return nil, fmt.Errorf("flows[%d]: time zone: %w", i, err)
 		}
-		flow := &Flow{Flow: c, Form: f, Loc: loc}
+		flow := &Flow{Flow: c, Form: f, Loc: loc, Steps: form.DefaultSteps}
 		fl.list = append(fl.list, flow)
 		if c.Default {
 			fl.def = flow

@@ -37,6 +37,19 @@ type VisitCounter interface {
 	Spend(flow, source, campaign string, calls int)
 }
 
+// StepCounter counts how far consumers get through a form: the step
+// funnel. Step and field names are the flow's own (checked before they are
+// counted); values are never passed.
+type StepCounter interface {
+	// Started counts a session's first touched field.
+	Started(flow string, a providers.Attribution)
+	// Reached counts a session reaching a step, once per step and session.
+	Reached(flow string, a providers.Attribution, step string)
+	// Left counts a session leaving the page without sending, with the
+	// step it was on and the last field it touched.
+	Left(flow string, a providers.Attribution, step, field string)
+}
+
 // Applications is what the handlers need of the store.
 type Applications interface {
 	Create(ctx context.Context, n store.New) (providers.Record, bool, error)
@@ -66,6 +79,9 @@ type Deps struct {
 	LimitStore func(prefix string) limiter.Store
 	// Funnel, when set, counts visits for the marketers' funnel.
 	Funnel VisitCounter
+	// Steps, when set, counts the step funnel (drafts and the pagehide
+	// beacon).
+	Steps StepCounter
 	// Observe, when set, is told every answered request (metrics).
 	Observe func(route string, status int, d time.Duration)
 	Now     func() time.Time

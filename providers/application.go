@@ -88,6 +88,9 @@ type Attribution struct {
 	// URL-encoded (gclid=…&fbclid=…): a string keeps Attribution
 	// comparable. Sealed wherever it is kept; see ClickID.
 	Clicks string `json:"clicks,omitempty"`
+	// Variant is the experiment variant of the flow the session was
+	// assigned (flows[].variants); empty when the flow runs none.
+	Variant string `json:"variant,omitempty"`
 }
 
 // Consent is the evidence of one consent given: what was shown and when.

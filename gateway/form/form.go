@@ -424,3 +424,23 @@ func ValuesOf(app *providers.Application) Values {
 	}
 	return v
 }
+
+// Step is one screen of the form in steps: a key (its name in the
+// funnel, the URL's history state and the catalog's "step.<key>" title)
+// and the sections it shows, in order. Without JavaScript every step shows
+// at once, as one page.
+type Step struct {
+	Key      string   `yaml:"key"`
+	Sections []string `yaml:"sections"`
+}
+
+// DefaultSteps is the order a flow walks its form in unless flows[].steps
+// says otherwise: you and your loan, contact and address, income, bank,
+// then review and consent.
+var DefaultSteps = []Step{
+	{Key: "you", Sections: []string{"loan", "personal"}},
+	{Key: "contact", Sections: []string{"contact", "address"}},
+	{Key: "income", Sections: []string{"income"}},
+	{Key: "bank", Sections: []string{"bank"}},
+	{Key: "review", Sections: []string{"consent"}},
+}
