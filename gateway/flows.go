@@ -20,6 +20,11 @@ type Flow struct {
 	// Steps are the screens of the form in order (form.DefaultSteps
 	// unless configured).
 	Steps []form.Step
+	// OnePage shows the whole form at once, without the steps (a
+	// variant's layout); Headline, when set, is the catalog key of the
+	// page's headline instead of the form's own.
+	OnePage  bool
+	Headline string
 }
 
 // HasStep reports whether key is one of the flow's steps: the only step
