@@ -457,7 +457,11 @@ func TestBrowserAccessibility(t *testing.T) {
 	fillUS(t, ctx, "b+decline@example.com", "78701")
 	send(t, ctx)
 	waitLocation(t, ctx, "/status/", 10*time.Second)
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`section.status`))); err != nil {
+	// The waiting page replaces itself with the answer: wait for a page
+	// that is no longer pending and has finished loading, or axe-core
+	// would be injected into a page on its way out.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.readyState === "complete" && !!document.querySelector("section.status:not(.pending)")`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		t.Fatal(err)
 	}
 	shot(t, ctx, "no-offer")

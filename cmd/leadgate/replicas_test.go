@@ -89,7 +89,10 @@ storage:
   encryption_key: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 redis: { url: "redis://%[3]s/0", key_prefix: "%[4]s" }
 rate_limits: { landing: "100000-M", apply: "100000-M", prefill_api: "5-M" }
-cashcat: { base_url: "%[2]s/sandbox/cashcat", breaker: { failures: 3, open_for: 1m } }
+# A generous Cashcat timeout: this test asks how many calls a token costs
+# across replicas, and a loaded CI machine must not turn that into a
+# question of deadlines (the deadline has tests of its own).
+cashcat: { base_url: "%[2]s/sandbox/cashcat", timeout: 30s, breaker: { failures: 3, open_for: 1m } }
 prefill_api: { keys: ["lender-key-0123456789"] }
 providers:
   lokyata: { base_url: "%[2]s/sandbox/lokyata", api_key: 0VIBkISQiaQS4z6iggxT11JKqvw0subW, lead_provider_id: LP, campaign_id: C, affiliate_id: A, lead_price: 25 }
@@ -195,7 +198,7 @@ func TestThreeReplicas(t *testing.T) {
 	r := startReplicas(t)
 	procs, urls, sandboxURL, redisProxy, run := r.procs, r.urls, r.sandboxURL, r.redisProxy, r.run
 	calls := func() map[string]int { return sandboxCalls(t, sandboxURL) }
-	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noRedirect := &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	// 200 concurrent landings of 20 new tokens, spread over the replicas:
 	// exactly one Cashcat call per token.
