@@ -38,10 +38,7 @@ func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *
 	next *outcomes, respond *responder, set applySettings) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		sess, known := sessions.Load(c.Request)
-		flow := flows.ByName(sess.Flow)
-		if flow == nil {
-			flow = flows.Default()
-		}
+		flow := flows.Of(sess)
 		parseErr := parseForm(c.Request)
 		if parseErr == errTooLarge {
 			respond.fail(c, flow.Locale, errTooLarge)

@@ -38,6 +38,7 @@ type dropVisits struct{}
 
 func (dropVisits) AddVisits(context.Context, map[store.FunnelKey]store.VisitCounts) error { return nil }
 func (dropVisits) Campaigns(context.Context, string) ([][2]string, error)                 { return nil, nil }
+func (dropVisits) AddSteps(context.Context, map[store.StepKey]int64) error                { return nil }
 
 // BenchmarkLandingFunnel: landings of new sessions (each one a counted
 // visit) with funnel counting off and on. Counting is in memory, so "on"

@@ -137,7 +137,7 @@ func countingServer(t *testing.T, leads LeadSource) (*httptest.Server, *store.St
 	var visits *jobs.Visits
 	h, st := newLimitedServer(t, leads, "1000-M", func(d *Deps) {
 		visits = &jobs.Visits{Store: d.Store.(*store.Store)}
-		d.Funnel = visits
+		d.Funnel, d.Steps = visits, visits
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

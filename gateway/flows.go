@@ -8,6 +8,7 @@ import (
 
 	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/gateway/session"
 )
 
 // Flow is a configured flow with what serving it needs.
@@ -25,6 +26,10 @@ type Flow struct {
 	// page's headline instead of the form's own.
 	OnePage  bool
 	Headline string
+	// Variant is the experiment variant this copy of the flow shows ("":
+	// the flow itself); experiment, on the flow itself, its variants.
+	Variant    string
+	experiment *experiment
 }
 
 // HasStep reports whether key is one of the flow's steps: the only step
@@ -57,6 +62,10 @@ func NewFlows(cfg []config.Flow) (*Flows, error) {
 			return nil, fmt.Errorf("flows[%d]: time zone: %w", i, err)
 		}
 		flow := &Flow{Flow: c, Form: f, Loc: loc, Steps: form.DefaultSteps}
+		// Last: the variants are copies of the flow as prepared above.
+		if flow.experiment, err = newExperiment(i, flow); err != nil {
+			return nil, err
+		}
 		fl.list = append(fl.list, flow)
 		if c.Default {
 			fl.def = flow
@@ -80,6 +89,16 @@ func (f *Flows) ByName(name string) *Flow {
 		}
 	}
 	return nil
+}
+
+// Of is the flow of a session as its variant shows it (the default flow
+// for a session without one).
+func (f *Flows) Of(sess session.Session) *Flow {
+	fl := f.ByName(sess.Flow)
+	if fl == nil {
+		fl = f.def
+	}
+	return fl.As(sess.Attribution.Variant)
 }
 
 // Pick chooses a visit's flow: the one named explicitly, else the first

@@ -39,6 +39,8 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			flow = flows.Pick("", matchAttrs(q, c.Request.Host, nil))
 		}
 		sess.Flow = flow.Name
+		// The session's variant, dealt at its first landing and kept.
+		flow, sess.Attribution.Variant = flow.Assign(sess.Attribution.Variant)
 		var prefill form.Values
 		if sess.Token != "" {
 			var spend cashcat.Spend
@@ -51,7 +53,7 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			// token counts on its beacon, handleVisit): a script that never
 			// returns a cookie counts nothing. Counted in memory: no
 			// database write on the landing page's path.
-			funnel.Visit(flow.Name, sess.Attribution.Source, sess.Attribution.Campaign, len(prefill) > 0)
+			funnel.Visit(flow.Name, sess.Attribution, len(prefill) > 0)
 			sess.Counted = true
 		}
 		if !known || sess != loaded {
@@ -81,7 +83,9 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 			sess.Token = token
 		}
 	}
-	sess.Flow = flows.Pick(q.Get("flow"), matchAttrs(q, c.Request.Host, lead)).Name
+	flow := flows.Pick(q.Get("flow"), matchAttrs(q, c.Request.Host, lead))
+	sess.Flow = flow.Name
+	_, sess.Attribution.Variant = flow.Assign(sess.Attribution.Variant)
 	paid(funnel, sess.Flow, sess.Attribution, spend.Calls())
 	for _, p := range clickParams {
 		q.Del(p)
@@ -108,11 +112,8 @@ func handleVisit(sessions *session.Sessions, flows *Flows, funnel VisitCounter) 
 	return func(c *gin.Context) {
 		noStore(c)
 		if sess, known := sessions.Load(c.Request); known && !sess.Counted && funnel != nil {
-			flow := flows.ByName(sess.Flow)
-			if flow == nil {
-				flow = flows.Default()
-			}
-			funnel.Visit(flow.Name, sess.Attribution.Source, sess.Attribution.Campaign, sess.Token != "")
+			flow := flows.Of(sess)
+			funnel.Visit(flow.Name, sess.Attribution, sess.Token != "")
 			sess.Counted = true
 			sessions.Save(c.Writer, sess)
 		}
@@ -127,6 +128,6 @@ var pixel = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\
 // a visit caused.
 func paid(funnel VisitCounter, flow string, a providers.Attribution, calls int) {
 	if calls > 0 && funnel != nil {
-		funnel.Spend(flow, a.Source, a.Campaign, calls)
+		funnel.Spend(flow, a, calls)
 	}
 }

@@ -32,9 +32,10 @@ type LeadSource interface {
 
 // VisitCounter counts landing visits by flow and first touch.
 type VisitCounter interface {
-	Visit(flow, source, campaign string, prefilled bool)
+	// The attribution's source, campaign and variant are counted.
+	Visit(flow string, a providers.Attribution, prefilled bool)
 	// Spend counts paid Cashcat calls a visit caused.
-	Spend(flow, source, campaign string, calls int)
+	Spend(flow string, a providers.Attribution, calls int)
 }
 
 // StepCounter counts how far consumers get through a form: the step
@@ -101,6 +102,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	for i, f := range flows.list {
 		if err := d.Views.CheckForm(f.Form, f.Locale); err != nil {
+			return nil, fmt.Errorf("flows[%d]: %w", i, err)
+		}
+		if err := checkVariants(f, d.Views); err != nil {
 			return nil, fmt.Errorf("flows[%d]: %w", i, err)
 		}
 	}

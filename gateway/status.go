@@ -54,6 +54,8 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 		if flow == nil {
 			flow = flows.Default()
 		}
+		// The form comes back as the application's variant showed it.
+		flow = flow.As(rec.Attribution.Variant)
 		cat := vs.Catalog(flow.Locale)
 		noStore(c)
 		switch target, leaving := next.next(rec); {

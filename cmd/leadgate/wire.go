@@ -204,7 +204,7 @@ func newHandlers(cfg *config.Config, st *store.Store, up *upstreams, w *work, lo
 	}
 	public, err = gateway.NewServer(gateway.Deps{
 		Config: cfg, Log: log, Leads: up.leads, Store: st, Submitter: w.worker, Views: pages, Sandbox: sb,
-		Observe: up.met.Request, Funnel: w.visits, LimitStore: up.limitStore, DedupeSecret: dedupeSecret(cfg.EncryptionKey()),
+		Observe: up.met.Request, Funnel: w.visits, Steps: w.visits, LimitStore: up.limitStore, DedupeSecret: dedupeSecret(cfg.EncryptionKey()),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -132,6 +132,8 @@ type Flow struct {
 	Deadline    time.Duration       `yaml:"deadline"`
 	// Dedupe, when set, posts a consumer to each buyer once per window.
 	Dedupe *Dedupe `yaml:"dedupe"`
+	// Variants, when set, run an experiment on the flow's form.
+	Variants []Variant `yaml:"variants"`
 }
 
 // Sandbox is the `sandbox:` block.
@@ -494,6 +496,7 @@ func (c *Config) validateFlows(p *problems) {
 				}
 			}
 		}
+		validateVariants(key, f.Variants, p)
 		if f.Default {
 			defaults++
 		}

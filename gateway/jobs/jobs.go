@@ -172,6 +172,8 @@ func (r *Retention) Run(ctx context.Context) {
 // VisitStore is what the visit counter writes to.
 type VisitStore interface {
 	AddVisits(ctx context.Context, counts map[store.FunnelKey]store.VisitCounts) error
+	// AddSteps adds counts of the step funnel.
+	AddSteps(ctx context.Context, counts map[store.StepKey]int64) error
 	// Campaigns lists the (source, campaign) pairs with visits on day.
 	Campaigns(ctx context.Context, day string) ([][2]string, error)
 }
@@ -198,30 +200,37 @@ type Visits struct {
 	MaxCampaigns int
 	mu           sync.Mutex
 	n            map[store.FunnelKey]store.VisitCounts
+	steps        map[store.StepKey]int64
 	day          string
 	pairs        map[[2]string]bool // admitted on day
 }
 
 // Visit counts one visit of a session.
-func (v *Visits) Visit(flow, source, campaign string, prefilled bool) {
+func (v *Visits) Visit(flow string, a providers.Attribution, prefilled bool) {
 	c := store.VisitCounts{Visits: 1}
 	if prefilled {
 		c.Prefilled = 1
 	}
-	v.count(flow, source, campaign, c)
+	v.count(flow, a, c)
 }
 
 // Spend counts the paid Cashcat calls of a visit (or of the prefill API).
-func (v *Visits) Spend(flow, source, campaign string, calls int) {
-	v.count(flow, source, campaign, store.VisitCounts{PaidCalls: int64(calls)})
+func (v *Visits) Spend(flow string, a providers.Attribution, calls int) {
+	v.count(flow, a, store.VisitCounts{PaidCalls: int64(calls)})
 }
 
-// count adds c to the day's line of flow, source and campaign, or to
-// (other) past the day's bound of campaigns.
-func (v *Visits) count(flow, source, campaign string, c store.VisitCounts) {
-	day := time.Now().UTC().Format("2006-01-02")
+// count adds c to the day's line of flow, first touch and variant.
+func (v *Visits) count(flow string, a providers.Attribution, c store.VisitCounts) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.addLocked(v.keyLocked(flow, a), c)
+}
+
+// keyLocked is the day's line of flow, first touch and variant, under
+// (other) past the day's bound of campaigns.
+func (v *Visits) keyLocked(flow string, a providers.Attribution) store.FunnelKey {
+	day := time.Now().UTC().Format("2006-01-02")
+	source, campaign := a.Source, a.Campaign
 	if v.MaxCampaigns > 0 {
 		v.dayLocked(day)
 		pair := [2]string{source, campaign}
@@ -233,7 +242,7 @@ func (v *Visits) count(flow, source, campaign string, c store.VisitCounts) {
 			v.pairs[pair] = true
 		}
 	}
-	v.addLocked(store.FunnelKey{Day: day, Flow: flow, Source: source, Campaign: campaign}, c)
+	return store.FunnelKey{Day: day, Flow: flow, Source: source, Campaign: campaign, Variant: a.Variant}
 }
 
 // dayLocked starts a new day's set of pairs when the day changed.
@@ -257,14 +266,27 @@ func (v *Visits) addLocked(k store.FunnelKey, c store.VisitCounts) {
 // Flush writes the counts so far, then reads back the day's pairs.
 func (v *Visits) Flush(ctx context.Context) error {
 	v.mu.Lock()
-	batch := v.n
-	v.n = nil
+	batch, steps := v.n, v.steps
+	v.n, v.steps = nil, nil
 	v.mu.Unlock()
 	if len(batch) > 0 {
 		if err := v.Store.AddVisits(ctx, batch); err != nil {
 			v.mu.Lock()
 			for k, c := range batch { // kept for the next flush
 				v.addLocked(k, c)
+			}
+			for k, n := range steps {
+				v.stepLocked(k, n)
+			}
+			v.mu.Unlock()
+			return err
+		}
+	}
+	if len(steps) > 0 {
+		if err := v.Store.AddSteps(ctx, steps); err != nil {
+			v.mu.Lock()
+			for k, n := range steps {
+				v.stepLocked(k, n)
 			}
 			v.mu.Unlock()
 			return err

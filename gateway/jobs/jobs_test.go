@@ -241,6 +241,8 @@ func (f *failingOnce) AddVisits(_ context.Context, counts map[store.FunnelKey]st
 
 func (f *failingOnce) Campaigns(context.Context, string) ([][2]string, error) { return nil, nil }
 
+func (f *failingOnce) AddSteps(context.Context, map[store.StepKey]int64) error { return nil }
+
 // Random utm_campaign values cannot grow the funnel without bound: past
 // MaxCampaigns distinct (source, campaign) pairs a day, visits count under
 // (other). Pairs another replica wrote count against the bound too.
@@ -249,9 +251,9 @@ func TestVisitsBoundTheCampaignsOfADay(t *testing.T) {
 	ctx := context.Background()
 	a := &Visits{Store: st, Log: quiet, MaxCampaigns: 3}
 	for i := range 5 {
-		a.Visit("us", "cashcat.ph", fmt.Sprintf("c%d", i), false)
+		a.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: fmt.Sprintf("c%d", i)}, false)
 	}
-	a.Visit("us", "cashcat.ph", "c0", false) // an admitted pair stays itself
+	a.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "c0"}, false) // an admitted pair stays itself
 	if err := a.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -259,8 +261,8 @@ func TestVisitsBoundTheCampaignsOfADay(t *testing.T) {
 	if err := b.Flush(ctx); err != nil { // a replica starting: reads the day's pairs
 		t.Fatal(err)
 	}
-	b.Visit("us", "cashcat.ph", "c9", false)
-	b.Visit("us", "cashcat.ph", "c1", false)
+	b.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "c9"}, false)
+	b.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "c1"}, false)
 	if err := b.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -284,12 +286,12 @@ func TestVisitsBoundTheCampaignsOfADay(t *testing.T) {
 func TestVisitsSurviveAFailedFlush(t *testing.T) {
 	st := &failingOnce{}
 	v := &Visits{Store: st, Log: quiet}
-	v.Visit("us", "cashcat.ph", "spring", true)
-	v.Visit("us", "cashcat.ph", "spring", false)
+	v.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "spring"}, true)
+	v.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "spring"}, false)
 	if err := v.Flush(context.Background()); err == nil || !strings.Contains(err.Error(), "database is locked") {
 		t.Fatalf("the failing flush: got %v, want the store's error", err)
 	}
-	v.Visit("us", "cashcat.ph", "spring", false)
+	v.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "spring"}, false)
 	if err := v.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,14 @@ import (
 	"github.com/leadgate/leadgate/providers"
 )
 
-// FunnelKey is one line of the funnel: a day, a flow and a first touch.
+// FunnelKey is one line of the funnel: a day, a flow, a first touch and
+// an experiment variant.
 type FunnelKey struct {
 	Day      string // YYYY-MM-DD, UTC
 	Flow     string
 	Source   string
 	Campaign string
+	Variant  string
 }
 
 // VisitCounts are counted in memory and added to the store in batches.
@@ -37,12 +39,12 @@ func (s *Store) AddVisits(ctx context.Context, counts map[FunnelKey]VisitCounts)
 	}
 	defer tx.Rollback()
 	for k, c := range counts {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO funnel_daily (day, flow, utm_source, utm_campaign, visits, prefilled, paid_calls)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (day, flow, utm_source, utm_campaign) DO UPDATE
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO funnel_daily (day, flow, utm_source, utm_campaign, variant, visits, prefilled, paid_calls)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (day, flow, utm_source, utm_campaign, variant) DO UPDATE
 			SET visits = funnel_daily.visits + excluded.visits, prefilled = funnel_daily.prefilled + excluded.prefilled,
 				paid_calls = funnel_daily.paid_calls + excluded.paid_calls`),
-			k.Day, k.Flow, providers.Cut(k.Source, 100), providers.Cut(k.Campaign, 100), c.Visits, c.Prefilled, c.PaidCalls)
+			k.Day, k.Flow, providers.Cut(k.Source, 100), providers.Cut(k.Campaign, 100), providers.Cut(k.Variant, 32), c.Visits, c.Prefilled, c.PaidCalls)
 		if err != nil {
 			return fmt.Errorf("store: adding visits: %w", err)
 		}
@@ -89,9 +91,10 @@ func (s *Store) MarkRedirected(ctx context.Context, id string, postbacks []strin
 	return nil
 }
 
-// FunnelRow is the funnel of one flow, source and campaign over a period.
+// FunnelRow is the funnel of one flow, source, campaign and variant over
+// a period.
 type FunnelRow struct {
-	Flow, Source, Campaign                  string
+	Flow, Source, Campaign, Variant         string
 	Visits, Prefilled                       int64
 	Applications, Accepted, Declined, Redir int64
 	Revenue                                 float64
@@ -108,53 +111,59 @@ func (r FunnelRow) EPC() float64 {
 	return r.Revenue / float64(r.Visits)
 }
 
-// Funnel reads the funnel for the days from..to (inclusive, UTC) by flow,
-// utm_source and utm_campaign, biggest first.
-func (s *Store) Funnel(ctx context.Context, from, to time.Time) ([]FunnelRow, error) {
-	rows := map[[3]string]*FunnelRow{}
-	row := func(flow, source, campaign string) *FunnelRow {
-		k := [3]string{flow, source, campaign}
-		if rows[k] == nil {
-			rows[k] = &FunnelRow{Flow: flow, Source: source, Campaign: campaign}
-		}
-		return rows[k]
+// funnelRows collects a funnel's rows by flow, source, campaign and
+// variant.
+type funnelRows map[[4]string]*FunnelRow
+
+func (rows funnelRows) row(flow, source, campaign, variant string) *FunnelRow {
+	k := [4]string{flow, source, campaign, variant}
+	if rows[k] == nil {
+		rows[k] = &FunnelRow{Flow: flow, Source: source, Campaign: campaign, Variant: variant}
 	}
-	vis, err := s.db.QueryContext(ctx, s.q(`SELECT flow, utm_source, utm_campaign, CAST(SUM(visits) AS BIGINT), CAST(SUM(prefilled) AS BIGINT),
+	return rows[k]
+}
+
+// Funnel reads the funnel for the days from..to (inclusive, UTC) by flow,
+// utm_source, utm_campaign and variant, biggest first.
+func (s *Store) Funnel(ctx context.Context, from, to time.Time) ([]FunnelRow, error) {
+	rows := funnelRows{}
+	row := rows.row
+	vis, err := s.db.QueryContext(ctx, s.q(`SELECT flow, utm_source, utm_campaign, variant, CAST(SUM(visits) AS BIGINT), CAST(SUM(prefilled) AS BIGINT),
 		CAST(SUM(paid_calls) AS BIGINT) FROM funnel_daily
-		WHERE day >= ? AND day <= ? GROUP BY flow, utm_source, utm_campaign`), from.Format("2006-01-02"), to.Format("2006-01-02"))
+		WHERE day >= ? AND day <= ? GROUP BY flow, utm_source, utm_campaign, variant`), from.Format("2006-01-02"), to.Format("2006-01-02"))
 	if err != nil {
 		return nil, fmt.Errorf("store: reading the funnel: %w", err)
 	}
 	for vis.Next() {
-		var f, src, camp string
+		var f, src, camp, variant string
 		var v, p, paid int64
-		if err := vis.Scan(&f, &src, &camp, &v, &p, &paid); err != nil {
+		if err := vis.Scan(&f, &src, &camp, &variant, &v, &p, &paid); err != nil {
 			vis.Close()
 			return nil, fmt.Errorf("store: reading the funnel: %w", err)
 		}
-		r := row(f, src, camp)
+		r := row(f, src, camp, variant)
 		r.Visits, r.Prefilled, r.PaidCalls = v, p, paid
 	}
 	vis.Close()
 	lo, hi := ms(from), ms(to.AddDate(0, 0, 1))
 	// Casts: PostgreSQL sums integers as numeric or bigint; both read here.
-	apps, err := s.db.QueryContext(ctx, s.q(`SELECT flow, utm_source, utm_campaign, COUNT(*),
+	apps, err := s.db.QueryContext(ctx, s.q(`SELECT flow, utm_source, utm_campaign, variant, COUNT(*),
 		CAST(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS BIGINT),
 		CAST(SUM(CASE WHEN redirected_at > 0 THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(revenue) AS DOUBLE PRECISION)
-		FROM applications WHERE created_at >= ? AND created_at < ? GROUP BY flow, utm_source, utm_campaign`),
+		FROM applications WHERE created_at >= ? AND created_at < ? GROUP BY flow, utm_source, utm_campaign, variant`),
 		providers.StatusAccepted, providers.StatusDeclined, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("store: reading the funnel: %w", err)
 	}
 	defer apps.Close()
 	for apps.Next() {
-		var f, src, camp string
+		var f, src, camp, variant string
 		var n, acc, dec, red int64
 		var rev float64
-		if err := apps.Scan(&f, &src, &camp, &n, &acc, &dec, &red, &rev); err != nil {
+		if err := apps.Scan(&f, &src, &camp, &variant, &n, &acc, &dec, &red, &rev); err != nil {
 			return nil, fmt.Errorf("store: reading the funnel: %w", err)
 		}
-		r := row(f, src, camp)
+		r := row(f, src, camp, variant)
 		r.Applications, r.Accepted, r.Declined, r.Redir, r.Revenue = n, acc, dec, red, rev
 	}
 	if err := apps.Err(); err != nil {
@@ -171,7 +180,8 @@ func (s *Store) Funnel(ctx context.Context, from, to time.Time) ([]FunnelRow, er
 		if out[i].Visits != out[j].Visits {
 			return out[i].Visits > out[j].Visits
 		}
-		return out[i].Flow+out[i].Source+out[i].Campaign < out[j].Flow+out[j].Source+out[j].Campaign
+		a, b := out[i], out[j]
+		return a.Flow+"\x00"+a.Source+"\x00"+a.Campaign+"\x00"+a.Variant < b.Flow+"\x00"+b.Source+"\x00"+b.Campaign+"\x00"+b.Variant
 	})
 	return out, nil
 }
@@ -200,22 +210,22 @@ const DuplicateReason = "posted to this buyer on "
 
 // duplicates counts, per flow and first touch, the buyers skipped because
 // they had the consumer already: a source sending many is one to question.
-func (s *Store) duplicates(ctx context.Context, lo, hi int64, row func(flow, source, campaign string) *FunnelRow) error {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT a.flow, a.utm_source, a.utm_campaign, COUNT(*) FROM attempts t
+func (s *Store) duplicates(ctx context.Context, lo, hi int64, row func(flow, source, campaign, variant string) *FunnelRow) error {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT a.flow, a.utm_source, a.utm_campaign, a.variant, COUNT(*) FROM attempts t
 		JOIN applications a ON a.id = t.application_id
 		WHERE a.created_at >= ? AND a.created_at < ? AND t.outcome = ? AND t.reason LIKE ?
-		GROUP BY a.flow, a.utm_source, a.utm_campaign`), lo, hi, providers.Skipped, DuplicateReason+"%")
+		GROUP BY a.flow, a.utm_source, a.utm_campaign, a.variant`), lo, hi, providers.Skipped, DuplicateReason+"%")
 	if err != nil {
 		return fmt.Errorf("store: counting duplicates: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var f, src, camp string
+		var f, src, camp, variant string
 		var n int64
-		if err := rows.Scan(&f, &src, &camp, &n); err != nil {
+		if err := rows.Scan(&f, &src, &camp, &variant, &n); err != nil {
 			return fmt.Errorf("store: counting duplicates: %w", err)
 		}
-		row(f, src, camp).Duplicates = n
+		row(f, src, camp, variant).Duplicates = n
 	}
 	return rows.Err()
 }

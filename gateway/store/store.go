@@ -214,12 +214,12 @@ func (s *Store) Create(ctx context.Context, n New) (app providers.Record, create
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO applications
 			(id, session_hash, idempotency_key, flow, form, currency, status,
-			 utm_source, utm_medium, utm_campaign, utm_content, utm_term, prefilled,
+			 utm_source, utm_medium, utm_campaign, utm_content, utm_term, variant, prefilled,
 			 created_at, updated_at, deadline_at, next_run_at, key_id, pii)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (idempotency_key) DO NOTHING`),
 			n.ID, n.SessionHash, n.IdempotencyKey, n.Flow, n.Form, n.Currency, providers.StatusPending,
-			a.Source, a.Medium, a.Campaign, a.Content, a.Term, n.Prefilled,
+			a.Source, a.Medium, a.Campaign, a.Content, a.Term, providers.Cut(a.Variant, 32), n.Prefilled,
 			ms(now), ms(now), ms(now.Add(n.Deadline)), ms(now), keyID, sealed)
 		if err != nil {
 			return err
@@ -243,7 +243,7 @@ func (s *Store) Create(ctx context.Context, n New) (app providers.Record, create
 }
 
 const appColumns = `id, session_hash, flow, form, currency, status, redirect_url, buyer, revenue, reason,
-	utm_source, utm_medium, utm_campaign, utm_content, utm_term, prefilled,
+	utm_source, utm_medium, utm_campaign, utm_content, utm_term, variant, prefilled,
 	created_at, decided_at, deadline_at, erased_at, crm_status, crm_ref, crm_tries, crm_error`
 
 // Get returns the application with id.
@@ -269,7 +269,7 @@ func scanApplication(row interface{ Scan(...any) error }) (providers.Record, err
 	err := row.Scan(
 		&a.ID, &a.SessionHash, &a.Flow, &a.Form, &a.Currency, &a.Status, &a.RedirectURL, &a.Buyer, &a.Revenue, &a.Reason,
 		&a.Attribution.Source, &a.Attribution.Medium, &a.Attribution.Campaign, &a.Attribution.Content, &a.Attribution.Term,
-		&a.Prefilled, &created, &decided, &deadline, &erased, &a.CRMStatus, &a.CRMRef, &a.CRMTries, &a.CRMError)
+		&a.Attribution.Variant, &a.Prefilled, &created, &decided, &deadline, &erased, &a.CRMStatus, &a.CRMRef, &a.CRMTries, &a.CRMError)
 	a.CreatedAt, a.DecidedAt, a.DeadlineAt, a.Erased = fromMS(created), fromMS(decided), fromMS(deadline), erased != 0
 	return a, err
 }

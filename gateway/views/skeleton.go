@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"html/template"
 	"net/http"
 	"sort"
@@ -82,7 +83,9 @@ var htmlType = []string{"text/html; charset=utf-8"}
 // false when it could not and the caller should render normally.
 func (v *Views) FastForm(b *bytes.Buffer, f *form.Form, lang string, vals form.Values, prefilled bool, now time.Time, loc *time.Location, csrf, sub string) bool {
 	day := providers.Today(now, loc).Format("2006-01-02")
-	key := f.Name + "|" + lang + "|" + day
+	// By the form's address too: each experiment variant has its own copy
+	// of a form (form.Without), shown differently under the same name.
+	key := fmt.Sprintf("%s|%p|%s|%s", f.Name, f, lang, day)
 	if prefilled {
 		key += "|p"
 	}

@@ -57,7 +57,7 @@ func ToLead(s *providers.Submission, status providers.Status) Lead {
 	name := strings.Join(strings.Fields(strings.Join([]string{a.FirstName, a.MiddleName, a.LastName, a.SecondLastName}, " ")), " ")
 	l := Lead{
 		Name: name, Email: a.Email, Phone: e164(s.Country, a.MobilePhone),
-		Country: countryName(s.Country), State: a.State, Source: s.Attribution.Source,
+		Country: countryName(s.Country), State: a.State, Source: sourceDetail(s.Attribution),
 		Budget:  float64(a.LoanAmount),
 		Request: fmt.Sprintf("loan of %d %s (%s flow) · %s", a.LoanAmount, s.Currency, s.Flow, Marker(s.ID)),
 	}
@@ -70,6 +70,16 @@ func ToLead(s *providers.Submission, status providers.Status) Lead {
 		l.Status = "new"
 	}
 	return l
+}
+
+// sourceDetail is the CRM's lead source: the first touch's utm_source,
+// and the experiment variant the consumer saw, so that sales people can
+// compare variants in the CRM too.
+func sourceDetail(a providers.Attribution) string {
+	if a.Variant == "" {
+		return a.Source
+	}
+	return strings.TrimSpace(a.Source + " (variant " + a.Variant + ")")
 }
 
 // e164 writes a national number in international form, as the document's

@@ -36,6 +36,12 @@ func TestToLeadMatchesGolden(t *testing.T) {
 	if l := ToLead(es, "declined"); l.Phone != "+34612345678" || l.Country != "Spain" {
 		t.Errorf("es lead: got %+v", l)
 	}
+	// The experiment variant goes to the CRM with the source.
+	b := submission()
+	b.Attribution.Variant = "short"
+	if got := ToLead(b, "accepted").Source; got != "cashcat.ph (variant short)" {
+		t.Errorf("source with a variant: got %q, want %q", got, "cashcat.ph (variant short)")
+	}
 }
 
 // fakeCashfin answers with the document's bodies and records requests.

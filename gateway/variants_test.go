@@ -1,0 +1,241 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leadgate/leadgate/gateway/config"
+	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/gateway/jobs"
+	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/providers"
+)
+
+// twoVariants is the es flow's experiment of the tests: b asks two fewer
+// optional questions, on one page, its steps in another order.
+var twoVariants = []config.Variant{
+	{Name: "a", Weight: 50},
+	{Name: "b", Weight: 50, Skip: []string{"second_last_name", "address_line2"}, Layout: "one_page",
+		Steps: []string{"contact", "you", "income", "bank", "review"}, Headline: "form.title"},
+}
+
+func TestVariantConfigIsChecked(t *testing.T) {
+	base := `
+server: { session_secret: "0123456789abcdef0123456789abcdef" }
+storage: { encryption_key: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
+providers: { casheddy: { base_url: "https://casheddy.invalid", username: u, password: p } }
+flows:
+  - { name: es, form: es, currency: EUR, buyers: [casheddy], variants: %s }
+`
+	tests := []struct{ variants, want string }{
+		{`[{name: a, weight: 1}, {name: a, weight: 1}]`, `flows[0].variants[1].name: variant "a" is defined twice`},
+		{`[{name: "A b", weight: 1}]`, `flows[0].variants[0].name: want 1-32 lowercase`},
+		{`[{name: a, weight: -1}, {name: b, weight: 1}]`, `flows[0].variants[0].weight: want 0 or more`},
+		{`[{name: a, weight: 0}, {name: b, weight: 0}]`, `flows[0].variants: the weights add up to 0`},
+		{`[{name: a, weight: 1, layout: carousel}]`, `flows[0].variants[0].layout: want steps or one_page`},
+		{`[{name: a, weight: 1, colour: red}]`, `field colour not found`},
+	}
+	for _, tt := range tests {
+		_, err := config.Parse([]byte(fmt.Sprintf(base, tt.variants)), func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("variants %s: got %v, want an error with %q", tt.variants, err, tt.want)
+		}
+	}
+	// A stopped experiment (100/0) is valid: its history stays.
+	if _, err := config.Parse([]byte(fmt.Sprintf(base, `[{name: a, weight: 100}, {name: b, weight: 0}]`)), func(string) string { return "" }); err != nil {
+		t.Errorf("100/0: %v", err)
+	}
+}
+
+func TestVariantStepsAndFieldsAreChecked(t *testing.T) {
+	tests := []struct {
+		v    config.Variant
+		want string
+	}{
+		{config.Variant{Name: "x", Weight: 1, Steps: []string{"you", "contact"}}, "flows[0].variants[0]: steps: list each of the flow's 5 steps once, got 2"},
+		{config.Variant{Name: "x", Weight: 1, Steps: []string{"you", "you", "income", "bank", "review"}}, `"you" is not one of the flow's steps, or is listed twice`},
+		{config.Variant{Name: "x", Weight: 1, Steps: []string{"you", "contact", "income", "bank", "done"}}, `"done" is not one of the flow's steps`},
+		{config.Variant{Name: "x", Weight: 1, Skip: []string{"email"}}, `skip: field "email" is required or a consent`},
+		{config.Variant{Name: "x", Weight: 1, Skip: []string{"shoe_size"}}, `skip: form es has no field "shoe_size"`},
+		{config.Variant{Name: "x", Weight: 1, Skip: []string{"car_owner"}}, `field "car_owner" decides whether "car_plate_number" is required`},
+	}
+	for _, tt := range tests {
+		_, err := NewFlows([]config.Flow{{Name: "es", Form: "es", Variants: []config.Variant{tt.v}}})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: got %v, want %q", tt.v, err, tt.want)
+		}
+	}
+}
+
+// Each variant is a copy of the flow as it shows it; the flow itself and
+// its form stay as they were.
+func TestVariantCopies(t *testing.T) {
+	fl, err := NewFlows([]config.Flow{{Name: "es", Form: "es", Variants: twoVariants}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := fl.ByName("es")
+	a, b := es.As("a"), es.As("b")
+	if a == es || b == es || es.As("zzz") != es || a.Variant != "a" {
+		t.Fatal("As does not give each variant its own copy")
+	}
+	var keys []string
+	for _, s := range b.Steps {
+		keys = append(keys, s.Key)
+	}
+	if strings.Join(keys, ",") != "contact,you,income,bank,review" || !b.OnePage || b.Headline != "form.title" {
+		t.Errorf("b: steps %v, one page %v, headline %q", keys, b.OnePage, b.Headline)
+	}
+	if b.Form.Field("second_last_name") != nil || b.Form.Field("address_line2") != nil || b.Form.Field("email") == nil {
+		t.Error("b's form still asks a skipped field, or lost one it asks")
+	}
+	if es.Form.Field("second_last_name") == nil || a.Form.Field("second_last_name") == nil || a.OnePage || es.Steps[0].Key != "you" {
+		t.Error("the flow itself or variant a changed")
+	}
+	if got := es.VariantNames(); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("variant names: got %v", got)
+	}
+}
+
+// Weights deal new sessions: 3:1 gives 3 of 4, a weight of 0 none.
+func TestVariantWeights(t *testing.T) {
+	fl, err := NewFlows([]config.Flow{{Name: "es", Form: "es", Variants: []config.Variant{
+		{Name: "a", Weight: 3}, {Name: "b", Weight: 1}, {Name: "off", Weight: 0}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for range 400 {
+		_, name := fl.ByName("es").Assign("")
+		got[name]++
+	}
+	if got["a"] != 300 || got["b"] != 100 || got["off"] != 0 {
+		t.Errorf("400 sessions at 3:1:0: got %v", got)
+	}
+	// A session keeps its variant, even a stopped one.
+	if f, name := fl.ByName("es").Assign("off"); name != "off" || f.Variant != "off" {
+		t.Errorf("a session of a stopped variant: got %q", name)
+	}
+}
+
+// The proof of issue 15: 200 fresh sessions (each its own cookie jar)
+// through a two-variant flow. Both variants get 40–60 % of them, each
+// session sees its own variant on every page, and the funnel counts per
+// variant exactly what was sent.
+func TestTwoHundredSessionsThroughTwoVariants(t *testing.T) {
+	srv, st, visits := variantServer(t)
+	ctx := context.Background()
+	sent := map[string]*store.FunnelRow{"a": {}, "b": {}}
+	for i := range 200 {
+		b := newBrowser(t, srv)
+		page := b.get("/?utm_source=cashcat.ph&utm_campaign=exp").Body
+		variant := shownVariant(t, page)
+		b.get("/v.gif")
+		sent[variant].Visits++
+		for _, path := range []string{"/", "/?utm_source=other&utm_campaign=again"} {
+			if got := shownVariant(t, b.get(path).Body); got != variant {
+				t.Fatalf("session %d: variant %s on its first page, %s on %s", i, variant, got, path)
+			}
+		}
+		if i%3 != 0 {
+			continue
+		}
+		// One in three applies; the form it posts is its variant's.
+		post := with(validES(), hidden(b.get("/").Body))
+		if variant == "b" {
+			post.Del("second_last_name")
+		}
+		if w := b.do("POST", "/apply", post); w.Code != 200 && w.Code != 303 {
+			t.Fatalf("session %d: apply answered %d", i, w.Code)
+		}
+		sent[variant].Applications++
+	}
+	for name, r := range sent {
+		if r.Applications == 0 {
+			t.Errorf("variant %s: no session applied, the test proves nothing of it", name)
+		}
+		if r.Visits < 80 || r.Visits > 120 {
+			t.Errorf("variant %s got %d of 200 sessions, want 40–60 %%", name, r.Visits)
+		}
+	}
+	decideAll(t, st, sent)
+	if err := visits.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	rows, err := st.Funnel(ctx, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		want := sent[r.Variant]
+		if want == nil || r.Visits != want.Visits || r.Applications != want.Applications || r.Accepted != want.Accepted || r.Revenue != want.Revenue {
+			t.Errorf("funnel of variant %q: got %d visits, %d applications, %d accepted, %.2f revenue; sent %+v",
+				r.Variant, r.Visits, r.Applications, r.Accepted, r.Revenue, want)
+		}
+	}
+	if len(rows) != 2 {
+		t.Errorf("funnel: got %d lines, want one per variant", len(rows))
+	}
+}
+
+// variantServer is a counting server whose es flow runs twoVariants.
+func variantServer(t *testing.T) (*httptest.Server, *store.Store, *jobs.Visits) {
+	t.Helper()
+	var visits *jobs.Visits
+	h, st := newLimitedServer(t, fakeLeads{}, "10000-M", func(d *Deps) {
+		d.Config.RateLimits.Apply = "10000-M"
+		d.Config.Flows[0].Variants = twoVariants
+		visits = &jobs.Visits{Store: d.Store.(*store.Store)}
+		d.Funnel, d.Steps = visits, visits
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, st, visits
+}
+
+// shownVariant tells the variant of a form page by what it asks: b does
+// not ask for a second last name.
+func shownVariant(t *testing.T, page string) string {
+	t.Helper()
+	if !strings.Contains(page, `name="first_name"`) {
+		t.Fatalf("not a form page: %.300s", page)
+	}
+	if strings.Contains(page, `name="second_last_name"`) {
+		return "a"
+	}
+	return "b"
+}
+
+// decideAll accepts every other application, at a price by variant, and
+// declines the rest, adding to sent what was decided.
+func decideAll(t *testing.T, st *store.Store, sent map[string]*store.FunnelRow) {
+	t.Helper()
+	ctx := context.Background()
+	recent, err := st.Recent(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := st.Claim(ctx, "w", time.Minute, 1000)
+	if err != nil || len(ids) != len(recent) {
+		t.Fatalf("claimed %d of %d applications: %v", len(ids), len(recent), err)
+	}
+	for i, rec := range recent {
+		v := providers.Verdict{Status: providers.StatusDeclined}
+		if i%2 == 0 {
+			v = providers.Verdict{Status: providers.StatusAccepted, Buyer: "casheddy", Revenue: map[string]float64{"a": 30, "b": 45}[rec.Attribution.Variant]}
+			sent[rec.Attribution.Variant].Accepted++
+			sent[rec.Attribution.Variant].Revenue += v.Revenue
+		}
+		if err := st.Decide(ctx, rec.ID, "w", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var _ = form.DefaultSteps
