@@ -145,9 +145,8 @@ var specFields = map[string]map[string]byte{
 		"city": 'R', "postal_code": 'R', "housing": 'R', "income_source": 'R', "employed_since": 'R',
 		"monthly_income": 'R', "monthly_expenses": 'R', "next_pay_date": 'R', "iban": 'R', "phone_plan": 'o',
 		"car_owner": 'o', "car_plate_number": 'c', "consent_terms": 'R',
-		// SPEC §11 makes it optional; the form still requires it until
-		// issue 14 ("honest consents") changes the form and this line.
-		"consent_marketing": 'R',
+		// SPEC §11: optional and unbundled (Casheddy is skipped without it).
+		"consent_marketing": 'o',
 	},
 	"us": {
 		"loan_amount": 'R', "first_name": 'R', "middle_name": 'o', "last_name": 'R', "gender": 'o', "birth_date": 'R',
@@ -159,9 +158,8 @@ var specFields = map[string]map[string]byte{
 		"pay_frequency": 'R', "pay_method": 'R', "last_pay_date": 'R', "next_pay_date": 'R', "second_pay_date": 'o',
 		"bank_name": 'R', "bank_routing_number": 'R', "bank_account_number": 'R', "bank_account_type": 'R',
 		"bank_months": 'R', "best_contact_time": 'o', "consent_terms": 'R', "consent_marketing": 'o', "consent_sms": 'o',
-		// As consent_marketing on es: optional by SPEC §11, required by the
-		// form until issue 14.
-		"consent_tcpa": 'R',
+		// SPEC §11: optional (Astoria's tcpa_optin is 0 or 1).
+		"consent_tcpa": 'o',
 	},
 }
 

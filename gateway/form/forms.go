@@ -57,7 +57,10 @@ var ES = newForm("es", "ES", "Europe/Madrid",
 	}},
 	Section{Key: "consent", Fields: []*Field{
 		{Name: "consent_terms", Kind: Consent, Required: true},
-		{Name: "consent_marketing", Kind: Consent, Required: true},
+		// Optional and unbundled (GDPR: marketing is never a condition).
+		// Casheddy's document requires it: without it Casheddy is skipped
+		// ("consent not given") and the flow's fallback applies.
+		{Name: "consent_marketing", Kind: Consent},
 	}},
 )
 
@@ -133,7 +136,8 @@ var US = newForm("us", "US", "America/New_York",
 	}},
 	Section{Key: "consent", Fields: []*Field{
 		{Name: "consent_terms", Kind: Consent, Required: true},
-		{Name: "consent_tcpa", Kind: Consent, Required: true},
+		// Optional, as its text says: Astoria takes tcpa_optin 0 or 1.
+		{Name: "consent_tcpa", Kind: Consent},
 		{Name: "consent_marketing", Kind: Consent},
 		{Name: "consent_sms", Kind: Consent},
 	}},

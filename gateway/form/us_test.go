@@ -100,11 +100,12 @@ func TestSecondPayDateAfterNext(t *testing.T) {
 
 func TestUSConsents(t *testing.T) {
 	vals := validUS()
-	delete(vals, "consent_tcpa")
-	if _, p := US.Validate(vals, now, newYork); p["consent_tcpa"].Key != "must_accept" {
-		t.Errorf("tcpa: got %v, want must_accept", p["consent_tcpa"])
+	delete(vals, "consent_terms")
+	if _, p := US.Validate(vals, now, newYork); p["consent_terms"].Key != "must_accept" {
+		t.Errorf("terms: got %v, want must_accept", p["consent_terms"])
 	}
 	vals = validUS()
+	delete(vals, "consent_tcpa")
 	delete(vals, "consent_sms")
 	delete(vals, "consent_marketing")
 	if _, p := US.Validate(vals, now, newYork); len(p) > 0 {

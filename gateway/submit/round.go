@@ -179,6 +179,11 @@ func (w *Worker) waterfall(ctx context.Context, j *job) end {
 		if !ok || j.plan.finished[name] {
 			continue
 		}
+		if !consented(buyer, j.sub) {
+			j.plan.seq++
+			w.skip(ctx, j.app.ID, name, j.plan.seq, ReasonNoConsent)
+			continue
+		}
 		if reason := w.capped(ctx, name); reason != "" {
 			j.plan.seq++
 			w.skip(ctx, j.app.ID, name, j.plan.seq, reason)

@@ -40,6 +40,37 @@ type Tiered interface {
 	Tiers() []string
 }
 
+// Consenting is a buyer whose document requires consents (canonical
+// names, consent_marketing…): without every one given, the buyer is
+// skipped with ReasonNoConsent and the waterfall goes on (Casheddy's
+// agreements[subscription] "should be 1").
+type Consenting interface {
+	RequiredConsents() []string
+}
+
+// ReasonNoConsent is the audit trail's reason for a buyer skipped because
+// the consumer did not give a consent its document requires.
+const ReasonNoConsent = "consent not given"
+
+// consented says whether s carries every consent b requires, given: the
+// evidence stored with the application is the only word on it.
+func consented(b Buyer, s *providers.Submission) bool {
+	c, ok := b.(Consenting)
+	if !ok {
+		return true
+	}
+	for _, name := range c.RequiredConsents() {
+		given := false
+		for _, ev := range s.Consents {
+			given = given || (ev.Field == name && ev.Given)
+		}
+		if !given {
+			return false
+		}
+	}
+	return true
+}
+
 // Store is what the worker needs of the store.
 type Store interface {
 	Claim(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error)
@@ -332,6 +363,14 @@ func Guard(b Buyer, cb *gobreaker.CircuitBreaker[providers.Decision], timeout ti
 func (g *Guarded) RedirectStaysValid() bool {
 	r, ok := g.Buyer.(Reusable)
 	return ok && r.RedirectStaysValid()
+}
+
+// RequiredConsents passes on the consents the buyer requires.
+func (g *Guarded) RequiredConsents() []string {
+	if c, ok := g.Buyer.(Consenting); ok {
+		return c.RequiredConsents()
+	}
+	return nil
 }
 
 // Tiers passes on the tiers of a tiered buyer.

@@ -814,3 +814,67 @@ func (g *gatedBuyer) Submit(ctx context.Context, s *providers.Submission, tier s
 	<-g.gate
 	return accept("https://a.example"), nil
 }
+
+// consentingBuyer is a buyer whose document requires consents.
+type consentingBuyer struct {
+	*fakeBuyer
+	required []string
+}
+
+func (c *consentingBuyer) RequiredConsents() []string { return c.required }
+
+// A buyer whose document requires a consent the consumer did not give is
+// skipped with "consent not given" in the audit trail, and the waterfall
+// goes on; given, the same buyer is posted. The buyer is behind its
+// breaker, as the gateway wires it.
+func TestBuyerWithoutItsConsentIsSkipped(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	inner := &consentingBuyer{fakeBuyer: &fakeBuyer{name: "a", d: accept("https://a.example")}, required: []string{"consent_terms", "consent_marketing"}}
+	cb := providers.NewBreaker[providers.Decision]("a", providers.BreakerConfig{Failures: 2, OpenFor: time.Minute}, nil)
+	b := &fakeBuyer{name: "b", d: accept("https://b.example")}
+	w := runWith(t, s, nil, Guard(inner, cb, time.Minute), b)
+	for _, tt := range []struct {
+		id        string
+		marketing bool
+		buyer     string
+	}{{"app-without", false, "b"}, {"app-with", true, "a"}} {
+		_, _, err := s.Create(context.Background(), store.New{ID: tt.id, SessionHash: "s", IdempotencyKey: tt.id, Flow: "es", Form: "es", Currency: "EUR",
+			Deadline: time.Minute, Submission: providers.Submission{ID: tt.id, Consents: []providers.Consent{
+				{Field: "consent_terms", Text: "terms", Given: true}, {Field: "consent_marketing", Text: "marketing", Given: tt.marketing}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Wake()
+		app, _ := w.Wait(context.Background(), tt.id, 10*time.Second)
+		if app.Status != providers.StatusAccepted || app.Buyer != tt.buyer {
+			t.Fatalf("%s: got %s by %q, want accepted by %s", tt.id, app.Status, app.Buyer, tt.buyer)
+		}
+		atts, _ := s.Attempts(context.Background(), tt.id)
+		if tt.marketing {
+			if len(atts) != 1 || atts[0].Buyer != "a" || atts[0].Outcome != providers.Accepted {
+				t.Errorf("%s: got attempts %+v, want a posted and accepting", tt.id, atts)
+			}
+			continue
+		}
+		if len(atts) != 2 || atts[0].Buyer != "a" || atts[0].Outcome != providers.Skipped || atts[0].Reason != "consent not given" {
+			t.Errorf("%s: got attempts %+v, want a skipped: consent not given", tt.id, atts)
+		}
+	}
+	if n := inner.calls.Load(); n != 1 {
+		t.Errorf("a was posted %d times, want once (only with the consent)", n)
+	}
+}
+
+// With its only buyer skipped for the consent, the application is
+// declined: the consumer goes to the flow's fallback.
+func TestOnlyBuyerWithoutConsentDeclines(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	a := &consentingBuyer{fakeBuyer: &fakeBuyer{name: "a", d: accept("https://a.example")}, required: []string{"consent_marketing"}}
+	w := runWith(t, s, nil, a)
+	create(t, s, "app-1", time.Minute) // no consents at all
+	w.Wake()
+	app, _ := w.Wait(context.Background(), "app-1", 10*time.Second)
+	if app.Status != providers.StatusDeclined || a.calls.Load() != 0 {
+		t.Errorf("got %s with %d posts, want declined without a post", app.Status, a.calls.Load())
+	}
+}

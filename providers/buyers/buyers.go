@@ -33,6 +33,16 @@ func All() []Registration {
 // The gateway rides Astoria down its price tiers.
 var _ Tiered = (*astoria.Client)(nil)
 
+// Casheddy's document requires its subscription consent: the gateway skips
+// it for a consumer who did not give it.
+var _ Consenting = (*casheddy.Client)(nil)
+
+// Consenting is a buyer whose document requires consents (the method set
+// of submit.Consenting).
+type Consenting interface {
+	RequiredConsents() []string
+}
+
 // Buyer is a buyer's client as the gateway uses it (the method set of
 // submit.Buyer, which the wiring checks).
 type Buyer interface {

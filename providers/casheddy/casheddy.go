@@ -38,6 +38,14 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 // Name implements the gateway's Buyer.
 func (c *Client) Name() string { return "casheddy" }
 
+// RequiredConsents are the consents Casheddy's document says "should be
+// 1": agreements[legal_consent] and agreements[subscription]. The form
+// asks for the second as an optional, unbundled consent; without it the
+// gateway skips Casheddy rather than post what it would refuse.
+func (c *Client) RequiredConsents() []string {
+	return []string{"consent_terms", "consent_marketing"}
+}
+
 // Submit posts the application to /v1/lead/send (Casheddy has no tiers:
 // tier is ignored). A decision is returned for
 // every answer Casheddy gives (accepted, field errors, declined); an error
