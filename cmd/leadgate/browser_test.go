@@ -530,6 +530,9 @@ func TestBrowserReadmeWalkThrough(t *testing.T) {
 	g := startReadme(t)
 	ctx := chromium(t)
 	usLink := g.URL + "/?utm_source=cashcat.ph&action_token=usdemo0000000001"
+	// Only the terms are required; the walk-through ticks the optional
+	// TCPA (and, es, the marketing consent Casheddy requires) as well.
+	required := []string{"consent_terms"}
 	usConsents := []string{"consent_terms", "consent_tcpa"}
 
 	// The United States flow, steps 1 to 3.
@@ -544,7 +547,7 @@ func TestBrowserReadmeWalkThrough(t *testing.T) {
 		}
 	}
 	shot(t, ctx, "us-1-form")
-	pressTestFill(t, ctx, usConsents...)
+	pressTestFill(t, ctx, required...)
 	shot(t, ctx, "us-2-filled")
 	tick(t, ctx, usConsents...)
 	send(t, ctx)
@@ -561,7 +564,7 @@ func TestBrowserReadmeWalkThrough(t *testing.T) {
 		typeInto(`[name="postal_code"]`, "78701")); err != nil {
 		t.Fatal(err)
 	}
-	pressTestFill(t, ctx, usConsents...)
+	pressTestFill(t, ctx, required...)
 	for sel, want := range map[string]string{`[name="email"]`: "john+lokyata-decline@example.com", `[name="postal_code"]`: "78701",
 		`[name="ssn"]`: "876-54-3210"} {
 		if got := value(t, ctx, sel); got != want {
@@ -594,7 +597,7 @@ func TestBrowserReadmeWalkThrough(t *testing.T) {
 	}
 	shot(t, ctx, "es-1-formulario")
 	esConsents := []string{"consent_terms", "consent_marketing"}
-	pressTestFill(t, ctx, esConsents...)
+	pressTestFill(t, ctx, required...)
 	if v := value(t, ctx, `[name="loan_period_days"]`); v != "30" {
 		t.Errorf("loan_period_days: got %q, want 30", v)
 	}

@@ -70,7 +70,9 @@ func TestKeyRotationKeepsPendingApplications(t *testing.T) {
 			}
 			_, _, err = st.Create(context.Background(), store.New{ID: "app-rotated", SessionHash: "s", IdempotencyKey: "k", Flow: "es", Form: "es",
 				Currency: "EUR", Deadline: time.Minute, Submission: providers.Submission{ID: "app-rotated", Flow: "es", Currency: "EUR", IPAddress: "180.190.166.143",
-					Application: providers.Application{FirstName: "Lucía", LastName: "García", Email: "lucia@example.es"}}})
+					Application: providers.Application{FirstName: "Lucía", LastName: "García", Email: "lucia@example.es"},
+					// Casheddy's document requires both: without them it is skipped.
+					Consents: []providers.Consent{{Field: "consent_terms", Given: true}, {Field: "consent_marketing", Given: true}}}})
 			st.Close()
 			if err != nil {
 				t.Fatal(err)
