@@ -107,8 +107,9 @@ func auditPage(rec providers.Record, atts []providers.Attempt, version string) v
 		return t.UTC().Format(time.RFC3339)
 	}
 	p := views.AuditPage{Title: "Application " + rec.ID, Version: version, App: views.AuditApp{
-		ID: rec.ID, Status: rec.Status, Flow: rec.Flow, Buyer: rec.Buyer, Revenue: rec.Revenue, Reason: rec.Reason,
-		Source: rec.Attribution.Source, Campaign: rec.Attribution.Campaign,
+		ID: rec.ID, Status: rec.Status, Flow: rec.Flow, Buyer: rec.Buyer, Revenue: rec.Revenue, Currency: rec.Currency, Reason: rec.Reason,
+		Variant: rec.Attribution.Variant,
+		Source:  rec.Attribution.Source, Campaign: rec.Attribution.Campaign,
 		Created: stamp(rec.CreatedAt), Decided: stamp(rec.DecidedAt),
 		CRMStatus: rec.CRMStatus, CRMRef: rec.CRMRef, CRMTries: rec.CRMTries, CRMError: rec.CRMError, Erased: rec.Erased,
 	}}

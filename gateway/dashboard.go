@@ -1,10 +1,11 @@
 package gateway
 
 import (
-	"encoding/csv"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,26 +45,6 @@ type pricing struct {
 	known      bool
 }
 
-func funnelView(r store.FunnelRow, p pricing) views.FunnelView {
-	v := views.FunnelView{Flow: r.Flow, Source: orNone(r.Source), Campaign: orNone(r.Campaign),
-		Visits: r.Visits, Prefilled: r.Prefilled, Applications: r.Applications, Accepted: r.Accepted,
-		Declined: r.Declined, Redirected: r.Redir, Revenue: money(r.Revenue), EPC: strconv.FormatFloat(r.EPC(), 'f', 4, 64),
-		Currency: p.currencies[r.Flow], PaidCalls: r.PaidCalls, Duplicates: r.Duplicates}
-	if !p.known {
-		return v
-	}
-	spend := float64(r.PaidCalls) * p.cost.Amount
-	v.Spend = money(spend) + " " + p.cost.Currency
-	if p.cost.Currency == v.Currency {
-		// Profit and ROI only in one currency: no exchange rate is guessed.
-		v.Profit = money(r.Revenue - spend)
-		if spend > 0 {
-			v.ROI = strconv.FormatFloat((r.Revenue-spend)/spend*100, 'f', 0, 64) + " %"
-		}
-	}
-	return v
-}
-
 func orNone(s string) string {
 	if s == "" {
 		return "(none)"
@@ -71,43 +52,97 @@ func orNone(s string) string {
 	return s
 }
 
-// handleDashboard handles "GET /admin": the funnel for a period as a
-// table and a chart, the UTM link builder, and recent applications.
-func handleDashboard(apps AdminStore, vs *views.Views, publicURL string, flows []string, prices func() pricing, respond *responder) gin.HandlerFunc {
+// dashboard is what the dashboard is made from, read once per request.
+type dashboard struct {
+	from, to time.Time
+	q        url.Values
+	prices   pricing
+	flows    *Flows // nil: the flows' steps and variants are not known
+	funnel   []store.FunnelRow
+	steps    []store.StepRow
+	days     []store.DayRow
+	attempts []store.BuyerAttempt
+	sales    map[[2]string][]float64
+	openings map[string]int64
+}
+
+// DashboardStore is what the dashboard reads of the store.
+type DashboardStore interface {
+	Funnel(ctx context.Context, from, to time.Time) ([]store.FunnelRow, error)
+	Steps(ctx context.Context, from, to time.Time) ([]store.StepRow, error)
+	Daily(ctx context.Context, from, to time.Time) ([]store.DayRow, error)
+	BuyerAttempts(ctx context.Context, from, to time.Time) ([]store.BuyerAttempt, error)
+	Sales(ctx context.Context, from, to time.Time) (map[[2]string][]float64, error)
+}
+
+// readDashboard reads the period of q from the store.
+func readDashboard(ctx context.Context, st DashboardStore, q url.Values, d adminView) (*dashboard, error) {
+	db := &dashboard{q: q, prices: d.prices(), flows: d.flows}
+	db.from, db.to = period(q, time.Now())
+	var err error
+	if db.funnel, err = st.Funnel(ctx, db.from, db.to); err != nil {
+		return nil, err
+	}
+	if db.steps, err = st.Steps(ctx, db.from, db.to); err != nil {
+		return nil, err
+	}
+	if db.days, err = st.Daily(ctx, db.from, db.to); err != nil {
+		return nil, err
+	}
+	if db.attempts, err = st.BuyerAttempts(ctx, db.from, db.to); err != nil {
+		return nil, err
+	}
+	if db.sales, err = st.Sales(ctx, db.from, db.to); err != nil {
+		return nil, err
+	}
+	if d.openings != nil {
+		db.openings = d.openings()
+	}
+	return db, nil
+}
+
+// tables are the dashboard's tables by id: shown on the page and
+// downloaded as CSV alike.
+func (db *dashboard) tables() map[string]views.Table {
+	out := map[string]views.Table{"funnel": db.funnelTable(), "buyers": db.buyersTable()}
+	out["steps"], out["last-fields"] = db.stepTables(db.filter())
+	for _, t := range db.experimentTables() {
+		out[t.ID] = t
+	}
+	for id, t := range out {
+		out[id] = sortTable(t, db.q)
+	}
+	return out
+}
+
+// handleDashboard handles "GET /admin": the period's figures, the daily
+// chart, the tables (funnel, step funnel, experiments, buyers), the link
+// builder and recent applications.
+func handleDashboard(apps AdminStore, vs *views.Views, d adminView, respond *responder) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
 		q := c.Request.URL.Query()
-		from, to := period(q, time.Now())
-		rows, err := apps.Funnel(ctx, from, to)
-		pr := prices()
+		db, err := readDashboard(ctx, apps, q, d)
 		var recent []providers.Record
 		if err == nil {
 			recent, err = apps.Recent(ctx, 30)
 		}
 		if err != nil {
-			respond.fail(c, "", fmt.Errorf("reading the funnel: %w", err))
+			respond.fail(c, "", fmt.Errorf("reading the dashboard: %w", err))
 			return
 		}
-		p := views.DashboardPage{Version: vs.Version, From: from.Format("2006-01-02"), To: to.Format("2006-01-02"), Flows: flows}
-		var total store.FunnelRow
-		for _, r := range rows {
-			p.Rows = append(p.Rows, funnelView(r, pr))
-			total.Visits += r.Visits
-			total.Prefilled += r.Prefilled
-			total.Applications += r.Applications
-			total.Accepted += r.Accepted
-			total.Declined += r.Declined
-			total.Redir += r.Redir
-			total.Revenue += r.Revenue
-			total.PaidCalls += r.PaidCalls
-			total.Duplicates += r.Duplicates
+		tables := db.tables()
+		p := views.DashboardPage{Version: vs.Version, From: db.from.Format("2006-01-02"), To: db.to.Format("2006-01-02"),
+			Flows: d.names, Variants: d.variants(), KPIs: db.kpis(), Charts: db.charts(), Filter: db.filter(),
+			Funnel: tables["funnel"], Steps: tables["steps"], LastFields: tables["last-fields"], Buyers: tables["buyers"]}
+		for _, t := range db.experimentTables() {
+			p.Experiments = append(p.Experiments, tables[t.ID])
 		}
-		p.Total = funnelView(total, pricing{})
-		p.Chart = views.NewChart(p.Rows)
-		p.Builder = buildLink(q, publicURL)
+		p.Builder = buildLink(q, d.publicURL)
 		for _, a := range recent {
 			p.Recent = append(p.Recent, views.RecentView{ID: a.ID, Created: a.CreatedAt.Format("2006-01-02 15:04"), Flow: a.Flow,
-				Status: a.Status, Buyer: a.Buyer, Revenue: money(a.Revenue), Source: a.Attribution.Source, CRMStatus: a.CRMStatus})
+				Status: a.Status, Buyer: a.Buyer, Revenue: money(a.Revenue) + " " + a.Currency, Source: a.Attribution.Source,
+				Variant: a.Attribution.Variant, CRMStatus: a.CRMStatus})
 		}
 		if err := vs.Render(c.Writer, http.StatusOK, "dashboard", p); err != nil {
 			respond.fail(c, "", fmt.Errorf("rendering the dashboard: %w", err))
@@ -118,13 +153,13 @@ func handleDashboard(apps AdminStore, vs *views.Views, publicURL string, flows [
 // buildLink makes the tagged landing link from the builder's fields.
 func buildLink(q url.Values, publicURL string) views.LinkBuilder {
 	b := views.LinkBuilder{Source: q.Get("b_source"), Medium: q.Get("b_medium"), Campaign: q.Get("b_campaign"),
-		Content: q.Get("b_content"), Term: q.Get("b_term"), Flow: q.Get("b_flow")}
+		Content: q.Get("b_content"), Term: q.Get("b_term"), Flow: q.Get("b_flow"), Variant: q.Get("b_variant")}
 	if strings.TrimSpace(b.Source) == "" {
 		return b
 	}
 	link := url.Values{}
 	for k, v := range map[string]string{"utm_source": b.Source, "utm_medium": b.Medium, "utm_campaign": b.Campaign,
-		"utm_content": b.Content, "utm_term": b.Term, "flow": b.Flow} {
+		"utm_content": b.Content, "utm_term": b.Term, "flow": b.Flow, "variant": b.Variant} {
 		if v = strings.TrimSpace(v); v != "" {
 			link.Set(k, v)
 		}
@@ -133,28 +168,30 @@ func buildLink(q url.Values, publicURL string) views.LinkBuilder {
 	return b
 }
 
-// handleFunnelCSV handles "GET /admin/funnel.csv": the same table as the
-// dashboard, for spreadsheets.
-func handleFunnelCSV(apps AdminStore, prices func() pricing, respond *responder) gin.HandlerFunc {
+// handleTableCSV handles "GET /admin/:table.csv" (funnel.csv as
+// before, steps, last-fields, buyers, experiment-<flow>): a dashboard table for spreadsheets, with the same
+// rows, the same sort and a currency column wherever money is.
+func handleTableCSV(apps AdminStore, d adminView, respond *responder) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		from, to := period(c.Request.URL.Query(), time.Now())
-		rows, err := apps.Funnel(c.Request.Context(), from, to)
+		id, isCSV := strings.CutSuffix(c.Param("table"), ".csv")
+		if !isCSV {
+			respond.fail(c, "", errNotFound)
+			return
+		}
+		db, err := readDashboard(c.Request.Context(), apps, c.Request.URL.Query(), d)
 		if err != nil {
-			respond.fail(c, "", fmt.Errorf("reading the funnel: %w", err))
+			respond.fail(c, "", fmt.Errorf("reading the dashboard: %w", err))
+			return
+		}
+		t, ok := db.tables()[id]
+		if !ok {
+			respond.fail(c, "", errNotFound)
 			return
 		}
 		c.Header("Content-Type", "text/csv; charset=utf-8")
-		c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="leadgate-funnel-%s-%s.csv"`, from.Format("20060102"), to.Format("20060102")))
-		w := csv.NewWriter(c.Writer)
-		w.Write([]string{"flow", "utm_source", "utm_campaign", "visits", "prefilled", "applications", "accepted", "declined", "redirected",
-			"currency", "revenue", "epc", "paid_calls", "spend", "profit", "roi", "duplicates"})
-		pr := prices()
-		for _, r := range rows {
-			v := funnelView(r, pr)
-			w.Write([]string{v.Flow, csvSafe(v.Source), csvSafe(v.Campaign), itoa(v.Visits), itoa(v.Prefilled), itoa(v.Applications),
-				itoa(v.Accepted), itoa(v.Declined), itoa(v.Redirected), v.Currency, v.Revenue, v.EPC, itoa(v.PaidCalls), v.Spend, v.Profit, v.ROI, itoa(v.Duplicates)})
-		}
-		w.Flush()
+		c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="leadgate-%s-%s-%s.csv"`, id,
+			db.from.Format("20060102"), db.to.Format("20060102")))
+		writeCSV(c.Writer, t)
 	}
 }
 
@@ -169,4 +206,45 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// variantsOf lists the variants of flow: those configured, in order,
+// then any others the period holds (a variant since removed).
+func (db *dashboard) variantsOf(flow string) []string {
+	var names []string
+	if db.flows != nil {
+		if f := db.flows.ByName(flow); f != nil {
+			names = f.VariantNames()
+		}
+	}
+	for _, r := range db.funnel {
+		if r.Flow == flow && r.Variant != "" && !slices.Contains(names, r.Variant) {
+			names = append(names, r.Variant)
+		}
+	}
+	return names
+}
+
+// adminView is what the dashboard knows besides the store: the flows
+// (their names, steps and variants), the public URL for links, prices and
+// the breakers' openings.
+type adminView struct {
+	names     []string
+	publicURL string
+	flows     *Flows
+	prices    func() pricing
+	openings  func() map[string]int64
+}
+
+// variants are the variant names of each flow that has some.
+func (a adminView) variants() map[string][]string {
+	out := map[string][]string{}
+	if a.flows != nil {
+		for _, f := range a.flows.list {
+			if names := f.VariantNames(); len(names) > 0 {
+				out[f.Name] = names
+			}
+		}
+	}
+	return out
 }

@@ -72,11 +72,16 @@ func TestFunnelCountsExactly(t *testing.T) {
 	}
 	page := get("/admin").Body.String()
 	for _, want := range []string{
-		// flow, source, campaign, visits, prefilled, applications, accepted, declined, redirected, revenue, EPC
-		"<tr><td>es</td><td>cashcat.ph</td><td>spring</td><td>5</td><td>2</td><td>3</td><td>2</td><td>1</td><td>1</td><td>60.00 EUR</td><td>12.0000</td><td>0</td><td></td><td></td><td></td><td>0</td></tr>",
-		"<tr><td>es</td><td>partner</td><td>autumn</td><td>1</td><td>0</td><td>1</td><td>0</td><td>0</td><td>0</td><td>0.00 EUR</td><td>0.0000</td><td>0</td><td></td><td></td><td></td><td>0</td></tr>",
-		`<svg class="chart"`, `<rect x="220"`, "es · cashcat.ph · spring: 5 visits",
-		`href="/admin/applications/a4"`,
+		// flow, source, campaign, variant, currency, visits, prefilled, applications, application rate,
+		// accepted, accept rate, declined, redirected, revenue, EPC, paid calls, spend, profit, ROI, duplicates
+		`<tr><td>es</td><td>cashcat.ph</td><td>spring</td><td>(none)</td><td>EUR</td><td class="num">5</td><td class="num">2</td><td class="num">3</td><td class="num">60.0 %</td><td class="num">2</td><td class="num">66.7 %</td><td class="num">1</td><td class="num">1</td><td class="num">60.00</td><td class="num">12.0000</td><td class="num">0</td><td></td><td></td><td></td><td class="num">0</td></tr>`,
+		`<tr><td>es</td><td>partner</td><td>autumn</td><td>(none)</td><td>EUR</td><td class="num">1</td><td class="num">0</td><td class="num">1</td><td class="num">100.0 %</td><td class="num">0</td><td class="num">0.0 %</td>`,
+		// The period's figures, in the flows' currency.
+		`<dt>Visits</dt><dd>6</dd>`, `<dt>Applications</dt><dd>4</dd>`, `<dt>Application rate</dt><dd>66.7 %</dd>`,
+		`<dt>Accepted</dt><dd>2</dd>`, `<dt>Accept rate</dt><dd>50.0 %</dd>`, `<dt>Revenue</dt><dd>60.00 EUR</dd>`, `<dt>EPC</dt><dd>10.0000 EUR</dd>`,
+		// The daily chart: today's visits and the revenue chart in EUR.
+		`<svg class="chart"`, ` visits: 6 </title>`, `Revenue per day (EUR)`, ` revenue: 60 EUR</title>`,
+		`href="/admin/applications/a4"`, `<td class="num">40.00 EUR</td>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("dashboard lacks %s", want)
@@ -88,10 +93,10 @@ func TestFunnelCountsExactly(t *testing.T) {
 		t.Fatalf("csv: %v %s", err, w.Header().Get("Content-Type"))
 	}
 	want := [][]string{
-		{"flow", "utm_source", "utm_campaign", "visits", "prefilled", "applications", "accepted", "declined", "redirected",
-			"currency", "revenue", "epc", "paid_calls", "spend", "profit", "roi", "duplicates"},
-		{"es", "cashcat.ph", "spring", "5", "2", "3", "2", "1", "1", "EUR", "60.00", "12.0000", "0", "", "", "", "0"},
-		{"es", "partner", "autumn", "1", "0", "1", "0", "0", "0", "EUR", "0.00", "0.0000", "0", "", "", "", "0"},
+		{"flow", "utm_source", "utm_campaign", "variant", "currency", "visits", "prefilled", "applications", "application_rate", "accepted", "accept_rate",
+			"declined", "redirected", "revenue", "epc", "paid_calls", "spend", "profit", "roi", "duplicates"},
+		{"es", "cashcat.ph", "spring", "(none)", "EUR", "5", "2", "3", "60.0 %", "2", "66.7 %", "1", "1", "60.00", "12.0000", "0", "", "", "", "0"},
+		{"es", "partner", "autumn", "(none)", "EUR", "1", "0", "1", "100.0 %", "0", "0.0 %", "0", "0", "0.00", "0.0000", "0", "", "", "", "0"},
 	}
 	if len(records) != len(want) {
 		t.Fatalf("csv: got %v", records)
@@ -100,6 +105,23 @@ func TestFunnelCountsExactly(t *testing.T) {
 		if strings.Join(records[i], ",") != strings.Join(want[i], ",") {
 			t.Errorf("csv line %d: got %v, want %v", i, records[i], want[i])
 		}
+	}
+	// Sorted without JavaScript: by visits, fewest first, then most.
+	asc := get("/admin?sort=funnel.visits&dir=asc").Body.String()
+	if strings.Index(asc, "<td>partner</td>") > strings.Index(asc, "<td>cashcat.ph</td><td>spring</td>") || !strings.Contains(asc, `aria-sort="ascending"`) {
+		t.Error("sorting by visits, ascending: partner (1 visit) is not first")
+	}
+	desc := get("/admin?sort=funnel.visits&dir=desc").Body.String()
+	if strings.Index(desc, "<td>partner</td>") < strings.Index(desc, "<td>cashcat.ph</td><td>spring</td>") {
+		t.Error("sorting by visits, descending: partner (1 visit) is not last")
+	}
+	for _, table := range []string{"steps", "last-fields", "buyers"} {
+		if w := get("/admin/" + table + ".csv"); w.Code != 200 || !strings.HasPrefix(w.Body.String(), map[string]string{"steps": "stage,", "last-fields": "field,", "buyers": "buyer,currency,"}[table]) {
+			t.Errorf("/admin/%s.csv: %d %.80s", table, w.Code, w.Body.String())
+		}
+	}
+	if w := get("/admin/nothing.csv"); w.Code != 404 {
+		t.Errorf("an unknown table's CSV: got %d, want 404", w.Code)
 	}
 	// A period without traffic is empty, and says so.
 	if page := get("/admin?from=2001-01-01&to=2001-01-31").Body.String(); !strings.Contains(page, "No traffic in this period.") {

@@ -40,7 +40,7 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 		}
 		sess.Flow = flow.Name
 		// The session's variant, dealt at its first landing and kept.
-		flow, sess.Attribution.Variant = flow.Assign(sess.Attribution.Variant)
+		flow, sess.Attribution.Variant = flow.Assign(firstVariant(sess, q))
 		var prefill form.Values
 		if sess.Token != "" {
 			var spend cashcat.Spend
@@ -85,7 +85,7 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 	}
 	flow := flows.Pick(q.Get("flow"), matchAttrs(q, c.Request.Host, lead))
 	sess.Flow = flow.Name
-	_, sess.Attribution.Variant = flow.Assign(sess.Attribution.Variant)
+	_, sess.Attribution.Variant = flow.Assign(firstVariant(sess, q))
 	paid(funnel, sess.Flow, sess.Attribution, spend.Calls())
 	for _, p := range clickParams {
 		q.Del(p)

@@ -62,8 +62,13 @@ func adminRoutes(r *gin.Engine, d AdminDeps, respond *responder) {
 		}
 		return p
 	}
-	admin.GET("", handleDashboard(d.Store, d.Views, d.PublicURL, d.Flows, prices, respond))
-	admin.GET("/funnel.csv", handleFunnelCSV(d.Store, prices, respond))
+	view := adminView{names: d.Flows, publicURL: d.PublicURL, prices: prices, openings: d.BreakerOpenings}
+	if d.FlowConfig != nil {
+		// Already checked by the public listener's NewServer.
+		view.flows, _ = NewFlows(d.FlowConfig)
+	}
+	admin.GET("", handleDashboard(d.Store, d.Views, view, respond))
+	admin.GET("/:table", handleTableCSV(d.Store, view, respond))
 	admin.GET("/applications/:id", handleAudit(d.Store, d.Views, respond, false))
 	admin.GET("/api/applications/:id", handleAudit(d.Store, d.Views, respond, true))
 	r.NoRoute(func(c *gin.Context) { respond.fail(c, "", errNotFound) })

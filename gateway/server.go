@@ -165,8 +165,8 @@ type AdminStore interface {
 	Attempts(ctx context.Context, id string) ([]providers.Attempt, error)
 	Postbacks(ctx context.Context, id string) ([]providers.Postback, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
-	Funnel(ctx context.Context, from, to time.Time) ([]store.FunnelRow, error)
 	Recent(ctx context.Context, limit int) ([]providers.Record, error)
+	DashboardStore
 }
 
 // AdminDeps are what the operator listener is built from.
@@ -187,6 +187,11 @@ type AdminDeps struct {
 	// Cashcat call costs, if known yet (for spend and profit).
 	Currencies map[string]string
 	Cost       func() (cashcat.Cost, bool)
+	// FlowConfig, when set, gives the dashboard each flow's steps and
+	// variants; BreakerOpenings, when set, how often each upstream's
+	// breaker opened.
+	FlowConfig      []config.Flow
+	BreakerOpenings func() map[string]int64
 	// Username and Password guard /admin (HTTP Basic). An empty password
 	// turns /admin off rather than leaving it open.
 	Username, Password string

@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"sync"
 
 	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/gateway/session"
 	"github.com/leadgate/leadgate/gateway/views"
 )
 
@@ -148,4 +150,15 @@ func checkVariants(f *Flow, vs *views.Views) error {
 		}
 	}
 	return nil
+}
+
+// firstVariant is the variant a session asks for: its own, else, for a
+// session that has none yet, the link's ?variant= (the link builder's, to
+// preview or buy traffic for one variant). Assign keeps only a name the
+// flow has.
+func firstVariant(sess session.Session, q url.Values) string {
+	if sess.Attribution.Variant != "" {
+		return sess.Attribution.Variant
+	}
+	return q.Get("variant")
 }

@@ -139,9 +139,10 @@ func TestMoneyLoop(t *testing.T) {
 	// without a token), at 0.05 USD, against both sales (25 + Astoria's
 	// 100); the second application counts as one duplicate.
 	records := funnelCSV(t, g)
+	col := columns(records[0])
 	for _, r := range records[1:] {
-		if r[1] == "google" && r[2] == "spring" {
-			if r[10] != "125.00" || r[12] != "1" || r[13] != "0.05 USD" || r[14] != "124.95" || r[16] != "1" {
+		if r[col["utm_source"]] == "google" && r[col["utm_campaign"]] == "spring" {
+			if r[col["revenue"]] != "125.00" || r[col["paid_calls"]] != "1" || r[col["spend"]] != "0.05 USD" || r[col["profit"]] != "124.95" || r[col["duplicates"]] != "1" {
 				t.Errorf("funnel line %v: want revenue 125.00, 1 paid call, 0.05 USD spend, 124.95 profit, 1 duplicate", r)
 			}
 		}
@@ -155,6 +156,15 @@ func TestMoneyLoop(t *testing.T) {
 func appID(welcome string) string {
 	u, _ := url.Parse(welcome)
 	return u.Query().Get("lead_id")
+}
+
+// columns maps a CSV header's names to their indexes.
+func columns(header []string) map[string]int {
+	c := map[string]int{}
+	for i, name := range header {
+		c[name] = i
+	}
+	return c
 }
 
 // funnelCSV reads the dashboard's CSV (after the visits were flushed).
@@ -173,8 +183,9 @@ func funnelCSV(t *testing.T, g *instance) [][]string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		c := columns(records[0])
 		for _, r := range records[1:] {
-			if r[1] == "google" && r[12] != "0" {
+			if r[c["utm_source"]] == "google" && r[c["paid_calls"]] != "0" {
 				return records
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"sync"
@@ -45,15 +46,38 @@ type upstreams struct {
 	breakers   func() map[string]string          // upstream → closed, half-open, open
 	redisState func() string
 	close      func()
+	// openings counts each breaker's openings, for the dashboard.
+	openings *openings
+}
+
+// openings counts how often each upstream's breaker opened.
+type openings struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+func (o *openings) add(name string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.n[name]++
+}
+
+func (o *openings) counts() map[string]int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return maps.Clone(o.n)
 }
 
 // newUpstreams builds the upstream clients, the metrics that watch them
 // and, with redis.url, what replicas share.
 func newUpstreams(cfg *config.Config, log *slog.Logger) (*upstreams, error) {
+	up := &upstreams{redisState: func() string { return "not configured" }, close: func() {}, openings: &openings{n: map[string]int64{}}}
 	onState := func(name string, from, to gobreaker.State) {
 		log.Warn("circuit breaker changed state", "upstream", name, "from", from.String(), "to", to.String())
+		if to == gobreaker.StateOpen {
+			up.openings.add(name)
+		}
 	}
-	up := &upstreams{redisState: func() string { return "not configured" }, close: func() {}}
 	// Metrics read the breakers at each scrape; they are all made below,
 	// before the first scrape can happen.
 	var breakers func() map[string]string
@@ -215,7 +239,7 @@ func newHandlers(cfg *config.Config, st *store.Store, up *upstreams, w *work, lo
 	}
 	admin = gateway.NewAdmin(gateway.AdminDeps{Log: log, Store: st, Views: pages, Breakers: up.breakers, Metrics: up.met.Handler(),
 		Redis: up.redisState, Username: cfg.Admin.Username, Password: cfg.Admin.Password, PublicURL: cfg.Server.PublicURL, Flows: flowNames(cfg),
-		Currencies: currencies, Cost: up.cost})
+		Currencies: currencies, Cost: up.cost, FlowConfig: cfg.Flows, BreakerOpenings: up.openings.counts})
 	return public, admin, nil
 }
 
