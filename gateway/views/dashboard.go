@@ -121,7 +121,7 @@ type DashboardPage struct {
 // NewDailyChart draws one line per series over days (the x axis), scaled
 // to the biggest value, with a few round grid lines.
 func NewDailyChart(title, unit string, days []string, series []Series, values [][]float64) DailyChart {
-	const w, h, left, right, top, bottom = 640, 260, 56, 16, 16, 40
+	const w, h, left, right, top, bottom = 640, 260, 56, 36, 16, 40
 	ch := DailyChart{Title: title, Unit: unit, Width: w, Height: h, Left: left, Right: w - right}
 	peak := 0.0
 	for _, vs := range values {
