@@ -30,7 +30,7 @@ func TestBrowserDashboard(t *testing.T) {
 	for i := range 10 {
 		c, form := openForm(t, g)
 		get(t, c, g.URL+"/v.gif") // the page's beacon: the visit counts
-		if i%3 != 2 { // both variants (dealt a, b, a, ...) apply
+		if i%3 != 2 {             // both variants (dealt a, b, a, ...) apply
 			form.Del("second_last_name")
 			if resp, err := c.PostForm(g.URL+"/apply", form); err == nil {
 				resp.Body.Close()
