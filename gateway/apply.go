@@ -101,6 +101,8 @@ func storeApplication(c *gin.Context, sessions *session.Sessions, flow *Flow, se
 		ID: id, SessionHash: sessions.Owner(sessions.RotateFor(sess, id).ID), IdempotencyKey: sessions.Owner(sess.ID) + ":" + submission,
 		Flow: flow.Name, Form: flow.Form.Name, Currency: flow.Currency,
 		Prefilled: sess.Token != "", Deadline: flow.Deadline, Keys: dedupeKeys(flow, app, set.dedupeSecret),
+		// The session's draft goes as its application is stored.
+		DraftKey:   sessions.Owner(sess.ID),
 		Submission: newSubmission(id, flow, sess, app, forms.views.Catalog(flow.Locale), c.ClientIP(), c.Request.UserAgent(), set),
 	})
 	if err != nil {

@@ -36,6 +36,14 @@ func (f *forms) first(c *gin.Context, sess session.Session, flow *Flow, vals for
 	f.render(c, http.StatusOK, sess, v)
 }
 
+// resume writes flow's form with a restored draft's values, open on its
+// step ("" for the first).
+func (f *forms) resume(c *gin.Context, sess session.Session, flow *Flow, vals form.Values, prefilled bool, step string, now time.Time) {
+	v := f.views.FormView(flow.Form, flow.Locale, vals, nil, now, flow.Loc)
+	v.Prefilled, v.Step = prefilled, step
+	f.render(c, http.StatusOK, sess, v)
+}
+
 // again writes flow's form again with status: vals as they were, each
 // problem beside its field, and the alert of alertKey ("" for the
 // catalog's own summary of the problems).

@@ -18,7 +18,7 @@ import (
 // to the session) and sends the browser to the same URL without it, so the
 // token does not stay in the address bar, the history or a Referer. Without
 // one it renders the flow's form, prefilled from the session's lead.
-func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms *forms, funnel VisitCounter,
+func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms *forms, drafts *drafts, funnel VisitCounter,
 	clickParams func(source string) []string, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		q := c.Request.URL.Query()
@@ -60,6 +60,10 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			// Sealing a cookie is the costliest part of a reload: only
 			// when the session changed.
 			sessions.Save(c.Writer, sess)
+		}
+		if vals, step, ok := drafts.restore(c.Request.Context(), reqID(c), sess, flow, prefill); ok {
+			forms.resume(c, sess, flow, vals, len(prefill) > 0, step, now())
+			return
 		}
 		forms.first(c, sess, flow, prefill, now())
 	}

@@ -127,6 +127,8 @@ func recovery(respond *responder) gin.HandlerFunc {
 
 type limiters struct {
 	landing, apply, status gin.HandlerFunc
+	// draft limits the form's draft saves and pagehide beacons.
+	draft gin.HandlerFunc
 	// prefillIP and prefillToken limit the prefill API per client IP and
 	// per action token (a token fetched from many IPs is a scraper too);
 	// prefillBrowser limits keyless calls from an allowed origin per IP.
@@ -165,6 +167,9 @@ func newLimiters(rl config.RateLimits, shared func(prefix string) limiter.Store,
 	// The waiting page refreshes itself: it gets its own bucket at the
 	// landing rate, so waiting never eats into the landing allowance.
 	if l.status, err = mk("landing", rl.Landing, "status", nil); err != nil {
+		return l, err
+	}
+	if l.draft, err = mk("draft", rl.Draft, "draft", nil); err != nil {
 		return l, err
 	}
 	if l.prefillIP, err = mk("prefill_api", rl.PrefillAPI, "prefill-ip", nil); err != nil {

@@ -16,10 +16,12 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 	r.Use(recovery(p.respond), requestID(), accessLog(p.Log, "public", p.Observe), securityHeaders(), bodyLimit(p.Config.Server.MaxBodyBytes))
 	static := p.Views.Static()
 
-	get(r, "/", lim.landing, handleLanding(p.sessions, p.flows, p.leads, p.forms, p.Funnel, p.Config.Attribution.ClickParamsOf, p.Now))
+	get(r, "/", lim.landing, handleLanding(p.sessions, p.flows, p.leads, p.forms, p.drafts, p.Funnel, p.Config.Attribution.ClickParamsOf, p.Now))
 	r.POST("/apply", lim.apply, handleApply(p.sessions, p.flows, p.leads, p.forms, p.Store, p.Submitter, p.next, p.respond,
 		applySettings{wait: p.Config.Submission.Wait, pageURL: p.Config.Server.PublicURL, version: p.Views.Version,
 			dedupeSecret: p.DedupeSecret, log: p.Log, now: p.Now}))
+	r.POST("/draft", lim.draft, handleDraft(p.drafts))
+	r.POST("/draft/left", lim.draft, handleDraftLeft(p.drafts))
 	get(r, "/status/:id", lim.status, handleStatus(p.sessions, p.flows, p.Store, p.forms, p.next, p.respond, p.Views, p.Now))
 	get(r, "/api/v1/applications/:id", lim.status, handleApplicationJSON(p.sessions, p.Store, p.next, p.respond))
 	prefill := r.Group("/api/v1/prefill/:token",

@@ -83,6 +83,9 @@ type Deps struct {
 	// Steps, when set, counts the step funnel (drafts and the pagehide
 	// beacon).
 	Steps StepCounter
+	// Drafts, when set, keeps what consumers type as drafts of their
+	// sessions (POST /draft) and restores them in the form.
+	Drafts DraftStore
 	// Observe, when set, is told every answered request (metrics).
 	Observe func(route string, status int, d time.Duration)
 	Now     func() time.Time
@@ -126,6 +129,8 @@ func NewServer(d Deps) (http.Handler, error) {
 		leads:    newLeads(d.Leads, d.Config.Cashcat.Timeout, d.Log, d.Now),
 		forms:    &forms{views: d.Views, sessions: sessions, respond: respond},
 		next:     &outcomes{flows: flows, store: d.Store, log: d.Log, postbacks: d.Config.PostbacksFor},
+		drafts: &drafts{store: d.Drafts, sessions: sessions, flows: flows, steps: d.Steps, ttl: d.Config.Drafts.TTL,
+			log: d.Log, now: d.Now},
 	}); err != nil {
 		return nil, err
 	}
@@ -142,6 +147,7 @@ type publicParts struct {
 	leads    *leads
 	forms    *forms
 	next     *outcomes
+	drafts   *drafts
 }
 
 // newEngine is a Gin engine believing X-Forwarded-For from the trusted

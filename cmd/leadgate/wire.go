@@ -184,7 +184,7 @@ func newWork(cfg *config.Config, st *store.Store, up *upstreams, log *slog.Logge
 			Owner: owner, Lease: cfg.Submission.Lease, Workers: cfg.Submission.Workers,
 			Caps: up.caps, CRM: cfg.Providers.Cashfin.Enabled, Dedupe: dedupe, Postbacks: cfg.PostbacksFor,
 		}, log, submit.Events{Attempt: up.met.Attempt, Decided: up.met.Decided}),
-		retention: &jobs.Retention{Store: st, Keep: cfg.Storage.Retention, Log: log},
+		retention: &jobs.Retention{Store: st, Keep: cfg.Storage.Retention, Drafts: st, DraftTTL: cfg.Drafts.TTL, Log: log},
 		visits:    &jobs.Visits{Store: st, Log: log, MaxCampaigns: cfg.Funnel.MaxCampaignsPerDay},
 	}
 	if c := cfg.Providers.Cashfin; c.Enabled {
@@ -227,7 +227,7 @@ func newHandlers(cfg *config.Config, st *store.Store, up *upstreams, w *work, lo
 		sb = sandbox.New(sandbox.Options{PublicURL: sandboxPublic})
 	}
 	public, err = gateway.NewServer(gateway.Deps{
-		Config: cfg, Log: log, Leads: up.leads, Store: st, Submitter: w.worker, Views: pages, Sandbox: sb,
+		Config: cfg, Log: log, Leads: up.leads, Store: st, Drafts: st, Submitter: w.worker, Views: pages, Sandbox: sb,
 		Observe: up.met.Request, Funnel: w.visits, Steps: w.visits, LimitStore: up.limitStore, DedupeSecret: dedupeSecret(cfg.EncryptionKey()),
 	})
 	if err != nil {

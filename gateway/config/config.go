@@ -40,6 +40,7 @@ type Config struct {
 	Flows      []Flow         `yaml:"flows"`
 	Sandbox    Sandbox        `yaml:"sandbox"`
 	Funnel     Funnel         `yaml:"funnel"`
+	Drafts     Drafts         `yaml:"drafts"`
 	// Attribution and Postbacks close the money loop (money.go).
 	Attribution Attribution `yaml:"attribution"`
 	Postbacks   []Postback  `yaml:"postbacks"`
@@ -51,6 +52,14 @@ type Funnel struct {
 	// pairs counted per day; the rest count as "(other)", so random
 	// campaign names cannot grow the dashboard without bound.
 	MaxCampaignsPerDay int `yaml:"max_campaigns_per_day"`
+}
+
+// Drafts is the `drafts:` block: what a consumer typed, kept server-side
+// until sent.
+type Drafts struct {
+	// TTL is how long a draft is kept after its last save: at most a
+	// session's life (24h), as no cookie could reach it later.
+	TTL time.Duration `yaml:"ttl"`
 }
 
 // Server is the `server:` block.
@@ -98,6 +107,8 @@ type RateLimits struct {
 	// PrefillBrowser limits keyless prefill calls from an allowed Origin
 	// (prefill.js): an Origin header proves nothing, so they get less.
 	PrefillBrowser string `yaml:"prefill_browser"`
+	// Draft limits the form's draft saves and its pagehide beacon.
+	Draft string `yaml:"draft"`
 }
 
 // PrefillAPI is the `prefill_api:` block.
@@ -226,7 +237,7 @@ func Default() *Config {
 		},
 		Admin:      Admin{Username: "admin"},
 		Storage:    Storage{DSN: "sqlite://leadgate.db", Retention: 720 * time.Hour},
-		RateLimits: RateLimits{Landing: "60-M", Apply: "10-M", PrefillAPI: "120-M", PrefillBrowser: "30-M"},
+		RateLimits: RateLimits{Landing: "60-M", Apply: "10-M", PrefillAPI: "120-M", PrefillBrowser: "30-M", Draft: "120-M"},
 		Cashcat: cashcat.Config{
 			BaseURL: "https://cashcat.ph", Timeout: 3 * time.Second,
 			CacheTTL: 30 * time.Minute, NegativeCacheTTL: 2 * time.Minute, CacheMaxEntries: 200_000,
@@ -236,6 +247,7 @@ func Default() *Config {
 		Providers:  newProviders(),
 		Funnel:     Funnel{MaxCampaignsPerDay: 500},
 		Submission: Submission{Workers: 8, Wait: 5 * time.Second, Lease: 15 * time.Second},
+		Drafts:     Drafts{TTL: 24 * time.Hour},
 	}
 }
 
@@ -360,7 +372,8 @@ func (c *Config) validate() error {
 		p.add("redis.timeout", "must be positive")
 	}
 	for key, rate := range map[string]string{"rate_limits.landing": c.RateLimits.Landing, "rate_limits.apply": c.RateLimits.Apply,
-		"rate_limits.prefill_api": c.RateLimits.PrefillAPI, "rate_limits.prefill_browser": c.RateLimits.PrefillBrowser} {
+		"rate_limits.prefill_api": c.RateLimits.PrefillAPI, "rate_limits.prefill_browser": c.RateLimits.PrefillBrowser,
+		"rate_limits.draft": c.RateLimits.Draft} {
 		if _, err := limiter.NewRateFromFormatted(rate); err != nil {
 			p.add(key, "%q is not a rate such as 60-M", rate)
 		}
@@ -372,6 +385,9 @@ func (c *Config) validate() error {
 	}
 	if c.Cashcat.DailyBudget < 0 {
 		p.add("cashcat.daily_budget", "cannot be negative (0: no daily ceiling)")
+	}
+	if c.Drafts.TTL <= 0 || c.Drafts.TTL > 24*time.Hour {
+		p.add("drafts.ttl", "must be positive and at most 24h (a session's life)")
 	}
 	if c.Funnel.MaxCampaignsPerDay < 1 {
 		p.add("funnel.max_campaigns_per_day", "must be at least 1")

@@ -135,6 +135,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"negative daily budget", valid + "cashcat: { daily_budget: -1 }\n", "cashcat.daily_budget: cannot be negative"},
 		{"origin with a path", valid + "prefill_api: { allowed_origins: ['https://lender.example/form'] }\n", "prefill_api.allowed_origins[0]"},
 		{"no campaigns", valid + "funnel: { max_campaigns_per_day: 0 }\n", "funnel.max_campaigns_per_day: must be at least 1"},
+		{"draft kept past its session", valid + "drafts: { ttl: 48h }\n", "drafts.ttl: must be positive and at most 24h"},
+		{"bad draft rate", valid + "rate_limits: { draft: lots }\n", `rate_limits.draft: "lots" is not a rate`},
 		{"short session secret", strings.Replace(valid, `"${SECRET}"`, `"0123456789abcdef0123456789abcde"`, 1), "server.session_secret: must be at least 32 characters"},
 		{"short prefill key", valid + "prefill_api: { keys: ['lender-key-0123456789', 'lender-key-0123'] }\n", "prefill_api.keys[1]: too short"},
 		{"trusted proxy not an address", strings.Replace(valid, "server: {", "server: { trusted_proxies: ['10.0.0.0/8', 'lb.internal'],", 1), `server.trusted_proxies[1]: "lb.internal" is not a CIDR or IP`},
@@ -293,9 +295,9 @@ func TestAllowedOriginsAreWrittenAsBrowsersSendThem(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	if cfg.RateLimits.PrefillBrowser != "30-M" || cfg.Cashcat.BudgetPerIP != "120-H" || cfg.Cashcat.UnknownBudgetPerIP != "10-H" ||
-		cfg.Cashcat.DailyBudget != 0 || cfg.Funnel.MaxCampaignsPerDay != 500 {
-		t.Errorf("defaults: prefill_browser %q, budgets %q %q %d, campaigns %d", cfg.RateLimits.PrefillBrowser,
-			cfg.Cashcat.BudgetPerIP, cfg.Cashcat.UnknownBudgetPerIP, cfg.Cashcat.DailyBudget, cfg.Funnel.MaxCampaignsPerDay)
+		cfg.Cashcat.DailyBudget != 0 || cfg.Funnel.MaxCampaignsPerDay != 500 || cfg.Drafts.TTL != 24*time.Hour || cfg.RateLimits.Draft != "120-M" {
+		t.Errorf("defaults: prefill_browser %q, budgets %q %q %d, campaigns %d, drafts %v %q", cfg.RateLimits.PrefillBrowser,
+			cfg.Cashcat.BudgetPerIP, cfg.Cashcat.UnknownBudgetPerIP, cfg.Cashcat.DailyBudget, cfg.Funnel.MaxCampaignsPerDay, cfg.Drafts.TTL, cfg.RateLimits.Draft)
 	}
 }
 

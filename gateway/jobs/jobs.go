@@ -136,13 +136,22 @@ type EraseStore interface {
 	Erase(ctx context.Context, cutoff time.Time) (int, error)
 }
 
+// DraftEraser is what retention needs to sweep drafts.
+type DraftEraser interface {
+	EraseDrafts(ctx context.Context, cutoff time.Time) (int, error)
+}
+
 // Retention erases the personal data of applications decided longer ago
-// than Keep, every Every (default an hour) and once at start.
+// than Keep, and the drafts last saved longer ago than DraftTTL (or Keep,
+// when shorter), every Every (default an hour) and once at start.
 type Retention struct {
 	Store EraseStore
 	Keep  time.Duration
-	Every time.Duration
-	Log   *slog.Logger
+	// Drafts, when set, is swept of drafts past DraftTTL.
+	Drafts   DraftEraser
+	DraftTTL time.Duration
+	Every    time.Duration
+	Log      *slog.Logger
 }
 
 // Run erases until ctx ends.
@@ -161,11 +170,27 @@ func (r *Retention) Run(ctx context.Context) {
 		case n > 0:
 			r.Log.Info("retention: personal data erased", "applications", n, "older_than", r.Keep.String())
 		}
+		r.sweepDrafts(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// sweepDrafts deletes the drafts nobody came back to within their TTL.
+func (r *Retention) sweepDrafts(ctx context.Context) {
+	if r.Drafts == nil {
+		return
+	}
+	keep := min(r.DraftTTL, r.Keep)
+	n, err := r.Drafts.EraseDrafts(ctx, time.Now().Add(-keep))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		r.Log.Error("retention: erasing drafts", "err", err)
+	case n > 0:
+		r.Log.Info("retention: drafts erased", "drafts", n, "older_than", keep.String())
 	}
 }
 

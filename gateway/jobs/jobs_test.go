@@ -303,3 +303,34 @@ func TestVisitsSurviveAFailedFlush(t *testing.T) {
 		t.Errorf("nothing new counted, yet the store was written (%d writes in all, want 2)", st.calls)
 	}
 }
+
+// Retention sweeps the drafts nobody came back to within drafts.ttl, and
+// keeps the others.
+func TestRetentionSweepsDraftsPastTheirTTL(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	ctx := context.Background()
+	if _, err := s.SaveDraft(ctx, "sess", store.DraftChange{Flow: "es", Values: map[string]string{"first_name": "Ana"}, Field: "first_name"}); err != nil {
+		t.Fatal(err)
+	}
+	// sweep runs retention until the draft is gone or a few seconds pass,
+	// and says whether it went.
+	sweep := func(ttl time.Duration) bool {
+		ctx, cancel := context.WithCancel(ctx)
+		r := &Retention{Store: s, Keep: time.Hour, Drafts: s, DraftTTL: ttl, Every: 20 * time.Millisecond, Log: quiet}
+		done := make(chan struct{})
+		go func() { r.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if _, err := s.Draft(context.Background(), "sess"); errors.Is(err, store.ErrNotFound) {
+				return true
+			}
+		}
+		return false
+	}
+	if sweep(time.Hour) {
+		t.Fatal("a fresh draft was swept")
+	}
+	if !sweep(-time.Second) {
+		t.Error("a draft past its TTL was kept")
+	}
+}

@@ -33,6 +33,9 @@ type Session struct {
 	Issued      int64                 `json:"n"`
 	// Counted: this session's visit is in the funnel (counted once).
 	Counted bool `json:"c,omitempty"`
+	// Draft: the session saved a draft, so its form is looked up (a
+	// landing without one costs no database read).
+	Draft bool `json:"d,omitempty"`
 	// LastSubmission and LastApp are the form render (submission_id) the
 	// session last sent and the application it made: a resubmit of that
 	// form from a page rendered before the session rotated replays the

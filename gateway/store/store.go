@@ -59,6 +59,9 @@ type New struct {
 	Submission     providers.Submission
 	// Keys are the consumer's duplicate keys, hashed (providers.DedupeKeys).
 	Keys []string
+	// DraftKey is the owner hash of the session that posted: its draft's
+	// values are erased with the application's creation ("": none).
+	DraftKey string
 }
 
 // Store is the durable store.
@@ -231,6 +234,9 @@ func (s *Store) Create(ctx context.Context, n New) (app providers.Record, create
 					ON CONFLICT (application_id, key_hash) DO NOTHING`), n.ID, k); err != nil {
 					return err
 				}
+			}
+			if n.DraftKey != "" {
+				return s.closeDraft(ctx, tx, n.DraftKey)
 			}
 		}
 		return nil

@@ -49,14 +49,14 @@ var suite = []struct {
 }
 
 func TestStoreSQLite(t *testing.T) {
-	for _, tc := range suite {
+	for _, tc := range slices.Concat(suite, draftSuite) {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
 }
 
 func TestStorePostgres(t *testing.T) {
 	dsn := storetest.PostgresForTest(t)
-	for _, tc := range suite {
+	for _, tc := range slices.Concat(suite, draftSuite) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, func(t *testing.T) (*Store, string) {
 				keys, _ := vault.New(bytes.Repeat([]byte{7}, 32))

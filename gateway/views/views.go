@@ -263,6 +263,9 @@ type FormPage struct {
 	// TestFill is the form's name when the sandbox's "Fill with test
 	// values" button is shown (sandbox mode only), for its script.
 	TestFill string
+	// Step is the step to open first (data-step on the form): the one a
+	// restored draft was on; "" for the first.
+	Step string
 }
 
 // FieldError is one line of the error summary at the top of the form.
@@ -301,12 +304,17 @@ type OptionView struct {
 // only: from our own origin, as the CSP wants.
 const sandboxFillScript = "/sandbox/fill.js"
 
+// draftScript saves what the consumer types as the session's draft
+// (POST /draft) and sends the pagehide beacon (POST /draft/left).
+const draftScript = "/static/draft.js"
+
 // FormView builds the form's view from values and problems.
 func (v *Views) FormView(f *form.Form, lang string, vals form.Values, problems map[string]string, now time.Time, loc *time.Location) FormPage {
 	c := v.Catalog(lang)
-	p := FormPage{Page: Page{Lang: lang, Title: c.T("form.title"), Version: v.Version, cat: c}}
+	p := FormPage{Page: Page{Lang: lang, Title: c.T("form.title"), Version: v.Version, cat: c, Scripts: []string{draftScript}}}
 	if v.testFill {
-		p.TestFill, p.Page.Scripts = f.Name, []string{sandboxFillScript}
+		p.TestFill = f.Name
+		p.Page.Scripts = append(p.Page.Scripts, sandboxFillScript)
 	}
 	for _, s := range f.Sections {
 		sv := SectionView{Title: c.T("section." + s.Key)}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// buyerCalls counts the sandbox emulators' calls of every buyer and the
+// CRM ("buyer:endpoint"; Cashcat's, counted by token, left out).
+func buyerCalls(t *testing.T, g *instance) int {
+	t.Helper()
+	n := 0
+	for key, c := range sandboxCalls(t, g.URL) {
+		if strings.Contains(key, ":") {
+			n += c
+		}
+	}
+	return n
+}
+
+// sessionCookie is the browser's session cookie (HttpOnly: read through
+// the DevTools protocol, as no page script can).
+func sessionCookie(t *testing.T, ctx context.Context) *http.Cookie {
+	t.Helper()
+	var found *http.Cookie
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{})
+		for _, c := range res.Cookies {
+			if c.Name == "leadgate" {
+				found = &http.Cookie{Name: c.Name, Value: c.Value}
+			}
+		}
+		return err
+	}))
+	if err != nil || found == nil {
+		t.Fatalf("the session cookie: %v", err)
+	}
+	return found
+}
+
+// waitDraft waits until the form served to the session cookie holds every
+// one of want: the draft was saved.
+func waitDraft(t *testing.T, g *instance, cookie *http.Cookie, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", g.URL+"/", nil)
+		req.AddCookie(cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sb strings.Builder
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			sb.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		resp.Body.Close()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(sb.String(), w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the draft never held %s", missing)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// step tells draft.js the step shown, as the step UI does.
+func step(key string) chromedp.Action[chromedp.Void] {
+	return script(`document.querySelector('form.apply').dispatchEvent(new CustomEvent('leadgate:step', {detail: {step: '` + key + `'}}))`)
+}
+
+// TestBrowserDraftRestored: a consumer types part of the form on a phone,
+// reloads, and finds every value and the step; a new tab with the same
+// session finds them too. Nothing is kept in the browser or the URL,
+// a consent is never restored ticked, and no buyer hears of a draft.
+func TestBrowserDraftRestored(t *testing.T) {
+	t.Parallel()
+	g := start(t, "")
+	ctx := chromium(t)
+	openPage(t, ctx, g.URL+"/?utm_source=cashcat.ph&action_token=usdemo0000000001")
+	typed := map[string]string{
+		`[name="ssn"]`:                    "876-54-3210",
+		`[name="drivers_license_number"]`: "D1234567",
+		`[name="email"]`:                  "john+draft@example.com",
+		`[name="mobile_phone"]`:           "(512) 555-0134",
+		`[name="employer_name"]`:          "Acme Corp",
+	}
+	err := chromedp.Do(ctx,
+		step("you"), // the step UI's event on load: not a change
+		typeInto(`[name="ssn"]`, typed[`[name="ssn"]`]),
+		chromedp.Click(chromedp.CSS(`[name="is_citizen"][value="1"]`)),
+		typeInto(`[name="drivers_license_number"]`, typed[`[name="drivers_license_number"]`]),
+		step("contact"),
+		clearField(`[name="email"]`), typeInto(`[name="email"]`, typed[`[name="email"]`]),
+		typeInto(`[name="mobile_phone"]`, typed[`[name="mobile_phone"]`]),
+		step("income"),
+		typeInto(`[name="employer_name"]`, typed[`[name="employer_name"]`]),
+		chromedp.Click(chromedp.CSS(`[name="consent_terms"]`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie := sessionCookie(t, ctx)
+	waitDraft(t, g, cookie, `value="Acme Corp"`, `data-step="income"`)
+	shot(t, ctx, "1-typed")
+
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`form.apply`))); err != nil {
+		t.Fatal(err)
+	}
+	checkRestored := func(ctx context.Context, where string) {
+		for sel, want := range typed {
+			if got := value(t, ctx, sel); got != want {
+				t.Errorf("%s: %s is %q, want %q", where, sel, got, want)
+			}
+		}
+		// One script reads what the page holds: a JSON string of it.
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify([
+			document.querySelector('[name="is_citizen"][value="1"]').checked,
+			document.querySelector('[name="consent_terms"]').checked,
+			document.querySelector('form.apply').getAttribute('data-step') || '',
+			localStorage.length + sessionStorage.length])`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page []any
+		json.Unmarshal([]byte(got), &page)
+		citizen, consent, stepAttr, stored := page[0] == true, page[1] == true, page[2], page[3]
+		if !citizen || consent || stepAttr != "income" || stored != 0.0 {
+			t.Errorf("%s: citizen %v, consent %v, step %q, %d items in web storage; want the radio, no consent, income, none",
+				where, citizen, consent, stepAttr, stored)
+		}
+		if loc := location(t, ctx); strings.Contains(loc, "876") || strings.Contains(loc, "draft") {
+			t.Errorf("%s: personal data in the URL %s", where, loc)
+		}
+	}
+	checkRestored(ctx, "after a reload")
+	shot(t, ctx, "2-reloaded")
+
+	tab, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	openPage(t, tab, g.URL+"/")
+	checkRestored(tab, "in a new tab")
+	shot(t, tab, "3-new-tab")
+
+	if n := buyerCalls(t, g); n != 0 {
+		t.Errorf("buyers or the CRM were called %d times before Send", n)
+	}
+}
