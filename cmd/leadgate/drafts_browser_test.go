@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +86,28 @@ func waitDraft(t *testing.T, g *instance, cookie *http.Cookie, want ...string) {
 	}
 }
 
+// waitSignals waits until the store's one draft holds the steps reached
+// and the last field touched, and was left (its pagehide beacon).
+func waitSignals(t *testing.T, path, steps, field string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var gotSteps, gotField string
+	var left int64
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		err = db.QueryRow(`SELECT steps, last_field, left_at FROM drafts`).Scan(&gotSteps, &gotField, &left)
+		if err == nil && gotSteps == steps && gotField == field && left != 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the draft's signals: got steps %q, last field %q, left at %d (%v); want %q, %q, left", gotSteps, gotField, left, err, steps, field)
+		}
+	}
+}
+
 // step tells draft.js the step shown, as the step UI does.
 func step(key string) chromedp.Action[chromedp.Void] {
 	return script(`document.querySelector('form.apply').dispatchEvent(new CustomEvent('leadgate:step', {detail: {step: '` + key + `'}}))`)
@@ -94,7 +119,8 @@ func step(key string) chromedp.Action[chromedp.Void] {
 // a consent is never restored ticked, and no buyer hears of a draft.
 func TestBrowserDraftRestored(t *testing.T) {
 	t.Parallel()
-	g := start(t, "")
+	db := filepath.Join(t.TempDir(), "l.db")
+	g := start(t, fmt.Sprintf(baseConfig, db))
 	ctx := chromium(t)
 	openPage(t, ctx, g.URL+"/?utm_source=cashcat.ph&action_token=usdemo0000000001")
 	typed := map[string]string{
@@ -154,6 +180,9 @@ func TestBrowserDraftRestored(t *testing.T) {
 	}
 	checkRestored(ctx, "after a reload")
 	shot(t, ctx, "2-reloaded")
+	// The step funnel's signals, as stored: the steps reached, the last
+	// field's name, and the reload's pagehide beacon.
+	waitSignals(t, db, "you contact income", "consent_terms")
 
 	tab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
