@@ -105,11 +105,8 @@ func (d *drafts) post(c *gin.Context) (session.Session, *Flow, bool) {
 		c.AbortWithStatus(http.StatusForbidden)
 		return session.Session{}, nil, false
 	}
-	flow := d.flows.ByName(sess.Flow)
-	if flow == nil {
-		flow = d.flows.Default()
-	}
-	return sess, flow, true
+	// The flow as the session's variant shows it: its steps and fields.
+	return sess, d.flows.Of(sess), true
 }
 
 // signals are the step and field names of a post when each is empty or
