@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -60,19 +61,11 @@ func waitDraft(t *testing.T, g *instance, cookie *http.Cookie, want ...string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sb strings.Builder
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := resp.Body.Read(buf)
-			sb.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		missing := ""
 		for _, w := range want {
-			if !strings.Contains(sb.String(), w) {
+			if !strings.Contains(string(body), w) {
 				missing = w
 			}
 		}
