@@ -141,9 +141,18 @@ func TestDraftBodyBoundedAndRateLimited(t *testing.T) {
 	if a := b.do("POST", "/draft", draftOf(csrf, "first_name", strings.Repeat("a", maxDraftBody))); a.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("a save past the bound: got %d, want 413", a.Code)
 	}
-	for range 2 {
-		b.do("POST", "/draft", draftOf(csrf, "first_name", "Lucía"))
+	// Not form encoding: refused with a bare 400, nothing kept.
+	req, _ := http.NewRequest("POST", srv.URL+"/draft", strings.NewReader("csrf_token="+csrf+"&first_name=%zz"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := b.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest || res.ContentLength > 0 {
+		t.Errorf("a body that is not form encoding: got %d (%d bytes), want 400 and no body", res.StatusCode, res.ContentLength)
+	}
+	b.do("POST", "/draft", draftOf(csrf, "first_name", "Lucía"))
 	a := b.do("POST", "/draft/left", draftOf(csrf, "step", "you"))
 	if a.Code != http.StatusTooManyRequests || a.Header.Get("Retry-After") == "" {
 		t.Errorf("past rate_limits.draft: got %d, want 429 with Retry-After", a.Code)
