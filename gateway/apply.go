@@ -49,8 +49,10 @@ func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *
 			refuse(c, sess, known, flow, post.Get("submission_id"), leads, forms, respond, set.now())
 			return
 		}
-		vals := flow.Form.Decode(post)
 		now := set.now()
+		// What the consumer left empty and the form derives (a state from
+		// the ZIP code) is derived now, so that a form sent back shows it.
+		vals := flow.Form.Derive(flow.Form.Decode(post), now, flow.Loc)
 		if parseErr != nil {
 			// A body that is not proper form encoding (first_name=%zz) is
 			// the client's mistake, not ours: what could be read comes back

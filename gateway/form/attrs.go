@@ -22,7 +22,7 @@ type Input struct {
 
 // Input returns the HTML input for the field today.
 func (fd *Field) Input(now time.Time, loc *time.Location) Input {
-	in := Input{Required: fd.Required, Autocomplete: fd.Autocomplete, MaxLength: fd.MaxLen, MinLength: fd.MinLen}
+	in := Input{Required: fd.Required && !fd.Derived, Autocomplete: fd.Autocomplete, MaxLength: fd.MaxLen, MinLength: fd.MinLen}
 	switch fd.Kind {
 	case Text:
 		in.Type = "text"

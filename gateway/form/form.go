@@ -67,6 +67,13 @@ type Field struct {
 	List string
 	// Autocomplete is the HTML autocomplete token that lets a phone fill it.
 	Autocomplete string
+	// Derived: the form fills it from other answers when left empty (see
+	// derive.go), so the page does not require it; the server still does.
+	Derived bool
+	// Default is the option shown chosen until the consumer picks another:
+	// only where true for most consumers and visible (account type
+	// checking), never on a consent or anything a lender decides on.
+	Default string
 }
 
 // Section groups fields under a heading.
@@ -83,6 +90,7 @@ type Form struct {
 	Country, TimeZone string
 	Sections          []Section
 	byName            map[string]*Field
+	derivations       []derivation
 }
 
 // Values are what a consumer typed, by canonical name: kept as text so a
@@ -164,7 +172,9 @@ func (f *Form) Restrict(prefill map[string]string, now time.Time, loc *time.Loca
 }
 
 // Validate checks every field and, when all pass, returns the application.
+// What the consumer left empty and the form can derive is derived first.
 func (f *Form) Validate(v Values, now time.Time, loc *time.Location) (providers.Application, Problems) {
+	v = f.Derive(v, now, loc)
 	problems := Problems{}
 	norm := Values{}
 	for name, fd := range f.byName {
@@ -186,6 +196,13 @@ func (f *Form) Validate(v Values, now time.Time, loc *time.Location) (providers.
 	}
 	if len(problems) > 0 {
 		return providers.Application{}, problems
+	}
+	// Derived fields the form does not show (the employer's phone) take
+	// the value of the field they come from, already checked.
+	for _, d := range f.derivations {
+		if f.byName[d.field] == nil && len(d.from) == 1 && v[d.field] != "" {
+			setField(&app, &Field{Name: d.field}, norm[d.from[0]])
+		}
 	}
 	return app, nil
 }

@@ -63,7 +63,7 @@ var ruleSamples = []struct {
 	{"city", []string{"Ribadesella", "A Coruña", "L'Hospitalet", "Vitoria-Gasteiz", "ÁVILA"},
 		[]string{"Madrid 2", "Sevilla!"}, "format.es_place"},
 	{"address_line1", []string{"Maestro Puig Valera", "Calle de Alcalá"},
-		[]string{"C/ Mayor, 5"}, "format.es_place"},
+		[]string{"C/ Mayor, 5"}, "format.es_street"},
 	{"house_number", []string{"35", "7b", "12Ñ"}, []string{"b7", "35 bis", "3-5"}, "format.es_house"},
 	{"address_line2", []string{"13", "4B", "Ático 2"}, []string{"4º-B", "#3"}, "format.es_flat"},
 	{"car_plate_number", []string{"1234 RST", "1234RST", "1234 bcd", "GR1234BC", "GR 1234 BC"},
@@ -141,8 +141,8 @@ var specFields = map[string]map[string]byte{
 	"es": {
 		"loan_amount": 'R', "loan_period_days": 'R', "first_name": 'R', "last_name": 'R', "second_last_name": 'o',
 		"gender": 'R', "birth_date": 'R', "email": 'R', "mobile_phone": 'R', "national_id": 'R', "nationality": 'R',
-		"marital_status": 'R', "dependants": 'o', "address_line1": 'R', "house_number": 'R', "address_line2": 'o',
-		"city": 'R', "postal_code": 'R', "housing": 'R', "income_source": 'R', "employed_since": 'R',
+		"marital_status": 'R', "dependants": 'o', "address_line1": 'R', "address_line2": 'o',
+		"city": 'R', "postal_code": 'R', "housing": 'R', "income_source": 'R', "employed_since": 'R', "house_number": 'D',
 		"monthly_income": 'R', "monthly_expenses": 'R', "next_pay_date": 'R', "iban": 'R', "phone_plan": 'o',
 		"car_owner": 'o', "car_plate_number": 'c', "consent_terms": 'R',
 		// SPEC §11: optional and unbundled (Casheddy is skipped without it).
@@ -150,12 +150,12 @@ var specFields = map[string]map[string]byte{
 	},
 	"us": {
 		"loan_amount": 'R', "first_name": 'R', "middle_name": 'o', "last_name": 'R', "gender": 'o', "birth_date": 'R',
-		"email": 'R', "mobile_phone": 'R', "home_phone": 'R', "work_phone": 'R', "ssn": 'R', "is_citizen": 'R',
-		"is_military": 'R', "drivers_license_number": 'R', "drivers_license_state": 'R', "address_line1": 'R',
-		"address_line2": 'o', "city": 'R', "state": 'R', "postal_code": 'R', "housing": 'R', "months_at_address": 'R',
-		"income_source": 'R', "employment_type": 'R', "employer_name": 'R', "job_title": 'o', "employer_phone": 'R',
+		"email": 'R', "mobile_phone": 'R', "home_phone": 'D', "work_phone": 'R', "ssn": 'R', "is_citizen": 'R',
+		"is_military": 'R', "drivers_license_number": 'R', "drivers_license_state": 'D', "address_line1": 'R',
+		"address_line2": 'o', "city": 'R', "state": 'D', "postal_code": 'R', "housing": 'R', "months_at_address": 'R',
+		"income_source": 'R', "employment_type": 'R', "employer_name": 'R', "job_title": 'o', "employer_phone": 'A',
 		"employer_address": 'R', "supervisor_name": 'R', "employed_since": 'R', "monthly_income": 'R',
-		"pay_frequency": 'R', "pay_method": 'R', "last_pay_date": 'R', "next_pay_date": 'R', "second_pay_date": 'o',
+		"pay_frequency": 'R', "pay_method": 'R', "last_pay_date": 'D', "next_pay_date": 'R', "second_pay_date": 'o',
 		"bank_name": 'R', "bank_routing_number": 'R', "bank_account_number": 'R', "bank_account_type": 'R',
 		"bank_months": 'R', "best_contact_time": 'o', "consent_terms": 'R', "consent_marketing": 'o', "consent_sms": 'o',
 		// SPEC §11: optional (Astoria's tcpa_optin is 0 or 1).
@@ -173,18 +173,26 @@ func TestRequiredAndConditional(t *testing.T) {
 				t.Errorf("%s form asks for %s, which SPEC §5 does not list for it", name, fd.Name)
 			}
 		}
-		for field := range want {
+		for field, how := range want {
+			if how == 'A' {
+				if _, ok := f.Derivations()[field]; !ok || f.Field(field) != nil {
+					t.Errorf("%s form: %s is to be asked once under another field, and derived", name, field)
+				}
+				continue
+			}
 			if f.Field(field) == nil {
 				t.Errorf("%s form does not ask for %s (SPEC §5)", name, field)
 			}
 		}
 		_, problems := f.Validate(Values{}, now, madrid)
 		for _, field := range asked {
-			required := want[field] == 'R'
+			// A derived field ('D') is required by the server, which
+			// derives it at submit, but not by the page.
+			required := want[field] == 'R' || want[field] == 'D'
 			if _, got := problems[field]; got != required {
 				t.Errorf("%s form left empty: %s has a problem %v, want %v", name, field, got, required)
 			}
-			if got := f.Field(field).Input(now, madrid).Required; got != required {
+			if got := f.Field(field).Input(now, madrid).Required; got != (want[field] == 'R') {
 				t.Errorf("%s form: %s has the HTML required attribute %v, want %v", name, field, got, required)
 			}
 		}

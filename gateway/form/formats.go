@@ -72,6 +72,13 @@ var formats = map[string]*Format{
 		Go:   regexp.MustCompile(`(?i)^[a-záéèíñóúüç\s'-]+$`),
 		HTML: `[` + esLetters + `\s'\-]+`,
 	},
+	// The street as Casheddy takes it (es_place), checked after the house
+	// number is split off; the page also lets the number be typed in it
+	// ("Calle Mayor 5"), which the server splits (derive.go).
+	"es_street": {
+		Go:   regexp.MustCompile(`(?i)^[a-záéèíñóúüç\s'-]+$`),
+		HTML: `[` + esLetters + `\s'\-]+(,?\s*([nN][º°oO]\.?\s*)?\d+[` + esLetters + `]?)?`,
+	},
 	// Casheddy: address[house_number] /^\d+[a-záéèíñóúüç]?$/ui.
 	"es_house": {
 		Go:   regexp.MustCompile(`(?i)^\d+[a-záéèíñóúüç]?$`),

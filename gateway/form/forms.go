@@ -35,7 +35,9 @@ var ES = newForm("es", "ES", "Europe/Madrid",
 		{Name: "mobile_phone", Kind: Text, Required: true, MaxLen: 20, Format: formats["es_phone"], Autocomplete: "tel-national"},
 	}},
 	Section{Key: "address", Fields: []*Field{
-		{Name: "address_line1", Kind: Text, Required: true, MaxLen: 100, Format: formats["es_place"], Autocomplete: "address-line1"},
+		// The street may be typed with its number: the house number is
+		// then derived from it (derive.go).
+		{Name: "address_line1", Kind: Text, Required: true, MaxLen: 100, Format: formats["es_street"], Autocomplete: "address-line1"},
 		{Name: "house_number", Kind: Text, Required: true, MaxLen: 10, Format: formats["es_house"]},
 		{Name: "address_line2", Kind: Text, MaxLen: 20, Format: formats["es_flat"], Autocomplete: "address-line2"},
 		{Name: "postal_code", Kind: Text, Required: true, MaxLen: 6, Format: formats["es_postal"], Autocomplete: "postal-code"},
@@ -62,7 +64,7 @@ var ES = newForm("es", "ES", "Europe/Madrid",
 		// ("consent not given") and the flow's fallback applies.
 		{Name: "consent_marketing", Kind: Consent},
 	}},
-)
+).withDerivations(esDerivations...)
 
 // The us form offers what Lokyata and Astoria can both take: no student
 // or maternity leave income (neither buyer has a word for them).
@@ -78,7 +80,8 @@ var (
 )
 
 // US is the United States form: Lokyata's and Astoria's fields and rules
-// (SPEC §5, us column). Lengths are the tighter of the two buyers'.
+// (SPEC §5, us column). Lengths are the tighter of the two buyers'. One
+// work phone serves as the employer's phone too (derive.go).
 var US = newForm("us", "US", "America/New_York",
 	Section{Key: "loan", Fields: []*Field{
 		{Name: "loan_amount", Kind: Int, Required: true, Min: 100, Max: 5000},
@@ -116,7 +119,6 @@ var US = newForm("us", "US", "America/New_York",
 		{Name: "employment_type", Kind: Choice, Required: true, Options: employmentTypes},
 		{Name: "employer_name", Kind: Text, Required: true, MaxLen: 100, Format: formats["us_text"], Autocomplete: "organization"},
 		{Name: "job_title", Kind: Text, MaxLen: 100, Format: formats["us_text"], Autocomplete: "organization-title"},
-		{Name: "employer_phone", Kind: Text, Required: true, MaxLen: 20, Format: formats["us_phone"]},
 		{Name: "employer_address", Kind: Text, Required: true, MaxLen: 100, Format: formats["us_text"]},
 		{Name: "supervisor_name", Kind: Text, Required: true, MaxLen: 100, Format: formats["name"]},
 		{Name: "employed_since", Kind: Date, Required: true, Dates: Past},
@@ -131,7 +133,9 @@ var US = newForm("us", "US", "America/New_York",
 		{Name: "bank_name", Kind: Text, Required: true, MaxLen: 50, Format: formats["us_text"]},
 		{Name: "bank_routing_number", Kind: Text, Required: true, MaxLen: 9, Format: formats["aba"], Autocomplete: "off"},
 		{Name: "bank_account_number", Kind: Text, Required: true, MaxLen: 24, Format: formats["us_account"], Autocomplete: "off"},
-		{Name: "bank_account_type", Kind: Choice, Required: true, Options: accountTypes},
+		// Most US consumers are paid into a checking account: shown chosen
+		// on the bank step, where the consumer sees it.
+		{Name: "bank_account_type", Kind: Choice, Required: true, Options: accountTypes, Default: "checking"},
 		{Name: "bank_months", Kind: Int, Required: true, Min: 0, Max: 900},
 	}},
 	Section{Key: "consent", Fields: []*Field{
@@ -141,7 +145,7 @@ var US = newForm("us", "US", "America/New_York",
 		{Name: "consent_marketing", Kind: Consent},
 		{Name: "consent_sms", Kind: Consent},
 	}},
-)
+).withDerivations(usDerivations...)
 
 // Forms are the forms by name.
 var Forms = map[string]*Form{"es": ES, "us": US}

@@ -104,8 +104,9 @@ func (v *Views) FastForm(b *bytes.Buffer, f *form.Form, lang string, vals form.V
 				b.WriteString(" checked")
 			}
 		case 's':
-			if vals[s.field] == s.value {
-				if fd := f.Field(s.field); fd != nil && fd.Kind == form.YesNo {
+			fd := f.Field(s.field)
+			if fd != nil && chosen(fd, vals) == s.value {
+				if fd.Kind == form.YesNo {
 					b.WriteString(" checked")
 				} else {
 					b.WriteString(" selected")
@@ -173,6 +174,7 @@ func (v *Views) buildSkeleton(f *form.Form, lang string, prefilled bool, now tim
 				fv.OptionsHTML = template.HTML(mark(slot{kind: 'l', field: fv.Name, list: fd.List}))
 			case fd.Kind == form.Choice || fd.Kind == form.YesNo:
 				for k := range fv.Options {
+					fv.Options[k].Selected = false // a default is the slot's to write
 					fv.Options[k].Mark = template.HTMLAttr(" " + mark(slot{kind: 's', field: fv.Name, value: fv.Options[k].Value}))
 				}
 			default:

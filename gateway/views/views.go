@@ -308,6 +308,10 @@ const sandboxFillScript = "/sandbox/fill.js"
 // (POST /draft) and sends the pagehide beacon (POST /draft/left).
 const draftScript = "/static/draft.js"
 
+// deriveScript is the form's derivations in the browser, served from the
+// binary like every static file.
+const deriveScript = "/static/derive.js"
+
 // FormView builds the form's view from values and problems.
 func (v *Views) FormView(f *form.Form, lang string, vals form.Values, problems map[string]string, now time.Time, loc *time.Location) FormPage {
 	c := v.Catalog(lang)
@@ -316,6 +320,9 @@ func (v *Views) FormView(f *form.Form, lang string, vals form.Values, problems m
 		p.TestFill = f.Name
 		p.Page.Scripts = append(p.Page.Scripts, sandboxFillScript)
 	}
+	// derive.js fills derived fields as the consumer types their sources
+	// (README, "Fewer questions"); without it the server derives them.
+	p.Page.Scripts = append(p.Page.Scripts, deriveScript)
 	for _, s := range f.Sections {
 		sv := SectionView{Title: c.T("section." + s.Key)}
 		for _, fd := range s.Fields {
@@ -347,7 +354,7 @@ func (v *Views) FormView(f *form.Form, lang string, vals form.Values, problems m
 				if fd.List != "" {
 					fv.OptionsHTML = v.listOptionsHTML(fd.List, lang, vals[fd.Name])
 				} else {
-					fv.Options = v.options(fd, lang, vals[fd.Name])
+					fv.Options = v.options(fd, lang, chosen(fd, vals))
 				}
 			}
 			sv.Fields = append(sv.Fields, fv)
@@ -358,6 +365,15 @@ func (v *Views) FormView(f *form.Form, lang string, vals form.Values, problems m
 		p.Alert = c.T("form.alert")
 	}
 	return p
+}
+
+// chosen is the option shown selected: the consumer's, else the field's
+// visible default (account type checking).
+func chosen(fd *form.Field, vals form.Values) string {
+	if s := vals[fd.Name]; s != "" {
+		return s
+	}
+	return fd.Default
 }
 
 func (v *Views) options(fd *form.Field, lang, selected string) []OptionView {

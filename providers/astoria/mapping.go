@@ -61,7 +61,8 @@ func bit(b bool) string {
 
 // encode writes the direct post of s to tier.
 func encode(s *providers.Submission, cfg Config, tier string) string {
-	a := &s.Application
+	full := providers.CompleteUS(s.Application)
+	a := &full
 	var f form
 	f.add("lead_type", "1")
 	f.addInt("lead_mode", *cfg.LeadMode)
@@ -88,7 +89,11 @@ func encode(s *providers.Submission, cfg Config, tier string) string {
 	f.add("address", a.AddressLine1)
 	f.add("zip", zip5(a.PostalCode))
 	f.add("primary_phone", a.MobilePhone)
-	f.add("secondary_phone", a.HomePhone)
+	// A home phone that is the mobile (the form's "same as mobile") says
+	// nothing more: the optional secondary phone is left out.
+	if a.HomePhone != a.MobilePhone {
+		f.add("secondary_phone", a.HomePhone)
+	}
 	f.add("work_phone", a.WorkPhone)
 	f.add("dob", ymd(a.BirthDate))
 	f.add("residence_type", residenceTypes[a.Housing])

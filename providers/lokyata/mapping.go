@@ -97,7 +97,8 @@ var (
 // toWire maps a submission to Lokyata's lead, every string cut to the
 // document's length for its field.
 func toWire(s *providers.Submission, cfg Config) wireLead {
-	a := &s.Application
+	full := providers.CompleteUS(s.Application)
+	a := &full
 	w := wireLead{
 		LeadProviderID:           cut(cfg.LeadProviderID, 30),
 		CampaignID:               cut(cfg.CampaignID, 64),
