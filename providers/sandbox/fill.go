@@ -20,7 +20,7 @@ var TestValues = map[string]map[string]string{
 		"loan_amount": "500", "first_name": "John", "last_name": "Smith", "birth_date": "1985-07-04",
 		"ssn": "876-54-3210", "is_citizen": "1", "is_military": "0",
 		"drivers_license_number": "D1234567",
-		"email": "john.smith@example.com", "mobile_phone": "512 555 0134", "work_phone": "512 555 0136",
+		"email":                  "john.smith@example.com", "mobile_phone": "512 555 0134", "work_phone": "512 555 0136",
 		// A ZIP ending in an even digit other than 0: Astoria's test mode buys it.
 		"address_line1": "1 Congress Ave", "city": "Austin", "postal_code": "78702",
 		"housing": "rent", "months_at_address": "30",
