@@ -145,24 +145,21 @@ func fillUS(t *testing.T, ctx context.Context, email, zip string) {
 		chromedp.Click(chromedp.CSS(`[name="is_citizen"][value="1"]`)),
 		chromedp.Click(chromedp.CSS(`[name="is_military"][value="0"]`)),
 		typeInto(`[name="drivers_license_number"]`, "D1234567"),
-		chromedp.SetValue(chromedp.CSS(`[name="drivers_license_state"]`), "TX"),
 		typeInto(`[name="mobile_phone"]`, "(512) 555-0134"),
-		typeInto(`[name="home_phone"]`, "512 555 0135"),
 		typeInto(`[name="work_phone"]`, "512-555-0136"),
 		typeInto(`[name="address_line1"]`, "1 Congress Ave"),
-		chromedp.SetValue(chromedp.CSS(`[name="state"]`), "TX"),
+		// The state, the licence state, the home phone and the last pay
+		// date are derived: by derive.js, or without it by the server.
 		typeInto(`[name="postal_code"]`, zip),
 		chromedp.SetValue(chromedp.CSS(`[name="housing"]`), "rent"),
 		typeInto(`[name="months_at_address"]`, "30"),
 		chromedp.SetValue(chromedp.CSS(`[name="employment_type"]`), "full_time"),
 		typeInto(`[name="employer_name"]`, "Acme Corp"),
-		typeInto(`[name="employer_phone"]`, "5125550100"),
 		typeInto(`[name="employer_address"]`, "2 Main St"),
 		typeInto(`[name="supervisor_name"]`, "Jane Roe"),
 		typeInto(`[name="employed_since"]`, usDateKeys("2022-03-01")),
 		chromedp.SetValue(chromedp.CSS(`[name="pay_frequency"]`), "biweekly"),
 		chromedp.SetValue(chromedp.CSS(`[name="pay_method"]`), "direct_deposit"),
-		typeInto(`[name="last_pay_date"]`, usDateKeys(day(-5))),
 		typeInto(`[name="next_pay_date"]`, usDateKeys(day(9))),
 		typeInto(`[name="bank_name"]`, "Chase"),
 		typeInto(`[name="bank_routing_number"]`, "021000021"),
@@ -204,6 +201,14 @@ func TestBrowserUSJourney(t *testing.T) {
 	}
 	shot(t, ctx, "1-form")
 	fillUS(t, ctx, "", "78702")
+	// derive.js filled what the form derives, as the consumer typed.
+	last := time.Now().AddDate(0, 0, 9-14).Format("2006-01-02")
+	for sel, want := range map[string]string{`[name="state"]`: "TX", `[name="drivers_license_state"]`: "TX",
+		`[name="home_phone"]`: "(512) 555-0134", `[name="last_pay_date"]`: last} {
+		if got := value(t, ctx, sel); got != want {
+			t.Errorf("derived %s: got %q, want %q", sel, got, want)
+		}
+	}
 	shot(t, ctx, "2-completed")
 	send(t, ctx)
 	waitLocation(t, ctx, "/sandbox/lender/welcome", 15*time.Second)
