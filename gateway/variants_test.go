@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"net/http/httptest"
 	"slices"
@@ -164,6 +165,9 @@ func TestTwoHundredSessionsThroughTwoVariants(t *testing.T) {
 		}
 	}
 	decideAll(t, st, sent)
+	if sent["a"].Accepted == 0 || sent["b"].Accepted == 0 {
+		t.Fatalf("a variant without sales proves nothing of its money: %+v %+v", sent["a"], sent["b"])
+	}
 	if err := visits.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +185,29 @@ func TestTwoHundredSessionsThroughTwoVariants(t *testing.T) {
 	}
 	if len(rows) != 2 {
 		t.Errorf("funnel: got %d lines, want one per variant", len(rows))
+	}
+	// The dashboard's experiment table says the same, as shown and as CSV.
+	r := httptest.NewRequest("GET", "/admin/experiment-es.csv", nil)
+	r.SetBasicAuth("admin", "pw")
+	w := httptest.NewRecorder()
+	newAdmin(t, st, "pw").ServeHTTP(w, r)
+	records, err := csv.NewReader(w.Body).ReadAll()
+	if err != nil || len(records) != 3 {
+		t.Fatalf("experiment csv: %v %v", err, records)
+	}
+	col := map[string]int{}
+	for i, name := range records[0] {
+		col[name] = i
+	}
+	for _, rec := range records[1:] {
+		want := sent[rec[col["variant"]]]
+		got := strings.Join([]string{rec[col["visits"]], rec[col["submits"]], rec[col["accepted"]], rec[col["revenue"]], rec[col["currency"]]}, " ")
+		if w := fmt.Sprintf("%d %d %d %.2f EUR", want.Visits, want.Applications, want.Accepted, want.Revenue); got != w {
+			t.Errorf("experiment table, variant %s: got %s, want %s (visits, submits, accepted, revenue)", rec[col["variant"]], got, w)
+		}
+	}
+	if v := records[2][col["verdict"]]; records[2][col["variant"]] != "b" || v == "" {
+		t.Errorf("variant b's verdict: got %q", v)
 	}
 }
 
@@ -212,8 +239,8 @@ func shownVariant(t *testing.T, page string) string {
 	return "b"
 }
 
-// decideAll accepts every other application, at a price by variant, and
-// declines the rest, adding to sent what was decided.
+// decideAll accepts two applications in three, at a price by variant,
+// and declines the rest, adding to sent what was decided.
 func decideAll(t *testing.T, st *store.Store, sent map[string]*store.FunnelRow) {
 	t.Helper()
 	ctx := context.Background()
@@ -227,7 +254,7 @@ func decideAll(t *testing.T, st *store.Store, sent map[string]*store.FunnelRow) 
 	}
 	for i, rec := range recent {
 		v := providers.Verdict{Status: providers.StatusDeclined}
-		if i%2 == 0 {
+		if i%3 != 1 { // both variants (their applications alternate) get sales
 			v = providers.Verdict{Status: providers.StatusAccepted, Buyer: "casheddy", Revenue: map[string]float64{"a": 30, "b": 45}[rec.Attribution.Variant]}
 			sent[rec.Attribution.Variant].Accepted++
 			sent[rec.Attribution.Variant].Revenue += v.Revenue

@@ -226,9 +226,10 @@ func newHandlers(cfg *config.Config, st *store.Store, up *upstreams, w *work, lo
 	if cfg.Sandbox.Enabled {
 		sb = sandbox.New(sandbox.Options{PublicURL: sandboxPublic})
 	}
+	counted := countedFunnel{Visits: w.visits, m: up.met.Funnel(funnelNames(cfg.Flows))}
 	public, err = gateway.NewServer(gateway.Deps{
 		Config: cfg, Log: log, Leads: up.leads, Store: st, Drafts: st, Submitter: w.worker, Views: pages, Sandbox: sb,
-		Observe: up.met.Request, Funnel: w.visits, Steps: w.visits, LimitStore: up.limitStore, DedupeSecret: dedupeSecret(cfg.EncryptionKey()),
+		Observe: up.met.Request, Funnel: counted, Steps: counted, LimitStore: up.limitStore, DedupeSecret: dedupeSecret(cfg.EncryptionKey()),
 	})
 	if err != nil {
 		return nil, nil, err
