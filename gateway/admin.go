@@ -11,9 +11,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/ulule/limiter/v3"
-	"github.com/ulule/limiter/v3/drivers/store/memory"
 
 	"github.com/leadgate/leadgate/gateway/views"
+	"github.com/leadgate/leadgate/internal/bounded"
 	"github.com/leadgate/leadgate/providers"
 )
 
@@ -31,7 +31,7 @@ var (
 // user name given, never the password) and limited per address: past 10
 // a minute, 429 with Retry-After, whatever is sent.
 func adminAuth(user, pass string, log *slog.Logger, respond *responder) gin.HandlerFunc {
-	failures := limiter.New(memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: "admin-auth", CleanUpInterval: time.Minute}), adminFailures)
+	failures := limiter.New(bounded.NewLimitStore(bounded.MaxCounters), adminFailures)
 	return func(c *gin.Context) {
 		if pass == "" {
 			respond.fail(c, "", errAdminOff)

@@ -7,9 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	gocache "github.com/patrickmn/go-cache"
-
 	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/internal/bounded"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/cashcat"
 )
@@ -28,15 +27,15 @@ type leads struct {
 	// answers keeps answers derived from a lead (a flow's form values, a
 	// prefill API body) a minute: the lead is cached already, and mapping,
 	// checking and encoding it again on every call was half of the cost.
-	answers *gocache.Cache
+	answers *bounded.Cache[string, any]
 }
 
-// maxAnswers bounds the answers kept (go-cache has no bound of its own).
+// maxAnswers bounds the answers kept; past it the oldest goes.
 const maxAnswers = 100_000
 
 func newLeads(source LeadSource, cashcatTimeout time.Duration, log *slog.Logger, now func() time.Time) *leads {
 	return &leads{source: source, wait: cashcatTimeout + cashcatTimeout/2, log: log, now: now,
-		answers: gocache.New(time.Minute, 2*time.Minute)}
+		answers: bounded.New[string, any](maxAnswers, time.Minute)}
 }
 
 // fetch returns token's lead. A paid call it causes is charged to payer's
@@ -98,8 +97,4 @@ func (l *leads) answer(key string) (any, bool) { return l.answers.Get(key) }
 
 // remember keeps an answer a minute, up to a bound, like the lead cache
 // it is derived from.
-func (l *leads) remember(key string, v any) {
-	if l.answers.ItemCount() < maxAnswers {
-		l.answers.Set(key, v, gocache.DefaultExpiration)
-	}
-}
+func (l *leads) remember(key string, v any) { l.answers.Set(key, v) }

@@ -14,8 +14,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/leadgate/leadgate/gateway/config"
+	"github.com/leadgate/leadgate/internal/bounded"
 	"github.com/ulule/limiter/v3"
-	"github.com/ulule/limiter/v3/drivers/store/memory"
 )
 
 // requestID gives every request an id, echoed in X-Request-ID and logged
@@ -149,7 +149,7 @@ func newLimiters(rl config.RateLimits, shared func(prefix string) limiter.Store,
 		if shared != nil {
 			st = shared(prefix)
 		} else {
-			st = memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: prefix, CleanUpInterval: time.Minute})
+			st = bounded.NewLimitStore(bounded.MaxCounters)
 		}
 		if keyOf == nil {
 			keyOf = (*gin.Context).ClientIP

@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -134,28 +136,86 @@ func handlePrefill(flows *Flows, leads *leads, respond *responder, funnel VisitC
 				respond.fail(c, "", err)
 				return
 			}
-			out := prefillAnswer{}
-			if keyed {
-				out.Source = lead.Raw
-				if len(out.Source) == 0 {
-					out.Source = json.RawMessage("null")
-				}
-			}
-			if flow != nil {
-				out.Lead = flow.Form.Restrict(lead.Prefill(flow.Currency), now(), flow.Loc)
-			} else {
-				// Without a flow, amounts are given in the lead's own currency.
-				out.Lead = lead.Prefill(lead.Loan.RequestedCurrency)
-			}
-			if body, err = json.Marshal(out); err != nil {
-				respond.fail(c, "", fmt.Errorf("encoding a prefill answer: %w", err))
+			answer, err := encodePrefill(lead, flow, keyed, now())
+			if err != nil {
+				respond.fail(c, "", err)
 				return
 			}
-			leads.remember(key, body)
+			leads.remember(key, answer)
+			body = answer
 		}
-		noStore(c)
-		c.Data(http.StatusOK, "application/json; charset=utf-8", body.([]byte))
+		body.(*prefillBody).write(c.Writer)
 	}
+}
+
+// prefillBody is a prefill answer encoded once, kept as bytes with its
+// headers built: a cached answer is four writes into the connection's
+// buffer. The source is the lead's own raw record (not a copy: the lead
+// is cached already, and the record is most of an answer's bytes), so an
+// answer costs its lead's part alone.
+type prefillBody struct {
+	lead   []byte   // {"lead":{...}
+	source []byte   // the raw record, or nil for a call without a key
+	length []string // Content-Length
+}
+
+var (
+	jsonType   = []string{"application/json; charset=utf-8"}
+	sourceKey  = []byte(`,"source":`)
+	closeBrace = []byte(`}`)
+	nullRecord = []byte(`null`)
+)
+
+// encodePrefill encodes lead's answer, in the bytes json.Marshal gives a
+// prefillAnswer (HTML characters escaped, as everywhere in our JSON).
+func encodePrefill(lead *providers.Lead, flow *Flow, keyed bool, now time.Time) (*prefillBody, error) {
+	var fields map[string]string
+	if flow != nil {
+		fields = flow.Form.Restrict(lead.Prefill(flow.Currency), now, flow.Loc)
+	} else {
+		// Without a flow, amounts are given in the lead's own currency.
+		fields = lead.Prefill(lead.Loan.RequestedCurrency)
+	}
+	head, err := json.Marshal(prefillAnswer{Lead: fields})
+	if err != nil {
+		return nil, fmt.Errorf("encoding a prefill answer: %w", err)
+	}
+	b := &prefillBody{lead: head[:len(head)-1]} // without its closing brace
+	if keyed {
+		b.source = nullRecord
+		if len(lead.Raw) > 0 {
+			escaped, err := json.Marshal(lead.Raw)
+			if err != nil {
+				return nil, fmt.Errorf("encoding a prefill answer: %w", err)
+			}
+			b.source = lead.Raw
+			if !bytes.Equal(escaped, lead.Raw) {
+				b.source = escaped // a record holding <, > or &: its escaped copy
+			}
+		}
+	}
+	n := len(b.lead) + len(closeBrace)
+	if b.source != nil {
+		n += len(sourceKey) + len(b.source)
+	}
+	b.length = []string{strconv.Itoa(n)}
+	return b, nil
+}
+
+// write sends the answer, not to be stored by any cache (it holds
+// personal data).
+func (b *prefillBody) write(w gin.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = b.length
+	h["Cache-Control"] = noStoreHeader
+	w.WriteHeader(http.StatusOK)
+	w.Write(b.lead)
+	if b.source != nil {
+		w.Write(sourceKey)
+		w.Write(b.source)
+	}
+	w.Write(closeBrace)
 }
 
 // handlePrefillJS handles "GET /prefill.js": the snippet a lender's own

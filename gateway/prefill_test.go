@@ -2,12 +2,15 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/form"
 	"github.com/leadgate/leadgate/providers"
 )
@@ -253,5 +256,39 @@ func TestPrefillLimitPerTokenAcrossAddresses(t *testing.T) {
 	}
 	if got := call("198.51.100.3", "esdemo0000000002"); got != 200 {
 		t.Errorf("third address, another token: got %d, want 200", got)
+	}
+}
+
+// A cached prefill answer is written from its pre-encoded parts: the bytes
+// are json.Marshal's, a record with HTML characters escaped as everywhere
+// in our JSON, with a Content-Length that matches, on the first call and
+// on the cached one.
+func TestPrefillAnswerBytes(t *testing.T) {
+	lead := sampleLead()
+	lead.FirstName = "<b>Lucía</b> & co"
+	lead.Raw = json.RawMessage(`{"lead":{"firstName":"<b>Lucía</b> & co"}}`)
+	h, _ := newTestServer(t, fakeLeads{lead: lead})
+	cfg, err := config.Parse(fmt.Appendf(nil, testConfig, "1000-M"), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow, _ := NewFlows(cfg.Flows)
+	for _, tc := range []struct{ path, flow string }{{"/api/v1/prefill/esdemo0000000001", ""}, {"/api/v1/prefill/esdemo0000000001?flow=es", "es"}} {
+		var fields map[string]string
+		if f := flow.ByName(tc.flow); f != nil {
+			fields = f.Form.Restrict(lead.Prefill(f.Currency), time.Now(), f.Loc)
+		} else {
+			fields = lead.Prefill(lead.Loan.RequestedCurrency)
+		}
+		want, _ := json.Marshal(prefillAnswer{Lead: fields, Source: lead.Raw})
+		for _, call := range []string{"first", "cached"} {
+			w := apiGet(h, tc.path, withKey)
+			if got := w.Body.String(); got != string(want) {
+				t.Errorf("%s, %s call: got %s, want %s", tc.path, call, got, want)
+			}
+			if got := w.Header().Get("Content-Length"); got != strconv.Itoa(len(want)) {
+				t.Errorf("%s, %s call: Content-Length %s, want %d", tc.path, call, got, len(want))
+			}
+		}
 	}
 }

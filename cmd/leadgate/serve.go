@@ -20,13 +20,13 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/sony/gobreaker/v2"
 	"github.com/ulule/limiter/v3"
-	"github.com/ulule/limiter/v3/drivers/store/memory"
 
 	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/metrics"
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/submit"
 	"github.com/leadgate/leadgate/gateway/vault"
+	"github.com/leadgate/leadgate/internal/bounded"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/buyers"
 	"github.com/leadgate/leadgate/providers/cashcat"
@@ -215,7 +215,7 @@ func cashcatBudget(next cashcat.Source, c cashcat.Config, limitStore func(string
 		if limitStore != nil {
 			return limitStore(prefix)
 		}
-		return memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: prefix, CleanUpInterval: time.Minute})
+		return bounded.NewLimitStore(bounded.MaxCounters)
 	}
 	limit := func(key, rate, prefix string) (*limiter.Limiter, error) {
 		if rate == "off" {

@@ -192,7 +192,7 @@ func newWork(cfg *config.Config, st *store.Store, up *upstreams, log *slog.Logge
 		if err != nil {
 			return nil, fmt.Errorf("providers.cashfin: %w", err)
 		}
-		w.mirror = &jobs.Mirror{Store: st, CRM: client, Owner: owner, Log: log, Done: up.met.Mirrored}
+		w.mirror = &jobs.Mirror{Store: st, CRM: client, Owner: owner, Log: log, Done: up.met.Mirrored, Backlog: up.met.CRMBacklog}
 	}
 	if len(cfg.Postbacks) > 0 {
 		specs := map[string]jobs.PostbackSpec{}

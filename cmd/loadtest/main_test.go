@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMain lets the test binary play the server child, as the command does.
@@ -20,35 +22,123 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// A short run reports every figure the README quotes, without errors, and
-// the one-token burst costs one Cashcat call.
+// A short run reports every figure the README quotes, p99 beside each
+// throughput, without errors; the one-token bursts cost one Cashcat call
+// per token; the CRM backlog and the heap per lead through both paths are
+// reported.
 func TestLoadTestReports(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a short load test")
 	}
-	var out bytes.Buffer
-	prof := filepath.Join(t.TempDir(), "server.pprof")
-	if err := run([]string{"-duration", "300ms", "-conns", "4", "-cpuprofile", prof}, &out); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
+	generators := []string{"go"}
+	if _, err := exec.LookPath("wrk"); err == nil {
+		generators = append(generators, "wrk")
+	} else {
+		t.Log("wrk is not installed: only the Go generator is tried (apt-get install -y wrk nginx-light)")
 	}
-	// The profile is pprof's gzipped protobuf, ready for go tool pprof.
-	if b, err := os.ReadFile(prof); err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
-		t.Errorf("server CPU profile: %d bytes, %v", len(b), err)
+	for _, gen := range generators {
+		t.Run(gen, func(t *testing.T) {
+			var out bytes.Buffer
+			prof := filepath.Join(t.TempDir(), "server.pprof")
+			heap := filepath.Join(t.TempDir(), "heap.pprof")
+			args := []string{"-generator", gen, "-warmup", "1s", "-duration", "1s", "-runs", "1", "-conns", "4",
+				"-apply", "2s", "-leads", "2000", "-cpuprofile", prof, "-heapprofile", heap}
+			if err := run(args, &out); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			checkReport(t, out.String(), gen)
+			// The profiles are pprof's gzipped protobuf, ready for go tool pprof.
+			for _, p := range []string{prof, heap} {
+				if b, err := os.ReadFile(p); err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
+					t.Errorf("%s: %d bytes, %v", p, len(b), err)
+				}
+			}
+		})
 	}
-	report := out.String()
-	for _, want := range []string{"prefill JSON (cached)", "landing page (cached)", "bare Gin, page bytes",
-		"applications/s", "Cashcat calls: 1;", "resident memory per cached lead:"} {
-		if !strings.Contains(report, want) {
-			t.Errorf("report lacks %q:\n%s", want, report)
+}
+
+func checkReport(t *testing.T, report, gen string) {
+	t.Helper()
+	want := []string{"generator: " + map[string]string{"go": "Go net/http", "wrk": "wrk -t1 -c4"}[gen],
+		tPrefill, tBareJSON, tPage, tBarePage, tToken, "landing with cookie / bare Gin same page:",
+		"applications", "CRM backlog (due, not mirrored)", "CRM leads created:",
+		"1.00 Cashcat calls per token (10 tokens)", "via prefill", "via landing"}
+	if _, err := exec.LookPath("nginx"); err == nil {
+		want = append(want, tNginx, "prefill JSON / nginx proxy_cache:", "nginx proxy_cache_lock             1.00 Cashcat calls")
+	}
+	for _, w := range want {
+		if !strings.Contains(report, w) {
+			t.Errorf("report lacks %q:\n%s", w, report)
 		}
 	}
-	lines := regexp.MustCompile(`(?m)^.*errors?\)?$`).FindAllString(report, -1)
-	if len(lines) != 7 {
-		t.Errorf("got %d measurements with an error count, want 7:\n%s", len(lines), report)
+	// Every throughput line has its p99 and its error count, and no errors.
+	lines := regexp.MustCompile(`(?m)^.* p99 .*$|^.*[0-9.]+ ms +[0-9.]+ ms .*errors\)$`).FindAllString(report, -1)
+	if len(lines) < 7 {
+		t.Errorf("got %d lines with a p99, want at least 7:\n%s", len(lines), report)
 	}
-	for _, line := range lines {
-		if !strings.Contains(line, " 0 errors") && !strings.Contains(line, "(0 errors)") {
+	for _, line := range regexp.MustCompile(`(?m)^.*errors\)$`).FindAllString(report, -1) {
+		if !strings.Contains(line, "(0 errors)") {
 			t.Errorf("errors under load: %s", line)
+		}
+	}
+	if m := regexp.MustCompile(`via prefill +(\d+) bytes per lead`).FindStringSubmatch(report); m == nil || m[1] == "0" {
+		t.Errorf("no heap per lead via prefill:\n%s", report)
+	}
+}
+
+// wrk's report is read for requests/s, the 50th and 99th percentiles and
+// every kind of error it counts.
+func TestParseWrk(t *testing.T) {
+	out := `Running 10s test @ http://127.0.0.1:1/
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.21ms  300.00us  12.00ms   90.00%
+    Req/Sec    52.00k     1.00k   54.00k    70.00%
+  Latency Distribution
+     50%    1.10ms
+     75%    1.30ms
+     90%    1.50ms
+     99%  850.00us
+  520000 requests in 10.00s, 500.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:  52000.50
+Transfer/sec:     50.00MB
+`
+	r, err := parseWrk(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.rps != 52000.5 || r.p50 != 1100*time.Microsecond || r.p99 != 850*time.Microsecond || r.errors != 7 {
+		t.Errorf("got %+v, want 52000.5 req/s, p50 1.1ms, p99 850µs, 7 errors", r)
+	}
+	if _, err := parseWrk("connection refused"); err == nil {
+		t.Error("a report without Requests/sec was read")
+	}
+}
+
+// The heap per lead does not grow back through either path: every
+// per-token cache counted (the lead, the answers formatted from it, the
+// per-token rate-limit counters, the opened cookies). The bounds are
+// today's figures with a margin, not issue 17's 1 KB, which is not met
+// (README, Performance).
+func TestHeapPerLead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20,000 tokens through a gateway")
+	}
+	ch, err := newChild(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.st.Close()
+	for _, via := range []string{"prefill", "landing"} {
+		r, err := ch.memoryPerLead(via, 20_000, os.Getenv("LOADTEST_HEAPPROFILE_"+via))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("via %s: %.0f bytes per lead, %d cached", via, r.BytesPerLead, r.Cached)
+		if bound := map[string]float64{"prefill": 2200, "landing": 3000}[via]; r.BytesPerLead > bound || r.Cached != 20_000 {
+			t.Errorf("via %s: got %.0f bytes per lead and %d leads cached, want ≤ %.0f and 20,000", via, r.BytesPerLead, r.Cached, bound)
 		}
 	}
 }

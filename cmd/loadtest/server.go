@@ -14,7 +14,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +30,7 @@ import (
 	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/cashcat"
+	"github.com/leadgate/leadgate/providers/cashfin"
 	"github.com/leadgate/leadgate/templates"
 )
 
@@ -46,7 +46,8 @@ flows:
   - { name: us, form: us, currency: USD, buyers: [lokyata], default: true }
 `
 
-// fakeCashcat answers at once (tokens starting with "slow" in 50 ms, as
+// fakeCashcat is Cashcat's Actions API on HTTP, as the gateway and nginx
+// call it: it answers at once (tokens starting with "slow" in 50 ms, as
 // a real Cashcat might) and counts its calls per token.
 type fakeCashcat struct {
 	mu    sync.Mutex
@@ -54,14 +55,30 @@ type fakeCashcat struct {
 	lead  []byte
 }
 
-func (f *fakeCashcat) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+func (f *fakeCashcat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	f.mu.Lock()
 	f.calls[token]++
 	f.mu.Unlock()
 	if strings.HasPrefix(token, "slow") {
 		time.Sleep(50 * time.Millisecond)
 	}
-	return cashcat.Parse(f.lead)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(f.lead)
+}
+
+func (f *fakeCashcat) count(token string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[token]
+}
+
+// parsed is a lead source in process, for the memory measurements: each
+// lead parsed from its own copy of the body, as the HTTP client does.
+type parsed struct{ body []byte }
+
+func (p parsed) Lead(context.Context, string) (*providers.Lead, error) {
+	return cashcat.Parse([]byte(string(p.body)))
 }
 
 // instantBuyer accepts every lead at once.
@@ -72,8 +89,46 @@ func (instantBuyer) Submit(ctx context.Context, s *providers.Submission, _ strin
 	return providers.Decision{Outcome: providers.Accepted, RedirectURL: "https://lender.example/welcome", Price: 25}, nil
 }
 
+// slowCRM is a Cashfin that takes 20 ms a call, as a CRM across the
+// internet does: the mirror keeps up only by working in parallel.
+type slowCRM struct {
+	mu      sync.Mutex
+	created int
+}
+
+func (c *slowCRM) Find(ctx context.Context, search, marker string) (string, error) {
+	time.Sleep(20 * time.Millisecond)
+	return "", nil
+}
+
+func (c *slowCRM) Create(ctx context.Context, l cashfin.Lead) (string, error) {
+	time.Sleep(20 * time.Millisecond)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.created++
+	return fmt.Sprintf("crm-%d", c.created), nil
+}
+
 // sampleLead is the US sandbox lead, as Cashcat sends it.
 const sampleLead = `{"lead":{"ext_id":"US0SANDBOX1","createdOn":"2026-11-20 10:00:00.000000+00:00","firstName":"John","middleName":"Quincy","lastName":"Smith","email":"john.smith@example.com","birthday":"1985-07-04","gender":"Male","countryResidence":"United States","hometown":"Austin","monthlyIncome":"From 3.000 to 4.000","monthlyIncomeCurrency":"USD","socialStatus":"Employed Full Time"},"loan":{"product":"PDL","requestedCurrency":"USD","requestedAmount":500},"clicks":{"object":"USCLICK000000001","clicks":3},"balance":{"company":"sandbox lender","amount":249,"currency":"USD","availableRequests":249}}`
+
+// urls are where the child serves: the gateway, its private control
+// listener (the bare Gin handler, counts, memory, profiles) and the fake
+// Cashcat.
+type urls struct {
+	Gateway, Bare, Cashcat string
+}
+
+// child is the server process's parts that the control listener reads.
+type child struct {
+	cfg     *config.Config
+	st      *store.Store
+	log     *slog.Logger
+	pages   *views.Views
+	cashcat *fakeCashcat
+	crm     *slowCRM
+	met     *metrics.Metrics
+}
 
 func serve(out io.Writer) error {
 	// Gin's mode is process-wide: set once, before any engine is made.
@@ -84,67 +139,139 @@ func serve(out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	ch, err := newChild(dir)
+	if err != nil {
+		return err
+	}
+	defer ch.st.Close()
+	cc, err := listen(ch.cashcat)
+	if err != nil {
+		return err
+	}
+	h, _, err := ch.gateway(cc, true)
+	if err != nil {
+		return err
+	}
+	gw, err := listen(h)
+	if err != nil {
+		return err
+	}
+	bare, err := listen(ch.control(h))
+	if err != nil {
+		return err
+	}
+	json.NewEncoder(out).Encode(urls{Gateway: gw, Bare: bare, Cashcat: cc})
+	select {} // until the parent kills us
+}
+
+// newChild opens the store in dir and makes the server's parts.
+func newChild(dir string) (*child, error) {
 	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
 	cfg, err := config.Parse([]byte(fmt.Sprintf(serverConfig, filepath.Join(dir, "lt.db"), key)), func(string) string { return "" })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	keys, _ := vault.New(cfg.EncryptionKey())
 	st, err := store.Open(context.Background(), cfg.Storage.DSN, keys)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer st.Close()
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil)) // logs formatted, as in production
-	upstream := &fakeCashcat{calls: map[string]int{}, lead: []byte(sampleLead)}
-	// Metrics and funnel counting as in production: they run on every request.
-	met := metrics.New(func() map[string]string { return nil })
-	events := cashcat.CacheEvents{Hit: met.CacheHit, NegativeHit: met.CacheNegativeHit, Miss: met.CacheMiss, Fetched: met.CashcatFetched}
-	leads := cashcat.NewCache(upstream, time.Hour, time.Minute, 1_000_000, 5*time.Second, events)
-	visits := &jobs.Visits{Store: st, Log: log, MaxCampaigns: cfg.Funnel.MaxCampaignsPerDay}
-	go visits.Run(context.Background())
-	worker := submit.New(st, map[string]submit.Buyer{"lokyata": instantBuyer{}}, map[string][]string{"us": {"lokyata"}},
-		submit.Config{Owner: "loadtest", Lease: 15 * time.Second, Workers: 16, Poll: 50 * time.Millisecond}, log,
-		submit.Events{Attempt: met.Attempt, Decided: met.Decided})
-	go worker.Run(context.Background())
 	pages, err := views.New(templates.FS, views.Options{})
 	if err != nil {
-		return err
+		st.Close()
+		return nil, err
 	}
-	h, err := gateway.NewServer(gateway.Deps{Config: cfg, Log: log, Leads: leads, Store: st, Submitter: worker, Views: pages,
-		Observe: met.Request, Funnel: visits})
-	if err != nil {
-		return err
-	}
-	gw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go (&http.Server{Handler: h}).Serve(gw)
+	return &child{cfg: cfg, st: st, pages: pages, cashcat: &fakeCashcat{calls: map[string]int{}, lead: []byte(sampleLead)},
+		crm: &slowCRM{}, log: slog.New(slog.NewJSONHandler(io.Discard, nil)), // logs formatted, as in production
+		met: metrics.New(func() map[string]string { return nil })}, nil
+}
 
-	// The bytes the bare handler answers: what the gateway answers.
-	gwURL := "http://" + gw.Addr().String()
+// listen serves h on a new port of the loopback and returns its URL.
+func listen(h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	go (&http.Server{Handler: h}).Serve(l)
+	return "http://" + l.Addr().String(), nil
+}
+
+// gateway builds a gateway on the child's store, its leads fetched from
+// the fake Cashcat at cashcatURL (or parsed in process when empty), with
+// everything production runs on a request: JSON logs formatted,
+// Prometheus metrics, funnel counting, the submission worker and, when
+// work is set, the CRM mirror.
+func (ch *child) gateway(cashcatURL string, work bool) (http.Handler, *cashcat.Cache, error) {
+	var source cashcat.Source = parsed{[]byte(sampleLead)}
+	if cashcatURL != "" {
+		client, err := cashcat.New(cashcatURL, &http.Client{Timeout: 5 * time.Second}, ch.log)
+		if err != nil {
+			return nil, nil, err
+		}
+		source = client
+	}
+	events := cashcat.CacheEvents{Hit: ch.met.CacheHit, NegativeHit: ch.met.CacheNegativeHit, Miss: ch.met.CacheMiss, Fetched: ch.met.CashcatFetched}
+	leads := cashcat.NewCache(source, time.Hour, time.Minute, ch.cfg.Cashcat.CacheMaxEntries, 5*time.Second, events)
+	visits := &jobs.Visits{Store: ch.st, Log: ch.log, MaxCampaigns: ch.cfg.Funnel.MaxCampaignsPerDay}
+	worker := submit.New(ch.st, map[string]submit.Buyer{"lokyata": instantBuyer{}}, map[string][]string{"us": {"lokyata"}},
+		submit.Config{Owner: "loadtest", Lease: 15 * time.Second, Workers: 16, Poll: 50 * time.Millisecond, CRM: true}, ch.log,
+		submit.Events{Attempt: ch.met.Attempt, Decided: ch.met.Decided})
+	if work {
+		go visits.Run(context.Background())
+		go worker.Run(context.Background())
+		mirror := &jobs.Mirror{Store: ch.st, CRM: ch.crm, Owner: "loadtest", Log: ch.log, Done: ch.met.Mirrored,
+			Poll: 200 * time.Millisecond, Backlog: ch.met.CRMBacklog}
+		go mirror.Run(context.Background())
+	}
+	h, err := gateway.NewServer(gateway.Deps{Config: ch.cfg, Log: ch.log, Leads: leads, Store: ch.st, Submitter: worker, Views: ch.pages,
+		Observe: ch.met.Request, Funnel: visits})
+	return h, leads, err
+}
+
+// control is the child's private listener: the bare Gin handler answering
+// the gateway's own bytes, Cashcat's call counts, the memory measurement,
+// the CRM backlog and the server's profiles.
+func (ch *child) control(h http.Handler) http.Handler {
 	prefill := capture(h, "/api/v1/prefill/loadtest00000001?flow=us", "loadtest-key-0123456789", false)
 	page := capture(h, "/?action_token=loadtest00000001", "", true)
 	bare := gin.New()
 	bare.GET("/prefill", func(c *gin.Context) { c.Data(http.StatusOK, "application/json; charset=utf-8", prefill) })
 	bare.GET("/page", func(c *gin.Context) { c.Data(http.StatusOK, "text/html; charset=utf-8", page) })
-	bare.GET("/calls", func(c *gin.Context) {
-		upstream.mu.Lock()
-		defer upstream.mu.Unlock()
-		c.String(http.StatusOK, "%d", upstream.calls[c.Query("token")])
+	bare.GET("/calls", func(c *gin.Context) { c.String(http.StatusOK, "%d", ch.cashcat.count(c.Query("token"))) })
+	bare.GET("/memory", func(c *gin.Context) {
+		r, err := ch.memoryPerLead(c.Query("via"), atoi(c.Query("n")), c.Query("heapprofile"))
+		if err != nil {
+			c.String(http.StatusInternalServerError, "%v", err)
+			return
+		}
+		c.JSON(http.StatusOK, r)
 	})
-	bare.GET("/memory-per-lead", func(c *gin.Context) { c.String(http.StatusOK, memoryPerLead()) })
-	// The server's own profile, for -cpuprofile (the bare listener is
-	// the load test's private one).
+	bare.GET("/crm", func(c *gin.Context) {
+		n, err := ch.st.CRMBacklog(c, time.Now())
+		if err != nil {
+			c.String(http.StatusInternalServerError, "%v", err)
+			return
+		}
+		ch.crm.mu.Lock()
+		created := ch.crm.created
+		ch.crm.mu.Unlock()
+		c.JSON(http.StatusOK, crmState{Backlog: n, Created: created})
+	})
+	bare.GET("/metrics", gin.WrapH(ch.met.Handler()))
 	bare.GET("/debug/pprof/profile", gin.WrapF(pprof.Profile))
-	bl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go (&http.Server{Handler: bare}).Serve(bl)
-	json.NewEncoder(out).Encode(urls{Gateway: gwURL, Bare: "http://" + bl.Addr().String()})
-	select {} // until the parent kills us
+	return bare
+}
+
+// crmState is the CRM mirror's state: applications due for it, and leads
+// it created.
+type crmState struct {
+	Backlog, Created int
+}
+
+func atoi(s string) int {
+	var n int
+	fmt.Sscan(s, &n)
+	return n
 }
 
 // capture is what the gateway answers to path (following the token
@@ -168,24 +295,4 @@ func capture(h http.Handler, path, apiKey string, follow bool) []byte {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return b
-}
-
-// memoryPerLead fills a fresh lead cache with 20,000 leads and reports
-// the heap it holds per lead.
-func memoryPerLead() string {
-	const n = 20000
-	upstream := &fakeCashcat{calls: map[string]int{}, lead: []byte(sampleLead)}
-	cache := cashcat.NewCache(upstream, time.Hour, time.Minute, 1_000_000, 5*time.Second, cashcat.CacheEvents{})
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for i := range n {
-		cache.Lead(context.Background(), fmt.Sprintf("mem%013d", i))
-	}
-	upstream.calls = nil // only the cache's own memory counts
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	per := float64(after.HeapAlloc-before.HeapAlloc) / n
-	runtime.KeepAlive(cache)
-	return fmt.Sprintf("%.0f bytes (%d leads, heap after GC)", per, cache.Len())
 }

@@ -23,6 +23,7 @@ type MirrorStore interface {
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	FinishCRM(ctx context.Context, id, owner, ref string) error
 	RetryCRM(ctx context.Context, id, owner string, next time.Time, reason string) error
+	CRMBacklog(ctx context.Context, now time.Time) (int, error)
 }
 
 // CRM is the Cashfin client.
@@ -44,8 +45,16 @@ type Mirror struct {
 	// Poll is how often the store is checked (default 1s); RetryBase the
 	// first pause after a failure (default 5s, doubling to 10 minutes).
 	Poll, RetryBase time.Duration
+	// Workers is how many applications are mirrored at once (default
+	// 16): a CRM call takes tens of milliseconds across the internet, so
+	// one at a time falls behind a few dozen applications a second. The
+	// CRM client's breaker and each application's lease are as with one.
+	Workers int
 	// Done, when set, is told each application mirrored (for metrics).
 	Done func(id string)
+	// Backlog, when set, is told at each poll how many applications are
+	// due and not mirrored yet (for metrics: growing means falling behind).
+	Backlog func(n int)
 }
 
 // Run mirrors until ctx ends. A mirror in flight finishes first: its
@@ -55,18 +64,23 @@ func (m *Mirror) Run(ctx context.Context) {
 	if poll == 0 {
 		poll = time.Second
 	}
+	workers := m.Workers
+	if workers <= 0 {
+		workers = 16
+	}
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	work := context.WithoutCancel(ctx)
 	for {
-		ids, err := m.Store.ClaimCRM(ctx, m.Owner, time.Minute, 16)
+		m.countBacklog(ctx)
+		// A batch of twice the workers: each worker has the next one
+		// ready, and a lease is never held long before its turn.
+		ids, err := m.Store.ClaimCRM(ctx, m.Owner, time.Minute, 2*workers)
 		if err != nil && ctx.Err() == nil {
 			m.Log.Error("crm: claiming", "err", err)
 		}
-		for _, id := range ids {
-			m.mirror(work, id)
-		}
-		if len(ids) == 16 {
+		m.mirrorAll(work, ids, workers)
+		if len(ids) == 2*workers {
 			continue
 		}
 		select {
@@ -74,6 +88,34 @@ func (m *Mirror) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// mirrorAll mirrors ids on up to workers goroutines, and returns when all
+// are done.
+func (m *Mirror) mirrorAll(ctx context.Context, ids []string, workers int) {
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for range min(workers, len(ids)) {
+		wg.Go(func() {
+			for id := range next {
+				m.mirror(ctx, id)
+			}
+		})
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+}
+
+func (m *Mirror) countBacklog(ctx context.Context) {
+	if m.Backlog == nil {
+		return
+	}
+	if n, err := m.Store.CRMBacklog(ctx, time.Now()); err == nil {
+		m.Backlog(n)
 	}
 }
 

@@ -35,6 +35,7 @@ type Metrics struct {
 	applications *prometheus.CounterVec
 	revenue      *prometheus.CounterVec
 	crm          prometheus.Counter
+	crmBacklog   prometheus.Gauge
 	budget       *prometheus.CounterVec
 	postbacks    *prometheus.CounterVec
 	series       sync.Map // routeStatus → requestSeries
@@ -67,6 +68,8 @@ func New(breakers func() map[string]string) *Metrics {
 		Help: "Revenue of accepted leads, by flow (in the flow's currency)."}, []string{"flow"})
 	m.crm = prometheus.NewCounter(prometheus.CounterOpts{Name: "leadgate_crm_leads_mirrored_total",
 		Help: "Applications mirrored to the Cashfin CRM."})
+	m.crmBacklog = prometheus.NewGauge(prometheus.GaugeOpts{Name: "leadgate_crm_backlog",
+		Help: "Applications due for the Cashfin CRM mirror and not mirrored yet, as last counted: growing means the mirror falls behind."})
 	m.budget = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_cashcat_budget_refused_total",
 		Help: "Cashcat calls not made because a budget was spent, by budget: ip, unknown (tokens Cashcat did not know, per IP), daily."}, []string{"budget"})
 	for _, b := range []string{"ip", "unknown", "daily"} {
@@ -75,7 +78,7 @@ func New(breakers func() map[string]string) *Metrics {
 	m.postbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_postbacks_total",
 		Help: "Tries to deliver a postback to a traffic source, by postback name (from the config) and result: delivered, retry, failed."}, []string{"postback", "result"})
 	for _, c := range []prometheus.Collector{m.requests, m.postbacks, m.latency, m.cashcat, m.cache, m.balanceReqs, m.balanceAmt,
-		m.attempts, m.attemptTime, m.applications, m.revenue, m.crm, m.budget,
+		m.attempts, m.attemptTime, m.applications, m.revenue, m.crm, m.crmBacklog, m.budget,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -166,6 +169,10 @@ func (m *Metrics) Decided(flow string, status providers.Status, revenue float64)
 
 // Postback counts one try of a configured postback.
 func (m *Metrics) Postback(name, result string) { m.postbacks.WithLabelValues(name, result).Inc() }
+
+// CRMBacklog sets the applications due for the CRM mirror and not
+// mirrored yet, as the mirror last counted them.
+func (m *Metrics) CRMBacklog(n int) { m.crmBacklog.Set(float64(n)) }
 
 // Mirrored counts one lead mirrored to the CRM.
 func (m *Metrics) Mirrored(string) { m.crm.Inc() }

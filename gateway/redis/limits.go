@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"github.com/ulule/limiter/v3"
-	"github.com/ulule/limiter/v3/drivers/store/memory"
 	sredis "github.com/ulule/limiter/v3/drivers/store/redis"
+
+	memlimit "github.com/leadgate/leadgate/internal/bounded"
 )
 
 // LimitStore is a rate-limit store shared by replicas in Redis, falling
@@ -28,7 +29,7 @@ type LimitStore struct {
 // keyPrefix + "limit:" + name.
 func NewLimitStore(r *Conn, keyPrefix, name string) *LimitStore {
 	opts := limiter.StoreOptions{Prefix: keyPrefix + "limit:" + name, CleanUpInterval: time.Minute}
-	return &LimitStore{r: r, opts: opts, fallback: memory.NewStoreWithOptions(opts)}
+	return &LimitStore{r: r, opts: opts, fallback: memlimit.NewLimitStore(memlimit.MaxCounters)}
 }
 
 // pick returns the Redis store when it may be tried, else nil.

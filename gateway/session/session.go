@@ -16,8 +16,7 @@ import (
 	"net/http"
 	"time"
 
-	gocache "github.com/patrickmn/go-cache"
-
+	"github.com/leadgate/leadgate/internal/bounded"
 	"github.com/leadgate/leadgate/providers"
 )
 
@@ -58,11 +57,14 @@ type Sessions struct {
 	// opened keeps cookies already opened, by their sealed value, for a
 	// minute: a consumer reloading or polling sends the same cookie, and
 	// opening it (AES-GCM, then JSON) was a tenth of a landing. Only a
-	// value that opened once is kept, so nothing unsealed gets in.
-	opened *gocache.Cache
+	// value that opened once is kept, so nothing unsealed gets in. The key
+	// is a SHA-256 of the sealed value, cut to 128 bits (no forgery finds a
+	// collision), instead of the value's few hundred bytes.
+	opened *bounded.Cache[[16]byte, *Session]
 }
 
-// maxOpened bounds the opened-cookie cache (a few hundred bytes each).
+// maxOpened bounds the opened-cookie cache (a few hundred bytes each);
+// past it the oldest goes.
 const maxOpened = 50_000
 
 func New(secret string, secure bool, now func() time.Time) *Sessions {
@@ -71,7 +73,7 @@ func New(secret string, secure bool, now func() time.Time) *Sessions {
 	mac := sha256.Sum256([]byte("leadgate-session-mac:" + secret))
 	block, _ := aes.NewCipher(enc[:]) // a 32-byte key never fails
 	aead, _ := cipher.NewGCM(block)
-	return &Sessions{aead: aead, mac: mac[:], secure: secure, now: now, opened: gocache.New(time.Minute, time.Minute)}
+	return &Sessions{aead: aead, mac: mac[:], secure: secure, now: now, opened: bounded.New[[16]byte, *Session](maxOpened, time.Minute)}
 }
 
 // Load returns the request's session, or a new one if it has none valid.
@@ -86,9 +88,10 @@ func (s *Sessions) Load(r *http.Request) (Session, bool) {
 }
 
 func (s *Sessions) open(v string) (Session, bool) {
-	if x, ok := s.opened.Get(v); ok {
-		sess := x.(Session)
-		return sess, !s.expired(sess)
+	sum := sha256.Sum256([]byte(v))
+	key := [16]byte(sum[:16])
+	if sess, ok := s.opened.Get(key); ok {
+		return *sess, !s.expired(*sess)
 	}
 	b, err := base64.RawURLEncoding.DecodeString(v)
 	n := s.aead.NonceSize()
@@ -103,9 +106,8 @@ func (s *Sessions) open(v string) (Session, bool) {
 	if json.Unmarshal(plain, &sess) != nil || sess.ID == "" || s.expired(sess) {
 		return Session{}, false
 	}
-	if s.opened.ItemCount() < maxOpened {
-		s.opened.SetDefault(v, sess)
-	}
+	kept := sess
+	s.opened.Set(key, &kept)
 	return sess, true
 }
 

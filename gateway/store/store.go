@@ -635,6 +635,18 @@ func (s *Store) ClaimCRM(ctx context.Context, owner string, lease time.Duration,
 	return s.claim(ctx, crmQueue, owner, lease, limit)
 }
 
+// CRMBacklog is how many applications are due for the CRM mirror at now
+// and not mirrored yet: a number that grows means the mirror falls behind.
+func (s *Store) CRMBacklog(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM applications WHERE crm_status = ? AND crm_next_at <= ?`),
+		providers.CRMPending, ms(now)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: counting the crm backlog: %w", err)
+	}
+	return n, nil
+}
+
 // FinishCRM records that the application is in the CRM as lead ref.
 func (s *Store) FinishCRM(ctx context.Context, id, owner, ref string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET crm_status = ?, crm_ref = ?, crm_error = '', crm_tries = crm_tries + 1,

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	gocache "github.com/patrickmn/go-cache"
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/leadgate/leadgate/internal/bounded"
 	"github.com/leadgate/leadgate/providers"
 )
 
@@ -49,31 +49,31 @@ type CacheEvents struct {
 // negTTL, and makes concurrent first requests for one token share a single
 // upstream call: every Cashcat call costs the lender money.
 type Cache struct {
-	next       Source
-	items      *gocache.Cache
+	next Source
+	// items holds a lead per token, or nil for a token Cashcat said it
+	// does not know.
+	items      *bounded.Cache[string, *providers.Lead]
 	ttl        time.Duration
 	negTTL     time.Duration
-	maxEntries int
 	fetchLimit time.Duration
 	group      singleflight.Group
 	ev         CacheEvents
 }
 
-// notFound marks a token Cashcat said it does not know.
-type notFound struct{}
-
-// NewCache wraps next. maxEntries bounds the cache (go-cache has no bound of
-// its own); past it, new leads are served but not kept until entries expire.
+// NewCache wraps next. maxEntries bounds the cache; past it, the oldest
+// entry makes room for the new one (the consumer on the page now matters
+// more than the one who landed an hour ago; 0 means a million).
 // fetchLimit bounds one shared upstream call, which runs detached from the
 // first caller's context so that its leaving does not fail the others.
 func NewCache(next Source, ttl, negTTL time.Duration, maxEntries int, fetchLimit time.Duration, ev CacheEvents) *Cache {
-	cleanup := min(ttl, max(negTTL, time.Second))
+	if maxEntries <= 0 {
+		maxEntries = 1_000_000
+	}
 	return &Cache{
 		next:       next,
-		items:      gocache.New(ttl, cleanup),
+		items:      bounded.New[string, *providers.Lead](maxEntries, ttl),
 		ttl:        ttl,
 		negTTL:     negTTL,
-		maxEntries: maxEntries,
 		fetchLimit: fetchLimit,
 		ev:         ev,
 	}
@@ -100,7 +100,7 @@ func (c *Cache) Lead(ctx context.Context, token string) (*providers.Lead, error)
 		case err == nil:
 			c.store(token, lead, c.ttl)
 		case errors.Is(err, providers.ErrNotFound):
-			c.store(token, notFound{}, c.negTTL)
+			c.store(token, nil, c.negTTL)
 		}
 		return lead, err
 	})
@@ -122,26 +122,29 @@ func (c *Cache) Peek(token string) (*providers.Lead, bool) {
 }
 
 // Len is the number of cached entries, negative ones included.
-func (c *Cache) Len() int { return c.items.ItemCount() }
+func (c *Cache) Len() int { return c.items.Len() }
 
 func (c *Cache) cached(token string) (*providers.Lead, error, bool) {
-	v, ok := c.items.Get(token)
+	lead, ok := c.items.Get(token)
 	if !ok {
 		return nil, nil, false
 	}
-	if _, miss := v.(notFound); miss {
+	if lead == nil {
 		call(c.ev.NegativeHit)
-		return nil, fmt.Errorf("cashcat: %w (cached)", providers.ErrNotFound), true
+		return nil, errCachedNotFound, true
 	}
 	call(c.ev.Hit)
-	return v.(*providers.Lead), nil, true
+	return lead, nil, true
 }
 
-func (c *Cache) store(token string, v any, ttl time.Duration) {
-	if ttl <= 0 || (c.maxEntries > 0 && c.items.ItemCount() >= c.maxEntries) {
-		return
+// errCachedNotFound is made once: a scraper's repeated unknown token
+// costs no allocation.
+var errCachedNotFound = fmt.Errorf("cashcat: %w (cached)", providers.ErrNotFound)
+
+func (c *Cache) store(token string, lead *providers.Lead, ttl time.Duration) {
+	if ttl > 0 {
+		c.items.SetTTL(token, lead, ttl)
 	}
-	c.items.Set(token, v, ttl)
 }
 
 func call(f func()) {

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// applyRun runs the apply journey for o.apply and samples the CRM
+// mirror's backlog every tenth of it: a mirror that keeps up holds a
+// backlog that does not grow.
+func applyRun(out io.Writer, u urls, o options) error {
+	fmt.Fprintf(out, "\napply journey (new session, form, POST, store write, instant buyer, 303), %d connections, %s:\n", o.conns, o.apply)
+	done := make(chan result, 1)
+	tr := &http.Transport{MaxIdleConnsPerHost: 512, DisableCompression: true}
+	go func() { done <- applyJourney(tr, u.Gateway, o.conns, o.apply) }()
+	var samples []string
+	tick := time.NewTicker(o.apply / 6)
+	defer tick.Stop()
+	var apps result
+wait:
+	for {
+		select {
+		case apps = <-done:
+			break wait
+		case <-tick.C:
+			s, err := crm(u)
+			if err != nil {
+				return err
+			}
+			samples = append(samples, fmt.Sprint(s.Backlog))
+		}
+	}
+	fmt.Fprintf(out, "  %-34s %9s/s p50 %6.2f ms, p99 %6.2f ms (%d errors)\n", "applications", thousands(apps.rps), ms(apps.p50), ms(apps.p99), apps.errors)
+	end, err := crm(u)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  CRM backlog (due, not mirrored) every %s: %s; at the end %d (leadgate_crm_backlog)\n",
+		(o.apply / 6).Round(time.Second), strings.Join(samples, ", "), end.Backlog)
+	drained := time.Now()
+	for end.Backlog > 0 && time.Since(drained) < time.Minute {
+		time.Sleep(100 * time.Millisecond)
+		if end, err = crm(u); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "  CRM leads created: %d; backlog empty %.1f s after the load stopped (the CRM answers in 20 ms a call)\n",
+		end.Created, time.Since(drained).Seconds())
+	return nil
+}
+
+func crm(u urls) (crmState, error) {
+	var s crmState
+	body, err := get(control, u.Bare+"/crm")
+	if err == nil {
+		err = json.Unmarshal([]byte(body), &s)
+	}
+	return s, err
+}
+
+// applyJourney: each consumer lands, completes the form and is sent to
+// the buyer: a store write and an instant buyer per application.
+func applyJourney(tr http.RoundTripper, base string, conns int, d time.Duration) result {
+	return closedLoop(conns, d, func(w, i int) (time.Duration, error) {
+		t0 := time.Now()
+		err := oneApplication(tr, base, fmt.Sprintf("c%d-%d", w, i))
+		return time.Since(t0), err
+	})
+}
+
+func oneApplication(tr http.RoundTripper, base, who string) error {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page, err := get(c, base+"/")
+	if err != nil {
+		return err
+	}
+	form := url.Values{}
+	for _, name := range []string{"csrf_token", "submission_id"} {
+		form.Set(name, hidden(page, name))
+	}
+	for k, v := range usForm() {
+		form.Set(k, v)
+	}
+	form.Set("email", who+"@example.com")
+	resp, err := c.PostForm(base+"/apply", form)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "https://lender.example/") {
+		return errors.New("application not accepted at once: " + resp.Status + " " + resp.Header.Get("Location"))
+	}
+	return nil
+}
+
+// hidden is the value of the page's hidden input name.
+func hidden(page, name string) string {
+	_, rest, ok := strings.Cut(page, `name="`+name+`" value="`)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, `"`)
+	return v
+}
+
+func usForm() map[string]string {
+	day := func(days int) string { return time.Now().AddDate(0, 0, days).Format("2006-01-02") }
+	return map[string]string{
+		"loan_amount": "500", "first_name": "John", "last_name": "Smith", "birth_date": "1985-07-04",
+		"ssn": "876543210", "is_citizen": "1", "is_military": "0", "drivers_license_number": "D1234567", "drivers_license_state": "TX",
+		"mobile_phone": "5125550134", "home_phone": "5125550135", "work_phone": "5125550136",
+		"address_line1": "1 Congress Ave", "city": "Austin", "state": "TX", "postal_code": "78702", "housing": "rent", "months_at_address": "30",
+		"income_source": "employed", "employment_type": "full_time", "employer_name": "Acme", "employer_phone": "5125550100",
+		"employer_address": "2 Main St", "supervisor_name": "Jane Roe", "employed_since": "2022-03-01", "monthly_income": "3500",
+		"pay_frequency": "biweekly", "pay_method": "direct_deposit", "last_pay_date": day(-5), "next_pay_date": day(9),
+		"bank_name": "Chase", "bank_routing_number": "021000021", "bank_account_number": "12345678", "bank_account_type": "checking",
+		"bank_months": "40", "consent_terms": "1", "consent_tcpa": "1",
+	}
+}
+
+// bursts sends 200 requests at once for each of ten tokens nobody asked
+// for yet (Cashcat answering in 50 ms), to the gateway's landing and, for
+// one token, through nginx: Cashcat calls per token and the latency the
+// 200 consumers saw.
+func bursts(out io.Writer, u urls, ngx *nginx) {
+	fmt.Fprintln(out, "\n200 requests at once per new token, Cashcat answering in 50 ms:")
+	stamp := time.Now().UnixNano() % 1e9
+	var lat []time.Duration
+	calls := 0
+	for i := range 10 {
+		token := fmt.Sprintf("slow%03d%09d", i, stamp)
+		lat = append(lat, burst(u.Gateway+"/?action_token="+token)...)
+		calls += atoi(must(get(control, u.Bare+"/calls?token="+token)))
+	}
+	r := summarize(lat, int64(len(lat)), 0, time.Second)
+	fmt.Fprintf(out, "  %-34s %.2f Cashcat calls per token (10 tokens), p50 %6.2f ms, p99 %6.2f ms (target 1.00, p99 ≤ 60 ms)\n",
+		"leadgate token landing", float64(calls)/10, ms(r.p50), ms(r.p99))
+	if ngx == nil {
+		return
+	}
+	token := fmt.Sprintf("slowngx0%08d", stamp%1e8)
+	lat = burst(ngx.url + "/api/v1/actions/action/" + token)
+	r = summarize(lat, int64(len(lat)), 0, time.Second)
+	fmt.Fprintf(out, "  %-34s %.2f Cashcat calls per token, p50 %6.2f ms, p99 %6.2f ms\n",
+		"nginx proxy_cache_lock", float64(atoi(must(get(control, u.Bare+"/calls?token="+token)))), ms(r.p50), ms(r.p99))
+}
+
+// burst sends 200 GETs of url at once, each on its own connection, and
+// returns their latencies.
+func burst(url string) []time.Duration {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer client.CloseIdleConnections()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var failed atomic.Int64
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Go(func() {
+			<-start
+			t0 := time.Now()
+			resp, err := client.Get(url)
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			mu.Lock()
+			lat = append(lat, time.Since(t0))
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	slices.Sort(lat)
+	return lat
+}
+
+func must(s string, _ error) string { return s }
+
+// memory reports the heap per lead through the prefill API and through
+// landings, each on a fresh gateway in the server child.
+func memory(out io.Writer, u urls, o options) error {
+	fmt.Fprintf(out, "\nheap per cached lead, %s new tokens on a fresh gateway (heap after GC over tokens; every per-token cache counted):\n", thousands(float64(o.leads)))
+	for _, via := range []string{"prefill", "landing"} {
+		q := url.Values{"via": {via}, "n": {fmt.Sprint(o.leads)}}
+		if via == "prefill" && o.heapprofile != "" {
+			q.Set("heapprofile", o.heapprofile)
+		}
+		body, err := get(control, u.Bare+"/memory?"+q.Encode())
+		if err != nil {
+			return fmt.Errorf("memory via %s: %w", via, err)
+		}
+		var r memoryResult
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  via %-8s %6.0f bytes per lead (%s leads cached, heap %.0f MB) (target ≤ 1,024)\n",
+			r.Via, r.BytesPerLead, thousands(float64(r.Cached)), r.HeapMB)
+	}
+	if o.heapprofile != "" {
+		fmt.Fprintf(out, "  (heap profile at %s leads via the prefill API in %s: go tool pprof -sample_index=inuse_space %s)\n",
+			thousands(float64(o.leads)), o.heapprofile, o.heapprofile)
+	}
+	return nil
+}
