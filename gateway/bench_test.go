@@ -79,3 +79,18 @@ func BenchmarkPrefillCached(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTokenLanding: the token exchange of a cached lead (the 303 with
+// its new sealed cookie), what every arrival from Cashcat costs.
+func BenchmarkTokenLanding(b *testing.B) {
+	t := &testing.T{}
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "100000000-S")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/?action_token=esdemo0000000001", nil))
+		if w.Code != 303 {
+			b.Fatalf("got %d", w.Code)
+		}
+	}
+}

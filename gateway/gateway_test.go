@@ -423,3 +423,39 @@ func TestRequestIDInAnswerAndLog(t *testing.T) {
 		}
 	}
 }
+
+// With server.access_log_sample N, one success in N is logged (marked
+// "sampled": N) and every error is: 20 answers of 200 and 5 of 404 give
+// 2 + 5 lines.
+func TestAccessLogSampled(t *testing.T) {
+	var logs bytes.Buffer
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
+		d.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+		d.Config.Server.AccessLogSample = 10
+	})
+	for range 20 {
+		do(h, "GET", "/healthz", nil)
+	}
+	for range 5 {
+		do(h, "GET", "/no-such-page", nil)
+	}
+	ok, errs := 0, 0
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) != nil || m["msg"] != "request" {
+			continue
+		}
+		switch m["status"] {
+		case 200.0:
+			ok++
+			if m["sampled"] != 10.0 {
+				t.Errorf("a sampled line without \"sampled\": 10: %s", l)
+			}
+		case 404.0:
+			errs++
+		}
+	}
+	if ok != 2 || errs != 5 {
+		t.Errorf("got %d lines of 200 and %d of 404, want 2 and 5:\n%s", ok, errs, logs.String())
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -49,7 +50,16 @@ func reqID(c *gin.Context) string {
 // accessLog writes one line per request: the route pattern, never the URL
 // (which can hold an action token), and never the client's address or any
 // form value. observe, when set, is told every answered request (metrics).
-func accessLog(log *slog.Logger, listener string, observe func(route string, status int, d time.Duration)) gin.HandlerFunc {
+//
+// With sample N > 1, one answer in N below 400 (and under a second) is
+// logged, with "sampled": N, and every error and slow answer is: at tens
+// of thousands of requests a second, formatting a line for each success
+// is a tenth of the server's work for lines nobody reads, while the
+// metrics count every request exactly. Sampling rather than buffering:
+// a buffer still formats every line on the same core, and loses its
+// content in a crash, when lines matter most.
+func accessLog(log *slog.Logger, listener string, sample int, observe func(route string, status int, d time.Duration)) gin.HandlerFunc {
+	var seen atomic.Uint64
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -59,11 +69,16 @@ func accessLog(log *slog.Logger, listener string, observe func(route string, sta
 		}
 		took := time.Since(start)
 		status := c.Writer.Status()
+		logged := sample <= 1 || status >= 400 || took >= time.Second || seen.Add(1)%uint64(sample) == 1
 		// LogAttrs with typed attributes: no interface boxing per field.
-		if log.Enabled(c, slog.LevelInfo) {
-			log.LogAttrs(c, slog.LevelInfo, "request", slog.String("listener", listener), slog.String("request_id", reqID(c)),
+		if logged && log.Enabled(c, slog.LevelInfo) {
+			attrs := []slog.Attr{slog.String("listener", listener), slog.String("request_id", reqID(c)),
 				slog.String("method", c.Request.Method), slog.String("route", route), slog.Int("status", status),
-				slog.Float64("duration_ms", float64(took.Microseconds())/1000), slog.Int("bytes", c.Writer.Size()))
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000), slog.Int("bytes", c.Writer.Size())}
+			if sample > 1 && status < 400 && took < time.Second {
+				attrs = append(attrs, slog.Int("sampled", sample))
+			}
+			log.LogAttrs(c, slog.LevelInfo, "request", attrs...)
 		}
 		if observe != nil {
 			observe(route, status, took)

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,6 +142,31 @@ func TestHeapPerLead(t *testing.T) {
 		t.Logf("via %s: %.0f bytes per lead, %d cached", via, r.BytesPerLead, r.Cached)
 		if bound := map[string]float64{"prefill": 2200, "landing": 3000}[via]; r.BytesPerLead > bound || r.Cached != 20_000 {
 			t.Errorf("via %s: got %.0f bytes per lead and %d leads cached, want ≤ %.0f and 20,000", via, r.BytesPerLead, r.Cached, bound)
+		}
+	}
+}
+
+// BenchmarkApplyJourney: one consumer's whole application (the form, the
+// POST, the store write, the instant buyer, the 303), on the load test's
+// server in process.
+func BenchmarkApplyJourney(b *testing.B) {
+	ch, err := newChild(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ch.st.Close()
+	h, _, err := ch.gateway("", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	i := 0
+	for b.Loop() {
+		i++
+		if err := oneApplication(tr, srv.URL, fmt.Sprint("bench", i)); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

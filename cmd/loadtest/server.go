@@ -35,7 +35,7 @@ import (
 )
 
 const serverConfig = `
-server: { public_url: "http://127.0.0.1:8080", session_secret: "loadtest-session-secret-0123456789abcdef" }
+server: { public_url: "http://127.0.0.1:8080", session_secret: "loadtest-session-secret-0123456789abcdef", access_log_sample: 100 }
 storage: { dsn: "sqlite://%s", encryption_key: "%s" }
 rate_limits: { landing: "100000000-S", apply: "100000000-S", prefill_api: "100000000-S" }
 prefill_api: { keys: ["loadtest-key-0123456789"] }

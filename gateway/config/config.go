@@ -71,6 +71,9 @@ type Server struct {
 	SessionSecret   string        `yaml:"session_secret"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	// AccessLogSample logs one answer in N below 400 on the public
+	// listener (every error and slow answer always); 1 logs every one.
+	AccessLogSample int `yaml:"access_log_sample"`
 }
 
 // Admin is the `admin:` block: HTTP Basic credentials of /admin.
@@ -336,6 +339,9 @@ func (c *Config) validateServerAndStorage(p *problems) {
 	}
 	if c.Server.MaxBodyBytes <= 0 {
 		p.add("server.max_body_bytes", "must be positive")
+	}
+	if c.Server.AccessLogSample < 0 {
+		p.add("server.access_log_sample", "must be 1 (every answer logged) or more")
 	}
 
 	if !strings.HasPrefix(c.Storage.DSN, "sqlite://") && !strings.HasPrefix(c.Storage.DSN, "postgres://") && !strings.HasPrefix(c.Storage.DSN, "postgresql://") {
