@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -98,17 +99,9 @@ func waitForVisits(t *testing.T, g *instance) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b strings.Builder
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := resp.Body.Read(buf)
-			b.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if strings.Contains(b.String(), `<h2 id="experiment-es-title">`) && !strings.Contains(b.String(), "<dt>Visits</dt><dd>0</dd>") {
+		if page := string(b); strings.Contains(page, `<h2 id="experiment-es-title">`) && !strings.Contains(page, "<dt>Visits</dt><dd>0</dd>") {
 			return
 		}
 		if time.Now().After(deadline) {
