@@ -9,6 +9,7 @@ import (
 	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/form"
 	"github.com/leadgate/leadgate/gateway/session"
+	"github.com/leadgate/leadgate/gateway/views"
 )
 
 // Flow is a configured flow with what serving it needs.
@@ -43,6 +44,28 @@ func (f *Flow) HasStep(key string) bool {
 	return false
 }
 
+// StepOf is the key of the step that shows field (by canonical name), or
+// "" when no step of the flow shows it.
+func (f *Flow) StepOf(field string) string {
+	for _, s := range f.Steps {
+		for _, key := range s.Sections {
+			if sec := f.Form.Section(key); sec != nil {
+				for _, fd := range sec.Fields {
+					if fd.Name == field {
+						return s.Key
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// layout is how the form page shows the flow's form.
+func (f *Flow) layout() views.Layout {
+	return views.Layout{Steps: f.Steps, OnePage: f.OnePage, Headline: f.Headline}
+}
+
 // Flows picks the flow of a visit.
 type Flows struct {
 	list []*Flow
@@ -61,7 +84,14 @@ func NewFlows(cfg []config.Flow) (*Flows, error) {
 		if err != nil {
 			return nil, fmt.Errorf("flows[%d]: time zone: %w", i, err)
 		}
-		flow := &Flow{Flow: c, Form: f, Loc: loc, Steps: form.DefaultSteps}
+		steps := form.DefaultStepsOf(f)
+		if len(c.Steps) > 0 {
+			steps = c.Steps
+		}
+		if err := f.CheckSteps(steps); err != nil {
+			return nil, fmt.Errorf("flows[%d].steps: %w", i, err)
+		}
+		flow := &Flow{Flow: c, Form: f, Loc: loc, Steps: steps}
 		// Last: the variants are copies of the flow as prepared above.
 		if flow.experiment, err = newExperiment(i, flow); err != nil {
 			return nil, err

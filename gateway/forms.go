@@ -28,10 +28,10 @@ type forms struct {
 // the skeleton when it can (the landing page's fast path).
 func (f *forms) first(c *gin.Context, sess session.Session, flow *Flow, vals form.Values, now time.Time) {
 	noStore(c)
-	if f.views.ServeForm(c.Writer, flow.Form, flow.Locale, vals, len(vals) > 0, now, flow.Loc, f.sessions.CSRF(sess.ID), session.RandomID()) {
+	if f.views.ServeForm(c.Writer, flow.Form, flow.layout(), flow.Locale, vals, len(vals) > 0, now, flow.Loc, f.sessions.CSRF(sess.ID), session.RandomID()) {
 		return
 	}
-	v := f.views.FormView(flow.Form, flow.Locale, vals, nil, now, flow.Loc)
+	v := f.views.FormView(flow.Form, flow.layout(), flow.Locale, vals, nil, now, flow.Loc)
 	v.Prefilled = len(vals) > 0
 	f.render(c, http.StatusOK, sess, v)
 }
@@ -39,7 +39,7 @@ func (f *forms) first(c *gin.Context, sess session.Session, flow *Flow, vals for
 // resume writes flow's form with a restored draft's values, open on its
 // step ("" for the first).
 func (f *forms) resume(c *gin.Context, sess session.Session, flow *Flow, vals form.Values, prefilled bool, step string, now time.Time) {
-	v := f.views.FormView(flow.Form, flow.Locale, vals, nil, now, flow.Loc)
+	v := f.views.FormView(flow.Form, flow.layout(), flow.Locale, vals, nil, now, flow.Loc)
 	v.Prefilled, v.Step = prefilled, step
 	f.render(c, http.StatusOK, sess, v)
 }
@@ -54,7 +54,7 @@ func (f *forms) again(c *gin.Context, status int, sess session.Session, flow *Fl
 // view is flow's form view for vals and problems, with the alert of
 // alertKey when given.
 func (f *forms) view(flow *Flow, vals form.Values, problems map[string]string, alertKey string, now time.Time) views.FormPage {
-	v := f.views.FormView(flow.Form, flow.Locale, vals, problems, now, flow.Loc)
+	v := f.views.FormView(flow.Form, flow.layout(), flow.Locale, vals, problems, now, flow.Loc)
 	if alertKey != "" {
 		v.Alert = f.views.Catalog(flow.Locale).T(alertKey)
 	}

@@ -33,6 +33,10 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 	get(r, "/healthz", handleHealthz())
 	get(r, "/v.gif", lim.status, handleVisit(p.sessions, p.flows, p.Funnel))
 	get(r, "/static/*file", handleStatic("/static/", static, "public, max-age=86400"))
+	// The icon browsers ask for on every page, from the binary (a 404 in
+	// the console costs Lighthouse's best-practices score).
+	get(r, "/favicon.svg", handleIcon(static))
+	get(r, "/favicon.ico", handleIcon(static))
 
 	if p.Sandbox != nil {
 		r.Any("/sandbox/*path", gin.WrapH(p.Sandbox))
@@ -116,4 +120,14 @@ func (f filesOnly) Open(name string) (fs.File, error) {
 		return nil, fs.ErrNotExist
 	}
 	return file, nil
+}
+
+// handleIcon handles "GET /favicon.svg" (and /favicon.ico, asked for by
+// browsers that did not read the page's link): the embedded icon.
+func handleIcon(static fs.FS) gin.HandlerFunc {
+	icon, _ := fs.ReadFile(static, "favicon.svg")
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=86400")
+		c.Data(http.StatusOK, "image/svg+xml", icon)
+	}
 }

@@ -110,6 +110,9 @@ func NewServer(d Deps) (http.Handler, error) {
 		if err := checkVariants(f, d.Views); err != nil {
 			return nil, fmt.Errorf("flows[%d]: %w", i, err)
 		}
+		if err := d.Views.CheckSteps(f.Form, f.Locale, f.Steps); err != nil {
+			return nil, fmt.Errorf("flows[%d].steps: %w", i, err)
+		}
 	}
 	pub, err := url.Parse(d.Config.Server.PublicURL)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/ulule/limiter/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/leadgate/leadgate/gateway/form"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/buyers"
 	"github.com/leadgate/leadgate/providers/cashcat"
@@ -148,6 +149,9 @@ type Flow struct {
 	Dedupe *Dedupe `yaml:"dedupe"`
 	// Variants, when set, run an experiment on the flow's form.
 	Variants []Variant `yaml:"variants"`
+	// Steps are the screens of the form in order (the form's default
+	// when empty); checked against the form's sections at start.
+	Steps []form.Step `yaml:"steps"`
 }
 
 // Sandbox is the `sandbox:` block.
@@ -480,6 +484,11 @@ func (c *Config) validateFlows(p *problems) {
 		names[f.Name] = true
 		if !slices.Contains(Forms, f.Form) {
 			p.add(key+".form", "unknown form %q (want one of %s)", f.Form, strings.Join(Forms, ", "))
+		}
+		if fm := form.Forms[f.Form]; fm != nil && len(f.Steps) > 0 {
+			if err := fm.CheckSteps(f.Steps); err != nil {
+				p.add(key+".steps", "%v", err)
+			}
 		}
 		if !slices.Contains(Locales, f.Locale) {
 			p.add(key+".locale", "unknown locale %q (want one of %s)", f.Locale, strings.Join(Locales, ", "))

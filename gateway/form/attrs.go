@@ -58,3 +58,41 @@ func (fd *Field) Input(now time.Time, loc *time.Location) Input {
 	}
 	return in
 }
+
+// ClientProblems are the problems a browser's own constraint checks find
+// in the field, by the validity state that finds them (missing, pattern,
+// short, long, range, type, bad): the same Problem the server would give,
+// so a step is checked before moving on with the catalog's own words.
+func (fd *Field) ClientProblems() map[string]Problem {
+	out := map[string]Problem{}
+	if fd.Required || fd.RequiredIf != "" {
+		out["missing"] = Problem{Key: "required"}
+		if fd.Kind == Consent {
+			out["missing"] = Problem{Key: "must_accept"}
+		}
+	}
+	switch fd.Kind {
+	case Text, Email:
+		if fd.MinLen > 0 {
+			out["short"] = Problem{Key: "too_short", Params: map[string]any{"min": fd.MinLen}}
+		}
+		if fd.MaxLen > 0 {
+			out["long"] = Problem{Key: "too_long", Params: map[string]any{"max": fd.MaxLen}}
+		}
+		if fd.Kind == Email {
+			out["type"] = Problem{Key: "email"}
+		}
+		if fd.Format != nil {
+			out["pattern"] = Problem{Key: "format." + fd.Format.Name}
+		}
+	case Int:
+		out["range"] = Problem{Key: "range", Params: map[string]any{"min": fd.Min, "max": fd.Max}}
+		out["bad"] = Problem{Key: "number"}
+	case Date:
+		if fd.Dates != AnyDate {
+			out["range"] = Problem{Key: "date." + fd.dateKey()}
+		}
+		out["bad"] = Problem{Key: "date"}
+	}
+	return out
+}

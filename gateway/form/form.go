@@ -461,3 +461,92 @@ var DefaultSteps = []Step{
 	{Key: "bank", Sections: []string{"bank"}},
 	{Key: "review", Sections: []string{"consent"}},
 }
+
+// CheckSteps says what is wrong with steps as a layout of f: every section
+// of the form on exactly one step, no section the form does not have, no
+// step without a key or sections, no key twice. Nil when they are fine.
+func (f *Form) CheckSteps(steps []Step) error {
+	if len(steps) == 0 {
+		return fmt.Errorf("no steps")
+	}
+	has := map[string]bool{}
+	for _, s := range f.Sections {
+		has[s.Key] = true
+	}
+	keys, placed := map[string]bool{}, map[string]string{}
+	var problems []string
+	for i, s := range steps {
+		switch {
+		case s.Key == "":
+			problems = append(problems, fmt.Sprintf("steps[%d]: a step needs a key", i))
+		case !stepKey.MatchString(s.Key):
+			problems = append(problems, fmt.Sprintf("steps[%d]: key %q: use lower-case letters, digits and _ only", i, s.Key))
+		case keys[s.Key]:
+			problems = append(problems, fmt.Sprintf("steps[%d]: key %q is used twice", i, s.Key))
+		}
+		keys[s.Key] = true
+		if len(s.Sections) == 0 {
+			problems = append(problems, fmt.Sprintf("steps[%d] (%s): no sections", i, s.Key))
+		}
+		for _, sec := range s.Sections {
+			switch {
+			case !has[sec]:
+				problems = append(problems, fmt.Sprintf("steps[%d] (%s): form %s has no section %q (it has %s)", i, s.Key, f.Name, sec, strings.Join(f.sectionKeys(), ", ")))
+			case placed[sec] != "":
+				problems = append(problems, fmt.Sprintf("steps[%d] (%s): section %q is already on step %q", i, s.Key, sec, placed[sec]))
+			default:
+				placed[sec] = s.Key
+			}
+		}
+	}
+	for _, s := range f.Sections {
+		if placed[s.Key] == "" && has[s.Key] {
+			problems = append(problems, fmt.Sprintf("section %q of form %s is on no step", s.Key, f.Name))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// stepKey is what a step key may be: it names the step in the funnel, in
+// the catalog ("step.<key>") and in history state.
+var stepKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+func (f *Form) sectionKeys() []string {
+	out := make([]string, 0, len(f.Sections))
+	for _, s := range f.Sections {
+		out = append(out, s.Key)
+	}
+	return out
+}
+
+// Section returns the form's section of that key, or nil.
+func (f *Form) Section(key string) *Section {
+	for i := range f.Sections {
+		if f.Sections[i].Key == key {
+			return &f.Sections[i]
+		}
+	}
+	return nil
+}
+
+// DefaultStepsOf is the form's own default layout: the Spanish form asks
+// little enough that its consent and bank details share the last step.
+func DefaultStepsOf(f *Form) []Step {
+	if s, ok := defaultSteps[f.Name]; ok {
+		return s
+	}
+	return DefaultSteps
+}
+
+// defaultSteps are the forms' own defaults where DefaultSteps reads worse.
+var defaultSteps = map[string][]Step{
+	"es": {
+		{Key: "you", Sections: []string{"loan", "personal"}},
+		{Key: "contact", Sections: []string{"contact", "address"}},
+		{Key: "income", Sections: []string{"income", "bank"}},
+		{Key: "review", Sections: []string{"consent"}},
+	},
+}

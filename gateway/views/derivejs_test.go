@@ -73,7 +73,7 @@ func TestDeriveJSCoversTheForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := v.FormView(form.US, "en", nil, nil, time.Now(), time.UTC); !slices.Contains(p.Page.Scripts, "/static/derive.js") {
+	if p := v.FormView(form.US, Layout{}, "en", nil, nil, time.Now(), time.UTC); !slices.Contains(p.Page.Scripts, "/static/derive.js") {
 		t.Errorf("the form page's scripts %v lack derive.js", p.Page.Scripts)
 	}
 }

@@ -61,11 +61,11 @@ var attrEscaper = strings.NewReplacer("\x00", "\uFFFD", `"`, "&#34;", "&", "&amp
 // ServeForm answers 200 with the form page for vals (no errors, no
 // alert) from the skeleton, written from a pooled buffer, or says false
 // when it could not and the caller should render the page normally.
-func (v *Views) ServeForm(w http.ResponseWriter, f *form.Form, lang string, vals form.Values, prefilled bool, now time.Time, loc *time.Location, csrf, sub string) bool {
+func (v *Views) ServeForm(w http.ResponseWriter, f *form.Form, l Layout, lang string, vals form.Values, prefilled bool, now time.Time, loc *time.Location, csrf, sub string) bool {
 	page := pages.Get().(*bytes.Buffer)
 	defer pages.Put(page)
 	page.Reset()
-	if !v.FastForm(page, f, lang, vals, prefilled, now, loc, csrf, sub) {
+	if !v.FastForm(page, f, l, lang, vals, prefilled, now, loc, csrf, sub) {
 		return false
 	}
 	h := w.Header()
@@ -81,15 +81,15 @@ var htmlType = []string{"text/html; charset=utf-8"}
 
 // FastForm writes the form page for vals (no errors, no alert), or says
 // false when it could not and the caller should render normally.
-func (v *Views) FastForm(b *bytes.Buffer, f *form.Form, lang string, vals form.Values, prefilled bool, now time.Time, loc *time.Location, csrf, sub string) bool {
+func (v *Views) FastForm(b *bytes.Buffer, f *form.Form, l Layout, lang string, vals form.Values, prefilled bool, now time.Time, loc *time.Location, csrf, sub string) bool {
 	day := providers.Today(now, loc).Format("2006-01-02")
 	// By the form's address too: each experiment variant has its own copy
 	// of a form (form.Without), shown differently under the same name.
-	key := fmt.Sprintf("%s|%p|%s|%s", f.Name, f, lang, day)
+	key := fmt.Sprintf("%s|%p|%s|%s|%s", f.Name, f, lang, day, l.key())
 	if prefilled {
 		key += "|p"
 	}
-	sk := v.skel.get(key, func() (*skeleton, error) { return v.buildSkeleton(f, lang, prefilled, now, loc) })
+	sk := v.skel.get(key, func() (*skeleton, error) { return v.buildSkeleton(f, l, lang, prefilled, now, loc) })
 	if sk == nil {
 		return false
 	}
@@ -150,7 +150,7 @@ func (s *skeletons) get(key string, build func() (*skeleton, error)) *skeleton {
 
 // buildSkeleton renders the form with a marker in every slot, then splits
 // it at the markers.
-func (v *Views) buildSkeleton(f *form.Form, lang string, prefilled bool, now time.Time, loc *time.Location) (*skeleton, error) {
+func (v *Views) buildSkeleton(f *form.Form, l Layout, lang string, prefilled bool, now time.Time, loc *time.Location) (*skeleton, error) {
 	m := v.skel.marker
 	markers := map[string]slot{}
 	mark := func(s slot) string {
@@ -160,7 +160,7 @@ func (v *Views) buildSkeleton(f *form.Form, lang string, prefilled bool, now tim
 		markers[name] = s
 		return name
 	}
-	p := v.FormView(f, lang, nil, nil, now, loc)
+	p := v.FormView(f, l, lang, nil, nil, now, loc)
 	p.Prefilled = prefilled
 	p.CSRF, p.SubmissionID = mark(slot{kind: 'x'}), mark(slot{kind: 'n'})
 	for i := range p.Sections {

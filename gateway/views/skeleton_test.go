@@ -36,15 +36,17 @@ func TestSkeletonMatchesTemplate(t *testing.T) {
 		if err := views.CheckForm(f, lang); err != nil {
 			t.Fatalf("%s/%s: %v", name, lang, err)
 		}
+		layouts := []Layout{{}, {OnePage: true}, {Steps: form.DefaultSteps, Headline: "form.title"}}
 		for i, vals := range values {
+			l := layouts[i%len(layouts)]
 			prefilled := i%2 == 1
 			var page bytes.Buffer
-			ok := views.FastForm(&page, f, lang, vals, prefilled, now, ny, "CSRFTOKEN", "SUBMISSIONID")
+			ok := views.FastForm(&page, f, l, lang, vals, prefilled, now, ny, "CSRFTOKEN", "SUBMISSIONID")
 			fast := page.Bytes()
 			if !ok {
 				t.Fatalf("%s/%s: no skeleton", name, lang)
 			}
-			p := views.FormView(f, lang, vals, nil, now, ny)
+			p := views.FormView(f, l, lang, vals, nil, now, ny)
 			p.Prefilled = prefilled
 			p.CSRF, p.SubmissionID = "CSRFTOKEN", "SUBMISSIONID"
 			var slow bytes.Buffer
@@ -84,5 +86,26 @@ func TestFormLanguagePairs(t *testing.T) {
 	}
 	if len(form.Forms) != 2 {
 		t.Errorf("got %d forms: add the new one's pairs here", len(form.Forms))
+	}
+}
+
+// A step needs its title in the flow's language: a step of a new name
+// stops start-up until the catalogs name it.
+func TestCheckStepsNamesMissingTitles(t *testing.T) {
+	views, err := New(templates.FS, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"es", "en"} {
+		if err := views.CheckSteps(form.ES, lang, form.DefaultStepsOf(form.ES)); err != nil {
+			t.Errorf("es/%s: %v", lang, err)
+		}
+	}
+	if err := views.CheckSteps(form.US, "en", form.DefaultSteps); err != nil {
+		t.Errorf("us/en: %v", err)
+	}
+	err = views.CheckSteps(form.US, "en", []form.Step{{Key: "pets", Sections: []string{"loan"}}})
+	if err == nil || !strings.Contains(err.Error(), "missing messages: step.pets") {
+		t.Errorf("a step without a title: %v", err)
 	}
 }

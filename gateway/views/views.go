@@ -228,7 +228,9 @@ type Page struct {
 	Version string
 	Refresh int // seconds; 0: no meta refresh
 	Scripts []string
-	cat     Catalog
+	// Description is the page's meta description (search results).
+	Description string
+	cat         Catalog
 }
 
 // T translates key in the page's language (used by the templates).
@@ -260,6 +262,12 @@ type FormPage struct {
 	CSRF         string
 	SubmissionID string
 	Sections     []SectionView
+	// Steps are the same sections on the flow's steps (steps.go); the page
+	// shows Steps. OnePage: the whole form without the step UI.
+	Steps    []StepView
+	OnePage  bool
+	Headline string
+	Texts    StepTexts
 	// TestFill is the form's name when the sandbox's "Fill with test
 	// values" button is shown (sandbox mode only), for its script.
 	TestFill string
@@ -285,6 +293,12 @@ type FieldView struct {
 	Name, ID, Label, Hint, Error, Value              string
 	Optional, Choose, Describedby                    string
 	Checked                                          bool
+	// Messages are the data-m-* attributes: the catalog's message for each
+	// browser check the field can fail (steps.js shows them).
+	Messages template.HTMLAttr
+	// Short is the field's short name where its label is long (a
+	// consent's whole text): the summary's and the review's words.
+	Short string
 	// Mark is empty on a normal render; in a form skeleton it marks where
 	// " checked" goes (see skeleton.go).
 	Mark    template.HTMLAttr
@@ -313,7 +327,7 @@ const draftScript = "/static/draft.js"
 const deriveScript = "/static/derive.js"
 
 // FormView builds the form's view from values and problems.
-func (v *Views) FormView(f *form.Form, lang string, vals form.Values, problems map[string]string, now time.Time, loc *time.Location) FormPage {
+func (v *Views) FormView(f *form.Form, l Layout, lang string, vals form.Values, problems map[string]string, now time.Time, loc *time.Location) FormPage {
 	c := v.Catalog(lang)
 	p := FormPage{Page: Page{Lang: lang, Title: c.T("form.title"), Version: v.Version, cat: c, Scripts: []string{draftScript}}}
 	if v.testFill {
@@ -333,6 +347,10 @@ func (v *Views) FormView(f *form.Form, lang string, vals form.Values, problems m
 				Name: fd.Name, ID: "f-" + fd.Name,
 				Label: c.TF(f.Name, "field."+fd.Name), Value: vals[fd.Name],
 				Optional: c.T("form.optional"), Choose: c.T("form.choose"),
+				Messages: clientMessages(c, f, fd),
+			}
+			if fv.Short = shortLabel(c, f.Name, fd.Name, ""); fv.Short == fv.Label {
+				fv.Short = ""
 			}
 			if h := c.TF(f.Name, "hint."+fd.Name); h != "hint."+fd.Name {
 				fv.Hint = h
@@ -344,7 +362,9 @@ func (v *Views) FormView(f *form.Form, lang string, vals form.Values, problems m
 			}
 			if fv.Error != "" {
 				ids = append(ids, fv.ID+"-error")
-				p.ErrorList = append(p.ErrorList, FieldError{ID: fv.ID, Label: fv.Label, Message: fv.Error})
+				// The summary names the field short: a consent's label is its
+				// whole text.
+				p.ErrorList = append(p.ErrorList, FieldError{ID: fv.ID, Label: shortLabel(c, f.Name, fd.Name, fv.Label), Message: fv.Error})
 			}
 			fv.Describedby = strings.Join(ids, " ")
 			switch fd.Kind {
@@ -364,6 +384,7 @@ func (v *Views) FormView(f *form.Form, lang string, vals form.Values, problems m
 	if len(p.ErrorList) > 0 {
 		p.Alert = c.T("form.alert")
 	}
+	v.arrange(&p, f, lang, l)
 	return p
 }
 

@@ -52,6 +52,10 @@
       changed(el);
     });
     // What is left is the consumer's to tick: take them there.
-    if (consent) consent.focus();
+    if (consent) {
+      // On a form in steps, the consent's step is shown first.
+      consent.dispatchEvent(new CustomEvent("leadgate:show", { bubbles: true }));
+      consent.focus();
+    }
   });
 })();

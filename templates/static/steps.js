@@ -1,0 +1,321 @@
+/* leadgate steps.js: the application form one step at a time (README,
+ * "The application in steps"). The page is one <form> posting every field
+ * to /apply; without this script every step shows at once and the browser
+ * checks the form as it always did. With it: one step shows, with its
+ * progress, Next and Back; a step is checked before moving on with the
+ * catalog's own message per field (data-m-* attributes); the browser's
+ * Back and Forward move between steps (history state, kept by a reload);
+ * a prefilled identity shows as a card; the last step lists what will be
+ * sent. Each change of step dispatches "leadgate:step" on the form. */
+(function () {
+  "use strict";
+  var form = document.querySelector("form.apply.stepped");
+  if (!form || !window.history || !history.replaceState || !form.closest) return;
+  var steps = Array.prototype.slice.call(form.querySelectorAll(".step"));
+  if (steps.length < 2) return;
+  var send = form.querySelector("button.send");
+  var progress = form.querySelector(".progress");
+  var current = -1;
+  var lang = document.documentElement.lang || "en";
+
+  function t(key, params) {
+    var s = form.getAttribute("data-t-" + key) || "";
+    return s.replace(/\{(\w+)\}/g, function (m, k) { return params && k in params ? params[k] : m; });
+  }
+  function keyOf(i) { return steps[i].getAttribute("data-step-key"); }
+  function indexOf(key) {
+    for (var i = 0; i < steps.length; i++) if (keyOf(i) === key) return i;
+    return -1;
+  }
+  function stepOf(el) { return steps.indexOf(el && el.closest(".step")); }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // ---- checking a step with the catalog's words ----
+
+  // controls are a step's inputs the browser checks, one per radio group.
+  function controls(step) {
+    var seen = {};
+    return Array.prototype.filter.call(step.querySelectorAll("input, select, textarea"), function (c) {
+      if (!c.name || c.type === "hidden" || !c.willValidate) return false;
+      if (c.type === "radio") {
+        if (seen[c.name]) return false;
+        seen[c.name] = true;
+      }
+      return true;
+    });
+  }
+  function messages(c) {
+    // A radio group's messages are on its first radio.
+    return c.type === "radio" ? form.querySelector('[name="' + c.name + '"][data-m-missing]') || c : c;
+  }
+  function message(c) {
+    var v = c.type === "radio" ? (form.querySelector('[name="' + c.name + '"]:checked') ? { valid: true } : c.validity) : c.validity;
+    if (v.valid) return "";
+    var m = messages(c);
+    function say(k) { return m.getAttribute("data-m-" + k) || ""; }
+    var s = (v.valueMissing && say("missing")) || (v.badInput && (say("bad") || say("type"))) ||
+      (v.typeMismatch && say("type")) || (v.patternMismatch && say("pattern")) || (v.tooShort && say("short")) ||
+      (v.tooLong && say("long")) || ((v.rangeUnderflow || v.rangeOverflow) && say("range"));
+    return s || c.validationMessage;
+  }
+  function fieldOf(c) { return c.closest(".field"); }
+  function idOf(c) { return c.type === "radio" ? "f-" + c.name : c.id; }
+  function describedBy(c) { return c.type === "radio" ? c.closest("fieldset") : c; }
+  function setError(c, msg) {
+    var field = fieldOf(c), id = idOf(c) + "-error", p = document.getElementById(id), target = describedBy(c);
+    var ids = (target.getAttribute("aria-describedby") || "").split(" ").filter(function (x) { return x && x !== id; });
+    if (msg) {
+      if (!p) {
+        p = el("p", "error");
+        p.id = id;
+        field.appendChild(p);
+      }
+      p.textContent = msg;
+      ids.push(id);
+      field.classList.add("has-error");
+      if (c.type !== "radio") c.setAttribute("aria-invalid", "true");
+    } else {
+      if (p) p.parentNode.removeChild(p);
+      field.classList.remove("has-error");
+      c.removeAttribute("aria-invalid");
+    }
+    if (ids.length) target.setAttribute("aria-describedby", ids.join(" ")); else target.removeAttribute("aria-describedby");
+  }
+  function labelOf(field) {
+    var short = field.getAttribute("data-short");
+    if (short) return short;
+    var l = field.querySelector("label, legend");
+    if (!l) return "";
+    var copy = l.cloneNode(true);
+    Array.prototype.forEach.call(copy.querySelectorAll(".opt"), function (o) { o.parentNode.removeChild(o); });
+    return copy.textContent.trim();
+  }
+
+  // check shows each problem of step beside its field and in a summary at
+  // the top of the step; it says whether the step is fine.
+  function check(step) {
+    var bad = [];
+    controls(step).forEach(function (c) {
+      var msg = message(c);
+      setError(c, msg);
+      if (msg) bad.push({ c: c, msg: msg });
+    });
+    var old = step.querySelector(".step-alert");
+    if (old) old.parentNode.removeChild(old);
+    if (!bad.length) return true;
+    var box = el("div", "alert step-alert");
+    box.setAttribute("role", "alert");
+    box.tabIndex = -1;
+    box.appendChild(el("p", "", t("alert")));
+    var ul = el("ul");
+    bad.forEach(function (b) {
+      var a = el("a", "", labelOf(fieldOf(b.c)) + ": " + b.msg);
+      a.href = "#" + idOf(b.c);
+      ul.appendChild(el("li")).appendChild(a);
+    });
+    box.appendChild(ul);
+    var title = step.querySelector(".step-title");
+    title.parentNode.insertBefore(box, title.nextSibling);
+    // The fields of a collapsed confirm card are shown when one is wrong.
+    if (step.querySelector(".confirm-hidden.has-error")) expandCard();
+    return false;
+  }
+
+  // ---- showing a step ----
+
+  function show(i, focus) {
+    current = i;
+    steps.forEach(function (s, j) { s.hidden = j !== i; });
+    var last = i === steps.length - 1;
+    form.classList.toggle("on-last", last);
+    progress.querySelector(".progress-text").textContent = t("progress", { n: i + 1, total: steps.length });
+    progress.querySelector(".bar span").style.width = Math.round(((i + 1) * 100) / steps.length) + "%";
+    if (last) review();
+    if (focus) {
+      window.scrollTo(0, 0);
+      steps[i].querySelector(".step-title").focus();
+    }
+    form.dispatchEvent(new CustomEvent("leadgate:step", { bubbles: true, detail: { step: keyOf(i) } }));
+  }
+  // go moves to step i as a new history entry: the browser's Back returns.
+  function go(i, focus) {
+    if (i !== current) history.pushState({ step: keyOf(i) }, "", location.href);
+    show(i, focus);
+  }
+  window.addEventListener("popstate", function (e) {
+    var i = e.state && e.state.step ? indexOf(e.state.step) : 0;
+    show(i < 0 ? 0 : i, true);
+  });
+
+  form.addEventListener("click", function (e) {
+    var b = e.target.closest("button, a");
+    if (!b) return;
+    if (b.hasAttribute("data-next")) {
+      if (check(steps[current])) go(current + 1, true);
+      else steps[current].querySelector(".step-alert").focus();
+    } else if (b.hasAttribute("data-back")) {
+      go(Math.max(current - 1, 0), true);
+    } else if (b.hasAttribute("data-goto")) {
+      go(Number(b.getAttribute("data-goto")), true);
+    } else if (b.hasAttribute("data-expand")) {
+      expandCard();
+    }
+  });
+  // A summary line (the server's or a step's) opens the step of its field.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest('.alert a[href^="#f-"]');
+    if (!a) return;
+    var target = document.getElementById(a.getAttribute("href").slice(1));
+    if (!target) return;
+    e.preventDefault();
+    reveal(target);
+    var focusable = target.matches("fieldset") ? target.querySelector("input") : target;
+    focusable.focus();
+  });
+  function reveal(target) {
+    var i = stepOf(target);
+    if (i >= 0 && i !== current) go(i, false);
+    if (target.closest(".confirm-hidden")) expandCard();
+  }
+  // Another script (the sandbox's test fill) asks to show a field.
+  form.addEventListener("leadgate:show", function (e) { reveal(e.target); });
+
+  // ---- the confirm card of a prefilled identity ----
+
+  var cardFields = ["first_name", "middle_name", "last_name", "birth_date"];
+  function val(name) {
+    var c = form.elements[name];
+    return c && c.value ? c.value.trim() : "";
+  }
+  function formatDate(ymd) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd);
+    if (!m || !window.Intl) return ymd;
+    var d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
+    return new Intl.DateTimeFormat(lang, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(d);
+  }
+  function card() {
+    var box = steps[0].querySelector(".confirm");
+    if (!box || !form.hasAttribute("data-prefilled")) return;
+    var name = [val("first_name"), val("middle_name"), val("last_name")].filter(Boolean).join(" ");
+    var inputs = cardFields.map(function (n) { return form.elements[n]; }).filter(Boolean);
+    var fine = inputs.every(function (c) { return stepOf(c) === 0 && c.validity.valid && !fieldOf(c).classList.contains("has-error"); });
+    if (!val("first_name") || !val("last_name") || !fine) return;
+    var parts = [name];
+    if (val("birth_date")) parts.push(t("born", { date: formatDate(val("birth_date")) }));
+    if (val("city")) parts.push(val("city"));
+    box.appendChild(el("p", "confirm-text", parts.join(" · ")));
+    var change = el("button", "link", t("change"));
+    change.type = "button";
+    change.setAttribute("data-expand", "");
+    change.setAttribute("aria-expanded", "false");
+    box.appendChild(change);
+    box.hidden = false;
+    inputs.forEach(function (c) {
+      fieldOf(c).classList.add("confirm-hidden");
+      fieldOf(c).hidden = true;
+    });
+  }
+  function expandCard() {
+    var box = steps[0].querySelector(".confirm");
+    Array.prototype.forEach.call(form.querySelectorAll(".confirm-hidden"), function (f) { f.hidden = false; });
+    if (box && !box.hidden) {
+      box.hidden = true;
+      var first = form.elements.first_name;
+      if (first && stepOf(first) === current) first.focus();
+    }
+  }
+
+  // ---- the review of what will be sent ----
+
+  function shown(field) {
+    var c = field.querySelector("input, select");
+    if (!c) return "";
+    if (c.tagName === "SELECT") return c.selectedIndex > 0 ? c.options[c.selectedIndex].text : "";
+    if (c.type === "radio") {
+      var on = field.querySelector("input:checked");
+      return on ? on.parentNode.textContent.trim() : "";
+    }
+    if (c.type === "checkbox") return c.checked ? t("yes") : "";
+    if (c.type === "date") return c.value ? formatDate(c.value) : "";
+    return c.value.trim();
+  }
+  function review() {
+    var box = form.querySelector(".review");
+    if (!box) return;
+    box.textContent = "";
+    steps.slice(0, -1).forEach(function (s, i) {
+      var title = s.querySelector(".step-title").textContent;
+      var group = el("section", "review-group");
+      var head = el("div", "review-head");
+      head.appendChild(el("h3", "", title));
+      var change = el("button", "link", t("change"));
+      change.type = "button";
+      change.setAttribute("data-goto", String(i));
+      change.setAttribute("aria-label", t("change-step", { step: title }));
+      head.appendChild(change);
+      group.appendChild(head);
+      var dl = el("dl");
+      Array.prototype.forEach.call(s.querySelectorAll(".field"), function (f) {
+        var v = shown(f);
+        if (!v) return;
+        dl.appendChild(el("dt", "", labelOf(f)));
+        dl.appendChild(el("dd", "", v));
+      });
+      group.appendChild(dl);
+      box.appendChild(group);
+    });
+    box.hidden = false;
+  }
+
+  // ---- sending ----
+
+  form.addEventListener("submit", function (e) {
+    for (var i = 0; i < steps.length; i++) {
+      if (!check(steps[i])) {
+        e.preventDefault();
+        go(i, false);
+        steps[i].querySelector(".step-alert").focus();
+        return;
+      }
+    }
+    // At once, and until the answer: a second press sends nothing twice.
+    send.disabled = true;
+    send.setAttribute("aria-disabled", "true");
+    send.textContent = t("sending");
+  });
+  var sendText = send.textContent;
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted) { // back from the next page: the button works again
+      send.disabled = false;
+      send.removeAttribute("aria-disabled");
+      send.textContent = sendText;
+    }
+  });
+
+  // ---- start ----
+
+  // Every check is this script's own, in the catalog's words; the browser's
+  // bubble cannot point at a field on a hidden step.
+  form.noValidate = true;
+  form.classList.add("js-steps");
+  progress.hidden = false;
+  Array.prototype.forEach.call(form.querySelectorAll(".step-nav"), function (n) { n.hidden = false; });
+  card();
+  // The step to open: the first error's after a 422, else the one history
+  // remembers (a reload, Back from the next page), else the draft's.
+  var alert = document.getElementById("form-alert");
+  var firstError = alert && alert.querySelector('a[href^="#f-"]');
+  var target = firstError && document.getElementById(firstError.getAttribute("href").slice(1));
+  var start = target ? stepOf(target) : -1;
+  if (start < 0 && history.state && history.state.step) start = indexOf(history.state.step);
+  if (start < 0 && form.getAttribute("data-step")) start = indexOf(form.getAttribute("data-step"));
+  if (start < 0) start = 0;
+  history.replaceState({ step: keyOf(start) }, "", location.href);
+  show(start, false);
+  if (alert && target) alert.focus();
+})();
