@@ -84,7 +84,7 @@ func NewFlows(cfg []config.Flow) (*Flows, error) {
 		if err != nil {
 			return nil, fmt.Errorf("flows[%d]: time zone: %w", i, err)
 		}
-		steps := form.DefaultStepsOf(f)
+		steps := form.DefaultSteps
 		if len(c.Steps) > 0 {
 			steps = c.Steps
 		}

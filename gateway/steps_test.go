@@ -53,8 +53,8 @@ func TestFormPageInSteps(t *testing.T) {
 			t.Errorf("form page lacks %s", want)
 		}
 	}
-	if n := strings.Count(page, `class="step" id=`); n != 4 {
-		t.Errorf("es form: %d steps, want its 4", n)
+	if n := strings.Count(page, `class="step" id=`); n != 5 {
+		t.Errorf("es form: %d steps, want 5", n)
 	}
 	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(page)
 	back := do(h, "POST", "/apply", url.Values{"csrf_token": {csrf[1]}, "first_name": {"Ana"}}, first.Result().Cookies()...)

@@ -531,22 +531,3 @@ func (f *Form) Section(key string) *Section {
 	}
 	return nil
 }
-
-// DefaultStepsOf is the form's own default layout: the Spanish form asks
-// little enough that its consent and bank details share the last step.
-func DefaultStepsOf(f *Form) []Step {
-	if s, ok := defaultSteps[f.Name]; ok {
-		return s
-	}
-	return DefaultSteps
-}
-
-// defaultSteps are the forms' own defaults where DefaultSteps reads worse.
-var defaultSteps = map[string][]Step{
-	"es": {
-		{Key: "you", Sections: []string{"loan", "personal"}},
-		{Key: "contact", Sections: []string{"contact", "address"}},
-		{Key: "income", Sections: []string{"income", "bank"}},
-		{Key: "review", Sections: []string{"consent"}},
-	},
-}

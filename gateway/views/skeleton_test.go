@@ -97,7 +97,7 @@ func TestCheckStepsNamesMissingTitles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, lang := range []string{"es", "en"} {
-		if err := views.CheckSteps(form.ES, lang, form.DefaultStepsOf(form.ES)); err != nil {
+		if err := views.CheckSteps(form.ES, lang, form.DefaultSteps); err != nil {
 			t.Errorf("es/%s: %v", lang, err)
 		}
 	}

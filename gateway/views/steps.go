@@ -53,7 +53,7 @@ func (v *Views) arrange(p *FormPage, f *form.Form, lang string, l Layout) {
 	p.Page.Description = c.TF(f.Name, "meta.description")
 	steps := l.Steps
 	if len(steps) == 0 {
-		steps = form.DefaultStepsOf(f)
+		steps = form.DefaultSteps
 	}
 	index := map[string]int{}
 	for i, s := range f.Sections {
