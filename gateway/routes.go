@@ -23,7 +23,7 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 	r.POST("/draft", lim.draft, handleDraft(p.drafts))
 	r.POST("/draft/left", lim.draft, handleDraftLeft(p.drafts))
 	get(r, "/status/:id", lim.status, handleStatus(p.sessions, p.flows, p.Store, p.forms, p.next, p.respond, p.Views, p.Now))
-	get(r, "/api/v1/applications/:id", lim.status, handleApplicationJSON(p.sessions, p.Store, p.next, p.respond))
+	get(r, "/api/v1/applications/:id", lim.status, handleApplicationJSON(p.sessions, p.flows, p.Store, p.next, p.respond))
 	prefill := r.Group("/api/v1/prefill/:token",
 		prefillAccess(p.Config.PrefillAPI.Keys, p.Config.PrefillAPI.AllowedOrigins, lim.prefillIP, lim.prefillBrowser, p.respond))
 	prefill.OPTIONS("", func(*gin.Context) {}) // answered by prefillAccess

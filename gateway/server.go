@@ -56,6 +56,8 @@ type Applications interface {
 	Create(ctx context.Context, n store.New) (providers.Record, bool, error)
 	Get(ctx context.Context, id string) (providers.Record, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
+	// Attempts tell the waiting page which lender is being asked.
+	Attempts(ctx context.Context, id string) ([]providers.Attempt, error)
 	MarkRedirected(ctx context.Context, id string, postbacks []string) error
 }
 

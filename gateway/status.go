@@ -76,6 +76,10 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 			renderStatus(c, vs, respond, v)
 		default:
 			v := vs.StatusView(flow.Locale, cat.T("status.pending.title"), cat.T("status.pending.message"))
+			if n, total := asking(c.Request.Context(), apps, rec.ID, flow); n > 0 {
+				v.Checking = cat.T("status.checking", map[string]any{"n": n, "total": total})
+				v.CheckingText = cat.T("status.checking")
+			}
 			// Without JavaScript the page refreshes itself every 2s (the
 			// layout puts the meta refresh inside <noscript>); with it,
 			// status.js polls instead, so no page reloads under a reader.
@@ -98,10 +102,34 @@ type applicationJSON struct {
 	ID          string           `json:"id"`
 	Status      providers.Status `json:"status"`
 	RedirectURL string           `json:"redirect_url,omitempty"`
+	// Lender of Lenders is being asked, while pending.
+	Lender  int `json:"lender,omitempty"`
+	Lenders int `json:"lenders,omitempty"`
+}
+
+// asking says which of the flow's lenders a pending application is with
+// (the last one posted, or the first before any post) and how many the
+// flow has: the waiting page says "lender 1 of 2", never which lender.
+// 0 when it cannot tell (a failure costs the line, never the page).
+func asking(ctx context.Context, apps Applications, id string, flow *Flow) (n, total int) {
+	atts, err := apps.Attempts(ctx, id)
+	if err != nil || len(flow.Buyers) == 0 {
+		return 0, 0
+	}
+	n = 1
+	if len(atts) > 0 {
+		last := atts[len(atts)-1].Buyer
+		for i, b := range flow.Buyers {
+			if b == last {
+				n = i + 1
+			}
+		}
+	}
+	return n, len(flow.Buyers)
 }
 
 // handleApplicationJSON handles "GET /api/v1/applications/:id".
-func handleApplicationJSON(sessions *session.Sessions, apps Applications, next *outcomes, respond *responder) gin.HandlerFunc {
+func handleApplicationJSON(sessions *session.Sessions, flows *Flows, apps Applications, next *outcomes, respond *responder) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		sess, known := sessions.Load(c.Request)
 		rec, err := owned(c.Request.Context(), sessions, apps, sess, known, c.Param("id"))
@@ -111,6 +139,11 @@ func handleApplicationJSON(sessions *session.Sessions, apps Applications, next *
 		}
 		noStore(c)
 		out := applicationJSON{ID: rec.ID, Status: rec.Status}
+		if rec.Status == providers.StatusPending {
+			if flow := flows.ByName(rec.Flow); flow != nil {
+				out.Lender, out.Lenders = asking(c.Request.Context(), apps, rec.ID, flow)
+			}
+		}
 		if target, leaving := next.next(rec); leaving {
 			next.redirected(c.Request.Context(), reqID(c), rec) // the waiting page's script follows redirect_url
 			out.RedirectURL = target

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -99,5 +100,35 @@ func TestOnePageLayout(t *testing.T) {
 	}
 	if !strings.Contains(page, "<h1>Revisar y enviar</h1>") || !strings.Contains(page, `name="iban"`) {
 		t.Error("one-page form lacks its headline or a field")
+	}
+}
+
+// attemptsOnly is a store that knows an application's attempts only.
+type attemptsOnly struct {
+	Applications
+	atts []providers.Attempt
+}
+
+func (a attemptsOnly) Attempts(context.Context, string) ([]providers.Attempt, error) {
+	return a.atts, nil
+}
+
+// The waiting page counts the lender being asked among the flow's, from
+// the attempts so far: the first before any post, the last one posted
+// after.
+func TestAskingCountsLenders(t *testing.T) {
+	flow := &Flow{Flow: config.Flow{Buyers: []string{"lokyata", "astoria"}}}
+	for _, tt := range []struct {
+		atts     []providers.Attempt
+		n, total int
+	}{
+		{nil, 1, 2},
+		{[]providers.Attempt{{Buyer: "lokyata"}}, 1, 2},
+		{[]providers.Attempt{{Buyer: "lokyata"}, {Buyer: "astoria", Tier: "tier150"}, {Buyer: "astoria", Tier: "tier100"}}, 2, 2},
+	} {
+		n, total := asking(context.Background(), attemptsOnly{atts: tt.atts}, "x", flow)
+		if n != tt.n || total != tt.total {
+			t.Errorf("after %d attempts: lender %d of %d, want %d of %d", len(tt.atts), n, total, tt.n, tt.total)
+		}
 	}
 }

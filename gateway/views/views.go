@@ -418,6 +418,10 @@ type StatusPage struct {
 	SelfURL  string
 	Link     string
 	LinkText string
+	// Checking is "Checking lender 1 of 2" while pending (empty when not
+	// known); CheckingText is the same with {n} and {total} left for
+	// status.js to fill as the answer moves on.
+	Checking, CheckingText string
 }
 
 // StatusView is the view of a waiting, no-offer or error page.

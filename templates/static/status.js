@@ -9,6 +9,10 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (s) {
         if (s && s.status !== 'pending') { window.location.replace(window.location.href); return; }
+        var line = document.querySelector('.checking');
+        if (s && line && s.lender && s.lenders) {
+          line.textContent = line.getAttribute('data-text').replace('{n}', s.lender).replace('{total}', s.lenders);
+        }
         setTimeout(poll, 1000);
       })
       .catch(function () { setTimeout(poll, 2000); });
