@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"maps"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -219,7 +221,7 @@ func variantServer(t *testing.T) (*httptest.Server, *store.Store, *jobs.Visits) 
 		d.Config.RateLimits.Apply = "10000-M"
 		d.Config.Flows[0].Variants = twoVariants
 		visits = &jobs.Visits{Store: d.Store.(*store.Store)}
-		d.Funnel, d.Steps = visits, visits
+		d.Funnel, d.Steps, d.Drafts = visits, visits, d.Store.(*store.Store)
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -266,3 +268,47 @@ func decideAll(t *testing.T, st *store.Store, sent map[string]*store.FunnelRow) 
 }
 
 var _ = form.DefaultSteps
+
+// The seam between drafts and the dashboard: a session's draft saves and
+// its pagehide beacon reach the step funnel through the real counter, per
+// variant: its first field as started, each step it reached once, and its
+// leaving with the last field it touched (names only).
+func TestDraftsFeedTheStepFunnel(t *testing.T) {
+	srv, st, visits := variantServer(t)
+	b := newBrowser(t, srv)
+	page := b.get("/?utm_source=cashcat.ph&utm_campaign=steps").Body
+	variant := shownVariant(t, page)
+	csrf := hidden(page).Get("csrf_token")
+	for _, post := range []url.Values{
+		{"csrf_token": {csrf}, "step": {"you"}, "field": {"first_name"}, "first_name": {"Ana"}},
+		{"csrf_token": {csrf}, "step": {"you"}, "field": {"first_name"}, "first_name": {"Anabel"}},
+		{"csrf_token": {csrf}, "step": {"contact"}, "field": {"email"}, "email": {"ana@example.com"}},
+	} {
+		if w := b.do("POST", "/draft", post); w.Code != 204 {
+			t.Fatalf("draft save: %d %s", w.Code, w.Body)
+		}
+	}
+	if w := b.do("POST", "/draft/left", url.Values{"csrf_token": {csrf}, "step": {"contact"}, "field": {"email"}}); w.Code != 204 {
+		t.Fatalf("pagehide beacon: %d", w.Code)
+	}
+	ctx := context.Background()
+	if err := visits.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	rows, err := st.Steps(ctx, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, r := range rows {
+		if r.Variant != variant || r.Campaign != "steps" || r.Flow != "es" {
+			t.Errorf("counted under %s/%s/%s, want es/steps/%s", r.Flow, r.Campaign, r.Variant, variant)
+		}
+		got[r.Stage+":"+r.Name] += r.Count
+	}
+	want := map[string]int64{"started:": 1, "reached:you": 1, "reached:contact": 1, "left:contact": 1, "last_field:email": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("step funnel: got %v, want %v", got, want)
+	}
+}
