@@ -13,8 +13,8 @@ import (
 	"github.com/ulule/limiter/v3"
 
 	"github.com/leadgate/leadgate/gateway/views"
-	"github.com/leadgate/leadgate/internal/bounded"
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/bounded"
 )
 
 // adminFailures is how many wrong passwords one address may try a minute.

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/leadgate/leadgate/gateway/form"
-	"github.com/leadgate/leadgate/internal/bounded"
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/bounded"
 	"github.com/leadgate/leadgate/providers/cashcat"
 )
 

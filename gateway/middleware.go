@@ -15,7 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/leadgate/leadgate/gateway/config"
-	"github.com/leadgate/leadgate/internal/bounded"
+	"github.com/leadgate/leadgate/providers/bounded"
 	"github.com/ulule/limiter/v3"
 )
 

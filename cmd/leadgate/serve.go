@@ -26,8 +26,8 @@ import (
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/submit"
 	"github.com/leadgate/leadgate/gateway/vault"
-	"github.com/leadgate/leadgate/internal/bounded"
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/bounded"
 	"github.com/leadgate/leadgate/providers/buyers"
 	"github.com/leadgate/leadgate/providers/cashcat"
 )

@@ -250,7 +250,7 @@ func TestRepositoryConfigLoads(t *testing.T) {
 // The replica config written inline in docker-compose.yml loads: the
 // compose file cannot drift from what leadgate accepts.
 func TestComposeReplicaConfigLoads(t *testing.T) {
-	raw, err := os.ReadFile("../../docker-compose.yml")
+	raw, err := os.ReadFile("../../cmd/leadgate/docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/ulule/limiter/v3"
 	sredis "github.com/ulule/limiter/v3/drivers/store/redis"
 
-	memlimit "github.com/leadgate/leadgate/internal/bounded"
+	memlimit "github.com/leadgate/leadgate/providers/bounded"
 )
 
 // LimitStore is a rate-limit store shared by replicas in Redis, falling

@@ -16,8 +16,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/leadgate/leadgate/internal/bounded"
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/bounded"
 )
 
 // Session is a consumer's visit. It lives in a cookie sealed with

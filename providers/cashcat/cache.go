@@ -9,8 +9,8 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/leadgate/leadgate/internal/bounded"
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/bounded"
 )
 
 // Source is anything that returns the lead behind a token: the HTTP client,
