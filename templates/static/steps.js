@@ -17,6 +17,7 @@
   var progress = form.querySelector(".progress");
   var current = -1;
   var lang = document.documentElement.lang || "en";
+  var lead = document.querySelector("main .lead");
 
   function t(key, params) {
     var s = form.getAttribute("data-t-" + key) || "";
@@ -133,6 +134,8 @@
     steps.forEach(function (s, j) { s.hidden = j !== i; });
     var last = i === steps.length - 1;
     form.classList.toggle("on-last", last);
+    // "We have filled in what you already gave us" is the first step's.
+    if (lead) lead.hidden = i > 0;
     progress.querySelector(".progress-text").textContent = t("progress", { n: i + 1, total: steps.length });
     progress.querySelector(".bar span").style.width = Math.round(((i + 1) * 100) / steps.length) + "%";
     if (last) review();
@@ -230,6 +233,68 @@
     }
   }
 
+  // ---- fewer lines per step ----
+
+  // The fields derive.js fills from a required answer (the state from the
+  // ZIP code, the license state from the state, the home phone from the
+  // mobile, the last pay date from the next one) show as one line: the
+  // label, the value or where it comes from, and Change, which opens the
+  // field. A field with an error opens by itself (app.css).
+  var derived = ["state", "drivers_license_state", "home_phone", "last_pay_date"];
+  function derivedRows() {
+    derived.forEach(function (name) {
+      var c = form.elements[name];
+      if (!c || !c.tagName || !fieldOf(c) || stepOf(c) < 0) return;
+      var field = fieldOf(c), hint = field.querySelector(".hint");
+      if (field.classList.contains("has-error")) return;
+      var row = el("p", "derived-row");
+      var value = el("span", "derived-value");
+      row.appendChild(el("span", "derived-label", labelOf(field)));
+      row.appendChild(value);
+      var change = el("button", "link", t("change"));
+      change.type = "button";
+      change.setAttribute("aria-label", t("change-step", { step: labelOf(field) }));
+      change.setAttribute("aria-expanded", "false");
+      row.appendChild(change);
+      field.insertBefore(row, field.firstChild);
+      field.classList.add("derived-field");
+      function update() {
+        var v = shown(field);
+        value.textContent = v || (hint ? hint.textContent : "");
+        value.classList.toggle("derived-empty", !v);
+      }
+      update();
+      c.addEventListener("change", update);
+      change.addEventListener("click", function () {
+        field.classList.remove("derived-field");
+        row.parentNode.removeChild(row);
+        c.focus();
+      });
+    });
+  }
+
+  // An optional field still empty waits behind a one-line button in its
+  // place ("+ Apartment or suite (optional)"): most consumers skip it. A
+  // value, or an error, keeps the field open.
+  function optionalFields() {
+    Array.prototype.forEach.call(form.querySelectorAll(".step .section > .field"), function (f) {
+      var c = f.querySelector("input, select"), opt = f.querySelector(".opt");
+      if (!c || !opt || c.type === "checkbox" || c.type === "radio" || c.required || c.hasAttribute("data-m-missing") ||
+        c.value || f.classList.contains("has-error") || f.classList.contains("confirm-hidden")) return;
+      var button = el("button", "link more-button", "+ " + labelOf(f) + " " + opt.textContent);
+      button.type = "button";
+      button.setAttribute("aria-expanded", "false");
+      button.setAttribute("aria-controls", f.id = c.id + "-field");
+      f.hidden = true;
+      f.parentNode.insertBefore(button, f);
+      button.addEventListener("click", function () {
+        f.hidden = false;
+        button.parentNode.removeChild(button);
+        c.focus();
+      });
+    });
+  }
+
   // ---- the review of what will be sent ----
 
   function shown(field) {
@@ -244,29 +309,43 @@
     if (c.type === "date") return c.value ? formatDate(c.value) : "";
     return c.value.trim();
   }
+  // review lists what will be sent, one group per step, each a line that
+  // fits (the step's title and the start of its answers) with its Change;
+  // the group opens into every answer, label and value side by side. So
+  // the review with the consents stays within 1.5 screens of a phone.
   function review() {
     var box = form.querySelector(".review");
     if (!box) return;
+    var open = {};
+    Array.prototype.forEach.call(box.querySelectorAll("details[open]"), function (d) { open[d.getAttribute("data-i")] = true; });
     box.textContent = "";
     steps.slice(0, -1).forEach(function (s, i) {
       var title = s.querySelector(".step-title").textContent;
       var group = el("section", "review-group");
-      var head = el("div", "review-head");
-      head.appendChild(el("h3", "", title));
+      var details = el("details");
+      details.setAttribute("data-i", String(i));
+      details.open = !!open[i];
+      var summary = el("summary");
+      summary.appendChild(el("span", "review-title", title));
+      var dl = el("dl"), values = [];
+      Array.prototype.forEach.call(s.querySelectorAll(".field"), function (f) {
+        var v = shown(f);
+        if (!v) return;
+        values.push(v);
+        var row = el("div");
+        row.appendChild(el("dt", "", labelOf(f)));
+        row.appendChild(el("dd", "", v));
+        dl.appendChild(row);
+      });
+      summary.appendChild(el("span", "review-preview", values.join(" · ")));
+      details.appendChild(summary);
+      details.appendChild(dl);
+      group.appendChild(details);
       var change = el("button", "link", t("change"));
       change.type = "button";
       change.setAttribute("data-goto", String(i));
       change.setAttribute("aria-label", t("change-step", { step: title }));
-      head.appendChild(change);
-      group.appendChild(head);
-      var dl = el("dl");
-      Array.prototype.forEach.call(s.querySelectorAll(".field"), function (f) {
-        var v = shown(f);
-        if (!v) return;
-        dl.appendChild(el("dt", "", labelOf(f)));
-        dl.appendChild(el("dd", "", v));
-      });
-      group.appendChild(dl);
+      group.appendChild(change);
       box.appendChild(group);
     });
     box.hidden = false;
@@ -306,6 +385,8 @@
   progress.hidden = false;
   Array.prototype.forEach.call(form.querySelectorAll(".step-nav"), function (n) { n.hidden = false; });
   card();
+  derivedRows();
+  optionalFields();
   // The step to open: the first error's after a 422, else the one history
   // remembers (a reload, Back from the next page), else the draft's.
   var alert = document.getElementById("form-alert");
