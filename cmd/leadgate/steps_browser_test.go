@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -173,5 +175,217 @@ func keepShot(t *testing.T, ctx context.Context, name string) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Error(err)
+	}
+}
+
+// answer is what a person gives for one field: keys typed into it, or
+// the value of the option or radio picked.
+type answer struct {
+	name, keys, pick string
+	// want is the field's value afterwards when it is not keys (a date
+	// typed as the browser shows it).
+	want string
+}
+
+// value is what the field holds once answered.
+func (a answer) value() string {
+	switch {
+	case a.want != "":
+		return a.want
+	case a.pick != "":
+		return a.pick
+	}
+	return a.keys
+}
+
+// sel is the CSS selector of the answer's field (its radio, for a pick
+// of a radio).
+func (a answer) sel() string { return `form.apply [name="` + a.name + `"]` }
+
+// give answers on the step shown as a person does: keys typed one by one
+// into the field, a tap on a radio, an option picked from a list (and
+// the change event a person's pick fires).
+func give(t *testing.T, ctx context.Context, answers ...answer) {
+	t.Helper()
+	for _, a := range answers {
+		var act chromedp.Action[chromedp.Void]
+		switch {
+		case a.keys != "":
+			act = chromedp.SendKeys(chromedp.CSS(a.sel()), a.keys)
+		case strings.Contains(a.name, "is_"):
+			act = chromedp.Click(chromedp.CSS(a.sel() + `[value="` + a.pick + `"]`))
+		default:
+			act = chromedp.Steps(chromedp.SetValue(chromedp.CSS(a.sel()), a.pick),
+				script(`document.querySelector('`+a.sel()+`').dispatchEvent(new Event('change', {bubbles: true}))`))
+		}
+		if err := chromedp.Do(ctx, act); err != nil {
+			t.Fatalf("answering %s: %v", a.name, err)
+		}
+	}
+}
+
+// checkAnswers fails on every answered field that no longer holds its value.
+func checkAnswers(t *testing.T, ctx context.Context, when string, answers ...answer) {
+	t.Helper()
+	for _, a := range answers {
+		js := `document.querySelector('` + a.sel() + `').value`
+		if strings.Contains(a.name, "is_") {
+			js = `(document.querySelector('` + a.sel() + `:checked') || {}).value || ""`
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil || got != a.value() {
+			t.Errorf("%s: %s holds %q (%v), want %q", when, a.name, got, err, a.value())
+		}
+	}
+}
+
+// walkStep is one step of a walk: its key and what the person gives on it.
+type walkStep struct {
+	key     string
+	answers []answer
+}
+
+// historyMove moves through the tab's own history by delta entries, as
+// the browser's Back and Forward buttons do (chromedp.NavigateBack waits
+// for a page load, which a step's history entry never has).
+func historyMove(t *testing.T, ctx context.Context, delta int64) {
+	t.Helper()
+	h, err := chromedp.Call(ctx, page.GetNavigationHistory, cdp.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := h.CurrentIndex + delta
+	if i < 0 || i >= int64(len(h.Entries)) {
+		t.Fatalf("history has no entry %d (at %d of %d)", i, h.CurrentIndex, len(h.Entries))
+	}
+	if _, err := chromedp.Call(ctx, page.NavigateToHistoryEntry, page.NavigateToHistoryEntryParams{EntryID: h.Entries[i].ID}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// walk goes through a flow's steps as a person does: types each step's
+// answers, presses Next; on the second step presses Back and Next; on the
+// third uses the browser's Back and Forward; then reloads and finds every
+// value and the step. axe-core checks every step. It ends on the review.
+func walk(t *testing.T, g *instance, ctx context.Context, axeSrc string, steps []walkStep) {
+	t.Helper()
+	var given []answer
+	for i, st := range steps {
+		waitStep(t, ctx, st.key)
+		axe(t, ctx, axeSrc, "step "+st.key)
+		give(t, ctx, st.answers...)
+		given = append(given, st.answers...)
+		switch i {
+		case 1: // Back and Next, the page's own buttons
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form.apply .step:not([hidden]) [data-back]`))); err != nil {
+				t.Fatalf("pressing Back: %v", err)
+			}
+			waitStep(t, ctx, steps[0].key)
+			next(t, ctx)
+			waitStep(t, ctx, st.key)
+		case 2: // the browser's Back and Forward, then a reload
+			historyMove(t, ctx, -1)
+			waitStep(t, ctx, steps[1].key)
+			historyMove(t, ctx, +1)
+			waitStep(t, ctx, st.key)
+			var typed []string
+			for _, a := range given {
+				if a.keys != "" {
+					typed = append(typed, `value="`+a.value()+`"`)
+				}
+			}
+			waitDraft(t, g, sessionCookie(t, ctx), typed...)
+			if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`form.apply`))); err != nil {
+				t.Fatalf("reloading: %v", err)
+			}
+			waitStep(t, ctx, st.key)
+			checkAnswers(t, ctx, "after a reload", given...)
+		}
+		if i < len(steps)-1 {
+			next(t, ctx)
+		}
+	}
+	checkAnswers(t, ctx, "on the review", given...)
+}
+
+// usWalk and esWalk are what a prefilled consumer of each flow types, step
+// by step (the rest is prefilled or derived).
+func usWalk() []walkStep {
+	day := time.Now().AddDate(0, 0, 9).Format("2006-01-02")
+	return []walkStep{
+		{"you", []answer{{name: "ssn", keys: "876-54-3210"}, {name: "is_citizen", pick: "1"}, {name: "is_military", pick: "0"},
+			{name: "drivers_license_number", keys: "D1234567"}}},
+		{"contact", []answer{{name: "mobile_phone", keys: "512 555 0134"}, {name: "work_phone", keys: "512 555 0136"},
+			{name: "address_line1", keys: "1 Congress Ave"}, {name: "postal_code", keys: "78702"}, {name: "housing", pick: "rent"},
+			{name: "months_at_address", keys: "30"}}},
+		{"income", []answer{{name: "employment_type", pick: "full_time"}, {name: "employer_name", keys: "Acme Corp"},
+			{name: "employer_address", keys: "2 Main St"}, {name: "supervisor_name", keys: "Jane Roe"},
+			{name: "employed_since", keys: usDateKeys("2022-03-01"), want: "2022-03-01"}, {name: "pay_frequency", pick: "biweekly"},
+			{name: "pay_method", pick: "direct_deposit"}, {name: "next_pay_date", keys: usDateKeys(day), want: day}}},
+		{"bank", []answer{{name: "bank_name", keys: "Chase"}, {name: "bank_routing_number", keys: "021000021"},
+			{name: "bank_account_number", keys: "12345678"}, {name: "bank_months", keys: "40"}}},
+		{"review", nil},
+	}
+}
+
+func esWalk() []walkStep {
+	day := time.Now().AddDate(0, 0, 10).Format("2006-01-02")
+	return []walkStep{
+		{"you", []answer{{name: "loan_period_days", keys: "30"}, {name: "national_id", keys: "60604016M"}, {name: "marital_status", pick: "single"}}},
+		{"contact", []answer{{name: "mobile_phone", keys: "612 345 678"}, {name: "address_line1", keys: "Calle Mayor"},
+			{name: "house_number", keys: "5"}, {name: "postal_code", keys: "33560"}, {name: "housing", pick: "rent"}}},
+		{"income", []answer{{name: "employed_since", keys: usDateKeys("2020-01-01"), want: "2020-01-01"},
+			{name: "monthly_expenses", keys: "600"}, {name: "next_pay_date", keys: usDateKeys(day), want: day}}},
+		{"bank", []answer{{name: "iban", keys: "ES50 2080 3294 3387 5223 9563"}}},
+		{"review", nil},
+	}
+}
+
+// TestBrowserWalkSteps: a prefilled consumer of each flow on a phone goes
+// through the steps typing key by key, presses Back and Next, uses the
+// browser's Back and Forward, reloads half-way and finds every value and
+// the step, reviews what will be sent, ticks the consents and Sends:
+// "Sending…" at once, then the buyer's page. axe-core finds nothing on any
+// step.
+func TestBrowserWalkSteps(t *testing.T) {
+	t.Parallel()
+	src := axeSource(t)
+	g := start(t, "")
+	for _, tt := range []struct {
+		flow, link, welcome, sending string
+		steps                        []walkStep
+		consents                     []string
+	}{
+		{"us", flowLinks[0].link, "/sandbox/lender/welcome?buyer=Lokyata", "Sending…", usWalk(), []string{"consent_terms", "consent_tcpa"}},
+		{"es", flowLinks[1].link, "/sandbox/lender/welcome?buyer=Casheddy", "Enviando…", esWalk(), []string{"consent_terms", "consent_marketing"}},
+	} {
+		t.Run(tt.flow, func(t *testing.T) {
+			ctx := chromium(t)
+			openPage(t, ctx, g.URL+tt.link)
+			walk(t, g, ctx, src, tt.steps)
+			review := text(t, ctx, `form.apply .review`)
+			for _, st := range tt.steps {
+				for _, a := range st.answers {
+					if a.keys != "" && a.want == "" && !strings.Contains(review, a.keys) {
+						t.Errorf("the review does not list %s (%q): %s", a.name, a.keys, review)
+					}
+				}
+			}
+			tick(t, ctx, tt.consents...)
+			axe(t, ctx, src, "review, consents ticked")
+			// The button says it is sending as the request leaves: noted
+			// by a listener after the page's own, kept in the tab's
+			// sessionStorage for the buyer's page (same origin here).
+			if err := chromedp.Do(ctx, script(`document.querySelector('form.apply').addEventListener('submit', e => {
+			  const b = e.target.querySelector('button.send'); sessionStorage.setItem('said', b.textContent + (b.disabled ? ' disabled' : '')); })`)); err != nil {
+				t.Fatal(err)
+			}
+			send(t, ctx)
+			waitLocation(t, ctx, tt.welcome, 30*time.Second)
+			said, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem('said') || ''`))
+			if err != nil || said != tt.sending+" disabled" {
+				t.Errorf("on Send the button said %q (%v), want %q and disabled", said, err, tt.sending)
+			}
+		})
 	}
 }
