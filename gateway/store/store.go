@@ -23,7 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite": no cgo
+	"modernc.org/sqlite" // pure-Go SQLite driver: no cgo
 
 	"github.com/leadgate/leadgate/gateway/vault"
 	"github.com/leadgate/leadgate/providers"
@@ -75,7 +75,13 @@ type Store struct {
 	// PostgreSQL replica's leases to its life (session.go).
 	lock    *os.File
 	session *session
+	// writer writes new applications in batches (SQLite; nil on
+	// PostgreSQL: commit.go).
+	writer *committer
 }
+
+// sqliteConns is how many connections a SQLite store keeps open.
+const sqliteConns = 8
 
 // Open opens the store at dsn and migrates it: sqlite://PATH (embedded,
 // one replica) or postgres://... (shared by several replicas).
@@ -99,11 +105,20 @@ func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) 
 	// Pragmas go in the DSN so that every pooled connection gets them;
 	// _txlock=immediate takes the write lock at BEGIN, so concurrent
 	// read-then-write transactions wait instead of failing with SQLITE_BUSY.
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	conn, err := sqlite.NewConnector("file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	db := sql.OpenDB(stmtConnector{conn})
+	// Connections are kept, not opened per burst: database/sql keeps two
+	// idle by default, so 64 requests at once opened and closed SQLite
+	// connections (each reading the schema, each losing its prepared
+	// statements) on every burst. A few connections serve every reader
+	// (WAL: readers do not wait for the writer) and bound how many wait
+	// on SQLite's write lock.
+	db.SetMaxOpenConns(sqliteConns)
+	db.SetMaxIdleConns(sqliteConns)
 	s := &Store{db: db, keys: keys, now: time.Now, lock: lock}
 	if err := s.migrate(ctx, goose.DialectSQLite3); err != nil {
 		s.Close()
@@ -117,6 +132,7 @@ func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) 
 	}
 	// The database file holds personal data, even if sealed.
 	os.Chmod(path, 0o600)
+	s.writer = newCommitter(s)
 	return s, nil
 }
 
@@ -178,6 +194,9 @@ func (s *Store) reclaim(ctx context.Context) error {
 
 // Close closes the database, and with it the session or the file lock.
 func (s *Store) Close() error {
+	if s.writer != nil {
+		s.writer.close()
+	}
 	err := s.db.Close()
 	if s.pool != nil {
 		s.pool.Close() // a *sql.DB made from a pool does not close it
@@ -205,47 +224,64 @@ func fromMS(v int64) time.Time {
 
 // Create stores a new application, sealed, as pending and due now. Posting
 // the same form twice (one idempotency key) creates it once: the second
-// call returns the first application and created=false.
+// call returns the first application and created=false. It returns once
+// the application is committed (on SQLite, with the others submitted at
+// the same moment: commit.go).
 func (s *Store) Create(ctx context.Context, n New) (app providers.Record, created bool, err error) {
-	now := s.now()
 	plain, err := json.Marshal(Sealed{Submission: n.Submission})
 	if err != nil {
 		return providers.Record{}, false, fmt.Errorf("store: %w", err)
 	}
-	keyID, sealed := s.keys.Seal(plain, []byte(n.ID))
-	a := n.Submission.Attribution
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO applications
-			(id, session_hash, idempotency_key, flow, form, currency, status,
-			 utm_source, utm_medium, utm_campaign, utm_content, utm_term, variant, prefilled,
-			 created_at, updated_at, deadline_at, next_run_at, key_id, pii)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (idempotency_key) DO NOTHING`),
-			n.ID, n.SessionHash, n.IdempotencyKey, n.Flow, n.Form, n.Currency, providers.StatusPending,
-			a.Source, a.Medium, a.Campaign, a.Content, a.Term, providers.Cut(a.Variant, 32), n.Prefilled,
-			ms(now), ms(now), ms(now.Add(n.Deadline)), ms(now), keyID, sealed)
-		if err != nil {
+	j := &createJob{n: n, now: s.now()}
+	j.keyID, j.sealed = s.keys.Seal(plain, []byte(n.ID))
+	if s.writer != nil {
+		err = s.writer.write(ctx, j)
+	} else {
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			j.created, err = s.insertApplication(ctx, tx, j)
 			return err
-		}
-		if rows, _ := res.RowsAffected(); rows == 1 {
-			created = true
-			for _, k := range n.Keys {
-				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO application_keys (application_id, key_hash) VALUES (?, ?)
-					ON CONFLICT (application_id, key_hash) DO NOTHING`), n.ID, k); err != nil {
-					return err
-				}
-			}
-			if n.DraftKey != "" {
-				return s.closeDraft(ctx, tx, n.DraftKey)
-			}
-		}
-		return nil
-	})
+		})
+	}
 	if err != nil {
 		return providers.Record{}, false, fmt.Errorf("store: creating application: %w", err)
 	}
 	app, err = s.getBy(ctx, "idempotency_key", n.IdempotencyKey)
-	return app, created, err
+	return app, j.created, err
+}
+
+// insertApplication writes j's application, its duplicate keys and its
+// draft's closing in tx; created is false when its idempotency key was
+// taken already.
+func (s *Store) insertApplication(ctx context.Context, tx *sql.Tx, j *createJob) (created bool, err error) {
+	n, now := j.n, j.now
+	a := n.Submission.Attribution
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO applications
+		(id, session_hash, idempotency_key, flow, form, currency, status,
+		 utm_source, utm_medium, utm_campaign, utm_content, utm_term, variant, prefilled,
+		 created_at, updated_at, deadline_at, next_run_at, key_id, pii)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (idempotency_key) DO NOTHING`),
+		n.ID, n.SessionHash, n.IdempotencyKey, n.Flow, n.Form, n.Currency, providers.StatusPending,
+		a.Source, a.Medium, a.Campaign, a.Content, a.Term, providers.Cut(a.Variant, 32), n.Prefilled,
+		ms(now), ms(now), ms(now.Add(n.Deadline)), ms(now), j.keyID, j.sealed)
+	if err != nil {
+		return false, err
+	}
+	if rows, _ := res.RowsAffected(); rows != 1 {
+		return false, nil
+	}
+	for _, k := range n.Keys {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO application_keys (application_id, key_hash) VALUES (?, ?)
+			ON CONFLICT (application_id, key_hash) DO NOTHING`), n.ID, k); err != nil {
+			return false, err
+		}
+	}
+	if n.DraftKey != "" {
+		if err := s.closeDraft(ctx, tx, n.DraftKey); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 const appColumns = `id, session_hash, flow, form, currency, status, redirect_url, buyer, revenue, reason,

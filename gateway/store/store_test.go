@@ -769,3 +769,61 @@ func testPostbacksQueuedWithTheVerdict(t *testing.T, open opener) {
 		t.Errorf("finishing another's postback: got %v", err)
 	}
 }
+
+// Many consumers submitting at once are written in fewer transactions than
+// applications (group commit), each told its own result: an application
+// that fails its constraint fails alone, the others are stored; and every
+// application answered is in the file when it is opened again.
+func TestGroupCommit(t *testing.T) {
+	s, path := open(t)
+	ctx := context.Background()
+	if _, _, err := s.Create(ctx, newApp("taken", "first-form")); err != nil {
+		t.Fatal(err)
+	}
+	// Hold SQLite's write lock, so that every submission below queues
+	// behind the writer before any is written.
+	hold, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := s.writer.commits.Load()
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		id := fmt.Sprintf("app-%02d", i)
+		if i == 7 {
+			id = "taken" // a new form with an id already stored: the primary key refuses it
+		}
+		wg.Go(func() { _, _, errs[i] = s.Create(ctx, newApp(id, fmt.Sprintf("form-%02d", i))) })
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(s.writer.jobs) < n-1 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	hold.Rollback()
+	wg.Wait()
+	for i, err := range errs {
+		if got, want := err != nil, i == 7; got != want {
+			t.Errorf("submission %d: got error %v, want an error: %v", i, err, want)
+		}
+	}
+	if commits := s.writer.commits.Load() - before; commits >= n/2 {
+		t.Errorf("got %d transactions for %d applications, want them batched", commits, n)
+	}
+	s.Close()
+	keys, _ := vault.New(bytes.Repeat([]byte{7}, 32))
+	again, err := Open(ctx, "sqlite://"+path, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	for i := range n {
+		_, err := again.Get(ctx, fmt.Sprintf("app-%02d", i))
+		if got, want := err == nil, i != 7; got != want {
+			t.Errorf("app-%02d: stored %v, want %v (%v)", i, got, want, err)
+		}
+	}
+	if a, err := again.Get(ctx, "taken"); err != nil || a.SessionHash != "sess" {
+		t.Errorf("the first application: %+v, %v", a, err)
+	}
+}

@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Group commit of new applications (SQLite).
+//
+// A SQLite file has one writer at a time. With one transaction per
+// application, 64 consumers submitting at once queued on SQLite's write
+// lock, each waking from its busy handler's sleeps to try again, and each
+// paying its own BEGIN and COMMIT and its own WAL frames for the same few
+// pages. Here one goroutine writes every new application: it takes what
+// is waiting, writes it all in one transaction, commits, and only then
+// answers each caller. Nothing waits for a timer: while one batch
+// commits the next one gathers, so a lone submission is written at once
+// and a burst is written in a few transactions.
+//
+// Durability is the same as one transaction each: Create returns only
+// after the transaction holding its application is committed, so the 303
+// that follows still means the application is in the database file's
+// WAL, and a kill -9 at any moment loses nothing that was answered.
+// Each application is written under its own savepoint: one that fails
+// (a constraint, a bad value) is rolled back alone and its caller alone
+// gets the error; the others commit.
+//
+// PostgreSQL keeps one transaction per application: its writers do not
+// exclude each other, and its WAL already flushes the commits of
+// concurrent sessions together; funnelling every replica's submissions
+// through one connection would serialise what PostgreSQL runs in
+// parallel.
+
+// maxBatch bounds a batch: a caller never waits behind more than this
+// many others' writes.
+const maxBatch = 128
+
+// createJob is one application waiting to be written.
+type createJob struct {
+	n      New
+	keyID  string
+	sealed []byte
+	now    time.Time
+	// created and err are the result, set before done is closed.
+	created bool
+	err     error
+	done    chan struct{}
+}
+
+// committer is the one writer of new applications.
+type committer struct {
+	s    *Store
+	jobs chan *createJob
+	quit chan struct{}
+	// stopped is closed once the writer has answered its last job.
+	stopped chan struct{}
+	once    sync.Once
+	// commits counts the transactions committed, for tests and metrics.
+	commits atomic.Int64
+}
+
+func newCommitter(s *Store) *committer {
+	c := &committer{s: s, jobs: make(chan *createJob, maxBatch), quit: make(chan struct{}), stopped: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// write hands j to the writer and waits for its commit. The wait ignores
+// the caller's context: once queued, the application is written or not
+// with the rest of its batch, and the caller learns which.
+func (c *committer) write(ctx context.Context, j *createJob) error {
+	j.done = make(chan struct{})
+	select {
+	case c.jobs <- j:
+	case <-c.quit:
+		return fmt.Errorf("store: closed")
+	case <-ctx.Done():
+		return ctx.Err() // not queued: nothing written
+	}
+	select {
+	case <-j.done:
+		return j.err
+	case <-c.stopped:
+		// Queued as the store closed, after the last batch: not written.
+		select {
+		case <-j.done:
+			return j.err
+		default:
+			return fmt.Errorf("store: closed")
+		}
+	}
+}
+
+func (c *committer) run() {
+	defer close(c.stopped)
+	batch := make([]*createJob, 0, maxBatch)
+	for {
+		select {
+		case <-c.quit:
+			c.drain()
+			return
+		case j := <-c.jobs:
+			batch = append(batch[:0], j)
+		}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-c.jobs:
+				batch = append(batch, j)
+			default:
+				break gather
+			}
+		}
+		c.commit(batch)
+	}
+}
+
+// drain answers what was queued when the store closed.
+func (c *committer) drain() {
+	for {
+		select {
+		case j := <-c.jobs:
+			j.err = fmt.Errorf("store: closed")
+			close(j.done)
+		default:
+			return
+		}
+	}
+}
+
+// commit writes a batch in one transaction, each job under its own
+// savepoint, and answers every job.
+func (c *committer) commit(batch []*createJob) {
+	// No caller's context: one consumer leaving must not abort the
+	// others' applications. The bound is SQLite's own busy timeout's.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.s.inTx(ctx, func(tx *sql.Tx) error {
+		if len(batch) == 1 {
+			// Alone: the transaction is its savepoint.
+			j := batch[0]
+			j.created, j.err = c.s.insertApplication(ctx, tx, j)
+			return j.err
+		}
+		for _, j := range batch {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT application`); err != nil {
+				return err
+			}
+			j.created, j.err = c.s.insertApplication(ctx, tx, j)
+			if j.err != nil {
+				j.created = false
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO application`); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE application`); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		c.commits.Add(1)
+	}
+	for _, j := range batch {
+		if err != nil && j.err == nil {
+			j.created, j.err = false, err // the transaction failed: nothing of the batch is stored
+		}
+		close(j.done)
+	}
+}
+
+// close stops the writer once the batch in hand is answered.
+func (c *committer) close() {
+	c.once.Do(func() { close(c.quit) })
+	<-c.stopped
+}
