@@ -152,6 +152,12 @@ type Flow struct {
 	// Steps are the screens of the form in order (the form's default
 	// when empty); checked against the form's sections at start.
 	Steps []form.Step `yaml:"steps"`
+	// TermsURL and PrivacyURL, when set, make the words naming the terms
+	// and the privacy policy in the terms consent links (links.go).
+	TermsURL   string `yaml:"terms_url"`
+	PrivacyURL string `yaml:"privacy_url"`
+	// NoOffer is what the no-offer page says and offers.
+	NoOffer NoOffer `yaml:"no_offer"`
 }
 
 // Sandbox is the `sandbox:` block.
@@ -528,6 +534,7 @@ func (c *Config) validateFlows(p *problems) {
 			}
 		}
 		validateVariants(key, f.Variants, p)
+		validateLinks(key, f, p)
 		if f.Default {
 			defaults++
 		}
