@@ -63,7 +63,8 @@ func (f *Flow) StepOf(field string) string {
 
 // layout is how the form page shows the flow's form.
 func (f *Flow) layout() views.Layout {
-	return views.Layout{Steps: f.Steps, OnePage: f.OnePage, Headline: f.Headline}
+	return views.Layout{Steps: f.Steps, OnePage: f.OnePage, Headline: f.Headline,
+		Links: views.ConsentLinks{Terms: f.TermsURL, Privacy: f.PrivacyURL}}
 }
 
 // Flows picks the flow of a visit.

@@ -71,9 +71,7 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 			// The buyer's own messages, beside the fields they name.
 			forms.again(c, http.StatusOK, sess, flow, form.ValuesOf(&sealed.Submission.Application), sealed.FieldErrors, "form.buyer_fix", now())
 		case rec.Status == providers.StatusDeclined:
-			v := vs.StatusView(flow.Locale, cat.T("status.declined.title"), cat.T("status.declined.message"))
-			v.Link, v.LinkText = "/", cat.T("status.declined.link")
-			renderStatus(c, vs, respond, v)
+			renderStatus(c, vs, respond, vs.NoOfferView(flow.Locale, flow.NoOffer.Message, noOfferLinks(flow)))
 		default:
 			v := vs.StatusView(flow.Locale, cat.T("status.pending.title"), cat.T("status.pending.message"))
 			if n, total := asking(c.Request.Context(), apps, rec.ID, flow); n > 0 {
@@ -89,6 +87,15 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 			renderStatus(c, vs, respond, v)
 		}
 	}
+}
+
+// noOfferLinks are the flow's ways forward from its no-offer page.
+func noOfferLinks(flow *Flow) []views.LinkView {
+	var out []views.LinkView
+	for _, l := range flow.NoOffer.Links {
+		out = append(out, views.LinkView{Text: l.Text, URL: l.URL})
+	}
+	return out
 }
 
 func renderStatus(c *gin.Context, vs *views.Views, respond *responder, v views.StatusPage) {

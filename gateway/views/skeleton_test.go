@@ -36,7 +36,7 @@ func TestSkeletonMatchesTemplate(t *testing.T) {
 		if err := views.CheckForm(f, lang); err != nil {
 			t.Fatalf("%s/%s: %v", name, lang, err)
 		}
-		layouts := []Layout{{}, {OnePage: true}, {Steps: form.DefaultSteps, Headline: "form.title"}}
+		layouts := []Layout{{}, {OnePage: true, Links: ConsentLinks{Terms: "/t?a=1&b=2", Privacy: "https://lender.example/p"}}, {Steps: form.DefaultSteps, Headline: "form.title"}}
 		for i, vals := range values {
 			l := layouts[i%len(layouts)]
 			prefilled := i%2 == 1

@@ -17,6 +17,8 @@ type Layout struct {
 	Steps    []form.Step
 	OnePage  bool
 	Headline string
+	// Links are the pages the terms consent links to (links.go).
+	Links ConsentLinks
 }
 
 // key identifies the layout among a form's skeletons.
@@ -28,7 +30,7 @@ func (l Layout) key() string {
 	if l.OnePage {
 		b.WriteString("|one")
 	}
-	return b.String() + "|" + l.Headline
+	return b.String() + "|" + l.Headline + "|" + l.Links.Terms + "|" + l.Links.Privacy
 }
 
 // StepView is one step of the form: its sections under its title.

@@ -167,6 +167,11 @@ func (v *Views) CheckForm(f *form.Form, lang string) error {
 			need("problem.date.after." + fd.After)
 		}
 	}
+	if f.Field("consent_terms") != nil {
+		if err := checkLinkWords(c, f.Name); err != nil {
+			return fmt.Errorf("views: form %s in %s: %w", f.Name, lang, err)
+		}
+	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
 		return fmt.Errorf("views: form %s in %s: missing messages: %s", f.Name, lang, strings.Join(missing, ", "))
@@ -293,6 +298,9 @@ type FieldView struct {
 	Name, ID, Label, Hint, Error, Value              string
 	Optional, Choose, Describedby                    string
 	Checked                                          bool
+	// LabelHTML, when set, is Label with links in it (the terms consent's
+	// words for the terms and the privacy policy): the same words.
+	LabelHTML template.HTML
 	// Messages are the data-m-* attributes: the catalog's message for each
 	// browser check the field can fail (steps.js shows them).
 	Messages template.HTMLAttr
@@ -348,6 +356,9 @@ func (v *Views) FormView(f *form.Form, l Layout, lang string, vals form.Values, 
 				Label: c.TF(f.Name, "field."+fd.Name), Value: vals[fd.Name],
 				Optional: c.T("form.optional"), Choose: c.T("form.choose"),
 				Messages: clientMessages(c, f, fd),
+			}
+			if fd.Name == "consent_terms" {
+				fv.LabelHTML = linkedLabel(c, f.Name, fv.Label, l.Links)
 			}
 			if fv.Short = shortLabel(c, f.Name, fd.Name, ""); fv.Short == fv.Label {
 				fv.Short = ""
@@ -422,6 +433,10 @@ type StatusPage struct {
 	// known); CheckingText is the same with {n} and {total} left for
 	// status.js to fill as the answer moves on.
 	Checking, CheckingText string
+	// Ways are the no-offer page's links (flows[].no_offer.links) under
+	// WaysTitle (links.go).
+	Ways      []LinkView
+	WaysTitle string
 }
 
 // StatusView is the view of a waiting, no-offer or error page.

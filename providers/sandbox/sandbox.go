@@ -69,6 +69,8 @@ func New(opt Options) *Sandbox {
 	s.mux.HandleFunc("POST /sandbox/postback/fail", s.postbackFail)
 	s.mux.HandleFunc("/sandbox/postback", s.postback)
 	s.mux.HandleFunc("GET /sandbox/postbacks", s.postbacksJSON)
+	s.mux.HandleFunc("GET /sandbox/terms/{lang}", s.legal("terms"))
+	s.mux.HandleFunc("GET /sandbox/privacy/{lang}", s.legal("privacy"))
 	s.mux.HandleFunc("GET /sandbox/{$}", s.index)
 	return s
 }

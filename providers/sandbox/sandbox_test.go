@@ -145,3 +145,31 @@ func TestBuyerEmulatorsAreMountedAndCounted(t *testing.T) {
 		}
 	}
 }
+
+// The sample terms and privacy pages the sandbox flows link to: one per
+// language, in that language, and nothing for another.
+func TestLegalPages(t *testing.T) {
+	srv := httptest.NewServer(New(Options{}))
+	defer srv.Close()
+	for _, tt := range []struct {
+		path      string
+		want      int
+		lang, has string
+	}{
+		{"/sandbox/terms/en", 200, `lang="en"`, "<h1>Terms of Use</h1>"},
+		{"/sandbox/privacy/en", 200, `lang="en"`, "<h1>Privacy Policy</h1>"},
+		{"/sandbox/terms/es", 200, `lang="es"`, "<h1>Términos y condiciones</h1>"},
+		{"/sandbox/privacy/es", 200, `lang="es"`, "<h1>Política de procesamiento de datos</h1>"},
+		{"/sandbox/terms/fr", 404, "", ""},
+	} {
+		resp, err := http.Get(srv.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want || !strings.Contains(string(b), tt.lang) || !strings.Contains(string(b), tt.has) {
+			t.Errorf("%s: got %d %.200q, want %d with %s and %s", tt.path, resp.StatusCode, b, tt.want, tt.lang, tt.has)
+		}
+	}
+}
