@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -386,6 +387,200 @@ func TestBrowserWalkSteps(t *testing.T) {
 			if err != nil || said != tt.sending+" disabled" {
 				t.Errorf("on Send the button said %q (%v), want %q and disabled", said, err, tt.sending)
 			}
+		})
+	}
+}
+
+// replace empties a field and types keys into it, on its step.
+func replace(t *testing.T, ctx context.Context, name, keys string) {
+	t.Helper()
+	sel := `form.apply [name="` + name + `"]`
+	if err := chromedp.Do(ctx, onStep(sel, chromedp.Steps(clearField(sel), chromedp.SendKeys(chromedp.CSS(sel), keys)))); err != nil {
+		t.Fatalf("typing into %s: %v", name, err)
+	}
+}
+
+// tickAll ticks the consents not ticked yet.
+func tickAll(t *testing.T, ctx context.Context, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		on, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('form.apply [name="`+n+`"]').checked`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !on {
+			tick(t, ctx, n)
+		}
+	}
+}
+
+// serverErrorJS says what a person sees after a 422: the page title, the
+// element with the focus, the error beside the field.
+const serverErrorJS = `(() => ({title: document.title, focus: document.activeElement ? document.activeElement.id : "",
+  beside: (document.getElementById("f-%s-error") || {}).textContent || "",
+  shown: !!(document.getElementById("f-%s") || {}).offsetParent}))()`
+
+type serverError struct {
+	Title, Focus, Beside string
+	Shown                bool
+}
+
+// expect422 waits for the form to come back with its errors, and checks
+// what a person sees: "Error: " first in the title, the focus on the
+// summary, the field's own error beside it, shown.
+func expect422(t *testing.T, ctx context.Context, field string) serverError {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#form-alert`))); err != nil {
+		t.Fatalf("no error summary: %v", err)
+	}
+	// Polled from here, not by a page script: without JavaScript none runs.
+	var got serverError
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var err error
+		got, err = chromedp.Run(ctx, chromedp.Evaluate[serverError](fmt.Sprintf(serverErrorJS, field, field)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Focus == "form-alert" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the focus is on %q, want the error summary", got.Focus)
+			break
+		}
+	}
+	if !strings.HasPrefix(got.Title, "Error: ") {
+		t.Errorf("title %q, want it to start with Error: ", got.Title)
+	}
+	if got.Beside == "" || !got.Shown {
+		t.Errorf("%s: error beside it %q, field shown %v; want both", field, got.Beside, got.Shown)
+	}
+	return got
+}
+
+// TestBrowserServerErrorOpensItsStep: a value the page's own check lets
+// through and the server refuses (a routing number whose checksum is
+// wrong, a DNI with the wrong control letter) comes back as a 422 on the
+// step of the first error, the summary focused and the title starting
+// "Error: " (es too: the word is the same). Corrected, it goes to the buyer.
+func TestBrowserServerErrorOpensItsStep(t *testing.T) {
+	t.Parallel()
+	src := axeSource(t)
+	g := start(t, "")
+	for _, tt := range []struct {
+		flow, link, field, bad, good, step, welcome string
+		consents                                    []string
+	}{
+		{"us", flowLinks[0].link, "bank_routing_number", "021000022", "021000021", "bank", "/sandbox/lender/welcome?buyer=Lokyata", []string{"consent_terms"}},
+		{"es", flowLinks[1].link, "national_id", "60604016A", "60604016M", "you", "/sandbox/lender/welcome?buyer=Casheddy", []string{"consent_terms", "consent_marketing"}},
+	} {
+		t.Run(tt.flow, func(t *testing.T) {
+			ctx := chromium(t)
+			openPage(t, ctx, g.URL+tt.link)
+			// The sandbox's test values for the rest; the bad one typed.
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#test-fill`))); err != nil {
+				t.Fatal(err)
+			}
+			replace(t, ctx, tt.field, tt.bad)
+			tickAll(t, ctx, tt.consents...)
+			send(t, ctx)
+			expect422(t, ctx, tt.field)
+			if got := shownStep(t, ctx); got != tt.step {
+				t.Errorf("after the 422 the step shown is %s, want %s (the first error's)", got, tt.step)
+			}
+			axe(t, ctx, src, "422")
+			keepShot(t, ctx, tt.flow+"-422")
+			replace(t, ctx, tt.field, tt.good)
+			tickAll(t, ctx, tt.consents...)
+			send(t, ctx)
+			waitLocation(t, ctx, tt.welcome, 30*time.Second)
+		})
+	}
+}
+
+// noScript turns the tab's JavaScript off (on again with off false), as
+// a browser with it disabled.
+func noScript(t *testing.T, ctx context.Context, off bool) {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: off}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// axeNoScript runs axe-core on a page loaded without JavaScript: axe-core
+// needs timers, so scripts run again for it alone (the page's own ran at
+// load or never, and do not run now).
+func axeNoScript(t *testing.T, ctx context.Context, src, page string) {
+	t.Helper()
+	noScript(t, ctx, false)
+	axe(t, ctx, src, page)
+	noScript(t, ctx, true)
+}
+
+// TestBrowserStepsWithoutJavaScript: with JavaScript off the form is one
+// page, every step and field shown, no progress bar or Next; a consumer
+// types everything, a value only the server refuses comes back as a 422
+// with the summary focused ("Error: " title) and every value kept; the
+// corrected form goes to the buyer. axe-core finds nothing on the page
+// nor on its 422 state.
+func TestBrowserStepsWithoutJavaScript(t *testing.T) {
+	t.Parallel()
+	src := axeSource(t)
+	g := start(t, "")
+	for _, tt := range []struct {
+		flow, link, field, bad, good, welcome string
+		steps                                 []walkStep
+		consents                              []string
+	}{
+		{"us", flowLinks[0].link, "bank_routing_number", "021000022", "021000021", "/sandbox/lender/welcome?buyer=Lokyata", usWalk(), []string{"consent_terms"}},
+		{"es", flowLinks[1].link, "iban", "ES00 2080 3294 3387 5223 9563", "ES50 2080 3294 3387 5223 9563", "/sandbox/lender/welcome?buyer=Casheddy", esWalk(), []string{"consent_terms", "consent_marketing"}},
+	} {
+		t.Run(tt.flow, func(t *testing.T) {
+			ctx := chromium(t)
+			noScript(t, ctx, true)
+			openPage(t, ctx, g.URL+tt.link)
+			layout, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.querySelectorAll('form.apply .step').length,
+			  [...document.querySelectorAll('form.apply .step')].filter(s => s.offsetParent).length,
+			  [...document.querySelectorAll('form.apply [data-next], form.apply .progress')].filter(e => e.offsetParent).length,
+			  [...document.querySelectorAll('form.apply input:not([type=hidden]), form.apply select')].filter(e => !e.offsetParent).length]`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if layout[0] < 2 || layout[1] != layout[0] || layout[2] != 0 || layout[3] != 0 {
+				t.Errorf("without JavaScript: %d steps, %d shown, %d Next buttons or progress bars shown, %d fields hidden; want every step and field shown, no Next",
+					layout[0], layout[1], layout[2], layout[3])
+			}
+			axeNoScript(t, ctx, src, "one page")
+			var given []answer
+			for _, st := range tt.steps {
+				for _, a := range st.answers {
+					if a.name == tt.field {
+						a = answer{name: a.name, keys: tt.bad}
+					}
+					given = append(given, a)
+				}
+			}
+			give(t, ctx, given...)
+			for _, n := range tt.consents {
+				if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form.apply [name="`+n+`"]`))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send(t, ctx)
+			expect422(t, ctx, tt.field)
+			checkAnswers(t, ctx, "after the 422", given...)
+			axeNoScript(t, ctx, src, "422 without JavaScript")
+			keepShot(t, ctx, tt.flow+"-nojs-422")
+			replace(t, ctx, tt.field, tt.good)
+			for _, n := range tt.consents {
+				if on, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('form.apply [name="`+n+`"]').checked`)); !on {
+					if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form.apply [name="`+n+`"]`))); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			send(t, ctx)
+			waitLocation(t, ctx, tt.welcome, 30*time.Second)
 		})
 	}
 }
