@@ -25,17 +25,15 @@ type leads struct {
 	log  *slog.Logger
 	now  func() time.Time
 	// answers keeps answers derived from a lead (a flow's form values, a
-	// prefill API body) a minute: the lead is cached already, and mapping,
-	// checking and encoding it again on every call was half of the cost.
-	answers *bounded.Cache[string, any]
+	// prefill API body) a minute, for the tokens in use now: the lead is
+	// cached already, and mapping, checking and encoding it again on
+	// every call was half of the cost.
+	answers *bounded.Cache[any]
 }
-
-// maxAnswers bounds the answers kept; past it the oldest goes.
-const maxAnswers = 100_000
 
 func newLeads(source LeadSource, cashcatTimeout time.Duration, log *slog.Logger, now func() time.Time) *leads {
 	return &leads{source: source, wait: cashcatTimeout + cashcatTimeout/2, log: log, now: now,
-		answers: bounded.New[string, any](maxAnswers, time.Minute)}
+		answers: bounded.New[any](bounded.Hot, time.Minute)}
 }
 
 // fetch returns token's lead. A paid call it causes is charged to payer's

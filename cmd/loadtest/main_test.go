@@ -120,14 +120,15 @@ Transfer/sec:     50.00MB
 	}
 }
 
-// The heap per lead does not grow back through either path: every
-// per-token cache counted (the lead, the answers formatted from it, the
-// per-token rate-limit counters, the opened cookies). The bounds are
-// today's figures with a margin, not issue 17's 1 KB, which is not met
-// (README, Performance).
+// Issue 17's kilobyte: the heap per cached lead at 100,000 tokens reached
+// through either path, every per-token cache counted (the lead's record,
+// the parsed leads and answers of the tokens in use, the per-token
+// rate-limit counters, the opened cookies). Not under -race, whose
+// runtime is ten times slower and allocates for itself: .ci/run runs it
+// in a build without the race detector.
 func TestHeapPerLead(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("20,000 tokens through a gateway: not in a short or race build")
+		t.Skip("100,000 tokens through a gateway: not in a short or race build (.ci/run runs it without -race)")
 	}
 	ch, err := newChild(t.TempDir())
 	if err != nil {
@@ -135,13 +136,13 @@ func TestHeapPerLead(t *testing.T) {
 	}
 	defer ch.st.Close()
 	for _, via := range []string{"prefill", "landing"} {
-		r, err := ch.memoryPerLead(via, 20_000, os.Getenv("LOADTEST_HEAPPROFILE_"+via))
+		r, err := ch.memoryPerLead(via, 100_000, os.Getenv("LOADTEST_HEAPPROFILE_"+via))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("via %s: %.0f bytes per lead, %d cached", via, r.BytesPerLead, r.Cached)
-		if bound := map[string]float64{"prefill": 2200, "landing": 3000}[via]; r.BytesPerLead > bound || r.Cached != 20_000 {
-			t.Errorf("via %s: got %.0f bytes per lead and %d leads cached, want ≤ %.0f and 20,000", via, r.BytesPerLead, r.Cached, bound)
+		if r.BytesPerLead > 1024 || r.Cached != 100_000 {
+			t.Errorf("via %s: got %.0f bytes per lead and %d leads cached, want ≤ 1,024 and 100,000", via, r.BytesPerLead, r.Cached)
 		}
 	}
 }

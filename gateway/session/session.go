@@ -60,12 +60,8 @@ type Sessions struct {
 	// value that opened once is kept, so nothing unsealed gets in. The key
 	// is a SHA-256 of the sealed value, cut to 128 bits (no forgery finds a
 	// collision), instead of the value's few hundred bytes.
-	opened *bounded.Cache[[16]byte, *Session]
+	opened *bounded.Cache[*Session]
 }
-
-// maxOpened bounds the opened-cookie cache (a few hundred bytes each);
-// past it the oldest goes.
-const maxOpened = 50_000
 
 func New(secret string, secure bool, now func() time.Time) *Sessions {
 	// Separate keys for sealing and for MACs, both derived from the secret.
@@ -73,7 +69,7 @@ func New(secret string, secure bool, now func() time.Time) *Sessions {
 	mac := sha256.Sum256([]byte("leadgate-session-mac:" + secret))
 	block, _ := aes.NewCipher(enc[:]) // a 32-byte key never fails
 	aead, _ := cipher.NewGCM(block)
-	return &Sessions{aead: aead, mac: mac[:], secure: secure, now: now, opened: bounded.New[[16]byte, *Session](maxOpened, time.Minute)}
+	return &Sessions{aead: aead, mac: mac[:], secure: secure, now: now, opened: bounded.New[*Session](bounded.Hot, time.Minute)}
 }
 
 // Load returns the request's session, or a new one if it has none valid.
@@ -89,7 +85,7 @@ func (s *Sessions) Load(r *http.Request) (Session, bool) {
 
 func (s *Sessions) open(v string) (Session, bool) {
 	sum := sha256.Sum256([]byte(v))
-	key := [16]byte(sum[:16])
+	key := string(sum[:16])
 	if sess, ok := s.opened.Get(key); ok {
 		return *sess, !s.expired(*sess)
 	}

@@ -1,155 +1,197 @@
-// Package bounded is a map with a bound and a time to live: what every
+// Package bounded is patrickmn/go-cache with a bound: what every
 // per-token structure of leadgate (leads, answers derived from them, opened
-// cookies, rate-limit counters) is kept in. Anyone can bring a new token
-// or a new address, so nothing that grows per token may grow without end;
-// and when it is full, the oldest entry goes, never the new one (refusing
-// new entries would make the newest consumers, the ones still on the page,
-// pay for the oldest).
+// cookies, rate-limit counters) is kept in. go-cache keeps each entry for
+// its time to live, but has no size bound (LIBRARIES.md), and anyone can
+// bring a new token or a new address: so a first-in, first-out order of
+// arrivals is kept beside it, and when the cache is full the oldest entry
+// goes, never the new one (refusing new entries would make the newest
+// consumers, the ones still on the page, pay for the oldest).
 package bounded
 
 import (
 	"sync"
 	"time"
+
+	gocache "github.com/patrickmn/go-cache"
 )
 
 // Cache holds at most max entries, each for its time to live. Entries
-// leave in the order they came (first in, first out): a full cache drops
-// its oldest entry to take a new one, and expired entries at the old end
-// are dropped as new ones arrive. Overwriting a key keeps its place.
-type Cache[K comparable, V any] struct {
+// leave in the order they came: a full cache drops its oldest entry to
+// take a new one, and expired entries at the old end are dropped as new
+// ones arrive. Overwriting a live key keeps its place.
+type Cache[V any] struct {
+	// items holds the entries and their expiry. Reads go straight to it
+	// (go-cache has its own lock); writers also hold mu, which guards the
+	// order and the bound.
+	items *gocache.Cache
 	mu    sync.Mutex
-	items map[K]entry[V]
-	order ring[K]
+	order ring
+	seq   uint64
 	max   int
 	ttl   time.Duration
-	now   func() time.Time
 }
 
-type entry[V any] struct {
-	v       V
-	expires int64 // unix nanoseconds
+// slot is what go-cache holds under a key: the value and the arrival that
+// placed it. A place in the order whose arrival no longer matches the
+// slot under its key (the key expired and came back, or was deleted) is
+// spent: it frees room without evicting the newer entry.
+type slot[V any] struct {
+	v   V
+	seq uint64
+}
+
+// place is one arrival in the order.
+type place struct {
+	key string
+	seq uint64
 }
 
 // New returns a cache of at most limit entries (at least 1) living ttl each.
-func New[K comparable, V any](limit int, ttl time.Duration) *Cache[K, V] {
-	return &Cache[K, V]{items: map[K]entry[V]{}, max: max(limit, 1), ttl: ttl, now: time.Now}
+//
+// go-cache's janitor is not started: it sweeps the whole map under its
+// write lock, which at a million leads stalls every reader for tens of
+// milliseconds; expired entries leave from the old end as new ones arrive
+// instead, and the bound holds either way.
+func New[V any](limit int, ttl time.Duration) *Cache[V] {
+	return &Cache[V]{items: gocache.New(ttl, 0), max: max(limit, 1), ttl: ttl}
 }
 
 // Get returns the live value under k.
-func (c *Cache[K, V]) Get(k K) (V, bool) {
-	now := c.now().UnixNano()
-	c.mu.Lock()
-	e, ok := c.items[k]
-	c.mu.Unlock()
-	if !ok || e.expires <= now {
+func (c *Cache[V]) Get(k string) (V, bool) {
+	o, ok := c.items.Get(k)
+	if !ok {
 		var zero V
 		return zero, false
 	}
-	return e.v, true
+	return o.(slot[V]).v, true
+}
+
+// GetExpiry returns the live value under k and when it expires.
+func (c *Cache[V]) GetExpiry(k string) (V, time.Time, bool) {
+	o, exp, ok := c.items.GetWithExpiration(k)
+	if !ok {
+		var zero V
+		return zero, time.Time{}, false
+	}
+	return o.(slot[V]).v, exp, true
 }
 
 // Set keeps v under k for the cache's time to live.
-func (c *Cache[K, V]) Set(k K, v V) { c.SetTTL(k, v, c.ttl) }
+func (c *Cache[V]) Set(k string, v V) { c.SetTTL(k, v, c.ttl) }
 
-// SetTTL keeps v under k for ttl.
-func (c *Cache[K, V]) SetTTL(k K, v V, ttl time.Duration) {
-	now := c.now().UnixNano()
-	c.mu.Lock()
-	c.set(k, v, now, now+int64(ttl))
-	c.mu.Unlock()
-}
-
-func (c *Cache[K, V]) set(k K, v V, now, expires int64) {
-	if _, ok := c.items[k]; ok {
-		c.items[k] = entry[V]{v, expires}
+// SetTTL keeps v under k for ttl; a ttl of zero or less keeps nothing
+// (go-cache would read it as "the default" or "forever").
+func (c *Cache[V]) SetTTL(k string, v V, ttl time.Duration) {
+	if ttl <= 0 {
 		return
 	}
-	// Two expired entries leave per arrival: the cache shrinks back after
-	// a burst as fast as it grew.
-	for range 2 {
-		if old, ok := c.order.peek(); !ok || c.items[old].expires > now {
-			break
-		}
-		delete(c.items, c.order.pop())
-	}
-	for len(c.items) >= c.max {
-		delete(c.items, c.order.pop())
-	}
-	c.items[k] = entry[V]{v, expires}
-	c.order.push(k)
-}
-
-// Update replaces k's value by f(value, live) under the cache's lock, as
-// one step, and returns it with its expiry: a live entry keeps its expiry,
-// a new or expired one gets ttl from now.
-func (c *Cache[K, V]) Update(k K, ttl time.Duration, f func(v V, live bool) V) (V, time.Time) {
-	now := c.now().UnixNano()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.items[k]
-	if ok && e.expires > now {
-		e.v = f(e.v, true)
-		c.items[k] = e
-		return e.v, time.Unix(0, e.expires)
-	}
-	var zero V
-	v, expires := f(zero, false), now+int64(ttl)
-	c.set(k, v, now, expires)
-	return v, time.Unix(0, expires)
-}
-
-// Delete removes k's value; its place in the order is freed when its turn
-// comes.
-func (c *Cache[K, V]) Delete(k K) {
-	c.mu.Lock()
-	if e, ok := c.items[k]; ok {
-		// Kept as expired, so that the order and the map hold the same
-		// keys; it leaves from the old end like any other.
-		e.expires = 0
-		var zero V
-		e.v = zero
-		c.items[k] = e
-	}
+	c.set(k, v, ttl)
 	c.mu.Unlock()
 }
 
-// Len is the number of entries held, expired ones not yet dropped included.
-func (c *Cache[K, V]) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.items)
+// set stores v under k; c.mu is held.
+func (c *Cache[V]) set(k string, v V, ttl time.Duration) {
+	if o, ok := c.items.Get(k); ok {
+		c.items.Set(k, slot[V]{v, o.(slot[V]).seq}, ttl)
+		return
+	}
+	// Spent places at the old end leave first, two per arrival at most:
+	// the cache shrinks back after a burst as fast as it grew, and no one
+	// arrival pays for sweeping a hundred thousand.
+	for range 2 {
+		if p, ok := c.order.peek(); !ok || c.live(p) {
+			break
+		}
+		c.order.pop()
+	}
+	for c.order.size >= c.max {
+		if p := c.order.pop(); c.live(p) {
+			c.items.Delete(p.key)
+		}
+	}
+	c.seq++
+	c.items.Set(k, slot[V]{v, c.seq}, ttl)
+	c.order.push(place{k, c.seq})
 }
 
-// ring is a first-in, first-out queue of keys that grows as needed.
-type ring[K any] struct {
-	buf        []K
+// live reports whether p still holds a live entry. An expired entry is
+// freed on the way (whatever arrival placed it: nothing live is lost).
+func (c *Cache[V]) live(p place) bool {
+	o, ok := c.items.Get(p.key)
+	if !ok {
+		c.items.Delete(p.key)
+		return false
+	}
+	return o.(slot[V]).seq == p.seq
+}
+
+// Update replaces k's value by f(value, live) as one step, and returns it
+// with its expiry: a live entry keeps its expiry, a new or expired one
+// gets ttl from now.
+func (c *Cache[V]) Update(k string, ttl time.Duration, f func(v V, live bool) V) (V, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, exp, ok := c.items.GetWithExpiration(k); ok {
+		if left := time.Until(exp); left > 0 {
+			s := o.(slot[V])
+			s.v = f(s.v, true)
+			c.items.Set(k, s, left)
+			return s.v, exp
+		}
+	}
+	var zero V
+	v := f(zero, false)
+	if ttl > 0 {
+		c.set(k, v, ttl)
+	}
+	return v, time.Now().Add(ttl)
+}
+
+// Delete removes k's value; its place in the order is spent, and leaves
+// when its turn comes.
+func (c *Cache[V]) Delete(k string) { c.items.Delete(k) }
+
+// Len is the number of entries held, expired ones not yet dropped included.
+func (c *Cache[V]) Len() int { return c.items.ItemCount() }
+
+// ring is a first-in, first-out queue of places that grows as needed.
+type ring struct {
+	buf        []place
 	head, size int
 }
 
-func (r *ring[K]) push(k K) {
+func (r *ring) push(p place) {
 	if r.size == len(r.buf) {
-		grown := make([]K, max(16, 2*len(r.buf)))
+		grown := make([]place, max(16, 2*len(r.buf)))
 		n := copy(grown, r.buf[r.head:])
 		copy(grown[n:], r.buf[:r.head])
 		r.buf, r.head = grown, 0
 	}
-	r.buf[(r.head+r.size)%len(r.buf)] = k
+	r.buf[(r.head+r.size)%len(r.buf)] = p
 	r.size++
 }
 
-func (r *ring[K]) peek() (K, bool) {
+func (r *ring) peek() (place, bool) {
 	if r.size == 0 {
-		var zero K
-		return zero, false
+		return place{}, false
 	}
 	return r.buf[r.head], true
 }
 
-func (r *ring[K]) pop() K {
-	var zero K
-	k := r.buf[r.head]
-	r.buf[r.head] = zero
+func (r *ring) pop() place {
+	p := r.buf[r.head]
+	r.buf[r.head] = place{}
 	r.head = (r.head + 1) % len(r.buf)
 	r.size--
-	return k
+	return p
 }
+
+// Hot bounds the caches of what is derived per token or per cookie in use
+// now (a parsed lead, a formatted answer, an opened cookie): a few
+// thousand consumers on their pages at once on one replica. Each is
+// rebuilt in microseconds from what is kept longer (a lead's record, the
+// cookie itself), so past this bound it is cheaper to rebuild than to
+// keep: a hundred thousand cached leads would otherwise carry twice
+// their own weight in answers.
+const Hot = 4096

@@ -16,7 +16,7 @@ import (
 // Each store is its own map, so keys need no prefix (ulule's store
 // concatenates one per request).
 type LimitStore struct {
-	counts *Cache[string, int64]
+	counts *Cache[int64]
 }
 
 // MaxCounters is the bound of a rate limit's in-memory store: a
@@ -25,7 +25,7 @@ const MaxCounters = 200_000
 
 // NewLimitStore returns a store of at most max counters.
 func NewLimitStore(max int) *LimitStore {
-	return &LimitStore{counts: New[string, int64](max, time.Minute)}
+	return &LimitStore{counts: New[int64](max, time.Minute)}
 }
 
 // Get implements limiter.Store: counts one hit.
@@ -41,11 +41,10 @@ func (s *LimitStore) Increment(_ context.Context, key string, count int64, rate 
 
 // Peek implements limiter.Store: the count, unchanged.
 func (s *LimitStore) Peek(_ context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
-	n, ok := s.counts.Get(key)
+	n, expires, ok := s.counts.GetExpiry(key)
 	if !ok {
 		return common.GetContextFromState(time.Now(), rate, time.Now().Add(rate.Period), 0), nil
 	}
-	_, expires := s.counts.Update(key, rate.Period, func(v int64, _ bool) int64 { return v })
 	return common.GetContextFromState(time.Now(), rate, expires, n), nil
 }
 

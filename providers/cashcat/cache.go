@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -48,17 +49,35 @@ type CacheEvents struct {
 // Cache is a Source that remembers leads for ttl and unknown tokens for
 // negTTL, and makes concurrent first requests for one token share a single
 // upstream call: every Cashcat call costs the lender money.
+//
+// A lead is kept as its record, the bytes Cashcat sent (a few hundred),
+// for as long as it is cached; the parsed lead, twice that again, only
+// while its token is in use (the last few thousand tokens asked for).
+// That keeps a hundred thousand cached leads under a kilobyte each with
+// everything derived from them, and costs one parse (microseconds) when a
+// consumer comes back after the hot set has moved on.
 type Cache struct {
-	next Source
-	// items holds a lead per token, or nil for a token Cashcat said it
-	// does not know.
-	items      *bounded.Cache[string, *providers.Lead]
+	next       Source
+	records    *bounded.Cache[record]
+	parsed     *bounded.Cache[*providers.Lead]
 	ttl        time.Duration
 	negTTL     time.Duration
 	fetchLimit time.Duration
 	group      singleflight.Group
 	ev         CacheEvents
 }
+
+// record is what the cache holds for a token: the lead's record as
+// Cashcat sent it, or (for a lead whose record does not read back as the
+// same lead, such as one made in a test) the lead itself; neither for a
+// token Cashcat said it does not know.
+type record struct {
+	raw  string
+	lead *providers.Lead
+}
+
+// hotTTL is the longest a parsed lead is kept.
+const hotTTL = time.Minute
 
 // NewCache wraps next. maxEntries bounds the cache; past it, the oldest
 // entry makes room for the new one (the consumer on the page now matters
@@ -71,7 +90,8 @@ func NewCache(next Source, ttl, negTTL time.Duration, maxEntries int, fetchLimit
 	}
 	return &Cache{
 		next:       next,
-		items:      bounded.New[string, *providers.Lead](maxEntries, ttl),
+		records:    bounded.New[record](maxEntries, ttl),
+		parsed:     bounded.New[*providers.Lead](min(bounded.Hot, maxEntries), min(hotTTL, ttl)),
 		ttl:        ttl,
 		negTTL:     negTTL,
 		fetchLimit: fetchLimit,
@@ -122,17 +142,31 @@ func (c *Cache) Peek(token string) (*providers.Lead, bool) {
 }
 
 // Len is the number of cached entries, negative ones included.
-func (c *Cache) Len() int { return c.items.Len() }
+func (c *Cache) Len() int { return c.records.Len() }
 
 func (c *Cache) cached(token string) (*providers.Lead, error, bool) {
-	lead, ok := c.items.Get(token)
-	if !ok {
-		return nil, nil, false
+	if lead, ok := c.parsed.Get(token); ok {
+		call(c.ev.Hit)
+		return lead, nil, true
 	}
-	if lead == nil {
+	r, expires, ok := c.records.GetExpiry(token)
+	switch {
+	case !ok:
+		return nil, nil, false
+	case r.lead != nil:
+		call(c.ev.Hit)
+		return r.lead, nil, true
+	case r.raw == "":
 		call(c.ev.NegativeHit)
 		return nil, errCachedNotFound, true
 	}
+	lead, err := Parse([]byte(r.raw))
+	if err != nil {
+		// Cannot be: the record was read back before it was kept.
+		c.records.Delete(token)
+		return nil, nil, false
+	}
+	c.parsed.SetTTL(token, lead, min(hotTTL, time.Until(expires)))
 	call(c.ev.Hit)
 	return lead, nil, true
 }
@@ -141,10 +175,22 @@ func (c *Cache) cached(token string) (*providers.Lead, error, bool) {
 // costs no allocation.
 var errCachedNotFound = fmt.Errorf("cashcat: %w (cached)", providers.ErrNotFound)
 
+// store keeps token's answer for ttl: lead's record when it reads back
+// as the same lead, else the lead itself; nil is a token Cashcat does not
+// know.
 func (c *Cache) store(token string, lead *providers.Lead, ttl time.Duration) {
-	if ttl > 0 {
-		c.items.SetTTL(token, lead, ttl)
+	if ttl <= 0 {
+		return
 	}
+	var r record
+	if lead != nil {
+		r.lead = lead
+		if back, err := Parse(lead.Raw); err == nil && reflect.DeepEqual(back, lead) {
+			r = record{raw: string(lead.Raw)}
+		}
+		c.parsed.SetTTL(token, lead, min(hotTTL, ttl))
+	}
+	c.records.SetTTL(token, r, ttl)
 }
 
 func call(f func()) {

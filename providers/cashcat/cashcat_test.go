@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/bounded"
 )
 
 const token = "p47m6005xhf0f6z6"
@@ -458,5 +460,40 @@ func TestBreakerOpensOnFailuresButNotOnUnknownTokens(t *testing.T) {
 	}
 	if !errors.Is(last, providers.ErrBreakerOpen) || !errors.Is(last, providers.ErrUnavailable) {
 		t.Errorf("got %v, want ErrBreakerOpen wrapping ErrUnavailable", last)
+	}
+}
+
+// recordSource answers each token with a lead parsed from a record that
+// names the token, as Cashcat's client does, and counts its calls.
+type recordSource struct{ calls atomic.Int64 }
+
+func (s *recordSource) Lead(_ context.Context, token string) (*providers.Lead, error) {
+	s.calls.Add(1)
+	return Parse([]byte(`{"lead":{"ext_id":"` + token + `","firstName":"Ana <&>","lastName":"Smith"},"loan":{"requestedAmount":500}}`))
+}
+
+// A lead is kept as its record past the hot set of parsed leads: a
+// consumer coming back after thousands of others gets the same lead, read
+// again from its record, and Cashcat is not paid twice.
+func TestCacheKeepsRecordsPastTheHotSet(t *testing.T) {
+	src := &recordSource{}
+	c := NewCache(src, time.Minute, time.Minute, 3*bounded.Hot, time.Second, CacheEvents{})
+	tok := func(i int) string { return fmt.Sprintf("t%015d", i) }
+	first, err := c.Lead(context.Background(), tok(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 2*bounded.Hot; i++ {
+		c.Lead(context.Background(), tok(i))
+	}
+	if n := c.parsed.Len(); n > bounded.Hot {
+		t.Errorf("parsed leads kept: got %d, want at most %d", n, bounded.Hot)
+	}
+	again, err := c.Lead(context.Background(), tok(0))
+	if err != nil || !reflect.DeepEqual(again, first) || again.ExtID != tok(0) {
+		t.Errorf("the first token again: got %+v, %v; want %+v", again, err, first)
+	}
+	if n := src.calls.Load(); n != 2*bounded.Hot {
+		t.Errorf("upstream calls: got %d, want %d (one per token)", n, 2*bounded.Hot)
 	}
 }
