@@ -147,8 +147,13 @@ func TestBrowserStepHeights(t *testing.T) {
 					t.Errorf("%s step %d (%s): the page is %d px tall, want at most %d (1.5 screens)", fl.flow, i+1, key, h, maxStepHeight)
 				}
 			}
-			t.Logf("%s: page height per step at 390×844: %s (the sandbox box adds %d px; step 1 with it: %d)",
-				fl.flow, strings.Join(heights, ", "), box, withBox)
+			// Every group of the review opened: longer, by the consumer's choice.
+			if err := chromedp.Do(ctx, script(`document.querySelectorAll('.review details').forEach(d => d.open = true)`)); err != nil {
+				t.Fatal(err)
+			}
+			keepShot(t, ctx, fl.flow+"-review-open")
+			t.Logf("%s: page height per step at 390×844: %s; the review with every group open %d (the sandbox box adds %d px; step 1 with it: %d)",
+				fl.flow, strings.Join(heights, ", "), pageHeight(t, ctx), box, withBox)
 		})
 	}
 }

@@ -195,11 +195,11 @@
     var c = form.elements[name];
     return c && c.value ? c.value.trim() : "";
   }
-  function formatDate(ymd) {
+  function formatDate(ymd, month) {
     var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd);
     if (!m || !window.Intl) return ymd;
     var d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
-    return new Intl.DateTimeFormat(lang, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(d);
+    return new Intl.DateTimeFormat(lang, { day: "numeric", month: month || "long", year: "numeric", timeZone: "UTC" }).format(d);
   }
   function card() {
     var box = steps[0].querySelector(".confirm");
@@ -259,7 +259,7 @@
       field.insertBefore(row, field.firstChild);
       field.classList.add("derived-field");
       function update() {
-        var v = shown(field);
+        var v = shown(field, "short");
         value.textContent = v || (hint ? hint.textContent : "");
         value.classList.toggle("derived-empty", !v);
       }
@@ -297,7 +297,9 @@
 
   // ---- the review of what will be sent ----
 
-  function shown(field) {
+  // shown is a field's answer as a person reads it (a date with its month
+  // short when month says so, for a line that must fit).
+  function shown(field, month) {
     var c = field.querySelector("input, select");
     if (!c) return "";
     if (c.tagName === "SELECT") return c.selectedIndex > 0 ? c.options[c.selectedIndex].text : "";
@@ -306,7 +308,7 @@
       return on ? on.parentNode.textContent.trim() : "";
     }
     if (c.type === "checkbox") return c.checked ? t("yes") : "";
-    if (c.type === "date") return c.value ? formatDate(c.value) : "";
+    if (c.type === "date") return c.value ? formatDate(c.value, month) : "";
     return c.value.trim();
   }
   // review lists what will be sent, one group per step, each a line that
