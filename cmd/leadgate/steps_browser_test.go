@@ -151,9 +151,10 @@ func TestBrowserStepHeights(t *testing.T) {
 			if err := chromedp.Do(ctx, script(`document.querySelectorAll('.review details').forEach(d => d.open = true)`)); err != nil {
 				t.Fatal(err)
 			}
+			open := pageHeight(t, ctx) // laid out again before the screenshot
 			keepShot(t, ctx, fl.flow+"-review-open")
 			t.Logf("%s: page height per step at 390×844: %s; the review with every group open %d (the sandbox box adds %d px; step 1 with it: %d)",
-				fl.flow, strings.Join(heights, ", "), pageHeight(t, ctx), box, withBox)
+				fl.flow, strings.Join(heights, ", "), open, box, withBox)
 		})
 	}
 }
