@@ -208,6 +208,8 @@ func newLimiters(rl config.RateLimits, shared func(prefix string) limiter.Store,
 // API path.
 func limit(l *limiter.Limiter, keyOf func(*gin.Context) string, respond *responder, log *slog.Logger) gin.HandlerFunc {
 	limit := []string{strconv.FormatInt(l.Rate.Limit, 10)}
+	remaining := newCountHeaders(l.Rate.Limit)
+	var reset lastHeader
 	return func(c *gin.Context) {
 		lc, err := l.Get(c, keyOf(c))
 		if err != nil {
@@ -219,12 +221,57 @@ func limit(l *limiter.Limiter, keyOf func(*gin.Context) string, respond *respond
 		}
 		h := c.Writer.Header()
 		h["X-Ratelimit-Limit"] = limit
-		h["X-Ratelimit-Remaining"] = []string{strconv.FormatInt(lc.Remaining, 10)}
-		h["X-Ratelimit-Reset"] = []string{strconv.FormatInt(lc.Reset, 10)}
+		h["X-Ratelimit-Remaining"] = remaining.of(lc.Remaining)
+		h["X-Ratelimit-Reset"] = reset.of(lc.Reset)
 		if !lc.Reached {
 			c.Next()
 			return
 		}
 		respond.fail(c, "", rateLimited(int(lc.Reset-time.Now().Unix()), "too many requests: retry after the Retry-After delay"))
 	}
+}
+
+// countHeaders are a limit's "remaining" header values, formatted once:
+// the same few numbers were formatted and allocated on every request.
+// Header values are never written to after they are set, so one slice
+// serves every response.
+type countHeaders [][]string
+
+// newCountHeaders formats 0..limit when the limit is small enough to keep
+// (a limit of a hundred million per second formats on demand).
+func newCountHeaders(limit int64) countHeaders {
+	if limit < 0 || limit > 10_000 {
+		return nil
+	}
+	h := make(countHeaders, limit+1)
+	for i := range h {
+		h[i] = []string{strconv.Itoa(i)}
+	}
+	return h
+}
+
+func (h countHeaders) of(n int64) []string {
+	if n >= 0 && n < int64(len(h)) {
+		return h[n]
+	}
+	return []string{strconv.FormatInt(n, 10)}
+}
+
+// lastHeader keeps the last value formatted: a window's reset time is the
+// same second for every request in it from one client, and the hottest
+// callers (a lender's server, a reloading page) are one client.
+type lastHeader struct{ p atomic.Pointer[formatted] }
+
+type formatted struct {
+	n int64
+	v []string
+}
+
+func (l *lastHeader) of(n int64) []string {
+	if f := l.p.Load(); f != nil && f.n == n {
+		return f.v
+	}
+	f := &formatted{n, []string{strconv.FormatInt(n, 10)}}
+	l.p.Store(f)
+	return f.v
 }

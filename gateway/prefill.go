@@ -115,11 +115,11 @@ func handlePrefill(flows *Flows, leads *leads, respond *responder, funnel VisitC
 			flow = flows.Default()
 		}
 		token := c.Param("token")
-		mode, payer := "browser", clientIP(c.ClientIP())
-		if keyed {
-			// A lender's own server, with its key: charged to the daily
-			// budget, never to a client IP's.
-			mode, payer = "key", ""
+		// A lender's own server, with its key: charged to the daily
+		// budget, never to a client IP's.
+		mode, payer := "key", ""
+		if !keyed {
+			mode, payer = "browser", clientIP(c.ClientIP())
 		}
 		key := token + "|" + c.Query("flow") + "|" + mode + "|" + now().UTC().Format("2006-01-02")
 		body, ok := leads.answer(key)
