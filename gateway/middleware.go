@@ -29,8 +29,10 @@ import (
 // response header alone: gin's c.Set would make a map per request.
 func requestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		var n [8]byte
 		var b [16]byte
-		hex.Encode(b[:], binary.LittleEndian.AppendUint64(nil, rand.Uint64()))
+		binary.LittleEndian.PutUint64(n[:], rand.Uint64())
+		hex.Encode(b[:], n[:])
 		c.Writer.Header()[requestIDHeader] = []string{string(b[:])}
 		c.Next()
 	}
@@ -113,7 +115,9 @@ func securityHeaders() gin.HandlerFunc {
 // past the cap.
 func bodyLimit(max int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if c.Request.Body != nil {
+		// A GET's body is http.NoBody: nothing to cap, and no reader to
+		// allocate on the hottest routes.
+		if c.Request.Body != nil && c.Request.Body != http.NoBody {
 			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
 		}
 		c.Next()
