@@ -5,8 +5,10 @@
  * progress, Next and Back; a step is checked before moving on with the
  * catalog's own message per field (data-m-* attributes); the browser's
  * Back and Forward move between steps (history state, kept by a reload);
- * a prefilled identity shows as a card; the last step lists what will be
- * sent. Each change of step dispatches "leadgate:step" on the form. */
+ * a prefilled identity shows as a card; derived fields show as one line
+ * and empty optional ones behind a button, so that a step fits 1.5 phone
+ * screens; the last step lists what will be sent. Each change of step
+ * dispatches "leadgate:step" on the form. */
 (function () {
   "use strict";
   var form = document.querySelector("form.apply.stepped");
