@@ -219,7 +219,7 @@ func give(t *testing.T, ctx context.Context, answers ...answer) {
 		switch {
 		case a.keys != "":
 			act = chromedp.SendKeys(chromedp.CSS(a.sel()), a.keys)
-		case strings.Contains(a.name, "is_"):
+		case isRadio(t, ctx, a):
 			act = chromedp.Click(chromedp.CSS(a.sel() + `[value="` + a.pick + `"]`))
 		default:
 			act = chromedp.Steps(chromedp.SetValue(chromedp.CSS(a.sel()), a.pick),
@@ -231,12 +231,22 @@ func give(t *testing.T, ctx context.Context, answers ...answer) {
 	}
 }
 
+// isRadio says whether the answer's field is a radio group.
+func isRadio(t *testing.T, ctx context.Context, a answer) bool {
+	t.Helper()
+	radio, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('`+a.sel()+`').type === 'radio'`))
+	if err != nil {
+		t.Fatalf("the field %s: %v", a.name, err)
+	}
+	return radio
+}
+
 // checkAnswers fails on every answered field that no longer holds its value.
 func checkAnswers(t *testing.T, ctx context.Context, when string, answers ...answer) {
 	t.Helper()
 	for _, a := range answers {
 		js := `document.querySelector('` + a.sel() + `').value`
-		if strings.Contains(a.name, "is_") {
+		if isRadio(t, ctx, a) {
 			js = `(document.querySelector('` + a.sel() + `:checked') || {}).value || ""`
 		}
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
