@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 )
 
 // BenchmarkApplyJourneyParallel: BenchmarkApplyJourney's journey by 64
@@ -14,6 +16,7 @@ import (
 // submissions contend (SQLite's one writer) and where they are batched
 // (the store's group commit).
 func BenchmarkApplyJourneyParallel(b *testing.B) {
+	gin.SetMode(gin.ReleaseMode) // as the load test's server runs
 	ch, err := newChild(b.TempDir())
 	if err != nil {
 		b.Fatal(err)

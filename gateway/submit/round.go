@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/leadgate/leadgate/gateway/store"
@@ -117,13 +118,7 @@ func (w *Worker) round(ctx context.Context, log *slog.Logger, app providers.Reco
 		log.Error("opening claimed application", "err", err)
 		return decided(providers.Verdict{Status: providers.StatusDeclined, Reason: "personal data unreadable"})
 	}
-	// Attempts a stopped process left unfinished may have reached their
-	// buyer: they are never re-sent (README: "crash policy").
-	if err := w.store.MarkInDoubt(ctx, app.ID); err != nil {
-		log.Error("marking interrupted attempts", "err", err)
-		return w.soon()
-	}
-	done, err := w.store.Attempts(ctx, app.ID)
+	done, err := w.interrupted(ctx, app.ID)
 	if err != nil {
 		log.Error("reading attempts", "err", err)
 		return w.soon()
@@ -133,6 +128,22 @@ func (w *Worker) round(ctx context.Context, log *slog.Logger, app providers.Reco
 		return decided(providers.Verdict{Status: providers.StatusAccepted, RedirectURL: a.RedirectURL, Buyer: a.Buyer, Revenue: a.Price})
 	}
 	return w.waterfall(ctx, &job{app: app, sub: &rec.Submission, plan: p, log: log})
+}
+
+// interrupted reads the application's attempts, those a stopped process
+// left unfinished marked in doubt first: they may have reached their
+// buyer, so they are never re-sent (README: "crash policy"). Only a round
+// that finds one writes: a new application's first round, nearly every
+// round, only reads.
+func (w *Worker) interrupted(ctx context.Context, id string) ([]providers.Attempt, error) {
+	done, err := w.store.Attempts(ctx, id)
+	if err != nil || !slices.ContainsFunc(done, func(a providers.Attempt) bool { return a.Outcome == providers.Started }) {
+		return done, err
+	}
+	if err := w.store.MarkInDoubt(ctx, id); err != nil {
+		return nil, err
+	}
+	return w.store.Attempts(ctx, id)
 }
 
 // A plan is what is left of an application's waterfall, read from the
