@@ -192,14 +192,15 @@ func newWork(cfg *config.Config, st *store.Store, up *upstreams, log *slog.Logge
 		if err != nil {
 			return nil, fmt.Errorf("providers.cashfin: %w", err)
 		}
-		w.mirror = &jobs.Mirror{Store: st, CRM: client, Owner: owner, Log: log, Done: up.met.Mirrored, Backlog: up.met.CRMBacklog}
+		w.mirror = &jobs.Mirror{Store: st, CRM: client, Owner: owner, Log: log, Workers: c.Workers, Done: up.met.Mirrored, Backlog: up.met.CRMBacklog}
 	}
 	if len(cfg.Postbacks) > 0 {
 		specs := map[string]jobs.PostbackSpec{}
 		for _, pb := range cfg.Postbacks {
 			specs[pb.Name] = jobs.PostbackSpec{Template: pb.Template(), Timeout: pb.Timeout, GiveUpAfter: pb.GiveUpAfter}
 		}
-		w.postbacks = &jobs.Postbacks{Store: st, Specs: specs, HTTP: buyerHTTP(time.Minute), Owner: owner, Log: log, Done: up.met.Postback}
+		w.postbacks = &jobs.Postbacks{Store: st, Specs: specs, HTTP: buyerHTTP(time.Minute), Owner: owner, Log: log, Done: up.met.Postback,
+			Backlog: up.met.PostbackBacklog}
 	}
 	return w, nil
 }

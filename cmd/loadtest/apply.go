@@ -23,7 +23,7 @@ func applyRun(out io.Writer, u urls, o options) error {
 	done := make(chan result, 1)
 	tr := &http.Transport{MaxIdleConnsPerHost: 512, DisableCompression: true}
 	go func() { done <- applyJourney(tr, u.Gateway, o.conns, o.apply) }()
-	var samples []string
+	var samples, pbSamples []string
 	tick := time.NewTicker(o.apply / 6)
 	defer tick.Stop()
 	var apps result
@@ -38,6 +38,7 @@ wait:
 				return err
 			}
 			samples = append(samples, fmt.Sprint(s.Backlog))
+			pbSamples = append(pbSamples, fmt.Sprint(s.PostbackBacklog))
 		}
 	}
 	fmt.Fprintf(out, "  %-34s %9s/s p50 %6.2f ms, p99 %6.2f ms (%d errors)\n", "applications", thousands(apps.rps), ms(apps.p50), ms(apps.p99), apps.errors)
@@ -47,15 +48,17 @@ wait:
 	}
 	fmt.Fprintf(out, "  CRM backlog (due, not mirrored) every %s: %s; at the end %d (leadgate_crm_backlog)\n",
 		(o.apply / 6).Round(time.Second), strings.Join(samples, ", "), end.Backlog)
+	fmt.Fprintf(out, "  postback backlog (due, not delivered) every %s: %s; at the end %d (leadgate_postback_backlog)\n",
+		(o.apply / 6).Round(time.Second), strings.Join(pbSamples, ", "), end.PostbackBacklog)
 	drained := time.Now()
-	for end.Backlog > 0 && time.Since(drained) < time.Minute {
+	for (end.Backlog > 0 || end.PostbackBacklog > 0) && time.Since(drained) < time.Minute {
 		time.Sleep(100 * time.Millisecond)
 		if end, err = crm(u); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "  CRM leads created: %d; backlog empty %.1f s after the load stopped (the CRM answers in 20 ms a call)\n",
-		end.Created, time.Since(drained).Seconds())
+	fmt.Fprintf(out, "  CRM leads created: %d, postbacks delivered: %d; both backlogs empty %.1f s after the load stopped (the CRM and the postback receiver answer in 20 ms a call)\n",
+		end.Created, end.Delivered, time.Since(drained).Seconds())
 	return nil
 }
 

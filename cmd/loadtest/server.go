@@ -24,6 +24,7 @@ import (
 	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/jobs"
 	"github.com/leadgate/leadgate/gateway/metrics"
+	"github.com/leadgate/leadgate/gateway/postback"
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/submit"
 	"github.com/leadgate/leadgate/gateway/vault"
@@ -41,6 +42,7 @@ rate_limits: { landing: "100000000-S", apply: "100000000-S", prefill_api: "10000
 prefill_api: { keys: ["loadtest-key-0123456789"] }
 providers:
   lokyata: { base_url: "https://lokyata.invalid", api_key: k, lead_price: 25 }
+  cashfin: { workers: 64 }
 submission: { wait: 5s, workers: 16 }
 flows:
   - { name: us, form: us, currency: USD, buyers: [lokyata], default: true }
@@ -109,6 +111,21 @@ func (c *slowCRM) Create(ctx context.Context, l cashfin.Lead) (string, error) {
 	return fmt.Sprintf("crm-%d", c.created), nil
 }
 
+// slowReceiver is a traffic source's conversion endpoint that answers in
+// 20 ms, as one across the internet does, and counts what it got.
+type slowReceiver struct {
+	mu  sync.Mutex
+	got int
+}
+
+func (r *slowReceiver) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	time.Sleep(20 * time.Millisecond)
+	r.mu.Lock()
+	r.got++
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // sampleLead is the US sandbox lead, as Cashcat sends it.
 const sampleLead = `{"lead":{"ext_id":"US0SANDBOX1","createdOn":"2026-11-20 10:00:00.000000+00:00","firstName":"John","middleName":"Quincy","lastName":"Smith","email":"john.smith@example.com","birthday":"1985-07-04","gender":"Male","countryResidence":"United States","hometown":"Austin","monthlyIncome":"From 3.000 to 4.000","monthlyIncomeCurrency":"USD","socialStatus":"Employed Full Time"},"loan":{"product":"PDL","requestedCurrency":"USD","requestedAmount":500},"clicks":{"object":"USCLICK000000001","clicks":3},"balance":{"company":"sandbox lender","amount":249,"currency":"USD","availableRequests":249}}`
 
@@ -127,6 +144,7 @@ type child struct {
 	pages   *views.Views
 	cashcat *fakeCashcat
 	crm     *slowCRM
+	pb      *slowReceiver
 	met     *metrics.Metrics
 }
 
@@ -182,7 +200,7 @@ func newChild(dir string) (*child, error) {
 		return nil, err
 	}
 	return &child{cfg: cfg, st: st, pages: pages, cashcat: &fakeCashcat{calls: map[string]int{}, lead: []byte(sampleLead)},
-		crm: &slowCRM{}, log: slog.New(slog.NewJSONHandler(io.Discard, nil)), // logs formatted, as in production
+		crm: &slowCRM{}, pb: &slowReceiver{}, log: slog.New(slog.NewJSONHandler(io.Discard, nil)), // logs formatted, as in production
 		met: metrics.New(func() map[string]string { return nil })}, nil
 }
 
@@ -200,7 +218,7 @@ func listen(h http.Handler) (string, error) {
 // the fake Cashcat at cashcatURL (or parsed in process when empty), with
 // everything production runs on a request: JSON logs formatted,
 // Prometheus metrics, funnel counting, the submission worker and, when
-// work is set, the CRM mirror.
+// work is set, the CRM mirror and a postback on every sale.
 func (ch *child) gateway(cashcatURL string, work bool) (http.Handler, *cashcat.Cache, error) {
 	var source cashcat.Source = parsed{[]byte(sampleLead)}
 	if cashcatURL != "" {
@@ -213,15 +231,30 @@ func (ch *child) gateway(cashcatURL string, work bool) (http.Handler, *cashcat.C
 	events := cashcat.CacheEvents{Hit: ch.met.CacheHit, NegativeHit: ch.met.CacheNegativeHit, Miss: ch.met.CacheMiss, Fetched: ch.met.CashcatFetched}
 	leads := cashcat.NewCache(source, time.Hour, time.Minute, ch.cfg.Cashcat.CacheMaxEntries, 5*time.Second, events)
 	visits := &jobs.Visits{Store: ch.st, Log: ch.log, MaxCampaigns: ch.cfg.Funnel.MaxCampaignsPerDay}
+	sales := func(event, _ string, _ providers.Attribution) []string {
+		if event == string(providers.StatusAccepted) {
+			return []string{"conversion"}
+		}
+		return nil
+	}
 	worker := submit.New(ch.st, map[string]submit.Buyer{"lokyata": instantBuyer{}}, map[string][]string{"us": {"lokyata"}},
-		submit.Config{Owner: "loadtest", Lease: 15 * time.Second, Workers: 16, Poll: 50 * time.Millisecond, CRM: true}, ch.log,
+		submit.Config{Owner: "loadtest", Lease: 15 * time.Second, Workers: 16, Poll: 50 * time.Millisecond, CRM: true, Postbacks: sales}, ch.log,
 		submit.Events{Attempt: ch.met.Attempt, Decided: ch.met.Decided})
 	if work {
+		receiver, err := listen(ch.pb)
+		if err != nil {
+			return nil, nil, err
+		}
 		go visits.Run(context.Background())
 		go worker.Run(context.Background())
 		mirror := &jobs.Mirror{Store: ch.st, CRM: ch.crm, Owner: "loadtest", Log: ch.log, Done: ch.met.Mirrored,
-			Poll: 200 * time.Millisecond, Backlog: ch.met.CRMBacklog}
+			Poll: 200 * time.Millisecond, Backlog: ch.met.CRMBacklog, Workers: ch.cfg.Providers.Cashfin.Workers}
 		go mirror.Run(context.Background())
+		spec := jobs.PostbackSpec{Template: postback.Template{Method: "GET", URL: receiver + "/pb?txn={application_id}&payout={revenue}"},
+			Timeout: 5 * time.Second, GiveUpAfter: time.Hour}
+		postbacks := &jobs.Postbacks{Store: ch.st, Specs: map[string]jobs.PostbackSpec{"conversion": spec}, HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+			Owner: "loadtest", Log: ch.log, Poll: 200 * time.Millisecond, Done: ch.met.Postback, Backlog: ch.met.PostbackBacklog}
+		go postbacks.Run(context.Background())
 	}
 	h, err := gateway.NewServer(gateway.Deps{Config: ch.cfg, Log: ch.log, Leads: leads, Store: ch.st, Submitter: worker, Views: ch.pages,
 		Observe: ch.met.Request, Funnel: visits})
@@ -252,20 +285,29 @@ func (ch *child) control(h http.Handler) http.Handler {
 			c.String(http.StatusInternalServerError, "%v", err)
 			return
 		}
+		pb, err := ch.st.PostbackBacklog(c, time.Now())
+		if err != nil {
+			c.String(http.StatusInternalServerError, "%v", err)
+			return
+		}
 		ch.crm.mu.Lock()
 		created := ch.crm.created
 		ch.crm.mu.Unlock()
-		c.JSON(http.StatusOK, crmState{Backlog: n, Created: created})
+		ch.pb.mu.Lock()
+		delivered := ch.pb.got
+		ch.pb.mu.Unlock()
+		c.JSON(http.StatusOK, crmState{Backlog: n, Created: created, PostbackBacklog: pb, Delivered: delivered})
 	})
 	bare.GET("/metrics", gin.WrapH(ch.met.Handler()))
 	bare.GET("/debug/pprof/profile", gin.WrapF(pprof.Profile))
 	return bare
 }
 
-// crmState is the CRM mirror's state: applications due for it, and leads
-// it created.
+// crmState is the background work's state: applications due for the CRM
+// mirror and leads it created; postbacks due and postbacks delivered.
 type crmState struct {
-	Backlog, Created int
+	Backlog, Created           int
+	PostbackBacklog, Delivered int
 }
 
 func atoi(s string) int {

@@ -125,6 +125,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"buyer url a path outside sandbox", withProvider("lokyata: { base_url: /sandbox/lokyata, api_key: k }"), `providers.lokyata.base_url: "/sandbox/lokyata" is a path`},
 		{"buyer url not http", withProvider("astoria: { base_url: 'ftp://a.example', vendor_id: '76', lead_mode: 1 }"), `providers.astoria.base_url: "ftp://a.example" is not an absolute http(s) url`},
 		{"CRM without url", withProvider("cashfin: { enabled: true, client_secret: s }"), "providers.cashfin.base_url: empty"},
+		{"CRM without workers", withProvider("cashfin: { enabled: true, base_url: 'https://c.example', client_secret: s, workers: -1 }"), "providers.cashfin.workers: must be from 1 to 256"},
+		{"CRM with a crowd of workers", withProvider("cashfin: { enabled: true, base_url: 'https://c.example', client_secret: s, workers: 1000 }"), "providers.cashfin.workers: must be from 1 to 256"},
 		{"caps time zone", withProvider("lokyata: { base_url: 'https://l.example', api_key: k, caps: { timezone: Mars/Olympus } }"), `providers.lokyata.caps.timezone: unknown time zone "Mars/Olympus"`},
 		{"negative caps", withProvider("astoria: { base_url: 'https://a.example', vendor_id: '76', lead_mode: 1, caps: { daily: -1 } }"), "providers.astoria.caps: caps cannot be negative"},
 		{"short lease", valid + "submission: { lease: 1s }\n", "submission.lease: must be at least 3s"},

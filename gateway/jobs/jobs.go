@@ -60,54 +60,63 @@ type Mirror struct {
 // Run mirrors until ctx ends. A mirror in flight finishes first: its
 // lease would otherwise hold the application back for a minute.
 func (m *Mirror) Run(ctx context.Context) {
-	poll := m.Poll
-	if poll == 0 {
-		poll = time.Second
-	}
-	workers := m.Workers
-	if workers <= 0 {
-		workers = 16
-	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
 	work := context.WithoutCancel(ctx)
-	for {
-		m.countBacklog(ctx)
-		// A batch of twice the workers: each worker has the next one
-		// ready, and a lease is never held long before its turn.
-		ids, err := m.Store.ClaimCRM(ctx, m.Owner, time.Minute, 2*workers)
+	drive(ctx, cmp(m.Poll, time.Second), m.workers(), m.countBacklog, func(n int) []string {
+		ids, err := m.Store.ClaimCRM(ctx, m.Owner, time.Minute, n)
 		if err != nil && ctx.Err() == nil {
 			m.Log.Error("crm: claiming", "err", err)
 		}
-		m.mirrorAll(work, ids, workers)
-		if len(ids) == 2*workers {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return ids
+	}, func(id string) { m.mirror(work, id) })
 }
 
-// mirrorAll mirrors ids on up to workers goroutines, and returns when all
-// are done.
-func (m *Mirror) mirrorAll(ctx context.Context, ids []string, workers int) {
-	next := make(chan string)
-	var wg sync.WaitGroup
-	for range min(workers, len(ids)) {
-		wg.Go(func() {
-			for id := range next {
-				m.mirror(ctx, id)
+func (m *Mirror) workers() int {
+	if m.Workers <= 0 {
+		return 16
+	}
+	return m.Workers
+}
+
+// drive runs do on up to workers items at once until ctx ends, then waits
+// for the items in flight. It claims as many items as workers are free,
+// again as soon as a quarter of them are (a slow answer holds one worker,
+// never a whole batch), and at each poll, when it also calls tick.
+func drive[T any](ctx context.Context, poll time.Duration, workers int, tick func(context.Context), claim func(n int) []T, do func(T)) {
+	busy := make(chan struct{}, workers)
+	freed := make(chan struct{}, 1)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	tick(ctx)
+	for {
+		if free := workers - len(busy); free > 0 {
+			for _, it := range claim(free) {
+				busy <- struct{}{}
+				inflight.Go(func() {
+					defer func() {
+						<-busy
+						select {
+						case freed <- struct{}{}:
+						default:
+						}
+					}()
+					do(it)
+				})
 			}
-		})
+		}
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				tick(ctx)
+				waiting = false
+			case <-freed:
+				waiting = workers-len(busy) < max(1, workers/4)
+			}
+		}
 	}
-	for _, id := range ids {
-		next <- id
-	}
-	close(next)
-	wg.Wait()
 }
 
 func (m *Mirror) countBacklog(ctx context.Context) {

@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -177,5 +178,64 @@ func TestPostbackGivenUp(t *testing.T) {
 				t.Errorf("got %d tries, %+v; want %d try and failed", n, pbs, tt.wantTry)
 			}
 		})
+	}
+}
+
+// slowReceiver answers after a pause and counts the requests it holds at
+// once.
+type slowReceiver struct {
+	mu             sync.Mutex
+	now, most, got int
+}
+
+func (r *slowReceiver) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	r.mu.Lock()
+	r.now++
+	r.most = max(r.most, r.now)
+	r.mu.Unlock()
+	time.Sleep(50 * time.Millisecond)
+	r.mu.Lock()
+	r.now--
+	r.got++
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Postbacks to a receiver that takes 50 ms are delivered several at once,
+// never more than Workers, and the backlog is reported as it drains: 40
+// conversions one at a time would take two seconds.
+func TestPostbacksDeliveredInParallel(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	rcv := &slowReceiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	var logs bytes.Buffer
+	p := postbacksFor(t, s, srv.URL, &logs)
+	p.Workers, p.Poll = 8, 10*time.Millisecond
+	var mu sync.Mutex
+	var backlog []int
+	p.Backlog = func(n int) { mu.Lock(); backlog = append(backlog, n); mu.Unlock() }
+	for i := range 40 {
+		sold(t, s, fmt.Sprintf("app-%02d", i))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if n, _ := s.PostbackBacklog(ctx, time.Now()); n == 0 {
+			break
+		}
+	}
+	cancel()
+	<-done
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if rcv.got != 40 || rcv.most < 2 || rcv.most > 8 {
+		t.Errorf("got %d postbacks, at most %d at once; want 40, from 2 to 8 at once", rcv.got, rcv.most)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(backlog) == 0 || backlog[0] != 40 {
+		t.Errorf("backlog reported %v, want 40 first", backlog)
 	}
 }

@@ -36,6 +36,7 @@ type Metrics struct {
 	revenue      *prometheus.CounterVec
 	crm          prometheus.Counter
 	crmBacklog   prometheus.Gauge
+	pbBacklog    prometheus.Gauge
 	budget       *prometheus.CounterVec
 	postbacks    *prometheus.CounterVec
 	series       sync.Map // routeStatus → requestSeries
@@ -70,6 +71,8 @@ func New(breakers func() map[string]string) *Metrics {
 		Help: "Applications mirrored to the Cashfin CRM."})
 	m.crmBacklog = prometheus.NewGauge(prometheus.GaugeOpts{Name: "leadgate_crm_backlog",
 		Help: "Applications due for the Cashfin CRM mirror and not mirrored yet, as last counted: growing means the mirror falls behind."})
+	m.pbBacklog = prometheus.NewGauge(prometheus.GaugeOpts{Name: "leadgate_postback_backlog",
+		Help: "Postbacks due for delivery and not delivered yet, as last counted: growing means delivery falls behind."})
 	m.budget = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_cashcat_budget_refused_total",
 		Help: "Cashcat calls not made because a budget was spent, by budget: ip, unknown (tokens Cashcat did not know, per IP), daily."}, []string{"budget"})
 	for _, b := range []string{"ip", "unknown", "daily"} {
@@ -78,7 +81,7 @@ func New(breakers func() map[string]string) *Metrics {
 	m.postbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_postbacks_total",
 		Help: "Tries to deliver a postback to a traffic source, by postback name (from the config) and result: delivered, retry, failed."}, []string{"postback", "result"})
 	for _, c := range []prometheus.Collector{m.requests, m.postbacks, m.latency, m.cashcat, m.cache, m.balanceReqs, m.balanceAmt,
-		m.attempts, m.attemptTime, m.applications, m.revenue, m.crm, m.crmBacklog, m.budget,
+		m.attempts, m.attemptTime, m.applications, m.revenue, m.crm, m.crmBacklog, m.pbBacklog, m.budget,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -173,6 +176,10 @@ func (m *Metrics) Postback(name, result string) { m.postbacks.WithLabelValues(na
 // CRMBacklog sets the applications due for the CRM mirror and not
 // mirrored yet, as the mirror last counted them.
 func (m *Metrics) CRMBacklog(n int) { m.crmBacklog.Set(float64(n)) }
+
+// PostbackBacklog sets the postbacks due for delivery and not delivered
+// yet, as last counted.
+func (m *Metrics) PostbackBacklog(n int) { m.pbBacklog.Set(float64(n)) }
 
 // Mirrored counts one lead mirrored to the CRM.
 func (m *Metrics) Mirrored(string) { m.crm.Inc() }

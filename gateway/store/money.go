@@ -124,6 +124,13 @@ func (s *Store) ClaimPostbacks(ctx context.Context, owner string, lease time.Dur
 	return out, rows.Err()
 }
 
+// PostbackBacklog is how many postbacks are due for delivery at now and
+// not delivered yet: a number that grows means delivery falls behind.
+func (s *Store) PostbackBacklog(ctx context.Context, now time.Time) (int, error) {
+	return s.count(ctx, "the postback backlog", `SELECT COUNT(*) FROM postbacks WHERE status = ? AND next_at <= ?`,
+		providers.PostbackPending, ms(now))
+}
+
 // FinishPostback records one delivery try of a claimed postback: its new
 // state (delivered, pending again at next, or failed for good), the
 // receiver's status and the error, if any.

@@ -110,7 +110,7 @@ func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) 
 		lock.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	db := sql.OpenDB(stmtConnector{conn})
+	db := sql.OpenDB(stmtConnector{Connector: conn, turn: make(writeTurn, 1)})
 	// Connections are kept, not opened per burst: database/sql keeps two
 	// idle by default, so 64 requests at once opened and closed SQLite
 	// connections (each reading the schema, each losing its prepared
@@ -674,11 +674,15 @@ func (s *Store) ClaimCRM(ctx context.Context, owner string, lease time.Duration,
 // CRMBacklog is how many applications are due for the CRM mirror at now
 // and not mirrored yet: a number that grows means the mirror falls behind.
 func (s *Store) CRMBacklog(ctx context.Context, now time.Time) (int, error) {
+	return s.count(ctx, "the crm backlog", `SELECT COUNT(*) FROM applications WHERE crm_status = ? AND crm_next_at <= ?`,
+		providers.CRMPending, ms(now))
+}
+
+// count runs a COUNT(*) query; what names it in the error.
+func (s *Store) count(ctx context.Context, what, query string, args ...any) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM applications WHERE crm_status = ? AND crm_next_at <= ?`),
-		providers.CRMPending, ms(now)).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("store: counting the crm backlog: %w", err)
+	if err := s.db.QueryRowContext(ctx, s.q(query), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: counting %s: %w", what, err)
 	}
 	return n, nil
 }
