@@ -23,9 +23,10 @@ import (
 // (README, "Tests"), to be looked at by a person.
 const screenshotDir = "testdata/screenshots"
 
-// chromium starts a headless Debian Chromium at a phone's viewport, or
-// skips (fails under CI=true) when it is not installed.
-func chromium(t *testing.T) context.Context {
+// chromiumPath is Debian's Chromium (LEADGATE_CHROMIUM, or
+// /usr/bin/chromium); the test skips (fails under CI=true) when it is not
+// installed.
+func chromiumPath(t *testing.T) string {
 	t.Helper()
 	path := os.Getenv("LEADGATE_CHROMIUM")
 	if path == "" {
@@ -38,6 +39,14 @@ func chromium(t *testing.T) context.Context {
 		}
 		t.Skip(msg)
 	}
+	return path
+}
+
+// chromium starts a headless Debian Chromium at a phone's viewport, or
+// skips (fails under CI=true) when it is not installed.
+func chromium(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath(t)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
@@ -456,22 +465,35 @@ func TestBrowserPrefillJS(t *testing.T) {
 	}
 }
 
-// axeSource is axe-core's script (npm axe-core, installed by .ci/run):
-// LEADGATE_AXE, or the place .ci/run puts it.
-func axeSource(t *testing.T) string {
+// npmTool is a file of an npm package the tests use, installed by .ci/run
+// into $HOME/.cache/leadgate: the variable env, or the place .ci/run puts
+// it (file, under node_modules). The test skips when it is missing, or
+// fails under CI=true.
+func npmTool(t *testing.T, env, pkg, file string) string {
 	t.Helper()
-	path := os.Getenv("LEADGATE_AXE")
+	path := os.Getenv(env)
 	if path == "" {
 		home, _ := os.UserHomeDir()
-		path = filepath.Join(home, ".cache", "leadgate", "node_modules", "axe-core", "axe.min.js")
+		path = filepath.Join(home, ".cache", "leadgate", "node_modules", file)
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		msg := "axe-core is not installed at " + path + ": npm install axe-core (see .ci/run), or set LEADGATE_AXE"
+	if _, err := os.Stat(path); err != nil {
+		msg := pkg + " is not installed at " + path + ": npm install --prefix ~/.cache/leadgate " + pkg + " (see .ci/run), or set " + env
 		if testenv.CI() {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
+	}
+	return path
+}
+
+// axeSource is axe-core's script (npm axe-core, installed by .ci/run):
+// LEADGATE_AXE, or the place .ci/run puts it.
+func axeSource(t *testing.T) string {
+	t.Helper()
+	path := npmTool(t, "LEADGATE_AXE", "axe-core@4.14.1", filepath.Join("axe-core", "axe.min.js"))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return string(b)
 }

@@ -73,7 +73,7 @@ func (v *Views) arrange(p *FormPage, f *form.Form, lang string, l Layout) {
 		p.Steps = append(p.Steps, sv)
 	}
 	if !l.OnePage {
-		p.Page.Scripts = append(p.Page.Scripts, "/static/steps.js")
+		p.Page.LayoutScript = "/static/steps.js"
 	}
 	p.Texts = StepTexts{
 		Progress: c.T("steps.progress"), Sending: c.T("steps.sending"), Born: c.T("steps.born"),

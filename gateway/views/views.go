@@ -233,6 +233,12 @@ type Page struct {
 	Version string
 	Refresh int // seconds; 0: no meta refresh
 	Scripts []string
+	// LayoutScript, when set, runs after Scripts and arranges the page
+	// (steps.js shows one step of the form): the browser paints nothing
+	// before it has run (blocking="render"), so nothing painted moves
+	// when it does (a layout shift: Lighthouse's CLS, a mis-tap on a
+	// phone). Without JavaScript the page paints as it arrives.
+	LayoutScript string
 	// Description is the page's meta description (search results).
 	Description string
 	cat         Catalog
