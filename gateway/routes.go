@@ -1,8 +1,14 @@
 package gateway
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io/fs"
 	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -94,16 +100,77 @@ func handleHealthz() gin.HandlerFunc {
 }
 
 // handleStatic handles "GET {prefix}*file" from the embedded assets,
-// files only: a directory is not listed.
+// files only: a directory is not listed. A browser that accepts gzip gets
+// the stylesheet and scripts compressed (once, at start): about a third of
+// the bytes, fewer round trips on a phone's network before the form is
+// painted. Pages are not compressed: they carry the CSRF token beside
+// what the consumer typed, which is what BREACH reads through sizes.
 func handleStatic(prefix string, static fs.FS, cacheControl string) gin.HandlerFunc {
 	files := http.StripPrefix(prefix, http.FileServerFS(filesOnly{static}))
+	gz := gzipAssets(static)
 	return func(c *gin.Context) {
 		if cacheControl != "" {
 			// Asset URLs carry the version, so a long cache is safe.
 			c.Header("Cache-Control", cacheControl)
 		}
-		files.ServeHTTP(c.Writer, c.Request)
+		name := strings.TrimPrefix(c.Request.URL.Path, prefix)
+		b, ok := gz[name]
+		if !ok {
+			files.ServeHTTP(c.Writer, c.Request)
+			return
+		}
+		c.Header("Vary", "Accept-Encoding")
+		if !acceptsGzip(c.GetHeader("Accept-Encoding")) {
+			files.ServeHTTP(c.Writer, c.Request)
+			return
+		}
+		c.Header("Content-Encoding", "gzip")
+		http.ServeContent(c.Writer, c.Request, name, time.Time{}, bytes.NewReader(b))
 	}
+}
+
+// gzipAssets compresses the text files of static (CSS, scripts, SVG), by
+// their path; a file that would not shrink is left out.
+func gzipAssets(static fs.FS) map[string][]byte {
+	out := map[string][]byte{}
+	fs.WalkDir(static, ".", func(name string, d fs.DirEntry, err error) error {
+		switch path.Ext(name) {
+		case ".css", ".js", ".svg":
+		default:
+			return err
+		}
+		raw, err := fs.ReadFile(static, name)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write(raw)
+		zw.Close()
+		if buf.Len() < len(raw) {
+			out[name] = buf.Bytes()
+		}
+		return nil
+	})
+	return out
+}
+
+// acceptsGzip reads an Accept-Encoding header: gzip (or *) listed without
+// q=0.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "*" {
+			continue
+		}
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			q, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+		return q > 0
+	}
+	return false
 }
 
 // filesOnly is an fs.FS whose directories do not exist, so that a file
