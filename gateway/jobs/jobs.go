@@ -78,9 +78,11 @@ func (m *Mirror) workers() int {
 }
 
 // drive runs do on up to workers items at once until ctx ends, then waits
-// for the items in flight. It claims as many items as workers are free,
-// again as soon as a quarter of them are (a slow answer holds one worker,
-// never a whole batch), and at each poll, when it also calls tick.
+// for the items in flight. It claims as many items as workers are free;
+// while the queue has more, again as soon as a quarter of them are (a slow
+// answer holds one worker, never a whole batch); once it is drained, at
+// the next poll (a claim is a write: not one per item done). At each poll
+// it also calls tick.
 func drive[T any](ctx context.Context, poll time.Duration, workers int, tick func(context.Context), claim func(n int) []T, do func(T)) {
 	busy := make(chan struct{}, workers)
 	freed := make(chan struct{}, 1)
@@ -90,8 +92,11 @@ func drive[T any](ctx context.Context, poll time.Duration, workers int, tick fun
 	defer t.Stop()
 	tick(ctx)
 	for {
+		more := true // every worker busy: the queue may well have more
 		if free := workers - len(busy); free > 0 {
-			for _, it := range claim(free) {
+			items := claim(free)
+			more = len(items) == free
+			for _, it := range items {
 				busy <- struct{}{}
 				inflight.Go(func() {
 					defer func() {
@@ -113,7 +118,7 @@ func drive[T any](ctx context.Context, poll time.Duration, workers int, tick fun
 				tick(ctx)
 				waiting = false
 			case <-freed:
-				waiting = workers-len(busy) < max(1, workers/4)
+				waiting = !more || workers-len(busy) < max(1, workers/4)
 			}
 		}
 	}
