@@ -29,6 +29,7 @@ type lighthouseRun struct {
 	scores  map[string]int
 	failing map[string][]string // category → "id (title: value)"
 	metrics string              // the performance metrics, for the log
+	cookie  string              // the Cookie header Lighthouse sent
 }
 
 // landing is what a consumer from Cashcat lands on: the token link answers
@@ -98,7 +99,11 @@ func lighthouse(t *testing.T, bin, chrome, url string, cookie *http.Cookie) ligh
 		}
 		t.Fatalf("lighthouse %s: %v", url, err)
 	}
-	return readLighthouse(t, url, out)
+	run := readLighthouse(t, url, out)
+	if run.cookie != cookie.String() {
+		t.Fatalf("lighthouse %s: sent Cookie %q, want the session's", url, run.cookie)
+	}
+	return run
 }
 
 // readLighthouse reads a Lighthouse JSON report.
@@ -111,8 +116,11 @@ func readLighthouse(t *testing.T, url string, out []byte) lighthouseRun {
 	}
 	var report struct {
 		FinalDisplayedURL string `json:"finalDisplayedUrl"`
-		RuntimeError      *struct{ Code, Message string }
-		Categories        map[string]struct {
+		ConfigSettings    struct {
+			ExtraHeaders map[string]string `json:"extraHeaders"`
+		} `json:"configSettings"`
+		RuntimeError *struct{ Code, Message string }
+		Categories   map[string]struct {
 			Score     *float64 `json:"score"`
 			AuditRefs []struct {
 				ID     string  `json:"id"`
@@ -130,7 +138,7 @@ func readLighthouse(t *testing.T, url string, out []byte) lighthouseRun {
 	if report.FinalDisplayedURL != url {
 		t.Fatalf("lighthouse measured %s, want %s", report.FinalDisplayedURL, url)
 	}
-	run := lighthouseRun{scores: map[string]int{}, failing: map[string][]string{}}
+	run := lighthouseRun{scores: map[string]int{}, failing: map[string][]string{}, cookie: report.ConfigSettings.ExtraHeaders["Cookie"]}
 	for _, id := range lighthouseCategories {
 		c, ok := report.Categories[id]
 		if !ok || c.Score == nil {
