@@ -83,7 +83,14 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	u, stop, err := startChild()
+	// The traffic source's postback receiver runs here, beside the load
+	// generator: it is another machine's work, not the server's core's.
+	receiver := &slowReceiver{}
+	receiverURL, err := listen(receiver)
+	if err != nil {
+		return err
+	}
+	u, stop, err := startChild(receiverURL)
 	if err != nil {
 		return err
 	}
@@ -106,7 +113,7 @@ func run(args []string, out io.Writer) error {
 	if err := throughput(out, gen, u, ngx, o); err != nil {
 		return err
 	}
-	if err := applyRun(out, u, o); err != nil {
+	if err := applyRun(out, u, o, receiver); err != nil {
 		return err
 	}
 	bursts(out, u, ngx)
@@ -122,7 +129,7 @@ func ngxNote(n *nginx) string {
 
 // startChild starts the server child, pinned to CPU 0 with taskset when
 // there is one, and returns its URLs.
-func startChild() (urls, func(), error) {
+func startChild(receiverURL string) (urls, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
 		return urls{}, nil, err
@@ -131,7 +138,7 @@ func startChild() (urls, func(), error) {
 	if ts, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() > 1 {
 		child = exec.Command(ts, "-c", "0", self)
 	}
-	child.Env = append(os.Environ(), "LOADTEST_ROLE=server", "GOMAXPROCS=1")
+	child.Env = append(os.Environ(), "LOADTEST_ROLE=server", "GOMAXPROCS=1", "LOADTEST_POSTBACK_URL="+receiverURL)
 	child.Stderr = os.Stderr
 	stdout, _ := child.StdoutPipe()
 	if err := child.Start(); err != nil {

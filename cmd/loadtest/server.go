@@ -126,6 +126,12 @@ func (r *slowReceiver) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+func (r *slowReceiver) delivered() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got
+}
+
 // sampleLead is the US sandbox lead, as Cashcat sends it.
 const sampleLead = `{"lead":{"ext_id":"US0SANDBOX1","createdOn":"2026-11-20 10:00:00.000000+00:00","firstName":"John","middleName":"Quincy","lastName":"Smith","email":"john.smith@example.com","birthday":"1985-07-04","gender":"Male","countryResidence":"United States","hometown":"Austin","monthlyIncome":"From 3.000 to 4.000","monthlyIncomeCurrency":"USD","socialStatus":"Employed Full Time"},"loan":{"product":"PDL","requestedCurrency":"USD","requestedAmount":500},"clicks":{"object":"USCLICK000000001","clicks":3},"balance":{"company":"sandbox lender","amount":249,"currency":"USD","availableRequests":249}}`
 
@@ -144,8 +150,11 @@ type child struct {
 	pages   *views.Views
 	cashcat *fakeCashcat
 	crm     *slowCRM
-	pb      *slowReceiver
 	met     *metrics.Metrics
+	// receiver is where postbacks go: the parent's receiver (another
+	// process, as a traffic source is another machine), or one in this
+	// process when it runs alone (benchmarks).
+	receiver string
 }
 
 func serve(out io.Writer) error {
@@ -200,7 +209,7 @@ func newChild(dir string) (*child, error) {
 		return nil, err
 	}
 	return &child{cfg: cfg, st: st, pages: pages, cashcat: &fakeCashcat{calls: map[string]int{}, lead: []byte(sampleLead)},
-		crm: &slowCRM{}, pb: &slowReceiver{}, log: slog.New(slog.NewJSONHandler(io.Discard, nil)), // logs formatted, as in production
+		crm: &slowCRM{}, receiver: os.Getenv("LOADTEST_POSTBACK_URL"), log: slog.New(slog.NewJSONHandler(io.Discard, nil)), // logs formatted, as in production
 		met: metrics.New(func() map[string]string { return nil })}, nil
 }
 
@@ -241,9 +250,12 @@ func (ch *child) gateway(cashcatURL string, work bool) (http.Handler, *cashcat.C
 		submit.Config{Owner: "loadtest", Lease: 15 * time.Second, Workers: 16, Poll: 50 * time.Millisecond, CRM: true, Postbacks: sales}, ch.log,
 		submit.Events{Attempt: ch.met.Attempt, Decided: ch.met.Decided})
 	if work {
-		receiver, err := listen(ch.pb)
-		if err != nil {
-			return nil, nil, err
+		receiver := ch.receiver
+		if receiver == "" {
+			var err error
+			if receiver, err = listen(&slowReceiver{}); err != nil {
+				return nil, nil, err
+			}
 		}
 		go visits.Run(context.Background())
 		go worker.Run(context.Background())
@@ -293,10 +305,7 @@ func (ch *child) control(h http.Handler) http.Handler {
 		ch.crm.mu.Lock()
 		created := ch.crm.created
 		ch.crm.mu.Unlock()
-		ch.pb.mu.Lock()
-		delivered := ch.pb.got
-		ch.pb.mu.Unlock()
-		c.JSON(http.StatusOK, crmState{Backlog: n, Created: created, PostbackBacklog: pb, Delivered: delivered})
+		c.JSON(http.StatusOK, crmState{Backlog: n, Created: created, PostbackBacklog: pb})
 	})
 	bare.GET("/metrics", gin.WrapH(ch.met.Handler()))
 	bare.GET("/debug/pprof/profile", gin.WrapF(pprof.Profile))
@@ -304,10 +313,9 @@ func (ch *child) control(h http.Handler) http.Handler {
 }
 
 // crmState is the background work's state: applications due for the CRM
-// mirror and leads it created; postbacks due and postbacks delivered.
+// mirror and leads it created; postbacks due.
 type crmState struct {
-	Backlog, Created           int
-	PostbackBacklog, Delivered int
+	Backlog, Created, PostbackBacklog int
 }
 
 func atoi(s string) int {
