@@ -9,14 +9,15 @@ import (
 	"time"
 )
 
-// Group commit of new applications (SQLite).
+// Group commit of new applications, decisions and redirects (SQLite).
 //
 // A SQLite file has one writer at a time. With one transaction per
 // application, 64 consumers submitting at once queued on SQLite's write
 // lock, each waking from its busy handler's sleeps to try again, and each
 // paying its own BEGIN and COMMIT and its own WAL frames for the same few
-// pages. Here one goroutine writes every new application: it takes what
-// is waiting, writes it all in one transaction, commits, and only then
+// pages. Here one goroutine writes every new application, every decision
+// and every redirect, the writes a consumer waits for: it takes what is
+// waiting, writes it all in one transaction, commits, and only then
 // answers each caller. Nothing waits for a timer: while one batch
 // commits the next one gathers, so a lone submission is written at once
 // and a burst is written in a few transactions.
@@ -25,9 +26,9 @@ import (
 // after the transaction holding its application is committed, so the 303
 // that follows still means the application is in the database file's
 // WAL, and a kill -9 at any moment loses nothing that was answered.
-// Each application is written under its own savepoint: one that fails
-// (a constraint, a bad value) is rolled back alone and its caller alone
-// gets the error; the others commit.
+// Each write is made under its own savepoint: one that fails (a
+// constraint, a bad value, a lease lost) is rolled back alone and its
+// caller alone gets the error; the others commit.
 //
 // PostgreSQL keeps one transaction per application: its writers do not
 // exclude each other, and its WAL already flushes the commits of
@@ -39,22 +40,19 @@ import (
 // many others' writes.
 const maxBatch = 128
 
-// createJob is one application waiting to be written.
-type createJob struct {
-	n      New
-	keyID  string
-	sealed []byte
-	now    time.Time
-	// created and err are the result, set before done is closed.
-	created bool
-	err     error
-	done    chan struct{}
+// writeJob is one write waiting for the writer: write runs in the
+// batch's transaction, under the job's own savepoint.
+type writeJob struct {
+	write func(ctx context.Context, tx *sql.Tx) error
+	// err is the result, set before done is closed.
+	err  error
+	done chan struct{}
 }
 
-// committer is the one writer of new applications.
+// committer is the one writer of the writes a consumer waits for.
 type committer struct {
 	s    *Store
-	jobs chan *createJob
+	jobs chan *writeJob
 	quit chan struct{}
 	// stopped is closed once the writer has answered its last job.
 	stopped chan struct{}
@@ -64,15 +62,15 @@ type committer struct {
 }
 
 func newCommitter(s *Store) *committer {
-	c := &committer{s: s, jobs: make(chan *createJob, maxBatch), quit: make(chan struct{}), stopped: make(chan struct{})}
+	c := &committer{s: s, jobs: make(chan *writeJob, maxBatch), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go c.run()
 	return c
 }
 
 // write hands j to the writer and waits for its commit. The wait ignores
-// the caller's context: once queued, the application is written or not
-// with the rest of its batch, and the caller learns which.
-func (c *committer) write(ctx context.Context, j *createJob) error {
+// the caller's context: once queued, the write is made or not with the
+// rest of its batch, and the caller learns which.
+func (c *committer) write(ctx context.Context, j *writeJob) error {
 	j.done = make(chan struct{})
 	select {
 	case c.jobs <- j:
@@ -97,7 +95,7 @@ func (c *committer) write(ctx context.Context, j *createJob) error {
 
 func (c *committer) run() {
 	defer close(c.stopped)
-	batch := make([]*createJob, 0, maxBatch)
+	batch := make([]*writeJob, 0, maxBatch)
 	for {
 		select {
 		case <-c.quit:
@@ -134,7 +132,7 @@ func (c *committer) drain() {
 
 // commit writes a batch in one transaction, each job under its own
 // savepoint, and answers every job.
-func (c *committer) commit(batch []*createJob) {
+func (c *committer) commit(batch []*writeJob) {
 	// No caller's context: one consumer leaving must not abort the
 	// others' applications. The bound is SQLite's own busy timeout's.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -143,16 +141,14 @@ func (c *committer) commit(batch []*createJob) {
 		if len(batch) == 1 {
 			// Alone: the transaction is its savepoint.
 			j := batch[0]
-			j.created, j.err = c.s.insertApplication(ctx, tx, j)
+			j.err = j.write(ctx, tx)
 			return j.err
 		}
 		for _, j := range batch {
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT application`); err != nil {
 				return err
 			}
-			j.created, j.err = c.s.insertApplication(ctx, tx, j)
-			if j.err != nil {
-				j.created = false
+			if j.err = j.write(ctx, tx); j.err != nil {
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO application`); err != nil {
 					return err
 				}
@@ -168,7 +164,7 @@ func (c *committer) commit(batch []*createJob) {
 	}
 	for _, j := range batch {
 		if err != nil && j.err == nil {
-			j.created, j.err = false, err // the transaction failed: nothing of the batch is stored
+			j.err = err // the transaction failed: nothing of the batch is stored
 		}
 		close(j.done)
 	}

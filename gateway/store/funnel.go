@@ -75,7 +75,7 @@ func (s *Store) Campaigns(ctx context.Context, day string) ([][2]string, error) 
 // (once: a replay of the same answer does not count twice), and queues
 // the postbacks to send on it in the same transaction.
 func (s *Store) MarkRedirected(ctx context.Context, id string, postbacks []string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET redirected_at = ? WHERE id = ? AND redirected_at = 0`), ms(s.now()), id)
 		if err != nil {
 			return err

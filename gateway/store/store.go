@@ -232,27 +232,41 @@ func (s *Store) Create(ctx context.Context, n New) (app providers.Record, create
 	if err != nil {
 		return providers.Record{}, false, fmt.Errorf("store: %w", err)
 	}
-	j := &createJob{n: n, now: s.now()}
-	j.keyID, j.sealed = s.keys.Seal(plain, []byte(n.ID))
-	if s.writer != nil {
-		err = s.writer.write(ctx, j)
-	} else {
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			j.created, err = s.insertApplication(ctx, tx, j)
-			return err
-		})
-	}
+	row := sealedNew{n: n, now: s.now()}
+	row.keyID, row.sealed = s.keys.Seal(plain, []byte(n.ID))
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		created, err = s.insertApplication(ctx, tx, row)
+		return err
+	})
 	if err != nil {
 		return providers.Record{}, false, fmt.Errorf("store: creating application: %w", err)
 	}
 	app, err = s.getBy(ctx, "idempotency_key", n.IdempotencyKey)
-	return app, j.created, err
+	return app, created, err
+}
+
+// sealedNew is a new application ready to be written.
+type sealedNew struct {
+	n      New
+	keyID  string
+	sealed []byte
+	now    time.Time
+}
+
+// write runs f in a transaction: on SQLite the writer's, with the other
+// writes waiting at the same moment (commit.go); on PostgreSQL its own.
+// It returns once the transaction has committed, or f's error.
+func (s *Store) write(ctx context.Context, f func(context.Context, *sql.Tx) error) error {
+	if s.writer != nil {
+		return s.writer.write(ctx, &writeJob{write: f})
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error { return f(ctx, tx) })
 }
 
 // insertApplication writes j's application, its duplicate keys and its
 // draft's closing in tx; created is false when its idempotency key was
 // taken already.
-func (s *Store) insertApplication(ctx context.Context, tx *sql.Tx, j *createJob) (created bool, err error) {
+func (s *Store) insertApplication(ctx context.Context, tx *sql.Tx, j sealedNew) (created bool, err error) {
 	n, now := j.n, j.now
 	a := n.Submission.Attribution
 	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO applications
@@ -609,7 +623,7 @@ func (s *Store) Decide(ctx context.Context, id, owner string, d providers.Verdic
 	if d.CRM {
 		crm = providers.CRMPending
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET status = ?, redirect_url = ?, buyer = ?, revenue = ?, reason = ?,
 			decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, lease_session = 0, crm_status = ?, crm_next_at = ?,
 			key_id = CASE WHEN ? = '' THEN key_id ELSE ? END,
