@@ -160,6 +160,7 @@ func TestBrowserNoOffer(t *testing.T) {
 			noOffer(t, ctx, flows[tt.flow], tt.title, tt.ways, tt.startOver)
 			axe(t, ctx, src, tt.flow+" no-offer page")
 			shot(t, ctx, "page")
+			keepShot(t, ctx, tt.flow+"-no-offer")
 		})
 	}
 	// Without JavaScript: the whole form on one page, typed in, and the

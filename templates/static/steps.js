@@ -217,7 +217,6 @@
     var change = el("button", "link", t("change"));
     change.type = "button";
     change.setAttribute("data-expand", "");
-    change.setAttribute("aria-expanded", "false");
     box.appendChild(change);
     box.hidden = false;
     inputs.forEach(function (c) {
@@ -256,8 +255,7 @@
       var change = el("button", "link", t("change"));
       change.type = "button";
       change.setAttribute("aria-label", t("change-step", { step: labelOf(field) }));
-      change.setAttribute("aria-expanded", "false");
-      row.appendChild(change);
+        row.appendChild(change);
       field.insertBefore(row, field.firstChild);
       field.classList.add("derived-field");
       function update() {
@@ -285,7 +283,6 @@
         c.value || f.classList.contains("has-error") || f.classList.contains("confirm-hidden")) return;
       var button = el("button", "link more-button", "+ " + labelOf(f) + " " + opt.textContent);
       button.type = "button";
-      button.setAttribute("aria-expanded", "false");
       button.setAttribute("aria-controls", f.id = c.id + "-field");
       f.hidden = true;
       f.parentNode.insertBefore(button, f);
