@@ -9,6 +9,7 @@
 package bounded
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
@@ -18,8 +19,14 @@ import (
 // Cache holds at most max entries, each for its time to live. Entries
 // leave in the order they came: a full cache drops its oldest entry to
 // take a new one, and expired entries at the old end are dropped as new
-// ones arrive. Overwriting a live key keeps its place.
-type Cache[V any] struct {
+// ones arrive and by a sweep every time to live (so that a lead's personal
+// data does not outstay its time once traffic stops). Overwriting a live
+// key keeps its place.
+type Cache[V any] struct{ *cache[V] }
+
+// cache is the Cache itself; the sweeper holds this, not the Cache, so
+// that a Cache no one holds is collected and its sweeper stopped.
+type cache[V any] struct {
 	// items holds the entries and their expiry. Reads go straight to it
 	// (go-cache has its own lock); writers also hold mu, which guards the
 	// order and the bound.
@@ -50,10 +57,48 @@ type place struct {
 //
 // go-cache's janitor is not started: it sweeps the whole map under its
 // write lock, which at a million leads stalls every reader for tens of
-// milliseconds; expired entries leave from the old end as new ones arrive
-// instead, and the bound holds either way.
+// milliseconds. The sweep here walks the order from its old end instead,
+// a bounded number of places at a time.
 func New[V any](limit int, ttl time.Duration) *Cache[V] {
-	return &Cache[V]{items: gocache.New(ttl, 0), max: max(limit, 1), ttl: ttl}
+	in := &cache[V]{items: gocache.New(ttl, 0), max: max(limit, 1), ttl: ttl}
+	c := &Cache[V]{in}
+	if ttl > 0 {
+		stop := make(chan struct{})
+		go in.sweeper(min(ttl, time.Minute), stop)
+		runtime.AddCleanup(c, func(stop chan struct{}) { close(stop) }, stop)
+	}
+	return c
+}
+
+// sweeper drops expired entries from the old end every interval.
+func (c *cache[V]) sweeper(every time.Duration, stop chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			c.sweep(sweepBatch)
+		}
+	}
+}
+
+// sweepBatch bounds one sweep's hold of the writers' lock; what is left
+// goes at the next tick, or as new entries arrive.
+const sweepBatch = 4096
+
+// sweep drops up to n spent places, and their expired entries, from the
+// old end.
+func (c *cache[V]) sweep(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for range n {
+		if p, ok := c.order.peek(); !ok || c.live(p) {
+			return
+		}
+		c.order.pop()
+	}
 }
 
 // Get returns the live value under k.
@@ -91,7 +136,7 @@ func (c *Cache[V]) SetTTL(k string, v V, ttl time.Duration) {
 }
 
 // set stores v under k; c.mu is held.
-func (c *Cache[V]) set(k string, v V, ttl time.Duration) {
+func (c *cache[V]) set(k string, v V, ttl time.Duration) {
 	if o, ok := c.items.Get(k); ok {
 		c.items.Set(k, slot[V]{v, o.(slot[V]).seq}, ttl)
 		return
@@ -117,7 +162,7 @@ func (c *Cache[V]) set(k string, v V, ttl time.Duration) {
 
 // live reports whether p still holds a live entry. An expired entry is
 // freed on the way (whatever arrival placed it: nothing live is lost).
-func (c *Cache[V]) live(p place) bool {
+func (c *cache[V]) live(p place) bool {
 	o, ok := c.items.Get(p.key)
 	if !ok {
 		c.items.Delete(p.key)

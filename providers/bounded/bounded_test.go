@@ -105,3 +105,19 @@ func TestLimitStore(t *testing.T) {
 		t.Errorf("after 5000 keys: got %d counters, want the bound 1000", got)
 	}
 }
+
+// Expired entries leave even when nothing new arrives: a lead's personal
+// data does not stay in memory past its time once traffic stops.
+func TestExpiredEntriesSweptWithoutArrivals(t *testing.T) {
+	c := New[int](100, 20*time.Millisecond)
+	for i := range 50 {
+		c.Set(fmt.Sprint(i), i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := c.Len(); n != 0 {
+		t.Errorf("10 s after 50 entries of 20 ms: %d still held, want 0", n)
+	}
+}
