@@ -37,3 +37,24 @@ func TestSessionCookieOpensOnlyWhileValid(t *testing.T) {
 		t.Errorf("a cookie past its lifetime opened: %+v", got)
 	}
 }
+
+// The cookie header written by hand is what http.SetCookie writes for the
+// same cookie, secure or not: HttpOnly, SameSite=Lax, a day's Max-Age.
+func TestCookieAsNetHTTPWritesIt(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		s := New("test-secret", secure, time.Now)
+		w := httptest.NewRecorder()
+		s.Save(w, Session{ID: "s1"})
+		got := w.Header().Values("Set-Cookie")
+		if len(got) != 1 {
+			t.Fatalf("secure %v: got %d Set-Cookie headers, want 1", secure, len(got))
+		}
+		value := w.Result().Cookies()[0].Value
+		ref := httptest.NewRecorder()
+		http.SetCookie(ref, &http.Cookie{Name: CookieName, Value: value, Path: "/", MaxAge: int(TTL.Seconds()),
+			HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+		if want := ref.Header().Get("Set-Cookie"); got[0] != want {
+			t.Errorf("secure %v:\n got %s\nwant %s", secure, got[0], want)
+		}
+	}
+}
