@@ -9,16 +9,18 @@ import (
 	"time"
 )
 
-// Group commit of new applications, decisions and redirects (SQLite).
+// Group commit (SQLite).
 //
 // A SQLite file has one writer at a time. With one transaction per
 // application, 64 consumers submitting at once queued on SQLite's write
 // lock, each waking from its busy handler's sleeps to try again, and each
 // paying its own BEGIN and COMMIT and its own WAL frames for the same few
-// pages. Here one goroutine writes every new application, every decision
-// and every redirect, the writes a consumer waits for: it takes what is
+// pages. Here one goroutine makes the writes of the application's path:
+// every new application, claim, attempt, decision and redirect, and the
+// CRM mirror's and the postbacks' records of their work. It takes what is
 // waiting, writes it all in one transaction, commits, and only then
-// answers each caller. Nothing waits for a timer: while one batch
+// answers each caller. (The rarer writes, drafts, funnel counts, erasure,
+// run in their own transactions, taking their turn: stmtcache.go.) Nothing waits for a timer: while one batch
 // commits the next one gathers, so a lone submission is written at once
 // and a burst is written in a few transactions.
 //

@@ -102,26 +102,40 @@ type PostbackJob struct {
 // due again: it is sent again, and the receiver tells the repeat by the
 // application id every template carries.
 func (s *Store) ClaimPostbacks(ctx context.Context, owner string, lease time.Duration, limit int) ([]PostbackJob, error) {
-	now := s.now()
-	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE postbacks SET lease_owner = ?, lease_until = ?
-		WHERE (application_id, name, event) IN (SELECT application_id, name, event FROM postbacks
-			WHERE status = ? AND next_at <= ? AND lease_until < ? ORDER BY next_at LIMIT ?`+s.skipLocked()+`)
-		RETURNING application_id, name, event, tries, created_at`), owner, ms(now.Add(lease)), providers.PostbackPending, ms(now), ms(now), limit)
+	var out []PostbackJob
+	claim := func(ctx context.Context, db interface {
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	}) error {
+		now := s.now()
+		rows, err := db.QueryContext(ctx, s.q(`UPDATE postbacks SET lease_owner = ?, lease_until = ?
+			WHERE (application_id, name, event) IN (SELECT application_id, name, event FROM postbacks
+				WHERE status = ? AND next_at <= ? AND lease_until < ? ORDER BY next_at LIMIT ?`+s.skipLocked()+`)
+			RETURNING application_id, name, event, tries, created_at`), owner, ms(now.Add(lease)), providers.PostbackPending, ms(now), ms(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var j PostbackJob
+			var created int64
+			if err := rows.Scan(&j.Application, &j.Name, &j.Event, &j.Tries, &created); err != nil {
+				return err
+			}
+			j.CreatedAt = fromMS(created)
+			out = append(out, j)
+		}
+		return rows.Err()
+	}
+	var err error
+	if s.writer == nil {
+		err = claim(ctx, s.db)
+	} else {
+		err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { return claim(ctx, tx) })
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: claiming postbacks: %w", err)
 	}
-	defer rows.Close()
-	var out []PostbackJob
-	for rows.Next() {
-		var j PostbackJob
-		var created int64
-		if err := rows.Scan(&j.Application, &j.Name, &j.Event, &j.Tries, &created); err != nil {
-			return nil, fmt.Errorf("store: claiming postbacks: %w", err)
-		}
-		j.CreatedAt = fromMS(created)
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // PostbackBacklog is how many postbacks are due for delivery at now and
@@ -140,7 +154,7 @@ func (s *Store) FinishPostback(ctx context.Context, j PostbackJob, owner string,
 	if state == providers.PostbackDelivered {
 		delivered = ms(now)
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE postbacks SET status = ?, next_at = ?, tries = tries + 1, last_status = ?, last_error = ?,
+	res, err := s.exec(ctx, s.q(`UPDATE postbacks SET status = ?, next_at = ?, tries = tries + 1, last_status = ?, last_error = ?,
 		delivered_at = ?, lease_owner = '', lease_until = 0
 		WHERE application_id = ? AND name = ? AND event = ? AND lease_owner = ?`),
 		state, ms(next), status, providers.Cut(reason, 300), delivered, j.Application, j.Name, j.Event, owner)

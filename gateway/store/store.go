@@ -263,6 +263,20 @@ func (s *Store) write(ctx context.Context, f func(context.Context, *sql.Tx) erro
 	return s.inTx(ctx, func(tx *sql.Tx) error { return f(ctx, tx) })
 }
 
+// exec runs one write statement through write on SQLite, on its own on
+// PostgreSQL (a transaction around it would only add round trips).
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.writer == nil {
+		return s.db.ExecContext(ctx, query, args...)
+	}
+	var res sql.Result
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
 // insertApplication writes j's application, its duplicate keys and its
 // draft's closing in tx; created is false when its idempotency key was
 // taken already.
@@ -379,7 +393,12 @@ var (
 // claim leases up to limit due rows of q to owner and returns their ids.
 func (s *Store) claim(ctx context.Context, q queue, owner string, lease time.Duration, limit int) ([]string, error) {
 	if s.session == nil {
-		return s.claimIn(ctx, s.db, q, owner, lease, limit)
+		var ids []string
+		err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+			ids, err = s.claimIn(ctx, tx, q, owner, lease, limit)
+			return err
+		})
+		return ids, err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -442,7 +461,7 @@ func (s *Store) claimIn(ctx context.Context, db interface {
 // a worker renews while it waits on buyers, so a lease can stay short and
 // a dead worker's applications come back quickly.
 func (s *Store) Renew(ctx context.Context, id, owner string, lease time.Duration) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = ?`),
+	res, err := s.exec(ctx, s.q(`UPDATE applications SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = ?`),
 		ms(s.now().Add(lease)), id, owner, providers.StatusPending)
 	if err != nil {
 		return fmt.Errorf("store: renewing lease: %w", err)
@@ -464,7 +483,7 @@ func (s *Store) sessionKey() int64 {
 
 // Release gives a claimed application back, due again at next.
 func (s *Store) Release(ctx context.Context, id, owner string, next time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET lease_owner = '', lease_until = 0, lease_session = 0, next_run_at = ?
+	_, err := s.exec(ctx, s.q(`UPDATE applications SET lease_owner = '', lease_until = 0, lease_session = 0, next_run_at = ?
 		WHERE id = ? AND lease_owner = ?`), ms(next), id, owner)
 	if err != nil {
 		return fmt.Errorf("store: releasing: %w", err)
@@ -522,6 +541,24 @@ func (s *Store) RetryAttempt(ctx context.Context, id, owner, buyer, tier string)
 // application is given back, to be claimed at once by whoever has a
 // session (this replica again once its session is back).
 func (s *Store) underLease(ctx context.Context, id, owner string, write func(*sql.Tx) error) error {
+	if s.session == nil {
+		// SQLite: with the other writes of the moment (commit.go). The
+		// check and write run under the writer's transaction; write's
+		// statements use the caller's context, which the worker never
+		// cancels mid-round.
+		return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			var held bool
+			err := tx.QueryRowContext(ctx, `SELECT TRUE FROM applications WHERE id = ? AND lease_owner = ? AND status = ?`,
+				id, owner, providers.StatusPending).Scan(&held)
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrLeaseLost
+			}
+			if err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			return write(tx)
+		})
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -553,7 +590,7 @@ func (s *Store) underLease(ctx context.Context, id, owner string, write func(*sq
 
 // FinishAttempt records how an attempt ended.
 func (s *Store) FinishAttempt(ctx context.Context, id, buyer, tier string, a providers.Attempt) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?, final = ?, retry = ?
+	_, err := s.exec(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?, final = ?, retry = ?
 		WHERE application_id = ? AND buyer = ? AND tier = ?`),
 		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, providers.Cut(a.Reason, 500), a.RedirectURL, a.Final, a.Retry, id, buyer, tier)
 	if err != nil {
@@ -565,7 +602,7 @@ func (s *Store) FinishAttempt(ctx context.Context, id, buyer, tier string, a pro
 // MarkInDoubt turns attempts left "started" by a stopped process into
 // "in doubt": they may have reached the buyer, so they are never re-sent.
 func (s *Store) MarkInDoubt(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE attempts SET outcome = ?, finished_at = ?, reason = ?
+	_, err := s.exec(ctx, s.q(`UPDATE attempts SET outcome = ?, finished_at = ?, reason = ?
 		WHERE application_id = ? AND outcome = ?`), providers.InDoubt, ms(s.now()),
 		"interrupted while the request may have reached the buyer; not re-sent", id, providers.Started)
 	return err
@@ -703,7 +740,7 @@ func (s *Store) count(ctx context.Context, what, query string, args ...any) (int
 
 // FinishCRM records that the application is in the CRM as lead ref.
 func (s *Store) FinishCRM(ctx context.Context, id, owner, ref string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET crm_status = ?, crm_ref = ?, crm_error = '', crm_tries = crm_tries + 1,
+	res, err := s.exec(ctx, s.q(`UPDATE applications SET crm_status = ?, crm_ref = ?, crm_error = '', crm_tries = crm_tries + 1,
 		crm_lease_owner = '', crm_lease_until = 0, crm_lease_session = 0 WHERE id = ? AND crm_lease_owner = ? AND crm_status = ?`),
 		providers.CRMDone, providers.Cut(ref, 100), id, owner, providers.CRMPending)
 	if err != nil {
@@ -717,7 +754,7 @@ func (s *Store) FinishCRM(ctx context.Context, id, owner, ref string) error {
 
 // RetryCRM records a failed mirror try, due again at next.
 func (s *Store) RetryCRM(ctx context.Context, id, owner string, next time.Time, reason string) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET crm_tries = crm_tries + 1, crm_next_at = ?, crm_error = ?,
+	_, err := s.exec(ctx, s.q(`UPDATE applications SET crm_tries = crm_tries + 1, crm_next_at = ?, crm_error = ?,
 		crm_lease_owner = '', crm_lease_until = 0, crm_lease_session = 0 WHERE id = ? AND crm_lease_owner = ?`),
 		ms(next), providers.Cut(reason, 300), id, owner)
 	if err != nil {
