@@ -141,8 +141,10 @@ func TestHeapPerLead(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("via %s: %.0f bytes per lead, %d cached", via, r.BytesPerLead, r.Cached)
-		if r.BytesPerLead > 1024 || r.Cached != 100_000 {
-			t.Errorf("via %s: got %.0f bytes per lead and %d leads cached, want ≤ 1,024 and 100,000", via, r.BytesPerLead, r.Cached)
+		// Each lead keeps at least its record (588 bytes here): a figure
+		// under that is a baseline that still held an earlier gateway.
+		if r.BytesPerLead > 1024 || r.BytesPerLead < 588 || r.Cached != 100_000 {
+			t.Errorf("via %s: got %.0f bytes per lead and %d leads cached, want 588–1,024 and 100,000", via, r.BytesPerLead, r.Cached)
 		}
 	}
 }

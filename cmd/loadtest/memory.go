@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"time"
 )
 
 // memoryResult is the heap a gateway holds per lead after n tokens.
@@ -33,9 +34,7 @@ func (ch *child) memoryPerLead(via string, n int, heapProfile string) (memoryRes
 	if err != nil {
 		return memoryResult{}, err
 	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
+	before := settledHeap()
 	for i := range n {
 		token := fmt.Sprintf("mem%013d", i)
 		if via == "prefill" {
@@ -46,19 +45,37 @@ func (ch *child) memoryPerLead(via string, n int, heapProfile string) (memoryRes
 		cookie, _, _ := strings.Cut(w.h.Get("Set-Cookie"), ";")
 		call(h, "/", "Cookie", cookie)
 	}
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
+	after := settledHeap()
 	if heapProfile != "" {
 		if f, err := os.Create(heapProfile); err == nil {
 			pprof.Lookup("heap").WriteTo(f, 0)
 			f.Close()
 		}
 	}
-	r := memoryResult{Via: via, Leads: n, Cached: cache.Len(), HeapMB: float64(after.HeapAlloc) / (1 << 20),
-		BytesPerLead: (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n)}
+	r := memoryResult{Via: via, Leads: n, Cached: cache.Len(), HeapMB: float64(after) / (1 << 20),
+		BytesPerLead: (float64(after) - float64(before)) / float64(n)}
 	runtime.KeepAlive(h)
 	return r, nil
+}
+
+// settledHeap is the heap once collections stop shrinking it. One GC is
+// not enough: a cache's sweeper keeps its entries until the cleanup that
+// stops it has run, after the collection that found the cache dropped, so
+// an earlier gateway's leads would still count as this one's baseline.
+func settledHeap() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	for range 20 {
+		last := m.HeapAlloc
+		time.Sleep(20 * time.Millisecond)
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		if m.HeapAlloc >= last-last/100 {
+			break // shrank by less than 1%
+		}
+	}
+	return m.HeapAlloc
 }
 
 // call serves one GET of path in process, with one header when name is
