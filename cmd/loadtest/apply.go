@@ -23,6 +23,10 @@ func applyRun(out io.Writer, u urls, o options, receiver *slowReceiver) error {
 	done := make(chan result, 1)
 	tr := &http.Transport{MaxIdleConnsPerHost: 512, DisableCompression: true}
 	go func() { done <- applyJourney(tr, u.Gateway, o.conns, o.apply) }()
+	var profiled chan error
+	if o.applyprofile != "" {
+		profiled = profile(u.Bare, o.applyprofile, o.apply)
+	}
 	var samples, pbSamples []string
 	tick := time.NewTicker(o.apply / 6)
 	defer tick.Stop()
@@ -42,6 +46,12 @@ wait:
 		}
 	}
 	fmt.Fprintf(out, "  %-34s %9s/s p50 %6.2f ms, p99 %6.2f ms (%d errors)\n", "applications", thousands(apps.rps), ms(apps.p50), ms(apps.p99), apps.errors)
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			return fmt.Errorf("cpu profile of the apply journey: %w", err)
+		}
+		fmt.Fprintf(out, "  (server CPU profile over the apply journey in %s: go tool pprof -top -cum %s)\n", o.applyprofile, o.applyprofile)
+	}
 	end, err := crm(u)
 	if err != nil {
 		return err

@@ -10,7 +10,7 @@
 // bytes. Every ratio comes from one invocation.
 //
 //	go run ./cmd/loadtest [-warmup 10s] [-duration 10s] [-runs 3] [-conns 64]
-//	                      [-apply 60s] [-leads 100000] [-cpuprofile f] [-heapprofile f]
+//	                      [-apply 60s] [-leads 100000] [-cpuprofile f] [-applyprofile f] [-heapprofile f]
 package main
 
 import (
@@ -60,6 +60,7 @@ type options struct {
 	runs, conns, leads      int
 	generator               string
 	cpuprofile, heapprofile string
+	applyprofile            string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -73,6 +74,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.leads, "leads", 100_000, "tokens sent for the heap per lead measurements")
 	fs.StringVar(&o.generator, "generator", "auto", "wrk, go, or auto (wrk when installed)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the server's CPU profile over the first measured round to this file")
+	fs.StringVar(&o.applyprofile, "applyprofile", "", "write the server's CPU profile over the apply journey to this file")
 	fs.StringVar(&o.heapprofile, "heapprofile", "", "write the server's heap profile at 100,000 leads via the prefill API to this file")
 	err := fs.Parse(args)
 	return o, err

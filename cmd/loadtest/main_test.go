@@ -44,14 +44,15 @@ func TestLoadTestReports(t *testing.T) {
 			var out bytes.Buffer
 			prof := filepath.Join(t.TempDir(), "server.pprof")
 			heap := filepath.Join(t.TempDir(), "heap.pprof")
+			applyProf := filepath.Join(t.TempDir(), "apply.pprof")
 			args := []string{"-generator", gen, "-warmup", "1s", "-duration", "1s", "-runs", "1", "-conns", "4",
-				"-apply", "2s", "-leads", "2000", "-cpuprofile", prof, "-heapprofile", heap}
+				"-apply", "2s", "-leads", "2000", "-cpuprofile", prof, "-applyprofile", applyProf, "-heapprofile", heap}
 			if err := run(args, &out); err != nil {
 				t.Fatalf("%v\n%s", err, out.String())
 			}
 			checkReport(t, out.String(), gen)
 			// The profiles are pprof's gzipped protobuf, ready for go tool pprof.
-			for _, p := range []string{prof, heap} {
+			for _, p := range []string{prof, applyProf, heap} {
 				if b, err := os.ReadFile(p); err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
 					t.Errorf("%s: %d bytes, %v", p, len(b), err)
 				}
