@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,6 +107,12 @@ func (c *committer) run() {
 		case j := <-c.jobs:
 			batch = append(batch[:0], j)
 		}
+		// Let every goroutine that can run now run first: those about to
+		// write join this batch instead of the next. On one core nothing
+		// else runs while a batch commits, so without this a batch held
+		// one or two writes (2,000 commits a second for 600 applications);
+		// when nothing else is runnable it returns at once.
+		runtime.Gosched()
 	gather:
 		for len(batch) < maxBatch {
 			select {
