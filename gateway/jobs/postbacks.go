@@ -118,11 +118,15 @@ func (p *Postbacks) deliver(ctx context.Context, j store.PostbackJob) {
 		return
 	}
 	attr := rec.Attribution
-	if sealed, err := p.Store.Sealed(ctx, j.Application); err == nil {
+	if spec.Template.UsesClickIDs() {
+		// The click ids are sealed with the personal data: opened only
+		// for a template that sends them.
+		sealed, err := p.Store.Sealed(ctx, j.Application)
+		if err != nil {
+			p.finish(ctx, j, providers.PostbackFailed, time.Time{}, 0, "the click ids were erased with the personal data")
+			return
+		}
 		attr = sealed.Submission.Attribution
-	} else if spec.Template.UsesClickIDs() {
-		p.finish(ctx, j, providers.PostbackFailed, time.Time{}, 0, "the click ids were erased with the personal data")
-		return
 	}
 	method, target, body := spec.Template.Render(postback.Values(rec, attr, j.Event, now()))
 	res := postback.Send(ctx, p.HTTP, method, target, body, spec.Template.JSON, spec.Timeout)
