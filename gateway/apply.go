@@ -34,7 +34,7 @@ type applySettings struct {
 // to a buyer. A valid one is stored durably first, then submitted by the
 // workers; the consumer waits a few seconds for the decision and is sent
 // to the buyer's URL, or to the waiting page.
-func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *forms, apps Applications, submitter Submitter,
+func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *forms, submitter Submitter,
 	next *outcomes, respond *responder, set applySettings) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		sess, known := sessions.Load(c.Request)
@@ -70,7 +70,7 @@ func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *
 			forms.again(c, http.StatusUnprocessableEntity, sess, flow, vals, msgs, "", now)
 			return
 		}
-		rec, ok := storeApplication(c, sessions, flow, sess, app, apps, submitter, forms, set)
+		rec, ok := storeApplication(c, sessions, flow, sess, app, submitter, forms, set)
 		if !ok {
 			forms.again(c, http.StatusServiceUnavailable, sess, flow, vals, nil, "error.internal", now)
 			return
@@ -92,14 +92,14 @@ func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *
 
 // storeApplication stores a valid application, once per form render (a
 // double click or a resubmit after "back" carries the same submission_id
-// and finds the first), hands the browser the session that owns it, and
-// wakes the workers. It says false when nothing could be stored.
+// and finds the first), starts its submission, and hands the browser the
+// session that owns it. It says false when nothing could be stored.
 func storeApplication(c *gin.Context, sessions *session.Sessions, flow *Flow, sess session.Session, app providers.Application,
-	apps Applications, submitter Submitter, forms *forms, set applySettings) (providers.Record, bool) {
+	submitter Submitter, forms *forms, set applySettings) (providers.Record, bool) {
 	id := session.RandomID()
 	// The key is the posting session's, so two consumers never share one.
 	submission := cleanKey(c.Request.PostForm.Get("submission_id"), id)
-	rec, created, err := apps.Create(c.Request.Context(), store.New{
+	rec, created, err := submitter.Create(c.Request.Context(), store.New{
 		ID: id, SessionHash: sessions.Owner(sessions.RotateFor(sess, id).ID), IdempotencyKey: sessions.Owner(sess.ID) + ":" + submission,
 		Flow: flow.Name, Form: flow.Form.Name, Currency: flow.Currency,
 		Prefilled: sess.Token != "", Deadline: flow.Deadline, Keys: dedupeKeys(flow, app, set.dedupeSecret),
@@ -120,7 +120,6 @@ func storeApplication(c *gin.Context, sessions *session.Sessions, flow *Flow, se
 	sessions.Save(c.Writer, owner)
 	if created {
 		set.log.Info("application stored", "request_id", reqID(c), "application", rec.ID, "flow", flow.Name)
-		submitter.Wake()
 	}
 	return rec, true
 }

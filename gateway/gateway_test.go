@@ -36,7 +36,9 @@ func (f fakeLeads) Lead(ctx context.Context, token string) (*providers.Lead, err
 
 type fakeSubmitter struct{ st *store.Store }
 
-func (f fakeSubmitter) Wake() {}
+func (f fakeSubmitter) Create(ctx context.Context, n store.New) (providers.Record, bool, error) {
+	return f.st.Create(ctx, n)
+}
 func (f fakeSubmitter) Wait(ctx context.Context, id string, max time.Duration) (providers.Record, error) {
 	return f.st.Get(ctx, id)
 }

@@ -23,7 +23,7 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 	static := p.Views.Static()
 
 	get(r, "/", lim.landing, handleLanding(p.sessions, p.flows, p.leads, p.forms, p.drafts, p.Funnel, p.Config.Attribution.ClickParamsOf, p.Now))
-	r.POST("/apply", lim.apply, handleApply(p.sessions, p.flows, p.leads, p.forms, p.Store, p.Submitter, p.next, p.respond,
+	r.POST("/apply", lim.apply, handleApply(p.sessions, p.flows, p.leads, p.forms, p.Submitter, p.next, p.respond,
 		applySettings{wait: p.Config.Submission.Wait, pageURL: p.Config.Server.PublicURL, version: p.Views.Version,
 			dedupeSecret: p.DedupeSecret, log: p.Log, now: p.Now}))
 	r.POST("/draft", lim.draft, handleDraft(p.drafts))

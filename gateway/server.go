@@ -53,7 +53,6 @@ type StepCounter interface {
 
 // Applications is what the handlers need of the store.
 type Applications interface {
-	Create(ctx context.Context, n store.New) (providers.Record, bool, error)
 	Get(ctx context.Context, id string) (providers.Record, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	// Attempts tell the waiting page which lender is being asked.
@@ -61,9 +60,12 @@ type Applications interface {
 	MarkRedirected(ctx context.Context, id string, postbacks []string) error
 }
 
-// Submitter starts and awaits the submission of stored applications.
+// Submitter stores new applications, submits them and awaits their
+// decisions.
 type Submitter interface {
-	Wake()
+	// Create stores a new application and starts its submission (see
+	// submit.Worker.Create).
+	Create(ctx context.Context, n store.New) (providers.Record, bool, error)
 	Wait(ctx context.Context, id string, max time.Duration) (providers.Record, error)
 }
 

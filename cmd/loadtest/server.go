@@ -247,7 +247,7 @@ func (ch *child) gateway(cashcatURL string, work bool) (http.Handler, *cashcat.C
 		return nil
 	}
 	worker := submit.New(ch.st, map[string]submit.Buyer{"lokyata": instantBuyer{}}, map[string][]string{"us": {"lokyata"}},
-		submit.Config{Owner: "loadtest", Lease: 15 * time.Second, Workers: 16, Poll: 50 * time.Millisecond, CRM: true, Postbacks: sales}, ch.log,
+		submit.Config{Owner: "loadtest", Lease: 15 * time.Second, Workers: 64, Poll: 50 * time.Millisecond, CRM: true, Postbacks: sales}, ch.log,
 		submit.Events{Attempt: ch.met.Attempt, Decided: ch.met.Decided})
 	if work {
 		receiver := ch.receiver

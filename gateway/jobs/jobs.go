@@ -18,8 +18,7 @@ import (
 
 // MirrorStore is what the CRM mirror needs of the store.
 type MirrorStore interface {
-	ClaimCRM(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error)
-	Get(ctx context.Context, id string) (providers.Record, error)
+	ClaimCRM(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.CRMJob, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	FinishCRM(ctx context.Context, id, owner, ref string) error
 	RetryCRM(ctx context.Context, id, owner string, next time.Time, reason string) error
@@ -32,9 +31,10 @@ type CRM interface {
 	Create(ctx context.Context, l cashfin.Lead) (string, error)
 }
 
-// Mirror copies every decided application to the CRM, once: it looks the
-// lead up before creating it, so a retry after an answer that was lost
-// (Cashfin created the lead, we never heard) does not create a second one.
+// Mirror copies every decided application to the CRM, once: after a first
+// try it looks the lead up before creating it, so a retry after an answer
+// that was lost (Cashfin created the lead, we never heard) does not create
+// a second one.
 // A failure is retried with a growing pause until it succeeds; the
 // consumer never waits for it.
 type Mirror struct {
@@ -61,13 +61,13 @@ type Mirror struct {
 // lease would otherwise hold the application back for a minute.
 func (m *Mirror) Run(ctx context.Context) {
 	work := context.WithoutCancel(ctx)
-	drive(ctx, cmp(m.Poll, time.Second), m.workers(), m.countBacklog, func(n int) []string {
-		ids, err := m.Store.ClaimCRM(ctx, m.Owner, time.Minute, n)
+	drive(ctx, cmp(m.Poll, time.Second), m.workers(), m.countBacklog, func(n int) []store.CRMJob {
+		jobs, err := m.Store.ClaimCRM(ctx, m.Owner, time.Minute, n)
 		if err != nil && ctx.Err() == nil {
 			m.Log.Error("crm: claiming", "err", err)
 		}
-		return ids
-	}, func(id string) { m.mirror(work, id) })
+		return jobs
+	}, func(j store.CRMJob) { m.mirror(work, j) })
 }
 
 func (m *Mirror) workers() int {
@@ -133,34 +133,33 @@ func (m *Mirror) countBacklog(ctx context.Context) {
 	}
 }
 
-func (m *Mirror) mirror(ctx context.Context, id string) {
+func (m *Mirror) mirror(ctx context.Context, j store.CRMJob) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	app, err := m.Store.Get(ctx, id)
-	if err != nil {
-		m.retry(ctx, id, 0, err)
-		return
-	}
+	id := j.ID
 	rec, err := m.Store.Sealed(ctx, id)
 	if err != nil {
-		m.retry(ctx, id, app.CRMTries, err)
+		m.retry(ctx, id, j.Tries, err)
 		return
 	}
-	lead := cashfin.ToLead(&rec.Submission, app.Status)
+	lead := cashfin.ToLead(&rec.Submission, j.Status)
 	search := lead.Email
 	if search == "" {
 		search = lead.Phone
 	}
 	ref := ""
-	if search != "" {
+	// Looked up first only when an earlier claim may have created it: a
+	// first claim cannot follow a create (one CRM call of two saved on
+	// nearly every lead).
+	if search != "" && !j.First {
 		if ref, err = m.CRM.Find(ctx, search, cashfin.Marker(id)); err != nil {
-			m.retry(ctx, id, app.CRMTries, err)
+			m.retry(ctx, id, j.Tries, err)
 			return
 		}
 	}
 	if ref == "" {
 		if ref, err = m.CRM.Create(ctx, lead); err != nil {
-			m.retry(ctx, id, app.CRMTries, err)
+			m.retry(ctx, id, j.Tries, err)
 			return
 		}
 	}

@@ -430,3 +430,47 @@ func TestMirrorWorksInParallelAndReportsItsBacklog(t *testing.T) {
 		t.Errorf("backlog reported: got %v, want 12 first", backlog)
 	}
 }
+
+// A lead no mirror has claimed before is created without a search first:
+// one CRM call, not two. (A retry searches: TestMirrorCashfinDownThenUp.)
+func TestMirrorFirstTryCreatesWithoutSearching(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	for i := range 3 {
+		decided(t, s, fmt.Sprintf("app-%d", i), fmt.Sprintf("c%d@example.com", i), providers.StatusAccepted, true)
+	}
+	emu := sandbox.New(sandbox.Options{})
+	var mu sync.Mutex
+	calls := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]++
+		mu.Unlock()
+		emu.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	client, _ := cashfin.New(cashfin.Config{BaseURL: srv.URL + "/sandbox/cashfin", ClientSecret: sandbox.CashfinSecret}, srv.Client())
+	m := &Mirror{Store: s, CRM: client, Owner: "m1", Log: quiet, Poll: 10 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	for i, deadline := 0, time.Now().Add(10*time.Second); i < 3; {
+		if app, _ := s.Get(context.Background(), fmt.Sprintf("app-%d", i)); app.CRMStatus == providers.CRMDone {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("app-%d never reached the CRM", i)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	if calls["create"] != 3 || calls["list"] != 0 {
+		t.Errorf("CRM calls %v; want 3 creates and no search", calls)
+	}
+	mu.Unlock()
+	if leads := crmLeads(t, srv.URL); len(leads) != 3 {
+		t.Errorf("%d CRM leads, want 3", len(leads))
+	}
+}

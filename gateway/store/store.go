@@ -62,6 +62,11 @@ type New struct {
 	// DraftKey is the owner hash of the session that posted: its draft's
 	// values are erased with the application's creation ("": none).
 	DraftKey string
+	// Owner, when set, is the worker that takes the application in hand
+	// as it is stored: it is written already claimed by Owner for Lease,
+	// so no claim query finds it, and Owner rides it from memory.
+	Owner string
+	Lease time.Duration
 }
 
 // Store is the durable store.
@@ -222,11 +227,11 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-// Create stores a new application, sealed, as pending and due now. Posting
-// the same form twice (one idempotency key) creates it once: the second
-// call returns the first application and created=false. It returns once
-// the application is committed (on SQLite, with the others submitted at
-// the same moment: commit.go).
+// Create stores a new application, sealed, as pending and due now (or
+// claimed by n.Owner). Posting the same form twice (one idempotency key)
+// creates it once: the second call returns the first application and
+// created=false. It returns once the application is committed (on
+// SQLite, with the others submitted at the same moment: commit.go).
 func (s *Store) Create(ctx context.Context, n New) (app providers.Record, created bool, err error) {
 	plain, err := json.Marshal(Sealed{Submission: n.Submission})
 	if err != nil {
@@ -241,8 +246,12 @@ func (s *Store) Create(ctx context.Context, n New) (app providers.Record, create
 	if err != nil {
 		return providers.Record{}, false, fmt.Errorf("store: creating application: %w", err)
 	}
+	if created {
+		// What was just written, as Get would read it: no read back.
+		return row.record(), true, nil
+	}
 	app, err = s.getBy(ctx, "idempotency_key", n.IdempotencyKey)
-	return app, created, err
+	return app, false, err
 }
 
 // sealedNew is a new application ready to be written.
@@ -251,6 +260,18 @@ type sealedNew struct {
 	keyID  string
 	sealed []byte
 	now    time.Time
+}
+
+// record is the application j writes, as scanApplication reads it back
+// (times to the millisecond, in UTC; the variant cut as stored).
+func (j sealedNew) record() providers.Record {
+	n, a := j.n, j.n.Submission.Attribution
+	return providers.Record{
+		ID: n.ID, SessionHash: n.SessionHash, Flow: n.Flow, Form: n.Form, Currency: n.Currency, Status: providers.StatusPending,
+		Attribution: providers.Attribution{Source: a.Source, Medium: a.Medium, Campaign: a.Campaign, Content: a.Content, Term: a.Term,
+			Variant: providers.Cut(a.Variant, 32)},
+		Prefilled: n.Prefilled, CreatedAt: fromMS(ms(j.now)), DeadlineAt: fromMS(ms(j.now.Add(n.Deadline))),
+	}
 }
 
 // write runs f in a transaction: on SQLite the writer's, with the other
@@ -283,15 +304,19 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 func (s *Store) insertApplication(ctx context.Context, tx *sql.Tx, j sealedNew) (created bool, err error) {
 	n, now := j.n, j.now
 	a := n.Submission.Attribution
+	var leaseTill, session int64
+	if n.Owner != "" {
+		leaseTill, session = ms(now.Add(n.Lease)), s.sessionKey()
+	}
 	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO applications
 		(id, session_hash, idempotency_key, flow, form, currency, status,
 		 utm_source, utm_medium, utm_campaign, utm_content, utm_term, variant, prefilled,
-		 created_at, updated_at, deadline_at, next_run_at, key_id, pii)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		 created_at, updated_at, deadline_at, next_run_at, key_id, pii, lease_owner, lease_until, lease_session)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) DO NOTHING`),
 		n.ID, n.SessionHash, n.IdempotencyKey, n.Flow, n.Form, n.Currency, providers.StatusPending,
 		a.Source, a.Medium, a.Campaign, a.Content, a.Term, providers.Cut(a.Variant, 32), n.Prefilled,
-		ms(now), ms(now), ms(now.Add(n.Deadline)), ms(now), j.keyID, j.sealed)
+		ms(now), ms(now), ms(now.Add(n.Deadline)), ms(now), j.keyID, j.sealed, n.Owner, leaseTill, session)
 	if err != nil {
 		return false, err
 	}
@@ -374,7 +399,14 @@ func (s *Store) Sealed(ctx context.Context, id string) (Sealed, error) {
 // gone), or whose replica's PostgreSQL session ended, makes the
 // application claimable again.
 func (s *Store) Claim(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error) {
-	return s.claim(ctx, submissionQueue, owner, lease, limit)
+	var ids []string
+	err := s.claim(ctx, submissionQueue, owner, lease, limit, func(rows *sql.Rows) error {
+		var id string
+		err := rows.Scan(&id)
+		ids = append(ids, id)
+		return err
+	})
+	return ids, err
 }
 
 // queue names the columns of one kind of work done from the applications
@@ -383,47 +415,50 @@ type queue struct {
 	name                                             string
 	status, due, leaseOwner, leaseTill, leaseSession string
 	ready                                            string // the state that is due
+	// set is more of the claim's assignments (", col = …"), returning
+	// what it answers of each row claimed.
+	set, returning string
 }
 
 var (
-	submissionQueue = queue{"claiming", "status", "next_run_at", "lease_owner", "lease_until", "lease_session", string(providers.StatusPending)}
-	crmQueue        = queue{"claiming crm work", "crm_status", "crm_next_at", "crm_lease_owner", "crm_lease_until", "crm_lease_session", string(providers.CRMPending)}
+	submissionQueue = queue{name: "claiming", status: "status", due: "next_run_at", leaseOwner: "lease_owner", leaseTill: "lease_until",
+		leaseSession: "lease_session", ready: string(providers.StatusPending), returning: "id"}
+	crmQueue = queue{name: "claiming crm work", status: "crm_status", due: "crm_next_at", leaseOwner: "crm_lease_owner", leaseTill: "crm_lease_until",
+		leaseSession: "crm_lease_session", ready: string(providers.CRMPending),
+		set: ", crm_claims = crm_claims + 1", returning: "id, status, crm_tries, crm_claims"}
 )
 
-// claim leases up to limit due rows of q to owner and returns their ids.
-func (s *Store) claim(ctx context.Context, q queue, owner string, lease time.Duration, limit int) ([]string, error) {
+// claim leases up to limit due rows of q to owner, scanning each row
+// claimed (q.returning) with scan.
+func (s *Store) claim(ctx context.Context, q queue, owner string, lease time.Duration, limit int, scan func(*sql.Rows) error) error {
 	if s.session == nil {
-		var ids []string
-		err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-			ids, err = s.claimIn(ctx, tx, q, owner, lease, limit)
-			return err
+		return s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+			return s.claimIn(ctx, tx, q, owner, lease, limit, scan)
 		})
-		return ids, err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", q.name, err)
+		return fmt.Errorf("store: %s: %w", q.name, err)
 	}
 	defer tx.Rollback()
 	// Held shared, this lock keeps new sessions from beginning until the
 	// claim is committed (session.go).
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared($1, 0)`, sessionSpace); err != nil {
-		return nil, fmt.Errorf("store: %s: %w", q.name, err)
+		return fmt.Errorf("store: %s: %w", q.name, err)
 	}
-	ids, err := s.claimIn(ctx, tx, q, owner, lease, limit)
-	if err != nil {
-		return nil, err
+	if err := s.claimIn(ctx, tx, q, owner, lease, limit, scan); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: %s: %w", q.name, err)
+		return fmt.Errorf("store: %s: %w", q.name, err)
 	}
-	return ids, nil
+	return nil
 }
 
-// claimIn is claim's one statement, run on db or in claim's transaction.
+// claimIn is claim's one statement, run in claim's transaction.
 func (s *Store) claimIn(ctx context.Context, db interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, q queue, owner string, lease time.Duration, limit int) ([]string, error) {
+}, q queue, owner string, lease time.Duration, limit int, scan func(*sql.Rows) error) error {
 	now := s.now()
 	free := q.leaseTill + ` < ?`
 	args := []any{owner, ms(now.Add(lease)), s.sessionKey(), q.ready, ms(now), ms(now)}
@@ -434,27 +469,24 @@ func (s *Store) claimIn(ctx context.Context, db interface {
 		free = `(` + free + ` OR (` + q.leaseSession + ` <> 0 AND NOT ` + sessionAlive(q.leaseSession) + `)) AND ` + sessionAlive("?")
 		args = append(args, s.session.key)
 	}
-	rows, err := db.QueryContext(ctx, s.q(`UPDATE applications SET `+q.leaseOwner+` = ?, `+q.leaseTill+` = ?, `+q.leaseSession+` = ?
+	rows, err := db.QueryContext(ctx, s.q(`UPDATE applications SET `+q.leaseOwner+` = ?, `+q.leaseTill+` = ?, `+q.leaseSession+` = ?`+q.set+`
 		WHERE id IN (SELECT id FROM applications
 			WHERE `+q.status+` = ? AND `+q.due+` <= ? AND `+free+`
 			ORDER BY `+q.due+` LIMIT ?`+s.skipLocked()+`)
-		RETURNING id`), append(args, limit)...)
+		RETURNING `+q.returning), append(args, limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", q.name, err)
+		return fmt.Errorf("store: %s: %w", q.name, err)
 	}
 	defer rows.Close()
-	var ids []string
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("store: %s: %w", q.name, err)
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("store: %s: %w", q.name, err)
 		}
-		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: %s: %w", q.name, err)
+		return fmt.Errorf("store: %s: %w", q.name, err)
 	}
-	return ids, nil
+	return nil
 }
 
 // Renew extends owner's lease on a pending application it is working on:
@@ -590,7 +622,16 @@ func (s *Store) underLease(ctx context.Context, id, owner string, write func(*sq
 
 // FinishAttempt records how an attempt ended.
 func (s *Store) FinishAttempt(ctx context.Context, id, buyer, tier string, a providers.Attempt) error {
-	_, err := s.exec(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?, final = ?, retry = ?
+	if s.writer == nil {
+		return s.finishAttempt(ctx, s.db, id, buyer, tier, a) // PostgreSQL: one statement, no transaction around it
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.finishAttempt(ctx, tx, id, buyer, tier, a) })
+}
+
+func (s *Store) finishAttempt(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, id, buyer, tier string, a providers.Attempt) error {
+	_, err := db.ExecContext(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?, final = ?, retry = ?
 		WHERE application_id = ? AND buyer = ? AND tier = ?`),
 		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, providers.Cut(a.Reason, 500), a.RedirectURL, a.Final, a.Retry, id, buyer, tier)
 	if err != nil {
@@ -643,6 +684,20 @@ func (s *Store) CountAccepted(ctx context.Context, buyer string, since time.Time
 
 // Decide records the end of an application, if owner still holds it.
 func (s *Store) Decide(ctx context.Context, id, owner string, d providers.Verdict) error {
+	return s.FinishAndDecide(ctx, id, owner, Finished{}, d)
+}
+
+// Finished is how the attempt that ended a round went, when it is
+// recorded with the decision (Buyer "" for none).
+type Finished struct {
+	Buyer, Tier string
+	Attempt     providers.Attempt
+}
+
+// FinishAndDecide records how the round's last attempt went and the end
+// of the application in one write, if owner still holds it: an accepted
+// lead is never on disk as an acceptance without its decision.
+func (s *Store) FinishAndDecide(ctx context.Context, id, owner string, f Finished, d providers.Verdict) error {
 	now := s.now()
 	var keyID string
 	var sealed []byte
@@ -673,6 +728,11 @@ func (s *Store) Decide(ctx context.Context, id, owner string, d providers.Verdic
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrLeaseLost
+		}
+		if f.Buyer != "" {
+			if err := s.finishAttempt(ctx, tx, id, f.Buyer, f.Tier, f.Attempt); err != nil {
+				return err
+			}
 		}
 		// The conversion reports of the verdict: in its transaction, so a
 		// decision is never without them, nor they without it.
@@ -717,9 +777,28 @@ func (s *Store) q(query string) string {
 	return b.String()
 }
 
+// CRMJob is an application claimed for the CRM mirror.
+type CRMJob struct {
+	ID     string
+	Status providers.Status
+	Tries  int // failed tries so far
+	// First: no mirror has claimed it before, so none can have created
+	// its lead at the CRM yet (a create is only made under a claim).
+	First bool
+}
+
 // ClaimCRM leases up to limit decided applications due for the CRM mirror.
-func (s *Store) ClaimCRM(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error) {
-	return s.claim(ctx, crmQueue, owner, lease, limit)
+func (s *Store) ClaimCRM(ctx context.Context, owner string, lease time.Duration, limit int) ([]CRMJob, error) {
+	var jobs []CRMJob
+	err := s.claim(ctx, crmQueue, owner, lease, limit, func(rows *sql.Rows) error {
+		var j CRMJob
+		var claims int
+		err := rows.Scan(&j.ID, &j.Status, &j.Tries, &claims)
+		j.First = claims == 1
+		jobs = append(jobs, j)
+		return err
+	})
+	return jobs, err
 }
 
 // CRMBacklog is how many applications are due for the CRM mirror at now

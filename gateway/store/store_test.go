@@ -46,6 +46,9 @@ var suite = []struct {
 	{"DuplicatePostedOncePerBuyer", testDuplicatePostedOncePerBuyer},
 	{"DuplicatesAtTheSameInstant", testDuplicatesAtTheSameInstant},
 	{"PostbacksQueuedWithTheVerdict", testPostbacksQueuedWithTheVerdict},
+	{"CreateAnswersWhatGetReads", testCreateAnswersWhatGetReads},
+	{"CreatedInHandIsNotClaimed", testCreatedInHandIsNotClaimed},
+	{"FinishAndDecideInOneWrite", testFinishAndDecideInOneWrite},
 }
 
 func TestStoreSQLite(t *testing.T) {
@@ -415,14 +418,14 @@ func testRetryCRMAndErase(t *testing.T, open opener) {
 	if err := s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", Revenue: 25, CRM: true}); err != nil {
 		t.Fatal(err)
 	}
-	ids, _ := s.ClaimCRM(ctx, "m", time.Minute, 5)
-	if len(ids) != 1 {
-		t.Fatalf("crm claim: got %v", ids)
+	jobs, err := s.ClaimCRM(ctx, "m", time.Minute, 5)
+	if want := (CRMJob{ID: "app-1", Status: providers.StatusAccepted, First: true}); len(jobs) != 1 || jobs[0] != want {
+		t.Fatalf("crm claim: got %+v, %v; want %+v", jobs, err, want)
 	}
 	s.RetryCRM(ctx, "app-1", "m", time.Now().Add(-time.Second), "cashfin down")
-	ids, _ = s.ClaimCRM(ctx, "m", time.Minute, 5)
-	if len(ids) != 1 {
-		t.Fatalf("crm retry: got %v", ids)
+	jobs, _ = s.ClaimCRM(ctx, "m", time.Minute, 5)
+	if want := (CRMJob{ID: "app-1", Status: providers.StatusAccepted, Tries: 1}); len(jobs) != 1 || jobs[0] != want {
+		t.Fatalf("crm retry: got %+v, want %+v (not first: the failed try may have created the lead)", jobs, want)
 	}
 	// A mirror that lost its lease does not record a CRM lead.
 	if err := s.FinishCRM(ctx, "app-1", "other", "lead-x"); !errors.Is(err, ErrLeaseLost) {
@@ -825,5 +828,87 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if a, err := again.Get(ctx, "taken"); err != nil || a.SessionHash != "sess" {
 		t.Errorf("the first application: %+v, %v", a, err)
+	}
+}
+
+// Create answers the application it wrote without reading it back: what
+// it answers must be what Get reads, field for field.
+func testCreateAnswersWhatGetReads(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	n := newApp("app-1", "form-1")
+	n.Prefilled = true
+	n.Submission.Attribution = providers.Attribution{Source: "cashcat", Medium: "cpc", Campaign: "c", Content: "x", Term: "t",
+		Variant: strings.Repeat("v", 40), Clicks: "gclid=abc"}
+	created, ok, err := s.Create(ctx, n)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	read, err := s.Get(ctx, "app-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(created, read) {
+		t.Errorf("Create answered\n%+v\nGet reads\n%+v", created, read)
+	}
+	again, ok, err := s.Create(ctx, newApp("app-2", "form-1"))
+	if err != nil || ok || !reflect.DeepEqual(again, read) {
+		t.Errorf("the same form again: %+v, created %v, %v; want the first application", again, ok, err)
+	}
+}
+
+// An application created in hand (Owner set) is stored leased: no claim
+// takes it while the lease lasts, and its owner may post it.
+func testCreatedInHandIsNotClaimed(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	n := newApp("app-1", "form-1")
+	n.Owner, n.Lease = "me", time.Minute
+	if _, _, err := s.Create(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := s.Claim(ctx, "other", time.Minute, 10); err != nil || len(ids) != 0 {
+		t.Errorf("claimed %v, %v; want nothing", ids, err)
+	}
+	if err := s.StartAttempt(ctx, "app-1", "other", "a", "", 1); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("another worker's post: %v, want ErrLeaseLost", err)
+	}
+	if err := s.StartAttempt(ctx, "app-1", "me", "a", "", 1); err != nil {
+		t.Errorf("the owner's post: %v", err)
+	}
+}
+
+// The attempt that ends a round is finished in the decision's write, and
+// not at all when the lease was lost.
+func testFinishAndDecideInOneWrite(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	for _, id := range []string{"app-1", "app-2"} {
+		n := newApp(id, id)
+		n.Owner, n.Lease = "me", time.Minute
+		if _, _, err := s.Create(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.StartAttempt(ctx, id, "me", "a", "", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	att := providers.Attempt{Outcome: providers.Accepted, RedirectURL: "https://a.example/r", Price: 3, Latency: 20 * time.Millisecond}
+	v := providers.Verdict{Status: providers.StatusAccepted, RedirectURL: "https://a.example/r", Buyer: "a", Revenue: 3}
+	if err := s.FinishAndDecide(ctx, "app-1", "me", Finished{Buyer: "a", Attempt: att}, v); err != nil {
+		t.Fatal(err)
+	}
+	app, _ := s.Get(ctx, "app-1")
+	atts, _ := s.Attempts(ctx, "app-1")
+	if app.Status != providers.StatusAccepted || len(atts) != 1 || atts[0].Outcome != providers.Accepted || atts[0].Price != 3 || atts[0].FinishedAt.IsZero() {
+		t.Errorf("got %s, attempts %+v", app.Status, atts)
+	}
+	if err := s.FinishAndDecide(ctx, "app-2", "not-me", Finished{Buyer: "a", Attempt: att}, v); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("without the lease: %v, want ErrLeaseLost", err)
+	}
+	app, _ = s.Get(ctx, "app-2")
+	atts, _ = s.Attempts(ctx, "app-2")
+	if app.Status != providers.StatusPending || atts[0].Outcome != providers.Started {
+		t.Errorf("without the lease: %s, attempts %+v; want nothing written", app.Status, atts)
 	}
 }

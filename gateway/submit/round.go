@@ -27,6 +27,20 @@ func (w *Worker) process(ctx context.Context, id string) {
 	w.settle(ctx, log, app, w.round(ctx, log, app))
 }
 
+// processNew gives an application Create took in hand its first round,
+// from memory: it was stored leased to this worker a moment ago, so it has
+// no attempts, and its request waits on h for the decision.
+func (w *Worker) processNew(h *handoff, sub *providers.Submission) {
+	ctx, app := context.Background(), h.pending
+	log := w.log.With("application", app.ID)
+	defer w.notify(app.ID)
+	defer close(h.done)
+	stop := w.keepLease(ctx, app.ID, log)
+	defer stop()
+	e := w.waterfall(ctx, &job{app: app, sub: sub, plan: newPlan(nil, w.maxTries), log: log})
+	h.decided, h.ok = w.settle(ctx, log, app, e)
+}
+
 // keepLease renews the lease on id in the background until stop is
 // called; stop returns once the renewals have ended.
 //
@@ -71,6 +85,9 @@ func (w *Worker) keepLease(ctx context.Context, id string, log *slog.Logger) (st
 type end struct {
 	verdict *providers.Verdict
 	at      time.Time
+	// last is the attempt that ended the round, recorded with the
+	// decision (nil: recorded already, or none).
+	last *store.Finished
 }
 
 func decided(v providers.Verdict) end { return end{verdict: &v} }
@@ -80,8 +97,9 @@ func decided(v providers.Verdict) end { return end{verdict: &v} }
 func (w *Worker) soon() end { return end{at: time.Now().Add(w.poll)} }
 
 // settle is where every round ends: it records the decision, or gives
-// the application back.
-func (w *Worker) settle(ctx context.Context, log *slog.Logger, app providers.Record, e end) {
+// the application back. It returns the decided application when it
+// recorded a decision.
+func (w *Worker) settle(ctx context.Context, log *slog.Logger, app providers.Record, e end) (providers.Record, bool) {
 	switch {
 	case e.verdict != nil:
 		v := *e.verdict
@@ -89,18 +107,40 @@ func (w *Worker) settle(ctx context.Context, log *slog.Logger, app providers.Rec
 		if w.postbacks != nil && v.Status != providers.StatusNeedsFix {
 			v.Postbacks = w.postbacks(string(v.Status), app.Flow, app.Attribution)
 		}
-		if err := w.store.Decide(ctx, app.ID, w.owner, v); err != nil {
+		var last store.Finished
+		if e.last != nil {
+			last = *e.last
+		}
+		if err := w.store.FinishAndDecide(ctx, app.ID, w.owner, last, v); err != nil {
 			log.Error("recording decision", "err", err)
-			return
+			if e.last != nil {
+				// Whoever decides now, the audit trail keeps how the post went.
+				if err := w.store.FinishAttempt(ctx, app.ID, last.Buyer, last.Tier, last.Attempt); err != nil {
+					log.Error("recording attempt end", "buyer", last.Buyer, "err", err)
+				}
+			}
+			return providers.Record{}, false
 		}
 		if w.ev.Decided != nil {
 			w.ev.Decided(app.Flow, v.Status, v.Revenue)
 		}
+		return decidedRecord(app, v), true
 	case !e.at.IsZero():
 		if err := w.store.Release(ctx, app.ID, w.owner, e.at); err != nil {
 			log.Error("scheduling a retry", "err", err)
 		}
 	}
+	return providers.Record{}, false
+}
+
+// decidedRecord is app as its decision v leaves it in the store.
+func decidedRecord(app providers.Record, v providers.Verdict) providers.Record {
+	app.Status, app.RedirectURL, app.Buyer, app.Revenue = v.Status, v.RedirectURL, v.Buyer, v.Revenue
+	app.Reason, app.DecidedAt = providers.Cut(v.Reason, 500), time.UnixMilli(time.Now().UnixMilli()).UTC()
+	if v.CRM {
+		app.CRMStatus = providers.CRMPending
+	}
+	return app
 }
 
 // A job is a claimed application as a round works on it.
@@ -211,7 +251,7 @@ func (w *Worker) waterfall(ctx context.Context, j *job) end {
 		}
 		switch r.outcome {
 		case accepted, needsFix:
-			return decided(r.verdict)
+			return end{verdict: &r.verdict, last: r.last}
 		case retryLater:
 			retryRound = max(retryRound, r.tries)
 		case outOfTime:
@@ -255,6 +295,9 @@ type ridden struct {
 	outcome outcome
 	verdict providers.Verdict // accepted, needsFix
 	tries   int               // retryLater: the posts of the tier so far
+	// last is the post that ended the ride with a verdict, to be
+	// recorded with the decision in one write.
+	last *store.Finished
 }
 
 // ride posts the application to one buyer, down its tiers from the
@@ -288,10 +331,15 @@ func (w *Worker) ride(ctx context.Context, j *job, name string, b Buyer) (ridden
 			return ridden{}, err
 		}
 		d, att := w.attempt(ctx, b, tier, j.sub, j.app.DeadlineAt)
+		r, ok := w.judge(name, d, att, j.plan.tries[k])
+		if ok && (r.outcome == accepted || r.outcome == needsFix) {
+			r.last = &store.Finished{Buyer: name, Tier: tier, Attempt: att}
+			return r, nil // its end is written with the decision
+		}
 		if err := w.store.FinishAttempt(ctx, j.app.ID, name, tier, att); err != nil {
 			j.log.Error("recording attempt end", "buyer", name, "err", err)
 		}
-		if r, ok := w.judge(name, d, att, j.plan.tries[k]); ok {
+		if ok {
 			return r, nil
 		}
 	}

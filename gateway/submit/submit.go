@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -73,6 +74,7 @@ func consented(b Buyer, s *providers.Submission) bool {
 
 // Store is what the worker needs of the store.
 type Store interface {
+	Create(ctx context.Context, n store.New) (providers.Record, bool, error)
 	Claim(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error)
 	Release(ctx context.Context, id, owner string, next time.Time) error
 	Renew(ctx context.Context, id, owner string, lease time.Duration) error
@@ -85,6 +87,7 @@ type Store interface {
 	MarkInDoubt(ctx context.Context, id string) error
 	Attempts(ctx context.Context, id string) ([]providers.Attempt, error)
 	Decide(ctx context.Context, id, owner string, d providers.Verdict) error
+	FinishAndDecide(ctx context.Context, id, owner string, f store.Finished, d providers.Verdict) error
 	CountAccepted(ctx context.Context, buyer string, since time.Time) (int, error)
 }
 
@@ -116,8 +119,30 @@ type Worker struct {
 	ev        Events
 	wake      chan struct{}
 	poll      time.Duration
-	mu        sync.Mutex
-	waiters   map[string][]chan struct{}
+	// sem holds a place for each application being submitted (at most
+	// slots), claimed or taken in hand by Create; inflight counts them
+	// for a graceful stop.
+	sem      chan struct{}
+	inflight sync.WaitGroup
+	mu       sync.Mutex
+	waiters  map[string][]chan struct{}
+	// running says Run is claiming: only then does Create take
+	// applications in hand. handed are those taken in hand and not yet
+	// awaited (Wait takes them out).
+	running bool
+	handed  map[string]*handoff
+	// overflow: an application was stored due while every slot was
+	// busy, so a freed slot wakes Run to claim it.
+	overflow atomic.Bool
+}
+
+// A handoff is an application Create took in hand: its round runs from
+// memory, and its request learns the decision from memory too.
+type handoff struct {
+	pending providers.Record // as created
+	done    chan struct{}    // closed when the round has ended
+	decided providers.Record // set before done is closed, when ok
+	ok      bool
 }
 
 // Config configures a Worker.
@@ -166,7 +191,66 @@ func New(s Store, buyers map[string]Buyer, flows map[string][]string, cfg Config
 		owner: cfg.Owner, lease: cfg.Lease,
 		slots: cfg.Workers, log: log, ev: ev, poll: cfg.Poll,
 		wake: make(chan struct{}, 1), waiters: map[string][]chan struct{}{},
+		sem: make(chan struct{}, cfg.Workers), handed: map[string]*handoff{},
 	}
+}
+
+// Create stores a new application and, when the worker is running and
+// has a free slot, takes it in hand at once: it is stored already leased
+// to this worker, and its round starts from what the request holds, with
+// no claim and no read back of what was just written (a new application
+// has no attempts). Otherwise it is stored due, for the next claim. The
+// request then learns the decision from Wait.
+func (w *Worker) Create(ctx context.Context, n store.New) (providers.Record, bool, error) {
+	if !w.reserve() {
+		rec, created, err := w.store.Create(ctx, n)
+		if created {
+			w.overflow.Store(true)
+			w.Wake()
+		}
+		return rec, created, err
+	}
+	n.Owner, n.Lease = w.owner, w.lease
+	rec, created, err := w.store.Create(ctx, n)
+	if err != nil || !created {
+		w.unreserve()
+		return rec, created, err
+	}
+	h := &handoff{pending: rec, done: make(chan struct{})}
+	w.mu.Lock()
+	w.handed[rec.ID] = h
+	w.mu.Unlock()
+	sub := n.Submission
+	go func() {
+		defer w.unreserve()
+		w.processNew(h, &sub)
+	}()
+	return rec, true, nil
+}
+
+// reserve takes a submission slot for an application Create takes in
+// hand, if the worker is running and one is free.
+func (w *Worker) reserve() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.running {
+		return false
+	}
+	select {
+	case w.sem <- struct{}{}:
+		w.inflight.Add(1)
+		return true
+	default:
+		return false
+	}
+}
+
+func (w *Worker) unreserve() {
+	<-w.sem
+	if w.overflow.Swap(false) {
+		w.Wake() // a slot for what was stored while none was free
+	}
+	w.inflight.Done()
 }
 
 // Wake tells the worker new work is due (a new application).
@@ -182,29 +266,36 @@ func (w *Worker) Wake() {
 // cancel, bounded by each buyer's own timeout, so no attempt is left
 // half-recorded by a graceful stop.
 func (w *Worker) Run(ctx context.Context) {
-	sem := make(chan struct{}, w.slots)
-	var inflight sync.WaitGroup
-	defer inflight.Wait()
+	w.mu.Lock()
+	w.running = true
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.running = false // no application is taken in hand after this
+		w.mu.Unlock()
+		w.inflight.Wait()
+	}()
 	ticker := time.NewTicker(w.poll)
 	defer ticker.Stop()
 	work := context.WithoutCancel(ctx)
 	for {
-		free := w.slots - len(sem)
+		free := w.slots - len(w.sem)
 		if free > 0 {
 			ids, err := w.store.Claim(ctx, w.owner, w.lease, free)
 			if err != nil && ctx.Err() == nil {
 				w.log.Error("claiming applications", "err", err)
 			}
 			for _, id := range ids {
-				sem <- struct{}{}
-				inflight.Add(1)
+				w.sem <- struct{}{}
+				w.inflight.Add(1)
 				go func() {
-					defer func() { <-sem; inflight.Done() }()
+					defer w.unreserve()
 					w.process(work, id)
 				}()
 			}
 			if len(ids) == free {
-				continue // there may be more due right now
+				w.overflow.Store(true) // there may be more due: the next freed slot looks
+				continue
 			}
 		}
 		select {
@@ -295,9 +386,37 @@ func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers
 }
 
 // Wait returns the application once it is decided or after max, whichever
-// is first. It wakes on this replica's own decisions and polls the store
+// is first. An application Create took in hand is answered from memory;
+// otherwise Wait wakes on this replica's own decisions and polls the store
 // for another replica's.
 func (w *Worker) Wait(ctx context.Context, id string, max time.Duration) (providers.Record, error) {
+	w.mu.Lock()
+	h := w.handed[id]
+	delete(w.handed, id)
+	w.mu.Unlock()
+	if h == nil {
+		return w.watch(ctx, id, max)
+	}
+	deadline := time.Now().Add(max)
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-h.done:
+		if h.ok {
+			return h.decided, nil
+		}
+		// Given back for a retry, or its lease lost: the store says how
+		// it stands now.
+		return w.watch(ctx, id, time.Until(deadline))
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return h.pending, nil
+}
+
+// watch is Wait for an application whose round runs elsewhere: another
+// worker here, or another replica.
+func (w *Worker) watch(ctx context.Context, id string, max time.Duration) (providers.Record, error) {
 	ch := make(chan struct{})
 	w.mu.Lock()
 	w.waiters[id] = append(w.waiters[id], ch)

@@ -878,3 +878,126 @@ func TestOnlyBuyerWithoutConsentDeclines(t *testing.T) {
 		t.Errorf("got %s with %d posts, want declined without a post", app.Status, a.calls.Load())
 	}
 }
+
+// counting is the store, counting the reads and claims the worker makes.
+type counting struct {
+	Store
+	claims, gets, sealed, attempts atomic.Int32
+}
+
+func (c *counting) Claim(ctx context.Context, owner string, lease time.Duration, limit int) ([]string, error) {
+	ids, err := c.Store.Claim(ctx, owner, lease, limit)
+	c.claims.Add(int32(len(ids)))
+	return ids, err
+}
+
+func (c *counting) Get(ctx context.Context, id string) (providers.Record, error) {
+	c.gets.Add(1)
+	return c.Store.Get(ctx, id)
+}
+
+func (c *counting) Sealed(ctx context.Context, id string) (store.Sealed, error) {
+	c.sealed.Add(1)
+	return c.Store.Sealed(ctx, id)
+}
+
+func (c *counting) Attempts(ctx context.Context, id string) ([]providers.Attempt, error) {
+	c.attempts.Add(1)
+	return c.Store.Attempts(ctx, id)
+}
+
+func newApp(id string) store.New {
+	return store.New{ID: id, SessionHash: "s", IdempotencyKey: id, Flow: "es", Form: "es", Currency: "EUR", Deadline: time.Minute,
+		Submission: providers.Submission{ID: id}}
+}
+
+// An application created through a running worker with a free slot is
+// stored already leased to it and ridden from memory: no claim, no read
+// of what was just written, and its request learns the decision from
+// memory. What is on disk is the same as after a claimed round: the
+// decision, and the accepted post finished with it.
+func TestCreateTakesTheApplicationInHand(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	c := &counting{Store: s}
+	b := &fakeBuyer{name: "a", d: accept("https://a.example/r")}
+	w := runWith(t, c, nil, b)
+	ctx := context.Background()
+	waitRunning(t, w)
+	rec, created, err := w.Create(ctx, newApp("app-1"))
+	if err != nil || !created || rec.ID != "app-1" || rec.Status != providers.StatusPending {
+		t.Fatalf("got %+v, %v, %v", rec, created, err)
+	}
+	app, err := w.Wait(ctx, "app-1", 5*time.Second)
+	if err != nil || app.Status != providers.StatusAccepted || app.RedirectURL != "https://a.example/r" || app.Buyer != "a" {
+		t.Fatalf("got %+v, %v; want accepted by a", app, err)
+	}
+	if n := c.claims.Load() + c.gets.Load() + c.sealed.Load() + c.attempts.Load(); n != 0 {
+		t.Errorf("%d claims, %d reads, %d sealed reads, %d attempt reads; want none", c.claims.Load(), c.gets.Load(), c.sealed.Load(), c.attempts.Load())
+	}
+	stored, _ := s.Get(ctx, "app-1")
+	if stored.Status != app.Status || stored.RedirectURL != app.RedirectURL || stored.Buyer != app.Buyer || stored.Revenue != app.Revenue {
+		t.Errorf("stored %+v; Wait said %+v", stored, app)
+	}
+	atts, _ := s.Attempts(ctx, "app-1")
+	if len(atts) != 1 || atts[0].Outcome != providers.Accepted || atts[0].FinishedAt.IsZero() || atts[0].RedirectURL != "https://a.example/r" {
+		t.Errorf("attempts %+v; want the accepted post, finished", atts)
+	}
+	if b.calls.Load() != 1 {
+		t.Errorf("buyer posted %d times", b.calls.Load())
+	}
+}
+
+// With every slot busy, an application is stored due and the first slot
+// freed claims it: nothing waits for the poll.
+func TestCreateWithEverySlotBusyIsClaimedWhenOneFrees(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	b := &fakeBuyer{name: "a", delay: 300 * time.Millisecond, d: accept("https://a.example")}
+	m := map[string]Buyer{"a": b}
+	w := New(s, m, map[string][]string{"es": {"a"}}, Config{Owner: "one", Lease: time.Minute, Workers: 1, Poll: time.Hour}, quiet, Events{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitRunning(t, w)
+	for _, id := range []string{"first", "second"} {
+		if _, _, err := w.Create(context.Background(), newApp(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	app, _ := w.Wait(context.Background(), "second", 5*time.Second)
+	if app.Status != providers.StatusAccepted {
+		t.Fatalf("second: %s after %s", app.Status, time.Since(start))
+	}
+	if b.calls.Load() != 2 {
+		t.Errorf("buyer posted %d times, want 2", b.calls.Load())
+	}
+}
+
+// A worker that is not running takes nothing in hand: the application is
+// stored due, for whichever worker claims next.
+func TestCreateWithoutRunningStoresDue(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	w := New(s, nil, nil, Config{Owner: "idle", Lease: time.Minute, Workers: 4}, quiet, Events{})
+	if _, _, err := w.Create(context.Background(), newApp("app-1")); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := s.Claim(context.Background(), "other", time.Minute, 10); len(ids) != 1 {
+		t.Errorf("claimed %v; want the application due", ids)
+	}
+}
+
+// waitRunning waits until Run has started taking applications in hand.
+func waitRunning(t *testing.T, w *Worker) {
+	t.Helper()
+	for range 500 {
+		w.mu.Lock()
+		running := w.running
+		w.mu.Unlock()
+		if running {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatal("the worker did not start")
+}
