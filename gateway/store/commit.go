@@ -62,12 +62,53 @@ type committer struct {
 	once    sync.Once
 	// commits counts the transactions committed, for tests and metrics.
 	commits atomic.Int64
+	// committed tells the checkpointer there are frames in the WAL to
+	// copy back; checkpoints counts its runs.
+	committed   chan struct{}
+	checkpoints atomic.Int64
+	ckptDone    chan struct{}
 }
 
 func newCommitter(s *Store) *committer {
-	c := &committer{s: s, jobs: make(chan *writeJob, maxBatch), quit: make(chan struct{}), stopped: make(chan struct{})}
+	c := &committer{s: s, jobs: make(chan *writeJob, maxBatch), quit: make(chan struct{}), stopped: make(chan struct{}),
+		committed: make(chan struct{}, 1), ckptDone: make(chan struct{})}
 	go c.run()
+	go c.checkpointer()
 	return c
+}
+
+// checkpointEvery is the most often the WAL is copied back to the file.
+const checkpointEvery = 100 * time.Millisecond
+
+// checkpointer copies the WAL back into the database file beside the
+// writer. SQLite's own automatic checkpoint runs inside the COMMIT that
+// crosses 1,000 pages of WAL, and its fsyncs held every waiting write (and
+// every consumer behind it) for tens of milliseconds: the open loop's p99.
+// A passive checkpoint waits for no reader and no writer; the next write
+// after one that copied everything starts the WAL over, so it stays
+// small.
+func (c *committer) checkpointer() {
+	defer close(c.ckptDone)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-c.committed:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if _, err := c.s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+			c.checkpoints.Add(1)
+		}
+		cancel()
+		t.Reset(checkpointEvery)
+		select {
+		case <-c.quit:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // write hands j to the writer and waits for its commit. The wait ignores
@@ -170,6 +211,10 @@ func (c *committer) commit(batch []*writeJob) {
 	})
 	if err == nil {
 		c.commits.Add(1)
+		select {
+		case c.committed <- struct{}{}:
+		default:
+		}
 	}
 	for _, j := range batch {
 		if err != nil && j.err == nil {
@@ -183,4 +228,5 @@ func (c *committer) commit(batch []*writeJob) {
 func (c *committer) close() {
 	c.once.Do(func() { close(c.quit) })
 	<-c.stopped
+	<-c.ckptDone
 }

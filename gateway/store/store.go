@@ -110,7 +110,9 @@ func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) 
 	// Pragmas go in the DSN so that every pooled connection gets them;
 	// _txlock=immediate takes the write lock at BEGIN, so concurrent
 	// read-then-write transactions wait instead of failing with SQLITE_BUSY.
-	conn, err := sqlite.NewConnector("file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	// No connection checkpoints on its own: the committer's checkpointer
+	// does, beside the writer (commit.go).
+	conn, err := sqlite.NewConnector("file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("store: %w", err)

@@ -912,3 +912,37 @@ func testFinishAndDecideInOneWrite(t *testing.T, open opener) {
 		t.Errorf("without the lease: %s, attempts %+v; want nothing written", app.Status, atts)
 	}
 }
+
+// The WAL is copied back beside the writer (no COMMIT runs a checkpoint),
+// so that a stream of writes reuses it from its start instead of growing
+// it: three rounds of 1,000 applications, a pause between them.
+func TestCheckpointKeepsTheWALSmall(t *testing.T) {
+	s, path := open(t)
+	ctx := context.Background()
+	const rounds, n = 3, 1000
+	for r := range rounds {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 32)
+		for i := range n {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				id := fmt.Sprintf("app-%d-%04d", r, i)
+				if _, _, err := s.Create(ctx, newApp(id, id)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(3 * checkpointEvery)
+	}
+	if s.writer.checkpoints.Load() == 0 {
+		t.Error("no checkpoint ran")
+	}
+	// A round writes about 5 MB of WAL; without checkpoints the three
+	// rounds leave 15 MB.
+	fi, err := os.Stat(path + "-wal")
+	if err != nil || fi.Size() > 8<<20 {
+		t.Errorf("WAL of %d bytes after %d rounds, %v; want under 8 MB", fi.Size(), rounds, err)
+	}
+}
