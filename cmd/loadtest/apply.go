@@ -69,6 +69,14 @@ wait:
 	}
 	fmt.Fprintf(out, "  CRM leads created: %d, postbacks delivered: %d; both backlogs empty %.1f s after the load stopped (the CRM and the postback receiver, in the generator's process, answer in 20 ms a call)\n",
 		end.Created, receiver.delivered(), time.Since(drained).Seconds())
+	// The closed loop's latency is its own queue: 64 consumers at N a
+	// second wait 64/N on average whatever the server does. Consumers
+	// arriving on their own, at half the rate the server just sustained,
+	// see what it takes to serve one.
+	rate := max(1, apps.rps/2)
+	open := openLoop(rate, o.apply/3, func(i int) error { return oneApplication(tr, u.Gateway, fmt.Sprintf("o-%d", i)) })
+	fmt.Fprintf(out, "  %-34s %9s/s p50 %6.2f ms, p99 %6.2f ms, arriving at a fixed %.0f a second (half the rate above) for %s (%d errors)\n",
+		"applications, open loop", thousands(open.rps), ms(open.p50), ms(open.p99), rate, o.apply/3, open.errors)
 	return nil
 }
 

@@ -182,6 +182,42 @@ func closedLoop(conns int, d time.Duration, op func(worker, i int) (time.Duratio
 	return summarize(all, n.Load(), errs.Load(), time.Since(start))
 }
 
+// openLoop starts op at a fixed rate for d, each in its own goroutine,
+// whether or not the earlier ones are answered: consumers arrive on their
+// own, not when the last one left. Its latencies are what a consumer sees
+// at that rate; a closed loop's are its own queue (Little's law: 64
+// consumers at N per second wait 64/N seconds on average).
+func openLoop(rate float64, d time.Duration, op func(i int) error) result {
+	var mu sync.Mutex
+	var all []time.Duration
+	var n, errs atomic.Int64
+	var wg sync.WaitGroup
+	every := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(i) * every)
+		if at.Sub(start) >= d {
+			break
+		}
+		time.Sleep(time.Until(at))
+		wg.Go(func() {
+			if err := op(i); err != nil {
+				errs.Add(1)
+				return
+			}
+			// From when it was due: a generator that falls behind does not
+			// hide the wait (coordinated omission).
+			l := time.Since(at)
+			n.Add(1)
+			mu.Lock()
+			all = append(all, l)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return summarize(all, n.Load(), errs.Load(), d)
+}
+
 func summarize(lat []time.Duration, n, errs int64, took time.Duration) result {
 	slices.Sort(lat)
 	r := result{rps: float64(n) / took.Seconds(), errors: errs}

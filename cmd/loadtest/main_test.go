@@ -65,7 +65,7 @@ func checkReport(t *testing.T, report, gen string) {
 	t.Helper()
 	want := []string{"generator: " + map[string]string{"go": "Go net/http", "wrk": "wrk -t1 -c4"}[gen],
 		tPrefill, tBareJSON, tPage, tBarePage, tToken, "landing with cookie / bare Gin same page:",
-		"applications", "CRM backlog (due, not mirrored)", "CRM leads created:",
+		"applications", "applications, open loop", "CRM backlog (due, not mirrored)", "CRM leads created:",
 		"1.00 Cashcat calls per token (10 tokens)", "via prefill", "via landing"}
 	if _, err := exec.LookPath("nginx"); err == nil {
 		want = append(want, tNginx, "prefill JSON / nginx proxy_cache:", "nginx proxy_cache_lock             1.00 Cashcat calls")
