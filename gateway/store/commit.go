@@ -184,9 +184,12 @@ func (c *committer) drain() {
 // savepoint, and answers every job.
 func (c *committer) commit(batch []*writeJob) {
 	// No caller's context: one consumer leaving must not abort the
-	// others' applications. The bound is SQLite's own busy timeout's.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	// others' applications. And no deadline either: the driver watches a
+	// context that can end with a goroutine per statement (modernc's
+	// interruptOnDone), 160 of them for a batch of 40; what bounds a
+	// statement here is SQLite's busy timeout, and the writers' turn is
+	// only ever held for one transaction.
+	ctx := context.Background()
 	err := c.s.inTx(ctx, func(tx *sql.Tx) error {
 		if len(batch) == 1 {
 			// Alone: the transaction is its savepoint.
