@@ -20,8 +20,11 @@ import (
 var lighthouseCategories = []string{"performance", "accessibility", "best-practices", "seo"}
 
 // lighthouseRuns is how many times at most each flow's page is measured:
-// see TestLighthouse for why performance counts its best run.
-const lighthouseRuns = 4
+// see TestLighthouse for why performance counts its best run. Alone on a
+// quiet machine the es page once scored 98, 98, 99, 100 in a row (and 100
+// at once the next time): four tries left a flow failing about one CI run
+// in ten.
+const lighthouseRuns = 8
 
 // lighthouseRun is one Lighthouse report: each category's score out of
 // 100, and the audits that cost each category points.
@@ -184,7 +187,14 @@ func readLighthouse(t *testing.T, url string, out []byte) lighthouseRun {
 // main thread) scores under 100 in every run. Every run is logged.
 // The test does not call t.Parallel: the package's parallel tests wait
 // until it is done, so they do not load the machine while it measures.
+// Other packages' tests do not wait: in the race pass (every package at
+// once, each instrumented) all four runs scored 97–99 once in three CI
+// runs, so it is not run there; .ci/run runs it alone after that pass,
+// without the race detector.
 func TestLighthouse(t *testing.T) {
+	if raceEnabled {
+		t.Skip("Lighthouse scores the CPU a page takes: not in the race pass, where every package runs at once (.ci/run runs it alone afterwards: go test -run '^TestLighthouse$' ./cmd/leadgate)")
+	}
 	bin := npmTool(t, "LEADGATE_LIGHTHOUSE", "lighthouse@12.2.3", filepath.Join(".bin", "lighthouse"))
 	chrome := chromiumPath(t)
 	g := start(t, "")
