@@ -97,11 +97,9 @@ func (c *committer) checkpointer() {
 			return
 		case <-c.committed:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if _, err := c.s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+		if c.checkpoint() == nil {
 			c.checkpoints.Add(1)
 		}
-		cancel()
 		t.Reset(checkpointEvery)
 		select {
 		case <-c.quit:
@@ -225,6 +223,16 @@ func (c *committer) commit(batch []*writeJob) {
 		}
 		close(j.done)
 	}
+}
+
+// checkpoint runs one passive checkpoint, through Query, which does not
+// take the writers' turn (stmtcache.go): beside the writer, not in its
+// place.
+func (c *committer) checkpoint() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var busy, frames, copied int
+	return c.s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
 }
 
 // close stops the writer once the batch in hand is answered.

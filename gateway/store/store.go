@@ -408,7 +408,11 @@ func (s *Store) Claim(ctx context.Context, owner string, lease time.Duration, li
 		ids = append(ids, id)
 		return err
 	})
-	return ids, err
+	if err != nil {
+		// Rows scanned before a failed commit were never leased.
+		return nil, err
+	}
+	return ids, nil
 }
 
 // queue names the columns of one kind of work done from the applications
@@ -796,11 +800,18 @@ func (s *Store) ClaimCRM(ctx context.Context, owner string, lease time.Duration,
 		var j CRMJob
 		var claims int
 		err := rows.Scan(&j.ID, &j.Status, &j.Tries, &claims)
-		j.First = claims == 1
+		// Failed tries count too: a replica of an older version, during a
+		// rolling upgrade, claims without counting but records failures.
+		j.First = claims == 1 && j.Tries == 0
 		jobs = append(jobs, j)
 		return err
 	})
-	return jobs, err
+	if err != nil {
+		// Rows scanned before a failed commit were never leased: working
+		// them would create leads no lease guards.
+		return nil, err
+	}
+	return jobs, nil
 }
 
 // CRMBacklog is how many applications are due for the CRM mirror at now

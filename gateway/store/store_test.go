@@ -49,6 +49,7 @@ var suite = []struct {
 	{"CreateAnswersWhatGetReads", testCreateAnswersWhatGetReads},
 	{"CreatedInHandIsNotClaimed", testCreatedInHandIsNotClaimed},
 	{"FinishAndDecideInOneWrite", testFinishAndDecideInOneWrite},
+	{"CRMFirstClaimOnlyWithoutTries", testCRMFirstClaimOnlyWithoutTries},
 }
 
 func TestStoreSQLite(t *testing.T) {
@@ -942,7 +943,55 @@ func TestCheckpointKeepsTheWALSmall(t *testing.T) {
 	// A round writes about 5 MB of WAL; without checkpoints the three
 	// rounds leave 15 MB.
 	fi, err := os.Stat(path + "-wal")
-	if err != nil || fi.Size() > 8<<20 {
-		t.Errorf("WAL of %d bytes after %d rounds, %v; want under 8 MB", fi.Size(), rounds, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 8<<20 {
+		t.Errorf("WAL of %d bytes after %d rounds; want under 8 MB", fi.Size(), rounds)
+	}
+}
+
+// A checkpoint does not wait for the writers' turn: it runs while a write
+// transaction holds it (and so while a batch commits).
+func TestCheckpointRunsBesideTheWriter(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	if _, _, err := s.Create(ctx, newApp("app-1", "form-1")); err != nil {
+		t.Fatal(err)
+	}
+	hold, err := s.db.BeginTx(ctx, nil) // takes the writers' turn
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback()
+	done := make(chan error, 1)
+	go func() { done <- s.writer.checkpoint() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the checkpoint waited for the writer")
+	}
+}
+
+// A first claim by the mirror is first only if no try failed either: a
+// replica of an older version (a rolling upgrade) records its failures
+// but not its claims, and its failed try may have created the lead.
+func testCRMFirstClaimOnlyWithoutTries(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	s.Create(ctx, newApp("app-1", "k1"))
+	s.Claim(ctx, "w", time.Minute, 1)
+	if err := s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", CRM: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE applications SET crm_tries = 1 WHERE id = ?`), "app-1"); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := s.ClaimCRM(ctx, "m", time.Minute, 5)
+	if err != nil || len(jobs) != 1 || jobs[0].First {
+		t.Errorf("got %+v, %v; want the application, not as a first try", jobs, err)
 	}
 }
