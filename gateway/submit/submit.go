@@ -224,8 +224,19 @@ func (w *Worker) Create(ctx context.Context, n store.New) (providers.Record, boo
 	go func() {
 		defer w.unreserve()
 		w.processNew(h, &sub)
+		// Its request takes it out with Wait; one that never asks (it
+		// has no reason not to) does not keep it in memory for good.
+		time.AfterFunc(time.Minute, func() { w.forgetHandoff(rec.ID, h) })
 	}()
 	return rec, true, nil
+}
+
+func (w *Worker) forgetHandoff(id string, h *handoff) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.handed[id] == h {
+		delete(w.handed, id)
+	}
 }
 
 // reserve takes a submission slot for an application Create takes in
@@ -233,9 +244,18 @@ func (w *Worker) Create(ctx context.Context, n store.New) (providers.Record, boo
 func (w *Worker) reserve() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.running {
-		return false
+	return w.running && w.takeSlot()
+}
+
+func (w *Worker) unreserve() {
+	if w.overflow.Swap(false) {
+		defer w.Wake() // a slot for what was stored while none was free
 	}
+	w.release()
+}
+
+// takeSlot takes a free slot for a claimed application, without waiting.
+func (w *Worker) takeSlot() bool {
 	select {
 	case w.sem <- struct{}{}:
 		w.inflight.Add(1)
@@ -245,11 +265,9 @@ func (w *Worker) reserve() bool {
 	}
 }
 
-func (w *Worker) unreserve() {
+// release gives a slot back.
+func (w *Worker) release() {
 	<-w.sem
-	if w.overflow.Swap(false) {
-		w.Wake() // a slot for what was stored while none was free
-	}
 	w.inflight.Done()
 }
 
@@ -279,15 +297,21 @@ func (w *Worker) Run(ctx context.Context) {
 	defer ticker.Stop()
 	work := context.WithoutCancel(ctx)
 	for {
-		free := w.slots - len(w.sem)
-		if free > 0 {
+		if free := w.slots - len(w.sem); free > 0 {
 			ids, err := w.store.Claim(ctx, w.owner, w.lease, free)
 			if err != nil && ctx.Err() == nil {
 				w.log.Error("claiming applications", "err", err)
 			}
 			for _, id := range ids {
-				w.sem <- struct{}{}
-				w.inflight.Add(1)
+				if !w.takeSlot() {
+					// Create took the slot meanwhile: given back at once,
+					// never left waiting with its lease running out.
+					if err := w.store.Release(work, id, w.owner, time.Now()); err != nil {
+						w.log.Error("giving back a claimed application", "application", id, "err", err)
+					}
+					w.overflow.Store(true)
+					continue
+				}
 				go func() {
 					defer w.unreserve()
 					w.process(work, id)
