@@ -188,8 +188,8 @@ func readLighthouse(t *testing.T, url string, out []byte) lighthouseRun {
 // The test does not call t.Parallel: the package's parallel tests wait
 // until it is done, so they do not load the machine while it measures.
 // Other packages' tests do not wait: in the race pass (every package at
-// once, each instrumented) all four runs scored 97–99 once in three CI
-// runs, so it is not run there; .ci/run runs it alone after that pass,
+// once, each instrumented) all four runs of the es page scored 97–99 in
+// one CI run of four, so it is not run there; .ci/run runs it alone after that pass,
 // without the race detector.
 func TestLighthouse(t *testing.T) {
 	if raceEnabled {
