@@ -66,7 +66,7 @@ func checkReport(t *testing.T, report, gen string) {
 	want := []string{"generator: " + map[string]string{"go": "Go net/http", "wrk": "wrk -t1 -c4"}[gen],
 		tPrefill, tBareJSON, tPage, tBarePage, tToken, "landing with cookie / bare Gin same page:",
 		"applications", "applications, open loop", "CRM backlog (due, not mirrored)", "CRM leads created:",
-		"1.00 Cashcat calls per token (10 tokens)", "via prefill", "via landing"}
+		"1.00 Cashcat calls per token (10 tokens)", "bare Gin, one 50 ms wait, same 303", "via prefill", "via landing"}
 	if _, err := exec.LookPath("nginx"); err == nil {
 		want = append(want, tNginx, "prefill JSON / nginx proxy_cache:", "nginx proxy_cache_lock             1.00 Cashcat calls")
 	}

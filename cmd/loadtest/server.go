@@ -283,6 +283,7 @@ func (ch *child) control(h http.Handler) http.Handler {
 	bare.GET("/prefill", func(c *gin.Context) { c.Data(http.StatusOK, "application/json; charset=utf-8", prefill) })
 	bare.GET("/page", func(c *gin.Context) { c.Data(http.StatusOK, "text/html; charset=utf-8", page) })
 	bare.GET("/calls", func(c *gin.Context) { c.String(http.StatusOK, "%d", ch.cashcat.count(c.Query("token"))) })
+	bare.GET("/wait", waitOnce(capture303(h, "/?action_token=loadtest00000002")))
 	bare.GET("/memory", func(c *gin.Context) {
 		r, err := ch.memoryPerLead(c.Query("via"), atoi(c.Query("n")), c.Query("heapprofile"))
 		if err != nil {
@@ -310,6 +311,41 @@ func (ch *child) control(h http.Handler) http.Handler {
 	bare.GET("/metrics", gin.WrapH(ch.met.Handler()))
 	bare.GET("/debug/pprof/profile", gin.WrapF(pprof.Profile))
 	return bare
+}
+
+// capture303 is the gateway's token landing for path: its status and
+// headers (the 303 with its Location and session cookie).
+func capture303(h http.Handler, path string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	return rec
+}
+
+// waitOnce is the burst's floor: a bare Gin handler that waits 50 ms once
+// per token (the first request starts the wait, the others join it, as
+// the gateway's one Cashcat call) and then answers the gateway's own 303.
+// What it takes beyond 50 ms is what 200 new connections at once cost on
+// this machine, with nothing of the gateway's work in it.
+func waitOnce(reply *httptest.ResponseRecorder) gin.HandlerFunc {
+	var mu sync.Mutex
+	waits := map[string]chan struct{}{}
+	return func(c *gin.Context) {
+		token := c.Query("token")
+		mu.Lock()
+		done, ok := waits[token]
+		if !ok {
+			done = make(chan struct{})
+			waits[token] = done
+			time.AfterFunc(50*time.Millisecond, func() { close(done) })
+		}
+		mu.Unlock()
+		<-done
+		for k, v := range reply.Header() {
+			c.Writer.Header()[k] = v
+		}
+		c.Status(reply.Code)
+		c.Writer.WriteHeaderNow()
+	}
 }
 
 // crmState is the background work's state: applications due for the CRM
