@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"html/template"
 	"net/http"
 	"sort"
@@ -12,9 +11,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/leadgate/leadgate/gateway/form"
-	"github.com/leadgate/leadgate/providers"
 )
 
 // A form page without errors is the same page for every consumer of a
@@ -40,18 +39,51 @@ type slot struct {
 	field string
 	value string // for 's': the option's value
 	list  string // for 'l': the list's name
+	// yesNo is for 's': the option is a radio of a yes/no question
+	// (checked), not an option of a select (selected).
+	yesNo bool
+	// dflt is for 's': the field's default, chosen without a value.
+	dflt string
 }
 
 type skeletons struct {
 	marker string // random per process: no content can forge a slot
 	mu     sync.Mutex
-	m      map[string]*skeleton
+	m      map[skelKey]*skeleton
+}
+
+// skelKey is what a skeleton depends on, as a comparable value: a page
+// is the form's (by its address: each experiment variant has its own
+// copy of a form, form.Without, shown differently under the same name)
+// in a language, on a day (the date fields' limits), in a layout, empty
+// or prefilled. A struct rather than a formatted string: building the
+// string was half of what writing a page from its skeleton cost.
+type skelKey struct {
+	form      *form.Form
+	lang      string
+	day       int32 // yyyymmdd in the flow's time zone
+	steps     *form.Step
+	nSteps    int
+	onePage   bool
+	headline  string
+	links     ConsentLinks
+	prefilled bool
+}
+
+// newSkelKey is the key of the page of f in l. A layout's steps are
+// known by their backing array: a flow's layout is built from the same
+// slice every time. Another slice with the same steps only costs
+// another skeleton, and the map is bounded (get).
+func newSkelKey(f *form.Form, l Layout, lang string, prefilled bool, now time.Time, loc *time.Location) skelKey {
+	y, m, d := now.In(loc).Date()
+	return skelKey{form: f, lang: lang, day: int32(y*10000 + int(m)*100 + d), steps: unsafe.SliceData(l.Steps), nSteps: len(l.Steps),
+		onePage: l.OnePage, headline: l.Headline, links: l.Links, prefilled: prefilled}
 }
 
 func newSkeletons() *skeletons {
 	b := make([]byte, 12)
 	rand.Read(b)
-	return &skeletons{marker: "lg" + hex.EncodeToString(b), m: map[string]*skeleton{}}
+	return &skeletons{marker: "lg" + hex.EncodeToString(b), m: map[skelKey]*skeleton{}}
 }
 
 // attrEscaper escapes a value for a quoted attribute exactly as
@@ -82,14 +114,9 @@ var htmlType = []string{"text/html; charset=utf-8"}
 // FastForm writes the form page for vals (no errors, no alert), or says
 // false when it could not and the caller should render normally.
 func (v *Views) FastForm(b *bytes.Buffer, f *form.Form, l Layout, lang string, vals form.Values, prefilled bool, now time.Time, loc *time.Location, csrf, sub string) bool {
-	day := providers.Today(now, loc).Format("2006-01-02")
-	// By the form's address too: each experiment variant has its own copy
-	// of a form (form.Without), shown differently under the same name.
-	key := fmt.Sprintf("%s|%p|%s|%s|%s", f.Name, f, lang, day, l.key())
-	if prefilled {
-		key += "|p"
-	}
-	sk := v.skel.get(key, func() (*skeleton, error) { return v.buildSkeleton(f, l, lang, prefilled, now, loc) })
+	sk := v.skel.get(newSkelKey(f, l, lang, prefilled, now, loc), func() (*skeleton, error) {
+		return v.buildSkeleton(f, l, lang, prefilled, now, loc)
+	})
 	if sk == nil {
 		return false
 	}
@@ -104,9 +131,13 @@ func (v *Views) FastForm(b *bytes.Buffer, f *form.Form, l Layout, lang string, v
 				b.WriteString(" checked")
 			}
 		case 's':
-			fd := f.Field(s.field)
-			if fd != nil && chosen(fd, vals) == s.value {
-				if fd.Kind == form.YesNo {
+			// What the slot knows of its field spares a lookup per option.
+			x := vals[s.field]
+			if x == "" {
+				x = s.dflt
+			}
+			if x == s.value {
+				if s.yesNo {
 					b.WriteString(" checked")
 				} else {
 					b.WriteString(" selected")
@@ -129,7 +160,7 @@ func (v *Views) FastForm(b *bytes.Buffer, f *form.Form, l Layout, lang string, v
 // a landing's time, in copying and in the garbage collector.
 var pages = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func (s *skeletons) get(key string, build func() (*skeleton, error)) *skeleton {
+func (s *skeletons) get(key skelKey, build func() (*skeleton, error)) *skeleton {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sk, ok := s.m[key]; ok {
@@ -175,7 +206,8 @@ func (v *Views) buildSkeleton(f *form.Form, l Layout, lang string, prefilled boo
 			case fd.Kind == form.Choice || fd.Kind == form.YesNo:
 				for k := range fv.Options {
 					fv.Options[k].Selected = false // a default is the slot's to write
-					fv.Options[k].Mark = template.HTMLAttr(" " + mark(slot{kind: 's', field: fv.Name, value: fv.Options[k].Value}))
+					fv.Options[k].Mark = template.HTMLAttr(" " + mark(slot{kind: 's', field: fv.Name, value: fv.Options[k].Value,
+						yesNo: fd.Kind == form.YesNo, dflt: fd.Default}))
 				}
 			default:
 				fv.Value = mark(slot{kind: 'v', field: fv.Name})

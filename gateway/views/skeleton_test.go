@@ -2,6 +2,7 @@ package views
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,10 @@ func TestSkeletonMatchesTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ny, _ := time.LoadLocation("America/New_York")
-	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	// Two days: the date fields' limits move with the day, so a skeleton
+	// is a day's. Every layout, value set and prefill state on each, in
+	// turn, so a skeleton kept under too coarse a key is caught.
+	days := []time.Time{time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC), time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	values := []form.Values{
 		{},
 		{"first_name": "John", "last_name": `O'Brien "Jr" <b>&+`, "email": "j+x@example.com", "loan_amount": "500",
@@ -30,16 +34,28 @@ func TestSkeletonMatchesTemplate(t *testing.T) {
 	// The pairs a flow can be configured with: each must render both ways.
 	// (The us form has no Spanish texts yet: CheckForm refuses that pair
 	// at start, which TestFormLanguagePairs holds.)
+	// Two steps instead of the default five, the same sections.
+	var twoSteps []form.Step
+	for i, st := range form.DefaultSteps {
+		if i == 0 || i == len(form.DefaultSteps)-1 {
+			twoSteps = append(twoSteps, form.Step{Key: st.Key, Sections: slices.Clone(st.Sections)})
+		} else {
+			twoSteps[0].Sections = append(twoSteps[0].Sections, st.Sections...)
+		}
+	}
 	pairs := []struct{ form, lang string }{{"es", "es"}, {"es", "en"}, {"us", "en"}}
 	for _, pair := range pairs {
 		name, lang, f := pair.form, pair.lang, form.Forms[pair.form]
 		if err := views.CheckForm(f, lang); err != nil {
 			t.Fatalf("%s/%s: %v", name, lang, err)
 		}
-		layouts := []Layout{{}, {OnePage: true, Links: ConsentLinks{Terms: "/t?a=1&b=2", Privacy: "https://lender.example/p"}}, {Steps: form.DefaultSteps, Headline: "form.title"}}
-		for i, vals := range values {
-			l := layouts[i%len(layouts)]
-			prefilled := i%2 == 1
+		// Each layout differs from another in one thing only, too.
+		layouts := []Layout{{}, {OnePage: true, Links: ConsentLinks{Terms: "/t?a=1&b=2", Privacy: "https://lender.example/p"}}, {Steps: form.DefaultSteps, Headline: "form.title"},
+			{Steps: twoSteps}, {Steps: twoSteps, OnePage: true}}
+		for n := range 2 * len(days) * len(layouts) * len(values) {
+			now, l, prefilled := days[n%len(days)], layouts[n/len(days)%len(layouts)], n/len(days)/len(layouts)%2 == 1
+			i := n / len(days) / len(layouts) / 2 % len(values)
+			vals := values[i]
 			var page bytes.Buffer
 			ok := views.FastForm(&page, f, l, lang, vals, prefilled, now, ny, "CSRFTOKEN", "SUBMISSIONID")
 			fast := page.Bytes()

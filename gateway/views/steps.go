@@ -21,18 +21,6 @@ type Layout struct {
 	Links ConsentLinks
 }
 
-// key identifies the layout among a form's skeletons.
-func (l Layout) key() string {
-	var b strings.Builder
-	for _, s := range l.Steps {
-		b.WriteString(s.Key + "=" + strings.Join(s.Sections, ",") + ";")
-	}
-	if l.OnePage {
-		b.WriteString("|one")
-	}
-	return b.String() + "|" + l.Headline + "|" + l.Links.Terms + "|" + l.Links.Privacy
-}
-
 // StepView is one step of the form: its sections under its title.
 type StepView struct {
 	Key, Title    string
