@@ -100,8 +100,14 @@ func do(h http.Handler, method, target string, body url.Values, cookies ...*http
 func TestLandingRateLimitedPerIP(t *testing.T) {
 	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "3-M")
 	for i := range 3 {
-		if w := do(h, "GET", "/", nil); w.Code != 200 {
+		w := do(h, "GET", "/", nil)
+		if w.Code != 200 {
 			t.Fatalf("request %d: got %d", i, w.Code)
+		}
+		// The X-RateLimit headers are the API's (prefill_test); a page
+		// does without them.
+		if v := w.Header().Get("X-RateLimit-Remaining"); v != "" {
+			t.Errorf("request %d: a page carries X-RateLimit-Remaining %q", i, v)
 		}
 	}
 	w := do(h, "GET", "/", nil)

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -223,10 +224,17 @@ func limit(l *limiter.Limiter, keyOf func(*gin.Context) string, respond *respond
 			c.Next()
 			return
 		}
-		h := c.Writer.Header()
-		h["X-Ratelimit-Limit"] = limit
-		h["X-Ratelimit-Remaining"] = remaining.of(lc.Remaining)
-		h["X-Ratelimit-Reset"] = reset.of(lc.Reset)
+		// The X-RateLimit headers are for the API's callers, a lender's
+		// server pacing itself; a browser does nothing with them, and on
+		// a page they were three of its headers, which pushed its header
+		// map past the size Go keeps in one group. A page past its limit
+		// still says when to come back (Retry-After).
+		if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+			h := c.Writer.Header()
+			h["X-Ratelimit-Limit"] = limit
+			h["X-Ratelimit-Remaining"] = remaining.of(lc.Remaining)
+			h["X-Ratelimit-Reset"] = reset.of(lc.Reset)
+		}
 		if !lc.Reached {
 			c.Next()
 			return
