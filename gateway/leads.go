@@ -29,17 +29,35 @@ type leads struct {
 	// cached already, and mapping, checking and encoding it again on
 	// every call was half of the cost.
 	answers *bounded.Cache[any]
+	// memory is the source's answer from memory alone, when it has one
+	// (cashcat.Cache): a cached lead, the landing's usual case, is
+	// answered without the deadline and payer contexts a call needs.
+	memory func(token string) (*providers.Lead, error, bool)
+}
+
+// inMemory is a lead source that can answer from memory without a call.
+type inMemory interface {
+	Cached(token string) (*providers.Lead, error, bool)
 }
 
 func newLeads(source LeadSource, cashcatTimeout time.Duration, log *slog.Logger, now func() time.Time) *leads {
-	return &leads{source: source, wait: cashcatTimeout + cashcatTimeout/2, log: log, now: now,
+	l := &leads{source: source, wait: cashcatTimeout + cashcatTimeout/2, log: log, now: now,
 		answers: bounded.New[any](bounded.Hot, time.Minute)}
+	if m, ok := source.(inMemory); ok {
+		l.memory = m.Cached
+	}
+	return l
 }
 
 // fetch returns token's lead. A paid call it causes is charged to payer's
 // budgets (a consumer's or a browser's address; "" for a lender's server
 // with its key). A wait that runs out is Cashcat being unavailable.
 func (l *leads) fetch(ctx context.Context, token, payer string) (*providers.Lead, error) {
+	if l.memory != nil {
+		if lead, err, ok := l.memory(token); ok {
+			return lead, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, l.wait)
 	defer cancel()
 	if payer != "" {

@@ -135,6 +135,12 @@ func (c *Cache) Lead(ctx context.Context, token string) (*providers.Lead, error)
 	}
 }
 
+// Cached answers token from this replica's memory alone, as Lead would
+// (the lead, or the cached not-found), and says false when it holds
+// nothing for it. It needs no context: a caller can skip building the
+// deadline and values that only a call upstream uses.
+func (c *Cache) Cached(token string) (*providers.Lead, error, bool) { return c.cached(token) }
+
 // Peek returns a cached lead without ever calling upstream.
 func (c *Cache) Peek(token string) (*providers.Lead, bool) {
 	lead, err, ok := c.cached(token)
