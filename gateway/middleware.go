@@ -228,8 +228,9 @@ func limit(l *limiter.Limiter, keyOf func(*gin.Context) string, respond *respond
 		// server pacing itself; a browser does nothing with them, and on
 		// a page they were three of its headers, which pushed its header
 		// map past the size Go keeps in one group. A page past its limit
-		// still says when to come back (Retry-After).
-		if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+		// still says when to come back (Retry-After). By the route's
+		// pattern, not the request's path: it is what the router matched.
+		if strings.HasPrefix(c.FullPath(), "/api/") {
 			h := c.Writer.Header()
 			h["X-Ratelimit-Limit"] = limit
 			h["X-Ratelimit-Remaining"] = remaining.of(lc.Remaining)

@@ -153,9 +153,10 @@ func usForm() map[string]string {
 // bursts sends 200 requests at once for each of ten tokens nobody asked
 // for yet (Cashcat answering in 50 ms), to the gateway's landing and, for
 // one token, through nginx: Cashcat calls per token and the latency the
-// 200 consumers saw. Each gateway burst is followed by one against the
+// 200 consumers saw. Each gateway burst is paired with one against the
 // bare Gin handler that waits 50 ms once per token and answers the same
-// 303: the floor of the method on this machine, in the same run.
+// 303 (the floor of the method on this machine, in the same run), the
+// order alternating.
 func bursts(out io.Writer, u urls, ngx *nginx) {
 	fmt.Fprintln(out, "\n200 requests at once per new token, Cashcat answering in 50 ms:")
 	stamp := time.Now().UnixNano() % 1e9
@@ -163,9 +164,16 @@ func bursts(out io.Writer, u urls, ngx *nginx) {
 	calls := 0
 	for i := range 10 {
 		token := fmt.Sprintf("slow%03d%09d", i, stamp)
+		// In turn first: what one burst leaves behind (garbage, pollers
+		// due) falls on the gateway and the floor alike.
+		if i%2 == 1 {
+			floor = append(floor, burst(u.Bare+"/wait?token="+token)...)
+		}
 		lat = append(lat, burst(u.Gateway+"/?action_token="+token)...)
 		calls += atoi(must(get(control, u.Bare+"/calls?token="+token)))
-		floor = append(floor, burst(u.Bare+"/wait?token="+token)...)
+		if i%2 == 0 {
+			floor = append(floor, burst(u.Bare+"/wait?token="+token)...)
+		}
 	}
 	r := summarize(lat, int64(len(lat)), 0, time.Second)
 	f := summarize(floor, int64(len(floor)), 0, time.Second)

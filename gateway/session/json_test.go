@@ -60,6 +60,8 @@ func FuzzSessionJSON(f *testing.F) {
 		s := Session{ID: id, Token: token, Flow: flow, Issued: issued, Counted: counted, Draft: draft, LastSubmission: ls, LastApp: la,
 			Attribution: providers.Attribution{Source: src, Medium: medium, Campaign: campaign, Content: content, Term: term,
 				Referrer: referrer, Clicks: clicks, Variant: variant}}
+		// Landing times as sessions hold them: UTC, years 1677–2262. A
+		// year json.Marshal refuses (past 9999) never reaches a session.
 		if landed != 0 {
 			s.Attribution.LandedAt = time.Unix(0, landed).UTC()
 		}

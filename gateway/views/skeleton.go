@@ -73,7 +73,9 @@ type skelKey struct {
 // newSkelKey is the key of the page of f in l. A layout's steps are
 // known by their backing array: a flow's layout is built from the same
 // slice every time. Another slice with the same steps only costs
-// another skeleton, and the map is bounded (get).
+// another skeleton, and the map is bounded (get). Steps changed in place
+// would be served from the old skeleton: a flow's steps are set once,
+// when the flows are made (NewFlows), and never written after.
 func newSkelKey(f *form.Form, l Layout, lang string, prefilled bool, now time.Time, loc *time.Location) skelKey {
 	y, m, d := now.In(loc).Date()
 	return skelKey{form: f, lang: lang, day: int32(y*10000 + int(m)*100 + d), steps: unsafe.SliceData(l.Steps), nSteps: len(l.Steps),
