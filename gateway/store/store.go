@@ -313,17 +313,23 @@ func (s *Store) insertApplication(ctx context.Context, tx *sql.Tx, j sealedNew) 
 	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO applications
 		(id, session_hash, idempotency_key, flow, form, currency, status,
 		 utm_source, utm_medium, utm_campaign, utm_content, utm_term, variant, prefilled,
-		 created_at, updated_at, deadline_at, next_run_at, key_id, pii, lease_owner, lease_until, lease_session)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		 created_at, updated_at, deadline_at, next_run_at, lease_owner, lease_until, lease_session)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) DO NOTHING`),
 		n.ID, n.SessionHash, n.IdempotencyKey, n.Flow, n.Form, n.Currency, providers.StatusPending,
 		a.Source, a.Medium, a.Campaign, a.Content, a.Term, providers.Cut(a.Variant, 32), n.Prefilled,
-		ms(now), ms(now), ms(now.Add(n.Deadline)), ms(now), j.keyID, j.sealed, n.Owner, leaseTill, session)
+		ms(now), ms(now), ms(now.Add(n.Deadline)), ms(now), n.Owner, leaseTill, session)
 	if err != nil {
 		return false, err
 	}
 	if rows, _ := res.RowsAffected(); rows != 1 {
 		return false, nil
+	}
+	// Apart from the row the decision, the redirect and the mirror write
+	// again (migration 00011).
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO application_pii (application_id, key_id, pii) VALUES (?, ?, ?)`),
+		n.ID, j.keyID, j.sealed); err != nil {
+		return false, err
 	}
 	for _, k := range n.Keys {
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO application_keys (application_id, key_hash) VALUES (?, ?)
@@ -375,15 +381,16 @@ func scanApplication(row interface{ Scan(...any) error }) (providers.Record, err
 func (s *Store) Sealed(ctx context.Context, id string) (Sealed, error) {
 	var keyID string
 	var ct []byte
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT key_id, pii FROM applications WHERE id = ?`), id).Scan(&keyID, &ct)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT key_id, pii FROM application_pii WHERE application_id = ?`), id).Scan(&keyID, &ct)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Sealed{}, ErrNotFound
+		// No sealed part: erased, or no such application.
+		if _, err := s.Get(ctx, id); err != nil {
+			return Sealed{}, err
+		}
+		return Sealed{}, fmt.Errorf("store: personal data of this application was erased: %w", ErrNotFound)
 	}
 	if err != nil {
 		return Sealed{}, fmt.Errorf("store: reading application: %w", err)
-	}
-	if len(ct) == 0 {
-		return Sealed{}, fmt.Errorf("store: personal data of this application was erased: %w", ErrNotFound)
 	}
 	plain, err := s.keys.Open(keyID, ct, []byte(id))
 	if err != nil {
@@ -723,17 +730,21 @@ func (s *Store) FinishAndDecide(ctx context.Context, id, owner string, f Finishe
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET status = ?, redirect_url = ?, buyer = ?, revenue = ?, reason = ?,
-			decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, lease_session = 0, crm_status = ?, crm_next_at = ?,
-			key_id = CASE WHEN ? = '' THEN key_id ELSE ? END,
-			pii = CASE WHEN ? = '' THEN pii ELSE ? END
+			decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, lease_session = 0, crm_status = ?, crm_next_at = ?
 			WHERE id = ? AND lease_owner = ? AND status = ?`),
 			d.Status, d.RedirectURL, d.Buyer, d.Revenue, providers.Cut(d.Reason, 500), ms(now), ms(now), crm, ms(now),
-			keyID, keyID, keyID, sealed, id, owner, providers.StatusPending)
+			id, owner, providers.StatusPending)
 		if err != nil {
 			return fmt.Errorf("store: deciding: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrLeaseLost
+		}
+		if sealed != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE application_pii SET key_id = ?, pii = ? WHERE application_id = ?`),
+				keyID, sealed, id); err != nil {
+				return fmt.Errorf("store: deciding: %w", err)
+			}
 		}
 		if f.Buyer != "" {
 			if err := s.finishAttempt(ctx, tx, id, f.Buyer, f.Tier, f.Attempt); err != nil {
@@ -863,7 +874,7 @@ func (s *Store) Erase(ctx context.Context, cutoff time.Time) (int, error) {
 	now := s.now()
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET pii = NULL, key_id = '', erased_at = ?, updated_at = ?,
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET erased_at = ?, updated_at = ?,
 			crm_status = CASE WHEN crm_status = ? THEN ? ELSE crm_status END
 			WHERE status <> ? AND decided_at > 0 AND decided_at < ? AND erased_at = 0`),
 			ms(now), ms(now), providers.CRMPending, providers.CRMErased, providers.StatusPending, ms(cutoff))
@@ -871,9 +882,9 @@ func (s *Store) Erase(ctx context.Context, cutoff time.Time) (int, error) {
 			return err
 		}
 		n, _ = res.RowsAffected()
-		// The duplicate keys are derived from the personal data: they go
-		// with it.
-		for _, table := range []string{"application_keys", "dedupe_claims"} {
+		// The sealed part goes, and the duplicate keys with it: they are
+		// derived from the personal data.
+		for _, table := range []string{"application_pii", "application_keys", "dedupe_claims"} {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE application_id IN
 				(SELECT id FROM applications WHERE erased_at > 0)`)); err != nil {
 				return err
