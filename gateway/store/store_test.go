@@ -995,3 +995,26 @@ func testCRMFirstClaimOnlyWithoutTries(t *testing.T, open opener) {
 		t.Errorf("got %+v, %v; want the application, not as a first try", jobs, err)
 	}
 }
+
+// The savepoints of a batch keep their statement journal in memory on
+// every connection: spilled to a temporary file, it was half of the
+// store's system calls under load (a write of every page a batch changed).
+func TestStatementJournalInMemory(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	conns := make([]*sql.Conn, sqliteConns)
+	for i := range conns {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	for i, c := range conns {
+		var mode int
+		if err := c.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&mode); err != nil || mode != 2 {
+			t.Errorf("connection %d: temp_store %d (%v), want 2 (MEMORY)", i, mode, err)
+		}
+	}
+}
