@@ -19,7 +19,7 @@ import (
 // MirrorStore is what the CRM mirror needs of the store.
 type MirrorStore interface {
 	ClaimCRM(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.CRMJob, error)
-	Sealed(ctx context.Context, id string) (store.Sealed, error)
+	Submission(ctx context.Context, id string) (providers.Submission, error)
 	FinishCRM(ctx context.Context, id, owner, ref string) error
 	RetryCRM(ctx context.Context, id, owner string, next time.Time, reason string) error
 	CRMBacklog(ctx context.Context, now time.Time) (int, error)
@@ -137,12 +137,12 @@ func (m *Mirror) mirror(ctx context.Context, j store.CRMJob) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	id := j.ID
-	rec, err := m.Store.Sealed(ctx, id)
+	sub, err := m.Store.Submission(ctx, id)
 	if err != nil {
 		m.retry(ctx, id, j.Tries, err)
 		return
 	}
-	lead := cashfin.ToLead(&rec.Submission, j.Status)
+	lead := cashfin.ToLead(&sub, j.Status)
 	search := lead.Email
 	if search == "" {
 		search = lead.Phone

@@ -27,6 +27,7 @@ import (
 
 	"github.com/leadgate/leadgate/gateway/vault"
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/bounded"
 )
 
 //go:embed migrations/*.sql
@@ -76,6 +77,10 @@ type Store struct {
 	now  func() time.Time
 	pg   bool
 	pool *pgxpool.Pool
+	// fresh holds what was submitted for the applications this process
+	// stored in the last half-minute, until the CRM mirror takes it
+	// (Submission).
+	fresh *bounded.Cache[*providers.Submission]
 	// lock makes a SQLite file single-owner (owner.go); session ties a
 	// PostgreSQL replica's leases to its life (session.go).
 	lock    *os.File
@@ -131,7 +136,7 @@ func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) 
 	// on SQLite's write lock.
 	db.SetMaxOpenConns(sqliteConns)
 	db.SetMaxIdleConns(sqliteConns)
-	s := &Store{db: db, keys: keys, now: time.Now, lock: lock}
+	s := &Store{db: db, keys: keys, now: time.Now, lock: lock, fresh: newFresh()}
 	if err := s.migrate(ctx, goose.DialectSQLite3); err != nil {
 		s.Close()
 		return nil, err
@@ -171,7 +176,7 @@ func openPostgres(ctx context.Context, dsn string, keys *vault.Keyring) (*Store,
 	if err != nil {
 		return nil, fmt.Errorf("store: connecting to postgres: %w", err)
 	}
-	s := &Store{db: stdlib.OpenDBFromPool(pool), pool: pool, keys: keys, now: time.Now, pg: true}
+	s := &Store{db: stdlib.OpenDBFromPool(pool), pool: pool, keys: keys, now: time.Now, pg: true, fresh: newFresh()}
 	if err := s.migrate(ctx, goose.DialectPostgres); err != nil {
 		s.Close()
 		return nil, err
@@ -254,6 +259,8 @@ func (s *Store) Create(ctx context.Context, n New) (app providers.Record, create
 		return providers.Record{}, false, fmt.Errorf("store: creating application: %w", err)
 	}
 	if created {
+		sub := n.Submission
+		s.fresh.Set(n.ID, &sub)
 		// What was just written, as Get would read it: no read back.
 		return row.record(), true, nil
 	}
@@ -406,6 +413,27 @@ func (s *Store) Sealed(ctx context.Context, id string) (Sealed, error) {
 		return Sealed{}, fmt.Errorf("store: sealed record: %w", err)
 	}
 	return out, nil
+}
+
+// newFresh bounds the submissions kept for the mirror: a mirror that
+// falls behind by more reads them from the store, as after a restart.
+func newFresh() *bounded.Cache[*providers.Submission] {
+	return bounded.New[*providers.Submission](1024, 30*time.Second)
+}
+
+// Submission is what the consumer submitted for application id, as
+// Sealed reads it. The CRM mirror asks moments after the decision: what
+// this process stored in the last half-minute is answered from memory,
+// once (a retry, or another replica, reads the store), instead of reading
+// and opening the sealed part the request has just written. Erasure gives
+// up the mirrors still pending, so nothing erased is asked for.
+func (s *Store) Submission(ctx context.Context, id string) (providers.Submission, error) {
+	if sub, ok := s.fresh.Get(id); ok {
+		s.fresh.Delete(id)
+		return *sub, nil
+	}
+	rec, err := s.Sealed(ctx, id)
+	return rec.Submission, err
 }
 
 // Claim leases up to limit due pending applications to owner for lease,

@@ -50,6 +50,7 @@ var suite = []struct {
 	{"CreatedInHandIsNotClaimed", testCreatedInHandIsNotClaimed},
 	{"FinishAndDecideInOneWrite", testFinishAndDecideInOneWrite},
 	{"CRMFirstClaimOnlyWithoutTries", testCRMFirstClaimOnlyWithoutTries},
+	{"SubmissionFromMemoryOnce", testSubmissionFromMemoryOnce},
 }
 
 func TestStoreSQLite(t *testing.T) {
@@ -1016,5 +1017,30 @@ func TestStatementJournalInMemory(t *testing.T) {
 		if err := c.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&mode); err != nil || mode != 2 {
 			t.Errorf("connection %d: temp_store %d (%v), want 2 (MEMORY)", i, mode, err)
 		}
+	}
+}
+
+// The mirror's first read of a submission this process stored is from
+// memory: the sealed part in the store is not read (here it was broken
+// after the write, and the submission still comes back whole). Once: the
+// next read is the store's, and finds the breakage.
+func testSubmissionFromMemoryOnce(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	if _, _, err := s.Create(ctx, newApp("app-1", "k1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE application_pii SET pii = pii || pii`); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := s.Submission(ctx, "app-1")
+	if err != nil || sub.Application.NationalID != "60604016M" || sub.Consents[0].Text != "Acepto las condiciones" {
+		t.Fatalf("first read: %q, %v; want the submission as stored", sub.Application.FirstName, err)
+	}
+	if _, err := s.Submission(ctx, "app-1"); !errors.Is(err, vault.ErrNotAuthentic) {
+		t.Errorf("second read: %v; want the store's sealed part, which no longer opens", err)
+	}
+	if _, err := s.Submission(ctx, "never"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("no such application: %v, want ErrNotFound", err)
 	}
 }
