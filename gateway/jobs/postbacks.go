@@ -17,7 +17,7 @@ import (
 type PostbackStore interface {
 	ClaimPostbacks(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.PostbackJob, error)
 	FinishPostback(ctx context.Context, j store.PostbackJob, owner string, state providers.PostbackState, next time.Time, status int, reason string) error
-	Get(ctx context.Context, id string) (providers.Record, error)
+	Records(ctx context.Context, ids []string) (map[string]providers.Record, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	PostbackBacklog(ctx context.Context, now time.Time) (int, error)
 }
@@ -66,13 +66,41 @@ func (p *Postbacks) Run(ctx context.Context) {
 	if workers <= 0 {
 		workers = 64
 	}
-	drive(ctx, cmp(p.Poll, time.Second), workers, p.countBacklog, func(n int) []store.PostbackJob {
+	drive(ctx, cmp(p.Poll, time.Second), workers, p.countBacklog, func(n int) []delivery {
 		jobs, err := p.Store.ClaimPostbacks(ctx, p.Owner, p.lease(), n)
 		if err != nil && ctx.Err() == nil {
 			p.Log.Error("postbacks: claiming", "err", err)
 		}
-		return jobs
-	}, func(j store.PostbackJob) { p.deliver(work, j) })
+		return p.withRecords(ctx, jobs)
+	}, func(d delivery) { p.deliver(work, d) })
+}
+
+// delivery is a claimed postback with the application it reports on, or
+// why that could not be read.
+type delivery struct {
+	store.PostbackJob
+	rec providers.Record
+	err error
+}
+
+// withRecords reads the applications of a claim's postbacks in one query.
+func (p *Postbacks) withRecords(ctx context.Context, jobs []store.PostbackJob) []delivery {
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.Application
+	}
+	recs, err := p.Store.Records(ctx, ids)
+	out := make([]delivery, len(jobs))
+	for i, j := range jobs {
+		out[i] = delivery{PostbackJob: j, err: err}
+		if err == nil {
+			var ok bool
+			if out[i].rec, ok = recs[j.Application]; !ok {
+				out[i].err = store.ErrNotFound
+			}
+		}
+	}
+	return out
 }
 
 func (p *Postbacks) countBacklog(ctx context.Context) {
@@ -102,19 +130,19 @@ func cmp(d, def time.Duration) time.Duration {
 }
 
 // deliver makes one try of one postback and records it.
-func (p *Postbacks) deliver(ctx context.Context, j store.PostbackJob) {
+func (p *Postbacks) deliver(ctx context.Context, d delivery) {
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
 	}
+	j, rec := d.PostbackJob, d.rec
 	spec, ok := p.Specs[j.Name]
 	if !ok {
 		p.finish(ctx, j, providers.PostbackFailed, time.Time{}, 0, "postback no longer configured")
 		return
 	}
-	rec, err := p.Store.Get(ctx, j.Application)
-	if err != nil {
-		p.finish(ctx, j, providers.PostbackPending, now().Add(p.backoff(j.Tries)), 0, err.Error())
+	if d.err != nil {
+		p.finish(ctx, j, providers.PostbackPending, now().Add(p.backoff(j.Tries)), 0, d.err.Error())
 		return
 	}
 	attr := rec.Attribution

@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -87,8 +88,8 @@ func drain(t *testing.T, p *Postbacks, rounds int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, j := range jobs {
-			p.deliver(ctx, j)
+		for _, d := range p.withRecords(ctx, jobs) {
+			p.deliver(ctx, d)
 		}
 		time.Sleep(5 * time.Millisecond) // past the jittered pause of a few ms
 	}
@@ -237,5 +238,56 @@ func TestPostbacksDeliveredInParallel(t *testing.T) {
 	defer mu.Unlock()
 	if len(backlog) == 0 || backlog[0] != 40 {
 		t.Errorf("backlog reported %v, want 40 first", backlog)
+	}
+}
+
+// The postbacks of one claim are rendered from their applications read in
+// one query, padded and split past 64: each still carries its own
+// application's values, and one whose application cannot be read waits
+// for a retry.
+func TestPostbacksOfOneClaimEachFromItsApplication(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	ctx := context.Background()
+	const n = 70
+	for i := range n {
+		id := fmt.Sprintf("app-%02d", i)
+		sub := providers.Submission{ID: id, Flow: "us", Currency: "USD", Attribution: providers.Attribution{Source: "src", Campaign: "c-" + id}}
+		if _, _, err := s.Create(ctx, store.New{ID: id, SessionHash: "s", IdempotencyKey: id, Flow: "us", Form: "us", Currency: "USD",
+			Deadline: time.Minute, Submission: sub}); err != nil {
+			t.Fatal(err)
+		}
+		s.Claim(ctx, "w", time.Minute, 1)
+		if err := s.Decide(ctx, id, "w", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", Revenue: float64(i), Postbacks: []string{"ads"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	var logs bytes.Buffer
+	p := postbacksFor(t, s, srv.URL, &logs)
+	jobs, err := s.ClaimPostbacks(ctx, p.Owner, time.Minute, 100)
+	if err != nil || len(jobs) != n {
+		t.Fatalf("claimed %d (%v), want %d", len(jobs), err, n)
+	}
+	jobs = append(jobs, store.PostbackJob{Application: "gone", Name: "ads", Event: "accepted"})
+	ds := p.withRecords(ctx, jobs)
+	if last := ds[len(ds)-1]; !errors.Is(last.err, store.ErrNotFound) {
+		t.Errorf("a postback whose application is missing: %v, want store.ErrNotFound", last.err)
+	}
+	for _, d := range ds[:n] {
+		p.deliver(ctx, d)
+	}
+	got := rcv.requests()
+	if len(got) != n {
+		t.Fatalf("got %d postbacks, want %d", len(got), n)
+	}
+	for _, r := range got {
+		q := r.URL.Query()
+		var i int
+		fmt.Sscanf(q.Get("txn"), "app-%d", &i)
+		if q.Get("payout") != fmt.Sprintf("%d.00", i) || q.Get("camp") != "c-"+q.Get("txn") {
+			t.Errorf("postback of %s: payout %s, campaign %s; want its own application's", q.Get("txn"), q.Get("payout"), q.Get("camp"))
+		}
 	}
 }

@@ -378,6 +378,45 @@ func (s *Store) getBy(ctx context.Context, col, v string) (providers.Record, err
 }
 
 // scanApplication reads one row of appColumns.
+// Records reads the applications of ids (those that exist) in one query
+// a batch of up to 64: the postbacks of one claim are rendered from it,
+// where a query each was a twentieth of the apply journey's CPU. The list
+// is padded to 1, 4, 16 or 64 ids, so that a few statements are prepared,
+// not one for every length.
+func (s *Store) Records(ctx context.Context, ids []string) (map[string]providers.Record, error) {
+	out := make(map[string]providers.Record, len(ids))
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), 64)]
+		ids = ids[len(batch):]
+		n := 1
+		for n < len(batch) {
+			n *= 4
+		}
+		args := make([]any, n)
+		for i := range args {
+			args[i] = batch[min(i, len(batch)-1)]
+		}
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+appColumns+` FROM applications WHERE id IN (?`+strings.Repeat(", ?", n-1)+`)`), args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: reading applications: %w", err)
+		}
+		for rows.Next() {
+			a, err := scanApplication(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: reading applications: %w", err)
+			}
+			out[a.ID] = a
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: reading applications: %w", err)
+		}
+	}
+	return out, nil
+}
+
 func scanApplication(row interface{ Scan(...any) error }) (providers.Record, error) {
 	var a providers.Record
 	var created, decided, deadline, erased int64

@@ -51,6 +51,7 @@ var suite = []struct {
 	{"FinishAndDecideInOneWrite", testFinishAndDecideInOneWrite},
 	{"CRMFirstClaimOnlyWithoutTries", testCRMFirstClaimOnlyWithoutTries},
 	{"SubmissionFromMemoryOnce", testSubmissionFromMemoryOnce},
+	{"RecordsReadsWhatGetReads", testRecordsReadsWhatGetReads},
 }
 
 func TestStoreSQLite(t *testing.T) {
@@ -1042,5 +1043,35 @@ func testSubmissionFromMemoryOnce(t *testing.T, open opener) {
 	}
 	if _, err := s.Submission(ctx, "never"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("no such application: %v, want ErrNotFound", err)
+	}
+}
+
+// Records answers, for each id that exists, what Get reads, whatever the
+// number of ids (padded to 1, 4, 16 or 64, split past 64).
+func testRecordsReadsWhatGetReads(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	var ids []string
+	for i := range 70 {
+		id := fmt.Sprintf("app-%02d", i)
+		n := newApp(id, id)
+		n.Submission.Attribution.Campaign = "c-" + id
+		if _, _, err := s.Create(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for _, k := range []int{0, 1, 3, 5, 64, 70} {
+		asked := append(slices.Clone(ids[:k]), "missing")
+		got, err := s.Records(ctx, asked)
+		if err != nil || len(got) != k {
+			t.Fatalf("%d ids and a missing one: %d records, %v", k, len(got), err)
+		}
+		for _, id := range ids[:k] {
+			want, _ := s.Get(ctx, id)
+			if !reflect.DeepEqual(got[id], want) {
+				t.Errorf("%s: Records %+v, Get %+v", id, got[id], want)
+			}
+		}
 	}
 }
