@@ -19,6 +19,8 @@ import (
 // MirrorStore is what the CRM mirror needs of the store.
 type MirrorStore interface {
 	ClaimCRM(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.CRMJob, error)
+	// KeepForMirror has the store keep what it stores for Submission.
+	KeepForMirror()
 	Submission(ctx context.Context, id string) (providers.Submission, error)
 	FinishCRM(ctx context.Context, id, owner, ref string) error
 	RetryCRM(ctx context.Context, id, owner string, next time.Time, reason string) error
@@ -60,6 +62,7 @@ type Mirror struct {
 // Run mirrors until ctx ends. A mirror in flight finishes first: its
 // lease would otherwise hold the application back for a minute.
 func (m *Mirror) Run(ctx context.Context) {
+	m.Store.KeepForMirror()
 	work := context.WithoutCancel(ctx)
 	drive(ctx, cmp(m.Poll, time.Second), m.workers(), m.countBacklog, func(n int) []store.CRMJob {
 		jobs, err := m.Store.ClaimCRM(ctx, m.Owner, time.Minute, n)

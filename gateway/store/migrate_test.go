@@ -18,7 +18,8 @@ import (
 
 // TestSealedPartMovesApart upgrades a store written before migration 11
 // (the sealed part in the application's row) with an application that
-// has its sealed part and one erased, and reads them as before; then
+// has its sealed part and one erased, and reads them as before, and one
+// that a replica of the earlier version stores after the upgrade; then
 // migrates back down and finds the ciphertext in the row again.
 func TestSealedPartMovesApart(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
@@ -82,6 +83,18 @@ func testSealedPartMovesApart(t *testing.T, db *sql.DB, dialect goose.Dialect, d
 	}
 	if app, err := s.Get(ctx, "kept"); err != nil || app.Status != providers.StatusAccepted {
 		t.Errorf("the application's row after the upgrade: %+v, %v", app, err)
+	}
+	// A replica of the earlier version, still running during a rolling
+	// upgrade, stores its applications' sealed part in the row: read too.
+	plain, _ = json.Marshal(Sealed{Submission: newApp("older", "k3").Submission})
+	olderKey, olderCT := keys.Seal(plain, []byte("older"))
+	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO applications (id, session_hash, idempotency_key, flow, form, currency, status,
+		created_at, updated_at, deadline_at, next_run_at, key_id, pii)
+		VALUES ('older', 's', 'older', 'es', 'es', 'EUR', 'pending', 1, 1, 1, 1, ?, ?)`), olderKey, olderCT); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := s.Sealed(ctx, "older"); err != nil || rec.Submission.Application.NationalID != "60604016M" {
+		t.Errorf("stored by an earlier version after the upgrade: got %q, %v", rec.Submission.Application.FirstName, err)
 	}
 
 	down, err := goose.NewProvider(dialect, s.db, mustSub(migrations, "migrations"))

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -79,8 +80,8 @@ type Store struct {
 	pool *pgxpool.Pool
 	// fresh holds what was submitted for the applications this process
 	// stored in the last half-minute, until the CRM mirror takes it
-	// (Submission).
-	fresh *bounded.Cache[*providers.Submission]
+	// (Submission); nil unless a mirror runs here (KeepForMirror).
+	fresh atomic.Pointer[bounded.Cache[*providers.Submission]]
 	// lock makes a SQLite file single-owner (owner.go); session ties a
 	// PostgreSQL replica's leases to its life (session.go).
 	lock    *os.File
@@ -121,7 +122,8 @@ func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) 
 	// SQLite spills it to a temporary file, and under load every page a
 	// batch changed was written there too (a pwrite of 4 bytes and one of
 	// the page: half the store's system calls). It is only read to roll a
-	// savepoint back; a crash loses nothing committed.
+	// savepoint back; a crash loses nothing committed. Sorts of the admin's
+	// and dashboard's queries then use memory too: bounded by their rows.
 	conn, err := sqlite.NewConnector("file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
 		lock.Close()
@@ -136,7 +138,7 @@ func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) 
 	// on SQLite's write lock.
 	db.SetMaxOpenConns(sqliteConns)
 	db.SetMaxIdleConns(sqliteConns)
-	s := &Store{db: db, keys: keys, now: time.Now, lock: lock, fresh: newFresh()}
+	s := &Store{db: db, keys: keys, now: time.Now, lock: lock}
 	if err := s.migrate(ctx, goose.DialectSQLite3); err != nil {
 		s.Close()
 		return nil, err
@@ -176,7 +178,7 @@ func openPostgres(ctx context.Context, dsn string, keys *vault.Keyring) (*Store,
 	if err != nil {
 		return nil, fmt.Errorf("store: connecting to postgres: %w", err)
 	}
-	s := &Store{db: stdlib.OpenDBFromPool(pool), pool: pool, keys: keys, now: time.Now, pg: true, fresh: newFresh()}
+	s := &Store{db: stdlib.OpenDBFromPool(pool), pool: pool, keys: keys, now: time.Now, pg: true}
 	if err := s.migrate(ctx, goose.DialectPostgres); err != nil {
 		s.Close()
 		return nil, err
@@ -259,8 +261,10 @@ func (s *Store) Create(ctx context.Context, n New) (app providers.Record, create
 		return providers.Record{}, false, fmt.Errorf("store: creating application: %w", err)
 	}
 	if created {
-		sub := n.Submission
-		s.fresh.Set(n.ID, &sub)
+		if fresh := s.fresh.Load(); fresh != nil {
+			sub := n.Submission
+			fresh.Set(n.ID, &sub)
+		}
 		// What was just written, as Get would read it: no read back.
 		return row.record(), true, nil
 	}
@@ -377,7 +381,6 @@ func (s *Store) getBy(ctx context.Context, col, v string) (providers.Record, err
 	return a, nil
 }
 
-// scanApplication reads one row of appColumns.
 // Records reads the applications of ids (those that exist) in one query
 // a batch of up to 64: the postbacks of one claim are rendered from it,
 // where a query each was a twentieth of the apply journey's CPU. The list
@@ -417,6 +420,7 @@ func (s *Store) Records(ctx context.Context, ids []string) (map[string]providers
 	return out, nil
 }
 
+// scanApplication reads one row of appColumns.
 func scanApplication(row interface{ Scan(...any) error }) (providers.Record, error) {
 	var a providers.Record
 	var created, decided, deadline, erased int64
@@ -434,14 +438,19 @@ func (s *Store) Sealed(ctx context.Context, id string) (Sealed, error) {
 	var ct []byte
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT key_id, pii FROM application_pii WHERE application_id = ?`), id).Scan(&keyID, &ct)
 	if errors.Is(err, sql.ErrNoRows) {
-		// No sealed part: erased, or no such application.
-		if _, err := s.Get(ctx, id); err != nil {
-			return Sealed{}, err
+		// No row of its own: stored by a replica of an earlier version
+		// during a rolling upgrade (migration 11), erased, or no such
+		// application.
+		err = s.db.QueryRowContext(ctx, s.q(`SELECT key_id, pii FROM applications WHERE id = ?`), id).Scan(&keyID, &ct)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Sealed{}, ErrNotFound
 		}
-		return Sealed{}, fmt.Errorf("store: personal data of this application was erased: %w", ErrNotFound)
 	}
 	if err != nil {
 		return Sealed{}, fmt.Errorf("store: reading application: %w", err)
+	}
+	if len(ct) == 0 {
+		return Sealed{}, fmt.Errorf("store: personal data of this application was erased: %w", ErrNotFound)
 	}
 	plain, err := s.keys.Open(keyID, ct, []byte(id))
 	if err != nil {
@@ -454,22 +463,27 @@ func (s *Store) Sealed(ctx context.Context, id string) (Sealed, error) {
 	return out, nil
 }
 
-// newFresh bounds the submissions kept for the mirror: a mirror that
-// falls behind by more reads them from the store, as after a restart.
-func newFresh() *bounded.Cache[*providers.Submission] {
-	return bounded.New[*providers.Submission](1024, 30*time.Second)
+// KeepForMirror makes the store keep what was submitted for each
+// application it creates, for the CRM mirror of this process to take
+// (Submission): at most 1,024, each for 30 seconds (dropped at the next
+// sweep, within 30 more), the oldest going first when full. Only a process
+// that runs the mirror calls it: nothing else would take them.
+func (s *Store) KeepForMirror() {
+	s.fresh.Store(bounded.New[*providers.Submission](1024, 30*time.Second))
 }
 
 // Submission is what the consumer submitted for application id, as
 // Sealed reads it. The CRM mirror asks moments after the decision: what
 // this process stored in the last half-minute is answered from memory,
 // once (a retry, or another replica, reads the store), instead of reading
-// and opening the sealed part the request has just written. Erasure gives
-// up the mirrors still pending, so nothing erased is asked for.
+// and opening the sealed part the request has just written. An erasure
+// empties what is kept.
 func (s *Store) Submission(ctx context.Context, id string) (providers.Submission, error) {
-	if sub, ok := s.fresh.Get(id); ok {
-		s.fresh.Delete(id)
-		return *sub, nil
+	if fresh := s.fresh.Load(); fresh != nil {
+		if sub, ok := fresh.Get(id); ok {
+			fresh.Delete(id)
+			return *sub, nil
+		}
 	}
 	rec, err := s.Sealed(ctx, id)
 	return rec.Submission, err
@@ -946,7 +960,7 @@ func (s *Store) Erase(ctx context.Context, cutoff time.Time) (int, error) {
 	now := s.now()
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET erased_at = ?, updated_at = ?,
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET pii = NULL, key_id = '', erased_at = ?, updated_at = ?,
 			crm_status = CASE WHEN crm_status = ? THEN ? ELSE crm_status END
 			WHERE status <> ? AND decided_at > 0 AND decided_at < ? AND erased_at = 0`),
 			ms(now), ms(now), providers.CRMPending, providers.CRMErased, providers.StatusPending, ms(cutoff))
@@ -966,6 +980,11 @@ func (s *Store) Erase(ctx context.Context, cutoff time.Time) (int, error) {
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: erasing personal data: %w", err)
+	}
+	if n > 0 && s.fresh.Load() != nil {
+		// What is kept for the mirror is younger than any retention that
+		// makes sense, but none of it outlives an erasure.
+		s.KeepForMirror()
 	}
 	return int(n), nil
 }

@@ -456,6 +456,10 @@ func testRetryCRMAndErase(t *testing.T, open opener) {
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM application_pii WHERE application_id = 'app-1'`).Scan(&left); err != nil || left != 0 {
 		t.Errorf("after erasure %d sealed rows are left (%v)", left, err)
 	}
+	var ct []byte
+	if err := s.db.QueryRowContext(ctx, `SELECT pii FROM applications WHERE id = 'app-1'`).Scan(&ct); err != nil || len(ct) != 0 {
+		t.Errorf("after erasure the row still holds %d bytes of ciphertext (%v)", len(ct), err)
+	}
 	if app, _ := s.Get(ctx, "app-1"); app.Revenue != 25 || !app.Erased {
 		t.Errorf("after erasure: %+v", app)
 	}
@@ -1028,11 +1032,19 @@ func TestStatementJournalInMemory(t *testing.T) {
 func testSubmissionFromMemoryOnce(t *testing.T, open opener) {
 	s, _ := open(t)
 	ctx := context.Background()
+	// Kept only once a mirror runs in the process.
+	if _, _, err := s.Create(ctx, newApp("app-0", "k0")); err != nil {
+		t.Fatal(err)
+	}
+	s.KeepForMirror()
 	if _, _, err := s.Create(ctx, newApp("app-1", "k1")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.db.ExecContext(ctx, `UPDATE application_pii SET pii = pii || pii`); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.Submission(ctx, "app-0"); !errors.Is(err, vault.ErrNotAuthentic) {
+		t.Errorf("stored before a mirror ran: %v; want the store's sealed part, which no longer opens", err)
 	}
 	sub, err := s.Submission(ctx, "app-1")
 	if err != nil || sub.Application.NationalID != "60604016M" || sub.Consents[0].Text != "Acepto las condiciones" {
@@ -1043,6 +1055,25 @@ func testSubmissionFromMemoryOnce(t *testing.T, open opener) {
 	}
 	if _, err := s.Submission(ctx, "never"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("no such application: %v, want ErrNotFound", err)
+	}
+	// An erasure empties what is kept.
+	if _, _, err := s.Create(ctx, newApp("app-2", "k2")); err != nil {
+		t.Fatal(err)
+	}
+	s.Claim(ctx, "w", time.Minute, 5)
+	for _, id := range []string{"app-0", "app-1"} {
+		if err := s.Decide(ctx, id, "w", providers.Verdict{Status: providers.StatusDeclined}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Erase(ctx, time.Now().Add(time.Minute)); n != 2 || err != nil {
+		t.Fatalf("erase: %d, %v", n, err)
+	}
+	if sub, ok := s.fresh.Load().Get("app-2"); ok {
+		t.Errorf("kept after an erasure: %q", sub.ID)
+	}
+	if _, err := s.Submission(ctx, "app-2"); err != nil {
+		t.Errorf("pending, not erased, read from the store: %v", err)
 	}
 }
 
