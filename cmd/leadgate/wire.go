@@ -199,7 +199,9 @@ func newWork(cfg *config.Config, st *store.Store, up *upstreams, log *slog.Logge
 		for _, pb := range cfg.Postbacks {
 			specs[pb.Name] = jobs.PostbackSpec{Template: pb.Template(), Timeout: pb.Timeout, GiveUpAfter: pb.GiveUpAfter}
 		}
-		w.postbacks = &jobs.Postbacks{Store: st, Specs: specs, HTTP: buyerHTTP(time.Minute), Owner: owner, Log: log, Done: up.met.Postback,
+		pbHTTP := buyerHTTP(time.Minute)
+		pbHTTP.Transport.(*http.Transport).MaxIdleConnsPerHost = jobs.PostbackWorkers
+		w.postbacks = &jobs.Postbacks{Store: st, Specs: specs, HTTP: pbHTTP, Owner: owner, Log: log, Done: up.met.Postback,
 			Backlog: up.met.PostbackBacklog}
 	}
 	return w, nil

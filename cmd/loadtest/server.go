@@ -264,7 +264,7 @@ func (ch *child) gateway(cashcatURL string, work bool) (http.Handler, *cashcat.C
 		go mirror.Run(context.Background())
 		spec := jobs.PostbackSpec{Template: postback.Template{Method: "GET", URL: receiver + "/pb?txn={application_id}&payout={revenue}"},
 			Timeout: 5 * time.Second, GiveUpAfter: time.Hour}
-		postbacks := &jobs.Postbacks{Store: ch.st, Specs: map[string]jobs.PostbackSpec{"conversion": spec}, HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		postbacks := &jobs.Postbacks{Store: ch.st, Specs: map[string]jobs.PostbackSpec{"conversion": spec}, HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: jobs.PostbackWorkers}},
 			Owner: "loadtest", Log: ch.log, Poll: 200 * time.Millisecond, Done: ch.met.Postback, Backlog: ch.met.PostbackBacklog}
 		go postbacks.Run(context.Background())
 	}

@@ -18,6 +18,7 @@ type PostbackStore interface {
 	ClaimPostbacks(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.PostbackJob, error)
 	FinishPostback(ctx context.Context, j store.PostbackJob, owner string, state providers.PostbackState, next time.Time, status int, reason string) error
 	Records(ctx context.Context, ids []string) (map[string]providers.Record, error)
+	Get(ctx context.Context, id string) (providers.Record, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	PostbackBacklog(ctx context.Context, now time.Time) (int, error)
 }
@@ -63,24 +64,32 @@ type Postbacks struct {
 	Backlog func(n int)
 }
 
+// PostbackWorkers is how many postbacks are delivered at once by default
+// (Postbacks.Workers): a client delivering them keeps as many idle
+// connections a receiver, or a burst to one receiver reconnects.
+const PostbackWorkers = 256
+
 // Run delivers until ctx ends; a delivery in flight finishes first.
 func (p *Postbacks) Run(ctx context.Context) {
 	work := context.WithoutCancel(ctx)
 	workers := p.Workers
 	if workers <= 0 {
-		workers = 256
+		workers = PostbackWorkers
 	}
 	drive(ctx, cmp(p.Poll, time.Second), workers, p.countBacklog, func(n int) []delivery {
 		jobs, err := p.Store.ClaimPostbacks(ctx, p.Owner, p.lease(), n)
 		if err != nil && ctx.Err() == nil {
 			p.Log.Error("postbacks: claiming", "err", err)
 		}
-		return p.withRecords(ctx, jobs)
+		// Read on work: a claim made just before a stop is delivered,
+		// not failed for a cancelled read.
+		return p.withRecords(work, jobs)
 	}, func(d delivery) { p.deliver(work, d) })
 }
 
 // delivery is a claimed postback with the application it reports on, or
-// why that could not be read.
+// why that could not be read with the claim's (deliver then reads it on
+// its own, so one bad read never holds back a whole claim).
 type delivery struct {
 	store.PostbackJob
 	rec providers.Record
@@ -146,8 +155,10 @@ func (p *Postbacks) deliver(ctx context.Context, d delivery) {
 		return
 	}
 	if d.err != nil {
-		p.finish(ctx, j, providers.PostbackPending, now().Add(p.backoff(j.Tries)), 0, d.err.Error())
-		return
+		if rec, d.err = p.Store.Get(ctx, j.Application); d.err != nil {
+			p.finish(ctx, j, providers.PostbackPending, now().Add(p.backoff(j.Tries)), 0, d.err.Error())
+			return
+		}
 	}
 	attr := rec.Attribution
 	if spec.Template.UsesClickIDs() {
