@@ -307,11 +307,15 @@ func newHTTPServer(h http.Handler) *http.Server {
 }
 
 // buyerHTTP is a buyer's own client: no proxy from the environment, no
-// redirects followed (a buyer's API answers, it does not redirect).
-func buyerHTTP(timeout time.Duration) *http.Client {
+// redirects followed (a buyer's API answers, it does not redirect). It
+// keeps an idle connection for each of the atOnce calls its user makes at
+// once (at least 32): with fewer, every call past them opened a new
+// connection (a TLS handshake across the internet) and closed it again.
+func buyerHTTP(timeout time.Duration, atOnce int) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil
-	tr.MaxIdleConnsPerHost = 32
+	tr.MaxIdleConnsPerHost = max(32, atOnce)
+	tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
 	tr.ResponseHeaderTimeout = timeout
 	return &http.Client{Transport: tr, Timeout: timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -357,7 +361,7 @@ func newBuyers(cfg *config.Config, onState func(string, gobreaker.State, gobreak
 		if !c.Configured() {
 			continue
 		}
-		client, err := r.New(b, buyerHTTP(c.Timeout))
+		client, err := r.New(b, buyerHTTP(c.Timeout, cfg.Submission.Workers))
 		if err != nil {
 			return nil, nil, fmt.Errorf("providers.%s: %w", r.Name, err)
 		}

@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -53,6 +58,45 @@ func TestAnnounce(t *testing.T) {
 		tcp, _ := net.ResolveTCPAddr("tcp", addr)
 		if got := browseURL(tcp); got != want {
 			t.Errorf("browseURL(%s): got %s, want %s", addr, got, want)
+		}
+	}
+}
+
+// An upstream's client keeps a connection for each call its user makes
+// at once: the second round of 64 calls at once (the CRM mirror's 64
+// workers) opens none, where a pool of 32 idle connections opened 32 new
+// ones every round.
+func TestUpstreamClientKeepsAConnectionPerCall(t *testing.T) {
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(20 * time.Millisecond) // every call in flight at once
+		io.WriteString(w, `{}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	const atOnce = 64
+	hc := buyerHTTP(5*time.Second, atOnce)
+	for round := range 3 {
+		var wg sync.WaitGroup
+		for range atOnce {
+			wg.Go(func() {
+				resp, err := hc.Get(srv.URL)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			})
+		}
+		wg.Wait()
+		if n := opened.Load(); n > atOnce {
+			t.Fatalf("round %d: %d connections opened for %d calls at once; want the first round's %d kept", round+1, n, atOnce, atOnce)
 		}
 	}
 }

@@ -188,7 +188,7 @@ func newWork(cfg *config.Config, st *store.Store, up *upstreams, log *slog.Logge
 		visits:    &jobs.Visits{Store: st, Log: log, MaxCampaigns: cfg.Funnel.MaxCampaignsPerDay},
 	}
 	if c := cfg.Providers.Cashfin; c.Enabled {
-		client, err := cashfin.New(c, buyerHTTP(c.Timeout))
+		client, err := cashfin.New(c, buyerHTTP(c.Timeout, c.Workers))
 		if err != nil {
 			return nil, fmt.Errorf("providers.cashfin: %w", err)
 		}
@@ -199,8 +199,7 @@ func newWork(cfg *config.Config, st *store.Store, up *upstreams, log *slog.Logge
 		for _, pb := range cfg.Postbacks {
 			specs[pb.Name] = jobs.PostbackSpec{Template: pb.Template(), Timeout: pb.Timeout, GiveUpAfter: pb.GiveUpAfter}
 		}
-		pbHTTP := buyerHTTP(time.Minute)
-		pbHTTP.Transport.(*http.Transport).MaxIdleConnsPerHost = jobs.PostbackWorkers
+		pbHTTP := buyerHTTP(time.Minute, jobs.PostbackWorkers)
 		w.postbacks = &jobs.Postbacks{Store: st, Specs: specs, HTTP: pbHTTP, Owner: owner, Log: log, Done: up.met.Postback,
 			Backlog: up.met.PostbackBacklog}
 	}
