@@ -94,6 +94,9 @@ type Store struct {
 // sqliteConns is how many connections a SQLite store keeps open.
 const sqliteConns = 8
 
+// busyTimeout is how long a SQLite statement waits for a lock it needs.
+const busyTimeout = 10 * time.Second
+
 // Open opens the store at dsn and migrates it: sqlite://PATH (embedded,
 // one replica) or postgres://... (shared by several replicas).
 func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) {
@@ -124,7 +127,11 @@ func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) 
 	// the page: half the store's system calls). It is only read to roll a
 	// savepoint back; a crash loses nothing committed. Sorts of the admin's
 	// and dashboard's queries then use memory too: bounded by their rows.
-	conn, err := sqlite.NewConnector("file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_pragma=temp_store(MEMORY)&_txlock=immediate")
+	// journal_size_limit cuts the WAL file back after the writer restarts
+	// it (commit.go).
+	conn, err := sqlite.NewConnector(fmt.Sprintf("file:%s?_pragma=journal_mode(WAL)&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)"+
+		"&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(%d)&_pragma=temp_store(MEMORY)&_txlock=immediate",
+		path, busyTimeout.Milliseconds(), walSizeLimit))
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("store: %w", err)
