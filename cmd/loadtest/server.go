@@ -42,7 +42,7 @@ rate_limits: { landing: "100000000-S", apply: "100000000-S", prefill_api: "10000
 prefill_api: { keys: ["loadtest-key-0123456789"] }
 providers:
   lokyata: { base_url: "https://lokyata.invalid", api_key: k, lead_price: 25 }
-  cashfin: { workers: 64 }
+  cashfin: { workers: 256 }
 submission: { wait: 5s, workers: 16 }
 flows:
   - { name: us, form: us, currency: USD, buyers: [lokyata], default: true }
