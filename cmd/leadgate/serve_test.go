@@ -63,7 +63,7 @@ func TestAnnounce(t *testing.T) {
 }
 
 // An upstream's client keeps a connection for each call its user makes
-// at once: the second round of 64 calls at once (the CRM mirror's 64
+// at once: the second round of 64 calls at once (64 CRM mirror
 // workers) opens none, where a pool of 32 idle connections opened 32 new
 // ones every round.
 func TestUpstreamClientKeepsAConnectionPerCall(t *testing.T) {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"runtime"
 	"sync"
@@ -73,12 +74,19 @@ type committer struct {
 	restart   chan struct{}
 	restartAt int
 	restarts  atomic.Int64
+	// tries counts the RESTART checkpoints run, made or not.
+	tries atomic.Int64
+	// ckpt is held by whoever checkpoints: SQLite fails a second
+	// checkpoint at once while one runs.
+	ckpt sync.Mutex
+	// every is the checkpointer's pause (checkpointEvery; shorter in tests).
+	every time.Duration
 }
 
 func newCommitter(s *Store) *committer {
 	c := &committer{s: s, jobs: make(chan *writeJob, maxBatch), quit: make(chan struct{}), stopped: make(chan struct{}),
 		committed: make(chan struct{}, 1), ckptDone: make(chan struct{}),
-		restart: make(chan struct{}, 1), restartAt: walRestartFrames}
+		restart: make(chan struct{}, 1), restartAt: walRestartFrames, every: checkpointEvery}
 	go c.run()
 	go c.checkpointer()
 	return c
@@ -88,25 +96,27 @@ func newCommitter(s *Store) *committer {
 const checkpointEvery = 100 * time.Millisecond
 
 // walRestartFrames is how long the WAL may grow (frames of a 4 KiB page:
-// 16 MiB) before the writer restarts it (restartWAL); walSizeLimit is
-// what the file is cut back to after a restart (journal_size_limit).
+// 32 MiB) before the writer restarts it (restartWAL): at 2,000
+// applications a second about once a second. walSizeLimit is what the
+// file is cut back to after a restart (journal_size_limit): twice that,
+// so that a file about the restart length is not cut and grown again on
+// every restart.
 const (
-	walRestartFrames = 4096
-	walSizeLimit     = walRestartFrames * 4096
+	walRestartFrames = 8192
+	walSizeLimit     = 2 * walRestartFrames * 4096
 )
 
 // restartWait bounds how long a restart waits for readers that started
-// before it, the writer's batches waiting with it; past it the WAL keeps
-// growing until the next try.
+// before it, the writer's batches waiting with it; past it the restart
+// gives up and the WAL keeps growing until the next try.
 const restartWait = 20 * time.Millisecond
 
 // checkpointer copies the WAL back into the database file beside the
 // writer. SQLite's own automatic checkpoint runs inside the COMMIT that
 // crosses 1,000 pages of WAL, and its fsyncs held every waiting write (and
 // every consumer behind it) for tens of milliseconds: the open loop's p99.
-// A passive checkpoint waits for no reader and no writer; the next write
-// after one that copied everything starts the WAL over, so it stays
-// small.
+// A passive checkpoint waits for no reader and no writer. It cannot start
+// the WAL over: past walRestartFrames it asks the writer to (restartWAL).
 func (c *committer) checkpointer() {
 	defer close(c.ckptDone)
 	t := time.NewTimer(0)
@@ -117,16 +127,16 @@ func (c *committer) checkpointer() {
 			return
 		case <-c.committed:
 		}
-		if frames, err := c.checkpoint(); err == nil {
+		c.ckpt.Lock()
+		frames, err := c.checkpoint()
+		c.ckpt.Unlock()
+		if err == nil {
 			c.checkpoints.Add(1)
 			if frames >= c.restartAt {
-				select {
-				case c.restart <- struct{}{}:
-				default:
-				}
+				c.askRestart()
 			}
 		}
-		t.Reset(checkpointEvery)
+		t.Reset(c.every)
 		select {
 		case <-c.quit:
 			return
@@ -272,31 +282,68 @@ func (c *committer) checkpoint() (int, error) {
 // but cannot start it over: only a write that begins when every frame is
 // copied and no reader is still reading from the WAL does. Under a steady
 // stream of writes and reads that moment never came, and the WAL grew by
-// every frame written: 2.3 GB in 20 s of the load test's apply journey, a
-// file that only ever grows, whose pages crowd the OS's cache. A RESTART
-// checkpoint copies what the last passive one left (a tenth of a second of
-// writes), then waits for the readers that began before it, at most
-// restartWait; no batch commits meanwhile, so none can add a frame. The
-// next write starts the WAL over, and its commit cuts the file back to
+// every frame written: 0.3-0.6 GB in 20 s of the load test's apply
+// journey, a file that only ever grows. A RESTART checkpoint copies what
+// the last passive one left (a tenth of a second of writes, and two
+// fsyncs), then waits for the readers that began before it, at most
+// restartWait; no batch commits meanwhile, and it holds the writers' turn,
+// so the rarer writers queue behind it instead of polling SQLite's lock.
+// The next write starts the WAL over, and its commit cuts the file back to
 // walSizeLimit.
 func (c *committer) restartWAL() {
+	if !c.ckpt.TryLock() {
+		// The passive checkpoint is running: after the next batch, rather
+		// than wait for it here.
+		c.askRestart()
+		return
+	}
+	defer c.ckpt.Unlock()
 	ctx := context.Background()
+	// The connection before the turn: connections waiting for the turn
+	// could otherwise hold the whole pool while this waits for one.
 	conn, err := c.s.db.Conn(ctx)
 	if err != nil {
 		return
 	}
 	defer conn.Close()
-	var ms, busy, frames, copied int
-	if conn.QueryRowContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, restartWait.Milliseconds())).Scan(&ms) != nil {
+	if c.s.turn.take(ctx) != nil {
 		return
 	}
-	defer conn.QueryRowContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout.Milliseconds())).Scan(&ms)
+	defer c.s.turn.give()
+	// Through Query: Exec would take the turn this already holds.
+	if busyTimeoutOf(ctx, conn, restartWait) != nil {
+		discard(conn)
+		return
+	}
+	var busy, frames, copied int
+	c.tries.Add(1)
 	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied)
+	if busyTimeoutOf(ctx, conn, restartWait) != nil {
+		discard(conn) // never back in the pool with the short wait
+	}
 	if err == nil && busy == 0 {
 		c.restarts.Add(1)
 	}
 }
 
+// askRestart has the writer restart the WAL after its next batch.
+func (c *committer) askRestart() {
+	select {
+	case c.restart <- struct{}{}:
+	default:
+	}
+}
+
+// busyTimeoutOf sets how long conn's statements wait for a lock.
+func busyTimeoutOf(ctx context.Context, conn *sql.Conn, d time.Duration) error {
+	var ms int64
+	return conn.QueryRowContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, d.Milliseconds())).Scan(&ms)
+}
+
+// discard closes conn instead of giving it back to the pool.
+func discard(conn *sql.Conn) {
+	conn.Raw(func(any) error { return driver.ErrBadConn })
+}
 // close stops the writer once the batch in hand is answered.
 func (c *committer) close() {
 	c.once.Do(func() { close(c.quit) })

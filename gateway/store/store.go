@@ -86,6 +86,8 @@ type Store struct {
 	// PostgreSQL replica's leases to its life (session.go).
 	lock    *os.File
 	session *session
+	// turn is the SQLite writers' queue (stmtcache.go).
+	turn writeTurn
 	// writer writes new applications in batches (SQLite; nil on
 	// PostgreSQL: commit.go).
 	writer *committer
@@ -136,7 +138,8 @@ func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) 
 		lock.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	db := sql.OpenDB(stmtConnector{Connector: conn, turn: make(writeTurn, 1)})
+	turn := make(writeTurn, 1)
+	db := sql.OpenDB(stmtConnector{Connector: conn, turn: turn})
 	// Connections are kept, not opened per burst: database/sql keeps two
 	// idle by default, so 64 requests at once opened and closed SQLite
 	// connections (each reading the schema, each losing its prepared
@@ -145,7 +148,7 @@ func Open(ctx context.Context, dsn string, keys *vault.Keyring) (*Store, error) 
 	// on SQLite's write lock.
 	db.SetMaxOpenConns(sqliteConns)
 	db.SetMaxIdleConns(sqliteConns)
-	s := &Store{db: db, keys: keys, now: time.Now, lock: lock}
+	s := &Store{db: db, keys: keys, now: time.Now, lock: lock, turn: turn}
 	if err := s.migrate(ctx, goose.DialectSQLite3); err != nil {
 		s.Close()
 		return nil, err

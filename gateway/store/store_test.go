@@ -924,11 +924,13 @@ func testFinishAndDecideInOneWrite(t *testing.T, open opener) {
 // and under a steady stream of writes and reads, with no pause for a
 // passive checkpoint to catch up, the writer still starts it over: it
 // stays about its restart length instead of growing by every frame
-// written. (Here the length is cut to 256 frames, 1 MiB; the stream
-// writes about ten.)
+// written. (Here the length is cut to 256 frames, 1 MiB, and the
+// checkpointer runs every 5 ms, so that what is written between two
+// checkpoints does not depend on the machine's speed; the stream writes
+// about ten.)
 func TestWALRestartsUnderSteadyLoad(t *testing.T) {
 	s, path := open(t)
-	s.writer.restartAt = 256
+	s.writer.restartAt, s.writer.every = 256, 5*time.Millisecond
 	ctx := context.Background()
 	stop := make(chan struct{})
 	var readers sync.WaitGroup
@@ -959,6 +961,50 @@ func TestWALRestartsUnderSteadyLoad(t *testing.T) {
 	}
 	if s.writer.restarts.Load() == 0 || fi.Size() > 4<<20 {
 		t.Errorf("WAL of %d bytes after 2,000 applications, %d restarts; want under 4 MiB", fi.Size(), s.writer.restarts.Load())
+	}
+}
+
+// A restart waits only briefly for a reader that began before it (an
+// admin's long query): the writer's batches wait restartWait with it, not
+// the 10 s a statement waits for a lock. Once the reader is done, the
+// next restart is made.
+func TestWALRestartWaitsBrieflyForReaders(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	createMany(t, s, "app-", 3)
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM applications`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if !rows.Next() { // the read holds its snapshot until its rows close
+		t.Fatal(rows.Err())
+	}
+	createMany(t, s, "late-", 1) // frames the reader does not see
+	// untilRestart writes until the writer has tried a restart (it waits
+	// for a passive checkpoint running beside it to end) and returns how
+	// long the write behind the try took.
+	untilRestart := func(prefix string) time.Duration {
+		tries := s.writer.tries.Load()
+		s.writer.askRestart()
+		for i := range 50 {
+			t0 := time.Now()
+			createMany(t, s, fmt.Sprintf("%s%d-", prefix, i), 1)
+			if s.writer.tries.Load() > tries {
+				// The try ran after this batch; the next write waits for it.
+				createMany(t, s, prefix+"next-", 1)
+				return time.Since(t0)
+			}
+		}
+		t.Fatal("no restart tried in 50 writes")
+		return 0
+	}
+	if d := untilRestart("held-"); d > time.Second || s.writer.restarts.Load() != 0 {
+		t.Errorf("with a reader in the WAL: the write behind the restart took %v, %d restarts; want well under a second and none", d, s.writer.restarts.Load())
+	}
+	rows.Close()
+	if untilRestart("free-"); s.writer.restarts.Load() != 1 {
+		t.Errorf("%d restarts once the reader was done, want 1", s.writer.restarts.Load())
 	}
 }
 
@@ -1028,6 +1074,8 @@ func testCRMFirstClaimOnlyWithoutTries(t *testing.T, open opener) {
 // The savepoints of a batch keep their statement journal in memory on
 // every connection: spilled to a temporary file, it was half of the
 // store's system calls under load (a write of every page a batch changed).
+// And every connection cuts the WAL file back after a restart, whichever
+// one makes the commit that follows it.
 func TestStatementJournalInMemory(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
@@ -1044,6 +1092,10 @@ func TestStatementJournalInMemory(t *testing.T) {
 		var mode int
 		if err := c.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&mode); err != nil || mode != 2 {
 			t.Errorf("connection %d: temp_store %d (%v), want 2 (MEMORY)", i, mode, err)
+		}
+		var limit int64
+		if err := c.QueryRowContext(ctx, `PRAGMA journal_size_limit`).Scan(&limit); err != nil || limit != walSizeLimit {
+			t.Errorf("connection %d: journal_size_limit %d (%v), want %d", i, limit, err, walSizeLimit)
 		}
 	}
 }

@@ -15,10 +15,11 @@ type Config struct {
 	BaseURL      string        `yaml:"base_url"`
 	ClientSecret string        `yaml:"client_secret"`
 	Timeout      time.Duration `yaml:"timeout"`
-	// Workers is how many applications are mirrored at once. A mirror is
-	// two calls across the internet (look up, then create): at 40 ms
-	// that is 25 a second per worker, so 16 keep up with 400
-	// applications a second and 64 with 1,600.
+	// Workers is how many applications are mirrored at once. A first try
+	// is one call across the internet (a retry two: look up, then create),
+	// and a worker is held for the store's record of it too: about
+	// applications a second × (the call + a few milliseconds). The load
+	// test (calls of 20 ms) needed 256 at 2,000 a second.
 	Workers int `yaml:"workers"`
 }
 
