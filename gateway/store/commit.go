@@ -350,6 +350,7 @@ func busyTimeoutOf(ctx context.Context, conn *sql.Conn, d time.Duration) error {
 func discard(conn *sql.Conn) {
 	conn.Raw(func(any) error { return driver.ErrBadConn })
 }
+
 // close stops the writer once the batch in hand is answered.
 func (c *committer) close() {
 	c.once.Do(func() { close(c.quit) })
