@@ -74,8 +74,10 @@ type committer struct {
 	restart   chan struct{}
 	restartAt int
 	restarts  atomic.Int64
-	// tries counts the RESTART checkpoints run, made or not.
-	tries atomic.Int64
+	// tries counts the RESTART checkpoints run, made or not; after one
+	// not made, the next waits until the WAL holds retryAt frames.
+	tries   atomic.Int64
+	retryAt atomic.Int64
 	// ckpt is held by whoever checkpoints: SQLite fails a second
 	// checkpoint at once while one runs.
 	ckpt sync.Mutex
@@ -103,7 +105,8 @@ const checkpointEvery = 50 * time.Millisecond
 
 // walRestartFrames is how long the WAL may grow (frames of a 4 KiB page:
 // 32 MiB) before the writer restarts it (restartWAL): at 2,000
-// applications a second about once a second. walSizeLimit is what the
+// applications a second (21 pages of WAL each) about five times a second,
+// each restart holding the writer for 12-20 ms. walSizeLimit is what the
 // file is cut back to after a restart (journal_size_limit): twice that,
 // so that a file about the restart length is not cut and grown again on
 // every restart.
@@ -138,7 +141,7 @@ func (c *committer) checkpointer() {
 		c.ckpt.Unlock()
 		if err == nil {
 			c.checkpoints.Add(1)
-			if frames >= c.restartAt {
+			if frames >= max(c.restartAt, int(c.retryAt.Load())) {
 				c.askRestart()
 			}
 		}
@@ -324,11 +327,19 @@ func (c *committer) restartWAL() {
 	var busy, frames, copied int
 	c.tries.Add(1)
 	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied)
-	if busyTimeoutOf(ctx, conn, restartWait) != nil {
+	if busyTimeoutOf(ctx, conn, busyTimeout) != nil {
 		discard(conn) // never back in the pool with the short wait
 	}
-	if err == nil && busy == 0 {
+	switch {
+	case err == nil && busy == 0:
 		c.restarts.Add(1)
+		c.retryAt.Store(0)
+	case err == nil:
+		// A reader older than the restart (an admin's long query) may
+		// last: trying again at every checkpoint would hold the writer
+		// restartWait each time, so not before the WAL has grown as much
+		// again.
+		c.retryAt.Store(int64(frames + c.restartAt))
 	}
 }
 

@@ -925,9 +925,9 @@ func testFinishAndDecideInOneWrite(t *testing.T, open opener) {
 // passive checkpoint to catch up, the writer still starts it over: it
 // stays about its restart length instead of growing by every frame
 // written. (Here the length is cut to 256 frames, 1 MiB, and the
-// checkpointer runs every 5 ms, so that what is written between two
-// checkpoints does not depend on the machine's speed; the stream writes
-// about ten.)
+// checkpointer runs every 5 ms; the stream writes about 40 MiB, and the
+// bound leaves room for a restart a reader held off and for a slow
+// machine's later checkpoints.)
 func TestWALRestartsUnderSteadyLoad(t *testing.T) {
 	s, path := open(t)
 	s.writer.restartAt, s.writer.every = 256, 5*time.Millisecond
@@ -946,10 +946,11 @@ func TestWALRestartsUnderSteadyLoad(t *testing.T) {
 					t.Error(err)
 					return
 				}
+				time.Sleep(time.Millisecond) // a server's reads, one after another
 			}
 		})
 	}
-	createMany(t, s, "app-", 2000)
+	createMany(t, s, "app-", 8000)
 	close(stop)
 	readers.Wait()
 	fi, err := os.Stat(path + "-wal")
@@ -959,8 +960,8 @@ func TestWALRestartsUnderSteadyLoad(t *testing.T) {
 	if s.writer.checkpoints.Load() == 0 {
 		t.Error("no checkpoint ran")
 	}
-	if s.writer.restarts.Load() == 0 || fi.Size() > 4<<20 {
-		t.Errorf("WAL of %d bytes after 2,000 applications, %d restarts; want under 4 MiB", fi.Size(), s.writer.restarts.Load())
+	if s.writer.restarts.Load() == 0 || fi.Size() > 8<<20 {
+		t.Errorf("WAL of %d bytes after 8,000 applications, %d restarts; want under 8 MiB", fi.Size(), s.writer.restarts.Load())
 	}
 }
 
@@ -1002,9 +1003,30 @@ func TestWALRestartWaitsBrieflyForReaders(t *testing.T) {
 	if d := untilRestart("held-"); d > time.Second || s.writer.restarts.Load() != 0 {
 		t.Errorf("with a reader in the WAL: the write behind the restart took %v, %d restarts; want well under a second and none", d, s.writer.restarts.Load())
 	}
+	// The reader may last: the checkpointer asks again only once the WAL
+	// has grown by another restart length.
+	if at := s.writer.retryAt.Load(); at < int64(s.writer.restartAt) {
+		t.Errorf("after a restart the reader held off, next try at %d frames; want past %d", at, s.writer.restartAt)
+	}
 	rows.Close()
-	if untilRestart("free-"); s.writer.restarts.Load() != 1 {
-		t.Errorf("%d restarts once the reader was done, want 1", s.writer.restarts.Load())
+	if untilRestart("free-"); s.writer.restarts.Load() != 1 || s.writer.retryAt.Load() != 0 {
+		t.Errorf("%d restarts once the reader was done (next try at %d frames), want 1", s.writer.restarts.Load(), s.writer.retryAt.Load())
+	}
+	// The restart's short wait for a lock is never left on a connection.
+	conns := make([]*sql.Conn, sqliteConns)
+	for i := range conns {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	for i, c := range conns {
+		var ms int64
+		if err := c.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&ms); err != nil || ms != busyTimeout.Milliseconds() {
+			t.Errorf("connection %d: busy_timeout %d ms (%v), want %d", i, ms, err, busyTimeout.Milliseconds())
+		}
 	}
 }
 
