@@ -1013,21 +1013,27 @@ func TestWALRestartWaitsBrieflyForReaders(t *testing.T) {
 		t.Errorf("%d restarts once the reader was done (next try at %d frames), want 1", s.writer.restarts.Load(), s.writer.retryAt.Load())
 	}
 	// The restart's short wait for a lock is never left on a connection.
-	conns := make([]*sql.Conn, sqliteConns)
-	for i := range conns {
-		c, err := s.db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		conns[i] = c
-	}
-	for i, c := range conns {
+	for i, c := range pooled(t, s) {
 		var ms int64
 		if err := c.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&ms); err != nil || ms != busyTimeout.Milliseconds() {
 			t.Errorf("connection %d: busy_timeout %d ms (%v), want %d", i, ms, err, busyTimeout.Milliseconds())
 		}
 	}
+}
+
+// pooled holds every connection of s's pool until the test ends.
+func pooled(t *testing.T, s *Store) []*sql.Conn {
+	t.Helper()
+	conns := make([]*sql.Conn, sqliteConns)
+	for i := range conns {
+		c, err := s.db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns[i] = c
+	}
+	return conns
 }
 
 // createMany creates applications prefix0000 … up to n, 32 at once.
@@ -1101,16 +1107,7 @@ func testCRMFirstClaimOnlyWithoutTries(t *testing.T, open opener) {
 func TestStatementJournalInMemory(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
-	conns := make([]*sql.Conn, sqliteConns)
-	for i := range conns {
-		c, err := s.db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		conns[i] = c
-	}
-	for i, c := range conns {
+	for i, c := range pooled(t, s) {
 		var mode int
 		if err := c.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&mode); err != nil || mode != 2 {
 			t.Errorf("connection %d: temp_store %d (%v), want 2 (MEMORY)", i, mode, err)
