@@ -141,8 +141,11 @@ func (c *committer) checkpointer() {
 		c.ckpt.Unlock()
 		if err == nil {
 			c.checkpoints.Add(1)
-			if frames >= max(c.restartAt, int(c.retryAt.Load())) {
+			switch retry := int(c.retryAt.Load()); {
+			case frames >= max(c.restartAt, retry):
 				c.askRestart()
+			case retry > 0 && frames < retry-c.restartAt:
+				c.retryAt.Store(0) // started over on its own since
 			}
 		}
 		t.Reset(c.every)
