@@ -144,7 +144,7 @@ func (c *committer) checkpointer() {
 			switch retry := int(c.retryAt.Load()); {
 			case frames >= max(c.restartAt, retry):
 				c.askRestart()
-			case retry > 0 && frames < retry-c.restartAt:
+			case retry > 0 && frames >= 0 && frames < retry-c.restartAt:
 				c.retryAt.Store(0) // started over on its own since
 			}
 		}
