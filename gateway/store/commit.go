@@ -136,9 +136,10 @@ func (c *committer) checkpointer() {
 			return
 		case <-c.committed:
 		}
+		// Under the lock: a restart between the checkpoint and the
+		// comparison would set retryAt past the frames counted here.
 		c.ckpt.Lock()
 		frames, err := c.checkpoint()
-		c.ckpt.Unlock()
 		if err == nil {
 			c.checkpoints.Add(1)
 			switch retry := int(c.retryAt.Load()); {
@@ -148,6 +149,7 @@ func (c *committer) checkpointer() {
 				c.retryAt.Store(0) // started over on its own since
 			}
 		}
+		c.ckpt.Unlock()
 		t.Reset(c.every)
 		select {
 		case <-c.quit:

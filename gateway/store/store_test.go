@@ -1023,6 +1023,47 @@ func TestWALRestartWaitsBrieflyForReaders(t *testing.T) {
 	}
 }
 
+// A restart a reader held off (an admin's long query) is not tried again
+// at every checkpoint, each try holding the writer restartWait, but once
+// the WAL has grown by another restart length.
+func TestWALRestartBacksOffAHeldReader(t *testing.T) {
+	s, _ := open(t)
+	s.writer.restartAt, s.writer.every = 2048, time.Millisecond
+	ctx := context.Background()
+	createMany(t, s, "app-", 3)
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM applications`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Fatal(rows.Err())
+	}
+	for i, end := 0, time.Now().Add(10*time.Second); s.writer.tries.Load() == 0; i++ {
+		if time.Now().After(end) {
+			t.Fatal("the WAL grew past the restart length and no restart was tried")
+		}
+		createMany(t, s, fmt.Sprintf("grow-%d-", i), 50)
+	}
+	if n := s.writer.restarts.Load(); n != 0 {
+		t.Fatalf("%d restarts with a reader in the WAL", n)
+	}
+	tries, checkpoints := s.writer.tries.Load(), s.writer.checkpoints.Load()
+	// A few writes (a few dozen frames, against 2,048), each followed by
+	// a checkpoint that sees the WAL still past restartAt.
+	for i := 0; i < 40 && s.writer.checkpoints.Load() < checkpoints+3; i++ {
+		createMany(t, s, fmt.Sprintf("more-%d-", i), 1)
+		time.Sleep(2 * time.Millisecond)
+	}
+	createMany(t, s, "last-", 1) // a restart asked for runs after this batch
+	if s.writer.checkpoints.Load() < checkpoints+3 {
+		t.Fatalf("%d checkpoints in 40 writes", s.writer.checkpoints.Load()-checkpoints)
+	}
+	if n := s.writer.tries.Load() - tries; n != 0 {
+		t.Errorf("%d more restarts tried with the reader still there and the WAL grown by a few writes; want none", n)
+	}
+}
+
 // pooled holds every connection of s's pool until the test ends.
 func pooled(t *testing.T, s *Store) []*sql.Conn {
 	t.Helper()
