@@ -973,14 +973,7 @@ func TestWALRestartWaitsBrieflyForReaders(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
 	createMany(t, s, "app-", 3)
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM applications`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	if !rows.Next() { // the read holds its snapshot until its rows close
-		t.Fatal(rows.Err())
-	}
+	rows := holdRead(t, s)
 	createMany(t, s, "late-", 1) // frames the reader does not see
 	// untilRestart writes until the writer has tried a restart (it leaves
 	// its turn to a passive checkpoint running beside it, which on a busy
@@ -1029,16 +1022,8 @@ func TestWALRestartWaitsBrieflyForReaders(t *testing.T) {
 func TestWALRestartBacksOffAHeldReader(t *testing.T) {
 	s, _ := open(t)
 	s.writer.restartAt, s.writer.every = 2048, time.Millisecond
-	ctx := context.Background()
 	createMany(t, s, "app-", 3)
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM applications`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		t.Fatal(rows.Err())
-	}
+	holdRead(t, s) // until the test ends
 	for i, end := 0, time.Now().Add(10*time.Second); s.writer.tries.Load() == 0; i++ {
 		if time.Now().After(end) {
 			t.Fatal("the WAL grew past the restart length and no restart was tried")
@@ -1062,6 +1047,22 @@ func TestWALRestartBacksOffAHeldReader(t *testing.T) {
 	if n := s.writer.tries.Load() - tries; n != 0 {
 		t.Errorf("%d more restarts tried with the reader still there and the WAL grown by a few writes; want none", n)
 	}
+}
+
+// holdRead starts a read of the applications and keeps it open, its
+// snapshot held, until the rows are closed (at the latest when the test
+// ends).
+func holdRead(t *testing.T, s *Store) *sql.Rows {
+	t.Helper()
+	rows, err := s.db.QueryContext(context.Background(), `SELECT id FROM applications`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rows.Close() })
+	if !rows.Next() {
+		t.Fatal(rows.Err())
+	}
+	return rows
 }
 
 // pooled holds every connection of s's pool until the test ends.
