@@ -96,7 +96,7 @@ func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *
 // session that owns it. It says false when nothing could be stored.
 func storeApplication(c *gin.Context, sessions *session.Sessions, flow *Flow, sess session.Session, app providers.Application,
 	submitter Submitter, forms *forms, set applySettings) (providers.Record, bool) {
-	id := session.RandomID()
+	id := store.NewID(set.now())
 	// The key is the posting session's, so two consumers never share one.
 	submission := cleanKey(c.Request.PostForm.Get("submission_id"), id)
 	rec, created, err := submitter.Create(c.Request.Context(), store.New{

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/leadgate/leadgate/gateway/config"
+	"github.com/leadgate/leadgate/gateway/session"
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/gateway/store/storetest"
 	"github.com/leadgate/leadgate/gateway/views"
@@ -237,6 +238,52 @@ func TestStatusUnknownAndMalformedIDs(t *testing.T) {
 		}
 	}
 }
+
+// A new application's id is the time it was made then 128 random bits
+// (store.NewID): its status page and JSON open for its own session. An
+// application stored before that, under the random bits alone, still does.
+func TestStatusOpensNewAndOlderIDs(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{lead: sampleLead()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	applied := b.do("POST", "/apply", with(validES(), hidden(b.get("/").Body)))
+	id := strings.TrimPrefix(applied.Header.Get("Location"), "/status/")
+	if applied.Code != http.StatusSeeOther || len(id) != 44 || !store.ValidID(id) {
+		t.Fatalf("apply: got %d to %q, want a new id", applied.Code, applied.Header.Get("Location"))
+	}
+	if got := b.get("/status/" + id); got.Code != http.StatusOK {
+		t.Errorf("status page: got %d", got.Code)
+	}
+	if got := b.get("/api/v1/applications/" + id); got.Code != http.StatusOK || !strings.Contains(got.Body, id) {
+		t.Errorf("status JSON: got %d %s", got.Code, got.Body)
+	}
+
+	sessions := session.New("0123456789abcdef0123456789abcdef", false, time.Now)
+	sess := session.Session{ID: session.RandomID()}
+	older := strings.Repeat("0f", 16)
+	apps := olderApps{providers.Record{ID: older, SessionHash: sessions.Owner(sess.ID)}}
+	if rec, err := owned(context.Background(), sessions, apps, sess, true, older); err != nil || rec.ID != older {
+		t.Errorf("an application stored under an older id: got %+v, %v", rec, err)
+	}
+	if _, err := owned(context.Background(), sessions, apps, sess, true, older[1:]); err != errNoApplication {
+		t.Errorf("a malformed id: got %v, want not found", err)
+	}
+}
+
+// olderApps holds one application, stored under an id made before
+// store.NewID.
+type olderApps struct{ rec providers.Record }
+
+func (o olderApps) Get(_ context.Context, id string) (providers.Record, error) {
+	if id != o.rec.ID {
+		return providers.Record{}, store.ErrNotFound
+	}
+	return o.rec, nil
+}
+func (olderApps) Sealed(context.Context, string) (store.Sealed, error)          { return store.Sealed{}, nil }
+func (olderApps) Attempts(context.Context, string) ([]providers.Attempt, error) { return nil, nil }
+func (olderApps) MarkRedirected(context.Context, string, []string) error        { return nil }
 
 func TestHealthzStaticAndNotFound(t *testing.T) {
 	h, _ := newTestServer(t, fakeLeads{})

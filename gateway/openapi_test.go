@@ -280,7 +280,7 @@ func TestOpenAPIApplicationStatusMatchesDocument(t *testing.T) {
 	}
 	applied := roundTrip(t, consumer, "POST", srv.URL+"/apply", nil, posted)
 	id := strings.TrimPrefix(applied.res.Header.Get("Location"), "/status/")
-	if applied.res.StatusCode != http.StatusSeeOther || len(id) != 32 {
+	if applied.res.StatusCode != http.StatusSeeOther || len(id) != 44 {
 		t.Fatalf("apply: got %d to %q", applied.res.StatusCode, applied.res.Header.Get("Location"))
 	}
 

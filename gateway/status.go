@@ -22,7 +22,7 @@ var errNoApplication = &clientError{status: http.StatusNotFound, code: "not_foun
 
 // owned returns the application id if the session created it.
 func owned(ctx context.Context, sessions *session.Sessions, apps Applications, sess session.Session, known bool, id string) (providers.Record, error) {
-	if !known || len(id) != 32 {
+	if !known || !store.ValidID(id) {
 		return providers.Record{}, errNoApplication
 	}
 	rec, err := apps.Get(ctx, id)
