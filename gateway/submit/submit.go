@@ -131,9 +131,11 @@ type Worker struct {
 	// awaited (Wait takes them out).
 	running bool
 	handed  map[string]*handoff
-	// overflow: an application was stored due while every slot was
-	// busy, so a freed slot wakes Run to claim it.
-	overflow atomic.Bool
+	// backlog says whether applications stored due may be waiting for
+	// a slot. While they may, a freed slot wakes Run to claim the oldest,
+	// and Create stores new applications due behind them instead of
+	// taking the slot in hand.
+	backlog backlog
 }
 
 // A handoff is an application Create took in hand: its round runs from
@@ -205,7 +207,7 @@ func (w *Worker) Create(ctx context.Context, n store.New) (providers.Record, boo
 	if !w.reserve() {
 		rec, created, err := w.store.Create(ctx, n)
 		if created {
-			w.overflow.Store(true)
+			w.backlog.stored()
 			w.Wake()
 		}
 		return rec, created, err
@@ -252,18 +254,25 @@ func (w *Worker) forgetHandoff(id string, h *handoff) {
 }
 
 // reserve takes a submission slot for an application Create takes in
-// hand, if the worker is running and one is free.
+// hand, if the worker is running, one is free, and no application stored
+// due is waiting for one. Those go first: a slot freed while new
+// applications kept arriving went to the next of them, before Run could
+// claim the ones stored due, and those waited until arrivals paused
+// (TestApplicationsStoredDueGoFirst: over 10 s).
 func (w *Worker) reserve() bool {
+	if w.backlog.waiting() {
+		return false
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.running && w.takeSlot()
 }
 
 func (w *Worker) unreserve() {
-	if w.overflow.Swap(false) {
-		defer w.Wake() // a slot for what was stored while none was free
-	}
 	w.release()
+	if w.backlog.waiting() {
+		w.Wake() // a slot for what was stored while none was free
+	}
 }
 
 // takeSlot takes a free slot for a claimed application, without waiting.
@@ -310,6 +319,7 @@ func (w *Worker) Run(ctx context.Context) {
 	work := context.WithoutCancel(ctx)
 	for {
 		if free := w.slots - len(w.sem); free > 0 {
+			seen := w.backlog.seen()
 			ids, err := w.store.Claim(ctx, w.owner, w.lease, free)
 			if err != nil && ctx.Err() == nil {
 				w.log.Error("claiming applications", "err", err)
@@ -321,7 +331,7 @@ func (w *Worker) Run(ctx context.Context) {
 					if err := w.store.Release(work, id, w.owner, time.Now()); err != nil {
 						w.log.Error("giving back a claimed application", "application", id, "err", err)
 					}
-					w.overflow.Store(true)
+					w.backlog.stored()
 					continue
 				}
 				go func() {
@@ -330,8 +340,11 @@ func (w *Worker) Run(ctx context.Context) {
 				}()
 			}
 			if len(ids) == free {
-				w.overflow.Store(true) // there may be more due: the next freed slot looks
+				w.backlog.stored() // there may be more due: the next freed slot looks
 				continue
+			}
+			if err == nil {
+				w.backlog.drained(seen)
 			}
 		}
 		select {
@@ -549,3 +562,18 @@ func (g *Guarded) Submit(ctx context.Context, s *providers.Submission, tier stri
 
 // State is the breaker's state, for /readyz and metrics.
 func (g *Guarded) State() gobreaker.State { return g.cb.State() }
+
+// backlog tells whether applications stored due may be waiting for a
+// slot of this worker. Whatever stores one (Create without a slot, Run
+// giving back a claim) counts it; Run, when a claim comes back with fewer
+// than it asked for, marks the count it read before the claim as drained.
+// One stored while the claim ran leaves the count past that mark, so it
+// is never taken for drained: a flag cleared after the claim could wipe
+// out the mark of an application committed just after the claim's read,
+// which then waited behind every later arrival again.
+type backlog struct{ count, done atomic.Uint64 }
+
+func (b *backlog) stored()             { b.count.Add(1) }
+func (b *backlog) seen() uint64        { return b.count.Load() }
+func (b *backlog) drained(upTo uint64) { b.done.Store(upTo) } // Run alone
+func (b *backlog) waiting() bool       { return b.count.Load() != b.done.Load() }

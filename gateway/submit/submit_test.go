@@ -1048,3 +1048,81 @@ func TestAwaitedApplicationsAreNotKept(t *testing.T) {
 	}
 	t.Logf("%d bytes kept per application answered", per)
 }
+
+// heldBuyer accepts every application, in the order it is posted them,
+// holding the one named hold until open is closed.
+type heldBuyer struct {
+	hold string
+	open chan struct{}
+	mu   sync.Mutex
+	seen []string
+}
+
+func (g *heldBuyer) Name() string    { return "a" }
+func (g *heldBuyer) Tiers() []string { return nil }
+func (g *heldBuyer) Submit(ctx context.Context, s *providers.Submission, _ string) (providers.Decision, error) {
+	g.mu.Lock()
+	g.seen = append(g.seen, s.ID)
+	g.mu.Unlock()
+	if s.ID == g.hold {
+		<-g.open
+	}
+	return accept("https://a.example/r"), nil
+}
+
+// An application stored due because every slot was busy is posted before
+// any application that arrives after it: the slot its wait frees is its
+// own, not the next request's. Taken in hand at once, the new arrivals
+// took every freed slot, and under load the ones stored due waited
+// seconds (5 s and more, loaded with the race detector) behind
+// applications that came later.
+func TestApplicationsStoredDueGoFirst(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	b := &heldBuyer{hold: "first", open: make(chan struct{})}
+	w := New(s, map[string]Buyer{"a": b}, map[string][]string{"es": {"a"}},
+		Config{Owner: "one", Lease: time.Minute, Workers: 1, Poll: time.Hour}, quiet, Events{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitRunning(t, w)
+	bg := context.Background()
+	for _, id := range []string{"first", "second"} { // second: every slot busy
+		if _, _, err := w.Create(bg, newApp(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Applications keep arriving while the first one's slot frees.
+	var wg sync.WaitGroup
+	var n atomic.Int32
+	stop := make(chan struct{})
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("later-%03d", n.Add(1))
+				if _, _, err := w.Create(bg, newApp(id)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(b.open)
+	if app, err := w.Wait(bg, "second", 10*time.Second); err != nil || app.Status != providers.StatusAccepted {
+		t.Errorf("second: %s, %v", app.Status, err)
+	}
+	close(stop)
+	wg.Wait()
+	b.mu.Lock()
+	seen := slices.Clone(b.seen)
+	b.mu.Unlock()
+	if len(seen) < 2 || seen[0] != "first" || seen[1] != "second" {
+		t.Errorf("posted in the order %v; want first, then second, then the later ones", seen[:min(len(seen), 5)])
+	}
+}
