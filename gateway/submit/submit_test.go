@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -1003,52 +1002,6 @@ func waitRunning(t *testing.T, w *Worker) {
 	t.Fatal("the worker did not start")
 }
 
-// An application whose request waited for its decision leaves nothing of
-// itself in memory: at 2,000 applications a second, a minute's worth
-// kept (records and timers) was half of the load test's live heap, and
-// the garbage collector marked it all on every cycle.
-func TestAwaitedApplicationsAreNotKept(t *testing.T) {
-	s := storetest.SQLite(t, store.Open)
-	b := &fakeBuyer{name: "a", d: accept("https://a.example/r")}
-	w := runWith(t, s, nil, b)
-	waitRunning(t, w)
-	ctx := context.Background()
-	apply := func(from, n int) {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 32) // a server's requests at once
-		for i := range n {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				id := fmt.Sprintf("app-%05d", from+i)
-				if _, _, err := w.Create(ctx, newApp(id)); err != nil {
-					t.Error(err)
-					return
-				}
-				if app, err := w.Wait(ctx, id, 5*time.Second); err != nil || app.Status != providers.StatusAccepted {
-					t.Errorf("%s: %s, %v", id, app.Status, err)
-				}
-			})
-		}
-		wg.Wait()
-	}
-	heap := func() uint64 {
-		var m runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-	apply(0, 2000) // the store's and the worker's own structures, grown
-	before := heap()
-	apply(2000, 2000)
-	after := heap()
-	per := (int64(after) - int64(before)) / 2000
-	if per > 400 { // a few bounded caches still filling; the bug kept 1.7-1.9 KB
-		t.Errorf("%d bytes kept per application answered; want next to none", per)
-	}
-	t.Logf("%d bytes kept per application answered", per)
-}
-
 // heldBuyer accepts every application, in the order it is posted them,
 // holding the one named hold until open is closed.
 type heldBuyer struct {
@@ -1124,5 +1077,56 @@ func TestApplicationsStoredDueGoFirst(t *testing.T) {
 	b.mu.Unlock()
 	if len(seen) < 2 || seen[0] != "first" || seen[1] != "second" {
 		t.Errorf("posted in the order %v; want first, then second, then the later ones", seen[:min(len(seen), 5)])
+	}
+}
+
+// A handoff whose request never comes for it (the request died) is
+// forgotten after forgetAfter, and a request that comes later still
+// learns the decision, from the store. One whose round ended before its
+// request came has its timer stopped when the request takes it.
+func TestHandoffsAreForgotten(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	w := runWith(t, s, nil, &fakeBuyer{name: "a", d: accept("https://a.example/r")})
+	w.forgetAfter = 50 * time.Millisecond
+	waitRunning(t, w)
+	ctx := context.Background()
+	handed := func(id string) *handoff {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.handed[id]
+	}
+	armed := func(id string) bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		h := w.handed[id]
+		return h != nil && h.forget != nil
+	}
+	for _, id := range []string{"never-asked", "asked-late"} {
+		if _, _, err := w.Create(ctx, newApp(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for start := time.Now(); !armed("asked-late"); time.Sleep(time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the round of asked-late did not end")
+		}
+	}
+	h := handed("asked-late")
+	if app, err := w.Wait(ctx, "asked-late", 5*time.Second); err != nil || app.Status != providers.StatusAccepted {
+		t.Errorf("asked-late: %s, %v", app.Status, err)
+	}
+	w.mu.Lock()
+	stopped := !h.forget.Stop() // false: stopped already by Wait
+	w.mu.Unlock()
+	if !stopped {
+		t.Error("the forget timer of a handoff its request took is still running")
+	}
+	for start := time.Now(); handed("never-asked") != nil; time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("a handoff nobody asked for was kept")
+		}
+	}
+	if app, err := w.Wait(ctx, "never-asked", 5*time.Second); err != nil || app.Status != providers.StatusAccepted {
+		t.Errorf("never-asked, asked after it was forgotten: %s, %v", app.Status, err)
 	}
 }
