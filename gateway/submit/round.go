@@ -14,9 +14,10 @@ import (
 // process gives one claimed application a round: it keeps the lease while
 // it works, reads what is left from the attempts, rides the flow's buyers,
 // and then decides the application or gives it back, in one place.
+// Its caller tells those waiting for the decision (notify), once it has
+// freed the slot (roundDone).
 func (w *Worker) process(ctx context.Context, id string) {
 	log := w.log.With("application", id)
-	defer w.notify(id)
 	stop := w.keepLease(ctx, id, log)
 	defer stop()
 	app, err := w.store.Get(ctx, id)
@@ -29,12 +30,11 @@ func (w *Worker) process(ctx context.Context, id string) {
 
 // processNew gives an application Create took in hand its first round,
 // from memory: it was stored leased to this worker a moment ago, so it has
-// no attempts, and its request waits on h for the decision.
+// no attempts, and its request waits on h for the decision (h.done, closed
+// by its caller once the slot is free: roundDone).
 func (w *Worker) processNew(h *handoff, sub *providers.Submission) {
 	ctx, app := context.Background(), h.pending
 	log := w.log.With("application", app.ID)
-	defer w.notify(app.ID)
-	defer close(h.done)
 	stop := w.keepLease(ctx, app.ID, log)
 	defer stop()
 	e := w.waterfall(ctx, &job{app: app, sub: sub, plan: newPlan(nil, w.maxTries), log: log})

@@ -1087,41 +1087,59 @@ func TestApplicationsStoredDueGoFirst(t *testing.T) {
 func TestHandoffsAreForgotten(t *testing.T) {
 	s := storetest.SQLite(t, store.Open)
 	w := runWith(t, s, nil, &fakeBuyer{name: "a", d: accept("https://a.example/r")})
-	w.forgetAfter = 50 * time.Millisecond
 	waitRunning(t, w)
 	ctx := context.Background()
-	handed := func(id string) *handoff {
+	// armed is the handoff of id once its round has ended with nobody
+	// asking (its timer armed), taken under the lock the worker arms it
+	// under.
+	armed := func(id string) *handoff {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		return w.handed[id]
+		if h := w.handed[id]; h != nil && h.forget != nil {
+			return h
+		}
+		return nil
 	}
-	armed := func(id string) bool {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		h := w.handed[id]
-		return h != nil && h.forget != nil
-	}
-	for _, id := range []string{"never-asked", "asked-late"} {
-		if _, _, err := w.Create(ctx, newApp(id)); err != nil {
-			t.Fatal(err)
+	waitArmed := func(id string) *handoff {
+		for start := time.Now(); ; time.Sleep(time.Millisecond) {
+			if h := armed(id); h != nil {
+				return h
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("the round of %s did not end", id)
+			}
 		}
 	}
-	for start := time.Now(); !armed("asked-late"); time.Sleep(time.Millisecond) {
-		if time.Since(start) > 5*time.Second {
-			t.Fatal("the round of asked-late did not end")
-		}
+
+	// Asked late, with the worker's own minute: Wait stops the timer.
+	if _, _, err := w.Create(ctx, newApp("asked-late")); err != nil {
+		t.Fatal(err)
 	}
-	h := handed("asked-late")
+	h := waitArmed("asked-late")
 	if app, err := w.Wait(ctx, "asked-late", 5*time.Second); err != nil || app.Status != providers.StatusAccepted {
 		t.Errorf("asked-late: %s, %v", app.Status, err)
 	}
 	w.mu.Lock()
-	stopped := !h.forget.Stop() // false: stopped already by Wait
+	running := h.forget.Stop() // true: Wait had not stopped it
 	w.mu.Unlock()
-	if !stopped {
-		t.Error("the forget timer of a handoff its request took is still running")
+	if running {
+		t.Error("the forget timer of a handoff its request took was still running")
 	}
-	for start := time.Now(); handed("never-asked") != nil; time.Sleep(5 * time.Millisecond) {
+
+	// Never asked, with a short delay: forgotten.
+	w.mu.Lock()
+	w.forgetAfter = 50 * time.Millisecond // read under the lock, when a round ends
+	w.mu.Unlock()
+	if _, _, err := w.Create(ctx, newApp("never-asked")); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		w.mu.Lock()
+		kept := w.handed["never-asked"] != nil
+		w.mu.Unlock()
+		if !kept {
+			break
+		}
 		if time.Since(start) > 5*time.Second {
 			t.Fatal("a handoff nobody asked for was kept")
 		}
