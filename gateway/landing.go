@@ -24,6 +24,14 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 		q := c.Request.URL.Query()
 		sess, known := sessions.Load(c.Request)
 		loaded := sess
+		if sess.Legacy {
+			// A cookie under the plain name may have been planted (by a
+			// sibling subdomain, on plain http): the page gets a session
+			// id of its own, so a new CSRF secret and owner, and no draft
+			// of the old id, keeping what the cookie says of the visit.
+			sess = sessions.Rotate(sess)
+			sess.Draft = false
+		}
 		if sess.Attribution.LandedAt.IsZero() {
 			sess.Attribution = firstTouch(q, c.Request.Referer(), now(), clickParams)
 		}

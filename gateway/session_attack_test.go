@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/leadgate/leadgate/gateway/session"
+	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/providers"
 )
 
@@ -26,7 +27,8 @@ type browser struct {
 
 func newBrowser(t *testing.T, srv *httptest.Server) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, srv: srv, client: &http.Client{Jar: jar,
+	// srv.Client's transport trusts a TLS test server's certificate.
+	return &browser{t: t, srv: srv, client: &http.Client{Jar: jar, Transport: srv.Client().Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -64,11 +66,11 @@ func (b *browser) do(method, path string, form url.Values) answer {
 
 func (b *browser) get(path string) answer { return b.do("GET", path, nil) }
 
-// cookie is the session cookie the browser holds now.
+// cookie is the session cookie the browser holds now (under either name).
 func (b *browser) cookie() string {
 	u, _ := url.Parse(b.srv.URL)
 	for _, c := range b.client.Jar.Cookies(u) {
-		if c.Name == session.CookieName {
+		if c.Name == session.CookieName || c.Name == session.SecureCookieName {
 			return c.Value
 		}
 	}
@@ -77,9 +79,11 @@ func (b *browser) cookie() string {
 
 // plant puts a session cookie into the browser, as a fixation attack
 // would.
-func (b *browser) plant(value string) {
+func (b *browser) plant(value string) { b.plantAs(session.CookieName, value) }
+
+func (b *browser) plantAs(name, value string) {
 	u, _ := url.Parse(b.srv.URL)
-	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: session.CookieName, Value: value, Path: "/"}})
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
 }
 
 // hidden reads the form's hidden fields (csrf_token, submission_id).
@@ -257,6 +261,74 @@ func TestSessionRotatesAtExchangeAndApplication(t *testing.T) {
 		if got := b.get("/api/v1/applications/" + id); got.Code != http.StatusNotFound {
 			t.Errorf("%s cookie reads the application JSON: %d", name, got.Code)
 		}
+	}
+}
+
+// Behind https the session cookie is __Host-leadgate, which no sibling
+// subdomain and no plain-http answer can plant. A cookie under the plain
+// name (what they can plant) is not kept by the landing page: a consumer
+// on a tokenless form with a planted cookie gets a session of their own,
+// so the planter neither reads what the consumer types (an SSN, a bank
+// account) nor fills it in for them. A form rendered under the plain
+// name before the upgrade still posts.
+func TestPlantedCookieOpensNothingBehindHTTPS(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", func(d *Deps) {
+		d.Drafts = d.Store.(*store.Store)
+		d.Config.Server.PublicURL = "https://apply.lender.example"
+	})
+	srv := httptest.NewTLSServer(h)
+	defer srv.Close()
+
+	attacker := newBrowser(t, srv)
+	page := attacker.get("/?utm_source=partner")
+	set := page.Header.Get("Set-Cookie")
+	if !strings.HasPrefix(set, session.SecureCookieName+"=") || !strings.Contains(set, "; Path=/;") ||
+		!strings.Contains(set, "; Secure") || strings.Contains(set, "Domain") {
+		t.Fatalf("the session cookie behind https: %q; want __Host-leadgate, Secure, Path=/, no Domain", set)
+	}
+	csrf := hidden(page.Body).Get("csrf_token")
+	if a := attacker.do("POST", "/draft", draftOf(csrf, "first_name", "Mallory", "iban", "ES9121000418450200051332")); a.Code != http.StatusNoContent {
+		t.Fatalf("the attacker's draft: got %d", a.Code)
+	}
+	planted := attacker.cookie()
+
+	victim := newBrowser(t, srv)
+	victim.plantAs(session.CookieName, planted)
+	page = victim.get("/?utm_source=partner")
+	if strings.Contains(page.Body, "Mallory") || strings.Contains(page.Body, "ES9121000418450200051332") {
+		t.Error("the planted session's draft fills the victim's form")
+	}
+	if victim.cookie() == planted || hidden(page.Body).Get("csrf_token") == csrf {
+		t.Fatal("the landing page kept the planted session")
+	}
+	u, _ := url.Parse(srv.URL)
+	for _, c := range victim.client.Jar.Cookies(u) {
+		if c.Name == session.CookieName {
+			t.Error("the plain-named cookie is still in the victim's browser")
+		}
+	}
+	if a := victim.do("POST", "/draft", draftOf(hidden(page.Body).Get("csrf_token"), "first_name", "Lucía", "iban", "ES5020803294338752239563")); a.Code != http.StatusNoContent {
+		t.Fatalf("the victim's draft: got %d", a.Code)
+	}
+	for name, b := range map[string]*browser{"the attacker's own": attacker, "the planted": func() *browser {
+		b := newBrowser(t, srv)
+		b.plantAs(session.CookieName, planted)
+		return b
+	}()} {
+		if body := b.get("/?utm_source=partner").Body; strings.Contains(body, "Lucía") || strings.Contains(body, "ES5020803294338752239563") {
+			t.Errorf("%s cookie reads what the victim typed", name)
+		}
+	}
+
+	// A consumer whose form was rendered under the plain name (before the
+	// upgrade) sends it: the application is stored, not refused.
+	before := newBrowser(t, srv)
+	form := hidden(before.get("/").Body)
+	value := before.cookie()
+	old := newBrowser(t, srv)
+	old.plantAs(session.CookieName, value)
+	if a := old.do("POST", "/apply", with(validES(), form)); a.Code != http.StatusSeeOther || !strings.HasPrefix(a.Header.Get("Location"), "/status/") {
+		t.Errorf("a form rendered under the plain name: got %d to %q, want 303 to its status", a.Code, a.Header.Get("Location"))
 	}
 }
 

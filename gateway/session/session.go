@@ -45,11 +45,23 @@ type Session struct {
 	// application instead of failing the CSRF check.
 	LastSubmission string `json:"ls,omitempty"`
 	LastApp        string `json:"la,omitempty"`
+	// Legacy: behind https, the session came in a cookie named CookieName,
+	// not SecureCookieName. It is never sealed: Save writes the new name
+	// and expires the old one.
+	Legacy bool `json:"-"`
 }
 
 const (
+	// CookieName is the session cookie's name on plain http (the sandbox),
+	// where no browser takes a __Host- cookie.
 	CookieName = "leadgate"
-	TTL        = 24 * time.Hour
+	// SecureCookieName is its name behind https. Browsers take a __Host-
+	// cookie only from the host itself, over https, with Path=/ and no
+	// Domain: a sibling subdomain or a plain-http answer on the way can
+	// plant a cookie of any other name in a consumer's browser (session
+	// fixation), never this one.
+	SecureCookieName = "__Host-" + CookieName
+	TTL              = 24 * time.Hour
 )
 
 // Sessions seals and opens session cookies and derives per-session secrets.
@@ -79,12 +91,33 @@ func New(secret string, secure bool, now func() time.Time) *Sessions {
 	return &Sessions{aead: aead, mac: mac[:], secure: secure, now: now, opened: bounded.New[*Session](bounded.Hot, time.Minute)}
 }
 
+// Name is the session cookie's name: SecureCookieName behind https.
+func (s *Sessions) Name() string {
+	if s.secure {
+		return SecureCookieName
+	}
+	return CookieName
+}
+
 // Load returns the request's session, or a new one if it has none valid.
+//
+// Behind https a cookie under the plain name is still taken, marked
+// Legacy: a form rendered before the __Host- name, still open in a
+// consumer's browser, posts with it and must not fail. Since anyone who
+// can plant a cookie can plant that one, the landing page never keeps a
+// Legacy session's id (see handleLanding).
 func (s *Sessions) Load(r *http.Request) (Session, bool) {
-	c, err := r.Cookie(CookieName)
-	if err == nil {
+	if c, err := r.Cookie(s.Name()); err == nil {
 		if sess, ok := s.open(c.Value); ok {
 			return sess, true
+		}
+	}
+	if s.secure {
+		if c, err := r.Cookie(CookieName); err == nil {
+			if sess, ok := s.open(c.Value); ok {
+				sess.Legacy = true
+				return sess, true
+			}
 		}
 	}
 	return Session{ID: RandomID(), Issued: s.now().Unix()}, false
@@ -129,12 +162,15 @@ func (s *Sessions) Save(w http.ResponseWriter, sess Session) {
 	// without its per-call checks of a name and attributes that never
 	// change and a value that is base64url already: a tenth of a token
 	// landing. Written once, into a buffer of its final size.
-	attrs := s.attrs()
-	c := make([]byte, 0, len(CookieName)+1+base64.RawURLEncoding.EncodedLen(len(sealed))+len(attrs))
-	c = append(append(c, CookieName...), '=')
+	attrs, name := s.attrs(), s.Name()
+	c := make([]byte, 0, len(name)+1+base64.RawURLEncoding.EncodedLen(len(sealed))+len(attrs))
+	c = append(append(c, name...), '=')
 	c = append(base64.RawURLEncoding.AppendEncode(c, sealed), attrs...)
 	h := w.Header()
 	h["Set-Cookie"] = append(h["Set-Cookie"], string(c))
+	if sess.Legacy {
+		h["Set-Cookie"] = append(h["Set-Cookie"], expireLegacy)
+	}
 }
 
 // attrs is the cookie's attributes as http.Cookie writes them.
@@ -148,6 +184,9 @@ func (s *Sessions) attrs() string {
 var (
 	cookieAttrs       = "; Path=/; Max-Age=" + strconv.Itoa(int(TTL.Seconds())) + "; HttpOnly; SameSite=Lax"
 	cookieAttrsSecure = "; Path=/; Max-Age=" + strconv.Itoa(int(TTL.Seconds())) + "; HttpOnly; Secure; SameSite=Lax"
+	// expireLegacy removes the plain-named cookie once its session is
+	// under the __Host- name (Max-Age=0, as http.Cookie writes MaxAge -1).
+	expireLegacy = CookieName + "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
 )
 
 // Rotate gives a session a new id, and with it a new CSRF secret and a

@@ -39,7 +39,9 @@ func TestSessionCookieOpensOnlyWhileValid(t *testing.T) {
 }
 
 // The cookie header written by hand is what http.SetCookie writes for the
-// same cookie, secure or not: HttpOnly, SameSite=Lax, a day's Max-Age.
+// same cookie, secure or not: HttpOnly, SameSite=Lax, a day's Max-Age,
+// named __Host-leadgate behind https (Secure, Path=/, no Domain: what a
+// browser demands of that prefix).
 func TestCookieAsNetHTTPWritesIt(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		s := New("test-secret", secure, time.Now)
@@ -51,10 +53,50 @@ func TestCookieAsNetHTTPWritesIt(t *testing.T) {
 		}
 		value := w.Result().Cookies()[0].Value
 		ref := httptest.NewRecorder()
-		http.SetCookie(ref, &http.Cookie{Name: CookieName, Value: value, Path: "/", MaxAge: int(TTL.Seconds()),
+		name := CookieName
+		if secure {
+			name = SecureCookieName
+		}
+		http.SetCookie(ref, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: int(TTL.Seconds()),
 			HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 		if want := ref.Header().Get("Set-Cookie"); got[0] != want {
 			t.Errorf("secure %v:\n got %s\nwant %s", secure, got[0], want)
 		}
+	}
+}
+
+// Behind https a session under the plain name (a form rendered before
+// the __Host- name) still opens, marked Legacy; saving it writes the
+// __Host- cookie and expires the plain one. On plain http there is only
+// the plain name.
+func TestLegacyCookieOpensAndIsReplaced(t *testing.T) {
+	s := New("test-secret", true, time.Now)
+	w := httptest.NewRecorder()
+	s.Save(w, Session{ID: "s1", Issued: time.Now().Unix()})
+	value := w.Result().Cookies()[0].Value
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: CookieName, Value: value})
+	sess, ok := s.Load(r)
+	if !ok || sess.ID != "s1" || !sess.Legacy {
+		t.Fatalf("the plain-named cookie: got %+v, %v; want s1, Legacy", sess, ok)
+	}
+	w = httptest.NewRecorder()
+	s.Save(w, sess)
+	got := map[string]int{}
+	for _, c := range w.Result().Cookies() {
+		got[c.Name] = c.MaxAge
+	}
+	if got[SecureCookieName] <= 0 || got[CookieName] >= 0 || len(got) != 2 {
+		t.Errorf("saving a Legacy session: cookies %v; want %s kept and %s expired", got, SecureCookieName, CookieName)
+	}
+	r.AddCookie(&http.Cookie{Name: SecureCookieName, Value: value})
+	if sess, ok := s.Load(r); !ok || sess.Legacy {
+		t.Errorf("with both names the __Host- one is not the one read: %+v", sess)
+	}
+	plain := New("test-secret", false, time.Now)
+	r = httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: SecureCookieName, Value: value})
+	if sess, ok := plain.Load(r); ok || sess.ID == "s1" {
+		t.Errorf("on plain http a __Host- cookie opened: %+v", sess)
 	}
 }
