@@ -38,7 +38,8 @@ func adminAuth(user, pass string, log *slog.Logger, respond *responder) gin.Hand
 			return
 		}
 		ip := c.ClientIP()
-		if lc, err := failures.Peek(c, ip); err == nil && lc.Remaining <= 0 {
+		key := providers.ClientNet(ip) // an IPv6 /64 is one client
+		if lc, err := failures.Peek(c, key); err == nil && lc.Remaining <= 0 {
 			respond.fail(c, "", rateLimited(int(lc.Reset-time.Now().Unix()), errAdminTooMany))
 			return
 		}
@@ -49,7 +50,7 @@ func adminAuth(user, pass string, log *slog.Logger, respond *responder) gin.Hand
 			if ok {
 				// A browser's first request carries no credentials (it
 				// asks for them after the 401): not a failed login.
-				failures.Increment(c, ip, 1)
+				failures.Increment(c, key, 1)
 				log.Warn("admin: failed login", "request_id", reqID(c), "client_ip", ip, "user", providers.Cut(u, 64))
 			}
 			c.Header("WWW-Authenticate", `Basic realm="leadgate admin", charset="UTF-8"`)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -111,6 +112,50 @@ func TestAdminBruteForceIsLimitedAndLogged(t *testing.T) {
 	}
 	if !strings.Contains(out, `"listener":"admin"`) || !strings.Contains(out, `"route":"/admin"`) {
 		t.Error("the admin listener has no access log")
+	}
+}
+
+// Rate limits count an IPv6 /64 as one client: one subscriber is given
+// the whole /64 and could otherwise send from a new address every time.
+// Another /64 is another client; IPv4 addresses are each their own.
+func TestRateLimitsCountAnIPv6SlashSixtyFourAsOneClient(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{}, "3-M")
+	get := func(ip string) int {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "[" + ip + "]:5000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range 3 {
+		if got := get(fmt.Sprintf("2001:db8:1:2::%x", i+1)); got != 200 {
+			t.Fatalf("landing %d: got %d", i, got)
+		}
+	}
+	if got := get("2001:db8:1:2:ffff::9"); got != http.StatusTooManyRequests {
+		t.Errorf("a fourth address of the same /64: got %d, want 429", got)
+	}
+	if got := get("2001:db8:1:3::1"); got != 200 {
+		t.Errorf("another /64: got %d, want 200", got)
+	}
+
+	_, st := newTestServer(t, fakeLeads{})
+	views, _ := views.New(templates.FS, views.Options{})
+	admin := NewAdmin(AdminDeps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Store: st, Views: views,
+		Breakers: func() map[string]string { return nil }, Username: "admin", Password: "right-password"})
+	try := func(ip, pass string) int {
+		r := httptest.NewRequest("GET", "/admin", nil)
+		r.RemoteAddr = "[" + ip + "]:5000"
+		r.SetBasicAuth("admin", pass)
+		w := httptest.NewRecorder()
+		admin.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range 10 {
+		try(fmt.Sprintf("2001:db8:9:9::%x", i+1), "guess")
+	}
+	if got := try("2001:db8:9:9::ff", "right-password"); got != http.StatusTooManyRequests {
+		t.Errorf("admin, after 10 failures across one /64: got %d, want 429", got)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/leadgate/leadgate/gateway/config"
+	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/bounded"
 	"github.com/ulule/limiter/v3"
 )
@@ -158,7 +159,8 @@ type limiters struct {
 // newLimiters builds the rate limits of the public routes, their stores
 // made by shared (Redis) when set, else in memory. The key is Gin's
 // ClientIP, which believes X-Forwarded-For only from
-// server.trusted_proxies (or the action token, for prefillToken).
+// server.trusted_proxies, or its IPv6 /64 (providers.ClientNet); the
+// action token, for prefillToken.
 func newLimiters(rl config.RateLimits, shared func(prefix string) limiter.Store, respond *responder, log *slog.Logger) (limiters, error) {
 	mk := func(key, formatted, prefix string, keyOf func(*gin.Context) string) (gin.HandlerFunc, error) {
 		rate, err := limiter.NewRateFromFormatted(formatted)
@@ -172,7 +174,7 @@ func newLimiters(rl config.RateLimits, shared func(prefix string) limiter.Store,
 			st = bounded.NewLimitStore(bounded.MaxCounters)
 		}
 		if keyOf == nil {
-			keyOf = (*gin.Context).ClientIP
+			keyOf = func(c *gin.Context) string { return providers.ClientNet(c.ClientIP()) }
 		}
 		return limit(limiter.New(st, rate), keyOf, respond, log), nil
 	}

@@ -29,9 +29,11 @@ func WithPayer(ctx context.Context, ip string) context.Context {
 	return context.WithValue(ctx, payerKey{}, ip)
 }
 
+// payerOf is the key ctx's payer is counted by: its address, or its
+// IPv6 /64 (providers.ClientNet).
 func payerOf(ctx context.Context) string {
 	ip, _ := ctx.Value(payerKey{}).(string)
-	return ip
+	return providers.ClientNet(ip)
 }
 
 type spendKey struct{}

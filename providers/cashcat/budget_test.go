@@ -90,6 +90,25 @@ func TestBudgetBoundsWhatOneAddressSpends(t *testing.T) {
 	}
 }
 
+// A client with an IPv6 /64 has 2^64 addresses: its guesses are charged to
+// one budget, whichever addresses they come from. Another /64 has its own.
+func TestBudgetCountsAnIPv6SlashSixtyFourAsOneClient(t *testing.T) {
+	up := &knownOnly{}
+	b := NewBudget(up, BudgetConfig{Unknown: testLimiter(t, "2-H")}, quiet())
+	for i := range 4 {
+		_, err := b.Lead(WithPayer(context.Background(), fmt.Sprintf("2001:db8:1:2::%x", i+1)), fmt.Sprintf("guess%011d", i))
+		if want := i >= 2; errors.Is(err, ErrBudgetSpent) != want {
+			t.Fatalf("guess %d from a new address of the /64: got %v, budget spent %v", i, err, want)
+		}
+	}
+	if up.calls != 2 {
+		t.Errorf("Cashcat got %d calls from one /64, want 2", up.calls)
+	}
+	if _, err := b.Lead(WithPayer(context.Background(), "2001:db8:1:3::1"), "guess99999999999"); errors.Is(err, ErrBudgetSpent) {
+		t.Error("another /64 was refused")
+	}
+}
+
 // The daily ceiling stops every new call once reached, and the operator
 // is alerted once when 80 % of it is used.
 func TestDailyBudgetCeilingAndAlert(t *testing.T) {
