@@ -36,7 +36,11 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			sess.Attribution = firstTouch(q, c.Request.Referer(), now(), clickParams)
 		}
 		if _, ok := q["action_token"]; ok {
-			exchange(c, sessions, flows, leads, funnel, sess, q, clickParams(sess.Attribution.Source))
+			// The click ids of this URL's source too: a session that
+			// first came from another source keeps that one, and this
+			// URL's ids must leave the address bar all the same.
+			exchange(c, sessions, flows, leads, funnel, sess, q,
+				append(clickParams(sess.Attribution.Source), clickParams(q.Get("utm_source"))...))
 			return
 		}
 		flow := flows.ByName(q.Get("flow"))

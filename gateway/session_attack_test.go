@@ -332,6 +332,28 @@ func TestPlantedCookieOpensNothingBehindHTTPS(t *testing.T) {
 	}
 }
 
+// The clean URL after the token exchange carries no click id, even when
+// the session's first visit came from another source (whose click
+// parameters are not this URL's).
+func TestCleanURLDropsThisURLsClickIDs(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
+		d.Config.Attribution.ClickParams = map[string][]string{"cashcat.ph": {"click_id"}}
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for name, first := range map[string]string{"a new session": "", "a session first from a newsletter": "/?utm_source=newsletter&action_token=esdemo0000000001"} {
+		b := newBrowser(t, srv)
+		if first != "" {
+			b.get(first)
+		}
+		a := b.get("/?utm_source=cashcat.ph&click_id=SECRETCLICK123&gclid=CjwKGCLIDSECRET&action_token=esdemo0000000001")
+		loc := a.Header.Get("Location")
+		if a.Code != http.StatusSeeOther || strings.Contains(loc, "SECRET") || !strings.Contains(loc, "utm_source=cashcat.ph") {
+			t.Errorf("%s: got %d to %q, want 303 to the URL without its click ids", name, a.Code, loc)
+		}
+	}
+}
+
 // Sending the same form twice (a double click, or "back" and send) makes
 // one application even though the first answer rotated the session: the
 // second copy replays the first. Two consumers who happen to send the same
