@@ -39,8 +39,11 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			// The click ids of this URL's source too: a session that
 			// first came from another source keeps that one, and this
 			// URL's ids must leave the address bar all the same.
-			exchange(c, sessions, flows, leads, funnel, sess, q,
-				append(clickParams(sess.Attribution.Source), clickParams(q.Get("utm_source"))...))
+			drop := clickParams(sess.Attribution.Source)
+			if src := q.Get("utm_source"); src != sess.Attribution.Source {
+				drop = append(drop, clickParams(src)...)
+			}
+			exchange(c, sessions, flows, leads, funnel, sess, q, drop)
 			return
 		}
 		flow := flows.ByName(q.Get("flow"))
