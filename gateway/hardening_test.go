@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/templates"
@@ -32,6 +34,28 @@ func TestHeadAnsweredAndStaticNotListed(t *testing.T) {
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if w := do(admin, "HEAD", path, nil); w.Code != 200 {
 			t.Errorf("admin HEAD %s: got %d, want 200", path, w.Code)
+		}
+	}
+	authed := httptest.NewRequest("HEAD", "/admin", nil)
+	authed.SetBasicAuth("admin", "pw")
+	rec := httptest.NewRecorder()
+	admin.ServeHTTP(rec, authed)
+	if rec.Code != 200 {
+		t.Errorf("admin HEAD /admin with the password: got %d, want 200", rec.Code)
+	}
+	// Every GET route of either listener, present and future, has its HEAD.
+	for name, e := range map[string]http.Handler{"public": h, "admin": admin} {
+		heads := map[string]bool{}
+		routes := e.(*gin.Engine).Routes()
+		for _, rt := range routes {
+			if rt.Method == "HEAD" {
+				heads[rt.Path] = true
+			}
+		}
+		for _, rt := range routes {
+			if rt.Method == "GET" && !heads[rt.Path] {
+				t.Errorf("%s listener: GET %s has no HEAD", name, rt.Path)
+			}
 		}
 	}
 	for _, path := range []string{"/static/", "/static/locales/"} {

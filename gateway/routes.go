@@ -63,10 +63,10 @@ func adminRoutes(r *gin.Engine, d AdminDeps, respond *responder) {
 	if d.Metrics != nil {
 		// Scraped by Prometheus on the private admin listener, like
 		// /healthz: no Basic auth, which scrapers rarely carry.
-		r.GET("/metrics", gin.WrapH(d.Metrics))
+		get(r, "/metrics", gin.WrapH(d.Metrics))
 	}
 	admin := r.Group("/admin", adminAuth(d.Username, d.Password, d.Log, respond))
-	admin.GET("/static/*file", handleStatic("/admin/static/", d.Views.Static(), ""))
+	get(admin, "/static/*file", handleStatic("/admin/static/", d.Views.Static(), ""))
 	prices := func() pricing {
 		p := pricing{currencies: d.Currencies}
 		if d.Cost != nil {
@@ -79,10 +79,10 @@ func adminRoutes(r *gin.Engine, d AdminDeps, respond *responder) {
 		// Already checked by the public listener's NewServer.
 		view.flows, _ = NewFlows(d.FlowConfig)
 	}
-	admin.GET("", handleDashboard(d.Store, d.Views, view, respond))
-	admin.GET("/:table", handleTableCSV(d.Store, view, respond))
-	admin.GET("/applications/:id", handleAudit(d.Store, d.Views, respond, false))
-	admin.GET("/api/applications/:id", handleAudit(d.Store, d.Views, respond, true))
+	get(admin, "", handleDashboard(d.Store, d.Views, view, respond))
+	get(admin, "/:table", handleTableCSV(d.Store, view, respond))
+	get(admin, "/applications/:id", handleAudit(d.Store, d.Views, respond, false))
+	get(admin, "/api/applications/:id", handleAudit(d.Store, d.Views, respond, true))
 	r.NoRoute(func(c *gin.Context) { respond.fail(c, "", errNotFound) })
 	r.NoMethod(func(c *gin.Context) { respond.fail(c, "", errNoMethod) })
 }
