@@ -94,6 +94,31 @@ func TestAdminSecurityHeaders(t *testing.T) {
 	}
 }
 
+// Back to the page a POST /apply answered asks GET /apply: the browser is
+// sent to the form, not shown an error. An unknown page speaks the
+// session's flow's language, not the default flow's.
+func TestBackToApplyAndErrorPagesInTheFlowsLanguage(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{err: providers.ErrNotFound})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	b.get("/?flow=es2") // an English flow; the default (es) is Spanish
+	for _, method := range []string{"GET", "HEAD"} {
+		if a := b.do(method, "/apply", nil); a.Code != http.StatusSeeOther || a.Header.Get("Location") != "/" {
+			t.Errorf("%s /apply: got %d to %q, want 303 to /", method, a.Code, a.Header.Get("Location"))
+		}
+	}
+	if a := b.get("/no-such-page"); a.Code != 404 || !strings.Contains(a.Body, `lang="en"`) {
+		t.Errorf("the es2 session's 404: got %d, in English %v", a.Code, strings.Contains(a.Body, `lang="en"`))
+	}
+	if a := newBrowser(t, srv).get("/no-such-page"); a.Code != 404 || !strings.Contains(a.Body, `lang="es"`) {
+		t.Errorf("a 404 without a session: got %d, in the default flow's Spanish %v", a.Code, strings.Contains(a.Body, `lang="es"`))
+	}
+	if a := b.do("PUT", "/", nil); a.Code != 405 || !strings.Contains(a.Body, `lang="en"`) {
+		t.Errorf("the es2 session's 405: got %d, in English %v", a.Code, strings.Contains(a.Body, `lang="en"`))
+	}
+}
+
 // Guessing the admin password: every wrong try is logged (address and
 // user name, never the password), and past 10 a minute from one address
 // the answer is 429 with Retry-After, even for the right password.

@@ -26,6 +26,13 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 	r.POST("/apply", lim.apply, handleApply(p.sessions, p.flows, p.leads, p.forms, p.Submitter, p.next, p.respond,
 		applySettings{wait: p.Config.Submission.Wait, pageURL: p.Config.Server.PublicURL, version: p.Views.Version,
 			dedupeSecret: p.DedupeSecret, log: p.Log, now: p.Now}))
+	// Back to the page a POST /apply answered (the form sent back with
+	// its mistakes) asks GET /apply: the form is at "/", where its draft
+	// is restored.
+	get(r, "/apply", lim.landing, func(c *gin.Context) {
+		noStore(c)
+		seeOther(c, "/")
+	})
 	r.POST("/draft", lim.draft, handleDraft(p.drafts))
 	r.POST("/draft/left", lim.draft, handleDraftLeft(p.drafts))
 	get(r, "/status/:id", lim.status, handleStatus(p.sessions, p.flows, p.Store, p.forms, p.next, p.respond, p.Views, p.Now))
@@ -47,8 +54,14 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 	if p.Sandbox != nil {
 		r.Any("/sandbox/*path", gin.WrapH(p.Sandbox))
 	}
-	r.NoRoute(func(c *gin.Context) { p.respond.fail(c, "", errNotFound) })
-	r.NoMethod(func(c *gin.Context) { p.respond.fail(c, "", errNoMethod) })
+	// A consumer's error page speaks their flow's language (without a
+	// session, the default flow's).
+	locale := func(c *gin.Context) string {
+		sess, _ := p.sessions.Load(c.Request)
+		return p.flows.Of(sess).Locale
+	}
+	r.NoRoute(func(c *gin.Context) { p.respond.fail(c, locale(c), errNotFound) })
+	r.NoMethod(func(c *gin.Context) { p.respond.fail(c, locale(c), errNoMethod) })
 	return nil
 }
 
