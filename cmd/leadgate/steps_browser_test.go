@@ -108,6 +108,7 @@ func TestBrowserStepHeights(t *testing.T) {
 			openPage(t, ctx, g.URL+fl.link)
 			keys := stepKeys(t, ctx)
 			waitStep(t, ctx, keys[0])
+			noSqueezedText(t, ctx, fl.flow+" step 1 as it opens")
 			left, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](toTypeJS))
 			if err != nil {
 				t.Fatal(err)
@@ -138,6 +139,7 @@ func TestBrowserStepHeights(t *testing.T) {
 				waitStep(t, ctx, key)
 				h := pageHeight(t, ctx)
 				heights = append(heights, fmt.Sprintf("%s %d", key, h))
+				noSqueezedText(t, ctx, fmt.Sprintf("%s step %d (%s)", fl.flow, i+1, key))
 				name := fmt.Sprintf("%s-step-%d", fl.flow, i+1)
 				if i == len(keys)-1 {
 					name = fl.flow + "-review"
@@ -156,6 +158,30 @@ func TestBrowserStepHeights(t *testing.T) {
 			t.Logf("%s: page height per step at 390×844: %s; the review with every group open %d (the sandbox box adds %d px; step 1 with it: %d)",
 				fl.flow, strings.Join(heights, ", "), open, box, withBox)
 		})
+	}
+}
+
+// squeezedJS lists the visible texts of the form of three words or more
+// laid out in a column under 100 px wide over three lines or more: a hint
+// beside a long label in a flex row once read "Your / home / state / if /
+// you ...", a word a line.
+const squeezedJS = `[...document.querySelectorAll('form p, form span, form label, form legend, form a')]
+	.filter(e => {
+		if (e.getClientRects().length === 0 || e.textContent.trim().split(/\s+/).length < 3) return false;
+		const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
+		const line = parseFloat(cs.lineHeight) || parseFloat(cs.fontSize) * 1.2;
+		return r.width < 100 && r.height > 2.5 * line;
+	})
+	.map(e => e.className + ": " + e.textContent.trim())`
+
+func noSqueezedText(t *testing.T, ctx context.Context, where string) {
+	t.Helper()
+	narrow, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](squeezedJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(narrow) > 0 {
+		t.Errorf("%s: text squeezed into a column under 100 px: %q", where, narrow)
 	}
 }
 
