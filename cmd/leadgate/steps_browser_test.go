@@ -433,6 +433,38 @@ func TestBrowserWalkSteps(t *testing.T) {
 	}
 }
 
+// A field shown wrong loses its message, its aria-invalid and its line in
+// the step's summary as soon as the consumer corrects it, without waiting
+// for Next; the other mistakes of the step stay until they are corrected.
+func TestBrowserErrorGoesWhenCorrected(t *testing.T) {
+	t.Parallel()
+	g := start(t, "")
+	ctx := chromium(t)
+	openPage(t, ctx, g.URL+flowLinks[0].link)
+	keys := stepKeys(t, ctx)
+	waitStep(t, ctx, keys[0])
+	replace(t, ctx, "ssn", "123")
+	next(t, ctx)
+	state := func() string {
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		  const c = document.querySelector('form.apply [name="ssn"]'), a = document.querySelector('.step:not([hidden]) .step-alert');
+		  return [c.closest('.field').classList.contains('has-error'), c.getAttribute('aria-invalid'), !!document.getElementById(c.id + '-error'),
+		    a ? [...a.querySelectorAll('li a')].map(x => x.getAttribute('href')).join(' ') : 'no summary'].join('|'); })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if got := state(); !strings.HasPrefix(got, "true|true|true|") || !strings.Contains(got, "#f-ssn") {
+		t.Fatalf("after Next with SSN 123: %s, want the error shown and summarised", got)
+	}
+	replace(t, ctx, "ssn", "876543210")
+	if got := state(); !strings.HasPrefix(got, "false||false|") || strings.Contains(got, "#f-ssn") {
+		t.Errorf("after correcting the SSN: %s, want no error and no summary line for it", got)
+	}
+	waitStep(t, ctx, keys[0]) // still on the step: nothing moved on by itself
+}
+
 // replace empties a field and types keys into it, on its step.
 func replace(t *testing.T, ctx context.Context, name, keys string) {
 	t.Helper()

@@ -352,6 +352,24 @@
     box.hidden = false;
   }
 
+  // A field shown wrong is checked again as the consumer corrects it: its
+  // message, and its line in the step's summary (or the server's), go as
+  // soon as the value is fine. A new mistake waits for Next, as before.
+  function recheck(e) {
+    var c = e.target, field = c.name && fieldOf(c);
+    if (!field || !field.classList.contains("has-error") || message(c)) return;
+    setError(c, "");
+    var href = '[href="#' + idOf(c) + '"]';
+    Array.prototype.forEach.call(document.querySelectorAll(".step-alert, #form-alert"), function (box) {
+      var a = box.querySelector("li > a" + href);
+      if (!a) return;
+      a.parentNode.parentNode.removeChild(a.parentNode);
+      if (!box.querySelector("li")) box.parentNode.removeChild(box);
+    });
+  }
+  form.addEventListener("input", recheck);
+  form.addEventListener("change", recheck);
+
   // ---- sending ----
 
   form.addEventListener("submit", function (e) {
