@@ -112,3 +112,17 @@ func (o *outcomes) redirected(ctx context.Context, reqID string, rec providers.R
 		o.log.Warn("funnel: recording a redirect", "request_id", reqID, "err", err)
 	}
 }
+
+// sent answers a landing of a session that has sent an application from
+// its form: most often the browser's Back from the buyer's page. A fresh
+// form there (its draft gone, the browser ticking the boxes it remembers)
+// invited a second application of the same consumer to the same buyers:
+// this page offers the one sent, and a new one only on purpose.
+func (f *forms) sent(c *gin.Context, flow *Flow, appID string) {
+	noStore(c)
+	cat := f.views.Catalog(flow.Locale)
+	v := f.views.StatusView(flow.Locale, cat.T("form.sent.title"), cat.T("form.sent.message"))
+	v.WaysTitle = cat.T("status.declined.ways")
+	v.Ways = []views.LinkView{{Text: cat.T("form.sent.see"), URL: "/status/" + appID}, {Text: cat.T("form.sent.new"), URL: "/?new=1"}}
+	renderStatus(c, f.views, f.respond, v)
+}

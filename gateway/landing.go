@@ -71,10 +71,19 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			funnel.Visit(flow.Name, sess.Attribution, len(prefill) > 0)
 			sess.Counted = true
 		}
+		sentApp := sess.LastApp
+		if sentApp != "" && q.Has("new") {
+			// "Start a new application": the form again, on purpose.
+			sess.LastApp, sess.LastSubmission, sentApp = "", "", ""
+		}
 		if !known || sess != loaded {
 			// Sealing a cookie is the costliest part of a reload: only
 			// when the session changed.
 			sessions.Save(c.Writer, sess)
+		}
+		if sentApp != "" {
+			forms.sent(c, flow, sentApp)
+			return
 		}
 		if vals, step, ok := drafts.restore(c.Request.Context(), reqID(c), sess, flow, prefill); ok {
 			forms.resume(c, sess, flow, vals, len(prefill) > 0, step, now())
@@ -106,6 +115,9 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 	sess.Flow = flow.Name
 	_, sess.Attribution.Variant = flow.Assign(firstVariant(sess, q))
 	paid(funnel, sess.Flow, sess.Attribution, spend.Calls())
+	// A new token is a new offer: its form, not the page of the
+	// application sent before.
+	sess.LastApp, sess.LastSubmission = "", ""
 	for _, p := range clickParams {
 		q.Del(p)
 	}

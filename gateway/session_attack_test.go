@@ -332,6 +332,46 @@ func TestPlantedCookieOpensNothingBehindHTTPS(t *testing.T) {
 	}
 }
 
+// Back from the buyer's page lands on "/": a session that has sent an
+// application gets a page offering that application and a new one, not a
+// fresh form that would make a second application by mistake. "Start a
+// new application" and a new token both give the form again, and a form
+// sent from there is a new application.
+func TestBackAfterSendingOffersTheApplicationNotANewForm(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{lead: sampleLead()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	b.get("/?action_token=esdemo0000000001")
+	sent := b.do("POST", "/apply", with(validES(), hidden(b.get("/").Body)))
+	status := sent.Header.Get("Location")
+	if sent.Code != http.StatusSeeOther || !strings.HasPrefix(status, "/status/") {
+		t.Fatalf("apply: got %d to %q", sent.Code, status)
+	}
+	back := b.get("/")
+	if back.Code != 200 || strings.Contains(back.Body, `name="submission_id"`) ||
+		!strings.Contains(back.Body, `href="`+status+`"`) || !strings.Contains(back.Body, `href="/?new=1"`) ||
+		!strings.Contains(back.Body, "Ya has enviado esta solicitud") {
+		t.Fatalf("Back after sending: got %d, want the sent page linking %s and /?new=1, no form:\n%s", back.Code, status, back.Body)
+	}
+	again := b.get("/?new=1")
+	form := hidden(again.Body)
+	if again.Code != 200 || form.Get("submission_id") == "" {
+		t.Fatalf("Start a new application: got %d, no form", again.Code)
+	}
+	if page := b.get("/"); !strings.Contains(page.Body, `name="submission_id"`) {
+		t.Error("after starting a new application, a reload shows the sent page again")
+	}
+	second := b.do("POST", "/apply", with(validES(), form))
+	if loc := second.Header.Get("Location"); second.Code != http.StatusSeeOther || loc == status || !strings.HasPrefix(loc, "/status/") {
+		t.Errorf("the new application: got %d to %q, want a new one (not %s)", second.Code, loc, status)
+	}
+	b.get("/?action_token=esdemo0000000001")
+	if page := b.get("/"); !strings.Contains(page.Body, `name="submission_id"`) {
+		t.Error("a new token's landing shows the sent page, not its form")
+	}
+}
+
 // The clean URL after the token exchange carries no click id, even when
 // the session's first visit came from another source (whose click
 // parameters are not this URL's).

@@ -559,6 +559,13 @@ func TestBrowserAccessibility(t *testing.T) {
 	}
 	shot(t, ctx, "no-offer")
 	axe(t, ctx, src, "no-offer page")
+	// Back to the form after sending: the page of the application sent.
+	visit(g.URL + "/")
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector('a[href="/?new=1"]')`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the landing after sending is not the sent page: %v", err)
+	}
+	shot(t, ctx, "sent")
+	axe(t, ctx, src, "sent page")
 	for _, page := range []string{"/sandbox/", "/sandbox/lender/welcome?buyer=Lokyata&lead_id=x", "/sandbox/lender/form"} {
 		visit(g.URL + page)
 		axe(t, ctx, src, page)
