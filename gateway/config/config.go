@@ -246,7 +246,7 @@ func Default() *Config {
 	return &Config{
 		Server: Server{
 			Addr: ":8080", AdminAddr: "127.0.0.1:9090", PublicURL: "http://localhost:8080",
-			ShutdownTimeout: 20 * time.Second, MaxBodyBytes: 64 << 10,
+			ShutdownTimeout: 20 * time.Second, MaxBodyBytes: 64 << 10, AccessLogSample: 1,
 		},
 		Admin:      Admin{Username: "admin"},
 		Storage:    Storage{DSN: "sqlite://leadgate.db", Retention: 720 * time.Hour},
@@ -350,7 +350,7 @@ func (c *Config) validateServerAndStorage(p *problems) {
 	if c.Server.MaxBodyBytes <= 0 {
 		p.add("server.max_body_bytes", "must be positive")
 	}
-	if c.Server.AccessLogSample < 0 {
+	if c.Server.AccessLogSample < 1 {
 		p.add("server.access_log_sample", "must be 1 (every answer logged) or more")
 	}
 

@@ -131,6 +131,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"negative caps", withProvider("astoria: { base_url: 'https://a.example', vendor_id: '76', lead_mode: 1, caps: { daily: -1 } }"), "providers.astoria.caps: caps cannot be negative"},
 		{"short lease", valid + "submission: { lease: 1s }\n", "submission.lease: must be at least 3s"},
 		{"negative redis timeout", valid + "redis: { timeout: -1s }\n", "redis.timeout: must be positive"},
+		{"access log sampled by zero", strings.Replace(valid, "server: {", "server: { access_log_sample: 0,", 1), "server.access_log_sample: must be 1"},
 		{"bad fallback", strings.Replace(valid, "default: true", "default: true, fallback_url: 'javascript:alert(1)'", 1), "flows[0].fallback_url"},
 		{"bad browser rate", valid + "rate_limits: { prefill_browser: 30/m }\n", `rate_limits.prefill_browser: "30/m" is not a rate`},
 		{"bad budget", valid + "cashcat: { budget_per_ip: lots }\n", `cashcat.budget_per_ip: "lots" is not a rate`},
