@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ func TestBrowserDashboard(t *testing.T) {
 		`    match: { utm_campaign: ["es-*"] }
     variants: [{name: a, weight: 50}, {name: b, weight: 50, layout: one_page, skip: [second_last_name]}]`, 1)
 	g := start(t, cfg)
+	var appID string
 	for i := range 10 {
 		c, form := openForm(t, g)
 		get(t, c, g.URL+"/v.gif") // the page's beacon: the visit counts
@@ -35,6 +37,11 @@ func TestBrowserDashboard(t *testing.T) {
 			form.Del("second_last_name")
 			if resp, err := c.PostForm(g.URL+"/apply", form); err == nil {
 				resp.Body.Close()
+				// The page Back shows links the application sent.
+				_, back := get(t, c, g.URL+"/")
+				if m := sentLink.FindStringSubmatch(back); m != nil {
+					appID = m[1]
+				}
 			}
 		}
 	}
@@ -84,8 +91,25 @@ func TestBrowserDashboard(t *testing.T) {
 		}
 		shot(t, ctx, size.name)
 		axe(t, ctx, src, "dashboard "+size.name)
+		// An application's audit page: its 44-digit id wraps in the
+		// heading instead of widening the page.
+		if appID == "" {
+			t.Fatal("no application id on the page Back shows after sending")
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(g.AdminURL+"/admin/applications/"+appID), chromedp.WaitVisible(chromedp.CSS(`h1`))); err != nil {
+			t.Fatalf("%s: opening the audit page: %v", size.name, err)
+		}
+		if sw, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`)); err != nil || sw > 0 {
+			t.Errorf("%s: the audit page scrolls sideways by %d px (%v)", size.name, sw, err)
+		}
+		shot(t, ctx, "audit-"+size.name)
+		axe(t, ctx, src, "audit page "+size.name)
 	}
 }
+
+// sentLink is the link to the application sent, on the page a session
+// that sent one gets at "/".
+var sentLink = regexp.MustCompile(`href="/status/([0-9a-f]{44})"`)
 
 // waitForVisits waits for the dashboard to show the visits (counted in
 // memory, flushed every 10 s).
