@@ -107,7 +107,7 @@ func auditPage(rec providers.Record, atts []providers.Attempt, version string) v
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
-	p := views.AuditPage{Title: "Application " + rec.ID, Version: version, App: views.AuditApp{
+	p := views.AuditPage{Title: "Application " + rec.ID, Version: version, Attempts: []views.AuditAttempt{}, App: views.AuditApp{
 		ID: rec.ID, Status: rec.Status, Flow: rec.Flow, Buyer: rec.Buyer, Revenue: rec.Revenue, Currency: rec.Currency, Reason: rec.Reason,
 		Variant: rec.Attribution.Variant,
 		Source:  rec.Attribution.Source, Campaign: rec.Attribution.Campaign,
@@ -125,7 +125,7 @@ func auditPage(rec providers.Record, atts []providers.Attempt, version string) v
 }
 
 func auditPostbacks(pbs []providers.Postback) []views.AuditPostback {
-	var out []views.AuditPostback
+	out := []views.AuditPostback{} // [] in the JSON when there are none, not null
 	for _, pb := range pbs {
 		v := views.AuditPostback{Name: pb.Name, Event: pb.Event, State: pb.State, Tries: pb.Tries, LastStatus: pb.LastStatus, LastError: pb.LastError}
 		if !pb.DeliveredAt.IsZero() {

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -370,6 +372,12 @@ func TestAdminAuditTrail(t *testing.T) {
 	var got views.AuditPage
 	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 200 {
 		t.Fatalf("got %d %s", w.Code, w.Body)
+	}
+	// The application's fields only, and lists as lists when empty.
+	var keys map[string]json.RawMessage
+	json.Unmarshal(w.Body.Bytes(), &keys)
+	if _, page := keys["Title"]; page || string(keys["postbacks"]) != "[]" {
+		t.Errorf("audit JSON: keys %v, postbacks %s; want no page fields and postbacks []", slices.Collect(maps.Keys(keys)), keys["postbacks"])
 	}
 	want := []views.AuditAttempt{
 		{Seq: 1, Buyer: "astoria", Tier: "tier100", LatencyMS: 1200, Outcome: "declined", Reason: "astoria: Unable to Monetize"},

@@ -55,7 +55,8 @@ type AuditAttempt struct {
 
 // AuditPage is the view of /admin/applications/{id}.
 type AuditPage struct {
-	Title, Version string
+	// The page's, not the application's: not in its JSON.
+	Title, Version string          `json:"-"`
 	App            AuditApp        `json:"application"`
 	Attempts       []AuditAttempt  `json:"attempts"`
 	Postbacks      []AuditPostback `json:"postbacks"`
