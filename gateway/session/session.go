@@ -235,7 +235,8 @@ func (s *Sessions) sum(msg string) []byte {
 	return sum
 }
 
-// RandomID is 128 random bits, hex: application ids and session ids.
+// RandomID is 128 random bits, hex: session ids and form submission ids
+// (application ids are store.NewID: the time, then 128 random bits).
 func RandomID() string {
 	b := make([]byte, 16)
 	rand.Read(b)

@@ -378,6 +378,13 @@ func (w *Worker) Run(ctx context.Context) {
 			return
 		case <-w.wake:
 		case <-ticker.C:
+			// Something may have come due that no one counted: a retry
+			// this worker gave back, a lease that ran out, another
+			// replica's application. Counted, it goes before new
+			// arrivals, which would otherwise take every freed slot in
+			// hand while it waits; a claim that finds nothing due marks
+			// the backlog drained again.
+			w.backlog.stored()
 		}
 	}
 }

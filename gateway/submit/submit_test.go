@@ -1080,6 +1080,66 @@ func TestApplicationsStoredDueGoFirst(t *testing.T) {
 	}
 }
 
+// An application due that the worker did not store itself (another
+// replica's, a lease that ran out, a retry come due) is claimed within
+// about a poll, even while consumers who apply again as soon as they are
+// answered keep every slot busy (here within 1 s, the poll; 5 s allowed
+// for a loaded machine). Taken in hand, each of their new
+// applications had the slot its predecessor freed, and an application
+// stored straight into the store waited 15-30 s and more.
+func TestUncountedDueApplicationsAreNotStarved(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	b := &fakeBuyer{name: "a", d: accept("https://a.example/r")}
+	w := New(s, map[string]Buyer{"a": b}, map[string][]string{"es": {"a"}},
+		Config{Owner: "one", Lease: time.Minute, Workers: 2, Poll: time.Second}, quiet, Events{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitRunning(t, w)
+	bg := context.Background()
+	var wg sync.WaitGroup
+	var n atomic.Int32
+	stop := make(chan struct{})
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("client-%05d", n.Add(1))
+				if _, _, err := w.Create(bg, newApp(id)); err != nil {
+					t.Error(err)
+					return
+				}
+				w.Wait(bg, id, 10*time.Second)
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+	time.Sleep(50 * time.Millisecond)
+	if _, _, err := s.Create(bg, newApp("other-replica")); err != nil { // stored due, by no one here
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		app, err := s.Get(bg, "other-replica")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if app.Status != providers.StatusPending {
+			t.Logf("decided after %v, with %d applications arriving meanwhile", time.Since(start).Round(time.Millisecond), n.Load())
+			return
+		}
+		if time.Since(start) > 5*time.Second { // a poll is 1 s
+			t.Fatalf("still pending after %v, behind %d later applications", time.Since(start).Round(time.Millisecond), n.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // A handoff whose request never comes for it (the request died) is
 // forgotten after forgetAfter, and a request that comes later still
 // learns the decision, from the store. One whose round ended before its
