@@ -378,15 +378,43 @@ func (w *Worker) Run(ctx context.Context) {
 			return
 		case <-w.wake:
 		case <-ticker.C:
-			// Something may have come due that no one counted: a retry
-			// this worker gave back, a lease that ran out, another
-			// replica's application. Counted, it goes before new
-			// arrivals, which would otherwise take every freed slot in
-			// hand while it waits; a claim that finds nothing due marks
-			// the backlog drained again.
-			w.backlog.stored()
+			if w.slots-len(w.sem) == 0 {
+				w.claimWithNextSlot(ctx, work)
+			}
 		}
 	}
+}
+
+// claimWithNextSlot waits for the next slot freed and claims one
+// application with it. At a poll with every slot busy, something may have
+// come due that no one counted (a retry given back, a lease that ran out,
+// another replica's application), and new arrivals would take each freed
+// slot in hand before Run saw it free: stored straight into the store
+// beside two consumers applying again as soon as answered, one waited
+// over 30 s. A send blocked on the full semaphore is given the next slot
+// freed before any later Create's non-blocking one, so it waits one
+// round at most. Counting it in the backlog instead sent every arrival to
+// the store while a claim was under way, and under load that never
+// stopped: 20 % fewer applications a second.
+func (w *Worker) claimWithNextSlot(ctx, work context.Context) {
+	select {
+	case w.sem <- struct{}{}:
+		w.inflight.Add(1)
+	case <-ctx.Done():
+		return
+	}
+	ids, err := w.store.Claim(ctx, w.owner, w.lease, 1)
+	if err != nil && ctx.Err() == nil {
+		w.log.Error("claiming applications", "err", err)
+	}
+	if len(ids) == 0 {
+		w.unreserve()
+		return
+	}
+	go func() {
+		w.process(work, ids[0])
+		w.roundDone(ids[0], nil)
+	}()
 }
 
 // backoff is the pause before the n-th retry round: exponential from
