@@ -960,8 +960,13 @@ func TestWALRestartsUnderSteadyLoad(t *testing.T) {
 	if s.writer.checkpoints.Load() == 0 {
 		t.Error("no checkpoint ran")
 	}
-	if s.writer.restarts.Load() == 0 || fi.Size() > 8<<20 {
-		t.Errorf("WAL of %d bytes after 8,000 applications, %d restarts; want under 8 MiB", fi.Size(), s.writer.restarts.Load())
+	// A WAL still under the restart length needed no restart: on a quiet
+	// run the passive checkpoints caught up between the readers and
+	// SQLite began it again itself (CI once saw 0 restarts and 997,072
+	// bytes). Past the length, the writer must have restarted it.
+	restartLen := int64(s.writer.restartAt) * 4096
+	if fi.Size() > 8<<20 || (s.writer.restarts.Load() == 0 && fi.Size() > restartLen+restartLen/8) {
+		t.Errorf("WAL of %d bytes after 8,000 applications, %d restarts; want under 8 MiB, and restarted once past %d bytes", fi.Size(), s.writer.restarts.Load(), restartLen)
 	}
 }
 
