@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -118,21 +119,35 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 	// A new token is a new offer: its form, not the page of the
 	// application sent before.
 	sess.LastApp, sess.LastSubmission = "", ""
-	for _, p := range clickParams {
-		q.Del(p)
-	}
 	// A new id (and CSRF secret) once the session holds a lead: a cookie
 	// planted before the exchange opens nothing of what follows.
 	sessions.Save(c.Writer, sessions.Rotate(sess))
-	q.Del("action_token")
 	target := "/"
-	if len(q) > 0 {
-		target += "?" + q.Encode()
+	if clean := cleanQuery(q, clickParams); len(clean) > 0 {
+		target += "?" + clean.Encode()
 	}
 	// This answer's request URL holds the token: no Referer may carry it.
 	c.Header("Referrer-Policy", "no-referrer")
 	noStore(c)
 	seeOther(c, target)
+}
+
+// cleanKeys are the parameters the form page reads; the clean URL keeps
+// only these. A lender's own link can carry anything (an email or a phone
+// for its own tracking), and nothing else may stay in the address bar,
+// the history or a Referer.
+var cleanKeys = append([]string{"flow", "variant"}, utmKeys...)
+
+// cleanQuery is q with only cleanKeys, less the click ids (a source may
+// put its click id in a utm_* value).
+func cleanQuery(q url.Values, clickParams []string) url.Values {
+	clean := url.Values{}
+	for _, k := range cleanKeys {
+		if v, ok := q[k]; ok && !slices.Contains(clickParams, k) {
+			clean[k] = v
+		}
+	}
+	return clean
 }
 
 // seeOther answers 303 to target, a path of this server already escaped

@@ -462,3 +462,22 @@ func TestMalformedBodyIsTheClientsProblem(t *testing.T) {
 		t.Error("a malformed body was stored")
 	}
 }
+
+// A lender's own link may carry anything (an email, a phone number for
+// its own tracking): the clean URL keeps only what the page reads, the
+// utm_* values, the flow and the variant, so nothing else stays in the
+// address bar, the history or a Referer.
+func TestCleanURLKeepsOnlyWhatThePageReads(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{lead: sampleLead()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	a := newBrowser(t, srv).get("/?utm_source=news&utm_campaign=nov&flow=es&variant=b&email=ana%40example.com&phone=%2B34600111222&action_token=esdemo0000000001")
+	loc, err := url.Parse(a.Header.Get("Location"))
+	if a.Code != http.StatusSeeOther || err != nil {
+		t.Fatalf("got %d to %q, want 303", a.Code, a.Header.Get("Location"))
+	}
+	want := url.Values{"utm_source": {"news"}, "utm_campaign": {"nov"}, "flow": {"es"}, "variant": {"b"}}
+	if loc.Path != "/" || loc.Query().Encode() != want.Encode() {
+		t.Errorf("clean URL %q, want / with only %s", loc, want.Encode())
+	}
+}
