@@ -165,3 +165,38 @@ func countingServer(t *testing.T, leads LeadSource) (*httptest.Server, *store.St
 	t.Cleanup(srv.Close)
 	return srv, st, visits
 }
+
+// A client that keeps sending the cookie of the token's 303 (a tab
+// opened twice from one link, an extension that blocks cookie updates,
+// curl with a saved cookie) is one session: one visit, and the pages it
+// is sent again need no new cookie.
+func TestReplayedCookieCountsOneVisit(t *testing.T) {
+	srv, st, visits := countingServer(t, fakeLeads{lead: sampleLead()})
+	w := newBrowser(t, srv).get("/?utm_source=replay&action_token=esdemo0000000001")
+	cookie, _, _ := strings.Cut(w.Header.Get("Set-Cookie"), ";")
+	for i := range 5 {
+		page := apiGet(srv.Config.Handler, w.Header.Get("Location"), map[string]string{"Cookie": cookie})
+		if page.Code != 200 {
+			t.Fatalf("page %d: %d", i, page.Code)
+		}
+		if i > 0 && page.Header().Get("Set-Cookie") != "" {
+			t.Errorf("page %d with the same cookie sealed a new one", i)
+		}
+	}
+	if err := visits.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.Funnel(context.Background(), time.Now().Add(-24*time.Hour), time.Now().Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, r := range rows {
+		if r.Source == "replay" {
+			n += r.Visits
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d visits counted for one session, want 1", n)
+	}
+}

@@ -81,6 +81,7 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			// Sealing a cookie is the costliest part of a reload: only
 			// when the session changed.
 			sessions.Save(c.Writer, sess)
+			sessions.Keep(c.Request, sess)
 		}
 		if sentApp != "" {
 			forms.sent(c, flow, sentApp)
@@ -172,6 +173,7 @@ func handleVisit(sessions *session.Sessions, flows *Flows, funnel VisitCounter) 
 			funnel.Visit(flow.Name, sess.Attribution, sess.Token != "")
 			sess.Counted = true
 			sessions.Save(c.Writer, sess)
+			sessions.Keep(c.Request, sess)
 		}
 		c.Data(http.StatusOK, "image/gif", pixel)
 	}

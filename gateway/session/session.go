@@ -123,9 +123,14 @@ func (s *Sessions) Load(r *http.Request) (Session, bool) {
 	return Session{ID: RandomID(), Issued: s.now().Unix()}, false
 }
 
-func (s *Sessions) open(v string) (Session, bool) {
+// openedKey is a sealed value's key in opened.
+func openedKey(v string) string {
 	sum := sha256.Sum256([]byte(v))
-	key := string(sum[:16])
+	return string(sum[:16])
+}
+
+func (s *Sessions) open(v string) (Session, bool) {
+	key := openedKey(v)
 	if sess, ok := s.opened.Get(key); ok {
 		return *sess, !s.expired(*sess)
 	}
@@ -145,6 +150,24 @@ func (s *Sessions) open(v string) (Session, bool) {
 	kept := sess
 	s.opened.Set(key, &kept)
 	return sess, true
+}
+
+// Keep makes the cookie r brought open as sess, which it changed, for as
+// long as that cookie stays opened: a client that sends it again (a second
+// tab of one link, an extension that blocks cookie updates, curl with a
+// saved cookie) sees the change, so its visit is not counted twice and
+// its page needs no new cookie. Only the same id is kept: a rotated
+// session must never open from the old cookie.
+func (s *Sessions) Keep(r *http.Request, sess Session) {
+	c, err := r.Cookie(s.Name())
+	if err != nil {
+		return
+	}
+	key := openedKey(c.Value)
+	if old, ok := s.opened.Get(key); ok && old.ID == sess.ID {
+		sess.Legacy = false
+		s.opened.Set(key, &sess)
+	}
 }
 
 func (s *Sessions) expired(sess Session) bool {

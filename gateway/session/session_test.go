@@ -38,6 +38,28 @@ func TestSessionCookieOpensOnlyWhileValid(t *testing.T) {
 	}
 }
 
+// A cookie sent again opens as its session last changed (Keep), never as
+// a session of another id: the old cookie of a rotated session still opens
+// the old id only.
+func TestKeptCookieOpensTheChangeOfItsOwnSessionOnly(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	s := New("test-secret", false, func() time.Time { return now })
+	w := httptest.NewRecorder()
+	s.Save(w, Session{ID: "s1", Issued: now.Unix()})
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(w.Result().Cookies()[0])
+	sess, _ := s.Load(r)
+	sess.Counted = true
+	s.Keep(r, sess)
+	if got, _ := s.Load(r); !got.Counted || got.ID != "s1" {
+		t.Errorf("the cookie sent again opened %+v, want s1 counted", got)
+	}
+	s.Keep(r, s.Rotate(sess))
+	if got, _ := s.Load(r); got.ID != "s1" {
+		t.Errorf("the old cookie of a rotated session opened id %q, want s1", got.ID)
+	}
+}
+
 // The cookie header written by hand is what http.SetCookie writes for the
 // same cookie, secure or not: HttpOnly, SameSite=Lax, a day's Max-Age,
 // named __Host-leadgate behind https (Secure, Path=/, no Domain: what a
