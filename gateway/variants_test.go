@@ -312,3 +312,29 @@ func TestDraftsFeedTheStepFunnel(t *testing.T) {
 		t.Errorf("step funnel: got %v, want %v", got, want)
 	}
 }
+
+// A variant's form derives what the consumer left empty as the flow's own
+// form does: without JavaScript, "Calle Mayor 5" with no house number is
+// a complete address in every variant, the baseline a included.
+func TestVariantsDeriveWhatTheConsumerLeftEmpty(t *testing.T) {
+	srv, _, _ := variantServer(t)
+	seen := map[string]bool{}
+	for i := 0; len(seen) < 2 && i < 20; i++ {
+		b := newBrowser(t, srv)
+		page := b.get("/").Body
+		variant := shownVariant(t, page)
+		seen[variant] = true
+		post := with(validES(), hidden(page))
+		post.Set("address_line1", "Calle Mayor 5")
+		post.Del("house_number")
+		if variant == "b" {
+			post.Del("second_last_name")
+		}
+		if w := b.do("POST", "/apply", post); w.Code != 303 {
+			t.Errorf("variant %s: apply with the number in the street line answered %d, want 303", variant, w.Code)
+		}
+	}
+	if len(seen) < 2 {
+		t.Fatalf("20 sessions saw only %v", seen)
+	}
+}

@@ -73,3 +73,16 @@ func TestUSValidDerivedAtSubmit(t *testing.T) {
 		t.Errorf("not derived: state %q licence %q home %q employer %q last pay %v", app.State, app.DriversLicenseState, app.HomePhone, app.EmployerPhone, app.LastPayDate)
 	}
 }
+
+// An experiment variant's form (Without) derives as its flow's form does.
+func TestVariantFormsKeepTheirDerivations(t *testing.T) {
+	for _, f := range []*Form{ES, US} {
+		v, err := f.Without(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(v.Derivations()), len(f.Derivations()); got != want || want == 0 {
+			t.Errorf("%s: the variant's form has %d derivations, the form %d", f.Name, got, want)
+		}
+	}
+}

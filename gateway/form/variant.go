@@ -10,8 +10,9 @@ import (
 // not a required one, not a consent (its absence would read as "not
 // given"), and not one another field's requirement depends on.
 //
-// The copy is always a new *Form, even with nothing skipped, so that what
-// is cached per form (a rendered page) is cached per variant.
+// The copy derives what the consumer left empty as f does. It is always a
+// new *Form, even with nothing skipped, so that what is cached per form (a
+// rendered page) is cached per variant.
 func (f *Form) Without(skip []string) (*Form, error) {
 	for _, name := range skip {
 		fd := f.Field(name)
@@ -35,5 +36,8 @@ func (f *Form) Without(skip []string) (*Form, error) {
 			sections = append(sections, kept)
 		}
 	}
-	return newForm(f.Name, f.Country, f.TimeZone, sections...), nil
+	// The derivations too: without them a field the page shows as
+	// derived (not required) would be required at submit, and a consumer
+	// without JavaScript could not send the form.
+	return newForm(f.Name, f.Country, f.TimeZone, sections...).withDerivations(f.derivations...), nil
 }
