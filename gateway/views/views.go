@@ -149,7 +149,8 @@ func (v *Views) CheckForm(f *form.Form, lang string) error {
 	for _, fd := range f.Fields() {
 		need("field." + fd.Name)
 		switch {
-		case fd.Kind == form.YesNo:
+		case fd.Kind == form.YesNo, fd.Kind == form.Check:
+			// A box's answer reads yes or no on the review step.
 			need("option.yes")
 			need("option.no")
 		case fd.Kind == form.Choice && fd.List == "":
