@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -656,5 +657,59 @@ func TestBrowserStepsWithoutJavaScript(t *testing.T) {
 			send(t, ctx)
 			waitLocation(t, ctx, tt.welcome, 30*time.Second)
 		})
+	}
+}
+
+// A one-page variant checks the form as the steps do, in the form's own
+// words, not with the browser's bubble in the browser's language: Send
+// with mistakes shows each beside its field and in a summary that takes
+// the focus, and sends nothing; a mistake corrected loses its message.
+func TestBrowserOnePageChecksInTheFormsWords(t *testing.T) {
+	t.Parallel()
+	cfg := strings.Replace(fmt.Sprintf(baseConfig, filepath.Join(t.TempDir(), "l.db")), `    match: { utm_campaign: ["es-*"] }`,
+		`    match: { utm_campaign: ["es-*"] }
+    variants: [{name: a, weight: 0}, {name: b, weight: 100, layout: one_page}]`, 1)
+	g := start(t, cfg)
+	ctx := chromium(t)
+	openPage(t, ctx, g.URL+flowLinks[1].link)
+	before := location(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form.apply button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#f-consent_terms-error`))); err != nil {
+		t.Fatalf("Send with the terms not accepted: no error beside them: %v", err)
+	}
+	type state struct {
+		Stepped, Focused bool
+		Beside, Want     string
+		Lines            []string
+	}
+	read := func() state {
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[state](`(() => {
+		  const c = document.querySelector('form.apply [name="consent_terms"]'), a = document.querySelector('form.apply .step-alert');
+		  return {stepped: document.querySelector('form.apply').classList.contains('stepped'),
+		    focused: !!a && document.activeElement === a,
+		    beside: (document.getElementById('f-consent_terms-error') || {}).textContent || '',
+		    want: c.getAttribute('data-m-missing'),
+		    lines: a ? [...a.querySelectorAll('li a')].map(x => x.getAttribute('href')) : []}; })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	got := read()
+	if got.Stepped || !got.Focused || got.Beside == "" || got.Beside != got.Want || !slices.Contains(got.Lines, "#f-consent_terms") {
+		t.Errorf("after Send: %+v, want a one-page form, the catalog's message beside the terms, and a focused summary naming them", got)
+	}
+	if loc := location(t, ctx); loc != before {
+		t.Errorf("the form was sent: now at %s", loc)
+	}
+	shot(t, ctx, "one-page-errors")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form.apply [name="consent_terms"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got.Beside != "" || slices.Contains(got.Lines, "#f-consent_terms") {
+		t.Errorf("after ticking the terms: %+v, want their message and summary line gone", got)
+	}
+	if n := calls(t, g, "casheddy:lead/send"); n != 0 {
+		t.Errorf("a buyer was posted %d times", n)
 	}
 }

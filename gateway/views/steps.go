@@ -60,9 +60,9 @@ func (v *Views) arrange(p *FormPage, f *form.Form, lang string, l Layout) {
 		}
 		p.Steps = append(p.Steps, sv)
 	}
-	if !l.OnePage {
-		p.Page.LayoutScript = "/static/steps.js"
-	}
+	// One page too: its fields are checked in the form's words, not in
+	// the browser's bubble and language.
+	p.Page.LayoutScript = "/static/steps.js"
 	p.Texts = StepTexts{
 		Progress: c.T("steps.progress"), Sending: c.T("steps.sending"), Born: c.T("steps.born"),
 		Change: c.T("steps.change"), ChangeStep: c.T("steps.change_step"), Alert: c.T("form.alert"),

@@ -8,13 +8,16 @@
  * a prefilled identity shows as a card; derived fields show as one line
  * and empty optional ones behind a button, so that a step fits 1.5 phone
  * screens; the last step lists what will be sent. Each change of step
- * dispatches "leadgate:step" on the form. */
+ * dispatches "leadgate:step" on the form. A one-page form (an experiment's
+ * layout) is checked as a whole on Send, with the same words and summary,
+ * and has none of the steps' own parts. */
 (function () {
   "use strict";
-  var form = document.querySelector("form.apply.stepped");
+  var form = document.querySelector("form.apply");
   if (!form || !window.history || !history.replaceState || !form.closest) return;
-  var steps = Array.prototype.slice.call(form.querySelectorAll(".step"));
-  if (steps.length < 2) return;
+  var onePage = !form.classList.contains("stepped");
+  var steps = onePage ? [form] : Array.prototype.slice.call(form.querySelectorAll(".step"));
+  if (!onePage && steps.length < 2) return;
   var send = form.querySelector("button.send");
   var progress = form.querySelector(".progress");
   var current = -1;
@@ -123,7 +126,8 @@
     });
     box.appendChild(ul);
     var title = step.querySelector(".step-title");
-    title.parentNode.insertBefore(box, title.nextSibling);
+    if (title) title.parentNode.insertBefore(box, title.nextSibling);
+    else step.insertBefore(box, step.querySelector(".step")); // one page: above its fields
     // The fields of a collapsed confirm card are shown when one is wrong.
     if (step.querySelector(".confirm-hidden.has-error")) expandCard();
     return false;
@@ -152,7 +156,7 @@
     if (i !== current) history.pushState({ step: keyOf(i) }, "", location.href);
     show(i, focus);
   }
-  window.addEventListener("popstate", function (e) {
+  if (!onePage) window.addEventListener("popstate", function (e) {
     var i = e.state && e.state.step ? indexOf(e.state.step) : 0;
     show(i < 0 ? 0 : i, true);
   });
@@ -376,7 +380,7 @@
     for (var i = 0; i < steps.length; i++) {
       if (!check(steps[i])) {
         e.preventDefault();
-        go(i, false);
+        if (!onePage) go(i, false);
         steps[i].querySelector(".step-alert").focus();
         return;
       }
@@ -400,6 +404,7 @@
   // Every check is this script's own, in the catalog's words; the browser's
   // bubble cannot point at a field on a hidden step.
   form.noValidate = true;
+  if (onePage) return;
   form.classList.add("js-steps");
   progress.hidden = false;
   Array.prototype.forEach.call(form.querySelectorAll(".step-nav"), function (n) { n.hidden = false; });
