@@ -81,7 +81,8 @@ func TestFormPageInSteps(t *testing.T) {
 }
 
 // A one-page layout (a variant's) shows the whole form without the step
-// UI or its script; a headline key replaces the form's title.
+// UI, with steps.js for its checks; a headline key replaces the form's
+// title.
 func TestOnePageLayout(t *testing.T) {
 	vs, err := views.New(templates.FS, views.Options{})
 	if err != nil {
@@ -93,13 +94,16 @@ func TestOnePageLayout(t *testing.T) {
 		t.Fatal("no skeleton")
 	}
 	page := b.String()
-	for _, unwanted := range []string{"steps.js", `class="progress"`, `class="step-title"`, `data-next`, "stepped"} {
+	for _, unwanted := range []string{`class="progress"`, `class="step-title"`, `data-next`, "stepped"} {
 		if strings.Contains(page, unwanted) {
 			t.Errorf("one-page form has %s", unwanted)
 		}
 	}
 	if !strings.Contains(page, "<h1>Revisar y enviar</h1>") || !strings.Contains(page, `name="iban"`) {
 		t.Error("one-page form lacks its headline or a field")
+	}
+	if !strings.Contains(page, "/static/steps.js") || !strings.Contains(page, `data-t-alert="`) {
+		t.Error("one-page form lacks steps.js or its words: Send would show the browser's bubble")
 	}
 }
 
