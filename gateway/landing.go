@@ -32,6 +32,9 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			// of the old id, keeping what the cookie says of the visit.
 			sess = sessions.Rotate(sess)
 			sess.Draft = false
+			// Its applications belong to the old id: "sent" would link
+			// to a page this session cannot open.
+			sess.LastApp, sess.LastSubmission = "", ""
 		}
 		if sess.Attribution.LandedAt.IsZero() {
 			sess.Attribution = firstTouch(q, c.Request.Referer(), now(), clickParams)
@@ -41,7 +44,7 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			// first came from another source keeps that one, and this
 			// URL's ids must leave the address bar all the same.
 			drop := clickParams(sess.Attribution.Source)
-			if src := q.Get("utm_source"); src != sess.Attribution.Source {
+			if src := cleanUTM(q.Get("utm_source")); src != sess.Attribution.Source {
 				drop = append(drop, clickParams(src)...)
 			}
 			exchange(c, sessions, flows, leads, funnel, sess, q, drop)

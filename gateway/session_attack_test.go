@@ -481,3 +481,76 @@ func TestCleanURLKeepsOnlyWhatThePageReads(t *testing.T) {
 		t.Errorf("clean URL %q, want / with only %s", loc, want.Encode())
 	}
 }
+
+// A planted plain-named cookie is never written back under the __Host-
+// name with its id: not by the beacon (no CSRF token needed), not by a
+// draft (a same-site form from a sibling subdomain posts with the
+// planter's own token). Otherwise one request turns it into a cookie the
+// landing page keeps, and the planter reads what the consumer types.
+func TestPlantedCookieIsNotLaunderedIntoTheHostCookie(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", func(d *Deps) {
+		d.Drafts = d.Store.(*store.Store)
+		d.Config.Server.PublicURL = "https://apply.lender.example"
+		d.Funnel = nopFunnel{} // the beacon saves only when it counts
+	})
+	srv := httptest.NewTLSServer(h)
+	defer srv.Close()
+	for _, way := range []string{"beacon", "draft"} {
+		attacker := newBrowser(t, srv)
+		csrf := hidden(attacker.get("/?utm_source=partner").Body).Get("csrf_token")
+		planted := attacker.cookie() // not counted by a beacon, no draft yet
+		attacker.do("POST", "/draft", draftOf(csrf, "loan_purpose", "other"))
+
+		victim := newBrowser(t, srv)
+		victim.plantAs(session.CookieName, planted)
+		var a answer
+		if way == "beacon" {
+			a = victim.get("/v.gif")
+		} else {
+			a = victim.do("POST", "/draft", draftOf(csrf, "loan_purpose", "other"))
+		}
+		for _, c := range a.Header.Values("Set-Cookie") {
+			if strings.HasPrefix(c, session.SecureCookieName+"=") {
+				t.Errorf("%s: the planted session was written under the __Host- name", way)
+			}
+		}
+		page := victim.get("/?utm_source=partner")
+		victim.do("POST", "/draft", draftOf(hidden(page.Body).Get("csrf_token"), "first_name", "Lucía", "iban", "ES5020803294338752239563"))
+		if body := attacker.get("/?utm_source=partner").Body; strings.Contains(body, "ES5020803294338752239563") {
+			t.Errorf("%s: the planter reads the victim's IBAN", way)
+		}
+	}
+}
+
+// nopFunnel counts nothing.
+type nopFunnel struct{}
+
+func (nopFunnel) Visit(string, providers.Attribution, bool) {}
+func (nopFunnel) Spend(string, providers.Attribution, int)  {}
+
+// The landing page gives a plain-named session a new id, which owns none
+// of the old id's applications: it must not offer the old id's "sent"
+// page, whose link would answer 404 (and a planted cookie would replace
+// the consumer's form with someone else's sent page).
+func TestLegacySessionRotatedOffersNoSentPageItCannotOpen(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", func(d *Deps) {
+		d.Config.Server.PublicURL = "https://apply.lender.example"
+	})
+	srv := httptest.NewTLSServer(h)
+	defer srv.Close()
+	before := newBrowser(t, srv)
+	sent := before.do("POST", "/apply", with(validES(), hidden(before.get("/").Body)))
+	status := sent.Header.Get("Location")
+	if sent.Code != http.StatusSeeOther || !strings.HasPrefix(status, "/status/") {
+		t.Fatalf("apply: %d %q", sent.Code, status)
+	}
+	old := newBrowser(t, srv)
+	old.plantAs(session.CookieName, before.cookie())
+	back := old.get("/")
+	if strings.Contains(back.Body, `href="`+status+`"`) && old.get(status).Code == http.StatusNotFound {
+		t.Errorf("the page offers %s, which answers 404 to its session", status)
+	}
+	if !strings.Contains(back.Body, `name="first_name"`) {
+		t.Errorf("the rotated session got no form: %.300s", back.Body)
+	}
+}

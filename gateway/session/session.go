@@ -46,9 +46,15 @@ type Session struct {
 	LastSubmission string `json:"ls,omitempty"`
 	LastApp        string `json:"la,omitempty"`
 	// Legacy: behind https, the session came in a cookie named CookieName,
-	// not SecureCookieName. It is never sealed: Save writes the new name
-	// and expires the old one.
+	// not SecureCookieName, which a sibling subdomain or a plain-http
+	// answer may have planted. Save keeps that name: only a new id
+	// (Rotate, RotateFor) is written under SecureCookieName, or one
+	// request (a beacon, a draft) would turn a planted id into a cookie
+	// the landing page keeps. Neither field is sealed.
 	Legacy bool `json:"-"`
+	// expireLegacy: the session left a Legacy id behind; Save expires the
+	// plain-named cookie.
+	expireLegacy bool
 }
 
 const (
@@ -186,12 +192,15 @@ func (s *Sessions) Save(w http.ResponseWriter, sess Session) {
 	// change and a value that is base64url already: a tenth of a token
 	// landing. Written once, into a buffer of its final size.
 	attrs, name := s.attrs(), s.Name()
+	if sess.Legacy {
+		name = CookieName
+	}
 	c := make([]byte, 0, len(name)+1+base64.RawURLEncoding.EncodedLen(len(sealed))+len(attrs))
 	c = append(append(c, name...), '=')
 	c = append(base64.RawURLEncoding.AppendEncode(c, sealed), attrs...)
 	h := w.Header()
 	h["Set-Cookie"] = append(h["Set-Cookie"], string(c))
-	if sess.Legacy {
+	if sess.expireLegacy {
 		h["Set-Cookie"] = append(h["Set-Cookie"], expireLegacy)
 	}
 }
@@ -218,6 +227,14 @@ var (
 // consumer does after it.
 func (s *Sessions) Rotate(sess Session) Session {
 	sess.ID = RandomID()
+	return fresh(sess)
+}
+
+// fresh is sess, under a new id no planter knows: no longer Legacy.
+func fresh(sess Session) Session {
+	if sess.Legacy {
+		sess.Legacy, sess.expireLegacy = false, true
+	}
 	return sess
 }
 
@@ -227,7 +244,7 @@ func (s *Sessions) Rotate(sess Session) Session {
 // application; and only the server can derive it.
 func (s *Sessions) RotateFor(sess Session, appID string) Session {
 	sess.ID = hex.EncodeToString(s.sum("rotate|" + sess.ID + "|" + appID))[:32]
-	return sess
+	return fresh(sess)
 }
 
 // Owner is what an application stores of the session that created it: a

@@ -88,9 +88,10 @@ func TestCookieAsNetHTTPWritesIt(t *testing.T) {
 }
 
 // Behind https a session under the plain name (a form rendered before
-// the __Host- name) still opens, marked Legacy; saving it writes the
-// __Host- cookie and expires the plain one. On plain http there is only
-// the plain name.
+// the __Host- name) still opens, marked Legacy. Saved under its id it
+// keeps the plain name (a planted id never becomes a __Host- cookie);
+// under a new id it writes the __Host- cookie and expires the plain one.
+// On plain http there is only the plain name.
 func TestLegacyCookieOpensAndIsReplaced(t *testing.T) {
 	s := New("test-secret", true, time.Now)
 	w := httptest.NewRecorder()
@@ -102,14 +103,22 @@ func TestLegacyCookieOpensAndIsReplaced(t *testing.T) {
 	if !ok || sess.ID != "s1" || !sess.Legacy {
 		t.Fatalf("the plain-named cookie: got %+v, %v; want s1, Legacy", sess, ok)
 	}
-	w = httptest.NewRecorder()
-	s.Save(w, sess)
-	got := map[string]int{}
-	for _, c := range w.Result().Cookies() {
-		got[c.Name] = c.MaxAge
+	saved := func(sess Session) map[string]int {
+		w := httptest.NewRecorder()
+		s.Save(w, sess)
+		got := map[string]int{}
+		for _, c := range w.Result().Cookies() {
+			got[c.Name] = c.MaxAge
+		}
+		return got
 	}
-	if got[SecureCookieName] <= 0 || got[CookieName] >= 0 || len(got) != 2 {
-		t.Errorf("saving a Legacy session: cookies %v; want %s kept and %s expired", got, SecureCookieName, CookieName)
+	if got := saved(sess); got[CookieName] <= 0 || len(got) != 1 {
+		t.Errorf("saving a Legacy session under its id: cookies %v; want only %s, kept", got, CookieName)
+	}
+	for name, moved := range map[string]Session{"Rotate": s.Rotate(sess), "RotateFor": s.RotateFor(sess, "app1")} {
+		if got := saved(moved); got[SecureCookieName] <= 0 || got[CookieName] >= 0 || len(got) != 2 {
+			t.Errorf("saving a Legacy session after %s: cookies %v; want %s kept and %s expired", name, got, SecureCookieName, CookieName)
+		}
 	}
 	r.AddCookie(&http.Cookie{Name: SecureCookieName, Value: value})
 	if sess, ok := s.Load(r); !ok || sess.Legacy {
