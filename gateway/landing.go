@@ -110,6 +110,9 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 	token := q.Get("action_token")
 	var lead *providers.Lead
 	var spend cashcat.Spend
+	// A new token replaces the session's lead, found or not: on a shared
+	// phone, the next consumer's link must never show the last one's data.
+	sess.Token = ""
 	if cashcat.ValidToken(token) {
 		ctx := cashcat.WithSpend(c.Request.Context(), &spend)
 		if lead = leads.forPage(ctx, reqID(c), token, clientIP(c.ClientIP())); lead != nil {

@@ -554,3 +554,36 @@ func TestLegacySessionRotatedOffersNoSentPageItCannotOpen(t *testing.T) {
 		t.Errorf("the rotated session got no form: %.300s", back.Body)
 	}
 }
+
+// tokenLeads knows the leads of its tokens; any other is not found.
+type tokenLeads map[string]*providers.Lead
+
+func (l tokenLeads) Lead(_ context.Context, token string) (*providers.Lead, error) {
+	if lead, ok := l[token]; ok {
+		return lead, nil
+	}
+	return nil, providers.ErrNotFound
+}
+
+// A second token in the same browser (a shared phone: the next consumer)
+// whose lead cannot be had (Cashcat does not know it, is down, or the
+// budget is spent), or a malformed one, shows an empty form: never the
+// first token's consumer's name and email.
+func TestFailedExchangeDropsThePreviousLead(t *testing.T) {
+	h, _ := newTestServer(t, tokenLeads{"esdemo0000000001": sampleLead()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	land := func(token string) string {
+		a := b.get("/?utm_source=cashcat.ph&action_token=" + token)
+		return b.get(a.Header.Get("Location")).Body
+	}
+	if page := land("esdemo0000000001"); !strings.Contains(page, "lucia@example.es") {
+		t.Fatal("the first token's form is not prefilled")
+	}
+	for _, token := range []string{"notfound00000404", "not-a-token"} {
+		if page := land(token); strings.Contains(page, "lucia@example.es") || strings.Contains(page, "Lucía") {
+			t.Errorf("token %s: the form shows the previous token's consumer", token)
+		}
+	}
+}
