@@ -95,16 +95,35 @@ func NewBudget(next Source, cfg BudgetConfig, log *slog.Logger) *Budget {
 }
 
 // Lead implements Source.
+//
+// The unknown-token budget is taken before the call and given back when
+// Cashcat knows the token (or the call is not made or fails): counted
+// after the 404 instead, every guess sent at once passed a count still at
+// 0. The cost is that more first lookups in flight at once from one
+// address than its budget has left wait for none: the extra ones are
+// refused, which needs about as many new consumers a second from one
+// address as its hourly budget.
 func (b *Budget) Lead(ctx context.Context, token string) (*providers.Lead, error) {
 	ip := payerOf(ctx)
+	held := false
+	giveBack := func() {
+		if held {
+			b.cfg.Unknown.Increment(context.WithoutCancel(ctx), ip, -1)
+		}
+	}
 	if ip != "" {
 		if b.cfg.Unknown != nil {
-			if lc, err := b.cfg.Unknown.Peek(ctx, ip); err == nil && lc.Remaining <= 0 {
-				return nil, b.refuse("unknown")
+			if lc, err := b.cfg.Unknown.Get(ctx, ip); err == nil {
+				held = true
+				if lc.Reached {
+					giveBack()
+					return nil, b.refuse("unknown")
+				}
 			}
 		}
 		if b.cfg.PerIP != nil {
 			if lc, err := b.cfg.PerIP.Get(ctx, ip); err == nil && lc.Reached {
+				giveBack()
 				return nil, b.refuse("ip")
 			}
 		}
@@ -113,6 +132,7 @@ func (b *Budget) Lead(ctx context.Context, token string) (*providers.Lead, error
 		day := b.now().UTC().Format("2006-01-02")
 		lc, err := b.cfg.Daily.Get(ctx, day)
 		if err == nil && lc.Reached {
+			giveBack()
 			return nil, b.refuse("daily")
 		}
 		if err == nil {
@@ -120,8 +140,8 @@ func (b *Budget) Lead(ctx context.Context, token string) (*providers.Lead, error
 		}
 	}
 	lead, err := b.next.Lead(ctx, token)
-	if ip != "" && b.cfg.Unknown != nil && errors.Is(err, providers.ErrNotFound) {
-		b.cfg.Unknown.Increment(context.WithoutCancel(ctx), ip, 1)
+	if !errors.Is(err, providers.ErrNotFound) {
+		giveBack()
 	}
 	return lead, err
 }

@@ -90,6 +90,39 @@ func TestBudgetBoundsWhatOneAddressSpends(t *testing.T) {
 	}
 }
 
+// slowUnknown knows no token and answers after a while, counting calls:
+// requests sent at once are all in flight before the first answer.
+type slowUnknown struct{ knownOnly }
+
+func (s *slowUnknown) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+	time.Sleep(30 * time.Millisecond)
+	return s.knownOnly.Lead(ctx, token)
+}
+
+// Guesses sent at once from one address spend no more than its budget:
+// each takes its place in the budget before the call, not after the 404
+// (checked after, 60 at once all passed while the count was 0). A token
+// Cashcat knows gives its place back.
+func TestUnknownBudgetHoldsAgainstConcurrentGuesses(t *testing.T) {
+	up := &slowUnknown{}
+	b := NewBudget(up, BudgetConfig{Unknown: testLimiter(t, "10-H")}, quiet())
+	attacker := WithPayer(context.Background(), "198.51.100.66")
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Go(func() { b.Lead(attacker, fmt.Sprintf("guess%011d", i)) })
+	}
+	wg.Wait()
+	if up.calls != 10 {
+		t.Errorf("60 guesses at once made %d paid calls, want the budget's 10", up.calls)
+	}
+	consumer := WithPayer(context.Background(), "203.0.113.7")
+	for i := range 30 {
+		if _, err := b.Lead(consumer, fmt.Sprintf("known%011d", i)); err != nil {
+			t.Fatalf("known token %d from an address without guesses: %v", i, err)
+		}
+	}
+}
+
 // A client with an IPv6 /64 has 2^64 addresses: its guesses are charged to
 // one budget, whichever addresses they come from. Another /64 has its own.
 func TestBudgetCountsAnIPv6SlashSixtyFourAsOneClient(t *testing.T) {
