@@ -68,8 +68,16 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 				respond.fail(c, flow.Locale, fmt.Errorf("opening application %s for correction: %w", rec.ID, err))
 				return
 			}
-			// The buyer's own messages, beside the fields they name.
-			forms.again(c, http.StatusOK, sess, flow, form.ValuesOf(&sealed.Submission.Application), sealed.FieldErrors, "form.buyer_fix", now())
+			// The buyer's own messages, beside the fields they name. The
+			// consents come back unticked: sending the corrected form
+			// gives them again, so only the consumer's own tick may.
+			vals := form.ValuesOf(&sealed.Submission.Application)
+			for _, fd := range flow.Form.Fields() {
+				if fd.Kind == form.Consent {
+					delete(vals, fd.Name)
+				}
+			}
+			forms.again(c, http.StatusOK, sess, flow, vals, sealed.FieldErrors, "form.buyer_fix", now())
 		case rec.Status == providers.StatusDeclined:
 			renderStatus(c, vs, respond, vs.NoOfferView(flow.Locale, flow.NoOffer.Message, noOfferLinks(flow)))
 		default:

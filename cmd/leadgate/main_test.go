@@ -316,6 +316,9 @@ func TestMistakesComeBackInSpanish(t *testing.T) {
 	}
 }
 
+// tickedConsent is a consent's box rendered ticked.
+var tickedConsent = regexp.MustCompile(`<input[^>]*name="consent_[a-z_]+"[^>]*checked|<input[^>]*checked[^>]*name="consent_[a-z_]+"`)
+
 // Casheddy's own 422 field errors come back on the form, data kept.
 func TestCasheddyFieldErrorsComeBack(t *testing.T) {
 	t.Parallel()
@@ -330,6 +333,10 @@ func TestCasheddyFieldErrorsComeBack(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("correction form lacks %q", want)
 		}
+	}
+	// Sending it gives the consents again: only the consumer's tick may.
+	if m := tickedConsent.FindString(page); m != "" || !strings.Contains(page, `name="consent_terms"`) {
+		t.Errorf("correction form: consent shown ticked (%q), or not shown", m)
 	}
 	// Fixing it and sending again makes a new application that goes through.
 	form = completeES(formSecrets(t, page))
