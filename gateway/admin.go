@@ -51,7 +51,9 @@ func adminAuth(user, pass string, log *slog.Logger, respond *responder) gin.Hand
 				// A browser's first request carries no credentials (it
 				// asks for them after the 401): not a failed login.
 				failures.Increment(c, key, 1)
-				log.Warn("admin: failed login", "request_id", reqID(c), "client_ip", ip, "user", providers.Cut(u, 64))
+				// Whether the user name was right, not the name: a
+				// password typed into the wrong box would be logged.
+				log.Warn("admin: failed login", "request_id", reqID(c), "client_ip", ip, "user_known", userOK)
 			}
 			c.Header("WWW-Authenticate", `Basic realm="leadgate admin", charset="UTF-8"`)
 			respond.fail(c, "", errAdminLogin)

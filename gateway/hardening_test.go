@@ -153,11 +153,20 @@ func TestAdminBruteForceIsLimitedAndLogged(t *testing.T) {
 	if n := strings.Count(out, `"msg":"admin: failed login"`); n != 10 {
 		t.Errorf("got %d failed-login lines, want 10", n)
 	}
-	if !strings.Contains(out, `"client_ip":"198.51.100.9"`) || !strings.Contains(out, `"user":"admin"`) {
-		t.Errorf("failed logins do not name the address and user:\n%s", out)
+	if !strings.Contains(out, `"client_ip":"198.51.100.9"`) || !strings.Contains(out, `"user_known":true`) {
+		t.Errorf("failed logins do not name the address and whether the user was right:\n%s", out)
 	}
-	if strings.Contains(out, "guess-") || strings.Contains(out, "right-password") {
+	// A password typed into the user box is not logged either.
+	r := httptest.NewRequest("GET", "/admin", nil)
+	r.RemoteAddr = "203.0.113.2:5000"
+	r.SetBasicAuth("typed-password-as-user", "")
+	admin.ServeHTTP(httptest.NewRecorder(), r)
+	out = logs.String()
+	if strings.Contains(out, "guess-") || strings.Contains(out, "right-password") || strings.Contains(out, "typed-password") {
 		t.Error("a password reached the log")
+	}
+	if !strings.Contains(out, `"user_known":false`) {
+		t.Errorf("a wrong user name is not logged as such:\n%s", out)
 	}
 	if !strings.Contains(out, `"listener":"admin"`) || !strings.Contains(out, `"route":"/admin"`) {
 		t.Error("the admin listener has no access log")
