@@ -120,6 +120,12 @@ func TestLandingRateLimitedPerIP(t *testing.T) {
 	if !strings.Contains(w.Body.String(), "demasiadas solicitudes") {
 		t.Error("429 page is not the localized page")
 	}
+	// Refused with a token, the page's URL still holds it: no Referer
+	// may carry it.
+	w = do(h, "GET", "/?action_token=abcdefghijklmnop", nil)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("a token link past the limit: got %d, Referrer-Policy %q; want 429, no-referrer", w.Code, w.Header().Get("Referrer-Policy"))
+	}
 }
 
 // Behind a trusted proxy every consumer arrives from the proxy's address:

@@ -133,9 +133,7 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 	if clean := cleanQuery(q, clickParams); len(clean) > 0 {
 		target += "?" + clean.Encode()
 	}
-	// This answer's request URL holds the token: no Referer may carry it.
-	c.Header("Referrer-Policy", "no-referrer")
-	noStore(c)
+	noStore(c) // Referrer-Policy: no-referrer, by securityHeaders
 	seeOther(c, target)
 }
 

@@ -104,10 +104,17 @@ func securityHeaders() gin.HandlerFunc {
 		"X-Content-Type-Options":  {"nosniff"},
 		"X-Frame-Options":         {"DENY"},
 	}
+	noReferrer := []string{"no-referrer"}
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
 		for k, v := range fixed {
 			h[k] = v
+		}
+		if strings.Contains(c.Request.URL.RawQuery, "action_token") {
+			// Whatever the answer (the exchange's 303, a 429 past the
+			// landing limit, an error page), its URL holds a token that
+			// no Referer may carry.
+			h["Referrer-Policy"] = noReferrer
 		}
 		c.Next()
 	}
