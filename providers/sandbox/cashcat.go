@@ -47,7 +47,11 @@ var cashcatErrors = map[int]string{
 
 func (s *Sandbox) cashcatAction(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	s.count(token)
+	if tokenShape.MatchString(token) {
+		s.count(token)
+	} else {
+		s.count(CallsMalformed)
+	}
 	if r.Method != http.MethodGet {
 		cashcatError(w, http.StatusMethodNotAllowed, r.Method)
 		return
@@ -83,7 +87,22 @@ func (s *Sandbox) cashcatAction(w http.ResponseWriter, r *http.Request) {
 	cashcatError(w, http.StatusNotFound)
 }
 
-var generated = regexp.MustCompile(`^gen[A-Za-z0-9]{13}$`)
+var (
+	generated  = regexp.MustCompile(`^gen[A-Za-z0-9]{13}$`)
+	tokenShape = regexp.MustCompile(`^[A-Za-z0-9]{16}$`)
+)
+
+// CallsMalformed counts the calls for a path no token has the shape of
+// (the gateway never sends one): counted under their own path, anyone
+// could grow the counts without bound.
+const CallsMalformed = "(malformed token)"
+
+// maxCounted bounds the keys counted: past it a new key counts under
+// CallsOther. The emulator answers whoever reaches the sandbox.
+const (
+	maxCounted = 100_000
+	CallsOther = "(other)"
+)
 
 func cashcatError(w http.ResponseWriter, status int, args ...any) {
 	body := cashcatErrors[status]
@@ -97,6 +116,9 @@ func cashcatError(w http.ResponseWriter, status int, args ...any) {
 func (s *Sandbox) count(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.calls[key]; !ok && len(s.calls) >= maxCounted {
+		key = CallsOther
+	}
 	s.calls[key]++
 }
 

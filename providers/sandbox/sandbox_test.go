@@ -1,9 +1,11 @@
 package sandbox
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +40,29 @@ func TestCashcatEmulatorTokens(t *testing.T) {
 	}
 	if n := s.Calls("esdemo0000000001"); n != 2 {
 		t.Errorf("got %d counted calls, want 2", n)
+	}
+}
+
+// Anyone who reaches the sandbox can ask the emulator for any path: the
+// counts stay bounded. A path no token has the shape of counts under one
+// key, and past maxCounted keys a new one counts under CallsOther.
+func TestEmulatorCountsStayBounded(t *testing.T) {
+	s := New(Options{})
+	get := func(token string) {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest("GET", "/sandbox/cashcat/api/v1/actions/action/"+token, nil))
+	}
+	for i := range 3 {
+		get(strings.Repeat("x", 30_000) + strconv.Itoa(i))
+	}
+	if n := s.Calls(CallsMalformed); n != 3 || s.Calls(strings.Repeat("x", 30_000)+"0") != 0 {
+		t.Errorf("3 malformed paths: %d counted under %q, want 3 and none under their own", n, CallsMalformed)
+	}
+	for i := range maxCounted + 5 {
+		s.count(fmt.Sprintf("key%d", i))
+	}
+	if n := s.Calls(CallsOther); n < 5 || len(s.calls) > maxCounted+1 {
+		t.Errorf("past the bound: %d keys, %d under %q", len(s.calls), n, CallsOther)
 	}
 }
 
