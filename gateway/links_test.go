@@ -116,7 +116,8 @@ func TestConsentEvidenceIsTheLinkedLabelsText(t *testing.T) {
 // The no-offer page says the flow's own message and offers its links, in
 // the flow's language, escaped; a flow without no_offer says the
 // catalog's message with no links. The way back to the start is always
-// there.
+// there, and leads to a new form (/?new=1): "/" would show the "sent"
+// page, whose link comes back here.
 func TestNoOfferPage(t *testing.T) {
 	srv, st := noOfferServer(t)
 	es := declinedPage(t, srv, st, "es").Body
@@ -127,7 +128,7 @@ func TestNoOfferPage(t *testing.T) {
 		`<h2 class="ways-title">Qué puedes hacer ahora</h2>`,
 		`<a class="primary" href="https://lender.example/otra?a=1&amp;b=2">Otra opción &#34;A&#34;</a>`,
 		`<a class="secondary" href="/ayuda">Ayuda</a>`,
-		`<a class="back" href="/">Volver al inicio</a>`,
+		`<a class="back" href="/?new=1">Volver al inicio</a>`,
 	} {
 		if !strings.Contains(es, want) {
 			t.Errorf("es no-offer page lacks %s", want)
@@ -142,7 +143,7 @@ func TestNoOfferPage(t *testing.T) {
 		`<html lang="en">`,
 		`<h1>No offer right now</h1>`,
 		`<p class="lead">No lender has accepted your application at the moment. You can try again later.</p>`,
-		`<a class="primary" href="/">Back to the start</a>`,
+		`<a class="primary" href="/?new=1">Back to the start</a>`,
 	} {
 		if !strings.Contains(en, want) {
 			t.Errorf("en no-offer page (no_offer unset) lacks %s", want)

@@ -104,7 +104,8 @@ func (v *Views) NoOfferView(lang, message string, ways []LinkView) StatusPage {
 		message = c.T("status.declined.message")
 	}
 	p := v.StatusView(lang, c.T("status.declined.title"), message)
-	p.Link, p.LinkText = "/", c.T("status.declined.link")
+	// A new form: "/" shows the session's "sent" page, which links here.
+	p.Link, p.LinkText = "/?new=1", c.T("status.declined.link")
 	if len(ways) > 0 {
 		p.Ways, p.WaysTitle = ways, c.T("status.declined.ways")
 	}
