@@ -72,7 +72,11 @@ var ruleSamples = []struct {
 	{"iban", []string{"ES5020803294338752239563", "ES50 2080 3294 3387 5223 9563", "es5020803294338752239563"},
 		[]string{"ES5020803294338752239564", "ES50208032943387522395", "DE89370400440532013000"}, ""},
 	{"first_name", []string{"Kyle", "José María", "O'Neil"}, []string{"Al", "K1le"}, ""},
-	{"email", []string{"kyle@blendit.eu"}, []string{"kyle@", "blendit.eu"}, "email"},
+	// What the browser's type=email takes (the WHATWG rule), and no more:
+	// a quoted local part is RFC 5322, but no consumer has one and no
+	// buyer should be sent "<img …>"@….
+	{"email", []string{"kyle@blendit.eu", "ana.garcia+loans@mail.example.es", "o'neil@x.ie"},
+		[]string{"kyle@", "blendit.eu", `"a<img src=x onerror=alert(1)>"@example.com`, `"kyle blend"@blendit.eu`, "kyle@-blendit.eu"}, "email"},
 	{"birth_date", []string{"1985-06-18", "2008-11-21", "1945-11-22", "18/06/1985"},
 		[]string{"2008-11-22", "1945-11-21", "1985-13-01", "yesterday"}, ""},
 	{"employed_since", []string{"2021-03-02", "2026-11-20"}, []string{"2026-11-21", "2027-01-01"}, ""},
