@@ -114,7 +114,7 @@ func (c *Client) decide(status int, body []byte) (providers.Decision, error) {
 		if err != nil {
 			return providers.Decision{}, fmt.Errorf("casheddy: %w", err)
 		}
-		return providers.Decision{Outcome: providers.Accepted, RedirectURL: u, BuyerRef: a.Data.LeadID, Reason: a.Data.Message}, nil
+		return providers.Decision{Outcome: providers.Accepted, RedirectURL: u, BuyerRef: a.Data.LeadID, Reason: a.Data.Message, Price: c.cfg.LeadPrice}, nil
 	}
 	fields := map[string]string{}
 	var unknown []string

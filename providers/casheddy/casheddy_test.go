@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/leadgate/leadgate/providers"
@@ -80,6 +81,24 @@ func TestSubmitMatchesDocumentExample(t *testing.T) {
 	}
 	if d.BuyerRef != "1af30231-ad0d-4e9e-a0ab-b28ceedcf983" {
 		t.Errorf("got lead id %q", d.BuyerRef)
+	}
+	if d.Price != 0 {
+		t.Errorf("no lead_price configured, got price %v", d.Price)
+	}
+}
+
+// Casheddy's answer carries no price: an accepted lead is priced at the
+// configured lead_price, the flow's revenue; a negative one is refused.
+func TestAcceptedLeadIsPricedAtTheConfiguredPrice(t *testing.T) {
+	c := server(t, 200, accepted, nil)
+	c.cfg.LeadPrice = 18.5
+	if d, err := c.Submit(context.Background(), documentExample(), ""); err != nil || d.Price != 18.5 {
+		t.Errorf("got %+v, %v; want accepted at 18.5", d, err)
+	}
+	bad := Config{BuyerConfig: providers.BuyerConfig{BaseURL: "https://casheddy.example/wp-json/api"}, Username: "u", Password: "p", LeadPrice: -1}
+	bad.Defaults(false)
+	if err := bad.Validate(false); err == nil || !strings.Contains(err.Error(), "lead_price") {
+		t.Errorf("lead_price -1: got %v, want an error naming lead_price", err)
 	}
 }
 

@@ -11,6 +11,10 @@ type Config struct {
 	providers.BuyerConfig `yaml:",inline"`
 	Username              string `yaml:"username"`
 	Password              string `yaml:"password"`
+	// LeadPrice is what the contract with Casheddy pays for an accepted
+	// lead: its answer carries no price, so without it the flow's revenue,
+	// EPC and postbacks' payout would read 0.
+	LeadPrice float64 `yaml:"lead_price"`
 }
 
 // Defaults fills what the file left empty.
@@ -22,6 +26,9 @@ func (c *Config) Validate(sandbox bool) error {
 	p.Under("", c.Check(sandbox))
 	if c.Configured() && (c.Username == "" || c.Password == "") {
 		p.Add("", "username and password are required (set CASHEDDY_USERNAME and CASHEDDY_PASSWORD)")
+	}
+	if c.LeadPrice < 0 {
+		p.Add("lead_price", "want 0 or more, got %v", c.LeadPrice)
 	}
 	return p.Err()
 }
