@@ -382,8 +382,32 @@ func TestBrowserWaitingPage(t *testing.T) {
 			send(t, ctx)
 			waitLocation(t, ctx, "/status/", 10*time.Second)
 			shot(t, ctx, "waiting")
+			tapTargets(t, ctx, "the waiting page", `a.reload, .skip`, 2)
 			waitLocation(t, ctx, "/sandbox/lender/welcome?buyer=Lokyata", 30*time.Second)
 		})
+	}
+}
+
+// tapTargets checks that the elements at sel, at least want of them, are
+// each at least 44 px high: what a thumb hits.
+func tapTargets(t *testing.T, ctx context.Context, where, sel string, want int) {
+	t.Helper()
+	type target struct {
+		Text   string
+		Height float64
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]target](`[...document.querySelectorAll(`+"`"+sel+"`"+`)].map(e =>
+	  ({text: e.textContent.trim().slice(0, 40), height: e.getBoundingClientRect().height}))`))
+	if err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+	if len(got) < want {
+		t.Errorf("%s: %d of %s, want at least %d", where, len(got), sel, want)
+	}
+	for _, e := range got {
+		if e.Height < 44 {
+			t.Errorf("%s: %q is %.0f px high, under 44", where, e.Text, e.Height)
+		}
 	}
 }
 

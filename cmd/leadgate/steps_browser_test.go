@@ -530,6 +530,7 @@ func expect422(t *testing.T, ctx context.Context, field string) serverError {
 	if got.Beside == "" || !got.Shown {
 		t.Errorf("%s: error beside it %q, field shown %v; want both", field, got.Beside, got.Shown)
 	}
+	tapTargets(t, ctx, "the error summary", `#form-alert li a`, 1)
 	return got
 }
 
@@ -703,6 +704,7 @@ func TestBrowserOnePageChecksInTheFormsWords(t *testing.T) {
 		t.Errorf("the form was sent: now at %s", loc)
 	}
 	shot(t, ctx, "one-page-errors")
+	tapTargets(t, ctx, "the summary", `.step-alert li a, .skip`, 3)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form.apply [name="consent_terms"]`))); err != nil {
 		t.Fatal(err)
 	}
