@@ -75,7 +75,10 @@
     if (!name || name === "csrf_token" || name === "submission_id") {
       return;
     }
-    field = name;
+    // The last field is the consumer's: not one derive.js filled from it
+    // (the home phone from the mobile), nor a script's (the sandbox's
+    // test fill). Their values are saved all the same.
+    if (e.isTrusted) field = name;
     touched = true;
     later(e.type === "input" && e.target.type !== "radio" && e.target.type !== "checkbox" ? PAUSE : 0);
   }
