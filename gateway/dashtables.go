@@ -28,10 +28,10 @@ func num(v float64, prec int) views.Cell {
 // rate is part ÷ whole as a percentage ("–" when whole is 0).
 func rate(part, whole int64) views.Cell {
 	if whole <= 0 {
-		return views.Cell{Text: "–", Sort: -1, Num: true}
+		return views.Cell{Text: "–", Sort: -1, Num: true, Ratio: true}
 	}
 	r := float64(part) / float64(whole)
-	return views.Cell{Text: pct(r), Sort: r, Num: true}
+	return views.Cell{Text: pct(r), Sort: r, Num: true, Ratio: true}
 }
 
 func pct(r float64) string { return strconv.FormatFloat(r*100, 'f', 1, 64) + " %" }
@@ -77,7 +77,7 @@ func (db *dashboard) funnelTable() views.Table {
 				// Profit and ROI only in one currency: no rate is guessed.
 				profit = amount(r.Revenue - s)
 				if s > 0 {
-					roi = views.Cell{Text: strconv.FormatFloat((r.Revenue-s)/s*100, 'f', 0, 64) + " %", Sort: (r.Revenue - s) / s, Num: true}
+					roi = views.Cell{Text: strconv.FormatFloat((r.Revenue-s)/s*100, 'f', 0, 64) + " %", Sort: (r.Revenue - s) / s, Num: true, Ratio: true}
 				}
 			}
 		}
@@ -327,7 +327,9 @@ func sortTable(t views.Table, q url.Values) views.Table {
 
 // writeCSV writes t: a header of column keys, then the rows as shown.
 // Text (utm values can be anything) goes through the formula guard;
-// numbers, negative ones included, are left as numbers.
+// numbers, negative ones included, are left as numbers, and percentages
+// are written as the fractions they show (0.6667 for 66.7 %), so that a
+// spreadsheet can sum and sort them.
 func writeCSV(w io.Writer, t views.Table) {
 	cw := csv.NewWriter(w)
 	head := make([]string, len(t.Columns))
@@ -338,8 +340,14 @@ func writeCSV(w io.Writer, t views.Table) {
 	for _, r := range t.Rows {
 		line := make([]string, len(r))
 		for i, c := range r {
-			line[i] = c.Text
-			if !c.Num {
+			switch {
+			case c.Ratio && c.Text == "–":
+				line[i] = ""
+			case c.Ratio:
+				line[i] = strconv.FormatFloat(c.Sort, 'f', 4, 64)
+			case c.Num:
+				line[i] = c.Text
+			default:
 				line[i] = csvSafe(c.Text)
 			}
 		}
@@ -462,8 +470,8 @@ func (db *dashboard) experimentTables() []views.Table {
 			case pConv <= 0.05:
 				verdict = "converts worse than " + names[0]
 			}
-			t.Rows = append(t.Rows, append(row, views.Cell{Text: pct(pConv), Sort: pConv, Num: true},
-				views.Cell{Text: pct(pEPC), Sort: pEPC, Num: true}, text(verdict)))
+			t.Rows = append(t.Rows, append(row, views.Cell{Text: pct(pConv), Sort: pConv, Num: true, Ratio: true},
+				views.Cell{Text: pct(pEPC), Sort: pEPC, Num: true, Ratio: true}, text(verdict)))
 		}
 		out = append(out, t)
 	}

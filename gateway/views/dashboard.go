@@ -15,6 +15,9 @@ type Cell struct {
 	Sort float64
 	Num  bool
 	Link string
+	// Ratio: Text shows Sort, a fraction, as a percentage; the CSV writes
+	// the fraction, which a spreadsheet sums and formats ("–": empty).
+	Ratio bool
 }
 
 // Column is a table's column: Key names it in the CSV and the sort
