@@ -71,6 +71,12 @@ func TestFunnelCountsExactly(t *testing.T) {
 		return w
 	}
 	page := get("/admin").Body.String()
+	// The page names its icon, on this listener: the browser's default
+	// /favicon.ico was a 404 and a console error on every admin page.
+	if icon := get("/admin/static/favicon.svg"); !strings.Contains(page, `<link rel="icon" href="/admin/static/favicon.svg"`) ||
+		icon.Code != 200 || !strings.HasPrefix(icon.Header().Get("Content-Type"), "image/svg+xml") {
+		t.Errorf("the admin page's icon: linked %v, served %d %q", strings.Contains(page, `rel="icon"`), icon.Code, icon.Header().Get("Content-Type"))
+	}
 	for _, want := range []string{
 		// flow, source, campaign, variant, currency, visits, prefilled, applications, application rate,
 		// accepted, accept rate, declined, redirected, revenue, EPC, paid calls, spend, profit, ROI, duplicates
