@@ -382,8 +382,21 @@ func TestAdminAuditTrail(t *testing.T) {
 	// The application's fields only, and lists as lists when empty.
 	var keys map[string]json.RawMessage
 	json.Unmarshal(w.Body.Bytes(), &keys)
-	if _, page := keys["Title"]; page || string(keys["postbacks"]) != "[]" {
+	_, title := keys["Title"]
+	_, version := keys["Version"]
+	if title || version || string(keys["postbacks"]) != "[]" {
 		t.Errorf("audit JSON: keys %v, postbacks %s; want no page fields and postbacks []", slices.Collect(maps.Keys(keys)), keys["postbacks"])
+	}
+	// An application no buyer was asked about yet: attempts [] too.
+	sub.ID = "app-2"
+	if _, _, err := st.Create(ctx, store.New{ID: "app-2", SessionHash: "s2", IdempotencyKey: "k2", Flow: "us", Form: "us", Currency: "USD",
+		Deadline: time.Minute, Submission: sub}); err != nil {
+		t.Fatal(err)
+	}
+	var fresh map[string]json.RawMessage
+	json.Unmarshal(get("/admin/api/applications/app-2", "admin", "s3cret").Body.Bytes(), &fresh)
+	if string(fresh["attempts"]) != "[]" {
+		t.Errorf("audit JSON of an application not tried yet: attempts %s, want []", fresh["attempts"])
 	}
 	want := []views.AuditAttempt{
 		{Seq: 1, Buyer: "astoria", Tier: "tier100", LatencyMS: 1200, Outcome: "declined", Reason: "astoria: Unable to Monetize"},
