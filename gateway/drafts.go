@@ -105,6 +105,13 @@ func (d *drafts) post(c *gin.Context) (session.Session, *Flow, bool) {
 		c.AbortWithStatus(http.StatusForbidden)
 		return session.Session{}, nil, false
 	}
+	if sess.Legacy {
+		// A plain-named session may have been planted: nothing is kept
+		// under its id for the planter to read. Its form (rendered before
+		// the __Host- name) still sends; it only goes without a draft.
+		c.AbortWithStatus(http.StatusNoContent)
+		return session.Session{}, nil, false
+	}
 	// The flow as the session's variant shows it: its steps and fields.
 	return sess, d.flows.Of(sess), true
 }

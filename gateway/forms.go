@@ -28,7 +28,7 @@ type forms struct {
 // the skeleton when it can (the landing page's fast path).
 func (f *forms) first(c *gin.Context, sess session.Session, flow *Flow, vals form.Values, now time.Time) {
 	noStore(c)
-	if f.views.ServeForm(c.Writer, flow.Form, flow.layout(), flow.Locale, vals, len(vals) > 0, now, flow.Loc, f.sessions.CSRF(sess.ID), session.RandomID()) {
+	if f.views.ServeForm(c.Writer, flow.Form, flow.layout(), flow.Locale, vals, len(vals) > 0, now, flow.Loc, f.csrf(c, sess), session.RandomID()) {
 		return
 	}
 	v := f.views.FormView(flow.Form, flow.layout(), flow.Locale, vals, nil, now, flow.Loc)
@@ -61,9 +61,23 @@ func (f *forms) view(flow *Flow, vals form.Values, problems map[string]string, a
 	return v
 }
 
+// csrf is the CSRF token of a form page for sess. A form is never bound
+// to a plain-named (Legacy) session's id, which whoever planted the cookie
+// knows: with its token, drafts and posts from the planter's own script
+// would pass, and read or fill in what the consumer types. Such a session
+// is reissued under a new id first (the refused, 422 and 400 forms of a
+// post that brought only that cookie).
+func (f *forms) csrf(c *gin.Context, sess session.Session) string {
+	if sess.Legacy {
+		sess = f.sessions.Reissue(sess)
+		f.sessions.Save(c.Writer, sess)
+	}
+	return f.sessions.CSRF(sess.ID)
+}
+
 // render writes the form page v with status.
 func (f *forms) render(c *gin.Context, status int, sess session.Session, v views.FormPage) {
-	v.CSRF = f.sessions.CSRF(sess.ID)
+	v.CSRF = f.csrf(c, sess)
 	v.SubmissionID = session.RandomID()
 	noStore(c)
 	if err := f.views.Render(c.Writer, status, "form", v); err != nil {

@@ -28,13 +28,10 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 		if sess.Legacy {
 			// A cookie under the plain name may have been planted (by a
 			// sibling subdomain, on plain http): the page gets a session
-			// id of its own, so a new CSRF secret and owner, and no draft
-			// of the old id, keeping what the cookie says of the visit.
-			sess = sessions.Rotate(sess)
-			sess.Draft = false
-			// Its applications belong to the old id: "sent" would link
-			// to a page this session cannot open.
-			sess.LastApp, sess.LastSubmission = "", ""
+			// id of its own, so a new CSRF secret and owner, no draft of
+			// the old id and no "sent" page of its application (which
+			// this session could not open).
+			sess = sessions.Reissue(sess)
 		}
 		if sess.Attribution.LandedAt.IsZero() {
 			sess.Attribution = firstTouch(q, c.Request.Referer(), now(), clickParams)

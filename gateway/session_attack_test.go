@@ -587,3 +587,51 @@ func TestFailedExchangeDropsThePreviousLead(t *testing.T) {
 		}
 	}
 }
+
+// A form is never bound to a planted plain-named session's id: a post
+// that brings only that cookie (the planter's sibling subdomain
+// auto-posting a form, or the consumer's own form once its __Host-
+// cookie is gone) gets its refused, 422 or 400 form under a new id, and a
+// draft posted with the plain cookie alone is not saved under it. The
+// planter, sending the planted value under the __Host- name from a
+// script, reads nothing the victim typed.
+func TestPlantedCookieGetsNoFormBoundToItsID(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", func(d *Deps) {
+		d.Drafts = d.Store.(*store.Store)
+		d.Config.Server.PublicURL = "https://apply.lender.example"
+	})
+	srv := httptest.NewTLSServer(h)
+	defer srv.Close()
+	for name, post := range map[string]func(csrf string) url.Values{
+		"refused (stale token)": func(string) url.Values { return with(validES(), url.Values{"csrf_token": {"stale"}}) },
+		"422 (the planter's own token)": func(csrf string) url.Values {
+			return with(url.Values{"first_name": {"x"}}, url.Values{"csrf_token": {csrf}})
+		},
+	} {
+		attacker := newBrowser(t, srv)
+		csrf := hidden(attacker.get("/?utm_source=partner").Body).Get("csrf_token")
+		attacker.do("POST", "/draft", draftOf(csrf, "loan_purpose", "other"))
+		planted := attacker.cookie()
+
+		victim := newBrowser(t, srv)
+		victim.plantAs(session.CookieName, planted)
+		page := victim.do("POST", "/apply", post(csrf))
+		if page.Code != http.StatusForbidden && page.Code != http.StatusUnprocessableEntity {
+			t.Fatalf("%s: got %d", name, page.Code)
+		}
+		if got := hidden(page.Body).Get("csrf_token"); got == "" || got == csrf {
+			t.Errorf("%s: the form's token is the planted session's (%q)", name, got)
+		}
+		victim.do("POST", "/draft", draftOf(hidden(page.Body).Get("csrf_token"), "first_name", "Lucía", "iban", "ES5020803294338752239563"))
+		// With only the plain cookie and the planted session's token.
+		alone := newBrowser(t, srv)
+		alone.plantAs(session.CookieName, planted)
+		alone.do("POST", "/draft", draftOf(csrf, "iban", "ES5020803294338752239563"))
+
+		script := newBrowser(t, srv)
+		script.plantAs(session.SecureCookieName, planted)
+		if body := script.get("/?utm_source=partner").Body; strings.Contains(body, "ES5020803294338752239563") {
+			t.Errorf("%s: the planter reads the victim's IBAN", name)
+		}
+	}
+}

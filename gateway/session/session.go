@@ -230,6 +230,16 @@ func (s *Sessions) Rotate(sess Session) Session {
 	return fresh(sess)
 }
 
+// Reissue gives a session whose id others may know (a plain-named,
+// perhaps planted, cookie) a new id of its own: it keeps what the session
+// says of the visit, and none of what the old id owns (its draft, its
+// application).
+func (s *Sessions) Reissue(sess Session) Session {
+	sess = s.Rotate(sess)
+	sess.Draft, sess.LastApp, sess.LastSubmission = false, "", ""
+	return sess
+}
+
 // fresh is sess, under a new id no planter knows: no longer Legacy.
 func fresh(sess Session) Session {
 	if sess.Legacy {
