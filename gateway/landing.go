@@ -36,7 +36,10 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 		if sess.Attribution.LandedAt.IsZero() {
 			sess.Attribution = firstTouch(q, c.Request.Referer(), now(), clickParams)
 		}
-		if _, ok := q["action_token"]; ok {
+		// A token link goes through the exchange and its 303 even when
+		// net/url could not read the token (a ";" in its pair): the token
+		// must leave the address bar all the same.
+		if _, ok := q["action_token"]; ok || namesToken(c.Request.URL.RawQuery) {
 			// The click ids of this URL's source too: a session that
 			// first came from another source keeps that one, and this
 			// URL's ids must leave the address bar all the same.
