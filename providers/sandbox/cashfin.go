@@ -86,9 +86,16 @@ func (s *Sandbox) cashfinCreate(w http.ResponseWriter, r *http.Request) {
 	l.ID, l.SourceOrigin, l.Active, l.CreatedAt, l.UpdatedAt = hex.EncodeToString(b), "api", true, now, now
 	s.mu.Lock()
 	s.cashfinLeads = append(s.cashfinLeads, l)
+	if over := len(s.cashfinLeads) - maxCashfinLeads; over > 0 {
+		// Its secret is public: anyone who reaches the sandbox can post.
+		s.cashfinLeads = slices.Delete(s.cashfinLeads, 0, over)
+	}
 	s.mu.Unlock()
 	emulate.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Lead created successfully", "data": l})
 }
+
+// maxCashfinLeads bounds the emulated CRM's leads: past it the oldest go.
+var maxCashfinLeads = 10_000
 
 // cashfinList answers like GET /business/lead/list: search (name, email,
 // phone, company), status and source filters, page and limit (max 100).

@@ -198,3 +198,28 @@ func TestLegalPages(t *testing.T) {
 		}
 	}
 }
+
+// The emulated CRM keeps at most maxCashfinLeads leads, the newest: its
+// secret is public, and anyone who reaches the sandbox can post.
+func TestCashfinEmulatorKeepsItsNewestLeads(t *testing.T) {
+	defer func(n int) { maxCashfinLeads = n }(maxCashfinLeads)
+	maxCashfinLeads = 3
+	s := New(Options{})
+	for i := range 5 {
+		r := httptest.NewRequest("POST", "/sandbox/cashfin/business/lead/create", strings.NewReader(fmt.Sprintf(`{"name":"lead %d"}`, i)))
+		r.Header.Set("Authorization", CashfinSecret)
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Fatalf("lead %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	var names []string
+	for _, l := range s.cashfinLeads {
+		names = append(names, l.Name)
+	}
+	if strings.Join(names, ",") != "lead 2,lead 3,lead 4" {
+		t.Errorf("leads kept: %v, want the newest 3", names)
+	}
+}
