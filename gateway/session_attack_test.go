@@ -272,12 +272,7 @@ func TestSessionRotatesAtExchangeAndApplication(t *testing.T) {
 // account) nor fills it in for them. A form rendered under the plain
 // name before the upgrade still posts.
 func TestPlantedCookieOpensNothingBehindHTTPS(t *testing.T) {
-	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", func(d *Deps) {
-		d.Drafts = d.Store.(*store.Store)
-		d.Config.Server.PublicURL = "https://apply.lender.example"
-	})
-	srv := httptest.NewTLSServer(h)
-	defer srv.Close()
+	srv := httpsServer(t)
 
 	attacker := newBrowser(t, srv)
 	page := attacker.get("/?utm_source=partner")
@@ -488,13 +483,7 @@ func TestCleanURLKeepsOnlyWhatThePageReads(t *testing.T) {
 // planter's own token). Otherwise one request turns it into a cookie the
 // landing page keeps, and the planter reads what the consumer types.
 func TestPlantedCookieIsNotLaunderedIntoTheHostCookie(t *testing.T) {
-	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", func(d *Deps) {
-		d.Drafts = d.Store.(*store.Store)
-		d.Config.Server.PublicURL = "https://apply.lender.example"
-		d.Funnel = nopFunnel{} // the beacon saves only when it counts
-	})
-	srv := httptest.NewTLSServer(h)
-	defer srv.Close()
+	srv := httpsServer(t, func(d *Deps) { d.Funnel = nopFunnel{} }) // the beacon saves only when it counts
 	for _, way := range []string{"beacon", "draft"} {
 		attacker := newBrowser(t, srv)
 		csrf := hidden(attacker.get("/?utm_source=partner").Body).Get("csrf_token")
@@ -533,11 +522,7 @@ func (nopFunnel) Spend(string, providers.Attribution, int)  {}
 // page, whose link would answer 404 (and a planted cookie would replace
 // the consumer's form with someone else's sent page).
 func TestLegacySessionRotatedOffersNoSentPageItCannotOpen(t *testing.T) {
-	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", func(d *Deps) {
-		d.Config.Server.PublicURL = "https://apply.lender.example"
-	})
-	srv := httptest.NewTLSServer(h)
-	defer srv.Close()
+	srv := httpsServer(t)
 	before := newBrowser(t, srv)
 	sent := before.do("POST", "/apply", with(validES(), hidden(before.get("/").Body)))
 	status := sent.Header.Get("Location")
@@ -596,12 +581,7 @@ func TestFailedExchangeDropsThePreviousLead(t *testing.T) {
 // planter, sending the planted value under the __Host- name from a
 // script, reads nothing the victim typed.
 func TestPlantedCookieGetsNoFormBoundToItsID(t *testing.T) {
-	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", func(d *Deps) {
-		d.Drafts = d.Store.(*store.Store)
-		d.Config.Server.PublicURL = "https://apply.lender.example"
-	})
-	srv := httptest.NewTLSServer(h)
-	defer srv.Close()
+	srv := httpsServer(t)
 	for name, post := range map[string]func(csrf string) url.Values{
 		"refused (stale token)": func(string) url.Values { return with(validES(), url.Values{"csrf_token": {"stale"}}) },
 		"422 (the planter's own token)": func(csrf string) url.Values {
@@ -634,4 +614,20 @@ func TestPlantedCookieGetsNoFormBoundToItsID(t *testing.T) {
 			t.Errorf("%s: the planter reads the victim's IBAN", name)
 		}
 	}
+}
+
+// httpsServer is a test server behind https (the __Host- cookie), with
+// drafts kept in its store and no lead for any token.
+func httpsServer(t *testing.T, mods ...func(*Deps)) *httptest.Server {
+	t.Helper()
+	h, _ := newLimitedServer(t, fakeLeads{err: providers.ErrNotFound}, "1000-M", func(d *Deps) {
+		d.Drafts = d.Store.(*store.Store)
+		d.Config.Server.PublicURL = "https://apply.lender.example"
+		for _, m := range mods {
+			m(d)
+		}
+	})
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	return srv
 }
