@@ -106,15 +106,18 @@ func NewBudget(next Source, cfg BudgetConfig, log *slog.Logger) *Budget {
 func (b *Budget) Lead(ctx context.Context, token string) (*providers.Lead, error) {
 	ip := payerOf(ctx)
 	held := false
+	var window int64 // when the window the place was taken in ends (unix)
 	giveBack := func() {
-		if held {
+		// Only into the window it was taken from: given back into the
+		// next, it would start that one below zero, a free guess.
+		if held && time.Now().Unix() < window {
 			b.cfg.Unknown.Increment(context.WithoutCancel(ctx), ip, -1)
 		}
 	}
 	if ip != "" {
 		if b.cfg.Unknown != nil {
 			if lc, err := b.cfg.Unknown.Get(ctx, ip); err == nil {
-				held = true
+				held, window = true, lc.Reset
 				if lc.Reached {
 					giveBack()
 					return nil, b.refuse("unknown")

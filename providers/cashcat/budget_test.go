@@ -15,6 +15,7 @@ import (
 	"github.com/ulule/limiter/v3/drivers/store/memory"
 
 	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/bounded"
 )
 
 // knownOnly answers tokens starting with "known" and 404 for the rest,
@@ -184,5 +185,34 @@ func TestBudgetRefusalIsNeitherCachedNorAFailure(t *testing.T) {
 	perIP.Reset(context.Background(), "203.0.113.8")
 	if lead, err := c.Lead(ip, "known00000000002"); err != nil || lead == nil {
 		t.Errorf("after the budget came back: got %v, %v; the refusal was cached", lead, err)
+	}
+}
+
+// slowKnown knows every token and answers after a while.
+type slowKnown struct{ after time.Duration }
+
+func (s slowKnown) Lead(context.Context, string) (*providers.Lead, error) {
+	time.Sleep(s.after)
+	return &providers.Lead{FirstName: "Ana"}, nil
+}
+
+// A known token whose answer comes after its budget window ended gives
+// its place back to no one: given back into the next window, it would
+// start that one below zero, a free guess.
+func TestUnknownBudgetPlaceIsGivenBackToItsOwnWindowOnly(t *testing.T) {
+	for _, st := range map[string]limiter.Store{"memory": memory.NewStore(), "bounded": bounded.NewLimitStore(100)} {
+		l := limiter.New(st, limiter.Rate{Period: time.Second, Limit: 2})
+		ip := WithPayer(context.Background(), "198.51.100.70")
+		if _, err := NewBudget(slowKnown{1100 * time.Millisecond}, BudgetConfig{Unknown: l}, quiet()).Lead(ip, "known0000000001a"); err != nil {
+			t.Fatal(err)
+		}
+		up := &knownOnly{}
+		b := NewBudget(up, BudgetConfig{Unknown: l}, quiet())
+		for i := range 3 {
+			b.Lead(ip, fmt.Sprintf("guess%011d", i))
+		}
+		if up.calls != 2 {
+			t.Errorf("3 guesses after a slow known token: %d paid calls, want the budget's 2", up.calls)
+		}
 	}
 }
