@@ -27,7 +27,7 @@ func (c *Config) Validate(sandbox bool) error {
 	if c.Configured() && (c.Username == "" || c.Password == "") {
 		p.Add("", "username and password are required (set CASHEDDY_USERNAME and CASHEDDY_PASSWORD)")
 	}
-	if c.LeadPrice < 0 {
+	if !(c.LeadPrice >= 0) { // NaN too
 		p.Add("lead_price", "want 0 or more, got %v", c.LeadPrice)
 	}
 	return p.Err()
