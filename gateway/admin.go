@@ -27,8 +27,9 @@ var (
 )
 
 // adminAuth is HTTP Basic auth with the configured credentials, compared
-// in constant time. Wrong credentials are logged (the address and the
-// user name given, never the password) and limited per address: past 10
+// in constant time. Wrong credentials are logged (the address and whether
+// the user name was right, never a name or password) and limited per
+// address: past 10
 // a minute, 429 with Retry-After, whatever is sent.
 func adminAuth(user, pass string, log *slog.Logger, respond *responder) gin.HandlerFunc {
 	failures := limiter.New(bounded.NewLimitStore(bounded.MaxCounters), adminFailures)
