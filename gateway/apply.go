@@ -150,7 +150,7 @@ func refuse(c *gin.Context, sess session.Session, known bool, flow *Flow, submis
 	}
 	var prefill form.Values
 	if sess.Token != "" {
-		prefill = leads.formValues(c.Request.Context(), reqID(c), sess.Token, clientIP(c.ClientIP()), flow)
+		prefill = leads.formValues(c.Request.Context(), requestRef{c}, sess.Token, clientIP(c.ClientIP()), flow)
 	}
 	v := forms.view(flow, prefill, nil, "form.session", now)
 	v.Prefilled = len(prefill) > 0

@@ -46,7 +46,7 @@ type drafts struct {
 // restore is the session's draft in flow, if it has one younger than the
 // TTL: its values over prefill (a value the consumer emptied stays empty),
 // and its step.
-func (d *drafts) restore(ctx context.Context, reqID string, sess session.Session, flow *Flow, prefill form.Values) (form.Values, string, bool) {
+func (d *drafts) restore(ctx context.Context, reqID requestRef, sess session.Session, flow *Flow, prefill form.Values) (form.Values, string, bool) {
 	if d.store == nil || !sess.Draft {
 		return nil, "", false
 	}
@@ -88,7 +88,7 @@ func (d *drafts) restore(ctx context.Context, reqID string, sess session.Session
 func (d *drafts) post(c *gin.Context) (session.Session, *Flow, bool) {
 	noStore(c)
 	if d.store == nil {
-		c.AbortWithStatus(http.StatusNotFound)
+		refuseDraft(c, http.StatusNotFound)
 		return session.Session{}, nil, false
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxDraftBody)
@@ -97,12 +97,12 @@ func (d *drafts) post(c *gin.Context) (session.Session, *Flow, bool) {
 		if err == errTooLarge {
 			status = http.StatusRequestEntityTooLarge
 		}
-		c.AbortWithStatus(status)
+		refuseDraft(c, status)
 		return session.Session{}, nil, false
 	}
 	sess, known := d.sessions.Load(c.Request)
 	if !known || !d.sessions.CheckCSRF(sess.ID, c.Request.PostForm.Get("csrf_token")) {
-		c.AbortWithStatus(http.StatusForbidden)
+		refuseDraft(c, http.StatusForbidden)
 		return session.Session{}, nil, false
 	}
 	if sess.Legacy {
@@ -184,7 +184,7 @@ func handleDraft(d *drafts) gin.HandlerFunc {
 			return
 		case err != nil:
 			d.log.Warn("drafts: saving a draft", "request_id", reqID(c), "err", err)
-			c.AbortWithStatus(http.StatusServiceUnavailable)
+			refuseDraft(c, http.StatusServiceUnavailable)
 			return
 		}
 		d.count(flow, sess.Attribution, before, step, field)
@@ -208,6 +208,13 @@ func (d *drafts) count(flow *Flow, a providers.Attribution, before store.Draft, 
 	if step != "" && !slices.Contains(before.Steps, step) {
 		d.steps.Reached(flow.Name, a, step)
 	}
+}
+
+// refuseDraft answers a bare error status, with the id of its access-log line
+// (every error is logged).
+func refuseDraft(c *gin.Context, status int) {
+	reqID(c)
+	c.AbortWithStatus(status)
 }
 
 // handleDraftLeft handles "POST /draft/left", the form's pagehide beacon:

@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/leadgate/leadgate/providers"
 )
@@ -44,6 +47,22 @@ func FuzzAttribution(f *testing.F) {
 			if len(sub) > max || strings.Trim(sub, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
 				t.Errorf("SubID(%d) = %q breaks the buyers' rule", max, sub)
 			}
+		}
+	})
+}
+
+// FuzzQueryValue: the prefill API's hand-read parameter is what net/url
+// reads from the same query, whatever the query holds.
+func FuzzQueryValue(f *testing.F) {
+	for _, seed := range []string{"", "flow=us", "a=1&flow=es&flow=us", "flow", "flow=", "xflow=us&flowx=es", "flow=u%73",
+		"fl%6Fw=us", "flow=a+b", "x=1;flow=us&flow=es", "flow=us;x", "&&flow=us&", "flow==us", "flow=%zz&flow=us"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		c := &gin.Context{Request: &http.Request{URL: &url.URL{RawQuery: raw}}}
+		q, _ := url.ParseQuery(raw)
+		if got, want := queryValue(c, "flow"), q.Get("flow"); got != want {
+			t.Errorf("%q: got %q, want %q", raw, got, want)
 		}
 	})
 }

@@ -187,7 +187,7 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	w := do(h, "GET", "/?action_token=abcdefghijklmnop", nil)
 	w = do(h, "GET", "/", nil)
-	for k, want := range map[string]string{"Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"} {
+	for k, want := range map[string]string{"Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "X-Frame-Options": "DENY"} {
 		if got := w.Header().Get(k); got != want {
 			t.Errorf("%s: got %q, want %q", k, got, want)
 		}
@@ -503,7 +503,7 @@ func TestRequestIDInAnswerAndLog(t *testing.T) {
 	for range 2 {
 		logs.Reset()
 		w := do(h, "GET", "/?action_token=esdemo0000000001", nil)
-		id := w.Header().Get("X-Request-ID")
+		id := w.Result().Header.Get("X-Request-ID") // as sent
 		if len(id) != 16 || seen[id] {
 			t.Fatalf("X-Request-ID %q: want 16 hex characters, new on each request", id)
 		}
@@ -523,18 +523,28 @@ func TestRequestIDInAnswerAndLog(t *testing.T) {
 
 // With server.access_log_sample N, one success in N is logged (marked
 // "sampled": N) and every error is: 20 answers of 200 and 5 of 404 give
-// 2 + 5 lines.
+// 2 + 5 lines. An answer carries X-Request-ID when it has a line, the id
+// of that line; a success with no line carries none.
 func TestAccessLogSampled(t *testing.T) {
 	var logs bytes.Buffer
 	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
 		d.Log = slog.New(slog.NewJSONHandler(&logs, nil))
 		d.Config.Server.AccessLogSample = 10
 	})
-	for range 20 {
-		do(h, "GET", "/healthz", nil)
-	}
-	for range 5 {
-		do(h, "GET", "/no-such-page", nil)
+	answered := map[string]int{} // request id: status
+	unnamed := 0
+	for i := range 25 {
+		path := "/healthz"
+		if i >= 20 {
+			path = "/no-such-page"
+		}
+		w := do(h, "GET", path, nil)
+		// As sent: the recorder's live map also shows what was set after.
+		if id := w.Result().Header.Get("X-Request-ID"); id != "" {
+			answered[id] = w.Code
+		} else {
+			unnamed++
+		}
 	}
 	ok, errs := 0, 0
 	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
@@ -551,8 +561,16 @@ func TestAccessLogSampled(t *testing.T) {
 		case 404.0:
 			errs++
 		}
+		id, _ := m["request_id"].(string)
+		if status, named := answered[id]; !named || float64(status) != m["status"] {
+			t.Errorf("line %s: no answer carried its request id", l)
+		}
+		delete(answered, id)
 	}
 	if ok != 2 || errs != 5 {
 		t.Errorf("got %d lines of 200 and %d of 404, want 2 and 5:\n%s", ok, errs, logs.String())
+	}
+	if len(answered) != 0 || unnamed != 18 {
+		t.Errorf("%d answers named a line that was not written, %d named none; want 0 and the 18 successes not logged", len(answered), unnamed)
 	}
 }

@@ -63,7 +63,7 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 		var prefill form.Values
 		if sess.Token != "" {
 			var spend cashcat.Spend
-			prefill = leads.formValues(cashcat.WithSpend(c.Request.Context(), &spend), reqID(c), sess.Token, clientIP(c.ClientIP()), flow)
+			prefill = leads.formValues(cashcat.WithSpend(c.Request.Context(), &spend), requestRef{c}, sess.Token, clientIP(c.ClientIP()), flow)
 			paid(funnel, flow.Name, sess.Attribution, spend.Calls())
 		}
 		if known && !sess.Counted && funnel != nil {
@@ -90,7 +90,7 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			forms.sent(c, flow, sentApp)
 			return
 		}
-		if vals, step, ok := drafts.restore(c.Request.Context(), reqID(c), sess, flow, prefill); ok {
+		if vals, step, ok := drafts.restore(c.Request.Context(), requestRef{c}, sess, flow, prefill); ok {
 			forms.resume(c, sess, flow, vals, len(prefill) > 0, step, now())
 			return
 		}
@@ -115,7 +115,7 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 	sess.Token = ""
 	if cashcat.ValidToken(token) {
 		ctx := cashcat.WithSpend(c.Request.Context(), &spend)
-		if lead = leads.forPage(ctx, reqID(c), token, clientIP(c.ClientIP())); lead != nil {
+		if lead = leads.forPage(ctx, requestRef{c}, token, clientIP(c.ClientIP())); lead != nil {
 			sess.Token = token
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/leadgate/leadgate/gateway/form"
@@ -73,7 +74,7 @@ func (l *leads) fetch(ctx context.Context, token, payer string) (*providers.Lead
 // forPage returns token's lead for a page, or nil. A failure is the
 // operator's concern (logged once, at its level) and never the page's:
 // the consumer gets the form without prefill.
-func (l *leads) forPage(ctx context.Context, reqID, token, payer string) *providers.Lead {
+func (l *leads) forPage(ctx context.Context, reqID requestRef, token, payer string) *providers.Lead {
 	lead, err := l.fetch(ctx, token, payer)
 	switch {
 	case err == nil:
@@ -94,8 +95,8 @@ func (l *leads) forPage(ctx context.Context, reqID, token, payer string) *provid
 // formValues is flow's form prefilled from token's lead, kept a minute per
 // token, flow and day: checking every value against the form on every
 // reload was a tenth of a landing.
-func (l *leads) formValues(ctx context.Context, reqID, token, payer string, flow *Flow) form.Values {
-	key := "form|" + token + "|" + flow.Name + "|" + l.now().UTC().Format("2006-01-02")
+func (l *leads) formValues(ctx context.Context, reqID requestRef, token, payer string, flow *Flow) form.Values {
+	key := "form|" + token + "|" + flow.Name + "|" + day(l.now())
 	if v, ok := l.answers.Get(key); ok {
 		return v.(form.Values)
 	}
@@ -114,3 +115,25 @@ func (l *leads) answer(key string) (any, bool) { return l.answers.Get(key) }
 // remember keeps an answer a minute, up to a bound, like the lead cache
 // it is derived from.
 func (l *leads) remember(key string, v any) { l.answers.Set(key, v) }
+
+// day is t's UTC date, "2006-01-02", the part of a formatted answer's
+// cache key that ages it (a birth date checked against today, an age):
+// formatted once a day, not on every request.
+func day(t time.Time) string {
+	t = t.UTC()
+	y, m, dd := t.Date()
+	n := y*10000 + int(m)*100 + dd
+	if d := lastDay.Load(); d != nil && d.n == n {
+		return d.s
+	}
+	d := &formattedDay{n, t.Format("2006-01-02")}
+	lastDay.Store(d)
+	return d.s
+}
+
+type formattedDay struct {
+	n int // yyyymmdd
+	s string
+}
+
+var lastDay atomic.Pointer[formattedDay]

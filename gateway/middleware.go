@@ -22,35 +22,43 @@ import (
 	"github.com/ulule/limiter/v3"
 )
 
-// requestID gives every request an id, echoed in X-Request-ID and logged
-// with every line about the request. An incoming id is not trusted: a
-// client could use it to mix its lines with someone else's.
+// requestIDHeader is X-Request-ID in Go's canonical form, so that the
+// header map is written without canonicalising the key on each request.
+const requestIDHeader = "X-Request-Id"
+
+// reqID is the request's id, echoed in X-Request-ID and logged with every
+// line about the request, made the first time something asks for it: the
+// access log for an answer it will log, the responder for every error,
+// any line logged while answering. An answer nothing is logged about (a
+// success the sampled access log skips) carries none: its id would name
+// no line, and it was a tenth of the headers of the hottest answers,
+// which pushed their header map past the size Go keeps in one group. An
+// incoming id is not trusted: a client could use it to mix its lines with
+// someone else's.
 //
 // The id only has to be unique and unguessable enough not to collide, so
 // it comes from the runtime's per-thread ChaCha8 source rather than
 // crypto/rand (a system call per request on most kernels). It lives in the
 // response header alone: gin's c.Set would make a map per request.
-func requestID() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var n [8]byte
-		var b [16]byte
-		binary.LittleEndian.PutUint64(n[:], rand.Uint64())
-		hex.Encode(b[:], n[:])
-		c.Writer.Header()[requestIDHeader] = []string{string(b[:])}
-		c.Next()
-	}
-}
-
-// requestIDHeader is X-Request-ID in Go's canonical form, so that the
-// header map is written without canonicalising the key on each request.
-const requestIDHeader = "X-Request-Id"
-
 func reqID(c *gin.Context) string {
-	if v := c.Writer.Header()[requestIDHeader]; len(v) > 0 {
+	h := c.Writer.Header()
+	if v := h[requestIDHeader]; len(v) > 0 {
 		return v[0]
 	}
-	return ""
+	var n [8]byte
+	var b [16]byte
+	binary.LittleEndian.PutUint64(n[:], rand.Uint64())
+	hex.Encode(b[:], n[:])
+	id := string(b[:])
+	h[requestIDHeader] = []string{id}
+	return id
 }
+
+// requestRef is a request's id for a log line that may never be written:
+// slog asks for it (and reqID makes it) only when the line is.
+type requestRef struct{ c *gin.Context }
+
+func (r requestRef) LogValue() slog.Value { return slog.StringValue(reqID(r.c)) }
 
 // accessLog writes one line per request: the route pattern, never the URL
 // (which can hold an action token), and never the client's address or any
@@ -67,6 +75,12 @@ func accessLog(log *slog.Logger, listener string, sample int, observe func(route
 	var seen atomic.Uint64
 	return func(c *gin.Context) {
 		start := time.Now()
+		// Which answers are sampled is decided before they are written, so
+		// that a sampled answer carries the id of its line.
+		sampled := sample <= 1 || seen.Add(1)%uint64(sample) == 1
+		if sampled {
+			reqID(c)
+		}
 		c.Next()
 		route := c.FullPath()
 		if route == "" {
@@ -74,7 +88,7 @@ func accessLog(log *slog.Logger, listener string, sample int, observe func(route
 		}
 		took := time.Since(start)
 		status := c.Writer.Status()
-		logged := sample <= 1 || status >= 400 || took >= time.Second || seen.Add(1)%uint64(sample) == 1
+		logged := sampled || status >= 400 || took >= time.Second
 		// LogAttrs with typed attributes: no interface boxing per field.
 		if logged && log.Enabled(c, slog.LevelInfo) {
 			attrs := []slog.Attr{slog.String("listener", listener), slog.String("request_id", reqID(c)),
@@ -95,22 +109,35 @@ func accessLog(log *slog.Logger, listener string, sample int, observe func(route
 // only our own scripts and styles. form-action is left out on purpose:
 // browsers apply it to the redirect that follows a POST, and ours goes to
 // the buyer's site.
+//
+// An API answer (a path under /api/) is JSON, never a document: it gets
+// the policy that loads nothing and may be framed by no one, and no
+// X-Frame-Options, whose only use is a document in a frame (and which
+// frame-ancestors replaces). Every header is written into the answer and
+// sorted on each request, and those of the prefill API went past the
+// eight a Go map keeps in one group, which made two more maps a call.
 func securityHeaders() gin.HandlerFunc {
 	// Keys already canonical and values built once: Header.Set would
 	// canonicalise and allocate on every request. The slices are never
 	// appended to, so sharing them between answers is safe.
-	fixed := map[string][]string{
-		"Content-Security-Policy": {"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"},
-		"Referrer-Policy":         {"same-origin"},
-		"X-Content-Type-Options":  {"nosniff"},
-		"X-Frame-Options":         {"DENY"},
-	}
-	noReferrer := []string{"no-referrer"}
+	var (
+		pageCSP    = []string{"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"}
+		apiCSP     = []string{"default-src 'none'; frame-ancestors 'none'"}
+		sameOrigin = []string{"same-origin"}
+		noReferrer = []string{"no-referrer"}
+		noSniff    = []string{"nosniff"}
+		deny       = []string{"DENY"}
+	)
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
-		for k, v := range fixed {
-			h[k] = v
+		h["X-Content-Type-Options"] = noSniff
+		if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+			h["Content-Security-Policy"] = apiCSP
+		} else {
+			h["Content-Security-Policy"] = pageCSP
+			h["X-Frame-Options"] = deny
 		}
+		h["Referrer-Policy"] = sameOrigin
 		if namesToken(c.Request.URL.RawQuery) {
 			// Whatever the answer (the exchange's 303, a 429 past the
 			// landing limit, an error page), its URL holds a token that

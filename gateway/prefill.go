@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,8 +47,14 @@ func prefillAccess(apiKeys, origins []string, keyed, browser gin.HandlerFunc, re
 	vary := []string{"Origin"}
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
-		h["Vary"] = vary // canonical keys: no canonicalising per request
 		origin := c.Request.Header.Get("Origin")
+		if origin != "" {
+			// Only a request with an Origin can get an answer that
+			// depends on it; without one, the answer is no-store (as
+			// every prefill answer is), which no cache keeps whatever
+			// it varies on.
+			h["Vary"] = vary // canonical keys: no canonicalising per request
+		}
 		allowed := origin != "" && slices.Contains(origins, origin)
 		if allowed {
 			h["Access-Control-Allow-Origin"] = []string{origin}
@@ -105,8 +112,9 @@ func handlePrefill(flows *Flows, leads *leads, respond *responder, funnel VisitC
 	return func(c *gin.Context) {
 		keyed := keyedCall(c)
 		var flow *Flow
-		if name := c.Query("flow"); name != "" {
-			if flow = flows.ByName(name); flow == nil {
+		flowName := queryValue(c, "flow")
+		if flowName != "" {
+			if flow = flows.ByName(flowName); flow == nil {
 				respond.fail(c, "", errUnknownFlow)
 				return
 			}
@@ -121,7 +129,7 @@ func handlePrefill(flows *Flows, leads *leads, respond *responder, funnel VisitC
 		if !keyed {
 			mode, payer = "browser", clientIP(c.ClientIP())
 		}
-		key := token + "|" + c.Query("flow") + "|" + mode + "|" + now().UTC().Format("2006-01-02")
+		key := token + "|" + flowName + "|" + mode + "|" + day(now())
 		body, ok := leads.answer(key)
 		if !ok {
 			var spend cashcat.Spend
@@ -148,6 +156,23 @@ func handlePrefill(flows *Flows, leads *leads, respond *responder, funnel VisitC
 	}
 }
 
+// queryValue is c.Query(name) without parsing the whole query into a map
+// (the prefill API's one parameter was a tenth of its handler): a query
+// with no escape, no "+" and no ";" reads the same split by hand as
+// net/url reads it. Any other goes to net/url.
+func queryValue(c *gin.Context, name string) string {
+	raw := c.Request.URL.RawQuery
+	if strings.ContainsAny(raw, "%+;") {
+		return c.Query(name)
+	}
+	for pair := range strings.SplitSeq(raw, "&") {
+		if k, v, _ := strings.Cut(pair, "="); k == name {
+			return v
+		}
+	}
+	return ""
+}
+
 // prefillBody is a prefill answer encoded once, kept as bytes with its
 // headers built: a cached answer is four writes into the connection's
 // buffer. The source is the lead's own raw record (not a copy: the lead
@@ -156,8 +181,14 @@ func handlePrefill(flows *Flows, leads *leads, respond *responder, funnel VisitC
 type prefillBody struct {
 	lead   []byte   // {"lead":{...}
 	source []byte   // the raw record, or nil for a call without a key
-	length []string // Content-Length
+	length []string // Content-Length, or nil for net/http to write
 }
+
+// netHTTPBuffer is how much of an answer net/http holds before sending
+// its headers (bufferBeforeChunkingSize): an answer that fits is sent
+// whole at the handler's end, with a Content-Length net/http writes
+// itself, on its fast path and outside the header map.
+const netHTTPBuffer = 2048
 
 var (
 	jsonType   = []string{"application/json; charset=utf-8"}
@@ -198,7 +229,10 @@ func encodePrefill(lead *providers.Lead, flow *Flow, keyed bool, now time.Time) 
 	if b.source != nil {
 		n += len(sourceKey) + len(b.source)
 	}
-	b.length = []string{strconv.Itoa(n)}
+	if n > netHTTPBuffer {
+		// Past the buffer net/http would send it chunked.
+		b.length = []string{strconv.Itoa(n)}
+	}
 	return b, nil
 }
 
@@ -207,7 +241,9 @@ func encodePrefill(lead *providers.Lead, flow *Flow, keyed bool, now time.Time) 
 func (b *prefillBody) write(w gin.ResponseWriter) {
 	h := w.Header()
 	h["Content-Type"] = jsonType
-	h["Content-Length"] = b.length
+	if b.length != nil {
+		h["Content-Length"] = b.length
+	}
 	h["Cache-Control"] = noStoreHeader
 	w.WriteHeader(http.StatusOK)
 	w.Write(b.lead)

@@ -3,8 +3,10 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -262,33 +264,121 @@ func TestPrefillLimitPerTokenAcrossAddresses(t *testing.T) {
 // A cached prefill answer is written from its pre-encoded parts: the bytes
 // are json.Marshal's, a record with HTML characters escaped as everywhere
 // in our JSON, with a Content-Length that matches, on the first call and
-// on the cached one.
+// on the cached one. Over a real connection, since net/http writes the
+// length of an answer that fits its buffer: a record past that buffer is
+// still sent with its length, not chunked.
 func TestPrefillAnswerBytes(t *testing.T) {
-	lead := sampleLead()
-	lead.FirstName = "<b>Lucía</b> & co"
-	lead.Raw = json.RawMessage(`{"lead":{"firstName":"<b>Lucía</b> & co"}}`)
-	h, _ := newTestServer(t, fakeLeads{lead: lead})
 	cfg, err := config.Parse(fmt.Appendf(nil, testConfig, "1000-M"), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	flow, _ := NewFlows(cfg.Flows)
-	for _, tc := range []struct{ path, flow string }{{"/api/v1/prefill/esdemo0000000001", ""}, {"/api/v1/prefill/esdemo0000000001?flow=es", "es"}} {
-		var fields map[string]string
-		if f := flow.ByName(tc.flow); f != nil {
-			fields = f.Form.Restrict(lead.Prefill(f.Currency), time.Now(), f.Loc)
-		} else {
-			fields = lead.Prefill(lead.Loan.RequestedCurrency)
+	for _, size := range []string{"small", "past net/http's buffer"} {
+		lead := sampleLead()
+		lead.FirstName = "<b>Lucía</b> & co"
+		lead.Raw = json.RawMessage(`{"lead":{"firstName":"<b>Lucía</b> & co"}}`)
+		if size != "small" {
+			lead.Raw = json.RawMessage(`{"lead":{"firstName":"<b>Lucía</b> & co","notes":"` + strings.Repeat("x", 3000) + `"}}`)
 		}
-		want, _ := json.Marshal(prefillAnswer{Lead: fields, Source: lead.Raw})
-		for _, call := range []string{"first", "cached"} {
-			w := apiGet(h, tc.path, withKey)
-			if got := w.Body.String(); got != string(want) {
-				t.Errorf("%s, %s call: got %s, want %s", tc.path, call, got, want)
+		h, _ := newTestServer(t, fakeLeads{lead: lead})
+		srv := httptest.NewServer(h)
+		for _, tc := range []struct{ path, flow string }{{"/api/v1/prefill/esdemo0000000001", ""}, {"/api/v1/prefill/esdemo0000000001?flow=es", "es"}} {
+			var fields map[string]string
+			if f := flow.ByName(tc.flow); f != nil {
+				fields = f.Form.Restrict(lead.Prefill(f.Currency), time.Now(), f.Loc)
+			} else {
+				fields = lead.Prefill(lead.Loan.RequestedCurrency)
 			}
-			if got := w.Header().Get("Content-Length"); got != strconv.Itoa(len(want)) {
-				t.Errorf("%s, %s call: Content-Length %s, want %d", tc.path, call, got, len(want))
+			want, _ := json.Marshal(prefillAnswer{Lead: fields, Source: lead.Raw})
+			for _, call := range []string{"first", "cached"} {
+				r, _ := http.NewRequest("GET", srv.URL+tc.path, nil)
+				r.Header.Set("X-API-Key", "lender-key-0123456789")
+				resp, err := srv.Client().Do(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(got) != string(want) {
+					t.Errorf("%s, %s, %s call: got %s, want %s", size, tc.path, call, got, want)
+				}
+				if resp.ContentLength != int64(len(want)) || resp.TransferEncoding != nil {
+					t.Errorf("%s, %s, %s call: Content-Length %d, Transfer-Encoding %v; want %d, not chunked",
+						size, tc.path, call, resp.ContentLength, resp.TransferEncoding, len(want))
+				}
 			}
+		}
+		srv.Close()
+	}
+}
+
+// What a lender's server gets over the wire with a prefill answer: the
+// policies of SPEC §10 in the form an API answer needs (nothing loads,
+// nothing frames it), no-store, the rate-limit headers, and nothing that
+// does nothing: no X-Frame-Options on JSON, no Vary without an Origin,
+// no X-Request-ID on a success the sampled access log skips. Each header
+// costs the hottest answer its sorting and writing, and past eight its
+// map outgrows one group. A browser's call (with an Origin) gets its
+// CORS headers and Vary: Origin.
+func TestPrefillAnswerHeaders(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) { d.Config.Server.AccessLogSample = 100 })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	call := func(header, value string) *http.Response {
+		r, _ := http.NewRequest("GET", srv.URL+"/api/v1/prefill/esdemo0000000001?flow=es", nil)
+		r.Header.Set(header, value)
+		resp, err := srv.Client().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := call("X-API-Key", "lender-key-0123456789"); resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("the first answer, which the access log samples: no X-Request-ID")
+	}
+	resp := call("X-API-Key", "lender-key-0123456789")
+	var names []string
+	for k := range resp.Header {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	want := []string{"Cache-Control", "Content-Length", "Content-Security-Policy", "Content-Type", "Date", "Referrer-Policy",
+		"X-Content-Type-Options", "X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset"}
+	if resp.StatusCode != 200 || !slices.Equal(names, want) {
+		t.Errorf("keyed answer: %d with headers %v, want 200 with %v", resp.StatusCode, names, want)
+	}
+	for k, v := range map[string]string{"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+		"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"} {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("%s: %q, want %q", k, got, v)
+		}
+	}
+	resp = call("Origin", "https://lender.example")
+	if resp.StatusCode != 200 || resp.Header.Get("Vary") != "Origin" || resp.Header.Get("Access-Control-Allow-Origin") != "https://lender.example" {
+		t.Errorf("browser call: %d, Vary %q, Access-Control-Allow-Origin %q; want 200, Origin, the origin",
+			resp.StatusCode, resp.Header.Get("Vary"), resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// The day in a formatted answer's cache key is the UTC date, formatted
+// once and kept: it still turns at UTC midnight, whatever zone the time
+// is in, and turns back for a time of the day before.
+func TestDayTurnsAtUTCMidnight(t *testing.T) {
+	madrid := time.FixedZone("CET", 3600)
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2026, 11, 27, 23, 59, 59, 0, time.UTC), "2026-11-27"},
+		{time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC), "2026-11-28"},
+		{time.Date(2026, 11, 28, 0, 30, 0, 0, madrid), "2026-11-27"},
+		{time.Date(2026, 11, 28, 1, 0, 0, 0, madrid), "2026-11-28"},
+		{time.Date(2027, 11, 28, 1, 0, 0, 0, madrid), "2027-11-28"},
+	} {
+		if got := day(tc.at); got != tc.want {
+			t.Errorf("day(%v) = %s, want %s", tc.at, got, tc.want)
 		}
 	}
 }

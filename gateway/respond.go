@@ -68,6 +68,7 @@ type responder struct {
 // ("" for the listener's own).
 func (r *responder) fail(c *gin.Context, lang string, err error) {
 	ce := r.classify(err)
+	reqID(c) // every error is logged: its answer names the line
 	if ce == errInternal {
 		r.log.Error("request failed", "request_id", reqID(c), "route", c.FullPath(), "err", err)
 	}
