@@ -80,6 +80,9 @@ func (f *forms) render(c *gin.Context, status int, sess session.Session, v views
 	v.CSRF = f.csrf(c, sess)
 	v.SubmissionID = session.RandomID()
 	noStore(c)
+	if status >= 400 {
+		reqID(c) // logged whatever the sample: named in the answer
+	}
 	if err := f.views.Render(c.Writer, status, "form", v); err != nil {
 		f.respond.fail(c, v.Page.Lang, fmt.Errorf("rendering the form: %w", err))
 	}

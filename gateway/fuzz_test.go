@@ -55,7 +55,8 @@ func FuzzAttribution(f *testing.F) {
 // reads from the same query, whatever the query holds.
 func FuzzQueryValue(f *testing.F) {
 	for _, seed := range []string{"", "flow=us", "a=1&flow=es&flow=us", "flow", "flow=", "xflow=us&flowx=es", "flow=u%73",
-		"fl%6Fw=us", "flow=a+b", "x=1;flow=us&flow=es", "flow=us;x", "&&flow=us&", "flow==us", "flow=%zz&flow=us"} {
+		"fl%6Fw=us", "flow=a+b", "x=1;flow=us&flow=es", "flow=us;x", "&&flow=us&", "flow==us", "flow=%zz&flow=us",
+		strings.Repeat("a&", 10_000) + "flow=us"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {

@@ -521,6 +521,59 @@ func TestRequestIDInAnswerAndLog(t *testing.T) {
 	}
 }
 
+// With the access log sampled, every error still names its line, however
+// it is answered: the responder, the form sent back with its mistakes (422)
+// or for a session it does not belong to (403), net/http's file server
+// (404, 416), the sandbox's emulators.
+func TestSampledErrorsNameTheirLine(t *testing.T) {
+	var logs bytes.Buffer
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
+		d.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+		d.Config.Server.AccessLogSample = 1000
+		d.Sandbox = http.NotFoundHandler()
+	})
+	do(h, "GET", "/healthz", nil) // the one success the sample logs
+	page := do(h, "GET", "/", nil)
+	form := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(page.Body.String(), -1) {
+		form.Set(m[1], m[2])
+	}
+	post := func(form url.Values) *http.Request {
+		r := httptest.NewRequest("POST", "/apply", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, c := range page.Result().Cookies() {
+			r.AddCookie(c)
+		}
+		return r
+	}
+	wrongToken := url.Values{"csrf_token": {"not-the-token"}, "submission_id": form["submission_id"]}
+	ranged := httptest.NewRequest("GET", "/static/app.css", nil)
+	ranged.Header.Set("Range", "bytes=999999-")
+	for name, r := range map[string]*http.Request{
+		"422, the form's mistakes":   post(form),
+		"403, another's form":        post(wrongToken),
+		"404, no such asset":         httptest.NewRequest("GET", "/static/nothing.css", nil),
+		"416, a range past an asset": ranged,
+		"404, the sandbox":           httptest.NewRequest("GET", "/sandbox/nothing", nil),
+		"404, no such page":          httptest.NewRequest("GET", "/nothing", nil),
+	} {
+		logs.Reset()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		sent := w.Result().Header.Get("X-Request-ID") // as sent
+		var line map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "request" {
+				line = m
+			}
+		}
+		if w.Code < 400 || line == nil || sent == "" || line["request_id"] != sent {
+			t.Errorf("%s: %d, X-Request-ID %q sent, access-log line %v", name, w.Code, sent, line)
+		}
+	}
+}
+
 // With server.access_log_sample N, one success in N is logged (marked
 // "sampled": N) and every error is: 20 answers of 200 and 5 of 404 give
 // 2 + 5 lines. An answer carries X-Request-ID when it has a line, the id

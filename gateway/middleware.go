@@ -55,10 +55,27 @@ func reqID(c *gin.Context) string {
 }
 
 // requestRef is a request's id for a log line that may never be written:
-// slog asks for it (and reqID makes it) only when the line is.
+// slog asks for it (and reqID makes it) only when the line is. Only for
+// lines logged while the request is answered, on its goroutine, through
+// a handler that formats at once (ours): gin reuses the context after.
 type requestRef struct{ c *gin.Context }
 
 func (r requestRef) LogValue() slog.Value { return slog.StringValue(reqID(r.c)) }
+
+// idOnError is c's writer for a handler that writes without gin
+// (net/http's file server, the sandbox's emulators): an error it answers
+// carries the id of its access-log line, as every error does.
+type idOnError struct {
+	gin.ResponseWriter
+	c *gin.Context
+}
+
+func (w idOnError) WriteHeader(code int) {
+	if code >= 400 {
+		reqID(w.c)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
 
 // accessLog writes one line per request: the route pattern, never the URL
 // (which can hold an action token), and never the client's address or any

@@ -157,12 +157,13 @@ func handlePrefill(flows *Flows, leads *leads, respond *responder, funnel VisitC
 }
 
 // queryValue is c.Query(name) without parsing the whole query into a map
-// (the prefill API's one parameter was a tenth of its handler): a query
-// with no escape, no "+" and no ";" reads the same split by hand as
-// net/url reads it. Any other goes to net/url.
+// (the prefill API's one parameter was a tenth of its handler): a short
+// query with no escape, no "+" and no ";" reads the same split by hand as
+// net/url reads it. Any other goes to net/url (which, among others, reads
+// nothing of a query past 10,000 parameters).
 func queryValue(c *gin.Context, name string) string {
 	raw := c.Request.URL.RawQuery
-	if strings.ContainsAny(raw, "%+;") {
+	if len(raw) > 1024 || strings.ContainsAny(raw, "%+;") {
 		return c.Query(name)
 	}
 	for pair := range strings.SplitSeq(raw, "&") {

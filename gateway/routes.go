@@ -52,7 +52,7 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 	get(r, "/favicon.ico", handleIcon(static))
 
 	if p.Sandbox != nil {
-		r.Any("/sandbox/*path", gin.WrapH(p.Sandbox))
+		r.Any("/sandbox/*path", func(c *gin.Context) { p.Sandbox.ServeHTTP(idOnError{c.Writer, c}, c.Request) })
 	}
 	// A consumer's error page speaks their flow's language (without a
 	// session, the default flow's).
@@ -128,17 +128,18 @@ func handleStatic(prefix string, static fs.FS, cacheControl string) gin.HandlerF
 		}
 		name := strings.TrimPrefix(c.Request.URL.Path, prefix)
 		b, ok := gz[name]
+		w := idOnError{c.Writer, c}
 		if !ok {
-			files.ServeHTTP(c.Writer, c.Request)
+			files.ServeHTTP(w, c.Request)
 			return
 		}
 		c.Header("Vary", "Accept-Encoding")
 		if !acceptsGzip(c.GetHeader("Accept-Encoding")) {
-			files.ServeHTTP(c.Writer, c.Request)
+			files.ServeHTTP(w, c.Request)
 			return
 		}
 		c.Header("Content-Encoding", "gzip")
-		http.ServeContent(c.Writer, c.Request, name, time.Time{}, bytes.NewReader(b))
+		http.ServeContent(w, c.Request, name, time.Time{}, bytes.NewReader(b))
 	}
 }
 
