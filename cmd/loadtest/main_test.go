@@ -63,7 +63,7 @@ func TestLoadTestReports(t *testing.T) {
 
 func checkReport(t *testing.T, report, gen string) {
 	t.Helper()
-	want := []string{"generator: " + map[string]string{"go": "Go net/http", "wrk": "wrk -t1 -c4"}[gen],
+	want := []string{"generator: " + map[string]string{"go": "Go net/http", "wrk": "wrk -t1 -c4"}[gen], strings.Join(serverGC(), " ") + ";",
 		tPrefill, tBareJSON, tPage, tBarePage, tToken, "landing with cookie / bare Gin same page:",
 		"applications", "applications, open loop", "CRM backlog (due, not mirrored)", "CRM leads created:",
 		"1.00 Cashcat calls per token (10 tokens)", "bare Gin, one 50 ms wait, same 303", "via prefill", "via landing"}
@@ -87,6 +87,21 @@ func checkReport(t *testing.T, report, gen string) {
 	}
 	if m := regexp.MustCompile(`via prefill +(\d+) bytes per lead`).FindStringSubmatch(report); m == nil || m[1] == "0" {
 		t.Errorf("no heap per lead via prefill:\n%s", report)
+	}
+}
+
+// The server runs with the README's production GC setting unless the
+// caller's environment says otherwise, one variable at a time.
+func TestServerGC(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOMEMLIMIT")
+	t.Setenv("GOGC", "150")
+	if got := strings.Join(serverGC(), " "); got != "GOGC=150 GOMEMLIMIT=1GiB" {
+		t.Errorf("with GOGC=150 set: %q, want GOGC=150 GOMEMLIMIT=1GiB", got)
+	}
+	os.Unsetenv("GOGC")
+	if got := strings.Join(serverGC(), " "); got != "GOGC=400 GOMEMLIMIT=1GiB" {
+		t.Errorf("with neither set: %q, want GOGC=400 GOMEMLIMIT=1GiB", got)
 	}
 }
 
