@@ -188,7 +188,7 @@ func TestSecurityHeaders(t *testing.T) {
 	w := do(h, "GET", "/?action_token=abcdefghijklmnop", nil)
 	w = do(h, "GET", "/", nil)
 	for k, want := range map[string]string{"Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "X-Frame-Options": "DENY"} {
-		if got := w.Header().Get(k); got != want {
+		if got := w.Result().Header.Get(k); got != want { // as sent
 			t.Errorf("%s: got %q, want %q", k, got, want)
 		}
 	}
@@ -549,13 +549,16 @@ func TestSampledErrorsNameTheirLine(t *testing.T) {
 	wrongToken := url.Values{"csrf_token": {"not-the-token"}, "submission_id": form["submission_id"]}
 	ranged := httptest.NewRequest("GET", "/static/app.css", nil)
 	ranged.Header.Set("Range", "bytes=999999-")
+	rangedJS := httptest.NewRequest("GET", "/prefill.js", nil)
+	rangedJS.Header.Set("Range", "bytes=999999-")
 	for name, r := range map[string]*http.Request{
-		"422, the form's mistakes":   post(form),
-		"403, another's form":        post(wrongToken),
-		"404, no such asset":         httptest.NewRequest("GET", "/static/nothing.css", nil),
-		"416, a range past an asset": ranged,
-		"404, the sandbox":           httptest.NewRequest("GET", "/sandbox/nothing", nil),
-		"404, no such page":          httptest.NewRequest("GET", "/nothing", nil),
+		"422, the form's mistakes":     post(form),
+		"403, another's form":          post(wrongToken),
+		"404, no such asset":           httptest.NewRequest("GET", "/static/nothing.css", nil),
+		"416, a range past an asset":   ranged,
+		"416, a range past prefill.js": rangedJS,
+		"404, the sandbox":             httptest.NewRequest("GET", "/sandbox/nothing", nil),
+		"404, no such page":            httptest.NewRequest("GET", "/nothing", nil),
 	} {
 		logs.Reset()
 		w := httptest.NewRecorder()

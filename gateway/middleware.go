@@ -77,6 +77,10 @@ func (w idOnError) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach gin's writer (deadlines, full
+// duplex) through the wrapper.
+func (w idOnError) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // accessLog writes one line per request: the route pattern, never the URL
 // (which can hold an action token), and never the client's address or any
 // form value. observe, when set, is told every answered request (metrics).

@@ -260,6 +260,6 @@ func (b *prefillBody) write(w gin.ResponseWriter) {
 func handlePrefillJS(static fs.FS) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=3600")
-		c.FileFromFS("prefill.js", http.FS(static))
+		http.ServeFileFS(idOnError{c.Writer, c}, c.Request, static, "prefill.js")
 	}
 }

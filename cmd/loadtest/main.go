@@ -144,17 +144,19 @@ func ngxNote(n *nginx) string {
 // productionGC is the garbage collector's setting the README gives for
 // production (Going to production): the gateway's live heap is small, so
 // Go's default (GOGC=100) collects every few megabytes allocated, tens of
-// times a second under this load; 400 with a memory limit collects a
-// fifth as often and still never past the limit.
+// times a second under this load; 400 lets four times as much be
+// allocated between collections, and the (soft) limit makes them come
+// sooner as the heap nears it.
 var productionGC = []string{"GOGC=400", "GOMEMLIMIT=1GiB"}
 
 // serverGC is the server child's GC setting: the production one, or what
-// this command's own environment sets.
+// this command's own environment sets (an empty value is Go's own default,
+// so it counts as unset).
 func serverGC() []string {
 	var env []string
 	for _, kv := range productionGC {
 		name, _, _ := strings.Cut(kv, "=")
-		if v, set := os.LookupEnv(name); set {
+		if v := os.Getenv(name); v != "" {
 			kv = name + "=" + v
 		}
 		env = append(env, kv)

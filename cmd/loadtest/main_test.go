@@ -103,6 +103,10 @@ func TestServerGC(t *testing.T) {
 	if got := strings.Join(serverGC(), " "); got != "GOGC=400 GOMEMLIMIT=1GiB" {
 		t.Errorf("with neither set: %q, want GOGC=400 GOMEMLIMIT=1GiB", got)
 	}
+	t.Setenv("GOGC", "")
+	if got := strings.Join(serverGC(), " "); got != "GOGC=400 GOMEMLIMIT=1GiB" {
+		t.Errorf("with GOGC set empty (Go's default): %q, want GOGC=400 GOMEMLIMIT=1GiB", got)
+	}
 }
 
 // wrk's report is read for requests/s, the 50th and 99th percentiles and
