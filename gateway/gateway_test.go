@@ -577,6 +577,40 @@ func TestSampledErrorsNameTheirLine(t *testing.T) {
 	}
 }
 
+// A panic in a handler is a whole 500 page, logged twice under the id its
+// answer carries: the access-log line every request gets, and the error
+// naming the panic's type, never its value (which may hold what the
+// consumer sent).
+func TestPanicIsAnErrorPageWithItsLines(t *testing.T) {
+	var logs bytes.Buffer
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
+		d.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+		d.Config.Server.AccessLogSample = 1000
+		d.Sandbox = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("lucia@example.es") })
+	})
+	do(h, "GET", "/healthz", nil) // the one success the sample logs
+	logs.Reset()
+	w := do(h, "GET", "/sandbox/boom", nil)
+	id := w.Result().Header.Get("X-Request-ID") // as sent
+	if w.Code != 500 || !strings.Contains(w.Body.String(), "</html>") || id == "" {
+		t.Fatalf("a panic: %d, X-Request-ID %q, body %q; want a whole 500 page with an id", w.Code, id, w.Body.String())
+	}
+	lines := map[string]map[string]any{}
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil {
+			lines[fmt.Sprint(m["msg"])] = m
+		}
+	}
+	access, failed := lines["request"], lines["request failed"]
+	if access == nil || access["status"] != 500.0 || access["request_id"] != id {
+		t.Errorf("access-log line %v: want status 500 and request_id %s", access, id)
+	}
+	if failed == nil || failed["request_id"] != id || strings.Contains(logs.String(), "lucia@") {
+		t.Errorf("error line %v: want request_id %s, and the panic's value nowhere in:\n%s", failed, id, logs.String())
+	}
+}
+
 // With server.access_log_sample N, one success in N is logged (marked
 // "sampled": N) and every error is: 20 answers of 200 and 5 of 404 give
 // 2 + 5 lines. An answer carries X-Request-ID when it has a line, the id

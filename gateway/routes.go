@@ -19,7 +19,9 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 	if err != nil {
 		return err
 	}
-	r.Use(recovery(p.respond), accessLog(p.Log, "public", p.Config.Server.AccessLogSample, p.Observe), securityHeaders(), bodyLimit(p.Config.Server.MaxBodyBytes))
+	// The access log first: a panic, answered by recovery inside it,
+	// still gets its line (with the id its error page carries).
+	r.Use(accessLog(p.Log, "public", p.Config.Server.AccessLogSample, p.Observe), recovery(p.respond), securityHeaders(), bodyLimit(p.Config.Server.MaxBodyBytes))
 	static := p.Views.Static()
 
 	get(r, "/", lim.landing, handleLanding(p.sessions, p.flows, p.leads, p.forms, p.drafts, p.Funnel, p.Config.Attribution.ClickParamsOf, p.Now))
@@ -67,7 +69,7 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 
 // adminRoutes is the whole operator surface, in one place.
 func adminRoutes(r *gin.Engine, d AdminDeps, respond *responder) {
-	r.Use(recovery(respond), accessLog(d.Log, "admin", 1, nil), securityHeaders(), func(c *gin.Context) {
+	r.Use(accessLog(d.Log, "admin", 1, nil), recovery(respond), securityHeaders(), func(c *gin.Context) {
 		// Operator answers hold applications and counts: never stored.
 		noStore(c)
 	})
