@@ -22,7 +22,8 @@ func applyRun(out io.Writer, u urls, o options, receiver *slowReceiver) error {
 	fmt.Fprintf(out, "\napply journey (new session, form, POST, store write, instant buyer, 303), %d connections, %s:\n", o.conns, o.apply)
 	done := make(chan result, 1)
 	tr := &http.Transport{MaxIdleConnsPerHost: 512, DisableCompression: true}
-	go func() { done <- applyJourney(tr, u.Gateway, o.conns, o.apply) }()
+	closedSteps := &steps{}
+	go func() { done <- applyJourney(tr, u.Gateway, o.conns, o.apply, closedSteps) }()
 	var profiled chan error
 	if o.applyprofile != "" {
 		profiled = profile(u.Bare, o.applyprofile, o.apply)
@@ -46,6 +47,7 @@ wait:
 		}
 	}
 	fmt.Fprintf(out, "  %-34s %9s/s p50 %6.2f ms, p99 %6.2f ms (%d errors)\n", "applications", thousands(apps.rps), ms(apps.p50), ms(apps.p99), apps.errors)
+	closedSteps.report(out)
 	if profiled != nil {
 		if err := <-profiled; err != nil {
 			return fmt.Errorf("cpu profile of the apply journey: %w", err)
@@ -74,9 +76,21 @@ wait:
 	// arriving on their own, at half the rate the server just sustained,
 	// see what it takes to serve one.
 	rate := max(1, apps.rps/2)
-	open := openLoop(rate, o.apply/3, func(i int) error { return oneApplication(tr, u.Gateway, fmt.Sprintf("o-%d", i)) })
+	openSteps := &steps{}
+	var traced chan error
+	if o.opentrace != "" {
+		traced = record(u.Bare, "trace", o.opentrace, o.apply/3)
+	}
+	open := openLoop(rate, o.apply/3, func(i int) error { return oneApplication(tr, u.Gateway, fmt.Sprintf("o-%d", i), openSteps) })
 	fmt.Fprintf(out, "  %-34s %9s/s p50 %6.2f ms, p99 %6.2f ms, arriving at a fixed %.0f a second (half the rate above) for %s (%d errors)\n",
 		"applications, open loop", thousands(open.rps), ms(open.p50), ms(open.p99), rate, o.apply/3, open.errors)
+	openSteps.report(out)
+	if traced != nil {
+		if err := <-traced; err != nil {
+			return fmt.Errorf("execution trace of the open loop: %w", err)
+		}
+		fmt.Fprintf(out, "  (server execution trace over the open loop in %s: go tool trace %s)\n", o.opentrace, o.opentrace)
+	}
 	return nil
 }
 
@@ -91,21 +105,48 @@ func crm(u urls) (crmState, error) {
 
 // applyJourney: each consumer lands, completes the form and is sent to
 // the buyer: a store write and an instant buyer per application.
-func applyJourney(tr http.RoundTripper, base string, conns int, d time.Duration) result {
+func applyJourney(tr http.RoundTripper, base string, conns int, d time.Duration, st *steps) result {
 	return closedLoop(conns, d, func(w, i int) (time.Duration, error) {
 		t0 := time.Now()
-		err := oneApplication(tr, base, fmt.Sprintf("c%d-%d", w, i))
+		err := oneApplication(tr, base, fmt.Sprintf("c%d-%d", w, i), st)
 		return time.Since(t0), err
 	})
 }
 
-func oneApplication(tr http.RoundTripper, base, who string) error {
+// steps are the latencies of a journey's two requests, each on its own:
+// a consumer waits for the form, then fills it in, then waits for the
+// answer to the POST. A journey's own latency is their sum, which no
+// consumer waits for at once.
+type steps struct {
+	mu         sync.Mutex
+	form, post []time.Duration
+}
+
+func (s *steps) add(form, post time.Duration) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.form, s.post = append(s.form, form), append(s.post, post)
+	s.mu.Unlock()
+}
+
+func (s *steps) report(out io.Writer) {
+	f := summarize(s.form, int64(len(s.form)), 0, time.Second)
+	p := summarize(s.post, int64(len(s.post)), 0, time.Second)
+	fmt.Fprintf(out, "    each request: the form page p50 %.2f ms, p99 %.2f ms; the POST (store write, buyer, 303) p50 %.2f ms, p99 %.2f ms (target p99 ≤ 20 ms)\n",
+		ms(f.p50), ms(f.p99), ms(p.p50), ms(p.p99))
+}
+
+func oneApplication(tr http.RoundTripper, base, who string, st *steps) error {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	t0 := time.Now()
 	page, err := get(c, base+"/")
 	if err != nil {
 		return err
 	}
+	t1 := time.Now()
 	form := url.Values{}
 	for _, name := range []string{"csrf_token", "submission_id"} {
 		form.Set(name, hidden(page, name))
@@ -122,6 +163,7 @@ func oneApplication(tr http.RoundTripper, base, who string) error {
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "https://lender.example/") {
 		return errors.New("application not accepted at once: " + resp.Status + " " + resp.Header.Get("Location"))
 	}
+	st.add(t1.Sub(t0), time.Since(t1))
 	return nil
 }
 

@@ -33,7 +33,7 @@ func BenchmarkApplyJourneyParallel(b *testing.B) {
 	b.SetParallelism(64 / max(1, runtime.GOMAXPROCS(0))) // goroutines per P
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := oneApplication(tr, srv.URL, fmt.Sprint("bench", n.Add(1))); err != nil {
+			if err := oneApplication(tr, srv.URL, fmt.Sprint("bench", n.Add(1)), nil); err != nil {
 				b.Error(err)
 				return
 			}

@@ -62,7 +62,7 @@ type options struct {
 	runs, conns, leads      int
 	generator               string
 	cpuprofile, heapprofile string
-	applyprofile            string
+	applyprofile, opentrace string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -77,6 +77,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.generator, "generator", "auto", "wrk, go, or auto (wrk when installed)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the server's CPU profile over the first measured round to this file")
 	fs.StringVar(&o.applyprofile, "applyprofile", "", "write the server's CPU profile over the apply journey to this file")
+	fs.StringVar(&o.opentrace, "opentrace", "", "write the server's execution trace over the open-loop apply run to this file (go tool trace): where its slowest requests waited")
 	fs.StringVar(&o.heapprofile, "heapprofile", "", "write the server's heap profile at 100,000 leads via the prefill API to this file")
 	err := fs.Parse(args)
 	return o, err

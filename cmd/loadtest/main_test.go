@@ -45,8 +45,10 @@ func TestLoadTestReports(t *testing.T) {
 			prof := filepath.Join(t.TempDir(), "server.pprof")
 			heap := filepath.Join(t.TempDir(), "heap.pprof")
 			applyProf := filepath.Join(t.TempDir(), "apply.pprof")
+			openTrace := filepath.Join(t.TempDir(), "open.trace")
 			args := []string{"-generator", gen, "-warmup", "1s", "-duration", "1s", "-runs", "1", "-conns", "4",
-				"-apply", "2s", "-leads", "2000", "-cpuprofile", prof, "-applyprofile", applyProf, "-heapprofile", heap}
+				"-apply", "2s", "-leads", "2000", "-cpuprofile", prof, "-applyprofile", applyProf, "-heapprofile", heap,
+				"-opentrace", openTrace}
 			if err := run(args, &out); err != nil {
 				t.Fatalf("%v\n%s", err, out.String())
 			}
@@ -56,6 +58,10 @@ func TestLoadTestReports(t *testing.T) {
 				if b, err := os.ReadFile(p); err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
 					t.Errorf("%s: %d bytes, %v", p, len(b), err)
 				}
+			}
+			// The execution trace is the runtime's, for go tool trace.
+			if b, err := os.ReadFile(openTrace); err != nil || !bytes.HasPrefix(b, []byte("go 1.")) {
+				t.Errorf("%s: %.20q, %v", openTrace, b, err)
 			}
 		})
 	}
@@ -83,6 +89,16 @@ func checkReport(t *testing.T, report, gen string) {
 	for _, line := range regexp.MustCompile(`(?m)^.*errors\)$`).FindAllString(report, -1) {
 		if !strings.Contains(line, "(0 errors)") {
 			t.Errorf("errors under load: %s", line)
+		}
+	}
+	// Each apply loop reports its two requests' latencies, apart.
+	steps := regexp.MustCompile(`(?m)^    each request: the form page p50 [0-9.]+ ms, p99 ([0-9.]+) ms; the POST \(store write, buyer, 303\) p50 [0-9.]+ ms, p99 ([0-9.]+) ms`).FindAllStringSubmatch(report, -1)
+	if len(steps) != 2 {
+		t.Errorf("got %d lines of each request's latency, want 2 (closed and open loop):\n%s", len(steps), report)
+	}
+	for _, m := range steps {
+		if m[1] == "0.00" || m[2] == "0.00" {
+			t.Errorf("a request's p99 of 0: %s", m[0])
 		}
 	}
 	if m := regexp.MustCompile(`via prefill +(\d+) bytes per lead`).FindStringSubmatch(report); m == nil || m[1] == "0" {
@@ -188,7 +204,7 @@ func BenchmarkApplyJourney(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if err := oneApplication(tr, srv.URL, fmt.Sprint("bench", i)); err != nil {
+		if err := oneApplication(tr, srv.URL, fmt.Sprint("bench", i), nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -310,6 +310,7 @@ func (ch *child) control(h http.Handler) http.Handler {
 	})
 	bare.GET("/metrics", gin.WrapH(ch.met.Handler()))
 	bare.GET("/debug/pprof/profile", gin.WrapF(pprof.Profile))
+	bare.GET("/debug/pprof/trace", gin.WrapF(pprof.Trace))
 	return bare
 }
 

@@ -126,9 +126,15 @@ func report(out io.Writer, runs map[string][]result, withNginx bool) {
 
 // profile fetches the server child's CPU profile over the next d.
 func profile(bare, file string, d time.Duration) chan error {
+	return record(bare, "profile", file, d)
+}
+
+// record writes the server's pprof record of kind (profile: CPU; trace:
+// the execution trace) over the next d to file.
+func record(bare, kind, file string, d time.Duration) chan error {
 	done := make(chan error, 1)
 	go func() {
-		resp, err := control.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", bare, int(d.Seconds()+0.5)))
+		resp, err := control.Get(fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", bare, kind, int(d.Seconds()+0.5)))
 		if err != nil {
 			done <- err
 			return
