@@ -72,6 +72,9 @@ var ruleSamples = []struct {
 	{"iban", []string{"ES5020803294338752239563", "ES50 2080 3294 3387 5223 9563", "es5020803294338752239563"},
 		[]string{"ES5020803294338752239564", "ES50208032943387522395", "DE89370400440532013000"}, ""},
 	{"first_name", []string{"Kyle", "José María", "O'Neil"}, []string{"Al", "K1le"}, ""},
+	// Lengths count letters, not bytes: 50 "Á" are 100 bytes and allowed.
+	{"last_name", []string{"Li Wu", strings.Repeat("Á", 50)}, []string{strings.Repeat("a", 51), strings.Repeat("Á", 51)}, "too_long"},
+	{"last_name", []string{"Lia"}, []string{"Li", "Ñu"}, "too_short"},
 	// What the browser's type=email takes (the WHATWG rule), and no more:
 	// a quoted local part is RFC 5322, but no consumer has one and no
 	// buyer should be sent "<img …>"@….
