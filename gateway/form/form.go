@@ -140,7 +140,11 @@ func newForm(name, country, zone string, sections ...Section) *Form {
 			if fd.MaxLen == 0 && (fd.Kind == Text || fd.Kind == Email) {
 				fd.MaxLen = 100
 			}
-			fd.tags = fd.validatorTags()
+			if fd.tags == nil {
+				// A variant's form shares its fields with the base form,
+				// built at init: none is written again while checked.
+				fd.tags = fd.validatorTags()
+			}
 			f.byName[fd.Name] = fd
 		}
 	}
