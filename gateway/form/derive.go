@@ -85,7 +85,11 @@ func (f *Form) withDerivations(ds ...derivation) *Form {
 	f.derivations = ds
 	for _, d := range ds {
 		if fd := f.byName[d.field]; fd != nil {
-			fd.Derived = true
+			if !fd.Derived {
+				// Only the first time: a variant's form shares its base
+				// form's fields, which pages may be reading meanwhile.
+				fd.Derived = true
+			}
 		} else if _, ok := appFields[d.field]; !ok {
 			panic("form " + f.Name + ": derived field " + d.field + " is not in providers.Application")
 		}

@@ -86,3 +86,28 @@ func TestVariantFormsKeepTheirDerivations(t *testing.T) {
 		}
 	}
 }
+
+// A variant's form is built while pages read and forms check the fields
+// it shares with its base form: it writes none of them (go test -race
+// fails here otherwise).
+func TestVariantFormsWriteNoSharedField(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			for _, f := range []*Form{ES, US} {
+				if _, err := f.Without(nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	for range 50 {
+		for _, fd := range US.Fields() {
+			fd.Input(now, madrid)
+		}
+		US.Validate(Values{"first_name": "Kyle", "state": "TX", "loan_amount": "500"}, now, madrid)
+	}
+	<-done
+}
