@@ -88,6 +88,9 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := writable(o.cpuprofile, o.applyprofile, o.heapprofile, o.opentrace); err != nil {
+		return err
+	}
 	// The traffic source's postback receiver runs here, beside the load
 	// generator: it is another machine's work, not the server's core's.
 	receiver := &slowReceiver{}

@@ -59,9 +59,13 @@ func TestLoadTestReports(t *testing.T) {
 					t.Errorf("%s: %d bytes, %v", p, len(b), err)
 				}
 			}
-			// The execution trace is the runtime's, for go tool trace.
+			// The execution trace is the runtime's, for go tool trace, and
+			// the report says where it is.
 			if b, err := os.ReadFile(openTrace); err != nil || !bytes.HasPrefix(b, []byte("go 1.")) {
 				t.Errorf("%s: %.20q, %v", openTrace, b, err)
+			}
+			if want := "in " + openTrace + ": go tool trace " + openTrace + ")"; !strings.Contains(out.String(), want) {
+				t.Errorf("report lacks %q:\n%s", want, out.String())
 			}
 		})
 	}
@@ -103,6 +107,36 @@ func checkReport(t *testing.T, report, gen string) {
 	}
 	if m := regexp.MustCompile(`via prefill +(\d+) bytes per lead`).FindStringSubmatch(report); m == nil || m[1] == "0" {
 		t.Errorf("no heap per lead via prefill:\n%s", report)
+	}
+}
+
+// A record the server refuses (a second execution trace while one runs
+// is a 500 with a sentence) is reported as missing, not written as a
+// file go tool cannot read; a file no flag can write stops the load test
+// before it starts, not after minutes of measuring.
+func TestFailedRecordsAreSaid(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/debug/pprof/trace" || r.URL.Query().Get("seconds") != "3" {
+			t.Errorf("asked %s", r.URL)
+		}
+		http.Error(w, "Could not enable tracing: execution tracer already enabled", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "open.trace")
+	var out bytes.Buffer
+	recorded(&out, record(srv.URL, "trace", file, 3*time.Second), "server execution trace", file, "go tool trace")
+	want := "  (no server execution trace: the server answered 500 Internal Server Error: Could not enable tracing: execution tracer already enabled)\n"
+	if out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("%s written: %v", file, err)
+	}
+
+	start := time.Now()
+	err := run([]string{"-opentrace", filepath.Join(t.TempDir(), "no", "such", "dir", "open.trace")}, &out)
+	if err == nil || !strings.Contains(err.Error(), "no such file or directory") || time.Since(start) > 5*time.Second {
+		t.Errorf("run with an unwritable -opentrace: %v after %s, want its error at once", err, time.Since(start))
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,7 @@ func throughput(out io.Writer, gen generator, u urls, ngx *nginx, o options) err
 		}
 	}
 	runs := map[string][]result{}
+	var cpu chan error
 	for round := range o.runs {
 		var profiled chan error
 		if round == 0 && o.cpuprofile != "" {
@@ -82,14 +84,12 @@ func throughput(out io.Writer, gen generator, u urls, ngx *nginx, o options) err
 			runs[t.name] = append(runs[t.name], r)
 		}
 		if profiled != nil {
-			if err := <-profiled; err != nil {
-				return fmt.Errorf("cpu profile: %w", err)
-			}
+			cpu = profiled
 		}
 	}
 	report(out, runs, ngx != nil)
-	if o.cpuprofile != "" {
-		fmt.Fprintf(out, "  (server CPU profile over the first round in %s: go tool pprof -top -cum %s)\n", o.cpuprofile, o.cpuprofile)
+	if cpu != nil {
+		recorded(out, cpu, "server CPU profile over the first round", o.cpuprofile, "go tool pprof -top -cum")
 	}
 	return nil
 }
@@ -130,7 +130,9 @@ func profile(bare, file string, d time.Duration) chan error {
 }
 
 // record writes the server's pprof record of kind (profile: CPU; trace:
-// the execution trace) over the next d to file.
+// the execution trace) over the next d to file. An answer that is not
+// the record (a second trace while one runs is a 500 with a sentence)
+// is an error, not a file that go tool cannot read.
 func record(bare, kind, file string, d time.Duration) chan error {
 	done := make(chan error, 1)
 	go func() {
@@ -140,6 +142,11 @@ func record(bare, kind, file string, d time.Duration) chan error {
 			return
 		}
 		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+			done <- fmt.Errorf("the server answered %s: %s", resp.Status, bytes.TrimSpace(msg))
+			return
+		}
 		f, err := os.Create(file)
 		if err == nil {
 			_, err = io.Copy(f, resp.Body)
@@ -148,4 +155,30 @@ func record(bare, kind, file string, d time.Duration) chan error {
 		done <- err
 	}()
 	return done
+}
+
+// recorded reports how a record ended: where it is, or why there is none.
+// A record that failed costs its line, not the rest of the report.
+func recorded(out io.Writer, done chan error, what, file, tool string) {
+	if err := <-done; err != nil {
+		fmt.Fprintf(out, "  (no %s: %v)\n", what, err)
+		return
+	}
+	fmt.Fprintf(out, "  (%s in %s: %s %s)\n", what, file, tool, file)
+}
+
+// writable makes sure every file a flag names can be written before the
+// load starts, rather than after minutes of measuring.
+func writable(files ...string) error {
+	for _, name := range files {
+		if name == "" {
+			continue
+		}
+		f, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+	return nil
 }
