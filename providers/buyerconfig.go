@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -88,6 +89,56 @@ func Mask(secret string) string {
 	}
 	return "***"
 }
+
+// RedactURL hides what a URL in the logged config may carry of a secret:
+// its user and password (a proxy's, a DSN's, a base URL's), and the value
+// of every query parameter whose name says it is one (a DSN's
+// ?password=, an ?api_key=). What is left names the place: scheme, host,
+// path and the other parameters. Unparseable, it shows nothing of itself.
+func RedactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	// A user alone may be the secret (https://TOKEN@host); beside a
+	// password it names the account.
+	user := ""
+	if u.User != nil {
+		user = "***@"
+		if _, ok := u.User.Password(); ok {
+			user = url.PathEscape(u.User.Username()) + ":***@"
+		}
+		u.User = nil
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = "***"
+		} else {
+			for k := range q {
+				if secretName.MatchString(k) {
+					q[k] = []string{"***"}
+				}
+			}
+			u.RawQuery = q.Encode()
+		}
+	}
+	out := strings.ReplaceAll(u.String(), "%2A%2A%2A", "***") // readable, not escaped
+	if user != "" {
+		scheme, rest, ok := strings.Cut(out, "://")
+		if !ok {
+			return "***" // a user and no authority to put it before
+		}
+		out = scheme + "://" + user + rest
+	}
+	return out
+}
+
+// secretName is a parameter name that says its value is a secret.
+var secretName = regexp.MustCompile(`(?i)pass|pwd|secret|token|key|auth|sig|cred`)
 
 // ConfigError is one problem of a config block. Key names where it is,
 // relative to the block ("" for the block itself): whoever reads the

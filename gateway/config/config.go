@@ -579,11 +579,13 @@ func (c *Config) Redacted() Config {
 	r.Storage.OldEncryptionKeys = slices.Repeat([]string{"***"}, len(c.Storage.OldEncryptionKeys))
 	r.Storage.DSN = redactDSN(r.Storage.DSN)
 	r.Redis.URL = redactDSN(r.Redis.URL)
+	r.Cashcat.BaseURL = providers.RedactURL(r.Cashcat.BaseURL)
+	r.Cashcat.EgressProxy = providers.RedactURL(r.Cashcat.EgressProxy)
 	r.Providers = c.Providers.Redacted()
 	r.PrefillAPI.Keys = slices.Repeat([]string{"***"}, len(c.PrefillAPI.Keys))
 	r.Postbacks = slices.Clone(c.Postbacks)
 	for i := range r.Postbacks {
-		r.Postbacks[i].URL, r.Postbacks[i].Body = redactTemplate(r.Postbacks[i].URL), redactTemplate(r.Postbacks[i].Body)
+		r.Postbacks[i].URL, r.Postbacks[i].Body = redactPostbackURL(r.Postbacks[i].URL), redactTemplate(r.Postbacks[i].Body)
 	}
 	return r
 }
@@ -599,14 +601,6 @@ func (c *Config) RedactedYAML() string {
 	return string(b)
 }
 
-// redactDSN hides the password of a URL-shaped DSN.
-func redactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "(unparseable)"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "***")
-	}
-	return u.String()
-}
+// redactDSN hides the password of a URL-shaped DSN: its user's password
+// and its secret parameters (pgx takes ?password=).
+func redactDSN(dsn string) string { return providers.RedactURL(dsn) }

@@ -240,6 +240,40 @@ func TestRedactedHidesEverySecret(t *testing.T) {
 	}
 }
 
+// Secrets an operator writes into URLs, as an attacker's pass found them
+// in the start-up log: a proxy's password, a DSN's ?password=, a base
+// URL's user and password, a
+// postback's token in its path and its user.
+func TestRedactedHidesSecretsInURLs(t *testing.T) {
+	y := withProvider("lokyata: { base_url: 'https://lkuser:LKSECRET@l.example/api?api_key=LKQUERY&v=2', api_key: 'k' }\n"+
+		"  cashfin: { enabled: true, base_url: 'https://cfuser:CFSECRET@c.example/crm', client_secret: 's' }") +
+		"cashcat: { base_url: 'https://cc.example/v1', egress_proxy: 'http://proxyuser:PROXYSECRET@10.0.0.1:3128' }\n" +
+		"redis: { url: 'redis://r.example:6379/0?password=REDISQUERY' }\n" +
+		"postbacks:\n  - { name: src, on: [accepted], url: 'https://pbuser:PBSECRET@track.example/pb/TOKENINPATH/{gclid}?txn={application_id}&k=PBQUERY' }\n"
+	for _, dsn := range []string{
+		"postgres://leadgate@db.example:5432/lg?password=PGQUERY&sslmode=disable",
+		"postgres://leadgate:PGPASS@db.example:5432/lg?sslmode=disable",
+	} {
+		cfg, err := Parse([]byte(strings.Replace(y, "storage: {", "storage: { dsn: \""+dsn+"\",", 1)), env(secrets))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := cfg.RedactedYAML()
+		for _, secret := range []string{"LKSECRET", "LKQUERY", "CFSECRET", "PROXYSECRET", "REDISQUERY", "PBSECRET", "TOKENINPATH", "PBQUERY", "PGQUERY", "PGPASS"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("dsn %q: the logged config shows %q:\n%s", dsn, secret, out)
+			}
+		}
+		// What is left still says where each thing is.
+		for _, place := range []string{"https://lkuser:***@l.example/api?api_key=***&v=2", "http://proxyuser:***@10.0.0.1:3128", "https://cc.example/v1",
+			"https://***@track.example/***/***/{gclid}?txn={application_id}&k=***", "db.example", "sslmode=disable"} {
+			if !strings.Contains(out, place) {
+				t.Errorf("dsn %q: the logged config lacks %q:\n%s", dsn, place, out)
+			}
+		}
+	}
+}
+
 func TestRepositoryConfigLoads(t *testing.T) {
 	cfg, err := Load("../../config.yaml", env(nil))
 	if err != nil {

@@ -218,3 +218,37 @@ var literalValue = regexp.MustCompile(`=([^&{}]+)(&|$)`)
 func redactTemplate(t string) string {
 	return literalValue.ReplaceAllString(t, "=***$2")
 }
+
+// redactPostbackURL masks a postback URL's literal values, its user and
+// password, and every path segment but its macros: a traffic source's
+// endpoint as often carries its account token in the path
+// (/pb/ACCOUNT-TOKEN/…) as in the query. The scheme and host stay, to
+// say where the postbacks go.
+func redactPostbackURL(t string) string {
+	scheme, rest, ok := strings.Cut(t, "://")
+	if !ok {
+		return redactTemplate(t)
+	}
+	authority, path, _ := strings.Cut(rest, "/")
+	if _, host, ok := strings.Cut(authority, "@"); ok {
+		authority = "***@" + host
+	}
+	path, query, hasQuery := strings.Cut(path, "?")
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		if seg != "" && !macroOnly.MatchString(seg) {
+			segs[i] = "***"
+		}
+	}
+	out := scheme + "://" + authority
+	if path != "" || strings.Contains(rest, "/") {
+		out += "/" + strings.Join(segs, "/")
+	}
+	if hasQuery {
+		out += "?" + redactTemplate(query)
+	}
+	return out
+}
+
+// macroOnly is a path segment that is a macro and nothing else.
+var macroOnly = regexp.MustCompile(`^\{[a-z_]+\}$`)

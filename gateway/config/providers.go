@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/buyers"
 	"github.com/leadgate/leadgate/providers/cashfin"
 )
@@ -112,8 +113,11 @@ func (p *Providers) blocks() reflect.Value {
 func (p *Providers) Redacted() Providers {
 	p.complete()
 	r := Providers{Buyers: map[string]buyers.Config{}, Cashfin: p.Cashfin.Redacted()}
+	r.Cashfin.BaseURL = providers.RedactURL(r.Cashfin.BaseURL)
 	for _, reg := range buyers.All() {
-		r.Buyers[reg.Name] = reg.Redacted(p.Buyers[reg.Name])
+		b := reg.Redacted(p.Buyers[reg.Name])
+		b.Common().BaseURL = providers.RedactURL(b.Common().BaseURL)
+		r.Buyers[reg.Name] = b
 	}
 	return r
 }
