@@ -482,9 +482,11 @@ func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers
 	defer cancel()
 	start := time.Now()
 	d, err := b.Submit(ctx, s, tier)
+	// The buyer's words, or its error's: either may echo what was posted.
+	d.Reason = providers.ScrubReason(d.Reason, &s.Application)
 	att := providers.Attempt{Latency: time.Since(start), Outcome: d.Outcome, Reason: d.Reason, Price: d.Price, RedirectURL: d.RedirectURL, Final: d.Final}
 	if err != nil {
-		d, att.Outcome, att.Reason = providers.Decision{}, providers.Failed, err.Error()
+		d, att.Outcome, att.Reason = providers.Decision{}, providers.Failed, providers.ScrubReason(err.Error(), &s.Application)
 		att.Retry = errors.Is(err, providers.ErrNotDelivered)
 	}
 	if w.ev.Attempt != nil {

@@ -1,6 +1,7 @@
 package submit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -1207,4 +1208,57 @@ func TestHandoffsAreForgotten(t *testing.T) {
 	if app, err := w.Wait(ctx, "never-asked", 5*time.Second); err != nil || app.Status != providers.StatusAccepted {
 		t.Errorf("never-asked, asked after it was forgotten: %s, %v", app.Status, err)
 	}
+}
+
+// A buyer's reason that echoes what was posted keeps none of it: not in
+// the log, not in the stored attempt (the admin's page reads it), not in
+// the decision. An attacker's pass found a Lokyata "Duplicate: <email>
+// <phone> ssn <ssn>" in all three.
+func TestBuyersEchoedDataIsNotKept(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	pii := []string{"zq.buyer@example.com", "5125550134", "876543210", "Zebulon", "Quistgaard"}
+	echo := "Duplicate: " + strings.Join(pii, " ")
+	a := &fakeBuyer{name: "a", d: providers.Decision{Outcome: providers.Declined, Reason: echo}}
+	b := &fakeBuyer{name: "b", err: fmt.Errorf("%w: buyer said %s", providers.ErrBadResponse, echo)}
+	_, _, err := s.Create(context.Background(), store.New{ID: "app-1", SessionHash: "s", IdempotencyKey: "app-1", Flow: "es", Form: "es", Currency: "EUR",
+		Deadline: time.Minute, Submission: providers.Submission{ID: "app-1", Application: providers.Application{
+			FirstName: "Zebulon", LastName: "Quistgaard", Email: "zq.buyer@example.com", MobilePhone: "5125550134", SSN: "876543210"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	w := New(s, map[string]Buyer{"a": a, "b": b}, map[string][]string{"es": {"a", "b"}},
+		Config{Owner: "w", Lease: time.Minute, Workers: 2, Poll: 20 * time.Millisecond}, slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)), Events{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	w.Wake()
+	app, err := w.Wait(context.Background(), "app-1", 5*time.Second)
+	cancel()
+	<-done
+	if err != nil || app.Status == providers.StatusPending {
+		t.Fatalf("got %+v, %v; want decided", app, err)
+	}
+	atts, _ := s.Attempts(context.Background(), "app-1")
+	kept := fmt.Sprintf("%+v %+v", app, atts)
+	if len(atts) != 2 || !strings.Contains(atts[0].Reason, "Duplicate: ") {
+		t.Errorf("attempts %+v: want both, the reason's own words kept", atts)
+	}
+	for _, v := range pii {
+		if strings.Contains(logs.String(), v) || strings.Contains(kept, v) {
+			t.Errorf("%q kept:\nlog: %s\nstore: %s", v, logs.String(), kept)
+		}
+	}
+}
+
+// syncWriter lets the worker's goroutines log into one buffer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
