@@ -94,6 +94,50 @@ func TestAdminSecurityHeaders(t *testing.T) {
 	}
 }
 
+// A path with a trailing slash is not found like any other unknown path,
+// through the middleware: Gin's own redirect answered a 301 (which
+// browsers keep) with the token in its Location, before any security
+// header, log line or request id.
+func TestTrailingSlashIsNotFoundWithItsHeaders(t *testing.T) {
+	h, st := newTestServer(t, fakeLeads{lead: sampleLead()})
+	admin := newAdmin(t, st, "pw")
+	for _, tc := range []struct {
+		h    http.Handler
+		path string
+	}{
+		{h, "/api/v1/prefill/esdemo0000000001/?flow=es"},
+		{h, "/status/abc/"},
+		{h, "/apply/"},
+		{admin, "/admin/"},
+	} {
+		r := httptest.NewRequest("GET", tc.path, nil)
+		r.Header.Set("X-API-Key", "lender-key-0123456789")
+		w := httptest.NewRecorder()
+		tc.h.ServeHTTP(w, r)
+		if w.Code != http.StatusNotFound || w.Header().Get("Location") != "" {
+			t.Errorf("%s: got %d, Location %q; want 404 and none", tc.path, w.Code, w.Header().Get("Location"))
+		}
+		if w.Header().Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(w.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") ||
+			w.Header().Get("X-Request-Id") == "" {
+			t.Errorf("%s: headers %v, want the security headers and a request id", tc.path, w.Header())
+		}
+		if strings.Contains(w.Body.String(), "esdemo0000000001") {
+			t.Errorf("%s: the answer names the token: %s", tc.path, w.Body.String())
+		}
+	}
+	// The sandbox's index typed without its slash still opens it.
+	sb, _ := newLimitedServer(t, fakeLeads{}, "1000-M", func(d *Deps) {
+		d.Sandbox = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "sandbox "+r.URL.Path) })
+	})
+	for path, want := range map[string]string{"/sandbox": "302 /sandbox/", "/sandbox/": "200 sandbox /sandbox/"} {
+		w := httptest.NewRecorder()
+		sb.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if got := fmt.Sprint(w.Code, " ", w.Header().Get("Location"), w.Body.String()); !strings.HasPrefix(got, want) {
+			t.Errorf("%s: got %q, want %q", path, got, want)
+		}
+	}
+}
+
 // Back to the page a POST /apply answered asks GET /apply: the browser is
 // sent to the form, not shown an error. An unknown page speaks the
 // session's flow's language, not the default flow's.

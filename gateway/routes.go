@@ -55,6 +55,9 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 
 	if p.Sandbox != nil {
 		r.Any("/sandbox/*path", func(c *gin.Context) { p.Sandbox.ServeHTTP(idOnError{c.Writer, c}, c.Request) })
+		// The sandbox's index typed without its slash (Gin's own
+		// trailing-slash redirect is off: newEngine).
+		get(r, "/sandbox", func(c *gin.Context) { c.Redirect(http.StatusFound, "/sandbox/") })
 	}
 	// A consumer's error page speaks their flow's language (without a
 	// session, the default flow's).

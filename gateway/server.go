@@ -168,6 +168,11 @@ func newEngine(trusted []string) (*gin.Engine, error) {
 		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
 	}
 	r.HandleMethodNotAllowed = true
+	// Gin's own trailing-slash redirect answers before any middleware: a
+	// 301 (kept by browsers) with the token of /api/v1/prefill/TOKEN/ in
+	// its Location, no security header, no log line, no limit. A path
+	// with a slash too many is not found, like any other unknown path.
+	r.RedirectTrailingSlash = false
 	return r, nil
 }
 
