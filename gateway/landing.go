@@ -50,6 +50,20 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			exchange(c, sessions, flows, leads, funnel, sess, q, drop)
 			return
 		}
+		if len(q) > 0 && !cleanAlready(q, clickParams(sess.Attribution.Source)) {
+			// A click id, or a lender's own tracking (an email, a phone),
+			// leaves the address bar, the history and any Referer as a
+			// token does: the session has kept what attribution needs
+			// (firstTouch above), and the page is the clean URL's.
+			sessions.Save(c.Writer, sess)
+			target := "/"
+			if clean := cleanQuery(q, clickParams(sess.Attribution.Source)); len(clean) > 0 {
+				target += "?" + clean.Encode()
+			}
+			noStore(c)
+			seeOther(c, target)
+			return
+		}
 		flow := flows.ByName(q.Get("flow"))
 		if flow == nil {
 			flow = flows.ByName(sess.Flow)
@@ -141,7 +155,17 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 // only these. A lender's own link can carry anything (an email or a phone
 // for its own tracking), and nothing else may stay in the address bar,
 // the history or a Referer.
-var cleanKeys = append([]string{"flow", "variant"}, utmKeys...)
+var cleanKeys = append([]string{"flow", "variant", "new"}, utmKeys...)
+
+// cleanAlready says q has nothing cleanQuery would drop.
+func cleanAlready(q url.Values, clickParams []string) bool {
+	for k := range q {
+		if !slices.Contains(cleanKeys, k) || slices.Contains(clickParams, k) {
+			return false
+		}
+	}
+	return true
+}
 
 // cleanQuery is q with only cleanKeys, less the click ids (a source may
 // put its click id in a utm_* value).

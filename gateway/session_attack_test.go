@@ -389,6 +389,46 @@ func TestCleanURLDropsThisURLsClickIDs(t *testing.T) {
 	}
 }
 
+// Without a token too, a URL's click ids and anything else the page does
+// not read (a lender's own tracking: an email) leave the address bar: the
+// landing keeps the click ids in the session and sends the browser to the
+// clean URL, whose application still carries them. A clean URL is served
+// at once.
+func TestLandingWithoutTokenDropsClickIDs(t *testing.T) {
+	h, st := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
+		d.Config.Attribution.ClickParams = map[string][]string{"cashcat.ph": {"click_id"}}
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	a := b.get("/?utm_source=cashcat.ph&click_id=SECRETCLICK123&gclid=CjwKGCLIDSECRET&email=john%40example.com&utm_campaign=spring")
+	if loc := a.Header.Get("Location"); a.Code != http.StatusSeeOther || loc != "/?utm_campaign=spring&utm_source=cashcat.ph" ||
+		a.Header.Get("Set-Cookie") == "" || !strings.Contains(a.Header.Get("Cache-Control"), "no-store") {
+		t.Fatalf("got %d to %q (cookie %q), want 303 to the clean URL with the session", a.Code, loc, a.Header.Get("Set-Cookie"))
+	}
+	page := b.get(a.Header.Get("Location"))
+	if page.Code != http.StatusOK || strings.Contains(page.Body, "SECRET") || strings.Contains(page.Body, "john") {
+		t.Fatalf("clean URL: got %d", page.Code)
+	}
+	if res := b.do("POST", "/apply", with(validES(), hidden(page.Body))); res.Code != http.StatusSeeOther {
+		t.Fatalf("apply: got %d", res.Code)
+	}
+	recent, _ := st.Recent(context.Background(), 1)
+	if len(recent) != 1 {
+		t.Fatal("no application")
+	}
+	sealed, err := st.Sealed(context.Background(), recent[0].ID)
+	if ids := sealed.Submission.Attribution.ClickIDs(); err != nil || ids["click_id"] == nil || ids["click_id"][0] != "SECRETCLICK123" || ids["gclid"][0] != "CjwKGCLIDSECRET" {
+		t.Errorf("the application's click ids: %v, %v; want both kept", ids, err)
+	}
+	// "Start a new application" keeps its parameter; a clean URL is the page.
+	for _, path := range []string{"/?new=1", "/?utm_source=cashcat.ph&flow=es"} {
+		if got := newBrowser(t, srv).get(path); got.Code != http.StatusOK {
+			t.Errorf("%s: got %d, want the page at once", path, got.Code)
+		}
+	}
+}
+
 // Sending the same form twice (a double click, or "back" and send) makes
 // one application even though the first answer rotated the session: the
 // second copy replays the first. Two consumers who happen to send the same
