@@ -64,7 +64,28 @@ func (f *Flow) StepOf(field string) string {
 // layout is how the form page shows the flow's form.
 func (f *Flow) layout() views.Layout {
 	return views.Layout{Steps: f.Steps, OnePage: f.OnePage, Headline: f.Headline,
-		Links: views.ConsentLinks{Terms: f.TermsURL, Privacy: f.PrivacyURL}}
+		Links: views.ConsentLinks{Terms: f.TermsURL, Privacy: f.PrivacyURL}, Flow: f.shownAs()}
+}
+
+// shownAs is how a form page names its flow, posted back with the form:
+// the flow's name, and its variant after a slash when it has one.
+func (f *Flow) shownAs() string {
+	if f.Variant == "" {
+		return f.Name
+	}
+	return f.Name + "/" + f.Variant
+}
+
+// Shown is the flow a form page named (shownAs), or nil when none is
+// configured by that name. A variant no longer configured is the flow
+// itself, as a session's is (As).
+func (f *Flows) Shown(name string) *Flow {
+	name, variant, _ := strings.Cut(name, "/")
+	fl := f.ByName(name)
+	if fl == nil {
+		return nil
+	}
+	return fl.As(variant)
 }
 
 // Flows picks the flow of a visit.

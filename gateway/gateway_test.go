@@ -442,7 +442,7 @@ func TestAdminAuditTrail(t *testing.T) {
 	}
 }
 
-var hiddenField = regexp.MustCompile(`name="(csrf_token|submission_id)" value="([^"]*)"`)
+var hiddenField = regexp.MustCompile(`name="(csrf_token|submission_id|flow)" value="([^"]*)"`)
 
 // Consent is evidence: which consents, the exact text shown, when, from
 // which IP and browser, on which page version, sealed with the application.

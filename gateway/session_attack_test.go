@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/session"
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/providers"
@@ -426,6 +428,45 @@ func TestLandingWithoutTokenDropsClickIDs(t *testing.T) {
 		if got := newBrowser(t, srv).get(path); got.Code != http.StatusOK {
 			t.Errorf("%s: got %d, want the page at once", path, got.Code)
 		}
+	}
+}
+
+// A form is judged by the flow it was shown for, not the one its session
+// has switched to since (a link with another ?flow= opened in another
+// tab): each page names its own, the skeleton of two flows with the same
+// form and language included.
+func TestFormPostedIsJudgedByItsOwnFlow(t *testing.T) {
+	yaml := strings.Replace(fmt.Sprintf(testConfig, "1000-M"), "flows:\n", "flows:\n  - { name: es3, form: es, currency: EUR, buyers: [casheddy] }\n", 1)
+	cfg, err := config.Parse([]byte(yaml), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, st := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) { d.Config = cfg })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	shown := b.get("/?flow=es3").Body
+	if got := hidden(shown).Get("flow"); got != "es3" {
+		t.Fatalf("the es3 page names flow %q", got)
+	}
+	if got := hidden(b.get("/?flow=es").Body).Get("flow"); got != "es" {
+		t.Fatalf("the es page names flow %q", got)
+	}
+	if res := b.do("POST", "/apply", with(validES(), hidden(shown))); res.Code != http.StatusSeeOther {
+		t.Fatalf("the es3 form posted after the switch: got %d", res.Code)
+	}
+	recent, _ := st.Recent(context.Background(), 1)
+	if len(recent) != 1 || recent[0].Flow != "es3" {
+		t.Errorf("got %+v, want one application of the flow shown, es3", recent)
+	}
+	// A flow that is not configured is no flow: the session's judges.
+	form := with(validES(), hidden(b.get("/?new=1").Body))
+	form.Set("flow", "nosuchflow")
+	if res := b.do("POST", "/apply", form); res.Code != http.StatusSeeOther {
+		t.Fatalf("an unknown flow named: got %d", res.Code)
+	}
+	if recent, _ = st.Recent(context.Background(), 2); len(recent) != 2 || recent[0].Flow == "nosuchflow" {
+		t.Errorf("got %+v", recent)
 	}
 }
 

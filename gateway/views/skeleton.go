@@ -68,6 +68,7 @@ type skelKey struct {
 	headline  string
 	links     ConsentLinks
 	prefilled bool
+	flow      string
 }
 
 // newSkelKey is the key of the page of f in l. A layout's steps are
@@ -79,7 +80,7 @@ type skelKey struct {
 func newSkelKey(f *form.Form, l Layout, lang string, prefilled bool, now time.Time, loc *time.Location) skelKey {
 	y, m, d := now.In(loc).Date()
 	return skelKey{form: f, lang: lang, day: int32(y*10000 + int(m)*100 + d), steps: unsafe.SliceData(l.Steps), nSteps: len(l.Steps),
-		onePage: l.OnePage, headline: l.Headline, links: l.Links, prefilled: prefilled}
+		onePage: l.OnePage, headline: l.Headline, links: l.Links, prefilled: prefilled, flow: l.Flow}
 }
 
 func newSkeletons() *skeletons {

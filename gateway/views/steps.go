@@ -19,6 +19,9 @@ type Layout struct {
 	Headline string
 	// Links are the pages the terms consent links to (links.go).
 	Links ConsentLinks
+	// Flow names the flow (and its variant) the page is of, posted back
+	// with the form: the session's flow may have changed since.
+	Flow string
 }
 
 // StepView is one step of the form: its sections under its title.
@@ -33,7 +36,7 @@ type StepView struct {
 // depends on the layout: the headline and the step texts of steps.js.
 func (v *Views) arrange(p *FormPage, f *form.Form, lang string, l Layout) {
 	c := v.Catalog(lang)
-	p.OnePage = l.OnePage
+	p.OnePage, p.Flow = l.OnePage, l.Flow
 	if l.Headline != "" {
 		p.Headline = c.TF(f.Name, l.Headline)
 	} else {

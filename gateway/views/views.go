@@ -273,7 +273,9 @@ type FormPage struct {
 	ErrorList    []FieldError
 	CSRF         string
 	SubmissionID string
-	Sections     []SectionView
+	// Flow is the flow the form is of (Layout.Flow), sent back with it.
+	Flow     string
+	Sections []SectionView
 	// Steps are the same sections on the flow's steps (steps.go); the page
 	// shows Steps. OnePage: the whole form without the step UI.
 	Steps    []StepView
