@@ -71,12 +71,12 @@ func CheckUpstream(raw string, sandbox bool) error {
 	}
 	if strings.HasPrefix(raw, "/") {
 		if !sandbox {
-			return fmt.Errorf("%q is a path: only allowed with sandbox.enabled", raw)
+			return fmt.Errorf("%q is a path: only allowed with sandbox.enabled", RedactURL(raw))
 		}
 		return nil
 	}
 	if u, err := url.Parse(raw); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return fmt.Errorf("%q is not an absolute http(s) url", raw)
+		return fmt.Errorf("%q is not an absolute http(s) url", RedactURL(raw))
 	}
 	return nil
 }
@@ -99,9 +99,19 @@ func RedactURL(raw string) string {
 	if raw == "" {
 		return ""
 	}
+	if !strings.Contains(raw, "://") {
+		// Not a URL with an authority: "user:pass@host:3128" reads as a
+		// scheme and an opaque part, which would print as it came.
+		if i := strings.LastIndex(raw, "@"); i >= 0 {
+			return "***" + raw[i:]
+		}
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparseable)"
+	}
+	if u.Fragment != "" {
+		u.Fragment = "***"
 	}
 	// A user alone may be the secret (https://TOKEN@host); beside a
 	// password it names the account.

@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/leadgate/leadgate/gateway/form"
+	"github.com/leadgate/leadgate/gateway/postback"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/buyers"
 	"github.com/leadgate/leadgate/providers/cashcat"
@@ -585,7 +586,12 @@ func (c *Config) Redacted() Config {
 	r.PrefillAPI.Keys = slices.Repeat([]string{"***"}, len(c.PrefillAPI.Keys))
 	r.Postbacks = slices.Clone(c.Postbacks)
 	for i := range r.Postbacks {
-		r.Postbacks[i].URL, r.Postbacks[i].Body = redactPostbackURL(r.Postbacks[i].URL), redactTemplate(r.Postbacks[i].Body)
+		r.Postbacks[i].URL = postback.Redact(r.Postbacks[i].URL)
+		if r.Postbacks[i].BodyType == "json" {
+			r.Postbacks[i].Body = postback.RedactJSON(r.Postbacks[i].Body)
+		} else {
+			r.Postbacks[i].Body = postback.RedactForm(r.Postbacks[i].Body)
+		}
 	}
 	return r
 }

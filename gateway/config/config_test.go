@@ -245,6 +245,40 @@ func TestRedactedHidesEverySecret(t *testing.T) {
 // URL's user and password, a
 // postback's token in its path and its user.
 func TestRedactedHidesSecretsInURLs(t *testing.T) {
+	// A review's cases: a postback URL with no path, a slash in its query,
+	// an @ in its password, a fragment, a literal beside a macro, a bare
+	// word; a JSON body; a proxy without a scheme; and a config error
+	// quoting a URL.
+	for _, tc := range []struct{ entry, want string }{
+		{"{ name: a, on: [accepted], url: 'https://track.example?token=PBSECRET1&id={application_id}' }", "https://track.example?token=***&id={application_id}"},
+		{"{ name: a, on: [accepted], url: 'https://track.example/pb?id={application_id}&r=/x&token=PBSECRET2' }", "https://track.example/***?id={application_id}&r=***&token=***"},
+		{"{ name: a, on: [accepted], url: 'https://u:p@ssPBSECRET5@track.example/pb?id={application_id}' }", "https://***@track.example/***?id={application_id}"},
+		{"{ name: a, on: [accepted], url: 'https://track.example/pb?id={application_id}&tok=PBSECRET3{gclid}&PBSECRET4#PBSECRET6' }", "https://track.example/***?id={application_id}&tok=***&***#***"},
+		{"{ name: a, on: [accepted], method: POST, body_type: json, url: 'https://track.example/pb', body: '{\"api_key\":\"JSONSECRET\",\"n\":12345678,\"id\":\"{application_id}\"}' }", `{"api_key":"***","n":"***","id":"{application_id}"}`},
+	} {
+		cfg, err := Parse([]byte(valid+"postbacks:\n  - "+tc.entry+"\n"), env(secrets))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := cfg.RedactedYAML()
+		if strings.Contains(out, "SECRET") || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: logged as\n%s\nwant %s", tc.entry, out[strings.Index(out, "postbacks:"):], tc.want)
+		}
+	}
+	cfg, err := Parse([]byte(valid+"cashcat: { egress_proxy: 'proxyuser:PROXYSECRET@10.0.0.1:3128' }\n"), env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := cfg.RedactedYAML(); strings.Contains(out, "PROXYSECRET") || !strings.Contains(out, "***@10.0.0.1:3128") {
+		t.Errorf("a proxy without a scheme is logged as %s", out[strings.Index(out, "egress_proxy"):][:60])
+	}
+	for _, bad := range []string{withProvider("lokyata: { base_url: 'htps://lkuser:LKSECRET@l.example/?api_key=LKQUERY', api_key: 'k' }"),
+		valid + "postbacks:\n  - { name: a, on: [accepted], url: 'http://u:PBSECRET7@ads.example/pb?id={application_id}&k=PBSECRET8' }\n"} {
+		if _, err := Parse([]byte(bad), env(secrets)); err == nil || strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "LKQUERY") {
+			t.Errorf("config error: %v, want one that quotes no secret", err)
+		}
+	}
+
 	y := withProvider("lokyata: { base_url: 'https://lkuser:LKSECRET@l.example/api?api_key=LKQUERY&v=2', api_key: 'k' }\n"+
 		"  cashfin: { enabled: true, base_url: 'https://cfuser:CFSECRET@c.example/crm', client_secret: 's' }") +
 		"cashcat: { base_url: 'https://cc.example/v1', egress_proxy: 'http://proxyuser:PROXYSECRET@10.0.0.1:3128' }\n" +
@@ -349,7 +383,7 @@ func TestPostbackConfigErrors(t *testing.T) {
 		{"no application id", pb("{ name: ads, on: [accepted], url: 'https://ads.example/pb?c={gclid}' }"),
 			"postbacks[0]: the url or body must carry {application_id}"},
 		{"http elsewhere", pb("{ name: ads, on: [accepted], url: 'http://ads.example/pb?t={application_id}' }"),
-			"postbacks[0]: url \"http://ads.example/pb?t=x\": http is allowed only to a loopback address"},
+			"postbacks[0]: url \"http://ads.example/***?t=***\": http is allowed only to a loopback address"},
 		{"unknown event", pb("{ name: ads, on: [sold], url: 'https://ads.example/pb?t={application_id}' }"),
 			`postbacks[0].on: unknown event "sold"`},
 		{"body on GET", pb("{ name: ads, on: [accepted], url: 'https://ads.example/pb', body: 't={application_id}' }"),

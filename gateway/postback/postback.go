@@ -110,7 +110,7 @@ func checkURL(raw string, sandbox bool) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("url %q is not an absolute url", raw)
+		return fmt.Errorf("url %q is not an absolute url", Redact(raw))
 	}
 	switch {
 	case u.Scheme == "https":
@@ -118,9 +118,9 @@ func checkURL(raw string, sandbox bool) error {
 	case u.Scheme == "http" && loopback(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
-		return fmt.Errorf("url %q: http is allowed only to a loopback address; use https", raw)
+		return fmt.Errorf("url %q: http is allowed only to a loopback address; use https", Redact(raw))
 	}
-	return fmt.Errorf("url %q: want https", raw)
+	return fmt.Errorf("url %q: want https", Redact(raw))
 }
 
 func loopback(host string) bool {

@@ -100,7 +100,7 @@ func NewHTTPClient(cfg Config) (*http.Client, error) {
 	if cfg.EgressProxy != "" {
 		u, err := url.Parse(cfg.EgressProxy)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return nil, fmt.Errorf("cashcat.egress_proxy: %q is not an http(s) proxy url", cfg.EgressProxy)
+			return nil, fmt.Errorf("cashcat.egress_proxy: %q is not an http(s) proxy url", providers.RedactURL(cfg.EgressProxy))
 		}
 		tr.Proxy = http.ProxyURL(u)
 	}
