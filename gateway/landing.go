@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -50,14 +51,14 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			exchange(c, sessions, flows, leads, funnel, sess, q, drop)
 			return
 		}
-		if len(q) > 0 && !cleanAlready(q, clickParams(sess.Attribution.Source)) {
+		if raw := c.Request.URL.RawQuery; raw != "" && !cleanAlready(raw, q, landingClicks(sess, q, clickParams)) {
 			// A click id, or a lender's own tracking (an email, a phone),
 			// leaves the address bar, the history and any Referer as a
 			// token does: the session has kept what attribution needs
 			// (firstTouch above), and the page is the clean URL's.
 			sessions.Save(c.Writer, sess)
 			target := "/"
-			if clean := cleanQuery(q, clickParams(sess.Attribution.Source)); len(clean) > 0 {
+			if clean := cleanQuery(q, landingClicks(sess, q, clickParams)); len(clean) > 0 {
 				target += "?" + clean.Encode()
 			}
 			noStore(c)
@@ -157,8 +158,26 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 // the history or a Referer.
 var cleanKeys = append([]string{"flow", "variant", "new"}, utmKeys...)
 
-// cleanAlready says q has nothing cleanQuery would drop.
-func cleanAlready(q url.Values, clickParams []string) bool {
+// landingClicks are the click parameters a landing's URL must lose: the
+// session's source's and this URL's own (a returning session may come
+// from another source, whose click id is in another parameter).
+func landingClicks(sess session.Session, q url.Values, clickParams func(source string) []string) []string {
+	clicks := clickParams(sess.Attribution.Source)
+	if src := cleanUTM(q.Get("utm_source")); src != sess.Attribution.Source {
+		clicks = append(slices.Clip(clicks), clickParams(src)...)
+	}
+	return clicks
+}
+
+// cleanAlready says the query raw, read as q, has nothing cleanQuery
+// would drop. net/url leaves out of q a pair it cannot read (a ";", a
+// bad "%" escape) without a word: such a query is never clean.
+func cleanAlready(raw string, q url.Values, clickParams []string) bool {
+	if strings.ContainsAny(raw, ";%") {
+		if _, err := url.ParseQuery(raw); err != nil {
+			return false
+		}
+	}
 	for k := range q {
 		if !slices.Contains(cleanKeys, k) || slices.Contains(clickParams, k) {
 			return false

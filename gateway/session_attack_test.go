@@ -398,7 +398,7 @@ func TestCleanURLDropsThisURLsClickIDs(t *testing.T) {
 // at once.
 func TestLandingWithoutTokenDropsClickIDs(t *testing.T) {
 	h, st := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
-		d.Config.Attribution.ClickParams = map[string][]string{"cashcat.ph": {"click_id"}}
+		d.Config.Attribution.ClickParams = map[string][]string{"cashcat.ph": {"click_id"}, "partner": {"utm_content"}}
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -422,6 +422,15 @@ func TestLandingWithoutTokenDropsClickIDs(t *testing.T) {
 	sealed, err := st.Sealed(context.Background(), recent[0].ID)
 	if ids := sealed.Submission.Attribution.ClickIDs(); err != nil || ids["click_id"] == nil || ids["click_id"][0] != "SECRETCLICK123" || ids["gclid"][0] != "CjwKGCLIDSECRET" {
 		t.Errorf("the application's click ids: %v, %v; want both kept", ids, err)
+	}
+	// What net/url cannot read does not stay in the address bar either,
+	// nor a click id of this URL's source when the session came from
+	// another.
+	for _, path := range []string{"/?utm_source=x&email=jane@example.com;", "/?utm_source=cashcat.ph&click_id=SECRET%zz", "/?utm_source=x&gclid=AB;CD",
+		"/?utm_source=partner&utm_content=SECRETPARTNER"} {
+		if got := b.get(path); got.Code != http.StatusSeeOther || strings.ContainsAny(got.Header.Get("Location"), ";%@") || strings.Contains(got.Header.Get("Location"), "SECRET") {
+			t.Errorf("%s: got %d to %q, want 303 to a clean URL", path, got.Code, got.Header.Get("Location"))
+		}
 	}
 	// "Start a new application" keeps its parameter; a clean URL is the page.
 	for _, path := range []string{"/?new=1", "/?utm_source=cashcat.ph&flow=es"} {
