@@ -23,6 +23,19 @@ func TestScrubReason(t *testing.T) {
 			t.Errorf("ScrubReason(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+	// However a buyer spaces the consumer's numbers; only whole words of
+	// their names (a first name "Ali" is not in "Invalid"); a value that
+	// is not UTF-8 is no pattern, and no panic.
+	b := &Application{FirstName: "Ali", LastName: "Ted", MobilePhone: "5125550134", EmployerName: "Bank\xff"}
+	for _, tc := range []struct{ in, want string }{
+		{"call (512)  555-0134 or 512 - 555 - 0134", "call (••• or •••"},
+		{"Invalid state; Rejected: ALI ted, bank account", "Invalid state; Rejected: ••• •••, bank account"},
+		{"ali-ted@x", "•••"},
+	} {
+		if got := ScrubReason(tc.in, b); got != tc.want {
+			t.Errorf("ScrubReason(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
 	// Without an application, the patterns alone.
 	if got := ScrubReason("dup of x@y.example, ssn 876-54-3210", nil); strings.ContainsAny(got, "@0123456789") {
 		t.Errorf("got %q", got)

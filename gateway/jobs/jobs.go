@@ -183,8 +183,11 @@ func (m *Mirror) retry(ctx context.Context, id string, tries int, cause error) {
 	}
 	d := min(base<<min(tries, 10), 10*time.Minute)
 	d = d/2 + rand.N(d) // jitter: Cashfin coming back is not stormed
-	m.Log.Warn("crm: mirror failed, retrying", "application", id, "retry_in_ms", d.Milliseconds(), "err", cause)
-	if err := m.Store.RetryCRM(ctx, id, m.Owner, time.Now().Add(d), cause.Error()); err != nil {
+	// Cashfin's words about a lead may quote it, as a buyer's may: they
+	// are logged, stored and shown on the admin's page without it.
+	why := providers.ScrubReason(cause.Error(), nil)
+	m.Log.Warn("crm: mirror failed, retrying", "application", id, "retry_in_ms", d.Milliseconds(), "err", why)
+	if err := m.Store.RetryCRM(ctx, id, m.Owner, time.Now().Add(d), why); err != nil {
 		m.Log.Error("crm: recording a failure", "application", id, "err", err)
 	}
 }

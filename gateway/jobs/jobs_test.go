@@ -474,3 +474,41 @@ func TestMirrorFirstTryCreatesWithoutSearching(t *testing.T) {
 		t.Errorf("%d CRM leads, want 3", len(leads))
 	}
 }
+
+// echoCRM refuses every lead in words that quote it.
+type echoCRM struct{}
+
+func (echoCRM) Find(context.Context, string, string) (string, error) { return "", nil }
+func (echoCRM) Create(_ context.Context, l cashfin.Lead) (string, error) {
+	return "", fmt.Errorf("cashfin: 422: duplicate of echo@example.com, phone 5125550134")
+}
+
+// Cashfin's words about a lead that quote it are logged and stored (the
+// admin shows them) without what they quote.
+func TestMirrorErrorsKeepNoPersonalData(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	decided(t, s, "app-1", "echo@example.com", providers.StatusAccepted, true)
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) }), nil))
+	m := &Mirror{Store: s, CRM: echoCRM{}, Owner: "m1", Log: log, Poll: 10 * time.Millisecond, RetryBase: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	var app providers.Record
+	for wait := time.Now().Add(10 * time.Second); app.CRMTries == 0 && time.Now().Before(wait); time.Sleep(10 * time.Millisecond) {
+		app, _ = s.Get(context.Background(), "app-1")
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(app.CRMError, "duplicate of") || strings.Contains(app.CRMError+logs.String(), "echo@example.com") ||
+		strings.Contains(app.CRMError+logs.String(), "5125550134") {
+		t.Errorf("stored %q, logged:\n%s", app.CRMError, logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
