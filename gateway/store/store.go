@@ -987,6 +987,19 @@ func (s *Store) Erase(ctx context.Context, cutoff time.Time) (int, error) {
 			return err
 		}
 		n, _ = res.RowsAffected()
+		// The words of buyers and of Cashfin, and the buyers' redirect
+		// URLs, go too: whatever is scrubbed out of them before they are
+		// kept (providers.ScrubReason), they are someone else's free text
+		// about this consumer, and a redirect URL may carry what its
+		// buyer was sent. The counts, outcomes and money stay.
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET reason = '', crm_error = '', redirect_url = ''
+			WHERE erased_at > 0 AND (reason <> '' OR crm_error <> '' OR redirect_url <> '')`)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE attempts SET reason = '', redirect_url = ''
+			WHERE application_id IN (SELECT id FROM applications WHERE erased_at > 0) AND (reason <> '' OR redirect_url <> '')`)); err != nil {
+			return err
+		}
 		// The sealed part goes, and the duplicate keys with it: they are
 		// derived from the personal data.
 		for _, table := range []string{"application_pii", "application_keys", "dedupe_claims"} {

@@ -418,14 +418,21 @@ func testRetryCRMAndErase(t *testing.T, open opener) {
 	ctx := context.Background()
 	s.Create(ctx, newApp("app-1", "k1"))
 	s.Claim(ctx, "w", time.Minute, 1)
-	if err := s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", Revenue: 25, CRM: true}); err != nil {
+	if err := s.StartAttempt(ctx, "app-1", "w", "lokyata", "", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishAttempt(ctx, "app-1", "lokyata", "", providers.Attempt{Outcome: providers.Accepted, Reason: "ERASEME", RedirectURL: "https://x.example/ERASEME"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", Revenue: 25, CRM: true,
+		RedirectURL: "https://lender.example/welcome?em=ERASEME", Reason: "ERASEME decided"}); err != nil {
 		t.Fatal(err)
 	}
 	jobs, err := s.ClaimCRM(ctx, "m", time.Minute, 5)
 	if want := (CRMJob{ID: "app-1", Status: providers.StatusAccepted, First: true}); len(jobs) != 1 || jobs[0] != want {
 		t.Fatalf("crm claim: got %+v, %v; want %+v", jobs, err, want)
 	}
-	s.RetryCRM(ctx, "app-1", "m", time.Now().Add(-time.Second), "cashfin down")
+	s.RetryCRM(ctx, "app-1", "m", time.Now().Add(-time.Second), "cashfin down: ERASEME")
 	jobs, _ = s.ClaimCRM(ctx, "m", time.Minute, 5)
 	if want := (CRMJob{ID: "app-1", Status: providers.StatusAccepted, Tries: 1}); len(jobs) != 1 || jobs[0] != want {
 		t.Fatalf("crm retry: got %+v, want %+v (not first: the failed try may have created the lead)", jobs, want)
@@ -460,8 +467,17 @@ func testRetryCRMAndErase(t *testing.T, open opener) {
 	if err := s.db.QueryRowContext(ctx, `SELECT pii FROM applications WHERE id = 'app-1'`).Scan(&ct); err != nil || len(ct) != 0 {
 		t.Errorf("after erasure the row still holds %d bytes of ciphertext (%v)", len(ct), err)
 	}
-	if app, _ := s.Get(ctx, "app-1"); app.Revenue != 25 || !app.Erased {
+	if app, _ := s.Get(ctx, "app-1"); app.Revenue != 25 || !app.Erased || app.Buyer != "lokyata" {
 		t.Errorf("after erasure: %+v", app)
+	}
+	// Nor is anyone's free text about the consumer left (a buyer's reason,
+	// Cashfin's error, a redirect URL with what the buyer was sent).
+	var text string
+	if err := s.db.QueryRowContext(ctx, `SELECT reason || crm_error || redirect_url FROM applications WHERE id = 'app-1'`).Scan(&text); err != nil || text != "" {
+		t.Errorf("after erasure the row still holds %q (%v)", text, err)
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM attempts WHERE application_id = 'app-1' AND (reason <> '' OR redirect_url <> '')`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("after erasure %d attempts still hold a reason or a redirect URL (%v)", left, err)
 	}
 }
 
