@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -91,10 +90,11 @@ func Mask(secret string) string {
 }
 
 // RedactURL hides what a URL in the logged config may carry of a secret:
-// its user and password (a proxy's, a DSN's, a base URL's), and the value
-// of every query parameter whose name says it is one (a DSN's
-// ?password=, an ?api_key=). What is left names the place: scheme, host,
-// path and the other parameters. Unparseable, it shows nothing of itself.
+// its user and password (a proxy's, a DSN's, a base URL's), its fragment
+// and the value of every query parameter (a DSN's ?password=, an
+// ?api_key=, an ?access=). What is left names the place: scheme, host,
+// path and the parameters' names. Unparseable, it shows nothing of
+// itself.
 func RedactURL(raw string) string {
 	if raw == "" {
 		return ""
@@ -128,10 +128,10 @@ func RedactURL(raw string) string {
 		if err != nil {
 			u.RawQuery = "***"
 		} else {
+			// Every value: a parameter's name need not say it holds a
+			// secret (?access=, ?code=, ?s=).
 			for k := range q {
-				if secretName.MatchString(k) {
-					q[k] = []string{"***"}
-				}
+				q[k] = []string{"***"}
 			}
 			u.RawQuery = q.Encode()
 		}
@@ -146,9 +146,6 @@ func RedactURL(raw string) string {
 	}
 	return out
 }
-
-// secretName is a parameter name that says its value is a secret.
-var secretName = regexp.MustCompile(`(?i)pass|pwd|secret|token|key|auth|sig|cred`)
 
 // ConfigError is one problem of a config block. Key names where it is,
 // relative to the block ("" for the block itself): whoever reads the

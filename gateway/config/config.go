@@ -521,7 +521,7 @@ func (c *Config) validateFlows(p *problems) {
 		}
 		if f.FallbackURL != "" {
 			if _, err := providers.CheckRedirect(f.FallbackURL, nil); err != nil {
-				p.add(key+".fallback_url", "%q is not an absolute http(s) url", f.FallbackURL)
+				p.add(key+".fallback_url", "%q is not an absolute http(s) url", providers.RedactURL(f.FallbackURL))
 			}
 		}
 		for k, globs := range f.Match {
@@ -584,6 +584,10 @@ func (c *Config) Redacted() Config {
 	r.Cashcat.EgressProxy = providers.RedactURL(r.Cashcat.EgressProxy)
 	r.Providers = c.Providers.Redacted()
 	r.PrefillAPI.Keys = slices.Repeat([]string{"***"}, len(c.PrefillAPI.Keys))
+	r.Flows = slices.Clone(c.Flows)
+	for i := range r.Flows {
+		r.Flows[i].FallbackURL = providers.RedactURL(r.Flows[i].FallbackURL)
+	}
 	r.Postbacks = slices.Clone(c.Postbacks)
 	for i := range r.Postbacks {
 		r.Postbacks[i].URL = postback.Redact(r.Postbacks[i].URL)

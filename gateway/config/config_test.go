@@ -255,6 +255,8 @@ func TestRedactedHidesSecretsInURLs(t *testing.T) {
 		{"{ name: a, on: [accepted], url: 'https://u:p@ssPBSECRET5@track.example/pb?id={application_id}' }", "https://***@track.example/***?id={application_id}"},
 		{"{ name: a, on: [accepted], url: 'https://track.example/pb?id={application_id}&tok=PBSECRET3{gclid}&PBSECRET4#PBSECRET6' }", "https://track.example/***?id={application_id}&tok=***&***#***"},
 		{"{ name: a, on: [accepted], method: POST, body_type: json, url: 'https://track.example/pb', body: '{\"api_key\":\"JSONSECRET\",\"n\":12345678,\"id\":\"{application_id}\"}' }", `{"api_key":"***","n":"***","id":"{application_id}"}`},
+		// A flat JSON object is JSON, not an unknown macro; arrays too.
+		{"{ name: a, on: [accepted], method: POST, body_type: json, url: 'https://track.example/pb?id={application_id}', body: '{\"api_key\":\"JSONSECRET11\",\"ids\":[\"ARRSECRET9\",1,\"{gclid}\"]}' }", `{"api_key":"***","ids":["***","***","{gclid}"]}`},
 	} {
 		cfg, err := Parse([]byte(valid+"postbacks:\n  - "+tc.entry+"\n"), env(secrets))
 		if err != nil {
@@ -265,11 +267,13 @@ func TestRedactedHidesSecretsInURLs(t *testing.T) {
 			t.Errorf("%s: logged as\n%s\nwant %s", tc.entry, out[strings.Index(out, "postbacks:"):], tc.want)
 		}
 	}
-	cfg, err := Parse([]byte(valid+"cashcat: { egress_proxy: 'proxyuser:PROXYSECRET@10.0.0.1:3128' }\n"), env(secrets))
+	cfg, err := Parse([]byte(strings.Replace(withProvider("lokyata: { base_url: 'https://l.example/v1?access=ACCSECRET&code=CODESECRET&s=SSECRET', api_key: 'k' }"),
+		"default: true }", "default: true, fallback_url: 'https://lender.example/sorry?aff_token=FALLBACKSECRET' }", 1)+
+		"cashcat: { egress_proxy: 'proxyuser:PROXYSECRET@10.0.0.1:3128' }\n"), env(secrets))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := cfg.RedactedYAML(); strings.Contains(out, "PROXYSECRET") || !strings.Contains(out, "***@10.0.0.1:3128") {
+	if out := cfg.RedactedYAML(); strings.Contains(out, "SECRET") || !strings.Contains(out, "***@10.0.0.1:3128") {
 		t.Errorf("a proxy without a scheme is logged as %s", out[strings.Index(out, "egress_proxy"):][:60])
 	}
 	for _, bad := range []string{withProvider("lokyata: { base_url: 'htps://lkuser:LKSECRET@l.example/?api_key=LKQUERY', api_key: 'k' }"),
@@ -299,8 +303,8 @@ func TestRedactedHidesSecretsInURLs(t *testing.T) {
 			}
 		}
 		// What is left still says where each thing is.
-		for _, place := range []string{"https://lkuser:***@l.example/api?api_key=***&v=2", "http://proxyuser:***@10.0.0.1:3128", "https://cc.example/v1",
-			"https://***@track.example/***/***/{gclid}?txn={application_id}&k=***", "db.example", "sslmode=disable"} {
+		for _, place := range []string{"https://lkuser:***@l.example/api?api_key=***&v=***", "http://proxyuser:***@10.0.0.1:3128", "https://cc.example/v1",
+			"https://***@track.example/***/***/{gclid}?txn={application_id}&k=***", "db.example", "sslmode=***"} {
 			if !strings.Contains(out, place) {
 				t.Errorf("dsn %q: the logged config lacks %q:\n%s", dsn, place, out)
 			}

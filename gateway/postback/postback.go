@@ -41,7 +41,10 @@ const IDMacro = "application_id"
 var fixedMacros = []string{IDMacro, "event", "flow", "buyer", "revenue", "currency", "timestamp",
 	"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"}
 
-var macro = regexp.MustCompile(`\{([^{}]*)\}`)
+// macro is a {name}: a name has no quote, colon or space, so that a JSON
+// body's own braces ({"api_key":"…"}) are JSON, not an unknown macro (a
+// config error that printed the key).
+var macro = regexp.MustCompile(`\{([A-Za-z0-9_.\-]*)\}`)
 
 // Template is one configured postback's request.
 type Template struct {

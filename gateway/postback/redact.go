@@ -62,23 +62,23 @@ func RedactForm(raw string) string {
 	return back.Replace(strings.Join(parts, "&"))
 }
 
-// RedactJSON masks a JSON body's literal values (strings that are not
-// one macro, numbers), keeping its keys and shape.
+// RedactJSON masks a JSON body's literal values, in objects and arrays
+// alike (strings that are not one macro, numbers), keeping its keys and
+// shape.
 func RedactJSON(raw string) string {
 	swapped, back := swapMacros(raw)
-	out := jsonValue.ReplaceAllStringFunc(swapped, func(m string) string {
-		colon, v, _ := strings.Cut(m, ":")
-		v = strings.TrimSpace(v)
-		if strings.HasPrefix(v, `"`) && placeholder.MatchString(strings.Trim(v, `"`)) {
-			return m
+	out := jsonLiteral.ReplaceAllStringFunc(swapped, func(m string) string {
+		if strings.HasSuffix(m, ":") || (strings.HasPrefix(m, `"`) && placeholder.MatchString(strings.Trim(m, `"`))) {
+			return m // a key, or a macro
 		}
-		return colon + `:"***"`
+		return `"***"`
 	})
 	return back.Replace(out)
 }
 
-// jsonValue is a key's value that is a string or a number.
-var jsonValue = regexp.MustCompile(`:\s*("(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)`)
+// jsonLiteral is a string (with the colon after it when it is a key) or
+// a number.
+var jsonLiteral = regexp.MustCompile(`"(?:[^"\\]|\\.)*"(?:\s*:)?|-?\d[\d.eE+-]*`)
 
 // keepMacro is s when s is one macro (or empty), else ***.
 func keepMacro(s string) string {
