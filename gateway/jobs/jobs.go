@@ -142,7 +142,7 @@ func (m *Mirror) mirror(ctx context.Context, j store.CRMJob) {
 	id := j.ID
 	sub, err := m.Store.Submission(ctx, id)
 	if err != nil {
-		m.retry(ctx, id, j.Tries, err)
+		m.retry(ctx, id, j.Tries, err, nil)
 		return
 	}
 	lead := cashfin.ToLead(&sub, j.Status)
@@ -156,13 +156,13 @@ func (m *Mirror) mirror(ctx context.Context, j store.CRMJob) {
 	// nearly every lead).
 	if search != "" && !j.First {
 		if ref, err = m.CRM.Find(ctx, search, cashfin.Marker(id)); err != nil {
-			m.retry(ctx, id, j.Tries, err)
+			m.retry(ctx, id, j.Tries, err, &sub.Application)
 			return
 		}
 	}
 	if ref == "" {
 		if ref, err = m.CRM.Create(ctx, lead); err != nil {
-			m.retry(ctx, id, j.Tries, err)
+			m.retry(ctx, id, j.Tries, err, &sub.Application)
 			return
 		}
 	}
@@ -176,7 +176,9 @@ func (m *Mirror) mirror(ctx context.Context, j store.CRMJob) {
 	}
 }
 
-func (m *Mirror) retry(ctx context.Context, id string, tries int, cause error) {
+// retry records a failed try and when to try again. The cause is
+// scrubbed of app's personal data (nil: of what looks like any).
+func (m *Mirror) retry(ctx context.Context, id string, tries int, cause error, app *providers.Application) {
 	base := m.RetryBase
 	if base == 0 {
 		base = 5 * time.Second
@@ -185,7 +187,7 @@ func (m *Mirror) retry(ctx context.Context, id string, tries int, cause error) {
 	d = d/2 + rand.N(d) // jitter: Cashfin coming back is not stormed
 	// Cashfin's words about a lead may quote it, as a buyer's may: they
 	// are logged, stored and shown on the admin's page without it.
-	why := providers.ScrubReason(cause.Error(), nil)
+	why := providers.ScrubReason(cause.Error(), app)
 	m.Log.Warn("crm: mirror failed, retrying", "application", id, "retry_in_ms", d.Milliseconds(), "err", why)
 	if err := m.Store.RetryCRM(ctx, id, m.Owner, time.Now().Add(d), why); err != nil {
 		m.Log.Error("crm: recording a failure", "application", id, "err", err)
