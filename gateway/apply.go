@@ -55,7 +55,10 @@ func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *
 		// fields the consumer never saw. Only a post that passed the CSRF
 		// check gets here, and it can name only a configured flow, as any
 		// link can.
-		if shown := flows.Shown(post.Get("flow")); shown != nil && shown != flow {
+		// Within its own flow a session keeps the variant it was dealt:
+		// a form naming another would move it to an arm it was never
+		// shown (one stopped at weight 0, even) and skew the experiment.
+		if shown := flows.Shown(post.Get("flow")); shown != nil && shown.Name != flow.Name {
 			flow = shown
 			sess.Flow, sess.Attribution.Variant = shown.Name, shown.Variant
 		}

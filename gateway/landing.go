@@ -171,9 +171,10 @@ func landingClicks(sess session.Session, q url.Values, clickParams func(source s
 
 // cleanAlready says the query raw, read as q, has nothing cleanQuery
 // would drop. net/url leaves out of q a pair it cannot read (a ";", a
-// bad "%" escape) without a word: such a query is never clean.
+// bad "%" escape), and all of them past its limit on their number,
+// without a word: such a query is never clean.
 func cleanAlready(raw string, q url.Values, clickParams []string) bool {
-	if strings.ContainsAny(raw, ";%") {
+	if len(q) == 0 || strings.ContainsAny(raw, ";%") {
 		if _, err := url.ParseQuery(raw); err != nil {
 			return false
 		}

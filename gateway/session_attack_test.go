@@ -427,7 +427,7 @@ func TestLandingWithoutTokenDropsClickIDs(t *testing.T) {
 	// nor a click id of this URL's source when the session came from
 	// another.
 	for _, path := range []string{"/?utm_source=x&email=jane@example.com;", "/?utm_source=cashcat.ph&click_id=SECRET%zz", "/?utm_source=x&gclid=AB;CD",
-		"/?utm_source=partner&utm_content=SECRETPARTNER"} {
+		"/?utm_source=partner&utm_content=SECRETPARTNER", "/?utm_source=x&click_id=SECRETAMP" + strings.Repeat("&", 10001)} {
 		if got := b.get(path); got.Code != http.StatusSeeOther || strings.ContainsAny(got.Header.Get("Location"), ";%@") || strings.Contains(got.Header.Get("Location"), "SECRET") {
 			t.Errorf("%s: got %d to %q, want 303 to a clean URL", path, got.Code, got.Header.Get("Location"))
 		}

@@ -338,3 +338,28 @@ func TestVariantsDeriveWhatTheConsumerLeftEmpty(t *testing.T) {
 		t.Fatalf("20 sessions saw only %v", seen)
 	}
 }
+
+// A form that names another variant of its own flow does not move its
+// session there: the application counts for the variant the session was
+// dealt (a post naming an arm at weight 0 would otherwise skew the
+// experiment).
+func TestPostedFlowKeepsTheSessionsVariant(t *testing.T) {
+	srv, st, _ := variantServer(t)
+	b := newBrowser(t, srv)
+	page := b.get("/?utm_source=cashcat.ph&utm_campaign=exp").Body
+	dealt := shownVariant(t, page)
+	other := map[string]string{"a": "b", "b": "a"}[dealt]
+	post := with(validES(), hidden(page))
+	if post.Get("flow") != "es/"+dealt {
+		t.Fatalf("the page names flow %q, want es/%s", post.Get("flow"), dealt)
+	}
+	post.Set("flow", "es/"+other)
+	post.Del("second_last_name") // what b's form leaves out, valid in a's too
+	if w := b.do("POST", "/apply", post); w.Code != 303 {
+		t.Fatalf("apply answered %d", w.Code)
+	}
+	recent, _ := st.Recent(context.Background(), 1)
+	if len(recent) != 1 || recent[0].Attribution.Variant != dealt {
+		t.Errorf("got %+v, want the application of variant %s", recent, dealt)
+	}
+}
