@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 	"unicode"
@@ -29,9 +30,20 @@ func ScrubReason(reason string, a *Application) string {
 		return ""
 	}
 	if a != nil {
-		for _, v := range []string{a.Email, a.FirstName, a.MiddleName, a.LastName, a.SecondLastName, a.MobilePhone, a.HomePhone,
+		values := []string{a.Email, a.FirstName, a.MiddleName, a.LastName, a.SecondLastName, a.MobilePhone, a.HomePhone,
 			a.WorkPhone, a.NationalID, a.SSN, a.DriversLicenseNumber, a.AddressLine1, a.AddressLine2, a.PostalCode, a.EmployerName,
-			a.EmployerPhone, a.EmployerAddress, a.SupervisorName, a.IBAN, a.BankRoutingNumber, a.BankAccountNumber, a.CarPlateNumber} {
+			a.EmployerPhone, a.EmployerAddress, a.SupervisorName, a.IBAN, a.BankRoutingNumber, a.BankAccountNumber, a.CarPlateNumber}
+		if local, _, ok := strings.Cut(a.Email, "@"); ok {
+			// The email as a URL writes it, and its local part alone.
+			values = append(values, url.QueryEscape(a.Email), url.PathEscape(a.Email), local)
+		}
+		if !a.BirthDate.IsZero() {
+			d := a.BirthDate
+			values = append(values, d.Format("2006-01-02"), d.Format("01/02/2006"), d.Format("02/01/2006"), d.Format("1/2/06"),
+				d.Format("2/1/06"), d.Format("1/2/2006"), d.Format("2/1/2006"), d.Format("Jan 2, 2006"), d.Format("January 2, 2006"),
+				d.Format("2 Jan 2006"), d.Format("2 January 2006"))
+		}
+		for _, v := range values {
 			reason = scrubValue(reason, strings.TrimSpace(v))
 		}
 	}
@@ -46,8 +58,9 @@ func scrubValue(reason, v string) string {
 	if len(v) < 3 {
 		return reason
 	}
-	// Whole words only: a first name "Ali" must not eat "Invalid".
-	if re, err := regexp.Compile(`(?i)(^|[^\p{L}\p{N}])` + regexp.QuoteMeta(v) + `($|[^\p{L}\p{N}])`); err == nil {
+	// Whole words only: a first name "Ali" must not eat "Invalid". With
+	// or without its accents: "José" is "Jose" and "JOSÉ".
+	if re, err := regexp.Compile(`(?i)(^|[^\p{L}\p{N}])` + anyAccents(v) + `($|[^\p{L}\p{N}])`); err == nil {
 		for range 2 { // the boundary one match takes is the next one's
 			reason = re.ReplaceAllString(reason, "${1}"+scrubbed+"${2}")
 		}
@@ -59,12 +72,35 @@ func scrubValue(reason, v string) string {
 		}
 	}
 	if len(digits) >= 5 {
-		if re, err := regexp.Compile(strings.Join(digits, `[^\p{L}\p{N}]{0,3}`)); err == nil {
+		if re, err := regexp.Compile(strings.Join(digits, `[^\p{L}\p{N}]{0,6}`)); err == nil {
 			reason = re.ReplaceAllLiteralString(reason, scrubbed)
 		}
 	}
 	return reason
 }
+
+// anyAccents is the pattern of v that matches it with or without the
+// accents of its Latin letters, precomposed or combining.
+func anyAccents(v string) string {
+	var b strings.Builder
+	for _, r := range v {
+		base := r
+		for plain, accented := range accents {
+			if strings.ContainsRune(accented, unicode.ToLower(r)) {
+				base = plain
+			}
+		}
+		if class, ok := accents[unicode.ToLower(base)]; ok {
+			b.WriteString("[" + string(unicode.ToLower(base)) + class + "]\\p{Mn}*")
+			continue
+		}
+		b.WriteString(regexp.QuoteMeta(string(r)))
+	}
+	return b.String()
+}
+
+// accents are the accented forms of the Latin letters buyers drop.
+var accents = map[rune]string{'a': "áàâäãå", 'e': "éèêë", 'i': "íìîï", 'o': "óòôöõ", 'u': "úùûü", 'n': "ñ", 'c': "ç", 'y': "ýÿ"}
 
 const scrubbed = "•••"
 

@@ -3,6 +3,7 @@ package providers
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // A buyer that echoes the consumer's data in its reason has it taken out;
@@ -34,6 +35,21 @@ func TestScrubReason(t *testing.T) {
 	} {
 		if got := ScrubReason(tc.in, b); got != tc.want {
 			t.Errorf("ScrubReason(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	// What an attacker's re-check made a buyer write: a name without its
+	// accents or with combining ones, the email as a URL writes it and
+	// its local part, the birth date as people write it, digits spaced
+	// wide.
+	z := &Application{FirstName: "Zébulon", LastName: "Quixworth", Email: "zeb.quix+mk1@example.com", MobilePhone: "5125550134",
+		BankAccountNumber: "12345678", BirthDate: time.Date(1985, 7, 4, 0, 0, 0, 0, time.UTC)}
+	for _, in := range []string{"Duplicate of Zebulon QUIXWORTH", "dup: ZE\u0301BULON", "(zeb.quix%2Bmk1%40example.com)", "user zeb.quix+mk1 known",
+		"born 7/4/85", "born Jul 4, 1985", "born 1985-07-04", "call 512    555    0134", "acct 1234 -- 5678"} {
+		got := ScrubReason(in, z)
+		for _, leak := range []string{"ebulon", "EBULON", "QUIX", "quix", "7/4", "Jul 4", "1985", "0134", "5678"} {
+			if strings.Contains(got, leak) {
+				t.Errorf("ScrubReason(%q) = %q: %q left", in, got, leak)
+			}
 		}
 	}
 	// Without an application, the patterns alone.
