@@ -189,8 +189,7 @@ func noOffer(t *testing.T, ctx context.Context, flow config.Flow, title, ways, b
 	waitLocation(t, ctx, "/status/", 15*time.Second)
 	// The waiting page replaces itself with the answer: wait for a page
 	// that is no longer pending and has finished loading.
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.readyState === "complete" && !!document.querySelector("section.status:not(.pending)")`,
-		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	if err := waitAnswered(ctx); err != nil {
 		t.Fatalf("%s: no answer: %v", flow.Name, err)
 	}
 	for sel, want := range map[string]string{`h1`: title, `section.status .lead`: flow.NoOffer.Message, `.ways-title`: ways, `a.back`: back} {
