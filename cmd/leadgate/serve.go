@@ -235,6 +235,11 @@ func cashcatBudget(next cashcat.Source, c cashcat.Config, limitStore func(string
 	if cfg.Unknown, err = limit("unknown_budget_per_ip", c.UnknownBudgetPerIP, "cashcat-budget-unknown"); err != nil {
 		return nil, err
 	}
+	if cfg.Unknown != nil {
+		// In the same store as the budget: a lookup on one replica waits
+		// for the calls in flight on all of them.
+		cfg.InFlight = limiter.New(store("cashcat-inflight"), cashcat.InFlightRate(c.Timeout+time.Second))
+	}
 	if c.DailyBudget > 0 {
 		// Keyed by the UTC date: a window a little longer than a day
 		// only makes sure yesterday's key has expired.

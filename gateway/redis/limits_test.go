@@ -2,10 +2,18 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ulule/limiter/v3"
+
+	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/providers/cashcat"
 )
 
 // One client's limit is one limit, whichever replica it reaches.
@@ -58,5 +66,70 @@ func TestLimitsDoNotWaitOnRedis(t *testing.T) {
 				t.Errorf("got %v, want the third request limited by the per-replica fallback", reached)
 			}
 		})
+	}
+}
+
+// A burst of new tokens from one address past its unknown-token budget,
+// over two replicas: the lookups past the budget on one wait for the
+// calls in flight on the other, which give their places back, and every
+// token is looked up. Guesses are still held to the budget across
+// both.
+func TestUnknownBudgetWaitsForCallsInFlightOnAnyReplica(t *testing.T) {
+	url := redisForTest(t)
+	prefix := "test-" + run()
+	up := &slowCashcat{delay: 40 * time.Millisecond, calls: map[string]int{}}
+	var refused atomic.Int32
+	replica := func() *cashcat.Budget {
+		r := open(t, url, 250*time.Millisecond)
+		cfg := cashcat.BudgetConfig{
+			Unknown:  limiter.New(NewLimitStore(r, "test:", prefix+"-unknown"), limiter.Rate{Period: time.Hour, Limit: 10}),
+			InFlight: limiter.New(NewLimitStore(r, "test:", prefix+"-inflight"), cashcat.InFlightRate(time.Second)),
+			Refused:  func(string) { refused.Add(1) },
+		}
+		// Each store counts in Redis from its first answer on: the
+		// requests that come while it loads its scripts count in memory.
+		for _, l := range []*limiter.Limiter{cfg.Unknown, cfg.InFlight} {
+			if _, err := l.Peek(context.Background(), "warm-up"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return cashcat.NewBudget(up, cfg, slog.New(slog.DiscardHandler))
+	}
+	replicas := []*cashcat.Budget{replica(), replica()}
+	burst := func(ip, kind string, n int) (failed int) {
+		ctx := cashcat.WithPayer(context.Background(), ip)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				// The budget's ten places taken on one replica, the rest
+				// asked for on the other while those calls are in flight.
+				r := replicas[0]
+				if i >= 10 {
+					r = replicas[1]
+					time.Sleep(10 * time.Millisecond)
+				}
+				_, err := r.Lead(ctx, fmt.Sprintf("%s%s%03d", kind, prefix, i))
+				if err != nil && !errors.Is(err, providers.ErrNotFound) {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return failed
+	}
+	if failed := burst("198.51.100.90", "k", 24); failed != 0 {
+		t.Errorf("24 new tokens at once from one address on two replicas: %d refused, want none", failed)
+	}
+	if calls, _ := up.total(); calls != 24 {
+		t.Errorf("24 new tokens: %d Cashcat calls, want 24", calls)
+	}
+	if failed := burst("198.51.100.91", "x", 40); failed != 30 || refused.Load() != 30 {
+		t.Errorf("40 guesses at once on two replicas: %d refused (%d counted), want 30 (a budget of 10)", failed, refused.Load())
+	}
+	if calls, _ := up.total(); calls != 24+10 {
+		t.Errorf("40 guesses: %d Cashcat calls, want 10", calls-24)
 	}
 }

@@ -68,12 +68,26 @@ type BudgetConfig struct {
 	// Unknown counts the tokens Cashcat did not know, per client IP: a
 	// consumer rarely has one, a scraper guessing tokens has nothing else.
 	Unknown *limiter.Limiter
+	// InFlight counts, per client IP, the calls that hold a place in
+	// Unknown and have no answer yet (rate InFlightRate): a lookup past
+	// Unknown waits while there are any, since a known token gives its
+	// place back. Nil: such a lookup is refused at once.
+	InFlight *limiter.Limiter
 	// Daily is the ceiling of the whole deployment per UTC day; the
 	// operator is alerted at 80 %.
 	Daily *limiter.Limiter
 	// Refused, when set, is told each call refused, by budget name (ip,
 	// unknown, daily).
 	Refused func(budget string)
+}
+
+// InFlightRate is BudgetConfig.InFlight's rate for calls bounded by
+// fetchLimit: a window of a minute, or longer than two calls, so that a
+// call is almost always answered in the window it was counted in, and
+// one whose replica died stops counting when it ends. No limit: it
+// counts, it refuses nothing.
+func InFlightRate(fetchLimit time.Duration) limiter.Rate {
+	return limiter.Rate{Period: max(time.Minute, 2*fetchLimit), Limit: 1 << 40}
 }
 
 // Budget is a Source that makes a paid call only while every budget of
@@ -99,34 +113,22 @@ func NewBudget(next Source, cfg BudgetConfig, log *slog.Logger) *Budget {
 // The unknown-token budget is taken before the call and given back when
 // Cashcat knows the token (or the call is not made or fails): counted
 // after the 404 instead, every guess sent at once passed a count still at
-// 0. The cost is that more first lookups in flight at once from one
-// address than its budget has left wait for none: the extra ones are
-// refused, which needs about as many new consumers a second from one
-// address as its hourly budget.
+// 0. A lookup past that budget while calls holding places are still in
+// flight waits for their answers (takePlace), since each known token
+// gives its place back.
 func (b *Budget) Lead(ctx context.Context, token string) (*providers.Lead, error) {
 	ip := payerOf(ctx)
-	held := false
-	var window int64 // when the window the place was taken in ends (unix)
-	giveBack := func() {
-		// Only into the window it was taken from: given back into the
-		// next, it would start that one below zero, a free guess.
-		if held && time.Now().Unix() < window {
-			b.cfg.Unknown.Increment(context.WithoutCancel(ctx), ip, -1)
-		}
-	}
+	var p *place
 	if ip != "" {
 		if b.cfg.Unknown != nil {
-			if lc, err := b.cfg.Unknown.Get(ctx, ip); err == nil {
-				held, window = true, lc.Reset
-				if lc.Reached {
-					giveBack()
-					return nil, b.refuse("unknown")
-				}
+			var err error
+			if p, err = b.takePlace(ctx, ip); err != nil {
+				return nil, err
 			}
 		}
 		if b.cfg.PerIP != nil {
 			if lc, err := b.cfg.PerIP.Get(ctx, ip); err == nil && lc.Reached {
-				giveBack()
+				b.leave(ctx, p, true)
 				return nil, b.refuse("ip")
 			}
 		}
@@ -135,7 +137,7 @@ func (b *Budget) Lead(ctx context.Context, token string) (*providers.Lead, error
 		day := b.now().UTC().Format("2006-01-02")
 		lc, err := b.cfg.Daily.Get(ctx, day)
 		if err == nil && lc.Reached {
-			giveBack()
+			b.leave(ctx, p, true)
 			return nil, b.refuse("daily")
 		}
 		if err == nil {
@@ -143,10 +145,87 @@ func (b *Budget) Lead(ctx context.Context, token string) (*providers.Lead, error
 		}
 	}
 	lead, err := b.next.Lead(ctx, token)
-	if !errors.Is(err, providers.ErrNotFound) {
-		giveBack()
-	}
+	b.leave(ctx, p, !errors.Is(err, providers.ErrNotFound))
 	return lead, err
+}
+
+// place is a lookup's place in its client's unknown-token budget and its
+// count among that client's calls in flight, each with the end of the
+// window it was counted in (unix seconds; 0 when it was not counted).
+type place struct {
+	ip             string
+	window, flight int64
+}
+
+// takePlace takes a place in ip's unknown-token budget for a call, or
+// refuses it. Past the budget while places are held by calls still in
+// flight, it waits for their answers, looking again every 10 ms: refused
+// at once, the consumers past ten of a burst of new tokens behind one
+// carrier address got an empty form (20 at once on a loaded machine: 7
+// refused). It refuses once no call is in flight on two looks in a row,
+// since a call that has just taken its place is counted in flight a
+// store round trip later. A nil place with no error: the store did not
+// answer, and the budget does not hold the consumer's page up for it.
+func (b *Budget) takePlace(ctx context.Context, ip string) (*place, error) {
+	for idle := 0; ; {
+		flying := b.inFlight(ctx, ip)
+		lc, err := b.cfg.Unknown.Get(ctx, ip)
+		if err != nil {
+			return nil, nil
+		}
+		p := &place{ip: ip, window: lc.Reset}
+		if !lc.Reached {
+			if b.cfg.InFlight != nil {
+				if fc, err := b.cfg.InFlight.Increment(ctx, ip, 1); err == nil {
+					p.flight = fc.Reset
+				}
+			}
+			return p, nil
+		}
+		b.leave(ctx, p, true)
+		if flying > 0 {
+			idle = 0
+		} else if idle++; idle == 2 || b.cfg.InFlight == nil {
+			return nil, b.refuse("unknown")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, b.refuse("unknown")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// inFlight is how many of ip's calls hold a place and have no answer yet.
+func (b *Budget) inFlight(ctx context.Context, ip string) int64 {
+	if b.cfg.InFlight == nil {
+		return 0
+	}
+	lc, err := b.cfg.InFlight.Peek(ctx, ip)
+	if err != nil {
+		return 0
+	}
+	return max(lc.Limit-lc.Remaining, 0)
+}
+
+// leave ends p's call: its place is given back when giveBack (the token
+// was known, or no call was made), then it stops counting in flight, in
+// that order, so that a lookup waiting for it finds the place free.
+// Each count is undone only in the window it was counted in: undone in
+// the next, it would start that one below zero, a free guess.
+func (b *Budget) leave(ctx context.Context, p *place, giveBack bool) {
+	if p == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	now := time.Now().Unix()
+	if giveBack && now < p.window {
+		b.cfg.Unknown.Increment(ctx, p.ip, -1)
+	}
+	if p.flight != 0 && now < p.flight {
+		b.cfg.InFlight.Increment(ctx, p.ip, -1)
+	}
+	p.window, p.flight = 0, 0
 }
 
 func (b *Budget) refuse(budget string) error {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,4 +216,89 @@ func TestUnknownBudgetPlaceIsGivenBackToItsOwnWindowOnly(t *testing.T) {
 			t.Errorf("3 guesses after a slow known token: %d paid calls, want the budget's 2", up.calls)
 		}
 	}
+}
+
+// slowMixed answers tokens starting with "known" and 404 for the rest,
+// each after a while: requests sent at once are all in flight together.
+type slowMixed struct{ knownOnly }
+
+func (s *slowMixed) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+	time.Sleep(40 * time.Millisecond)
+	return s.knownOnly.Lead(ctx, token)
+}
+
+// More new tokens at once from one address than its unknown-token budget
+// (a carrier NAT at the evening peak) are all looked up: a lookup past the
+// budget while places are held by calls still in flight waits for them,
+// and takes a place a known token gave back. Refused outright, those
+// consumers got an empty form. So with the counts in a store a few
+// milliseconds away, as Redis is: a call is counted in flight a round trip
+// after it took its place. Guesses still wait for nothing: once the places
+// are spent on 404s and no call is in flight, the rest are refused.
+func TestUnknownBudgetWaitsForCallsInFlight(t *testing.T) {
+	for name, store := range map[string]func() limiter.Store{
+		"memory":    func() limiter.Store { return memory.NewStore() },
+		"3 ms away": func() limiter.Store { return distantStore{memory.NewStore(), 3 * time.Millisecond} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			up := &slowMixed{}
+			var refused atomic.Int32
+			b := NewBudget(up, BudgetConfig{
+				Unknown:  limiter.New(store(), limiter.Rate{Period: time.Hour, Limit: 10}),
+				InFlight: limiter.New(store(), InFlightRate(time.Second)),
+				Refused:  func(string) { refused.Add(1) },
+			}, quiet())
+			nat := WithPayer(context.Background(), "198.51.100.80")
+			var wg sync.WaitGroup
+			for i := range 25 {
+				wg.Go(func() {
+					if _, err := b.Lead(nat, fmt.Sprintf("known%011d", i)); err != nil {
+						t.Errorf("token %d of 25 at once: %v", i, err)
+					}
+				})
+			}
+			wg.Wait()
+			if up.calls != 25 || refused.Load() != 0 {
+				t.Errorf("25 known tokens at once: %d calls, %d refused, want 25 and 0", up.calls, refused.Load())
+			}
+
+			// The scraper's side is unchanged: 60 guesses at once, 10 paid
+			// calls, and the rest answered once the places are spent.
+			up.calls = 0
+			scraper := WithPayer(context.Background(), "198.51.100.81")
+			start := time.Now()
+			for i := range 60 {
+				wg.Go(func() { b.Lead(scraper, fmt.Sprintf("guess%011d", i)) })
+			}
+			wg.Wait()
+			if up.calls != 10 || refused.Load() != 50 {
+				t.Errorf("60 guesses at once: %d calls, %d refused, want 10 and 50", up.calls, refused.Load())
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("the refused guesses took %v: they waited for more than the calls in flight", took)
+			}
+		})
+	}
+}
+
+// distantStore answers each count after a delay, as a store across a
+// network does.
+type distantStore struct {
+	limiter.Store
+	delay time.Duration
+}
+
+func (d distantStore) Get(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
+	time.Sleep(d.delay)
+	return d.Store.Get(ctx, key, rate)
+}
+
+func (d distantStore) Increment(ctx context.Context, key string, count int64, rate limiter.Rate) (limiter.Context, error) {
+	time.Sleep(d.delay)
+	return d.Store.Increment(ctx, key, count, rate)
+}
+
+func (d distantStore) Peek(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
+	time.Sleep(d.delay)
+	return d.Store.Peek(ctx, key, rate)
 }
