@@ -62,6 +62,12 @@ func (s *LimitStore) do(ctx context.Context, op func(limiter.Store) (limiter.Con
 			return c, nil
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		// The caller is gone, not Redis: counted in memory, a count Redis
+		// never saw would later be undone in Redis (a paid lookup's place
+		// given back: a free guess).
+		return limiter.Context{}, err
+	}
 	return op(s.fallback)
 }
 

@@ -84,6 +84,7 @@ func TestUnknownBudgetWaitsForCallsInFlightOnAnyReplica(t *testing.T) {
 		cfg := cashcat.BudgetConfig{
 			Unknown:  limiter.New(NewLimitStore(r, "test:", prefix+"-unknown"), limiter.Rate{Period: time.Hour, Limit: 10}),
 			InFlight: limiter.New(NewLimitStore(r, "test:", prefix+"-inflight"), cashcat.InFlightRate(time.Second)),
+			Wait:     time.Second,
 			Refused:  func(string) { refused.Add(1) },
 		}
 		// Each store counts in Redis from its first answer on: the
@@ -97,7 +98,9 @@ func TestUnknownBudgetWaitsForCallsInFlightOnAnyReplica(t *testing.T) {
 	}
 	replicas := []*cashcat.Budget{replica(), replica()}
 	burst := func(ip, kind string, n int) (failed int) {
-		ctx := cashcat.WithPayer(context.Background(), ip)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ctx = cashcat.WithPayer(ctx, ip)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for i := range n {
@@ -131,5 +134,25 @@ func TestUnknownBudgetWaitsForCallsInFlightOnAnyReplica(t *testing.T) {
 	}
 	if calls, _ := up.total(); calls != 24+10 {
 		t.Errorf("40 guesses: %d Cashcat calls, want 10", calls-24)
+	}
+}
+
+// A count whose caller has gone is not made in the replica's memory: Redis
+// never saw it, and undone later in Redis (a lookup's place given back)
+// it would be a free guess.
+func TestLimitOfAGoneCallerIsNotCountedInMemory(t *testing.T) {
+	r := open(t, hungRedis(t), 100*time.Millisecond)
+	l := limiter.New(NewLimitStore(r, "test:", "gone"), limiter.Rate{Period: time.Minute, Limit: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.Get(ctx, "203.0.113.7"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a count whose caller's deadline ended: %v, want the deadline's error", err)
+	}
+	c, err := l.Peek(context.Background(), "203.0.113.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Limit - c.Remaining; n != 0 {
+		t.Errorf("the replica's memory counts %d, want 0", n)
 	}
 }

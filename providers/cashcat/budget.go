@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,11 @@ type BudgetConfig struct {
 	// Unknown waits while there are any, since a known token gives its
 	// place back. Nil: such a lookup is refused at once.
 	InFlight *limiter.Limiter
+	// Wait is how long a lookup waits for a place at most. The call it
+	// then makes must still have its whole time (cashcat.timeout) before
+	// the lookup's own deadline: a call cut short is paid all the same
+	// and counts as Cashcat failing.
+	Wait time.Duration
 	// Daily is the ceiling of the whole deployment per UTC day; the
 	// operator is alerted at 80 %.
 	Daily *limiter.Limiter
@@ -101,6 +107,8 @@ type Budget struct {
 	mu   sync.Mutex
 	// alerted is the UTC day the 80 % alert was last raised.
 	alerted string
+	// waiters counts, per address, the lookups waiting for a place.
+	waiters map[string]int
 }
 
 // NewBudget wraps next.
@@ -114,21 +122,23 @@ func NewBudget(next Source, cfg BudgetConfig, log *slog.Logger) *Budget {
 // Cashcat knows the token (or the call is not made or fails): counted
 // after the 404 instead, every guess sent at once passed a count still at
 // 0. A lookup past that budget while calls holding places are still in
-// flight waits for their answers (takePlace), since each known token
-// gives its place back.
-func (b *Budget) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+// flight waits a while for their answers (takePlace), since each known
+// token gives its place back.
+func (b *Budget) Lead(ctx context.Context, token string) (lead *providers.Lead, err error) {
 	ip := payerOf(ctx)
 	var p *place
+	// Deferred: a panic below must not leave the call counted in flight,
+	// which would hold every refusal of its address to the longest wait.
+	giveBack := true
+	defer func() { b.leave(ctx, p, giveBack) }()
 	if ip != "" {
 		if b.cfg.Unknown != nil {
-			var err error
 			if p, err = b.takePlace(ctx, ip); err != nil {
 				return nil, err
 			}
 		}
 		if b.cfg.PerIP != nil {
 			if lc, err := b.cfg.PerIP.Get(ctx, ip); err == nil && lc.Reached {
-				b.leave(ctx, p, true)
 				return nil, b.refuse("ip")
 			}
 		}
@@ -137,15 +147,19 @@ func (b *Budget) Lead(ctx context.Context, token string) (*providers.Lead, error
 		day := b.now().UTC().Format("2006-01-02")
 		lc, err := b.cfg.Daily.Get(ctx, day)
 		if err == nil && lc.Reached {
-			b.leave(ctx, p, true)
 			return nil, b.refuse("daily")
 		}
 		if err == nil {
 			b.watchDaily(day, lc)
 		}
 	}
-	lead, err := b.next.Lead(ctx, token)
-	b.leave(ctx, p, !errors.Is(err, providers.ErrNotFound))
+	if ctx.Err() != nil {
+		// Ended while its budgets were counted: a call now would be cut
+		// at once, paid all the same, and count as Cashcat failing.
+		return nil, ctx.Err()
+	}
+	lead, err = b.next.Lead(ctx, token)
+	giveBack = !errors.Is(err, providers.ErrNotFound)
 	return lead, err
 }
 
@@ -158,54 +172,99 @@ type place struct {
 }
 
 // takePlace takes a place in ip's unknown-token budget for a call, or
-// refuses it. Past the budget while places are held by calls still in
-// flight, it waits for their answers, looking again every 10 ms: refused
-// at once, the consumers past ten of a burst of new tokens behind one
-// carrier address got an empty form (20 at once on a loaded machine: 7
-// refused). It refuses once no call is in flight on two looks in a row,
-// since a call that has just taken its place is counted in flight a
-// store round trip later. A nil place with no error: the store did not
-// answer, and the budget does not hold the consumer's page up for it.
+// refuses it. Refused at once past the budget, the consumers past ten of
+// a burst of new tokens behind one carrier address got an empty form (20
+// at once on a loaded machine: 7 refused). So while places are held by
+// calls still in flight, it waits for their answers, for at most
+// cfg.Wait, looking again after 10 ms, then less and less often. It
+// refuses once no call is in flight on two looks in a row, since a call
+// that has just taken its place is counted in flight a store round trip
+// later. A nil place with no error: the store did not answer, and the
+// budget does not hold the consumer's page up for it.
 func (b *Budget) takePlace(ctx context.Context, ip string) (*place, error) {
+	lc, err := b.cfg.Unknown.Get(ctx, ip)
+	if err != nil {
+		return nil, ctx.Err() // refused if it was the request that ended
+	}
+	p := &place{ip: ip, window: lc.Reset}
+	if !lc.Reached {
+		return b.fly(ctx, p), nil
+	}
+	b.leave(ctx, p, true)
+	if b.cfg.InFlight == nil || !b.waiting(ip, 1) {
+		return nil, b.refuse("unknown")
+	}
+	defer b.waiting(ip, -1)
+	until := time.Now().Add(b.cfg.Wait)
+	pause := 10 * time.Millisecond
 	for idle := 0; ; {
-		flying := b.inFlight(ctx, ip)
-		lc, err := b.cfg.Unknown.Get(ctx, ip)
-		if err != nil {
-			return nil, nil
-		}
-		p := &place{ip: ip, window: lc.Reset}
-		if !lc.Reached {
-			if b.cfg.InFlight != nil {
-				if fc, err := b.cfg.InFlight.Increment(ctx, ip, 1); err == nil {
-					p.flight = fc.Reset
-				}
+		// Two looks, no write, until a place is free: a waiter costs
+		// the store two reads a look.
+		if fc, err := b.cfg.InFlight.Peek(ctx, ip); err != nil || fc.Limit-fc.Remaining <= 0 {
+			if idle++; idle == 2 {
+				return nil, b.refuse("unknown")
 			}
-			return p, nil
-		}
-		b.leave(ctx, p, true)
-		if flying > 0 {
+		} else {
 			idle = 0
-		} else if idle++; idle == 2 || b.cfg.InFlight == nil {
+		}
+		if uc, err := b.cfg.Unknown.Peek(ctx, ip); err == nil && uc.Remaining > 0 {
+			lc, err := b.cfg.Unknown.Get(ctx, ip)
+			if err != nil {
+				return nil, ctx.Err()
+			}
+			p := &place{ip: ip, window: lc.Reset}
+			if !lc.Reached {
+				return b.fly(ctx, p), nil
+			}
+			b.leave(ctx, p, true) // taken by another meanwhile
+		}
+		left := time.Until(until)
+		if left <= 0 {
 			return nil, b.refuse("unknown")
 		}
 		select {
 		case <-ctx.Done():
 			return nil, b.refuse("unknown")
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(min(pause/2+rand.N(pause), left)):
 		}
+		pause = min(2*pause, 100*time.Millisecond)
 	}
 }
 
-// inFlight is how many of ip's calls hold a place and have no answer yet.
-func (b *Budget) inFlight(ctx context.Context, ip string) int64 {
-	if b.cfg.InFlight == nil {
-		return 0
+// fly counts p's call in flight.
+func (b *Budget) fly(ctx context.Context, p *place) *place {
+	if b.cfg.InFlight != nil {
+		if fc, err := b.cfg.InFlight.Increment(ctx, p.ip, 1); err == nil {
+			p.flight = fc.Reset
+		}
 	}
-	lc, err := b.cfg.InFlight.Peek(ctx, ip)
-	if err != nil {
-		return 0
+	return p
+}
+
+// maxWaiting bounds the lookups of one address waiting at once on this
+// replica, so that a flood of guesses while a few are in flight costs the
+// store a bounded number of looks; past it they are refused at once. A
+// carrier address's burst of real consumers waits well within it.
+const maxWaiting = 32
+
+// waiting counts ip's lookups waiting (+1 to join, -1 to leave); joining
+// fails past maxWaiting.
+func (b *Budget) waiting(ip string, d int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.waiters == nil {
+		b.waiters = map[string]int{}
 	}
-	return max(lc.Limit-lc.Remaining, 0)
+	n := b.waiters[ip] + d
+	if n > maxWaiting {
+		return false
+	}
+	if n <= 0 {
+		delete(b.waiters, ip)
+	} else {
+		b.waiters[ip] = n
+	}
+	return true
 }
 
 // leave ends p's call: its place is given back when giveBack (the token

@@ -238,6 +238,7 @@ func (s *slowMixed) Lead(ctx context.Context, token string) (*providers.Lead, er
 func TestUnknownBudgetWaitsForCallsInFlight(t *testing.T) {
 	for name, store := range map[string]func() limiter.Store{
 		"memory":    func() limiter.Store { return memory.NewStore() },
+		"bounded":   func() limiter.Store { return bounded.NewLimitStore(100) },
 		"3 ms away": func() limiter.Store { return distantStore{memory.NewStore(), 3 * time.Millisecond} },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -246,9 +247,14 @@ func TestUnknownBudgetWaitsForCallsInFlight(t *testing.T) {
 			b := NewBudget(up, BudgetConfig{
 				Unknown:  limiter.New(store(), limiter.Rate{Period: time.Hour, Limit: 10}),
 				InFlight: limiter.New(store(), InFlightRate(time.Second)),
+				Wait:     time.Second,
 				Refused:  func(string) { refused.Add(1) },
 			}, quiet())
-			nat := WithPayer(context.Background(), "198.51.100.80")
+			// A deadline, as every lookup has: a count never undone fails
+			// the test instead of hanging it.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			nat := WithPayer(ctx, "198.51.100.80")
 			var wg sync.WaitGroup
 			for i := range 25 {
 				wg.Go(func() {
@@ -265,7 +271,7 @@ func TestUnknownBudgetWaitsForCallsInFlight(t *testing.T) {
 			// The scraper's side is unchanged: 60 guesses at once, 10 paid
 			// calls, and the rest answered once the places are spent.
 			up.calls = 0
-			scraper := WithPayer(context.Background(), "198.51.100.81")
+			scraper := WithPayer(ctx, "198.51.100.81")
 			start := time.Now()
 			for i := range 60 {
 				wg.Go(func() { b.Lead(scraper, fmt.Sprintf("guess%011d", i)) })
@@ -301,4 +307,126 @@ func (d distantStore) Increment(ctx context.Context, key string, count int64, ra
 func (d distantStore) Peek(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
 	time.Sleep(d.delay)
 	return d.Store.Peek(ctx, key, rate)
+}
+
+// blockedScraper is an address whose budget is spent on guesses while
+// ten calls of its hold their places for 300 ms: b's upstream counts the
+// calls, inflight's store the looks.
+func blockedScraper(t *testing.T, wait time.Duration) (b *Budget, up *slowKnownCount, looks *atomic.Int64, ip context.Context) {
+	t.Helper()
+	up = &slowKnownCount{after: 300 * time.Millisecond}
+	looks = new(atomic.Int64)
+	b = NewBudget(up, BudgetConfig{
+		Unknown:  testLimiter(t, "10-H"),
+		InFlight: limiter.New(countingStore{memory.NewStore(), looks}, InFlightRate(time.Second)),
+		Wait:     wait,
+	}, quiet())
+	ip = WithPayer(context.Background(), "198.51.100.82")
+	for i := range 10 {
+		go b.Lead(ip, fmt.Sprintf("known%011d", i))
+	}
+	for deadline := time.Now().Add(time.Second); up.calls.Load() < 10; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls in flight, want 10", up.calls.Load())
+		}
+	}
+	return b, up, looks, ip
+}
+
+// A lookup whose own deadline ends while it waits makes no call: cut at
+// once, it would be paid all the same, count as Cashcat failing (its
+// breaker opened for everyone), and give back a place it never held.
+func TestUnknownBudgetWaitEndsWithTheLookupsDeadline(t *testing.T) {
+	b, up, _, ip := blockedScraper(t, time.Second)
+	ctx, cancel := context.WithTimeout(ip, 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := b.Lead(ctx, "known99999999999")
+	if !errors.Is(err, ErrBudgetSpent) {
+		t.Errorf("a lookup whose deadline ended while it waited: %v, want refused", err)
+	}
+	if took := time.Since(start); took > 250*time.Millisecond {
+		t.Errorf("it answered after %v, past its deadline of 50 ms", took)
+	}
+	if n := up.calls.Load(); n != 10 {
+		t.Errorf("%d calls, want the 10 in flight only", n)
+	}
+}
+
+// A wait lasts cfg.Wait at most, even when the calls it waits for never
+// answer (a count in flight whose undoing was lost with its replica),
+// and a flood of lookups from one address while calls are in flight is
+// answered with a bounded number of looks at the store.
+func TestUnknownBudgetWaitIsBounded(t *testing.T) {
+	b, up, looks, ip := blockedScraper(t, 100*time.Millisecond)
+	start := time.Now()
+	if _, err := b.Lead(ip, "known99999999999"); !errors.Is(err, ErrBudgetSpent) {
+		t.Errorf("past the budget with the places held past the wait: %v, want refused", err)
+	}
+	if took := time.Since(start); took < 80*time.Millisecond || took > 250*time.Millisecond {
+		t.Errorf("refused after %v, want after the wait of 100 ms", took)
+	}
+	looks.Store(0)
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() { b.Lead(ip, fmt.Sprintf("guess%011d", i)) })
+	}
+	wg.Wait()
+	// 32 waiters, each looking at most about 6 times in 100 ms.
+	if n := looks.Load(); n > 32*8 {
+		t.Errorf("200 lookups waiting at once looked at the store %d times, want at most %d", n, 32*8)
+	}
+	if n := up.calls.Load(); n != 10 {
+		t.Errorf("%d calls, want the 10 in flight only", n)
+	}
+}
+
+// A call answered after the window it was counted in flight in stops
+// counting in no other window: undone in the next, it would start that
+// one below zero, hiding a call in flight from the lookups waiting.
+func TestInFlightCountIsUndoneInItsOwnWindowOnly(t *testing.T) {
+	inflight := limiter.New(memory.NewStore(), limiter.Rate{Period: time.Second, Limit: 1 << 40})
+	b := NewBudget(slowKnown{1100 * time.Millisecond}, BudgetConfig{Unknown: testLimiter(t, "10-H"), InFlight: inflight, Wait: time.Second}, quiet())
+	ip := WithPayer(context.Background(), "198.51.100.83")
+	if _, err := b.Lead(ip, "known0000000001a"); err != nil {
+		t.Fatal(err)
+	}
+	lc, err := inflight.Peek(context.Background(), providers.ClientNet("198.51.100.83"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := lc.Limit - lc.Remaining; n != 0 {
+		t.Errorf("after a call answered in the next window, %d in flight, want 0", n)
+	}
+}
+
+// slowKnownCount knows every token, answers after a while and counts its
+// calls.
+type slowKnownCount struct {
+	after time.Duration
+	calls atomic.Int64
+}
+
+func (s *slowKnownCount) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+	s.calls.Add(1)
+	select {
+	case <-time.After(s.after):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if strings.HasPrefix(token, "known") {
+		return &providers.Lead{FirstName: "Ana"}, nil
+	}
+	return nil, fmt.Errorf("cashcat: %w", providers.ErrNotFound)
+}
+
+// countingStore counts the reads (Peek) made of a store.
+type countingStore struct {
+	limiter.Store
+	n *atomic.Int64
+}
+
+func (c countingStore) Peek(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
+	c.n.Add(1)
+	return c.Store.Peek(ctx, key, rate)
 }
