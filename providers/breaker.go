@@ -53,3 +53,17 @@ func Guard[T any](cb *gobreaker.CircuitBreaker[T], fn func() (T, error)) (T, err
 	}
 	return v, err
 }
+
+// Ended is ctx's error once its deadline has passed, even in the moment
+// before its timer marks it done: a network call's own read deadline, set
+// from ctx's, can end first, and the caller would take its own end for
+// the upstream failing.
+func Ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}

@@ -241,7 +241,7 @@ func cashcatBudget(next cashcat.Source, c cashcat.Config, limitStore func(string
 		cfg.InFlight = limiter.New(store("cashcat-inflight"), cashcat.InFlightRate(c.Timeout+time.Second))
 		// A lookup has cashcat.timeout + 1 s (the cache's bound on one
 		// call): waiting 1 s at most leaves its call the whole timeout.
-		cfg.Wait = time.Second
+		cfg.Wait, cfg.CallTime = time.Second, c.Timeout
 	}
 	if c.DailyBudget > 0 {
 		// Keyed by the UTC date: a window a little longer than a day

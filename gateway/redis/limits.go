@@ -9,6 +9,7 @@ import (
 	"github.com/ulule/limiter/v3"
 	sredis "github.com/ulule/limiter/v3/drivers/store/redis"
 
+	"github.com/leadgate/leadgate/providers"
 	memlimit "github.com/leadgate/leadgate/providers/bounded"
 )
 
@@ -62,7 +63,7 @@ func (s *LimitStore) do(ctx context.Context, op func(limiter.Store) (limiter.Con
 			return c, nil
 		}
 	}
-	if err := ctx.Err(); err != nil {
+	if err := providers.Ended(ctx); err != nil {
 		// The caller is gone, not Redis: counted in memory, a count Redis
 		// never saw would later be undone in Redis (a paid lookup's place
 		// given back: a free guess).

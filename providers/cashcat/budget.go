@@ -79,6 +79,9 @@ type BudgetConfig struct {
 	// the lookup's own deadline: a call cut short is paid all the same
 	// and counts as Cashcat failing.
 	Wait time.Duration
+	// CallTime is how long a call may take (cashcat.timeout): a lookup
+	// stops waiting while that much is still left before its deadline.
+	CallTime time.Duration
 	// Daily is the ceiling of the whole deployment per UTC day; the
 	// operator is alerted at 80 %.
 	Daily *limiter.Limiter
@@ -126,6 +129,7 @@ func NewBudget(next Source, cfg BudgetConfig, log *slog.Logger) *Budget {
 // token gives its place back.
 func (b *Budget) Lead(ctx context.Context, token string) (lead *providers.Lead, err error) {
 	ip := payerOf(ctx)
+	arrived := time.Now()
 	var p *place
 	// Deferred: a panic below must not leave the call counted in flight,
 	// which would hold every refusal of its address to the longest wait.
@@ -133,7 +137,7 @@ func (b *Budget) Lead(ctx context.Context, token string) (lead *providers.Lead, 
 	defer func() { b.leave(ctx, p, giveBack) }()
 	if ip != "" {
 		if b.cfg.Unknown != nil {
-			if p, err = b.takePlace(ctx, ip); err != nil {
+			if p, err = b.takePlace(ctx, ip, arrived); err != nil {
 				return nil, err
 			}
 		}
@@ -153,10 +157,10 @@ func (b *Budget) Lead(ctx context.Context, token string) (lead *providers.Lead, 
 			b.watchDaily(day, lc)
 		}
 	}
-	if ctx.Err() != nil {
+	if err := providers.Ended(ctx); err != nil {
 		// Ended while its budgets were counted: a call now would be cut
 		// at once, paid all the same, and count as Cashcat failing.
-		return nil, ctx.Err()
+		return nil, err
 	}
 	lead, err = b.next.Lead(ctx, token)
 	giveBack = !errors.Is(err, providers.ErrNotFound)
@@ -175,16 +179,18 @@ type place struct {
 // refuses it. Refused at once past the budget, the consumers past ten of
 // a burst of new tokens behind one carrier address got an empty form (20
 // at once on a loaded machine: 7 refused). So while places are held by
-// calls still in flight, it waits for their answers, for at most
-// cfg.Wait, looking again after 10 ms, then less and less often. It
-// refuses once no call is in flight on two looks in a row, since a call
-// that has just taken its place is counted in flight a store round trip
-// later. A nil place with no error: the store did not answer, and the
-// budget does not hold the consumer's page up for it.
-func (b *Budget) takePlace(ctx context.Context, ip string) (*place, error) {
+// calls still in flight, it waits for their answers: for cfg.Wait from
+// the lookup's arrival at most, and never so long that less than
+// cfg.CallTime is left before the lookup's deadline, looking again after
+// 5-15 ms, then less and less often. It refuses once no call is in
+// flight on two looks in a row, since a call that has just taken its
+// place is counted in flight a store round trip later. A nil place with
+// no error: the store did not answer, and the budget does not hold the
+// consumer's page up for it.
+func (b *Budget) takePlace(ctx context.Context, ip string, arrived time.Time) (*place, error) {
 	lc, err := b.cfg.Unknown.Get(ctx, ip)
 	if err != nil {
-		return nil, ctx.Err() // refused if it was the request that ended
+		return nil, providers.Ended(ctx) // refused if it was the lookup that ended
 	}
 	p := &place{ip: ip, window: lc.Reset}
 	if !lc.Reached {
@@ -195,7 +201,10 @@ func (b *Budget) takePlace(ctx context.Context, ip string) (*place, error) {
 		return nil, b.refuse("unknown")
 	}
 	defer b.waiting(ip, -1)
-	until := time.Now().Add(b.cfg.Wait)
+	until := arrived.Add(b.cfg.Wait)
+	if dl, ok := ctx.Deadline(); ok && dl.Add(-b.cfg.CallTime).Before(until) {
+		until = dl.Add(-b.cfg.CallTime)
+	}
 	pause := 10 * time.Millisecond
 	for idle := 0; ; {
 		// Two looks, no write, until a place is free: a waiter costs
@@ -210,13 +219,16 @@ func (b *Budget) takePlace(ctx context.Context, ip string) (*place, error) {
 		if uc, err := b.cfg.Unknown.Peek(ctx, ip); err == nil && uc.Remaining > 0 {
 			lc, err := b.cfg.Unknown.Get(ctx, ip)
 			if err != nil {
-				return nil, ctx.Err()
+				if err := providers.Ended(ctx); err != nil {
+					return nil, err
+				}
+				return nil, b.refuse("unknown") // no store: not past the budget unseen
 			}
 			p := &place{ip: ip, window: lc.Reset}
-			if !lc.Reached {
+			if !lc.Reached && !time.Now().After(until) {
 				return b.fly(ctx, p), nil
 			}
-			b.leave(ctx, p, true) // taken by another meanwhile
+			b.leave(ctx, p, true) // taken by another meanwhile, or too late
 		}
 		left := time.Until(until)
 		if left <= 0 {

@@ -430,3 +430,23 @@ func (c countingStore) Peek(ctx context.Context, key string, rate limiter.Rate) 
 	c.n.Add(1)
 	return c.Store.Peek(ctx, key, rate)
 }
+
+// A lookup stops waiting while its call would still have its whole time
+// (CallTime) before the lookup's deadline: a place taken later would make
+// a call cut short, paid all the same and counted as Cashcat failing.
+func TestUnknownBudgetWaitLeavesTheCallItsTime(t *testing.T) {
+	b, up, _, ip := blockedScraper(t, time.Second)
+	b.cfg.CallTime = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(ip, 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := b.Lead(ctx, "known99999999999"); !errors.Is(err, ErrBudgetSpent) {
+		t.Errorf("past the budget with the places held: %v, want refused", err)
+	}
+	if took := time.Since(start); took < 80*time.Millisecond || took > 180*time.Millisecond {
+		t.Errorf("refused after %v, want after about 100 ms (its deadline less the call's time)", took)
+	}
+	if n := up.calls.Load(); n != 10 {
+		t.Errorf("%d calls, want the 10 in flight only", n)
+	}
+}
