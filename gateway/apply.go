@@ -49,19 +49,8 @@ func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *
 			refuse(c, sess, known, flow, post.Get("submission_id"), leads, forms, respond, set.now())
 			return
 		}
-		// The form says which flow it was shown for. The session's may
-		// have changed since (a link with another ?flow= opened in another
-		// tab): judged by that other flow's form, it came back a 422 of
-		// fields the consumer never saw. Only a post that passed the CSRF
-		// check gets here, and it can name only a configured flow, as any
-		// link can.
-		// Within its own flow a session keeps the variant it was dealt:
-		// a form naming another would move it to an arm it was never
-		// shown (one stopped at weight 0, even) and skew the experiment.
-		if shown := flows.Shown(post.Get("flow")); shown != nil && shown.Name != flow.Name {
-			flow = shown
-			sess.Flow, sess.Attribution.Variant = shown.Name, shown.Variant
-		}
+		// The form says which flow it was shown for.
+		flow = flows.Posted(&sess, post.Get("flow"))
 		now := set.now()
 		// What the consumer left empty and the form derives (a state from
 		// the ZIP code) is derived now, so that a form sent back shows it.

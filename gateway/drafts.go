@@ -112,8 +112,9 @@ func (d *drafts) post(c *gin.Context) (session.Session, *Flow, bool) {
 		c.AbortWithStatus(http.StatusNoContent)
 		return session.Session{}, nil, false
 	}
-	// The flow as the session's variant shows it: its steps and fields.
-	return sess, d.flows.Of(sess), true
+	// The flow of the form that sent it, with its steps and fields.
+	flow := d.flows.Posted(&sess, c.Request.PostForm.Get("flow"))
+	return sess, flow, true
 }
 
 // signals are the step and field names of a post when each is empty or

@@ -273,3 +273,33 @@ func TestDraftNothingPersonalInLogs(t *testing.T) {
 		}
 	}
 }
+
+// A draft belongs to the flow of the form that sent it, not to the one its
+// session switched to since (a link with another ?flow= opened in another
+// tab): kept under it, its steps and its leaving counted under it, and
+// back when that flow's page is shown again.
+func TestDraftIsOfTheFlowItsFormWasShownFor(t *testing.T) {
+	srv, _, steps := draftServer(t, nil)
+	b := newBrowser(t, srv)
+	shown := hidden(b.get("/?flow=es2&utm_source=cashcat.ph").Body)
+	if shown.Get("flow") != "es2" {
+		t.Fatalf("the es2 page names flow %q", shown.Get("flow"))
+	}
+	b.get("/?flow=es") // the other tab
+	steps.take()
+	save := draftOf(shown.Get("csrf_token"), "flow", "es2", "first_name", "Lucía", "field", "first_name", "step", "you")
+	if a := b.do("POST", "/draft", save); a.Code != http.StatusNoContent {
+		t.Fatalf("POST /draft: %d", a.Code)
+	}
+	left := draftOf(shown.Get("csrf_token"), "flow", "es2", "step", "you", "field", "first_name")
+	if a := b.do("POST", "/draft/left", left); a.Code != http.StatusNoContent {
+		t.Fatalf("POST /draft/left: %d", a.Code)
+	}
+	want := []string{"started es2 cashcat.ph", "reached es2 you", "left es2 you first_name"}
+	if got := steps.take(); !reflect.DeepEqual(got, want) {
+		t.Errorf("counted %q, want %q", got, want)
+	}
+	if page := b.get("/?flow=es2").Body; !strings.Contains(page, `name="first_name" value="Lucía"`) {
+		t.Error("the es2 form shown again lacks what was typed in it")
+	}
+}

@@ -153,6 +153,25 @@ func (f *Flows) Of(sess session.Session) *Flow {
 	return fl.As(sess.Attribution.Variant)
 }
 
+// Posted is the flow a form was shown for, as its hidden field names it,
+// when that is a configured flow other than the session's own (a link
+// with another ?flow= opened in another tab since): sess then takes its
+// name and variant. Judged by the session's flow instead, the form came
+// back as a 422 of fields the consumer never saw, and its drafts were
+// kept under the wrong flow. Within its own flow a session keeps the
+// variant it was dealt: a form naming another would move it to an arm it
+// was never shown (one stopped at weight 0, even) and skew the
+// experiment. Only a post that passed the CSRF check may ask, and it can
+// name only a configured flow, as any link can.
+func (f *Flows) Posted(sess *session.Session, named string) *Flow {
+	flow := f.Of(*sess)
+	if shown := f.Shown(named); shown != nil && shown.Name != flow.Name {
+		sess.Flow, sess.Attribution.Variant = shown.Name, shown.Variant
+		return shown
+	}
+	return flow
+}
+
 // Pick chooses a visit's flow: the one named explicitly, else the first
 // whose match globs all match the visit's attributes, else the default.
 // attrs holds utm_*, country (its ISO code and its name) and host.

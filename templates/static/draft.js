@@ -128,6 +128,9 @@
     if (touched || form.getAttribute("data-step")) {
       var p = new URLSearchParams();
       p.set("csrf_token", csrf.value);
+      if (form.elements.flow) {
+        p.set("flow", form.elements.flow.value); // the flow this form is of
+      }
       p.set("step", step);
       p.set("field", field);
       navigator.sendBeacon("/draft/left", p);
