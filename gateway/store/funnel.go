@@ -195,7 +195,7 @@ func (s *Store) Recent(ctx context.Context, limit int) ([]providers.Record, erro
 	defer rows.Close()
 	var out []providers.Record
 	for rows.Next() {
-		a, err := scanApplication(rows)
+		a, err := s.scanApplication(rows)
 		if err != nil {
 			return nil, fmt.Errorf("store: listing applications: %w", err)
 		}

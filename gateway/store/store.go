@@ -12,6 +12,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -381,7 +382,7 @@ func (s *Store) Get(ctx context.Context, id string) (providers.Record, error) {
 }
 
 func (s *Store) getBy(ctx context.Context, col, v string) (providers.Record, error) {
-	a, err := scanApplication(s.db.QueryRowContext(ctx, s.q(`SELECT `+appColumns+` FROM applications WHERE `+col+` = ?`), v))
+	a, err := s.scanApplication(s.db.QueryRowContext(ctx, s.q(`SELECT `+appColumns+` FROM applications WHERE `+col+` = ?`), v))
 	if errors.Is(err, sql.ErrNoRows) {
 		return providers.Record{}, ErrNotFound
 	}
@@ -414,7 +415,7 @@ func (s *Store) Records(ctx context.Context, ids []string) (map[string]providers
 			return nil, fmt.Errorf("store: reading applications: %w", err)
 		}
 		for rows.Next() {
-			a, err := scanApplication(rows)
+			a, err := s.scanApplication(rows)
 			if err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("store: reading applications: %w", err)
@@ -431,7 +432,7 @@ func (s *Store) Records(ctx context.Context, ids []string) (map[string]providers
 }
 
 // scanApplication reads one row of appColumns.
-func scanApplication(row interface{ Scan(...any) error }) (providers.Record, error) {
+func (s *Store) scanApplication(row interface{ Scan(...any) error }) (providers.Record, error) {
 	var a providers.Record
 	var created, decided, deadline, erased int64
 	err := row.Scan(
@@ -439,8 +440,48 @@ func scanApplication(row interface{ Scan(...any) error }) (providers.Record, err
 		&a.Attribution.Source, &a.Attribution.Medium, &a.Attribution.Campaign, &a.Attribution.Content, &a.Attribution.Term,
 		&a.Attribution.Variant, &a.Prefilled, &created, &decided, &deadline, &erased, &a.CRMStatus, &a.CRMRef, &a.CRMTries, &a.CRMError)
 	a.CreatedAt, a.DecidedAt, a.DeadlineAt, a.Erased = fromMS(created), fromMS(decided), fromMS(deadline), erased != 0
+	if err == nil {
+		a.RedirectURL, err = s.openURL(a.ID, a.RedirectURL)
+	}
 	return a, err
 }
+
+// sealedURL marks a buyer's redirect URL kept sealed. The URL is where
+// the buyer sends the consumer, and its query may carry the consumer's
+// data (an email, the buyer's lead id): it is sealed like the rest,
+// bound to its application, as "sealed:<key id>:<base64>". A URL that
+// rows written before this version hold reads as it was written.
+const sealedURL = "sealed:"
+
+func (s *Store) sealURL(id, u string) string {
+	if u == "" {
+		return ""
+	}
+	keyID, ct := s.keys.Seal([]byte(u), urlAAD(id))
+	return sealedURL + keyID + ":" + base64.RawStdEncoding.EncodeToString(ct)
+}
+
+func (s *Store) openURL(id, v string) (string, error) {
+	rest, ok := strings.CutPrefix(v, sealedURL)
+	if !ok {
+		return v, nil
+	}
+	keyID, enc, _ := strings.Cut(rest, ":")
+	ct, err := base64.RawStdEncoding.DecodeString(enc)
+	if err != nil {
+		return "", fmt.Errorf("store: sealed redirect URL of %s: %w", id, err)
+	}
+	plain, err := s.keys.Open(keyID, ct, urlAAD(id))
+	if err != nil {
+		return "", fmt.Errorf("store: sealed redirect URL of %s: %w", id, err)
+	}
+	return string(plain), nil
+}
+
+// urlAAD binds a sealed redirect URL to its application and its column:
+// moved to another row, or read as the sealed personal part, it does not
+// open.
+func urlAAD(id string) []byte { return []byte("redirect_url\x00" + id) }
 
 // Sealed returns the decrypted personal part of an application.
 func (s *Store) Sealed(ctx context.Context, id string) (Sealed, error) {
@@ -751,7 +792,7 @@ func (s *Store) finishAttempt(ctx context.Context, db interface {
 }, id, buyer, tier string, a providers.Attempt) error {
 	_, err := db.ExecContext(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?, final = ?, retry = ?
 		WHERE application_id = ? AND buyer = ? AND tier = ?`),
-		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, providers.Cut(a.Reason, 500), a.RedirectURL, a.Final, a.Retry, id, buyer, tier)
+		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, providers.Cut(a.Reason, 500), s.sealURL(id, a.RedirectURL), a.Final, a.Retry, id, buyer, tier)
 	if err != nil {
 		return fmt.Errorf("store: finishing attempt: %w", err)
 	}
@@ -781,6 +822,10 @@ func (s *Store) Attempts(ctx context.Context, id string) ([]providers.Attempt, e
 		var started, finished, latency int64
 		if err := rows.Scan(&a.Buyer, &a.Tier, &a.Seq, &started, &finished, &latency, &a.Outcome, &a.Price, &a.Reason, &a.RedirectURL, &a.Final, &a.Retry, &a.Tries); err != nil {
 			return nil, fmt.Errorf("store: reading attempts: %w", err)
+		}
+		var err error
+		if a.RedirectURL, err = s.openURL(id, a.RedirectURL); err != nil {
+			return nil, err
 		}
 		a.StartedAt, a.FinishedAt, a.Latency = fromMS(started), fromMS(finished), time.Duration(latency)*time.Millisecond
 		out = append(out, a)
@@ -833,11 +878,12 @@ func (s *Store) FinishAndDecide(ctx context.Context, id, owner string, f Finishe
 	if d.CRM {
 		crm = providers.CRMPending
 	}
+	redirect := s.sealURL(id, d.RedirectURL)
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET status = ?, redirect_url = ?, buyer = ?, revenue = ?, reason = ?,
 			decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, lease_session = 0, crm_status = ?, crm_next_at = ?
 			WHERE id = ? AND lease_owner = ? AND status = ?`),
-			d.Status, d.RedirectURL, d.Buyer, d.Revenue, providers.Cut(d.Reason, 500), ms(now), ms(now), crm, ms(now),
+			d.Status, redirect, d.Buyer, d.Revenue, providers.Cut(d.Reason, 500), ms(now), ms(now), crm, ms(now),
 			id, owner, providers.StatusPending)
 		if err != nil {
 			return fmt.Errorf("store: deciding: %w", err)

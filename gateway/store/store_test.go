@@ -149,8 +149,25 @@ func testNoPersonalDataAtRest(t *testing.T, open opener) {
 	if err := s.StartAttemptOnce(ctx, "app-2", "w", "casheddy", "", 1, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", Postbacks: []string{"ads"}}); err != nil {
+	// The buyer's redirect URL, which may carry the consumer's data in
+	// its query, on the attempt and the application.
+	redirect := "https://lender.example/continue?email=kyle%40blendit.eu&lead=LDX99"
+	if err := s.StartAttemptOnce(ctx, "app-1", "w", "lokyata", "", 1, time.Hour); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.FinishAndDecide(ctx, "app-1", "w", Finished{Buyer: "lokyata", Attempt: providers.Attempt{Outcome: "accepted", RedirectURL: redirect}},
+		providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", RedirectURL: redirect, Postbacks: []string{"ads"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "app-1")
+	if err != nil || got.RedirectURL != redirect {
+		t.Errorf("the application's redirect URL read back: %q, %v; want %q", got.RedirectURL, err, redirect)
+	}
+	if recs, err := s.Records(ctx, []string{"app-1"}); err != nil || recs["app-1"].RedirectURL != redirect {
+		t.Errorf("read back with others: %+v, %v", recs["app-1"], err)
+	}
+	if atts, err := s.Attempts(ctx, "app-1"); err != nil || len(atts) != 1 || atts[0].RedirectURL != redirect {
+		t.Errorf("the attempt's redirect URL read back: %+v, %v", atts, err)
 	}
 	s.FinishAttempt(ctx, "app-2", "casheddy", "", providers.Attempt{Outcome: "needs_fix", Reason: "casheddy: fields rejected"})
 	if err := s.Decide(ctx, "app-2", "w", providers.Verdict{Status: providers.StatusNeedsFix, Buyer: "casheddy", FieldErrors: map[string]string{"personal_id": "DNI 60604016X no válido"}}); err != nil {
@@ -181,7 +198,7 @@ func testNoPersonalDataAtRest(t *testing.T, open opener) {
 		}
 	}
 	for _, pii := range []string{"Kyle", "Trazo", "kyle@blendit.eu", "60604016M", "ES5020803294338752239563", "608819736", "180.190.166.143",
-		"KyleBrowser", "Acepto las condiciones", "ref.example", "60604016X", "Cj0KCQclickid"} {
+		"KyleBrowser", "Acepto las condiciones", "ref.example", "60604016X", "Cj0KCQclickid", "lender.example", "LDX99", "kyle%40blendit.eu"} {
 		if bytes.Contains(all, []byte(pii)) {
 			t.Errorf("%q is in the database file in clear", pii)
 		}
@@ -1286,5 +1303,30 @@ func testRecordsReadsWhatGetReads(t *testing.T, open opener) {
 				t.Errorf("%s: Records %+v, Get %+v", id, got[id], want)
 			}
 		}
+	}
+}
+
+// A redirect URL that a version before sealing wrote reads as it was
+// written; one altered in the file, or moved to another application,
+// does not open.
+func TestRedirectURLOfEarlierVersionsAndMovedOnes(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	for _, id := range []string{"app-1", "app-2"} {
+		if _, _, err := s.Create(ctx, newApp(id, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.db.Exec(`UPDATE applications SET redirect_url = 'https://old.example/continue' WHERE id = 'app-1'`); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.Get(ctx, "app-1"); err != nil || a.RedirectURL != "https://old.example/continue" {
+		t.Errorf("a URL written in clear: %q, %v", a.RedirectURL, err)
+	}
+	if _, err := s.db.Exec(`UPDATE applications SET redirect_url = ? WHERE id = 'app-2'`, s.sealURL("app-1", "https://lender.example/x")); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.Get(ctx, "app-2"); err == nil || strings.Contains(err.Error(), "lender.example") {
+		t.Errorf("another application's sealed URL: got %q, %v; want an error that does not quote it", a.RedirectURL, err)
 	}
 }
