@@ -155,21 +155,25 @@ func (f *Flows) Of(sess session.Session) *Flow {
 
 // Posted is the flow a form was shown for, as its hidden field names it,
 // when that is a configured flow other than the session's own (a link
-// with another ?flow= opened in another tab since): sess then takes its
-// name and variant. Judged by the session's flow instead, the form came
-// back as a 422 of fields the consumer never saw, and its drafts were
-// kept under the wrong flow. Within its own flow a session keeps the
-// variant it was dealt: a form naming another would move it to an arm it
-// was never shown (one stopped at weight 0, even) and skew the
-// experiment. Only a post that passed the CSRF check may ask, and it can
-// name only a configured flow, as any link can.
+// with another ?flow= opened in another tab since): sess then moves to it.
+// Judged by the session's flow instead, the form came back as a 422 of
+// fields the consumer never saw, and its drafts were kept under the wrong
+// flow. The field is the client's word: it may name a flow, as any link
+// can, but not place the session in an arm no new session is dealt (one
+// stopped at weight 0): such a name gets the variant a link would give.
+// Within its own flow a session keeps the variant it was dealt. Only a
+// post that passed the CSRF check may ask.
 func (f *Flows) Posted(sess *session.Session, named string) *Flow {
 	flow := f.Of(*sess)
-	if shown := f.Shown(named); shown != nil && shown.Name != flow.Name {
-		sess.Flow, sess.Attribution.Variant = shown.Name, shown.Variant
-		return shown
+	shown := f.Shown(named)
+	if shown == nil || shown.Name == flow.Name {
+		return flow
 	}
-	return flow
+	if base := f.ByName(shown.Name); !base.Dealing(shown.Variant) {
+		shown, _ = base.Assign(sess.Attribution.Variant)
+	}
+	sess.Flow, sess.Attribution.Variant = shown.Name, shown.Variant
+	return shown
 }
 
 // Pick chooses a visit's flow: the one named explicitly, else the first

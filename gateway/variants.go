@@ -112,6 +112,20 @@ func (f *Flow) Assign(variant string) (*Flow, string) {
 	return arm, arm.Variant
 }
 
+// Dealing says whether variant is an arm new sessions are dealt (its
+// weight above 0), or the flow has no experiment and variant is "".
+func (f *Flow) Dealing(variant string) bool {
+	if f.experiment == nil {
+		return variant == ""
+	}
+	for i, arm := range f.experiment.arms {
+		if arm.Variant == variant {
+			return f.experiment.weights[i] > 0
+		}
+	}
+	return false
+}
+
 // As is the flow as variant shows it; the flow itself when it has no such
 // variant.
 func (f *Flow) As(variant string) *Flow {

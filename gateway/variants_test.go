@@ -363,3 +363,27 @@ func TestPostedFlowKeepsTheSessionsVariant(t *testing.T) {
 		t.Errorf("got %+v, want the application of variant %s", recent, dealt)
 	}
 }
+
+// The hidden flow of a form may move a session to the flow it names, but
+// never into an arm no new session is dealt (stopped at weight 0): a
+// draft save or a post naming one gets the variant a link would give.
+func TestPostedFlowCannotPlaceTheSessionInAStoppedArm(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{}, "10000-M", func(d *Deps) {
+		d.Config.Flows[0].Variants = []config.Variant{{Name: "a", Weight: 1},
+			{Name: "off", Weight: 0, Skip: []string{"second_last_name", "address_line2"}}}
+		d.Drafts = d.Store.(*store.Store)
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	if v := shownVariant(t, b.get("/?flow=es").Body); v != "a" {
+		t.Fatalf("dealt %q, want a (the only arm with a weight)", v)
+	}
+	csrf := hidden(b.get("/?flow=es2").Body).Get("csrf_token")
+	if w := b.do("POST", "/draft", draftOf(csrf, "flow", "es/off", "first_name", "Ana", "field", "first_name")); w.Code != 204 {
+		t.Fatalf("POST /draft: %d", w.Code)
+	}
+	if v := shownVariant(t, b.get("/?flow=es").Body); v != "a" {
+		t.Errorf("after a draft naming es/off the es form shows variant %q, want a", v)
+	}
+}
