@@ -58,6 +58,10 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 		flow = flow.As(rec.Attribution.Variant)
 		cat := vs.Catalog(flow.Locale)
 		noStore(c)
+		if err := lostRedirect(rec); err != nil {
+			respond.fail(c, flow.Locale, err)
+			return
+		}
 		switch target, leaving := next.next(rec); {
 		case leaving:
 			next.redirected(c.Request.Context(), reqID(c), rec)
@@ -95,6 +99,17 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 			renderStatus(c, vs, respond, v)
 		}
 	}
+}
+
+// lostRedirect is the error of an accepted application whose buyer's URL
+// no longer opens (the key that sealed it was dropped before retention
+// erased it): the consumer gets the error page, not a redirect to nowhere
+// nor a waiting page that never ends.
+func lostRedirect(rec providers.Record) error {
+	if rec.Status == providers.StatusAccepted && rec.RedirectLost {
+		return fmt.Errorf("application %s: accepted, and its redirect URL does not open: the key that sealed it is gone", rec.ID)
+	}
+	return nil
 }
 
 // noOfferLinks are the flow's ways forward from its no-offer page.
@@ -153,6 +168,10 @@ func handleApplicationJSON(sessions *session.Sessions, flows *Flows, apps Applic
 			return
 		}
 		noStore(c)
+		if err := lostRedirect(rec); err != nil {
+			respond.fail(c, "", err)
+			return
+		}
 		out := applicationJSON{ID: rec.ID, Status: rec.Status}
 		if rec.Status == providers.StatusPending {
 			if flow := flows.ByName(rec.Flow); flow != nil {

@@ -51,15 +51,18 @@ type Record struct {
 	Currency    string
 	Status      Status
 	RedirectURL string
-	Buyer       string
-	Revenue     float64
-	Reason      string
-	Attribution Attribution // the utm_* part; the referrer is sealed
-	Prefilled   bool
-	CreatedAt   time.Time
-	DecidedAt   time.Time
-	DeadlineAt  time.Time
-	Erased      bool
+	// RedirectLost: the buyer's redirect URL was kept sealed and does not
+	// open any more (the key that sealed it is gone); RedirectURL is "".
+	RedirectLost bool
+	Buyer        string
+	Revenue      float64
+	Reason       string
+	Attribution  Attribution // the utm_* part; the referrer is sealed
+	Prefilled    bool
+	CreatedAt    time.Time
+	DecidedAt    time.Time
+	DeadlineAt   time.Time
+	Erased       bool
 	// The Cashfin mirror: its state, the CRM's lead id, how many tries,
 	// and the last error.
 	CRMStatus CRMState

@@ -441,7 +441,11 @@ func (s *Store) scanApplication(row interface{ Scan(...any) error }) (providers.
 		&a.Attribution.Variant, &a.Prefilled, &created, &decided, &deadline, &erased, &a.CRMStatus, &a.CRMRef, &a.CRMTries, &a.CRMError)
 	a.CreatedAt, a.DecidedAt, a.DeadlineAt, a.Erased = fromMS(created), fromMS(decided), fromMS(deadline), erased != 0
 	if err == nil {
-		a.RedirectURL, err = s.openURL(a.ID, a.RedirectURL)
+		// One URL that does not open is that application's loss, never
+		// its neighbours' in a list (the dashboard, a claim's postbacks).
+		var lost error
+		a.RedirectURL, lost = s.openURL(a.ID, a.RedirectURL, "applications")
+		a.RedirectLost = lost != nil
 	}
 	return a, err
 }
@@ -453,15 +457,16 @@ func (s *Store) scanApplication(row interface{ Scan(...any) error }) (providers.
 // rows written before this version hold reads as it was written.
 const sealedURL = "sealed:"
 
-func (s *Store) sealURL(id, u string) string {
+func (s *Store) sealURL(id, u string, where ...string) string {
 	if u == "" {
 		return ""
 	}
-	keyID, ct := s.keys.Seal([]byte(u), urlAAD(id))
+	keyID, ct := s.keys.Seal([]byte(u), urlAAD(id, where))
 	return sealedURL + keyID + ":" + base64.RawStdEncoding.EncodeToString(ct)
 }
 
-func (s *Store) openURL(id, v string) (string, error) {
+// openURL opens what sealURL(id, u, where...) made.
+func (s *Store) openURL(id, v string, where ...string) (string, error) {
 	rest, ok := strings.CutPrefix(v, sealedURL)
 	if !ok {
 		return v, nil
@@ -471,17 +476,19 @@ func (s *Store) openURL(id, v string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("store: sealed redirect URL of %s: %w", id, err)
 	}
-	plain, err := s.keys.Open(keyID, ct, urlAAD(id))
+	plain, err := s.keys.Open(keyID, ct, urlAAD(id, where))
 	if err != nil {
 		return "", fmt.Errorf("store: sealed redirect URL of %s: %w", id, err)
 	}
 	return string(plain), nil
 }
 
-// urlAAD binds a sealed redirect URL to its application and its column:
-// moved to another row, or read as the sealed personal part, it does not
-// open.
-func urlAAD(id string) []byte { return []byte("redirect_url\x00" + id) }
+// urlAAD binds a sealed redirect URL to its row: the application's, or
+// one attempt's (table, application, buyer, tier). Moved to another row,
+// or read as the sealed personal part, it does not open.
+func urlAAD(id string, where []string) []byte {
+	return []byte("redirect_url\x00" + id + "\x00" + strings.Join(where, "\x00"))
+}
 
 // Sealed returns the decrypted personal part of an application.
 func (s *Store) Sealed(ctx context.Context, id string) (Sealed, error) {
@@ -792,7 +799,7 @@ func (s *Store) finishAttempt(ctx context.Context, db interface {
 }, id, buyer, tier string, a providers.Attempt) error {
 	_, err := db.ExecContext(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?, final = ?, retry = ?
 		WHERE application_id = ? AND buyer = ? AND tier = ?`),
-		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, providers.Cut(a.Reason, 500), s.sealURL(id, a.RedirectURL), a.Final, a.Retry, id, buyer, tier)
+		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, providers.Cut(a.Reason, 500), s.sealURL(id, a.RedirectURL, "attempts", buyer, tier), a.Final, a.Retry, id, buyer, tier)
 	if err != nil {
 		return fmt.Errorf("store: finishing attempt: %w", err)
 	}
@@ -823,10 +830,8 @@ func (s *Store) Attempts(ctx context.Context, id string) ([]providers.Attempt, e
 		if err := rows.Scan(&a.Buyer, &a.Tier, &a.Seq, &started, &finished, &latency, &a.Outcome, &a.Price, &a.Reason, &a.RedirectURL, &a.Final, &a.Retry, &a.Tries); err != nil {
 			return nil, fmt.Errorf("store: reading attempts: %w", err)
 		}
-		var err error
-		if a.RedirectURL, err = s.openURL(id, a.RedirectURL); err != nil {
-			return nil, err
-		}
+		// Not opening, the URL is lost; the attempt's account stays.
+		a.RedirectURL, _ = s.openURL(id, a.RedirectURL, "attempts", a.Buyer, a.Tier)
 		a.StartedAt, a.FinishedAt, a.Latency = fromMS(started), fromMS(finished), time.Duration(latency)*time.Millisecond
 		out = append(out, a)
 	}
@@ -878,7 +883,7 @@ func (s *Store) FinishAndDecide(ctx context.Context, id, owner string, f Finishe
 	if d.CRM {
 		crm = providers.CRMPending
 	}
-	redirect := s.sealURL(id, d.RedirectURL)
+	redirect := s.sealURL(id, d.RedirectURL, "applications")
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET status = ?, redirect_url = ?, buyer = ?, revenue = ?, reason = ?,
 			decided_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, lease_session = 0, crm_status = ?, crm_next_at = ?

@@ -1307,26 +1307,37 @@ func testRecordsReadsWhatGetReads(t *testing.T, open opener) {
 }
 
 // A redirect URL that a version before sealing wrote reads as it was
-// written; one altered in the file, or moved to another application,
-// does not open.
+// written. One altered in the file, moved to another application, or
+// moved between an application and its attempt does not open: the URL is
+// lost (RedirectLost), and the rest of the record still reads.
 func TestRedirectURLOfEarlierVersionsAndMovedOnes(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
-	for _, id := range []string{"app-1", "app-2"} {
+	for _, id := range []string{"app-1", "app-2", "app-3", "app-4"} {
 		if _, _, err := s.Create(ctx, newApp(id, id)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.db.Exec(`UPDATE applications SET redirect_url = 'https://old.example/continue' WHERE id = 'app-1'`); err != nil {
-		t.Fatal(err)
+	sealed := s.sealURL("app-1", "https://lender.example/x", "applications")
+	altered := []byte(sealed)
+	altered[len(altered)-3] ^= 1
+	for id, v := range map[string]string{
+		"app-1": "https://old.example/continue",                                            // written in clear
+		"app-2": sealed,                                                                    // another application's
+		"app-3": string(altered),                                                           // altered
+		"app-4": s.sealURL("app-4", "https://lender.example/x", "attempts", "lokyata", ""), // its attempt's
+	} {
+		if _, err := s.db.Exec(`UPDATE applications SET redirect_url = ? WHERE id = ?`, v, id); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if a, err := s.Get(ctx, "app-1"); err != nil || a.RedirectURL != "https://old.example/continue" {
-		t.Errorf("a URL written in clear: %q, %v", a.RedirectURL, err)
+	if a, err := s.Get(ctx, "app-1"); err != nil || a.RedirectURL != "https://old.example/continue" || a.RedirectLost {
+		t.Errorf("a URL written in clear: %q (lost %v), %v", a.RedirectURL, a.RedirectLost, err)
 	}
-	if _, err := s.db.Exec(`UPDATE applications SET redirect_url = ? WHERE id = 'app-2'`, s.sealURL("app-1", "https://lender.example/x")); err != nil {
-		t.Fatal(err)
-	}
-	if a, err := s.Get(ctx, "app-2"); err == nil || strings.Contains(err.Error(), "lender.example") {
-		t.Errorf("another application's sealed URL: got %q, %v; want an error that does not quote it", a.RedirectURL, err)
+	for _, id := range []string{"app-2", "app-3", "app-4"} {
+		a, err := s.Get(ctx, id)
+		if err != nil || a.RedirectURL != "" || !a.RedirectLost || a.Flow != "es" {
+			t.Errorf("%s: %q (lost %v, flow %q), %v; want the record without its URL", id, a.RedirectURL, a.RedirectLost, a.Flow, err)
+		}
 	}
 }
