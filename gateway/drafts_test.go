@@ -303,3 +303,31 @@ func TestDraftIsOfTheFlowItsFormWasShownFor(t *testing.T) {
 		t.Error("the es2 form shown again lacks what was typed in it")
 	}
 }
+
+// Two tabs of two flows typed in turn count each flow's start and steps
+// once: the draft keeps each flow's signals while the session is in the
+// other.
+func TestDraftsOfTwoFlowsInTurnCountOnce(t *testing.T) {
+	srv, _, steps := draftServer(t, nil)
+	b := newBrowser(t, srv)
+	es2 := hidden(b.get("/?flow=es2&utm_source=cashcat.ph").Body)
+	es := hidden(b.get("/?flow=es&utm_source=cashcat.ph").Body)
+	steps.take()
+	var got []string
+	for range 5 {
+		for _, tab := range []url.Values{es2, es} {
+			save := draftOf(tab.Get("csrf_token"), "flow", tab.Get("flow"), "first_name", "Lucía", "field", "first_name", "step", "you")
+			if a := b.do("POST", "/draft", save); a.Code != http.StatusNoContent {
+				t.Fatalf("POST /draft: %d", a.Code)
+			}
+			got = append(got, steps.take()...)
+		}
+	}
+	want := []string{"started es2 cashcat.ph", "reached es2 you", "started es cashcat.ph", "reached es you"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ten saves in turn counted %q, want %q", got, want)
+	}
+	if page := b.get("/?flow=es").Body; !strings.Contains(page, `data-step="you"`) || !strings.Contains(page, "Lucía") {
+		t.Error("the es form shown again lacks its draft or its step")
+	}
+}

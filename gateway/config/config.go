@@ -485,6 +485,8 @@ func (c *Config) validateFlows(p *problems) {
 		switch {
 		case f.Name == "":
 			p.add(key+".name", "empty")
+		case !flowName.MatchString(f.Name):
+			p.add(key+".name", "%q: letters, digits, - and _ only (it is written in links, pages and counts)", providers.Cut(f.Name, 40))
 		case names[f.Name]:
 			p.add(key+".name", "flow %q is defined twice", f.Name)
 		}

@@ -108,6 +108,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"no buyers", strings.Replace(valid, "buyers: [casheddy]", "buyers: []", 1), "flows[0].buyers: a flow needs at least one buyer"},
 		{"two defaults", valid + "  - { name: us, form: us, currency: USD, buyers: [casheddy], default: true }\n", "flows: 2 flows are marked default"},
 		{"bad form", strings.Replace(valid, "form: es", "form: fr", 1), `flows[0].form: unknown form "fr"`},
+		{"flow name with a colon", strings.Replace(valid, "name: es,", `name: "es:x",`, 1), `flows[0].name: "es:x": letters, digits, - and _ only`},
+		{"flow name with a slash", strings.Replace(valid, "name: es,", `name: "es/b",`, 1), `flows[0].name: "es/b": letters, digits, - and _ only`},
 		{"bad rate", valid + "rate_limits: { landing: lots }\n", `rate_limits.landing: "lots" is not a rate`},
 		{"bad match key", strings.Replace(valid, "default: true", "match: { utm_camp: [x] }", 1), "flows[0].match.utm_camp: unknown key"},
 		{"short key", strings.Replace(valid, "${KEY:-MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=}", "c2hvcnQ=", 1), "storage.encryption_key: must be 32 bytes"},

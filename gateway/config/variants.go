@@ -34,7 +34,11 @@ var Layouts = []string{"", "steps", "one_page"}
 // the CRM's source detail: short, lowercase, no spaces.
 var (
 	variantName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
-	catalogKey  = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+	// flowName: a flow's name is written in links (?flow=), in each
+	// form (flow/variant), in metrics and in the drafts' step signals
+	// (flow:step); none of them may be broken by it.
+	flowName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$`)
+	catalogKey = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
 )
 
 // validateVariants checks what can be checked without the forms (their

@@ -77,10 +77,16 @@ func (s *Store) SaveDraft(ctx context.Context, key string, ch DraftChange) (befo
 		if submitted {
 			return ErrDraftClosed
 		}
-		before.Steps, before.Left = splitSteps(steps), leftAt != 0
+		var others []string
+		before.Steps, others = splitSteps(steps)
+		before.Left = leftAt != 0
 		if before.Flow != ch.Flow {
-			// The session moved to another flow: its funnel starts afresh.
-			before = Draft{Flow: ch.Flow}
+			// The session moved to another flow (a link, or the form of
+			// another tab): the signals of the flow it leaves are kept
+			// aside, and those it had in the flow it moves to come back,
+			// so that going to and fro never counts a start or a step in
+			// a flow's funnel twice.
+			before, others = moveFlow(before, others, ch.Flow)
 		}
 		after := before
 		after.Steps = slices.Clone(before.Steps)
@@ -98,7 +104,7 @@ func (s *Store) SaveDraft(ctx context.Context, key string, ch DraftChange) (befo
 			key_id = CASE WHEN ? = '' THEN key_id ELSE ? END,
 			pii = CASE WHEN ? = '' THEN pii ELSE ? END
 			WHERE session_hash = ?`),
-			after.Flow, after.Step, strings.Join(after.Steps, " "), after.LastField, after.Started,
+			after.Flow, after.Step, strings.Join(slices.Concat(after.Steps, others), " "), after.LastField, after.Started,
 			before.Left, ms(now), keyID, keyID, keyID, sealed, key)
 		return err
 	})
@@ -111,12 +117,44 @@ func (s *Store) SaveDraft(ctx context.Context, key string, ch DraftChange) (befo
 	return before, nil
 }
 
-// splitSteps reads the steps column: nil when no step was reached.
-func splitSteps(s string) []string {
-	if s == "" {
-		return nil
+// splitSteps reads the steps column: the steps reached in the draft's
+// flow (nil for none), and the signals kept of other flows the session
+// was in, "flow:step" and "flow:*" for a start (flow and step names have
+// no colon).
+func splitSteps(s string) (steps, others []string) {
+	for _, t := range strings.Fields(s) {
+		if strings.Contains(t, ":") {
+			others = append(others, t)
+		} else {
+			steps = append(steps, t)
+		}
 	}
-	return strings.Fields(s)
+	return steps, others
+}
+
+// moveFlow is a draft's signals as the session moves from d's flow to
+// flow: d's kept aside among others, flow's taken back from them.
+func moveFlow(d Draft, others []string, flow string) (Draft, []string) {
+	var kept []string
+	moved := Draft{Flow: flow, Left: d.Left}
+	for _, t := range others {
+		name, ok := strings.CutPrefix(t, flow+":")
+		switch {
+		case !ok:
+			kept = append(kept, t)
+		case name == "*":
+			moved.Started = true
+		default:
+			moved.Steps = append(moved.Steps, name)
+		}
+	}
+	for _, st := range d.Steps {
+		kept = append(kept, d.Flow+":"+st)
+	}
+	if d.Started {
+		kept = append(kept, d.Flow+":*")
+	}
+	return moved, kept
 }
 
 // Draft returns the draft of session key, its values opened.
@@ -135,7 +173,8 @@ func (s *Store) Draft(ctx context.Context, key string) (Draft, error) {
 	if err != nil {
 		return Draft{}, fmt.Errorf("store: reading draft: %w", err)
 	}
-	d.Steps, d.Left, d.UpdatedAt = splitSteps(steps), leftAt != 0, fromMS(updated)
+	d.Steps, _ = splitSteps(steps)
+	d.Left, d.UpdatedAt = leftAt != 0, fromMS(updated)
 	if len(ct) > 0 {
 		plain, err := s.keys.Open(keyID, ct, draftAAD(key))
 		if err != nil {
