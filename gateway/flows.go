@@ -160,9 +160,11 @@ func (f *Flows) Of(sess session.Session) *Flow {
 // fields the consumer never saw, and its drafts were kept under the wrong
 // flow. The field is the client's word: it may name a flow, as any link
 // can, but not place the session in an arm no new session is dealt (one
-// stopped at weight 0): such a name gets the variant a link would give.
-// Within its own flow a session keeps the variant it was dealt. Only a
-// post that passed the CSRF check may ask.
+// stopped at weight 0): such a name gets the session's own variant if
+// that flow has one of its name, else an arm drawn by weight from the
+// session's id, the same at every save. Within its own flow a session
+// keeps the variant it was dealt. Only a post that passed the CSRF check
+// may ask.
 func (f *Flows) Posted(sess *session.Session, named string) *Flow {
 	flow := f.Of(*sess)
 	shown := f.Shown(named)
@@ -170,7 +172,9 @@ func (f *Flows) Posted(sess *session.Session, named string) *Flow {
 		return flow
 	}
 	if base := f.ByName(shown.Name); !base.Dealing(shown.Variant) {
-		shown, _ = base.Assign(sess.Attribution.Variant)
+		if shown = base.As(sess.Attribution.Variant); shown == base {
+			shown = base.Stable(sess.ID)
+		}
 	}
 	sess.Flow, sess.Attribution.Variant = shown.Name, shown.Variant
 	return shown

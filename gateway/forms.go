@@ -105,7 +105,8 @@ type outcomes struct {
 func (o *outcomes) next(rec providers.Record) (string, bool) {
 	switch rec.Status {
 	case providers.StatusAccepted:
-		return rec.RedirectURL, true
+		// Without its URL (lost with its key), the status page says so.
+		return rec.RedirectURL, rec.RedirectURL != ""
 	case providers.StatusDeclined:
 		if f := o.flows.ByName(rec.Flow); f != nil && f.FallbackURL != "" {
 			return f.FallbackURL, true

@@ -78,3 +78,27 @@ func TestAcceptedApplicationWhoseURLIsLost(t *testing.T) {
 		t.Errorf("the list of applications without the key: %+v, %v", recent, err)
 	}
 }
+
+// An accepted application without a URL (a round resumed from an attempt
+// whose URL was lost with its key) is the error page too, never a
+// redirect to an empty Location.
+func TestAcceptedWithoutURLIsTheErrorPage(t *testing.T) {
+	h, st := newTestServer(t, fakeLeads{err: providers.ErrNotFound})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	applied := b.do("POST", "/apply", with(validES(), hidden(b.get("/").Body)))
+	id := strings.TrimPrefix(applied.Header.Get("Location"), "/status/")
+	ctx := context.Background()
+	if _, err := st.Claim(ctx, "w", time.Minute, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Decide(ctx, id, "w", providers.Verdict{Status: providers.StatusAccepted}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/status/" + id, "/api/v1/applications/" + id} {
+		if got := b.get(path); got.Code != http.StatusInternalServerError || got.Header.Get("Location") != "" {
+			t.Errorf("%s: %d to %q, want the error page", path, got.Code, got.Header.Get("Location"))
+		}
+	}
+}

@@ -103,10 +103,11 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 
 // lostRedirect is the error of an accepted application whose buyer's URL
 // no longer opens (the key that sealed it was dropped before retention
-// erased it): the consumer gets the error page, not a redirect to nowhere
+// erased it), on its application or on the attempt a resumed round took
+// it from: the consumer gets the error page, not a redirect to nowhere
 // nor a waiting page that never ends.
 func lostRedirect(rec providers.Record) error {
-	if rec.Status == providers.StatusAccepted && rec.RedirectLost {
+	if rec.Status == providers.StatusAccepted && (rec.RedirectLost || rec.RedirectURL == "") {
 		return fmt.Errorf("application %s: accepted, and its redirect URL does not open: the key that sealed it is gone", rec.ID)
 	}
 	return nil

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"slices"
 	"sync"
@@ -124,6 +125,34 @@ func (f *Flow) Dealing(variant string) bool {
 		}
 	}
 	return false
+}
+
+// Stable is the arm of f that key always gets, drawn by the weights of
+// the arms new sessions are dealt (the flow itself without variants). It
+// takes no turn of the round robin: asked at every draft save of one
+// session, it answers the same, and the new sessions' deal is untouched.
+func (f *Flow) Stable(key string) *Flow {
+	ex := f.experiment
+	if ex == nil {
+		return f
+	}
+	total := 0
+	for _, w := range ex.weights {
+		total += w
+	}
+	if total == 0 {
+		return f
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	n := int(h.Sum32() % uint32(total))
+	for i, w := range ex.weights {
+		if n < w {
+			return ex.arms[i]
+		}
+		n -= w
+	}
+	return f
 }
 
 // As is the flow as variant shows it; the flow itself when it has no such

@@ -15,6 +15,7 @@ import (
 	"github.com/leadgate/leadgate/gateway/config"
 	"github.com/leadgate/leadgate/gateway/form"
 	"github.com/leadgate/leadgate/gateway/jobs"
+	"github.com/leadgate/leadgate/gateway/session"
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/providers"
 )
@@ -385,5 +386,45 @@ func TestPostedFlowCannotPlaceTheSessionInAStoppedArm(t *testing.T) {
 	}
 	if v := shownVariant(t, b.get("/?flow=es").Body); v != "a" {
 		t.Errorf("after a draft naming es/off the es form shows variant %q, want a", v)
+	}
+}
+
+// A session whose form names another flow's stopped arm gets one arm of
+// that flow at every save, drawn by the live arms' weights, never the
+// stopped one; and asking takes no turn of the deal new sessions get.
+func TestPostedStoppedArmIsTheSameAtEverySave(t *testing.T) {
+	fl, err := NewFlows([]config.Flow{
+		{Name: "es", Form: "es", Variants: []config.Variant{{Name: "a", Weight: 3}, {Name: "b", Weight: 1}, {Name: "off", Weight: 0}}},
+		{Name: "es2", Form: "es"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for i := range 4000 {
+		var first string
+		for range 3 {
+			sess := session.Session{ID: fmt.Sprintf("session-%d", i), Flow: "es2"}
+			v := fl.Posted(&sess, "es/off").Variant
+			if first == "" {
+				first = v
+			}
+			if v != first || sess.Attribution.Variant != v || sess.Flow != "es" {
+				t.Fatalf("session %d: %q then %q (session %q in %q)", i, first, v, sess.Attribution.Variant, sess.Flow)
+			}
+		}
+		got[first]++
+	}
+	if got["off"] != 0 || got["a"] < 2800 || got["a"] > 3200 || got["a"]+got["b"] != 4000 {
+		t.Errorf("4,000 sessions naming es/off got %v, want a and b about 3:1 and never off", got)
+	}
+	// The deal of new sessions is where it was: a, a, b, a for 3:1.
+	es := fl.ByName("es")
+	var dealt []string
+	for range 4 {
+		_, v := es.Assign("")
+		dealt = append(dealt, v)
+	}
+	if strings.Join(dealt, " ") != "a a b a" {
+		t.Errorf("new sessions dealt %v after the posts, want a a b a", dealt)
 	}
 }

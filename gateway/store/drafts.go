@@ -100,12 +100,12 @@ func (s *Store) SaveDraft(ctx context.Context, key string, ch DraftChange) (befo
 			after.LastField, after.Started = ch.Field, true
 		}
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE drafts SET flow = ?, step = ?, steps = ?, last_field = ?, started = ?,
-			left_at = CASE WHEN ? THEN left_at ELSE 0 END, updated_at = ?,
+			left_at = CASE WHEN ? THEN (CASE WHEN left_at = 0 THEN ? ELSE left_at END) ELSE 0 END, updated_at = ?,
 			key_id = CASE WHEN ? = '' THEN key_id ELSE ? END,
 			pii = CASE WHEN ? = '' THEN pii ELSE ? END
 			WHERE session_hash = ?`),
 			after.Flow, after.Step, strings.Join(slices.Concat(after.Steps, others), " "), after.LastField, after.Started,
-			before.Left, ms(now), keyID, keyID, keyID, sealed, key)
+			before.Left, ms(now), ms(now), keyID, keyID, keyID, sealed, key)
 		return err
 	})
 	if errors.Is(err, ErrDraftClosed) {
@@ -133,10 +133,11 @@ func splitSteps(s string) (steps, others []string) {
 }
 
 // moveFlow is a draft's signals as the session moves from d's flow to
-// flow: d's kept aside among others, flow's taken back from them.
+// flow: d's kept aside among others ("flow:!" for a leave counted),
+// flow's taken back from them.
 func moveFlow(d Draft, others []string, flow string) (Draft, []string) {
 	var kept []string
-	moved := Draft{Flow: flow, Left: d.Left}
+	moved := Draft{Flow: flow}
 	for _, t := range others {
 		name, ok := strings.CutPrefix(t, flow+":")
 		switch {
@@ -144,6 +145,8 @@ func moveFlow(d Draft, others []string, flow string) (Draft, []string) {
 			kept = append(kept, t)
 		case name == "*":
 			moved.Started = true
+		case name == "!":
+			moved.Left = true
 		default:
 			moved.Steps = append(moved.Steps, name)
 		}
@@ -153,6 +156,9 @@ func moveFlow(d Draft, others []string, flow string) (Draft, []string) {
 	}
 	if d.Started {
 		kept = append(kept, d.Flow+":*")
+	}
+	if d.Left {
+		kept = append(kept, d.Flow+":!")
 	}
 	return moved, kept
 }

@@ -199,4 +199,18 @@ func testDraftLeftOnce(t *testing.T, open opener) {
 	if d, _ := s.Draft(ctx, "sess"); !before.Left || !d.Left {
 		t.Errorf("got left %v then %v, want the mark kept", before.Left, d.Left)
 	}
+	// Once in each flow it is in: moved to another flow (another tab),
+	// it may leave that one; back in the first, it has left it already.
+	for i, step := range []struct {
+		flow      string
+		wantFirst bool
+	}{{"us2", true}, {"us", false}, {"us2", false}} {
+		if _, err := s.SaveDraft(ctx, "sess", DraftChange{Flow: step.flow, Field: "email"}); err != nil {
+			t.Fatal(err)
+		}
+		flow, first, err := s.MarkLeft(ctx, "sess")
+		if err != nil || first != step.wantFirst || (first && flow != step.flow) {
+			t.Errorf("move %d, to %s: left %q, first %v, %v; want first %v", i, step.flow, flow, first, err, step.wantFirst)
+		}
+	}
 }
