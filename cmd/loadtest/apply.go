@@ -190,13 +190,13 @@ func usForm() map[string]string {
 
 // bursts sends 200 requests at once for each of ten tokens nobody asked
 // for yet (Cashcat answering in 50 ms), to the gateway's landing and, for
-// one token, through nginx: Cashcat calls per token and the latency the
+// one token, through nginx when ngx is not nil: Cashcat calls per token and the latency the
 // 200 consumers saw. Each gateway burst is paired with one against the
 // bare Gin handler that waits 50 ms once per token and answers the same
 // 303 (the floor of the method on this machine, in the same run), the
 // order alternating.
-func bursts(out io.Writer, u urls, ngx *nginx) {
-	fmt.Fprintln(out, "\n200 requests at once per new token, Cashcat answering in 50 ms, each on a new connection:")
+func bursts(out io.Writer, u urls, ngx *nginx, when string) {
+	fmt.Fprintf(out, "\n200 requests at once per new token, Cashcat answering in 50 ms, each on a new connection, %s:\n", when)
 	stamp := time.Now().UnixNano() % 1e9
 	var lat, floor []time.Duration
 	var errs, floorErrs int64

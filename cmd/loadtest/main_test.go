@@ -85,6 +85,11 @@ func checkReport(t *testing.T, report, gen string) {
 			t.Errorf("report lacks %q:\n%s", w, report)
 		}
 	}
+	// The bursts on a server that has served the cached reads only, and
+	// after the apply journey, each costing one call per token.
+	if n := strings.Count(report, "1.00 Cashcat calls per token (10 tokens)"); n != 2 {
+		t.Errorf("got %d bursts of one call per token, want 2 (before and after the apply journey):\n%s", n, report)
+	}
 	// Every throughput line has its p99 and its error count, and no errors.
 	lines := regexp.MustCompile(`(?m)^.* p99 .*$|^.*[0-9.]+ ms +[0-9.]+ ms .*errors\)$`).FindAllString(report, -1)
 	if len(lines) < 7 {
