@@ -123,6 +123,13 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *leads, funnel VisitCounter,
 	sess session.Session, q url.Values, clickParams []string) {
 	token := q.Get("action_token")
+	// The token the session already holds (a second tap on the offer,
+	// Back to the marketplace and its link again) is the same offer: the
+	// session is kept, and with it what the consumer typed, the form open
+	// in another tab (its CSRF token is the session's) and the page of
+	// what they sent. Only where no one else can have set the cookie: on
+	// plain http a planter who knows the token would share the session.
+	again := token != "" && token == sess.Token && !sessions.Plantable()
 	var lead *providers.Lead
 	var spend cashcat.Spend
 	// A new token replaces the session's lead, found or not: on a shared
@@ -138,12 +145,16 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 	sess.Flow = flow.Name
 	_, sess.Attribution.Variant = flow.Assign(firstVariant(sess, q))
 	paid(funnel, sess.Flow, sess.Attribution, spend.Calls())
-	// A new token is a new offer: its form, not the page of the
-	// application sent before.
-	sess.LastApp, sess.LastSubmission = "", ""
-	// A new id (and CSRF secret) once the session holds a lead: a cookie
-	// planted before the exchange opens nothing of what follows.
-	sessions.Save(c.Writer, sessions.Rotate(sess))
+	if !again || lead == nil {
+		// A new token is a new offer: its form, not the page of the
+		// application sent before.
+		sess.LastApp, sess.LastSubmission = "", ""
+		// A new id (and CSRF secret) once the session holds a lead: a
+		// cookie planted before the exchange opens nothing of what
+		// follows.
+		sess = sessions.Rotate(sess)
+	}
+	sessions.Save(c.Writer, sess)
 	target := "/"
 	if clean := cleanQuery(q, clickParams); len(clean) > 0 {
 		target += "?" + clean.Encode()

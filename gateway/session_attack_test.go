@@ -363,9 +363,67 @@ func TestBackAfterSendingOffersTheApplicationNotANewForm(t *testing.T) {
 	if loc := second.Header.Get("Location"); second.Code != http.StatusSeeOther || loc == status || !strings.HasPrefix(loc, "/status/") {
 		t.Errorf("the new application: got %d to %q, want a new one (not %s)", second.Code, loc, status)
 	}
-	b.get("/?action_token=esdemo0000000001")
+	b.get("/?action_token=esdemo0000000002")
 	if page := b.get("/"); !strings.Contains(page.Body, `name="submission_id"`) {
 		t.Error("a new token's landing shows the sent page, not its form")
+	}
+}
+
+// A consumer who lands again with the token they came with (a second tap
+// on the offer, Back to the marketplace and its link again) has not
+// changed offer: behind https, where no one can plant the session's
+// cookie, the session is kept, with what they typed, the form they have
+// open in another tab still sends, and once they have applied the landing
+// shows what they sent, not a form for a second application. On plain
+// http, where the cookie can be planted, the exchange still gives a new
+// session: a planter who knows the token would otherwise share it.
+func TestSameTokenAgainKeepsTheSession(t *testing.T) {
+	srv := httpsServer(t, func(d *Deps) { d.Leads = fakeLeads{lead: sampleLead()} })
+	b := newBrowser(t, srv)
+	b.get("/?action_token=esdemo0000000001&utm_source=cashcat.ph")
+	open := hidden(b.get("/").Body)
+	if a := b.do("POST", "/draft", draftOf(open.Get("csrf_token"), "national_id", "60604016M", "iban", "ES5020803294338752239563",
+		"step", "contact", "field", "iban")); a.Code != http.StatusNoContent {
+		t.Fatalf("POST /draft: %d", a.Code)
+	}
+	if again := b.get("/?action_token=esdemo0000000001&utm_source=cashcat.ph"); again.Code != http.StatusSeeOther {
+		t.Fatalf("the second landing: got %d, want the 303 to the clean URL", again.Code)
+	}
+	page := b.get("/").Body
+	if hidden(page).Get("csrf_token") != open.Get("csrf_token") {
+		t.Error("landing again with the same token replaced the session (its CSRF token)")
+	}
+	for _, want := range []string{`value="60604016M"`, `value="ES5020803294338752239563"`, `value="Lucía"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("after the second landing the form lost %s", want)
+		}
+	}
+	sent := b.do("POST", "/apply", with(validES(), open))
+	status := sent.Header.Get("Location")
+	if sent.Code != http.StatusSeeOther || !strings.HasPrefix(status, "/status/") {
+		t.Fatalf("the form opened before the second landing: got %d to %q, want it sent", sent.Code, status)
+	}
+	b.get("/?action_token=esdemo0000000001&utm_source=cashcat.ph")
+	if page := b.get("/").Body; strings.Contains(page, `name="submission_id"`) || !strings.Contains(page, `href="`+status+`"`) {
+		t.Error("landing again with the token just applied with shows a form for a second application, not the one sent")
+	}
+	b.get("/?action_token=esdemo0000000002&utm_source=cashcat.ph")
+	if page := b.get("/").Body; !strings.Contains(page, `name="submission_id"`) || strings.Contains(page, "60604016M") {
+		t.Error("a new token's landing does not show a new form")
+	}
+
+	// Plain http: the planter lands with the victim's token first.
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) { d.Drafts = d.Store.(*store.Store) })
+	plain := httptest.NewServer(h)
+	defer plain.Close()
+	attacker := newBrowser(t, plain)
+	attacker.get("/?action_token=esdemo0000000001")
+	plantedCSRF := hidden(attacker.get("/").Body).Get("csrf_token")
+	victim := newBrowser(t, plain)
+	victim.plant(attacker.cookie())
+	victim.get("/?action_token=esdemo0000000001")
+	if hidden(victim.get("/").Body).Get("csrf_token") == plantedCSRF {
+		t.Error("on plain http the exchange kept a planted session holding the same token")
 	}
 }
 

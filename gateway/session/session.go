@@ -221,6 +221,13 @@ var (
 	expireLegacy = CookieName + "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
 )
 
+// Plantable says whether a cookie of this server could have been set by
+// someone else: on plain http, where the only name is the plain one, a
+// sibling subdomain or an answer on the way can set it. Behind https the
+// __Host- cookie can come only from this host (a plain-named one is
+// Legacy, and given a new id at the landing).
+func (s *Sessions) Plantable() bool { return !s.secure }
+
 // Rotate gives a session a new id, and with it a new CSRF secret and a
 // new owner of what it creates, keeping its contents: a cookie planted
 // before the token exchange (session fixation) then owns nothing the
