@@ -779,3 +779,30 @@ func httpsServer(t *testing.T, mods ...func(*Deps)) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// A consent posted as a word the form reads as "no" (no, false, off: a
+// hand-made post, or a lender's own form) is stored as not given, and
+// the form sent back for another field's error must show it so: a box
+// shown ticked is a consent given by the next Send, not by the consumer.
+func TestConsentPostedAsNoIsNotShownTicked(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{lead: sampleLead()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, no := range []string{"no", "false", "off", "NO", "0"} {
+		b := newBrowser(t, srv)
+		b.get("/?action_token=esdemo0000000001")
+		post := with(validES(), hidden(b.get("/").Body))
+		post.Set("consent_marketing", no)
+		post.Del("first_name")
+		got := b.do("POST", "/apply", post)
+		if got.Code != http.StatusUnprocessableEntity {
+			t.Fatalf("consent_marketing=%s, no first name: got %d, want 422", no, got.Code)
+		}
+		if regexp.MustCompile(`<input type="checkbox" id="[^"]*" name="consent_marketing"[^>]* checked`).MatchString(got.Body) {
+			t.Errorf("consent_marketing=%s: the form sent back shows the consent ticked", no)
+		}
+		if !regexp.MustCompile(`<input type="checkbox" id="[^"]*" name="consent_terms"[^>]* checked`).MatchString(got.Body) {
+			t.Errorf("consent_marketing=%s: the consent the consumer ticked is not shown ticked", no)
+		}
+	}
+}

@@ -396,6 +396,11 @@ func parseBool(s string) (bool, bool) {
 
 func truthy(s string) bool { b, _ := parseBool(s); return b }
 
+// Ticked says whether a box posted with value s is shown ticked: read as
+// the form reads it ("no", "off", "false" are not), so a box never looks
+// given when what was stored says it was not.
+func Ticked(s string) bool { return truthy(s) }
+
 // appFields indexes providers.Application's fields by canonical name.
 var appFields = func() map[string]int {
 	m := map[string]int{}

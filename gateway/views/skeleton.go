@@ -130,7 +130,7 @@ func (v *Views) FastForm(b *bytes.Buffer, f *form.Form, l Layout, lang string, v
 		case 'v':
 			attrEscaper.WriteString(b, vals[s.field])
 		case 'c':
-			if x := vals[s.field]; x != "" && x != "0" {
+			if form.Ticked(vals[s.field]) {
 				b.WriteString(" checked")
 			}
 		case 's':

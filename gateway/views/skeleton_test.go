@@ -29,7 +29,8 @@ func TestSkeletonMatchesTemplate(t *testing.T) {
 			"birth_date": "1985-07-04", "gender": "male", "state": "TX", "drivers_license_state": "PA", "nationality": "ES",
 			"is_citizen": "1", "is_military": "0", "consent_terms": "1", "consent_marketing": "0", "car_owner": "1",
 			"housing": "rent", "city": "Sevilla\x00", "pay_frequency": "biweekly"},
-		{"gender": "nonsense", "state": `"><script>`, "first_name": "ÄÖÜ 漢字 🙂"},
+		// Boxes posted as words: shown as the form reads them.
+		{"gender": "nonsense", "state": `"><script>`, "first_name": "ÄÖÜ 漢字 🙂", "consent_terms": "no", "consent_marketing": "ON", "car_owner": "false"},
 	}
 	// The pairs a flow can be configured with: each must render both ways.
 	// (The us form has no Spanish texts yet: CheckForm refuses that pair

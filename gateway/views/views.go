@@ -389,7 +389,7 @@ func (v *Views) FormView(f *form.Form, l Layout, lang string, vals form.Values, 
 			fv.Describedby = strings.Join(ids, " ")
 			switch fd.Kind {
 			case form.Consent, form.Check:
-				fv.Checked = vals[fd.Name] != "" && vals[fd.Name] != "0"
+				fv.Checked = form.Ticked(vals[fd.Name])
 			case form.Choice, form.YesNo:
 				if fd.List != "" {
 					fv.OptionsHTML = v.listOptionsHTML(fd.List, lang, vals[fd.Name])
