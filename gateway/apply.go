@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,7 +102,7 @@ func storeApplication(c *gin.Context, sessions *session.Sessions, flow *Flow, se
 	submitter Submitter, forms *forms, set applySettings) (providers.Record, bool) {
 	id := store.NewID(set.now())
 	// The key is the posting session's, so two consumers never share one.
-	submission := cleanKey(c.Request.PostForm.Get("submission_id"), id)
+	submission := submissionKey(sessions, c.Request.PostForm.Get("submission_id"), flow.Name, &app)
 	rec, created, err := submitter.Create(c.Request.Context(), store.New{
 		ID: id, SessionHash: sessions.Owner(sessions.RotateFor(sess, id).ID), IdempotencyKey: sessions.Owner(sess.ID) + ":" + submission,
 		Flow: flow.Name, Form: flow.Form.Name, Currency: flow.Currency,
@@ -159,12 +161,24 @@ func refuse(c *gin.Context, sess session.Session, known bool, flow *Flow, submis
 	forms.render(c, http.StatusForbidden, sess, v)
 }
 
-// cleanKey accepts a posted submission id that looks like ours, else fall.
-func cleanKey(posted, fall string) string {
-	if len(posted) != 32 || strings.Trim(posted, "0123456789abcdef") != "" {
-		return fall
+// submissionKey is what makes a post one application: the submission id
+// its form was rendered with. A post without one that looks like ours (a
+// hand-made post, a lender's own form) is keyed by what it applies for,
+// so that two copies of it are still one application and one buyer post
+// (a key of its own each made every copy a new one). Keyed with the
+// server's secret: the key is stored, and must not be a plain hash of
+// the consumer's answers.
+func submissionKey(sessions *session.Sessions, posted, flow string, app *providers.Application) string {
+	if len(posted) == 32 && strings.Trim(posted, "0123456789abcdef") == "" {
+		return posted
 	}
-	return posted
+	vals := form.ValuesOf(app)
+	var b strings.Builder
+	b.WriteString(flow)
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		b.WriteString("\x00" + k + "=" + vals[k])
+	}
+	return sessions.Digest("submission|" + b.String())
 }
 
 // newSubmission is what buyers receive: the application plus what the

@@ -806,3 +806,38 @@ func TestConsentPostedAsNoIsNotShownTicked(t *testing.T) {
 		}
 	}
 }
+
+// A post whose submission_id is missing or not one of ours (a hand-made
+// post, a lender's own form) is still one application however often it is
+// sent: a double click of it must not post the consumer to a buyer twice.
+func TestPostWithoutSubmissionIDIsStillOneApplication(t *testing.T) {
+	h, _ := newTestServer(t, fakeLeads{lead: sampleLead()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for name, id := range map[string]string{"missing": "", "malformed": "BAD", "too long": strings.Repeat("a", 33)} {
+		b := newBrowser(t, srv)
+		b.get("/?action_token=esdemo0000000001")
+		post := with(validES(), hidden(b.get("/").Body))
+		post.Set("submission_id", id)
+		if id == "" {
+			post.Del("submission_id")
+		}
+		clicked := b.cookie()
+		first := b.do("POST", "/apply", post)
+		b.plant(clicked) // the double click's second copy left with the first's cookie
+		second := b.do("POST", "/apply", post)
+		status := first.Header.Get("Location")
+		if first.Code != http.StatusSeeOther || !strings.HasPrefix(status, "/status/") {
+			t.Fatalf("%s: the first post got %d to %q", name, first.Code, status)
+		}
+		if got := second.Header.Get("Location"); got != status {
+			t.Errorf("%s: the second copy went to %q, the first to %q: two applications", name, got, status)
+		}
+		// Another application (a field changed) is another application.
+		b.plant(clicked)
+		post.Set("monthly_income", "1600")
+		if got := b.do("POST", "/apply", post).Header.Get("Location"); got == status || !strings.HasPrefix(got, "/status/") {
+			t.Errorf("%s: a changed application went to %q (the first: %q)", name, got, status)
+		}
+	}
+}

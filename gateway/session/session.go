@@ -270,6 +270,12 @@ func (s *Sessions) Owner(id string) string {
 	return hex.EncodeToString(s.sum("owner|" + id))[:32]
 }
 
+// Digest is a keyed digest of msg (32 hex digits): the same for the same
+// msg on every replica, and no clue to msg without the secret.
+func (s *Sessions) Digest(msg string) string {
+	return hex.EncodeToString(s.sum("digest|" + msg))[:32]
+}
+
 // CSRF is the form token of a session: bound to it and unforgeable.
 func (s *Sessions) CSRF(id string) string {
 	return base64.RawURLEncoding.EncodeToString(s.sum("csrf|" + id))
