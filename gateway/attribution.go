@@ -3,6 +3,7 @@ package gateway
 import (
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -59,6 +60,9 @@ func matchAttrs(q url.Values, host string, lead *providers.Lead) map[string][]st
 // trimmed the other way round, "\x01 =1+1" kept its leading space before
 // the "=".
 func cleanUTM(v string) string {
+	if holdsAddress(v) {
+		return ""
+	}
 	v = strings.TrimSpace(strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
 			return r
@@ -66,6 +70,19 @@ func cleanUTM(v string) string {
 		return -1
 	}, v))
 	return providers.Cut(v, 100)
+}
+
+// emailAddress is an email address anywhere in a value.
+var emailAddress = regexp.MustCompile(`[^\s@<>"]+@[^\s@<>".]+(\.[^\s@<>".]+)*\.[A-Za-z]{2,}`)
+
+// holdsAddress says a utm_* value holds an email address: a mailing tool
+// that merges the subscriber's address into its links. That is the
+// consumer's personal data, not an attribution: it must not stay in the
+// address bar, nor reach the dashboard, the buyers and the CRM. (A
+// handle, "@lender", and a campaign id are not addresses; a phone number
+// cannot be told from an ad platform's numeric ids, so digits stay.)
+func holdsAddress(v string) bool {
+	return strings.Contains(v, "@") && emailAddress.MatchString(v)
 }
 
 // clientIP is a client's address as buyers get it. Loopback IPv6 (a

@@ -190,8 +190,8 @@ func cleanAlready(raw string, q url.Values, clickParams []string) bool {
 			return false
 		}
 	}
-	for k := range q {
-		if !slices.Contains(cleanKeys, k) || slices.Contains(clickParams, k) {
+	for k, vs := range q {
+		if !slices.Contains(cleanKeys, k) || slices.Contains(clickParams, k) || slices.ContainsFunc(vs, holdsAddress) {
 			return false
 		}
 	}
@@ -199,12 +199,15 @@ func cleanAlready(raw string, q url.Values, clickParams []string) bool {
 }
 
 // cleanQuery is q with only cleanKeys, less the click ids (a source may
-// put its click id in a utm_* value).
+// put its click id in a utm_* value) and any value holding an email
+// address.
 func cleanQuery(q url.Values, clickParams []string) url.Values {
 	clean := url.Values{}
 	for _, k := range cleanKeys {
 		if v, ok := q[k]; ok && !slices.Contains(clickParams, k) {
-			clean[k] = v
+			if v = slices.DeleteFunc(slices.Clone(v), holdsAddress); len(v) > 0 {
+				clean[k] = v
+			}
 		}
 	}
 	return clean

@@ -611,7 +611,7 @@ func TestMalformedBodyIsTheClientsProblem(t *testing.T) {
 // utm_* values, the flow and the variant, so nothing else stays in the
 // address bar, the history or a Referer.
 func TestCleanURLKeepsOnlyWhatThePageReads(t *testing.T) {
-	h, _ := newTestServer(t, fakeLeads{lead: sampleLead()})
+	h, st := newTestServer(t, fakeLeads{lead: sampleLead()})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	a := newBrowser(t, srv).get("/?utm_source=news&utm_campaign=nov&flow=es&variant=b&email=ana%40example.com&phone=%2B34600111222&action_token=esdemo0000000001")
@@ -622,6 +622,31 @@ func TestCleanURLKeepsOnlyWhatThePageReads(t *testing.T) {
 	want := url.Values{"utm_source": {"news"}, "utm_campaign": {"nov"}, "flow": {"es"}, "variant": {"b"}}
 	if loc.Path != "/" || loc.Query().Encode() != want.Encode() {
 		t.Errorf("clean URL %q, want / with only %s", loc, want.Encode())
+	}
+	// A mailing tool that merges the subscriber's address into a utm_*
+	// value: the address is the consumer's, not an attribution, and
+	// leaves the URL and the session (the dashboard, the buyers, the CRM).
+	for _, path := range []string{"/?utm_source=news&utm_content=ana.garcia%40example.com&utm_term=Ana%20%3Cana%40example.es%3E",
+		"/?utm_source=news&utm_content=ana.garcia%40example.com&utm_term=Ana%20%3Cana%40example.es%3E&action_token=esdemo0000000001"} {
+		b := newBrowser(t, srv)
+		a := b.get(path)
+		if a.Code != http.StatusSeeOther || a.Header.Get("Location") != "/?utm_source=news" {
+			t.Errorf("%s: got %d to %q, want 303 to /?utm_source=news", path, a.Code, a.Header.Get("Location"))
+		}
+		b.get(a.Header.Get("Location"))
+		sent := b.do("POST", "/apply", with(validES(), hidden(b.get("/?utm_source=news").Body)))
+		rec, err := st.Get(context.Background(), strings.TrimPrefix(sent.Header.Get("Location"), "/status/"))
+		if err != nil {
+			t.Fatalf("%s: the application: %v", path, err)
+		}
+		if at := rec.Attribution; at.Source != "news" || at.Content != "" || at.Term != "" {
+			t.Errorf("%s: the application's attribution kept %+v", path, at)
+		}
+	}
+	// A handle or a plain campaign id is not an address.
+	a = newBrowser(t, srv).get("/?utm_source=%40lender&utm_campaign=23170012345&utm_content=a%40b")
+	if a.Code != http.StatusOK {
+		t.Errorf("a handle, a campaign id and a bare a@b: got %d to %q, want the page", a.Code, a.Header.Get("Location"))
 	}
 }
 
