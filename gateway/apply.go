@@ -84,13 +84,11 @@ func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *
 			decided = rec
 		}
 		noStore(c)
-		target, leaving := next.next(decided)
-		if leaving {
-			next.redirected(c.Request.Context(), reqID(c), decided)
-		} else {
-			target = "/status/" + decided.ID
+		if target, leaving := next.next(decided); leaving {
+			next.leave(c, target, decided)
+			return
 		}
-		c.Redirect(http.StatusSeeOther, target)
+		c.Redirect(http.StatusSeeOther, "/status/"+decided.ID)
 	}
 }
 

@@ -115,6 +115,23 @@ func (o *outcomes) next(rec providers.Record) (string, bool) {
 	return "", false
 }
 
+// leave sends the consumer to target, where rec's decision sends them,
+// and then records the redirect. The consumer never waits for that
+// record: a write of its own (a commit behind every other on a loaded
+// core), a fourth one after the application's, its attempt's and its
+// decision's. The answer goes out first, whole (its length given, so the
+// browser need not wait for the handler's end).
+func (o *outcomes) leave(c *gin.Context, target string, rec providers.Record) {
+	h := c.Writer.Header()
+	// With a type set, http.Redirect writes no body (one no browser shows
+	// for a 303), so the length is 0.
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", "0")
+	c.Redirect(http.StatusSeeOther, target)
+	c.Writer.Flush()
+	o.redirected(c.Request.Context(), reqID(c), rec)
+}
+
 // redirected records, for the funnel, that a consumer is being sent to
 // the accepting buyer (once: the store ignores repeats). A failure costs a
 // count, never the consumer's redirect.

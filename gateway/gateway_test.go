@@ -664,3 +664,61 @@ func TestAccessLogSampled(t *testing.T) {
 		t.Errorf("%d answers named a line that was not written, %d named none; want 0 and the 18 successes not logged", len(answered), unnamed)
 	}
 }
+
+// acceptingSubmitter stores applications and answers each as accepted by
+// a buyer, with its URL.
+type acceptingSubmitter struct{ st *store.Store }
+
+func (a acceptingSubmitter) Create(ctx context.Context, n store.New) (providers.Record, bool, error) {
+	return a.st.Create(ctx, n)
+}
+func (a acceptingSubmitter) Wait(ctx context.Context, id string, max time.Duration) (providers.Record, error) {
+	rec, err := a.st.Get(ctx, id)
+	rec.Status, rec.Buyer, rec.RedirectURL = providers.StatusAccepted, "casheddy", "https://buyer.example/offer?ref=1"
+	return rec, err
+}
+
+// heldMarks is a store whose redirect marks wait until released.
+type heldMarks struct {
+	*store.Store
+	release chan struct{}
+	marked  chan string
+}
+
+func (h heldMarks) MarkRedirected(ctx context.Context, id string, postbacks []string) error {
+	<-h.release
+	h.marked <- id
+	return h.Store.MarkRedirected(ctx, id, postbacks)
+}
+
+// An accepted consumer is sent to the buyer at once: the funnel's record
+// of the redirect (a write of its own, behind every other on a loaded
+// core) is made after the answer, and still made.
+func TestAcceptedConsumerDoesNotWaitForTheRedirectsRecord(t *testing.T) {
+	held := heldMarks{release: make(chan struct{}), marked: make(chan string, 1)}
+	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
+		held.Store = d.Store.(*store.Store)
+		d.Store, d.Submitter = held, acceptingSubmitter{held.Store}
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	b.get("/?action_token=esdemo0000000001")
+	post := with(validES(), hidden(b.get("/").Body))
+	answered := make(chan answer, 1)
+	go func() { answered <- b.do("POST", "/apply", post) }()
+	select {
+	case a := <-answered:
+		if a.Code != http.StatusSeeOther || a.Header.Get("Location") != "https://buyer.example/offer?ref=1" {
+			t.Errorf("got %d to %q, want 303 to the buyer", a.Code, a.Header.Get("Location"))
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the consumer waited for the redirect's record")
+	}
+	close(held.release)
+	select {
+	case <-held.marked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the redirect was never recorded")
+	}
+}

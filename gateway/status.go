@@ -64,8 +64,7 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 		}
 		switch target, leaving := next.next(rec); {
 		case leaving:
-			next.redirected(c.Request.Context(), reqID(c), rec)
-			c.Redirect(http.StatusSeeOther, target)
+			next.leave(c, target, rec)
 		case rec.Status == providers.StatusNeedsFix:
 			sealed, err := apps.Sealed(c.Request.Context(), rec.ID)
 			if err != nil {
