@@ -60,16 +60,21 @@ func matchAttrs(q url.Values, host string, lead *providers.Lead) map[string][]st
 // trimmed the other way round, "\x01 =1+1" kept its leading space before
 // the "=".
 func cleanUTM(v string) string {
-	if holdsAddress(v) {
+	if v = strings.TrimSpace(printable(v)); holdsAddress(v) {
 		return ""
 	}
-	v = strings.TrimSpace(strings.Map(func(r rune) rune {
+	return providers.Cut(v, 100)
+}
+
+// printable is v without what is not printable (control characters, and
+// the invisible ones: a zero-width space, a soft hyphen).
+func printable(v string) string {
+	return strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
 			return r
 		}
 		return -1
-	}, v))
-	return providers.Cut(v, 100)
+	}, v)
 }
 
 // emailAddress is an email address anywhere in a value.
@@ -81,8 +86,10 @@ var emailAddress = regexp.MustCompile(`[^\s@<>"]+@[^\s@<>".]+(\.[^\s@<>".]+)*\.[
 // address bar, nor reach the dashboard, the buyers and the CRM. (A
 // handle, "@lender", and a campaign id are not addresses; a phone number
 // cannot be told from an ad platform's numeric ids, so digits stay.)
+// It reads v as it is kept (printable): an invisible character inside
+// the address must not hide it from the check and then be dropped.
 func holdsAddress(v string) bool {
-	return strings.Contains(v, "@") && emailAddress.MatchString(v)
+	return strings.Contains(v, "@") && emailAddress.MatchString(printable(v))
 }
 
 // clientIP is a client's address as buyers get it. Loopback IPv6 (a

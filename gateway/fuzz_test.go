@@ -22,6 +22,7 @@ func FuzzAttribution(f *testing.F) {
 		{"utm_source=%00%ff%fe&utm_campaign=" + strings.Repeat("a", 300), "javascript:alert(1)"},
 		{"utm_source=caf%C3%A9%20%E2%80%AE&utm_medium=cpc", "//evil.example/path"},
 		{"utm_campaign==cmd|' /C calc'!A0", ""},
+		{"utm_content=ana%40example.%E2%80%8Bes&utm_term=a%C2%AD%40b.%01com", ""},
 		{"utm_source=google&gclid=Cj0KCQ%3D%3D%00<script>&fbclid=" + strings.Repeat("x", 400) + "&click_id=a%20b", ""},
 	} {
 		f.Add(seed[0], seed[1])
@@ -30,7 +31,8 @@ func FuzzAttribution(f *testing.F) {
 		q, _ := url.ParseQuery(query)
 		a := firstTouch(q, referer, time.Now(), func(string) []string { return append(providers.ClickParams, "click_id") })
 		for _, v := range []string{a.Source, a.Medium, a.Campaign, a.Content, a.Term} {
-			if utf8.RuneCountInString(v) > 100 || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			if utf8.RuneCountInString(v) > 100 || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) ||
+				emailAddress.MatchString(v) {
 				t.Errorf("kept %q", v)
 			}
 		}

@@ -145,9 +145,11 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 	sess.Flow = flow.Name
 	_, sess.Attribution.Variant = flow.Assign(firstVariant(sess, q))
 	paid(funnel, sess.Flow, sess.Attribution, spend.Calls())
-	if !again || lead == nil {
+	if !again {
 		// A new token is a new offer: its form, not the page of the
-		// application sent before.
+		// application sent before. (The same token whose lead cannot be
+		// had now, Cashcat down or the budget spent, loses its prefill
+		// only: it is still the same consumer's same offer.)
 		sess.LastApp, sess.LastSubmission = "", ""
 		// A new id (and CSRF secret) once the session holds a lead: a
 		// cookie planted before the exchange opens nothing of what

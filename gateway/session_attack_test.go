@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -369,6 +370,16 @@ func TestBackAfterSendingOffersTheApplicationNotANewForm(t *testing.T) {
 	}
 }
 
+// flakyLeads has the sample lead for any token, or none while down.
+type flakyLeads struct{ down *atomic.Bool }
+
+func (f flakyLeads) Lead(context.Context, string) (*providers.Lead, error) {
+	if f.down.Load() {
+		return nil, providers.ErrUnavailable
+	}
+	return sampleLead(), nil
+}
+
 // A consumer who lands again with the token they came with (a second tap
 // on the offer, Back to the marketplace and its link again) has not
 // changed offer: behind https, where no one can plant the session's
@@ -378,7 +389,8 @@ func TestBackAfterSendingOffersTheApplicationNotANewForm(t *testing.T) {
 // http, where the cookie can be planted, the exchange still gives a new
 // session: a planter who knows the token would otherwise share it.
 func TestSameTokenAgainKeepsTheSession(t *testing.T) {
-	srv := httpsServer(t, func(d *Deps) { d.Leads = fakeLeads{lead: sampleLead()} })
+	down := &atomic.Bool{}
+	srv := httpsServer(t, func(d *Deps) { d.Leads = flakyLeads{down} })
 	b := newBrowser(t, srv)
 	b.get("/?action_token=esdemo0000000001&utm_source=cashcat.ph")
 	open := hidden(b.get("/").Body)
@@ -407,6 +419,14 @@ func TestSameTokenAgainKeepsTheSession(t *testing.T) {
 	if page := b.get("/").Body; strings.Contains(page, `name="submission_id"`) || !strings.Contains(page, `href="`+status+`"`) {
 		t.Error("landing again with the token just applied with shows a form for a second application, not the one sent")
 	}
+	// The same token while its lead cannot be had (Cashcat down, the
+	// budget spent): the prefill goes, the session and its page stay.
+	down.Store(true)
+	b.get("/?action_token=esdemo0000000001&utm_source=cashcat.ph")
+	if page := b.get("/").Body; strings.Contains(page, `name="submission_id"`) || !strings.Contains(page, `href="`+status+`"`) {
+		t.Error("landing again with the token while its lead cannot be had offers a form for a second application")
+	}
+	down.Store(false)
 	b.get("/?action_token=esdemo0000000002&utm_source=cashcat.ph")
 	if page := b.get("/").Body; !strings.Contains(page, `name="submission_id"`) || strings.Contains(page, "60604016M") {
 		t.Error("a new token's landing does not show a new form")
@@ -626,7 +646,7 @@ func TestCleanURLKeepsOnlyWhatThePageReads(t *testing.T) {
 	// A mailing tool that merges the subscriber's address into a utm_*
 	// value: the address is the consumer's, not an attribution, and
 	// leaves the URL and the session (the dashboard, the buyers, the CRM).
-	for _, path := range []string{"/?utm_source=news&utm_content=ana.garcia%40example.com&utm_term=Ana%20%3Cana%40example.es%3E",
+	for _, path := range []string{"/?utm_source=news&utm_content=ana.garcia%40example.com&utm_term=Ana%20%3Cana%40example.es%3E&utm_medium=ana%40example.%E2%80%8Bes",
 		"/?utm_source=news&utm_content=ana.garcia%40example.com&utm_term=Ana%20%3Cana%40example.es%3E&action_token=esdemo0000000001"} {
 		b := newBrowser(t, srv)
 		a := b.get(path)
@@ -639,7 +659,7 @@ func TestCleanURLKeepsOnlyWhatThePageReads(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: the application: %v", path, err)
 		}
-		if at := rec.Attribution; at.Source != "news" || at.Content != "" || at.Term != "" {
+		if at := rec.Attribution; at.Source != "news" || at.Content != "" || at.Term != "" || at.Medium != "" {
 			t.Errorf("%s: the application's attribution kept %+v", path, at)
 		}
 	}

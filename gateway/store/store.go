@@ -1030,7 +1030,11 @@ func (s *Store) Erase(ctx context.Context, cutoff time.Time) (int, error) {
 	now := s.now()
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The idempotency key goes too: a post without a form's
+		// submission id is keyed by a digest of its answers, which would
+		// link two erased applications that gave the same ones.
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET pii = NULL, key_id = '', erased_at = ?, updated_at = ?,
+			idempotency_key = 'erased:' || id,
 			crm_status = CASE WHEN crm_status = ? THEN ? ELSE crm_status END
 			WHERE status <> ? AND decided_at > 0 AND decided_at < ? AND erased_at = 0`),
 			ms(now), ms(now), providers.CRMPending, providers.CRMErased, providers.StatusPending, ms(cutoff))

@@ -496,6 +496,12 @@ func testRetryCRMAndErase(t *testing.T, open opener) {
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM attempts WHERE application_id = 'app-1' AND (reason <> '' OR redirect_url <> '')`).Scan(&left); err != nil || left != 0 {
 		t.Errorf("after erasure %d attempts still hold a reason or a redirect URL (%v)", left, err)
 	}
+	// Nor its idempotency key: a post without a form's submission id is
+	// keyed by a digest of its answers (gateway.submissionKey), which
+	// would link two erased applications that gave the same ones.
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM applications WHERE idempotency_key = 'k1'`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("after erasure the application still holds its idempotency key (%v)", err)
+	}
 }
 
 func testFunnel(t *testing.T, open opener) {
