@@ -14,7 +14,7 @@ import (
 // failed call that never says the URL (which can hold a token).
 func TestCallReadsTheSharedStatuses(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		status := map[string]int{"/401": 401, "/403": 403, "/429": 429, "/500": 500, "/503": 503, "/422": 422}[r.URL.Path]
+		status := map[string]int{"/401": 401, "/403": 403, "/429": 429, "/500": 500, "/503": 503, "/422": 422, "/502": 502, "/504": 504}[r.URL.Path]
 		if status == 0 {
 			status = 200
 		}
@@ -37,6 +37,11 @@ func TestCallReadsTheSharedStatuses(t *testing.T) {
 		{"/500", ErrUnavailable, true, 0, "status 500: 64 bytes read"},
 		{"/503", ErrUnavailable, false, 0, "status 503"},
 		{"/429", ErrUnavailable, false, 0, "status 429"},
+		// A gateway's 502 or 504 says it did forward the request, whose
+		// origin then failed or took too long: it may have reached the
+		// buyer, so it is never posted again.
+		{"/502", ErrUnavailable, true, 0, "status 502"},
+		{"/504", ErrUnavailable, true, 0, "status 504"},
 	} {
 		req, _ := http.NewRequest("GET", srv.URL+tc.path+"?token=secret0000000001", nil)
 		status, body, err := Call(srv.Client(), req, "buyer", 64, detail)

@@ -133,14 +133,17 @@ func TransportError(name string, ctxErr, err error) error {
 	return fmt.Errorf("%s: %w: %s", name, ErrUnavailable, TransportReason(err))
 }
 
-// StatusError is the error of an upstream's 5xx or 429 answer: 502, 503,
-// 504 and 429 say the request was not processed, so they may be retried.
+// StatusError is the error of an upstream's 5xx or 429 answer: 429 and
+// 503 say the request was not processed, so they may be retried. A 502 or
+// a 504 is a gateway's word that it forwarded the request and its origin
+// failed or took too long: the origin may have taken it (a buyer bought
+// the lead), so, like a 500 or a timeout, it is never sent again.
 func StatusError(name string, status int, detail string) error {
 	if detail != "" {
 		detail = ": " + detail
 	}
 	switch status {
-	case 429, 502, 503, 504:
+	case 429, 503:
 		return fmt.Errorf("%s: %w: %w: status %d%s", name, ErrUnavailable, ErrNotDelivered, status, detail)
 	}
 	return fmt.Errorf("%s: %w: status %d%s", name, ErrUnavailable, status, detail)
