@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // A buyer that echoes the consumer's data in its reason has it taken out;
@@ -55,5 +56,30 @@ func TestScrubReason(t *testing.T) {
 	// Without an application, the patterns alone.
 	if got := ScrubReason("dup of x@y.example, ssn 876-54-3210", nil); strings.ContainsAny(got, "@0123456789") {
 		t.Errorf("got %q", got)
+	}
+}
+
+// A buyer's reason of any length comes back short and scrubbed, and is
+// read only as far as it is kept: a Casheddy decline of 200 KB was logged
+// whole and took the request 0.46 s to scrub.
+func TestScrubReasonOfAnyLength(t *testing.T) {
+	a := &Application{Email: "john.smith@example.com", SSN: "876543210", FirstName: "Johnathan"}
+	word := "declined because of john.smith@example.com and 876543210 Johnathan; "
+	long := strings.Repeat(word, 200_000/len(word))
+	got := ScrubReason(long, a)
+	if n := utf8.RuneCountInString(got); n > ReasonMax || n < ReasonMax/2 {
+		t.Errorf("a reason of %d bytes came back with %d characters, want at most %d", len(long), n, ReasonMax)
+	}
+	for _, v := range []string{"john", "876543", "Johnathan", "example.com"} {
+		if strings.Contains(got, v) {
+			t.Errorf("the cut reason still holds %q: %q", v, got)
+		}
+	}
+	// However the words fall on the point where the reading stops, no
+	// piece of an address or a number is left.
+	for k := range len(word) {
+		if got := ScrubReason(strings.Repeat("x", k)+" "+long, a); strings.Contains(got, "example") || strings.Contains(got, "john") || strings.Contains(got, "8765") {
+			t.Fatalf("shifted by %d: %q", k, got)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -475,6 +476,10 @@ func (w *Worker) skip(ctx context.Context, id, buyer string, seq int, reason str
 	w.log.Info("buyer skipped", "application", id, "buyer", buyer, "reason", reason)
 }
 
+// maxPrice is the most a lead is believed to sell for, in any currency:
+// past it a buyer's price is a bug or a tampered answer.
+const maxPrice = 1e9
+
 // attempt posts to one buyer and says how it went, in words fit for the
 // audit trail (no personal data: buyers' reasons and our errors only).
 func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers.Submission, deadline time.Time) (providers.Decision, providers.Attempt) {
@@ -482,6 +487,15 @@ func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers
 	defer cancel()
 	start := time.Now()
 	d, err := b.Submit(ctx, s, tier)
+	if err == nil && !(d.Price >= 0 && d.Price <= maxPrice) {
+		// The buyer has still decided (an acceptance is its purchase):
+		// only its price is not believed. Summed into the revenue, 1e308
+		// made +Inf of every total and chart it entered, and a NaN could
+		// not be stored at all, leaving the application undecided.
+		w.log.Warn("buyer price not credible, counted as none", "application", s.ID, "buyer", b.Name(), "price", fmt.Sprint(d.Price))
+		d.Reason = strings.TrimSpace(fmt.Sprintf("price %s not credible, counted as 0; %s", providers.Cut(fmt.Sprint(d.Price), 24), d.Reason))
+		d.Price = 0
+	}
 	// The buyer's words, or its error's: either may echo what was posted.
 	d.Reason = providers.ScrubReason(d.Reason, &s.Application)
 	att := providers.Attempt{Latency: time.Since(start), Outcome: d.Outcome, Reason: d.Reason, Price: d.Price, RedirectURL: d.RedirectURL, Final: d.Final}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -167,6 +168,28 @@ func TestDecisionsAreQueuedForTheCRM(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A buyer that accepts for a price no lead sells for (its bug, an answer
+// tampered with) has still bought the lead: the consumer goes to it. The
+// price counts as none, and the audit says why: summed into the revenue,
+// 1e308 made +Inf of every total and chart it entered.
+func TestAbsurdPriceCountsAsNone(t *testing.T) {
+	for _, price := range []float64{1e308, 2e9, math.Inf(1), math.NaN(), -3} {
+		s := storetest.SQLite(t, store.Open)
+		a := &fakeBuyer{name: "a", d: providers.Decision{Outcome: providers.Accepted, RedirectURL: "https://a.example/w", Price: price, Reason: "ok"}}
+		create(t, s, "app-1", time.Minute)
+		w := run(t, s, a)
+		w.Wake()
+		app, err := w.Wait(context.Background(), "app-1", 5*time.Second)
+		if err != nil || app.Status != providers.StatusAccepted || app.RedirectURL != "https://a.example/w" || app.Revenue != 0 {
+			t.Errorf("price %v: got %s to %q for %v (%v); want accepted to a's URL for 0", price, app.Status, app.RedirectURL, app.Revenue, err)
+		}
+		atts, _ := s.Attempts(context.Background(), "app-1")
+		if len(atts) != 1 || atts[0].Price != 0 || !strings.Contains(atts[0].Reason, "price") {
+			t.Errorf("price %v: the audit has %+v, want price 0 and why", price, atts)
+		}
 	}
 }
 

@@ -129,17 +129,21 @@ func NewDailyChart(title, unit string, days []string, series []Series, values []
 	peak := 0.0
 	for _, vs := range values {
 		for _, v := range vs {
-			peak = math.Max(peak, v)
+			peak = math.Max(peak, chartable(v))
 		}
 	}
 	step := niceStep(peak / 4)
-	top4 := step * 4
-	if top4 < peak {
-		top4 = step * 5
+	lines := 4
+	if step*4 < peak {
+		lines = 5
 	}
+	top4 := step * float64(lines)
 	plotH := float64(h - top - bottom)
-	y := func(v float64) float64 { return float64(top) + plotH - v/top4*plotH }
-	for v := 0.0; v <= top4+step/2; v += step {
+	y := func(v float64) float64 { return float64(top) + plotH - chartable(v)/top4*plotH }
+	// Counted, not stepped to the top: a step lost in the rounding of a
+	// huge top (1e308 + 5e307 is 1e308) never got there.
+	for i := range lines + 1 {
+		v := float64(i) * step
 		ch.Grid = append(ch.Grid, int(y(v)))
 		ch.YLabels = append(ch.YLabels, ChartLabel{X: left - 6, Y: y(v) + 5, Text: short(v), Anchor: "end"})
 	}
@@ -157,13 +161,25 @@ func NewDailyChart(title, unit string, days []string, series []Series, values []
 	}
 	for si, s := range series {
 		for i, v := range values[si] {
-			p := Point{X: x(i), Y: y(v), Label: fmt.Sprintf("%s %s: %s %s", days[i], s.Name, short(v), unit)}
+			p := Point{X: x(i), Y: y(v), Label: fmt.Sprintf("%s %s: %s %s", days[i], s.Name, short(chartable(v)), unit)}
 			s.Points = append(s.Points, p)
 			s.Path += strconv.FormatFloat(p.X, 'f', 1, 64) + "," + strconv.FormatFloat(p.Y, 'f', 1, 64) + " "
 		}
 		ch.Series = append(ch.Series, s)
 	}
 	return ch
+}
+
+// chartMax is the most a chart draws: past it (a buyer's absurd price,
+// a sum gone to +Inf) the scale means nothing, and its arithmetic breaks.
+const chartMax = 1e15
+
+// chartable is v as a chart can draw it: within [0, chartMax], NaN as 0.
+func chartable(v float64) float64 {
+	if math.IsNaN(v) || v < 0 {
+		return 0
+	}
+	return math.Min(v, chartMax)
 }
 
 // niceStep rounds a grid step up to 1, 2 or 5 times a power of ten.
