@@ -70,6 +70,9 @@ func TestPrefillAPIStatuses(t *testing.T) {
 		{"cashcat down", fakeLeads{err: providers.ErrUnavailable}, "/api/v1/prefill/esdemo0000000001", withKey, 503, "cashcat_unavailable", "5"},
 		{"breaker open", fakeLeads{err: providers.ErrBreakerOpen}, "/api/v1/prefill/esdemo0000000001", withKey, 503, "cashcat_unavailable", "30"},
 		{"cashcat refuses us", fakeLeads{err: providers.ErrPaymentRequired}, "/api/v1/prefill/esdemo0000000001", withKey, 503, "cashcat_unavailable", "5"},
+		// A status Cashcat's document does not give (a 3xx, a 405, a 418):
+		// the lead cannot be had, which is not the lender's server failing.
+		{"cashcat answers another status", fakeLeads{err: fmt.Errorf("cashcat: %w: status 405", providers.ErrRejectedRequest)}, "/api/v1/prefill/esdemo0000000001", withKey, 503, "cashcat_unavailable", "5"},
 		{"unknown flow", fakeLeads{lead: sampleLead()}, "/api/v1/prefill/esdemo0000000001?flow=fr", withKey, 400, "unknown_flow", ""},
 	}
 	for _, tt := range tests {

@@ -120,9 +120,13 @@ func (r *responder) classify(err error) *clientError {
 	case errors.Is(err, providers.ErrBreakerOpen):
 		return cashcatUnavailable(int(max(r.breakerOpenFor.Seconds(), 1)))
 	case errors.Is(err, providers.ErrUnavailable), errors.Is(err, providers.ErrUnauthorized),
-		errors.Is(err, providers.ErrPaymentRequired), errors.Is(err, providers.ErrBadResponse):
-		// Cashcat down, slow, or refusing us (401, 402: the operator is
-		// alerted by the client): the caller can retry later.
+		errors.Is(err, providers.ErrPaymentRequired), errors.Is(err, providers.ErrBadResponse),
+		errors.Is(err, providers.ErrRejectedRequest):
+		// Cashcat down, slow, refusing us (401, 402: the operator is
+		// alerted by the client), or answering a status its document
+		// does not give (a 3xx, a 405): the caller can retry later. A
+		// token of the wrong shape never gets here: the API refuses it
+		// first (400).
 		return cashcatUnavailable(5)
 	}
 	return errInternal

@@ -35,7 +35,7 @@ var (
 	ErrRejectedRequest = errors.New("request rejected by upstream")
 	// ErrNotDelivered marks a failure after which the request provably did
 	// not reach the upstream, or was refused unprocessed: the connection
-	// was never made, the breaker was open, or a 502/503/504/429 came back.
+	// was never made, the breaker was open, or a 503 or 429 came back.
 	// Only these are retried: anything else may have reached a buyer, and a
 	// buyer is never posted the same lead twice.
 	ErrNotDelivered = errors.New("not delivered")
