@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -58,12 +59,33 @@ func TestParseRejectsGarbage(t *testing.T) {
 		``, `not json`, `{"lead": `, `[]`, `{}`, `{"lead": "text"}`,
 		`{"lead": {"firstName": {"nested": 1}}}`,
 		`{"lead": {"firstName": "A", "loan": {"requestedAmount": "lots"}}}`,
+		// Numbers that are not finite: read as numbers, they made the
+		// balance metric +Inf and its log line an error.
+		`{"lead": {"firstName": "A"}, "balance": {"amount": "Infinity", "availableRequests": 5}}`,
+		`{"lead": {"firstName": "A", "loan": {"requestedAmount": "NaN"}}}`,
+		`{"lead": {"firstName": "A"}, "balance": {"amount": 1e400}}`,
 		// the document's own sample, verbatim, is not JSON
 		`"lead": { "ext_id": "4Z0XSQ22Y6", "firstName": "Hose" "loan": {`,
 	} {
 		_, err := Parse([]byte(body))
 		if !errors.Is(err, providers.ErrBadResponse) {
 			t.Errorf("Parse(%q): got %v, want ErrBadResponse", body, err)
+		}
+	}
+}
+
+// A count of requests too big for an int is as many as an int holds, not
+// a negative one (which raised a false "balance low" alert), and a
+// negative count is none.
+func TestParseClampsAvailableRequests(t *testing.T) {
+	for body, want := range map[string]int{
+		`{"lead": {"firstName": "A"}, "balance": {"amount": 5, "availableRequests": 1e300}}`: math.MaxInt32,
+		`{"lead": {"firstName": "A"}, "balance": {"amount": 5, "availableRequests": -5}}`:    0,
+		`{"lead": {"firstName": "A"}, "balance": {"amount": 5, "availableRequests": 249}}`:   249,
+	} {
+		l, err := Parse([]byte(body))
+		if err != nil || l.Balance.AvailableRequests != want {
+			t.Errorf("Parse(%s): got %d (%v), want %d", body, l.Balance.AvailableRequests, err, want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -98,10 +99,10 @@ func Parse(body []byte) (*providers.Lead, error) {
 		l.Loan = providers.LeadLoan{Product: string(loan.Product), RequestedCurrency: string(loan.RequestedCurrency), RequestedAmount: float64(loan.RequestedAmount)}
 	}
 	if c := firstOf(w.Clicks, a.Clicks); c != nil {
-		l.Clicks = providers.LeadClicks{Object: string(c.Object), Clicks: int(c.Clicks)}
+		l.Clicks = providers.LeadClicks{Object: string(c.Object), Clicks: c.Clicks.count()}
 	}
 	if b := firstOf(w.Balance, a.Balance); b != nil {
-		l.Balance = providers.Balance{Company: string(b.Company), Amount: float64(b.Amount), Currency: string(b.Currency), AvailableRequests: int(b.AvailableRequests), Known: true}
+		l.Balance = providers.Balance{Company: string(b.Company), Amount: float64(b.Amount), Currency: string(b.Currency), AvailableRequests: b.AvailableRequests.count(), Known: true}
 	}
 	// Leads are cached by the hundred thousand: the record is kept at its
 	// exact size (a growing buffer would keep up to twice it) and the
@@ -209,11 +210,19 @@ func (n *flexNumber) UnmarshalJSON(b []byte) error {
 		b = []byte(v)
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
+	// "NaN" and "Infinity" parse, and would make a loan amount, a metric
+	// or a sum of them no number at all.
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return errNotNumber
 	}
 	*n = flexNumber(f)
 	return nil
+}
+
+// count is n as a count: none below zero, and at most what an int32
+// holds (int of 1e300 is negative, and raised a false "balance low").
+func (n flexNumber) count() int {
+	return int(min(max(float64(n), 0), math.MaxInt32))
 }
 
 var errCode = regexp.MustCompile(`code['"]?\s*:\s*['"]?(\d+)`)
