@@ -65,6 +65,23 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			seeOther(c, target)
 			return
 		}
+		if q.Has("new") {
+			// "Start a new application": the form again, on purpose, once.
+			// Its page is the URL without "new": Back from the buyer after
+			// the new application then lands on the page of what was sent,
+			// not on a fresh form the browser fills in from the last one
+			// (its consents ticked) for a second application.
+			sess.LastApp, sess.LastSubmission = "", ""
+			sessions.Save(c.Writer, sess)
+			q.Del("new")
+			target := "/"
+			if clean := cleanQuery(q, landingClicks(sess, q, clickParams)); len(clean) > 0 {
+				target += "?" + clean.Encode()
+			}
+			noStore(c)
+			seeOther(c, target)
+			return
+		}
 		flow := flows.ByName(q.Get("flow"))
 		if flow == nil {
 			flow = flows.ByName(sess.Flow)
@@ -91,10 +108,6 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			sess.Counted = true
 		}
 		sentApp := sess.LastApp
-		if sentApp != "" && q.Has("new") {
-			// "Start a new application": the form again, on purpose.
-			sess.LastApp, sess.LastSubmission, sentApp = "", "", ""
-		}
 		if !known || sess != loaded {
 			// Sealing a cookie is the costliest part of a reload: only
 			// when the session changed.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -352,7 +353,11 @@ func TestBackAfterSendingOffersTheApplicationNotANewForm(t *testing.T) {
 		!strings.Contains(back.Body, "Ya has enviado esta solicitud") {
 		t.Fatalf("Back after sending: got %d, want the sent page linking %s and /?new=1, no form:\n%s", back.Code, status, back.Body)
 	}
-	again := b.get("/?new=1")
+	// Its page is the URL without "new" (see below why).
+	if again := b.get("/?new=1&utm_source=cashcat.ph"); again.Code != http.StatusSeeOther || again.Header.Get("Location") != "/?utm_source=cashcat.ph" {
+		t.Fatalf("Start a new application: got %d to %q, want 303 to /?utm_source=cashcat.ph", again.Code, again.Header.Get("Location"))
+	}
+	again := b.get("/?utm_source=cashcat.ph")
 	form := hidden(again.Body)
 	if again.Code != 200 || form.Get("submission_id") == "" {
 		t.Fatalf("Start a new application: got %d, no form", again.Code)
@@ -361,8 +366,14 @@ func TestBackAfterSendingOffersTheApplicationNotANewForm(t *testing.T) {
 		t.Error("after starting a new application, a reload shows the sent page again")
 	}
 	second := b.do("POST", "/apply", with(validES(), form))
-	if loc := second.Header.Get("Location"); second.Code != http.StatusSeeOther || loc == status || !strings.HasPrefix(loc, "/status/") {
+	loc := second.Header.Get("Location")
+	if second.Code != http.StatusSeeOther || loc == status || !strings.HasPrefix(loc, "/status/") {
 		t.Errorf("the new application: got %d to %q, want a new one (not %s)", second.Code, loc, status)
+	}
+	// Back from the buyer after the new application: the page it was
+	// sent from shows what was sent, not a form to send again.
+	if back := b.get("/?utm_source=cashcat.ph"); strings.Contains(back.Body, `name="submission_id"`) || !strings.Contains(back.Body, `href="`+loc+`"`) {
+		t.Error("Back after the new application shows a form to send again, not the one sent")
 	}
 	b.get("/?action_token=esdemo0000000002")
 	if page := b.get("/"); !strings.Contains(page.Body, `name="submission_id"`) {
@@ -510,8 +521,8 @@ func TestLandingWithoutTokenDropsClickIDs(t *testing.T) {
 			t.Errorf("%s: got %d to %q, want 303 to a clean URL", path, got.Code, got.Header.Get("Location"))
 		}
 	}
-	// "Start a new application" keeps its parameter; a clean URL is the page.
-	for _, path := range []string{"/?new=1", "/?utm_source=cashcat.ph&flow=es"} {
+	// A clean URL is the page.
+	for _, path := range []string{"/", "/?utm_source=cashcat.ph&flow=es"} {
 		if got := newBrowser(t, srv).get(path); got.Code != http.StatusOK {
 			t.Errorf("%s: got %d, want the page at once", path, got.Code)
 		}
@@ -547,7 +558,8 @@ func TestFormPostedIsJudgedByItsOwnFlow(t *testing.T) {
 		t.Errorf("got %+v, want one application of the flow shown, es3", recent)
 	}
 	// A flow that is not configured is no flow: the session's judges.
-	form := with(validES(), hidden(b.get("/?new=1").Body))
+	b.get("/?new=1")
+	form := with(validES(), hidden(b.get("/").Body))
 	form.Set("flow", "nosuchflow")
 	if res := b.do("POST", "/apply", form); res.Code != http.StatusSeeOther {
 		t.Fatalf("an unknown flow named: got %d", res.Code)
@@ -848,6 +860,14 @@ func TestConsentPostedAsNoIsNotShownTicked(t *testing.T) {
 		}
 		if !regexp.MustCompile(`<input type="checkbox" id="[^"]*" name="consent_terms"[^>]* checked`).MatchString(got.Body) {
 			t.Errorf("consent_marketing=%s: the consent the consumer ticked is not shown ticked", no)
+		}
+		// Nor does the browser tick one: a box it restores on Back (its
+		// form state kept per page) is not the consumer's tick on the
+		// page it sends. autocomplete="off" keeps it from doing so.
+		for _, page := range []string{got.Body, b.get("/").Body} {
+			if boxes := regexp.MustCompile(`<input type="checkbox"[^>]*>`).FindAllString(page, -1); len(boxes) == 0 || slices.ContainsFunc(boxes, func(box string) bool { return !strings.Contains(box, `autocomplete="off"`) }) {
+				t.Errorf("a box the browser may tick on Back: %q", boxes)
+			}
 		}
 	}
 }
