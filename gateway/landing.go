@@ -56,13 +56,7 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			// leaves the address bar, the history and any Referer as a
 			// token does: the session has kept what attribution needs
 			// (firstTouch above), and the page is the clean URL's.
-			sessions.Save(c.Writer, sess)
-			target := "/"
-			if clean := cleanQuery(q, landingClicks(sess, q, clickParams)); len(clean) > 0 {
-				target += "?" + clean.Encode()
-			}
-			noStore(c)
-			seeOther(c, target)
+			toClean(c, sessions, sess, q, landingClicks(sess, q, clickParams))
 			return
 		}
 		if q.Has("new") {
@@ -72,14 +66,8 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			// not on a fresh form the browser fills in from the last one
 			// (its consents ticked) for a second application.
 			sess.LastApp, sess.LastSubmission = "", ""
-			sessions.Save(c.Writer, sess)
 			q.Del("new")
-			target := "/"
-			if clean := cleanQuery(q, landingClicks(sess, q, clickParams)); len(clean) > 0 {
-				target += "?" + clean.Encode()
-			}
-			noStore(c)
-			seeOther(c, target)
+			toClean(c, sessions, sess, q, landingClicks(sess, q, clickParams))
 			return
 		}
 		flow := flows.ByName(q.Get("flow"))
@@ -126,6 +114,18 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 	}
 }
 
+// toClean saves sess and answers 303 to the clean URL of q (see
+// cleanQuery), uncached.
+func toClean(c *gin.Context, sessions *session.Sessions, sess session.Session, q url.Values, clickParams []string) {
+	sessions.Save(c.Writer, sess)
+	target := "/"
+	if clean := cleanQuery(q, clickParams); len(clean) > 0 {
+		target += "?" + clean.Encode()
+	}
+	noStore(c)
+	seeOther(c, target)
+}
+
 // exchange ties the token's lead to the session and redirects to the
 // clean URL. A malformed token costs no upstream call; an unavailable
 // Cashcat costs only the prefill, never the page.
@@ -169,13 +169,7 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 		// follows.
 		sess = sessions.Rotate(sess)
 	}
-	sessions.Save(c.Writer, sess)
-	target := "/"
-	if clean := cleanQuery(q, clickParams); len(clean) > 0 {
-		target += "?" + clean.Encode()
-	}
-	noStore(c) // Referrer-Policy: no-referrer, by securityHeaders
-	seeOther(c, target)
+	toClean(c, sessions, sess, q, clickParams) // Referrer-Policy: no-referrer, by securityHeaders
 }
 
 // cleanKeys are the parameters the form page reads; the clean URL keeps
