@@ -48,7 +48,12 @@ func (f *forms) resume(c *gin.Context, sess session.Session, flow *Flow, vals fo
 // problem beside its field, and the alert of alertKey ("" for the
 // catalog's own summary of the problems).
 func (f *forms) again(c *gin.Context, status int, sess session.Session, flow *Flow, vals form.Values, problems map[string]string, alertKey string, now time.Time) {
-	f.render(c, status, sess, f.view(flow, vals, problems, alertKey, now))
+	v := f.view(flow, vals, problems, alertKey, now)
+	// Still the form of the lead the consumer came with: its words, and
+	// its identity card (which steps.js shows only while every field of
+	// it is valid). Without it a 422 read like starting over.
+	v.Prefilled = sess.Token != ""
+	f.render(c, status, sess, v)
 }
 
 // view is flow's form view for vals and problems, with the alert of

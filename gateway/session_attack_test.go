@@ -855,6 +855,11 @@ func TestConsentPostedAsNoIsNotShownTicked(t *testing.T) {
 		if got.Code != http.StatusUnprocessableEntity {
 			t.Fatalf("consent_marketing=%s, no first name: got %d, want 422", no, got.Code)
 		}
+		// Still the form of the lead the consumer came with, not one that
+		// reads like starting over.
+		if !strings.Contains(got.Body, " data-prefilled") {
+			t.Errorf("consent_marketing=%s: the form sent back forgot it was prefilled", no)
+		}
 		if regexp.MustCompile(`<input type="checkbox" id="[^"]*" name="consent_marketing"[^>]* checked`).MatchString(got.Body) {
 			t.Errorf("consent_marketing=%s: the form sent back shows the consent ticked", no)
 		}
