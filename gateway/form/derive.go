@@ -66,7 +66,7 @@ func lastPayDate(f *Form, v Values, now time.Time, loc *time.Location) string {
 // them apart.
 var esDerivations = []derivation{
 	{field: "house_number", from: []string{"address_line1"}, value: func(_ *Form, v Values, _ time.Time, _ *time.Location) string {
-		m := streetAndNumber.FindStringSubmatch(v["address_line1"])
+		m := streetAndNumber.FindStringSubmatch(esPlace(v["address_line1"]))
 		if m == nil {
 			return ""
 		}

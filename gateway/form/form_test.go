@@ -60,12 +60,16 @@ var ruleSamples = []struct {
 		[]string{"508819736", "60881973", "6088197361", "phone"}, "format.es_phone"},
 	{"postal_code", []string{"33560", "01001", "52006", "28-001"},
 		[]string{"00123", "53001", "9999", "ABCDE"}, "format.es_postal"},
-	{"city", []string{"Ribadesella", "A Coruña", "L'Hospitalet", "Vitoria-Gasteiz", "ÁVILA"},
+	// As consumers write them: their abbreviations, the letters of Catalan
+	// and Galician names and a bilingual name's slash are written in
+	// Casheddy's alphabet (TestSpanishAddressesAsTyped).
+	{"city", []string{"Ribadesella", "A Coruña", "L'Hospitalet", "Vitoria-Gasteiz", "ÁVILA", "Alicante/Alacant", "Sant Adrià de Besòs",
+		"Sta. Cruz de Tenerife", "Sant Llorenç d'Hortons"},
 		[]string{"Madrid 2", "Sevilla!"}, "format.es_place"},
-	{"address_line1", []string{"Maestro Puig Valera", "Calle de Alcalá"},
-		[]string{"C/ Mayor, 5"}, "format.es_street"},
+	{"address_line1", []string{"Maestro Puig Valera", "Calle de Alcalá", "C/ Mayor", "Avda. de América", "Pº de la Castellana", "Pl. Mayor", "Avinguda del Paral·lel"},
+		[]string{"Calle 2 de Mayo", "Mayor #5"}, "format.es_street"},
 	{"house_number", []string{"35", "7b", "12Ñ"}, []string{"b7", "35 bis", "3-5"}, "format.es_house"},
-	{"address_line2", []string{"13", "4B", "Ático 2"}, []string{"4º-B", "#3"}, "format.es_flat"},
+	{"address_line2", []string{"13", "4B", "Ático 2", "2º B", "4ª planta", "Piso 2, puerta B", "4º-B"}, []string{"#3", "2º @"}, "format.es_flat"},
 	{"car_plate_number", []string{"1234 RST", "1234RST", "1234 bcd", "GR1234BC", "GR 1234 BC"},
 		// Casheddy wants 2-3 province letters: the one-letter "M 1234 AB" is out.
 		[]string{"M 1234 AB", "1234 AEI", "12345 RST", "1234 RST X"}, "format.es_plate"},
@@ -117,6 +121,27 @@ func TestRules(t *testing.T) {
 			if len(problems) != 1 {
 				t.Errorf("%s=%q: other fields failed too: %v", s.field, v, problems)
 			}
+		}
+	}
+}
+
+// A Spanish address as consumers type it reaches the application, and so
+// Casheddy, in Casheddy's alphabet, its number split off the street.
+func TestSpanishAddressesAsTyped(t *testing.T) {
+	for _, tc := range []struct{ street, flat, city, wantStreet, wantHouse, wantFlat, wantCity string }{
+		{"C/ Mayor 5", "2º B", "Alicante/Alacant", "Calle Mayor", "5", "2 B", "Alicante-Alacant"},
+		{"Avda. de América, nº 10", "4ª planta", "Sant Adrià de Besòs", "Avenida de América", "10", "4 planta", "Sant Adria de Besos"},
+		{"Pº de la Castellana 100", "Piso 2, puerta B", "Sta. Cruz de Tenerife", "Paseo de la Castellana", "100", "Piso 2 puerta B", "Santa Cruz de Tenerife"},
+	} {
+		vals := validES()
+		vals["address_line1"], vals["house_number"], vals["address_line2"], vals["city"] = tc.street, "", tc.flat, tc.city
+		app, problems := ES.Validate(vals, now, madrid)
+		if len(problems) > 0 {
+			t.Errorf("%q, %q, %q: %v", tc.street, tc.flat, tc.city, problems)
+			continue
+		}
+		if app.AddressLine1 != tc.wantStreet || app.HouseNumber != tc.wantHouse || app.AddressLine2 != tc.wantFlat || app.City != tc.wantCity {
+			t.Errorf("%q, %q, %q: got %q %q, %q, %q", tc.street, tc.flat, tc.city, app.AddressLine1, app.HouseNumber, app.AddressLine2, app.City)
 		}
 	}
 }

@@ -26,7 +26,53 @@ type Format struct {
 const (
 	esLetters      = `a-zA-ZáéèíñóúüçÁÉÈÍÑÓÚÜÇ`
 	upperOnlyPlate = `BCDFGHJKLMNPRSTVWXYZ`
+	// esTyped is what a consumer writes in a Spanish place or street
+	// beyond Casheddy's letters, and esPlace writes in them: the letters
+	// of Catalan, Valencian and Galician names, the abbreviations' dots
+	// and slash ("C/", "Avda.", "Sta."), a bilingual name's slash
+	// ("Alicante/Alacant") and the punt volat ("l·l").
+	esTyped = `àòïìùâêîôûÀÒÏÌÙÂÊÎÔÛ.\/·`
 )
+
+// esAbbreviations are the street types and saints a Spanish address
+// abbreviates, written out: Casheddy's alphabet has no "/" and no ".".
+var esAbbreviations = []struct {
+	re *regexp.Regexp
+	to string
+}{
+	{regexp.MustCompile(`(?i)^c\s*/\s*`), "Calle "},
+	{regexp.MustCompile(`(?i)^(avda|avd|av)(\.\s*|\s+)`), "Avenida "},
+	{regexp.MustCompile(`(?i)^(pza|plza|pl)(\.\s*|\s+)`), "Plaza "},
+	{regexp.MustCompile(`(?i)^ctra(\.\s*|\s+)`), "Carretera "},
+	{regexp.MustCompile(`(?i)^(p\.?\s*[º°]|pso)(\.\s*|\s+)`), "Paseo "},
+	{regexp.MustCompile(`(?i)(^|\s)sta\.\s*`), "${1}Santa "},
+	{regexp.MustCompile(`(?i)(^|\s)sto\.\s*`), "${1}Santo "},
+}
+
+// esFold writes the letters outside Casheddy's alphabet as the nearest in
+// it, a bilingual name's slash as a hyphen, and drops what is left of
+// the dots.
+var esFold = strings.NewReplacer("à", "a", "ò", "o", "ï", "i", "ì", "i", "ù", "u", "â", "a", "ê", "e", "î", "i", "ô", "o", "û", "u",
+	"À", "A", "Ò", "O", "Ï", "I", "Ì", "I", "Ù", "U", "Â", "A", "Ê", "E", "Î", "I", "Ô", "O", "Û", "U",
+	"·", "", "/", "-", ".", " ")
+
+// esPlace is a Spanish place or street as typed ("C/ Mayor", "Sant Adrià
+// de Besòs", "Sta. Cruz de Tenerife") in Casheddy's alphabet ("Calle
+// Mayor", "Sant Adria de Besos", "Santa Cruz de Tenerife"): refused as
+// typed, these stopped consumers at the address step.
+func esPlace(s string) string {
+	for _, a := range esAbbreviations {
+		s = a.re.ReplaceAllString(s, a.to)
+	}
+	return strings.Join(strings.Fields(esFold.Replace(s)), " ")
+}
+
+// esFlat is a floor and door as typed ("2º B", "4ª planta", "Piso 2,
+// puerta B") in Casheddy's letters, digits and spaces.
+var esFlat = func() func(string) string {
+	r := strings.NewReplacer("º", " ", "ª", " ", "°", " ", ",", " ", ".", " ", "-", " ", "/", " ")
+	return func(s string) string { return strings.Join(strings.Fields(r.Replace(s)), " ") }
+}()
 
 var formats = map[string]*Format{
 	"name": {
@@ -69,15 +115,17 @@ var formats = map[string]*Format{
 	},
 	// Casheddy: address[city] and address[street] /^[a-záéèíñóúüç\s'-]+$/ui.
 	"es_place": {
-		Go:   regexp.MustCompile(`(?i)^[a-záéèíñóúüç\s'-]+$`),
-		HTML: `[` + esLetters + `\s'\-]+`,
+		Go:        regexp.MustCompile(`(?i)^[a-záéèíñóúüç\s'-]+$`),
+		HTML:      `[` + esLetters + esTyped + `\s'\-]+`,
+		Normalize: esPlace,
 	},
 	// The street as Casheddy takes it (es_place), checked after the house
 	// number is split off; the page also lets the number be typed in it
 	// ("Calle Mayor 5"), which the server splits (derive.go).
 	"es_street": {
-		Go:   regexp.MustCompile(`(?i)^[a-záéèíñóúüç\s'-]+$`),
-		HTML: `[` + esLetters + `\s'\-]+(,?\s*([nN][º°oO]\.?\s*)?\d+[` + esLetters + `]?)?`,
+		Go:        regexp.MustCompile(`(?i)^[a-záéèíñóúüç\s'-]+$`),
+		HTML:      `[` + esLetters + esTyped + `º°\s'\-]+(,?\s*([nN][º°oO]\.?\s*)?\d+[` + esLetters + `]?)?`,
+		Normalize: esPlace,
 	},
 	// Casheddy: address[house_number] /^\d+[a-záéèíñóúüç]?$/ui.
 	"es_house": {
@@ -86,8 +134,9 @@ var formats = map[string]*Format{
 	},
 	// Casheddy: address[flat_number] /^[a-zA-ZÀ-ÖØ-öø-ÿ0-9 ]+$/i.
 	"es_flat": {
-		Go:   regexp.MustCompile(`^[a-zA-ZÀ-ÖØ-öø-ÿ0-9 ]+$`),
-		HTML: `[a-zA-ZÀ-ÖØ-öø-ÿ0-9 ]+`,
+		Go:        regexp.MustCompile(`^[a-zA-ZÀ-ÖØ-öø-ÿ0-9 ]+$`),
+		HTML:      `[a-zA-ZÀ-ÖØ-öø-ÿ0-9 ºª°,.\-\/]+`,
+		Normalize: esFlat,
 	},
 	// Casheddy: car_plate_number /^\d{4}\s*[BCDFGHJKLMNPRSTVWXYZ]{3}|[A-Z]{2,3}\s*\d{4}\s*[A-Z]{2}$/.
 	// As written, ^ and $ bind to one alternative each, so "1234BCD<junk>"
