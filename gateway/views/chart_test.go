@@ -2,9 +2,16 @@ package views
 
 import (
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
+
+	"github.com/leadgate/leadgate/providers"
+	"github.com/leadgate/leadgate/templates"
 )
 
 // A chart is drawn in bounded time and size whatever the values: a
@@ -38,3 +45,34 @@ func TestDailyChartWithAbsurdValues(t *testing.T) {
 }
 
 func timeAfter() <-chan time.Time { return time.After(5 * time.Second) }
+
+// A Spanish page names every country in Spanish, in Spanish order after
+// the origins Casheddy's list puts first: in Casheddy's own spellings a
+// Moroccan or a German in Spain did not find theirs ("Al Maghrib",
+// "Deutschland"). The value sent is the country's code either way.
+func TestNationalitiesInTheirPagesLanguage(t *testing.T) {
+	v, err := New(templates.FS, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, en := v.lists["countries"]["es"], v.lists["countries"]["en"]
+	for _, want := range []string{`<option value="MA">Marruecos</option>`, `<option value="DE">Alemania</option>`, `<option value="JP">Japón</option>`,
+		`<option value="GB">Reino Unido</option>`, `<option value="MX">México</option>`, `<option value="CN-XZ">Tíbet</option>`} {
+		if !strings.Contains(es, want) {
+			t.Errorf("the Spanish list has no %s", want)
+		}
+	}
+	if !strings.Contains(en, `<option value="MA">Morocco</option>`) {
+		t.Error("the English list does not name Morocco in English")
+	}
+	labels := regexp.MustCompile(`<option value="([A-Z-]+)">([^<]*)</option>`).FindAllStringSubmatch(es, -1)
+	if len(labels) != len(providers.Countries) || labels[0][1] != "ES" || labels[1][1] != "MX" {
+		t.Fatalf("the Spanish list starts %v (%d options)", labels[:min(len(labels), 4)], len(labels))
+	}
+	col := collate.New(language.Spanish)
+	for i := leadingCountries + 1; i < len(labels); i++ {
+		if col.CompareString(labels[i-1][2], labels[i][2]) > 0 {
+			t.Errorf("%q comes before %q", labels[i-1][2], labels[i][2])
+		}
+	}
+}

@@ -11,11 +11,15 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 	"gopkg.in/yaml.v3"
 
 	"github.com/leadgate/leadgate/gateway/form"
@@ -189,13 +193,17 @@ func (v *Views) renderLists() error {
 	for lang := range v.catalogs {
 		var countries, states []OptionView
 		for _, c := range providers.Countries {
-			// English pages name countries in English; Spanish ones use
-			// Casheddy's spellings (España, Deutschland): what it will get.
-			label := c.Casheddy
-			if lang == "en" {
-				label = c.English
-			}
-			countries = append(countries, OptionView{Value: c.Code, Label: label})
+			countries = append(countries, OptionView{Value: c.Code, Label: countryName(lang, c)})
+		}
+		if lang == "es" {
+			// Casheddy's list spells most countries in their own tongue
+			// ("Al Maghrib", "Deutschland", "Nihon or Nippon"), in which a
+			// Moroccan or a German in Spain did not find theirs. Spanish
+			// pages name them in Spanish, in Spanish order, after the
+			// origins Casheddy's list puts first.
+			col := collate.New(language.Spanish)
+			rest := countries[leadingCountries:]
+			slices.SortStableFunc(rest, func(a, b OptionView) int { return col.CompareString(a.Label, b.Label) })
 		}
 		for _, s := range providers.States {
 			states = append(states, OptionView{Value: s.Code, Label: s.Name})
@@ -210,6 +218,30 @@ func (v *Views) renderLists() error {
 	}
 	return nil
 }
+
+// leadingCountries are the first of providers.Countries (Spain and its
+// largest immigrant origins), kept first in every list.
+const leadingCountries = 4
+
+// countryName is a country's name on a page in lang: English, or Spanish
+// (from CLDR through golang.org/x/text), the value sent being its code
+// (each buyer's mapper spells it as its document wants).
+func countryName(lang string, c providers.Country) string {
+	if lang == "en" {
+		return c.English
+	}
+	if c.Code == "CN-XZ" {
+		return "Tíbet" // a region of a country, which CLDR does not name
+	}
+	if r, err := language.ParseRegion(c.Code); err == nil {
+		if name := spanishRegions.Name(r); name != "" {
+			return name
+		}
+	}
+	return c.Casheddy
+}
+
+var spanishRegions = display.Spanish.Regions()
 
 // listOptionsHTML is a pre-rendered list with code selected. A code is
 // only ever matched against the list's own values, never inserted.
