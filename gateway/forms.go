@@ -127,6 +127,7 @@ func (o *outcomes) next(rec providers.Record) (string, bool) {
 // decision's. The answer goes out first, whole (its length given, so the
 // browser need not wait for the handler's end).
 func (o *outcomes) leave(c *gin.Context, target string, rec providers.Record) {
+	id := reqID(c) // named in the answer's headers, before they go
 	h := c.Writer.Header()
 	// With a type set, http.Redirect writes no body (one no browser shows
 	// for a 303), so the length is 0.
@@ -134,7 +135,13 @@ func (o *outcomes) leave(c *gin.Context, target string, rec providers.Record) {
 	h.Set("Content-Length", "0")
 	c.Redirect(http.StatusSeeOther, target)
 	c.Writer.Flush()
-	o.redirected(c.Request.Context(), reqID(c), rec)
+	// Not on the request's context: once answered, a client or a proxy
+	// that closes the connection (nginx speaking HTTP/1.0 upstream does,
+	// after every answer) cancels it, and the record, with the
+	// "redirected" postbacks, was lost with it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 10*time.Second)
+	defer cancel()
+	o.redirected(ctx, id, rec)
 }
 
 // redirected records, for the funnel, that a consumer is being sent to

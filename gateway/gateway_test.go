@@ -678,47 +678,68 @@ func (a acceptingSubmitter) Wait(ctx context.Context, id string, max time.Durati
 	return rec, err
 }
 
-// heldMarks is a store whose redirect marks wait until released.
+// heldMarks is a store whose redirect marks wait until released, and
+// tell how they went.
 type heldMarks struct {
 	*store.Store
 	release chan struct{}
-	marked  chan string
+	marked  chan error
 }
 
 func (h heldMarks) MarkRedirected(ctx context.Context, id string, postbacks []string) error {
 	<-h.release
-	h.marked <- id
-	return h.Store.MarkRedirected(ctx, id, postbacks)
+	err := h.Store.MarkRedirected(ctx, id, postbacks)
+	h.marked <- err
+	return err
 }
 
 // An accepted consumer is sent to the buyer at once: the funnel's record
 // of the redirect (a write of its own, behind every other on a loaded
 // core) is made after the answer, and still made.
+//
+// Also when the client closes the connection once answered, as nginx does
+// when it speaks HTTP/1.0 to its upstream: that cancels the request's
+// context, and the record went with it.
 func TestAcceptedConsumerDoesNotWaitForTheRedirectsRecord(t *testing.T) {
-	held := heldMarks{release: make(chan struct{}), marked: make(chan string, 1)}
-	h, _ := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
+	held := heldMarks{release: make(chan struct{}), marked: make(chan error, 1)}
+	h, st := newLimitedServer(t, fakeLeads{lead: sampleLead()}, "1000-M", func(d *Deps) {
 		held.Store = d.Store.(*store.Store)
 		d.Store, d.Submitter = held, acceptingSubmitter{held.Store}
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	b := newBrowser(t, srv)
-	b.get("/?action_token=esdemo0000000001")
-	post := with(validES(), hidden(b.get("/").Body))
-	answered := make(chan answer, 1)
-	go func() { answered <- b.do("POST", "/apply", post) }()
-	select {
-	case a := <-answered:
-		if a.Code != http.StatusSeeOther || a.Header.Get("Location") != "https://buyer.example/offer?ref=1" {
-			t.Errorf("got %d to %q, want 303 to the buyer", a.Code, a.Header.Get("Location"))
+	for _, closing := range []bool{false, true} {
+		b := newBrowser(t, srv)
+		if closing {
+			b.client.Transport = &http.Transport{DisableKeepAlives: true}
 		}
-	case <-time.After(5 * time.Second):
-		t.Error("the consumer waited for the redirect's record")
+		b.get("/?action_token=esdemo0000000001")
+		post := with(validES(), hidden(b.get("/").Body))
+		answered := make(chan answer, 1)
+		go func() { answered <- b.do("POST", "/apply", post) }()
+		select {
+		case a := <-answered:
+			if a.Code != http.StatusSeeOther || a.Header.Get("Location") != "https://buyer.example/offer?ref=1" {
+				t.Errorf("closing=%v: got %d to %q, want 303 to the buyer", closing, a.Code, a.Header.Get("Location"))
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("closing=%v: the consumer waited for the redirect's record", closing)
+		}
+		if closing {
+			time.Sleep(100 * time.Millisecond) // the server sees the close
+		}
+		held.release <- struct{}{}
+		select {
+		case err := <-held.marked:
+			if err != nil {
+				t.Errorf("closing=%v: the redirect's record failed: %v", closing, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("closing=%v: the redirect was never recorded", closing)
+		}
 	}
-	close(held.release)
-	select {
-	case <-held.marked:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the redirect was never recorded")
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	if rows, err := st.Funnel(context.Background(), today, today); err != nil || len(rows) != 1 || rows[0].Redir != 2 {
+		t.Errorf("the funnel counts %+v (%v), want 2 redirects", rows, err)
 	}
 }
