@@ -150,7 +150,11 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 	sess.Token = ""
 	if cashcat.ValidToken(token) {
 		ctx := cashcat.WithSpend(c.Request.Context(), &spend)
-		if lead = leads.forPage(ctx, requestRef{c}, token, clientIP(c.ClientIP())); lead != nil {
+		if lead = leads.forPage(ctx, requestRef{c}, token, clientIP(c.ClientIP())); lead != nil || again {
+			// The same token keeps its place even while its lead cannot
+			// be had (Cashcat down, the budget spent): the next landing
+			// with it is still the same offer, and the page's prefill
+			// comes back with Cashcat.
 			sess.Token = token
 		}
 	}
