@@ -183,20 +183,18 @@ type place struct {
 // the lookup's arrival at most, and never so long that less than
 // cfg.CallTime is left before the lookup's deadline, looking again after
 // 5-15 ms, then less and less often. It refuses once no call is in
-// flight on two looks in a row, since a call that has just taken its
-// place is counted in flight a store round trip later. A nil place with
+// flight on two looks in a row (a call is counted in flight before it
+// takes its place: take). A nil place with
 // no error: the store did not answer, and the budget does not hold the
 // consumer's page up for it.
 func (b *Budget) takePlace(ctx context.Context, ip string, arrived time.Time) (*place, error) {
-	lc, err := b.cfg.Unknown.Get(ctx, ip)
+	p, err := b.take(ctx, ip)
 	if err != nil {
 		return nil, providers.Ended(ctx) // refused if it was the lookup that ended
 	}
-	p := &place{ip: ip, window: lc.Reset}
-	if !lc.Reached {
-		return b.fly(ctx, p), nil
+	if p != nil {
+		return p, nil
 	}
-	b.leave(ctx, p, true)
 	if b.cfg.InFlight == nil || !b.waiting(ip, 1) {
 		return nil, b.refuse("unknown")
 	}
@@ -217,18 +215,17 @@ func (b *Budget) takePlace(ctx context.Context, ip string, arrived time.Time) (*
 			idle = 0
 		}
 		if uc, err := b.cfg.Unknown.Peek(ctx, ip); err == nil && uc.Remaining > 0 {
-			lc, err := b.cfg.Unknown.Get(ctx, ip)
+			p, err := b.take(ctx, ip)
 			if err != nil {
 				if err := providers.Ended(ctx); err != nil {
 					return nil, err
 				}
 				return nil, b.refuse("unknown") // no store: not past the budget unseen
 			}
-			p := &place{ip: ip, window: lc.Reset}
-			if !lc.Reached && !time.Now().After(until) {
-				return b.fly(ctx, p), nil
+			if p != nil && !time.Now().After(until) {
+				return p, nil
 			}
-			b.leave(ctx, p, true) // taken by another meanwhile, or too late
+			b.leave(ctx, p, true) // too late (nil: taken by another meanwhile)
 		}
 		left := time.Until(until)
 		if left <= 0 {
@@ -243,14 +240,31 @@ func (b *Budget) takePlace(ctx context.Context, ip string, arrived time.Time) (*
 	}
 }
 
-// fly counts p's call in flight.
-func (b *Budget) fly(ctx context.Context, p *place) *place {
+// take counts a call of ip in flight, then takes a place in its
+// unknown-token budget: nil when the budget is spent (both counts
+// undone). In that order: counted after its place was taken, a call was
+// in no count for a store round trip, and a lookup waiting for calls in
+// flight that looked twice then (two looks find none: refused) turned a
+// consumer away whose place was about to be given back (1 of 25 new
+// tokens at once, on a loaded machine).
+func (b *Budget) take(ctx context.Context, ip string) (*place, error) {
+	p := &place{ip: ip}
 	if b.cfg.InFlight != nil {
-		if fc, err := b.cfg.InFlight.Increment(ctx, p.ip, 1); err == nil {
+		if fc, err := b.cfg.InFlight.Increment(ctx, ip, 1); err == nil {
 			p.flight = fc.Reset
 		}
 	}
-	return p
+	lc, err := b.cfg.Unknown.Get(ctx, ip)
+	if err != nil {
+		b.leave(ctx, p, false)
+		return nil, err
+	}
+	p.window = lc.Reset
+	if lc.Reached {
+		b.leave(ctx, p, true) // the count past the budget is undone
+		return nil, nil
+	}
+	return p, nil
 }
 
 // maxWaiting bounds the lookups of one address waiting at once on this

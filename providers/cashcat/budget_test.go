@@ -240,12 +240,20 @@ func TestUnknownBudgetWaitsForCallsInFlight(t *testing.T) {
 		"memory":    func() limiter.Store { return memory.NewStore() },
 		"bounded":   func() limiter.Store { return bounded.NewLimitStore(100) },
 		"3 ms away": func() limiter.Store { return distantStore{memory.NewStore(), 3 * time.Millisecond} },
+		// A count in flight slow to land (a loaded machine, a store
+		// far away): a call between its place and that count was in no
+		// count, and waiters that looked twice then were refused.
+		"counts in flight land late": func() limiter.Store { return lateIncrements{memory.NewStore(), 30 * time.Millisecond} },
 	} {
 		t.Run(name, func(t *testing.T) {
 			up := &slowMixed{}
 			var refused atomic.Int32
+			unknown := store()
+			if late, ok := unknown.(lateIncrements); ok {
+				unknown = late.Store // only the counts in flight are late
+			}
 			b := NewBudget(up, BudgetConfig{
-				Unknown:  limiter.New(store(), limiter.Rate{Period: time.Hour, Limit: 10}),
+				Unknown:  limiter.New(unknown, limiter.Rate{Period: time.Hour, Limit: 10}),
 				InFlight: limiter.New(store(), InFlightRate(time.Second)),
 				Wait:     time.Second,
 				Refused:  func(string) { refused.Add(1) },
@@ -307,6 +315,18 @@ func (d distantStore) Increment(ctx context.Context, key string, count int64, ra
 func (d distantStore) Peek(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
 	time.Sleep(d.delay)
 	return d.Store.Peek(ctx, key, rate)
+}
+
+// lateIncrements is a store whose increments land after a delay, its
+// reads at once.
+type lateIncrements struct {
+	limiter.Store
+	delay time.Duration
+}
+
+func (d lateIncrements) Increment(ctx context.Context, key string, count int64, rate limiter.Rate) (limiter.Context, error) {
+	time.Sleep(d.delay)
+	return d.Store.Increment(ctx, key, count, rate)
 }
 
 // blockedScraper is an address whose budget is spent on guesses while
