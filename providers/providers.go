@@ -108,6 +108,20 @@ func Cut(s string, n int) string {
 	return s
 }
 
+// MaxPrice is the most a lead is believed to sell for, in any currency:
+// past it a price (a buyer's answer, a configured lead_price) is a bug or
+// a tampered answer, which summed into the revenue made every total and
+// chart it entered infinite.
+const MaxPrice = 1e9
+
+// PriceProblem says what is wrong with a configured lead price, or "".
+func PriceProblem(price float64) string {
+	if !(price >= 0 && price <= MaxPrice) { // NaN too
+		return fmt.Sprintf("want 0 to %g, got %v", MaxPrice, price)
+	}
+	return ""
+}
+
 // DateLayout is the one date format used on every wire and in the form.
 const DateLayout = "2006-01-02"
 

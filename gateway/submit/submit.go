@@ -476,10 +476,6 @@ func (w *Worker) skip(ctx context.Context, id, buyer string, seq int, reason str
 	w.log.Info("buyer skipped", "application", id, "buyer", buyer, "reason", reason)
 }
 
-// maxPrice is the most a lead is believed to sell for, in any currency:
-// past it a buyer's price is a bug or a tampered answer.
-const maxPrice = 1e9
-
 // attempt posts to one buyer and says how it went, in words fit for the
 // audit trail (no personal data: buyers' reasons and our errors only).
 func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers.Submission, deadline time.Time) (providers.Decision, providers.Attempt) {
@@ -487,7 +483,7 @@ func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers
 	defer cancel()
 	start := time.Now()
 	d, err := b.Submit(ctx, s, tier)
-	if err == nil && !(d.Price >= 0 && d.Price <= maxPrice) {
+	if err == nil && providers.PriceProblem(d.Price) != "" {
 		// The buyer has still decided (an acceptance is its purchase):
 		// only its price is not believed. Summed into the revenue, 1e308
 		// made +Inf of every total and chart it entered, and a NaN could

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -95,10 +96,12 @@ func TestAcceptedLeadIsPricedAtTheConfiguredPrice(t *testing.T) {
 	if d, err := c.Submit(context.Background(), documentExample(), ""); err != nil || d.Price != 18.5 {
 		t.Errorf("got %+v, %v; want accepted at 18.5", d, err)
 	}
-	bad := Config{BuyerConfig: providers.BuyerConfig{BaseURL: "https://casheddy.example/wp-json/api"}, Username: "u", Password: "p", LeadPrice: -1}
-	bad.Defaults(false)
-	if err := bad.Validate(false); err == nil || !strings.Contains(err.Error(), "lead_price") {
-		t.Errorf("lead_price -1: got %v, want an error naming lead_price", err)
+	for _, price := range []float64{-1, math.NaN(), math.Inf(1), 5e9} {
+		bad := Config{BuyerConfig: providers.BuyerConfig{BaseURL: "https://casheddy.example/wp-json/api"}, Username: "u", Password: "p", LeadPrice: price}
+		bad.Defaults(false)
+		if err := bad.Validate(false); err == nil || !strings.Contains(err.Error(), "lead_price") {
+			t.Errorf("lead_price %v: got %v, want an error naming lead_price", price, err)
+		}
 	}
 }
 

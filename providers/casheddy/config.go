@@ -27,8 +27,8 @@ func (c *Config) Validate(sandbox bool) error {
 	if c.Configured() && (c.Username == "" || c.Password == "") {
 		p.Add("", "username and password are required (set CASHEDDY_USERNAME and CASHEDDY_PASSWORD)")
 	}
-	if !(c.LeadPrice >= 0) { // NaN too
-		p.Add("lead_price", "want 0 or more, got %v", c.LeadPrice)
+	if why := providers.PriceProblem(c.LeadPrice); why != "" {
+		p.Add("lead_price", "%s", why)
 	}
 	return p.Err()
 }

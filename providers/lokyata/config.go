@@ -32,6 +32,11 @@ func (c *Config) Validate(sandbox bool) error {
 	if c.APIKey == "" {
 		p.Add("api_key", "required (set LOKYATA_API_KEY)")
 	}
+	// Sent in every post: a NaN or an infinity cannot be written as JSON,
+	// so no post could be made at all.
+	if why := providers.PriceProblem(c.LeadPrice); why != "" {
+		p.Add("lead_price", "%s", why)
+	}
 	if t := c.TestType; t != "" && !slices.Contains([]string{"Accept", "Deny", "Review"}, t) {
 		p.Add("test_type", "want Accept, Deny or Review, got %q", t)
 	}

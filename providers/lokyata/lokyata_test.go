@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -245,5 +246,22 @@ func BenchmarkMapping(b *testing.B) {
 		if _, err := json.Marshal(toWire(s, cfg)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A lead_price no post can carry (NaN or an infinity cannot be written as
+// JSON) or no lead sells for stops the start, naming the key.
+func TestConfigRefusesAnAbsurdLeadPrice(t *testing.T) {
+	for _, price := range []float64{-25, math.NaN(), math.Inf(1), 5e9} {
+		c := Config{BuyerConfig: providers.BuyerConfig{BaseURL: "https://lokyata.example"}, APIKey: "k", LeadPrice: price}
+		c.Defaults(false)
+		if err := c.Validate(false); err == nil || !strings.Contains(err.Error(), "lead_price") {
+			t.Errorf("lead_price %v: got %v, want an error naming lead_price", price, err)
+		}
+	}
+	ok := Config{BuyerConfig: providers.BuyerConfig{BaseURL: "https://lokyata.example"}, APIKey: "k", LeadPrice: 25}
+	ok.Defaults(false)
+	if err := ok.Validate(false); err != nil {
+		t.Errorf("lead_price 25: %v", err)
 	}
 }
