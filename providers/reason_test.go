@@ -83,3 +83,18 @@ func TestScrubReasonOfAnyLength(t *testing.T) {
 		}
 	}
 }
+
+// A reason with no space where the reading stops (minified JSON echoing
+// the post), and long numbers before it that shrink to "•••": a value
+// split by the cut must not come into what is kept.
+func TestScrubReasonValueStraddlingTheCut(t *testing.T) {
+	a := &Application{Email: "lgarcia84@correo.es", FirstName: "Lucía", LastName: "García", AddressLine1: "Calle de Alcala"}
+	for _, piece := range []string{`{"email":"lgarcia`, `{"street":"Calle de Alc`} {
+		head := `{"errors":[` + strings.Repeat(`"123456789012345678901234567890",`, 59)
+		head += strings.Repeat("x", 4*ReasonMax-len(head)-len(piece))
+		got := ScrubReason(head+piece+`a84@correo.es","street":"Calle de Alcala"}]}`, a)
+		if strings.Contains(got, "lgarcia") || strings.Contains(got, "Calle de") {
+			t.Errorf("kept a piece of the consumer's data: ...%s", got[max(0, len(got)-60):])
+		}
+	}
+}
