@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -72,6 +73,7 @@ func TestPrefillAPIStatuses(t *testing.T) {
 		{"cashcat refuses us", fakeLeads{err: providers.ErrPaymentRequired}, "/api/v1/prefill/esdemo0000000001", withKey, 503, "cashcat_unavailable", "5"},
 		// A status Cashcat's document does not give (a 3xx, a 405, a 418):
 		// the lead cannot be had, which is not the lender's server failing.
+		{"the lookup's time spent", fakeLeads{err: context.DeadlineExceeded}, "/api/v1/prefill/esdemo0000000001", withKey, 503, "cashcat_unavailable", "5"},
 		{"cashcat answers another status", fakeLeads{err: fmt.Errorf("cashcat: %w: status 405", providers.ErrRejectedRequest)}, "/api/v1/prefill/esdemo0000000001", withKey, 503, "cashcat_unavailable", "5"},
 		{"unknown flow", fakeLeads{lead: sampleLead()}, "/api/v1/prefill/esdemo0000000001?flow=fr", withKey, 400, "unknown_flow", ""},
 	}

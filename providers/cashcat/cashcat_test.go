@@ -59,11 +59,9 @@ func TestParseRejectsGarbage(t *testing.T) {
 		``, `not json`, `{"lead": `, `[]`, `{}`, `{"lead": "text"}`,
 		`{"lead": {"firstName": {"nested": 1}}}`,
 		`{"lead": {"firstName": "A", "loan": {"requestedAmount": "lots"}}}`,
-		// Numbers that are not finite: read as numbers, they made the
-		// balance metric +Inf and its log line an error.
-		`{"lead": {"firstName": "A"}, "balance": {"amount": "Infinity", "availableRequests": 5}}`,
+		// A number of the consumer's that is not finite.
 		`{"lead": {"firstName": "A", "loan": {"requestedAmount": "NaN"}}}`,
-		`{"lead": {"firstName": "A"}, "balance": {"amount": 1e400}}`,
+		`{"lead": {"firstName": "A", "loan": {"requestedAmount": 1e400}}}`,
 		// the document's own sample, verbatim, is not JSON
 		`"lead": { "ext_id": "4Z0XSQ22Y6", "firstName": "Hose" "loan": {`,
 	} {
@@ -78,6 +76,17 @@ func TestParseRejectsGarbage(t *testing.T) {
 // a negative one (which raised a false "balance low" alert), and a
 // negative count is none.
 func TestParseClampsAvailableRequests(t *testing.T) {
+	// A number about our own account that cannot be read (not finite, a
+	// word) is 0: the consumer's lead is read all the same. Read as a
+	// number, "Infinity" made the balance metric +Inf; read strictly, it
+	// lost the consumer's prefill.
+	for _, body := range []string{`{"lead": {"firstName": "A"}, "balance": {"amount": "Infinity", "availableRequests": "lots"}, "clicks": {"clicks": "NaN"}}`,
+		`{"lead": {"firstName": "A"}, "balance": {"amount": 1e400, "availableRequests": 1e400}}`} {
+		l, err := Parse([]byte(body))
+		if err != nil || l.FirstName != "A" || l.Balance.Amount != 0 || l.Balance.AvailableRequests != 0 || l.Clicks.Clicks != 0 {
+			t.Errorf("Parse(%s): got %+v, %v; want the lead, the unreadable numbers 0", body, l, err)
+		}
+	}
 	for body, want := range map[string]int{
 		`{"lead": {"firstName": "A"}, "balance": {"amount": 5, "availableRequests": 1e300}}`: math.MaxInt32,
 		`{"lead": {"firstName": "A"}, "balance": {"amount": 5, "availableRequests": -5}}`:    0,

@@ -48,14 +48,14 @@ type wireLoan struct {
 
 type wireClicks struct {
 	Object flexString `json:"object"`
-	Clicks flexNumber `json:"clicks"`
+	Clicks ownNumber  `json:"clicks"`
 }
 
 type wireBalance struct {
 	Company           flexString `json:"company"`
-	Amount            flexNumber `json:"amount"`
+	Amount            ownNumber  `json:"amount"`
 	Currency          flexString `json:"currency"`
-	AvailableRequests flexNumber `json:"availableRequests"`
+	AvailableRequests ownNumber  `json:"availableRequests"`
 }
 
 type wireAnswer struct {
@@ -99,10 +99,10 @@ func Parse(body []byte) (*providers.Lead, error) {
 		l.Loan = providers.LeadLoan{Product: string(loan.Product), RequestedCurrency: string(loan.RequestedCurrency), RequestedAmount: float64(loan.RequestedAmount)}
 	}
 	if c := firstOf(w.Clicks, a.Clicks); c != nil {
-		l.Clicks = providers.LeadClicks{Object: string(c.Object), Clicks: c.Clicks.count()}
+		l.Clicks = providers.LeadClicks{Object: string(c.Object), Clicks: flexNumber(c.Clicks).count()}
 	}
 	if b := firstOf(w.Balance, a.Balance); b != nil {
-		l.Balance = providers.Balance{Company: string(b.Company), Amount: float64(b.Amount), Currency: string(b.Currency), AvailableRequests: b.AvailableRequests.count(), Known: true}
+		l.Balance = providers.Balance{Company: string(b.Company), Amount: float64(b.Amount), Currency: string(b.Currency), AvailableRequests: flexNumber(b.AvailableRequests).count(), Known: true}
 	}
 	// Leads are cached by the hundred thousand: the record is kept at its
 	// exact size (a growing buffer would keep up to twice it) and the
@@ -216,6 +216,22 @@ func (n *flexNumber) UnmarshalJSON(b []byte) error {
 		return errNotNumber
 	}
 	*n = flexNumber(f)
+	return nil
+}
+
+// ownNumber is a number about our own Cashcat account (its balance, the
+// lead's click count), not the consumer: one that cannot be read is 0,
+// and costs the consumer nothing. Read strictly, it made the whole lead
+// unreadable: no prefill, paid all the same, not cached (every reload
+// paid again), and a failure toward Cashcat's breaker.
+type ownNumber flexNumber
+
+func (n *ownNumber) UnmarshalJSON(b []byte) error {
+	var f flexNumber
+	if err := f.UnmarshalJSON(b); err != nil {
+		f = 0
+	}
+	*n = ownNumber(f)
 	return nil
 }
 
