@@ -61,7 +61,7 @@ func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *
 			// A body that is not proper form encoding (first_name=%zz) is
 			// the client's mistake, not ours: what could be read comes back
 			// (the post passed the CSRF check: it is the consumer's own).
-			forms.again(c, http.StatusBadRequest, sess, flow, vals, nil, "form.unreadable", now)
+			forms.again(c, http.StatusBadRequest, sess, flow, vals, nil, "form.unreadable", prefilled(c, sess, flow, leads), now)
 			return
 		}
 		app, problems := flow.Form.Validate(vals, now, flow.Loc)
@@ -71,12 +71,12 @@ func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *
 			for name, p := range problems {
 				msgs[name] = cat.TF(flow.Form.Name, "problem."+p.Key, p.Params)
 			}
-			forms.again(c, http.StatusUnprocessableEntity, sess, flow, vals, msgs, "", now)
+			forms.again(c, http.StatusUnprocessableEntity, sess, flow, vals, msgs, "", prefilled(c, sess, flow, leads), now)
 			return
 		}
 		rec, ok := storeApplication(c, sessions, flow, sess, app, submitter, forms, set)
 		if !ok {
-			forms.again(c, http.StatusServiceUnavailable, sess, flow, vals, nil, "error.internal", now)
+			forms.again(c, http.StatusServiceUnavailable, sess, flow, vals, nil, "error.internal", prefilled(c, sess, flow, leads), now)
 			return
 		}
 		decided, err := submitter.Wait(c.Request.Context(), rec.ID, set.wait)
@@ -150,13 +150,34 @@ func refuse(c *gin.Context, sess session.Session, known bool, flow *Flow, submis
 		c.Redirect(http.StatusSeeOther, "/status/"+sess.LastApp)
 		return
 	}
-	var prefill form.Values
-	if sess.Token != "" {
-		prefill = leads.formValues(c.Request.Context(), requestRef{c}, sess.Token, clientIP(c.ClientIP()), flow)
+	if sess.LastApp != "" {
+		// An older form of a session that has sent an application since
+		// (Back to a page sent back for an error, and the browser's
+		// resend): the page of what was sent, not a form that would make
+		// a second application by mistake. Still a refusal (403): the
+		// post was not taken.
+		forms.sent(c, http.StatusForbidden, flow, sess.LastApp)
+		return
 	}
+	prefill := prefillOf(c, sess, flow, leads)
 	v := forms.view(flow, prefill, nil, "form.session", now)
 	v.Prefilled = len(prefill) > 0
 	forms.render(c, http.StatusForbidden, sess, v)
+}
+
+// prefillOf is what the session's lead gives flow's form (none without
+// a lead; the values are kept a minute, so a form sent back costs no
+// call).
+func prefillOf(c *gin.Context, sess session.Session, flow *Flow, leads *leads) form.Values {
+	if sess.Token == "" {
+		return nil
+	}
+	return leads.formValues(c.Request.Context(), requestRef{c}, sess.Token, clientIP(c.ClientIP()), flow)
+}
+
+// prefilled says flow's form was first shown prefilled for sess.
+func prefilled(c *gin.Context, sess session.Session, flow *Flow, leads *leads) bool {
+	return len(prefillOf(c, sess, flow, leads)) > 0
 }
 
 // submissionKey is what makes a post one application: the submission id

@@ -47,12 +47,14 @@ func (f *forms) resume(c *gin.Context, sess session.Session, flow *Flow, vals fo
 // again writes flow's form again with status: vals as they were, each
 // problem beside its field, and the alert of alertKey ("" for the
 // catalog's own summary of the problems).
-func (f *forms) again(c *gin.Context, status int, sess session.Session, flow *Flow, vals form.Values, problems map[string]string, alertKey string, now time.Time) {
+//
+// prefilled says the form was first shown prefilled (its lead gave this
+// flow values): sent back, it is still that form, its words and its
+// identity card (which steps.js shows only while every field of it is
+// valid). Without it a 422 read like starting over.
+func (f *forms) again(c *gin.Context, status int, sess session.Session, flow *Flow, vals form.Values, problems map[string]string, alertKey string, prefilled bool, now time.Time) {
 	v := f.view(flow, vals, problems, alertKey, now)
-	// Still the form of the lead the consumer came with: its words, and
-	// its identity card (which steps.js shows only while every field of
-	// it is valid). Without it a 422 read like starting over.
-	v.Prefilled = sess.Token != ""
+	v.Prefilled = prefilled
 	f.render(c, status, sess, v)
 }
 
@@ -165,11 +167,11 @@ func (o *outcomes) redirected(ctx context.Context, reqID string, rec providers.R
 // form there (its draft gone, the browser ticking the boxes it remembers)
 // invited a second application of the same consumer to the same buyers:
 // this page offers the one sent, and a new one only on purpose.
-func (f *forms) sent(c *gin.Context, flow *Flow, appID string) {
+func (f *forms) sent(c *gin.Context, status int, flow *Flow, appID string) {
 	noStore(c)
 	cat := f.views.Catalog(flow.Locale)
 	v := f.views.StatusView(flow.Locale, cat.T("form.sent.title"), cat.T("form.sent.message"))
 	v.WaysTitle = cat.T("status.declined.ways")
 	v.Ways = []views.LinkView{{Text: cat.T("form.sent.see"), URL: "/status/" + appID}, {Text: cat.T("form.sent.new"), URL: "/?new=1"}}
-	renderStatus(c, f.views, f.respond, v)
+	renderStatus(c, status, f.views, f.respond, v)
 }

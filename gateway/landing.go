@@ -103,7 +103,7 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			sessions.Keep(c.Request, sess)
 		}
 		if sentApp != "" {
-			forms.sent(c, flow, sentApp)
+			forms.sent(c, http.StatusOK, flow, sentApp)
 			return
 		}
 		if vals, step, ok := drafts.restore(c.Request.Context(), requestRef{c}, sess, flow, prefill); ok {

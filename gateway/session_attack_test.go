@@ -914,3 +914,56 @@ func TestPostWithoutSubmissionIDIsStillOneApplication(t *testing.T) {
 		}
 	}
 }
+
+// Back from the buyer to a page sent back for an error, and the browser's
+// "resend": the first (invalid) post comes again with a form older than
+// the application. It gets the page of what was sent, not a form that
+// would make a second application.
+func TestResentInvalidPostAfterSendingOpensNoForm(t *testing.T) {
+	h, st := newTestServer(t, fakeLeads{lead: sampleLead()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t, srv)
+	b.get("/?action_token=esdemo0000000001")
+	bad := with(validES(), hidden(b.get("/").Body))
+	bad.Del("first_name")
+	first := b.do("POST", "/apply", bad)
+	if first.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("invalid post: got %d", first.Code)
+	}
+	sent := b.do("POST", "/apply", with(validES(), hidden(first.Body)))
+	status := sent.Header.Get("Location")
+	if sent.Code != http.StatusSeeOther || !strings.HasPrefix(status, "/status/") {
+		t.Fatalf("apply: got %d to %q", sent.Code, status)
+	}
+	again := b.do("POST", "/apply", bad)
+	if again.Code != http.StatusForbidden || strings.Contains(again.Body, `name="submission_id"`) || !strings.Contains(again.Body, `href="`+status+`"`) {
+		t.Errorf("the resent invalid post after sending: got %d, want 403 with the sent page linking %s and no form", again.Code, status)
+	}
+	if recent, err := st.Recent(context.Background(), 5); err != nil || len(recent) != 1 {
+		t.Errorf("applications stored: %d (%v), want 1", len(recent), err)
+	}
+}
+
+// A lead that gives the form nothing: the first page is not the
+// prefilled one, and the same form sent back for an error is not either;
+// one that gives it values is, both times.
+func TestFormSentBackIsPrefilledOnlyIfItWas(t *testing.T) {
+	for _, tc := range []struct {
+		lead *providers.Lead
+		want bool
+	}{{&providers.Lead{}, false}, {sampleLead(), true}} {
+		h, _ := newTestServer(t, fakeLeads{lead: tc.lead})
+		srv := httptest.NewServer(h)
+		b := newBrowser(t, srv)
+		b.get("/?action_token=esdemo0000000001")
+		page := b.get("/")
+		bad := with(validES(), hidden(page.Body))
+		bad.Del("first_name")
+		got := b.do("POST", "/apply", bad)
+		if first, again := strings.Contains(page.Body, " data-prefilled"), strings.Contains(got.Body, " data-prefilled"); first != tc.want || again != tc.want {
+			t.Errorf("lead %v: first page prefilled %v, sent back %v; want %v both", tc.lead.FirstName != "", first, again, tc.want)
+		}
+		srv.Close()
+	}
+}

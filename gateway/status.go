@@ -80,9 +80,9 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 					delete(vals, fd.Name)
 				}
 			}
-			forms.again(c, http.StatusOK, sess, flow, vals, sealed.FieldErrors, "form.buyer_fix", now())
+			forms.again(c, http.StatusOK, sess, flow, vals, sealed.FieldErrors, "form.buyer_fix", false, now())
 		case rec.Status == providers.StatusDeclined:
-			renderStatus(c, vs, respond, vs.NoOfferView(flow.Locale, flow.NoOffer.Message, noOfferLinks(flow)))
+			renderStatus(c, http.StatusOK, vs, respond, vs.NoOfferView(flow.Locale, flow.NoOffer.Message, noOfferLinks(flow)))
 		default:
 			v := vs.StatusView(flow.Locale, cat.T("status.pending.title"), cat.T("status.pending.message"))
 			if n, total := asking(c.Request.Context(), apps, rec.ID, flow); n > 0 {
@@ -95,7 +95,7 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 			v.Pending, v.Page.Refresh = true, 2
 			v.PollURL, v.SelfURL = "/api/v1/applications/"+rec.ID, "/status/"+rec.ID
 			v.Page.Scripts = []string{"/static/status.js"}
-			renderStatus(c, vs, respond, v)
+			renderStatus(c, http.StatusOK, vs, respond, v)
 		}
 	}
 }
@@ -121,8 +121,8 @@ func noOfferLinks(flow *Flow) []views.LinkView {
 	return out
 }
 
-func renderStatus(c *gin.Context, vs *views.Views, respond *responder, v views.StatusPage) {
-	if err := vs.Render(c.Writer, http.StatusOK, "status", v); err != nil {
+func renderStatus(c *gin.Context, status int, vs *views.Views, respond *responder, v views.StatusPage) {
+	if err := vs.Render(c.Writer, status, "status", v); err != nil {
 		respond.fail(c, v.Page.Lang, fmt.Errorf("rendering the status page: %w", err))
 	}
 }
