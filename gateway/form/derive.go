@@ -2,6 +2,7 @@ package form
 
 import (
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/leadgate/leadgate/providers"
@@ -20,6 +21,9 @@ type derivation struct {
 	// value is the derived text, or "" when the sources do not say (the
 	// field then stays empty, and required where the form requires it).
 	value func(f *Form, v Values, now time.Time, loc *time.Location) string
+	// filled, when set, also runs when the consumer filled the field in:
+	// it may tidy the sources (v) and returns nothing.
+	filled func(v Values)
 }
 
 // usDerivations, in order: the licence state reads the home state the
@@ -72,7 +76,16 @@ var esDerivations = []derivation{
 		}
 		v["address_line1"] = m[1]
 		return m[2]
-	}},
+	},
+		// The number typed in the street and again in its own field (the
+		// page's script did not split a street it could not read, "C/
+		// Mayor 5"): once is enough. A different number stays, and the
+		// street is refused for it.
+		filled: func(v Values) {
+			if m := streetAndNumber.FindStringSubmatch(esPlace(v["address_line1"])); m != nil && strings.EqualFold(m[2], strings.TrimSpace(v["house_number"])) {
+				v["address_line1"] = m[1]
+			}
+		}},
 }
 
 // streetAndNumber is a Spanish street line ending in its number, with an
@@ -106,6 +119,9 @@ func (f *Form) Derive(v Values, now time.Time, loc *time.Location) Values {
 	}
 	for _, d := range f.derivations {
 		if out[d.field] != "" {
+			if d.filled != nil {
+				d.filled(out)
+			}
 			continue
 		}
 		if s := d.value(f, out, now, loc); s != "" {

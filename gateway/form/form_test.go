@@ -133,16 +133,26 @@ func TestSpanishAddressesAsTyped(t *testing.T) {
 		{"Avda. de América, nº 10", "4ª planta", "Sant Adrià de Besòs", "Avenida de América", "10", "4 planta", "Sant Adria de Besos"},
 		{"Pº de la Castellana 100", "Piso 2, puerta B", "Sta. Cruz de Tenerife", "Paseo de la Castellana", "100", "Piso 2 puerta B", "Santa Cruz de Tenerife"},
 	} {
-		vals := validES()
-		vals["address_line1"], vals["house_number"], vals["address_line2"], vals["city"] = tc.street, "", tc.flat, tc.city
-		app, problems := ES.Validate(vals, now, madrid)
-		if len(problems) > 0 {
-			t.Errorf("%q, %q, %q: %v", tc.street, tc.flat, tc.city, problems)
-			continue
+		// The number in the street only, or in its own field too (the
+		// page's script splits only what it reads).
+		for _, house := range []string{"", tc.wantHouse} {
+			vals := validES()
+			vals["address_line1"], vals["house_number"], vals["address_line2"], vals["city"] = tc.street, house, tc.flat, tc.city
+			app, problems := ES.Validate(vals, now, madrid)
+			if len(problems) > 0 {
+				t.Errorf("%q (house %q), %q, %q: %v", tc.street, house, tc.flat, tc.city, problems)
+				continue
+			}
+			if app.AddressLine1 != tc.wantStreet || app.HouseNumber != tc.wantHouse || app.AddressLine2 != tc.wantFlat || app.City != tc.wantCity {
+				t.Errorf("%q (house %q), %q, %q: got %q %q, %q, %q", tc.street, house, tc.flat, tc.city, app.AddressLine1, app.HouseNumber, app.AddressLine2, app.City)
+			}
 		}
-		if app.AddressLine1 != tc.wantStreet || app.HouseNumber != tc.wantHouse || app.AddressLine2 != tc.wantFlat || app.City != tc.wantCity {
-			t.Errorf("%q, %q, %q: got %q %q, %q, %q", tc.street, tc.flat, tc.city, app.AddressLine1, app.HouseNumber, app.AddressLine2, app.City)
-		}
+	}
+	// A different number in the street than in its field is not taken.
+	vals := validES()
+	vals["address_line1"], vals["house_number"] = "C/ Mayor 5", "7"
+	if _, problems := ES.Validate(vals, now, madrid); problems["address_line1"].Key != "format.es_street" {
+		t.Errorf("street with 5, house 7: got %v, want the street refused", problems)
 	}
 }
 

@@ -64,7 +64,10 @@
     return s;
   }
 
-  var STREET = /^\s*([a-záéèíñóúüç\s'-]*[a-záéèíñóúüç'])\s*,?\s*(?:n[º°o]\.?\s*)?(\d+[a-záéèíñóúüç]?)\s*$/i;
+  // The server's split (derive.go), on the street as typed: with the
+  // letters and signs the server writes in Casheddy's alphabet ("C/ Mayor
+  // 5", "Avda. de América 10", "Carrer de Sant Adrià 5").
+  var STREET = /^\s*([a-záéèíñóúüçàòïìùâêîôû\s'.\/·-]*[a-záéèíñóúüçàòïìùâêîôû'.])\s*,?\s*(?:n[º°o]\.?\s*)?(\d+[a-záéèíñóúüç]?)\s*$/i;
 
   function splitStreet() {
     var street = el("address_line1"), house = el("house_number");
