@@ -77,14 +77,14 @@ func TestParseRejectsGarbage(t *testing.T) {
 // negative count is none.
 func TestParseClampsAvailableRequests(t *testing.T) {
 	// A number about our own account that cannot be read (not finite, a
-	// word) is 0: the consumer's lead is read all the same. Read as a
+	// word) is not known: the consumer's lead is read all the same. Read as a
 	// number, "Infinity" made the balance metric +Inf; read strictly, it
 	// lost the consumer's prefill.
 	for _, body := range []string{`{"lead": {"firstName": "A"}, "balance": {"amount": "Infinity", "availableRequests": "lots"}, "clicks": {"clicks": "NaN"}}`,
 		`{"lead": {"firstName": "A"}, "balance": {"amount": 1e400, "availableRequests": 1e400}}`} {
 		l, err := Parse([]byte(body))
-		if err != nil || l.FirstName != "A" || l.Balance.Amount != 0 || l.Balance.AvailableRequests != 0 || l.Clicks.Clicks != 0 {
-			t.Errorf("Parse(%s): got %+v, %v; want the lead, the unreadable numbers 0", body, l, err)
+		if err != nil || l.FirstName != "A" || l.Balance.Known || l.Clicks.Clicks != 0 {
+			t.Errorf("Parse(%s): got %+v, %v; want the lead, its balance not known (read as 0 it raised a false alert), clicks 0", body, l, err)
 		}
 	}
 	for body, want := range map[string]int{

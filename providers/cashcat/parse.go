@@ -101,7 +101,10 @@ func Parse(body []byte) (*providers.Lead, error) {
 	if c := firstOf(w.Clicks, a.Clicks); c != nil {
 		l.Clicks = providers.LeadClicks{Object: string(c.Object), Clicks: flexNumber(c.Clicks).count()}
 	}
-	if b := firstOf(w.Balance, a.Balance); b != nil {
+	if b := firstOf(w.Balance, a.Balance); b != nil && b.Amount.readable() && b.AvailableRequests.readable() {
+		// A balance with a number that cannot be read is not known: read
+		// as 0, it raised a false "balance low" alert and priced a call
+		// at nothing.
 		l.Balance = providers.Balance{Company: string(b.Company), Amount: float64(b.Amount), Currency: string(b.Currency), AvailableRequests: flexNumber(b.AvailableRequests).count(), Known: true}
 	}
 	// Leads are cached by the hundred thousand: the record is kept at its
@@ -229,15 +232,21 @@ type ownNumber flexNumber
 func (n *ownNumber) UnmarshalJSON(b []byte) error {
 	var f flexNumber
 	if err := f.UnmarshalJSON(b); err != nil {
-		f = 0
+		f = flexNumber(math.NaN()) // not known: see readable
 	}
 	*n = ownNumber(f)
 	return nil
 }
 
+// readable says n was read (NaN marks one that could not be).
+func (n ownNumber) readable() bool { return !math.IsNaN(float64(n)) }
+
 // count is n as a count: none below zero, and at most what an int32
 // holds (int of 1e300 is negative, and raised a false "balance low").
 func (n flexNumber) count() int {
+	if math.IsNaN(float64(n)) {
+		return 0
+	}
 	return int(min(max(float64(n), 0), math.MaxInt32))
 }
 
