@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -140,6 +142,12 @@ func handlePrefill(flows *Flows, leads *leads, respond *responder, funnel VisitC
 			}
 			// A lender's call has no visit: its cost is its own line.
 			paid(funnel, spentOn.Name, providers.Attribution{Source: PrefillAPISource}, spend.Calls())
+			if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, providers.ErrUnavailable) {
+				// The lookup's time spent (providers.Ended reads a passed
+				// deadline as ended a moment before the context's timer
+				// says so): Cashcat was too slow, as a timeout says.
+				err = fmt.Errorf("%w: %w", providers.ErrUnavailable, err)
+			}
 			if err != nil {
 				respond.fail(c, "", err)
 				return

@@ -387,3 +387,12 @@ func TestDayTurnsAtUTCMidnight(t *testing.T) {
 		}
 	}
 }
+
+// Only the lookup's spent deadline is Cashcat being slow: any other
+// route's is the server's own failure, not "the lead cannot be fetched".
+func TestSpentDeadlineIsCashcatsOnlyForTheLookup(t *testing.T) {
+	ce := (&responder{}).classify(fmt.Errorf("reading the dashboard: %w", context.DeadlineExceeded))
+	if ce.code == "cashcat_unavailable" {
+		t.Errorf("a store read's deadline answered %s", ce.code)
+	}
+}

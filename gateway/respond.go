@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -122,12 +121,10 @@ func (r *responder) classify(err error) *clientError {
 		return cashcatUnavailable(int(max(r.breakerOpenFor.Seconds(), 1)))
 	case errors.Is(err, providers.ErrUnavailable), errors.Is(err, providers.ErrUnauthorized),
 		errors.Is(err, providers.ErrPaymentRequired), errors.Is(err, providers.ErrBadResponse),
-		errors.Is(err, providers.ErrRejectedRequest), errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, providers.ErrRejectedRequest):
 		// Cashcat down, slow, refusing us (401, 402: the operator is
 		// alerted by the client), or answering a status its document
-		// does not give (a 3xx, a 405), or the lookup's own time spent
-		// (providers.Ended reads a passed deadline as ended a moment
-		// before the context's timer says so): the caller can retry later. A
+		// does not give (a 3xx, a 405): the caller can retry later. A
 		// token of the wrong shape never gets here: the API refuses it
 		// first (400).
 		return cashcatUnavailable(5)
