@@ -26,21 +26,25 @@ import (
 // digits, a timestamp; the operator finds those in the buyer's own
 // records by the application id.
 func ScrubReason(reason string, a *Application) string {
-	if len(reason) <= 4*ReasonMax {
+	if len(reason) <= readMax {
 		return Cut(scrub(reason, a), ReasonMax)
 	}
 	// Read only so far (a 200 KB decline took 0.46 s to scrub). A value
 	// the cut splits is no longer recognised, and ends within the last
 	// valueMax bytes of what was read (no value of an application is
 	// longer): that tail is never kept, scrubbed or not.
-	s := scrub(strings.ToValidUTF8(reason[:4*ReasonMax], ""), a)
+	s := scrub(strings.ToValidUTF8(reason[:readMax], ""), a)
 	s = strings.ToValidUTF8(s[:max(0, len(s)-valueMax)], "")
 	return Cut(s, ReasonMax)
 }
 
-// valueMax bounds the length of an application's value in bytes (the
-// longest, an email, is at most 254).
-const valueMax = 256
+// valueMax bounds the length of an application's value in bytes: the
+// form's longest is 254 characters (an email), or 100 in any script (4
+// bytes a character at most). readMax is how much of a reason is read.
+const (
+	valueMax = 1024
+	readMax  = 8 * ReasonMax
+)
 
 // ReasonMax is how many characters of a reason are kept.
 const ReasonMax = 500

@@ -88,12 +88,15 @@ func TestScrubReasonOfAnyLength(t *testing.T) {
 // the post), and long numbers before it that shrink to "•••": a value
 // split by the cut must not come into what is kept.
 func TestScrubReasonValueStraddlingTheCut(t *testing.T) {
-	a := &Application{Email: "lgarcia84@correo.es", FirstName: "Lucía", LastName: "García", AddressLine1: "Calle de Alcala"}
-	for _, piece := range []string{`{"email":"lgarcia`, `{"street":"Calle de Alc`} {
-		head := `{"errors":[` + strings.Repeat(`"123456789012345678901234567890",`, 59)
-		head += strings.Repeat("x", 4*ReasonMax-len(head)-len(piece))
+	cjk := strings.Repeat("東京都港区六本木", 12) // 96 characters, 288 bytes
+	a := &Application{Email: "lgarcia84@correo.es", FirstName: "Lucía", LastName: "García", AddressLine1: "Calle de Alcala", EmployerAddress: cjk}
+	for _, piece := range []string{`{"email":"lgarcia`, `{"street":"Calle de Alc`, `{"employer_address":"` + cjk[:len(cjk)-9]} {
+		// One long run of digits: scrubbed, it is "•••", and what follows
+		// it comes within the 500 characters kept.
+		n := readMax - len(`{"errors":["",`) - len(piece)
+		head := `{"errors":["` + strings.Repeat("1234567890", readMax/10)[:n] + `",`
 		got := ScrubReason(head+piece+`a84@correo.es","street":"Calle de Alcala"}]}`, a)
-		if strings.Contains(got, "lgarcia") || strings.Contains(got, "Calle de") {
+		if strings.Contains(got, "lgarcia") || strings.Contains(got, "Calle de") || strings.Contains(got, "東京") {
 			t.Errorf("kept a piece of the consumer's data: ...%s", got[max(0, len(got)-60):])
 		}
 	}
