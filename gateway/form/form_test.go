@@ -300,6 +300,19 @@ func TestInputAttributes(t *testing.T) {
 	if in.Type != "tel" || in.Pattern == "" || in.Autocomplete != "tel-national" {
 		t.Errorf("mobile_phone: got %+v", in)
 	}
+	// A phone fills what a token names, and only that: a middle name in
+	// the second surname (additional-name), the address's country in the
+	// nationality (country) were wrong answers sent to the buyer.
+	for form, want := range map[*Form]map[string]string{
+		ES: {"second_last_name": "", "nationality": "", "last_name": "family-name"},
+		US: {"home_phone": "home tel-national", "work_phone": "work tel-national", "mobile_phone": "tel-national"},
+	} {
+		for field, token := range want {
+			if got := form.Field(field).Autocomplete; got != token {
+				t.Errorf("%s %s: autocomplete %q, want %q", form.Name, field, got, token)
+			}
+		}
+	}
 	in = ES.Field("loan_amount").Input(now, madrid)
 	if in.Type != "number" || in.Min != "50" || in.Max != "5000" || in.InputMode != "numeric" {
 		t.Errorf("loan_amount: got %+v", in)

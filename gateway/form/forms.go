@@ -22,11 +22,11 @@ var ES = newForm("es", "ES", "Europe/Madrid",
 	Section{Key: "personal", Fields: []*Field{
 		{Name: "first_name", Kind: Text, Required: true, MinLen: 3, MaxLen: 50, Format: formats["name"], Autocomplete: "given-name"},
 		{Name: "last_name", Kind: Text, Required: true, MinLen: 3, MaxLen: 50, Format: formats["name"], Autocomplete: "family-name"},
-		{Name: "second_last_name", Kind: Text, MaxLen: 50, Format: formats["name"], Autocomplete: "additional-name"},
+		{Name: "second_last_name", Kind: Text, MaxLen: 50, Format: formats["name"]}, // no token names it: additional-name autofilled a middle name
 		{Name: "gender", Kind: Choice, Required: true, Options: esGenders, Autocomplete: "sex"},
 		{Name: "birth_date", Kind: Date, Required: true, Dates: Adult, Autocomplete: "bday"},
 		{Name: "national_id", Kind: Text, Required: true, MaxLen: 12, Format: formats["es_id"], Autocomplete: "off"},
-		{Name: "nationality", Kind: Choice, Required: true, Options: countryCodes(), List: "countries", Autocomplete: "country"},
+		{Name: "nationality", Kind: Choice, Required: true, Options: countryCodes(), List: "countries"}, // no token names it: country is the address's
 		{Name: "marital_status", Kind: Choice, Required: true, Options: esMarital},
 		{Name: "dependants", Kind: Int, Min: 0, Max: 20},
 	}},
@@ -101,8 +101,8 @@ var US = newForm("us", "US", "America/New_York",
 	Section{Key: "contact", Fields: []*Field{
 		{Name: "email", Kind: Email, Required: true, MaxLen: 100, Autocomplete: "email"},
 		{Name: "mobile_phone", Kind: Text, Required: true, MaxLen: 20, Format: formats["us_phone"], Autocomplete: "tel-national"},
-		{Name: "home_phone", Kind: Text, Required: true, MaxLen: 20, Format: formats["us_phone"]},
-		{Name: "work_phone", Kind: Text, Required: true, MaxLen: 20, Format: formats["us_phone"]},
+		{Name: "home_phone", Kind: Text, Required: true, MaxLen: 20, Format: formats["us_phone"], Autocomplete: "home tel-national"},
+		{Name: "work_phone", Kind: Text, Required: true, MaxLen: 20, Format: formats["us_phone"], Autocomplete: "work tel-national"},
 		{Name: "best_contact_time", Kind: Choice, Options: contactTimes},
 	}},
 	Section{Key: "address", Fields: []*Field{
