@@ -12,6 +12,7 @@ import (
 	"github.com/leadgate/leadgate/gateway/form"
 	"github.com/leadgate/leadgate/gateway/session"
 	"github.com/leadgate/leadgate/gateway/store"
+	"github.com/leadgate/leadgate/gateway/submit"
 	"github.com/leadgate/leadgate/gateway/views"
 	"github.com/leadgate/leadgate/providers"
 )
@@ -71,16 +72,21 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 				respond.fail(c, flow.Locale, fmt.Errorf("opening application %s for correction: %w", rec.ID, err))
 				return
 			}
-			// The buyer's own messages, beside the fields they name. The
-			// consents come back unticked: sending the corrected form
-			// gives them again, so only the consumer's own tick may.
-			vals := form.ValuesOf(&sealed.Submission.Application)
-			for _, fd := range flow.Form.Fields() {
-				if fd.Kind == form.Consent {
-					delete(vals, fd.Name)
-				}
+			// The buyer's own messages, beside the fields they name.
+			forms.again(c, http.StatusOK, sess, flow, correctable(flow, sealed), sealed.FieldErrors, "form.buyer_fix", false, now())
+		case rec.Status == providers.StatusDeclined && rec.Reason == submit.ReasonNoBuyerConsented:
+			// No lender was asked, each needing a consent left unticked:
+			// the form again, that box marked, the choice the consumer's.
+			sealed, err := apps.Sealed(c.Request.Context(), rec.ID)
+			if err != nil {
+				respond.fail(c, flow.Locale, fmt.Errorf("opening application %s for its consents: %w", rec.ID, err))
+				return
 			}
-			forms.again(c, http.StatusOK, sess, flow, vals, sealed.FieldErrors, "form.buyer_fix", false, now())
+			needed := map[string]string{}
+			for field := range sealed.FieldErrors {
+				needed[field] = cat.T("form.consent_needed")
+			}
+			forms.again(c, http.StatusOK, sess, flow, correctable(flow, sealed), needed, "form.consent_fix", false, now())
 		case rec.Status == providers.StatusDeclined:
 			renderStatus(c, http.StatusOK, vs, respond, vs.NoOfferView(flow.Locale, flow.NoOffer.Message, noOfferLinks(flow)))
 		default:
@@ -98,6 +104,19 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 			renderStatus(c, http.StatusOK, vs, respond, v)
 		}
 	}
+}
+
+// correctable is a sent application's answers, to be corrected and sent
+// again. The consents come back unticked: sending the form gives them
+// again, so only the consumer's own tick may.
+func correctable(flow *Flow, sealed store.Sealed) form.Values {
+	vals := form.ValuesOf(&sealed.Submission.Application)
+	for _, fd := range flow.Form.Fields() {
+		if fd.Kind == form.Consent {
+			delete(vals, fd.Name)
+		}
+	}
+	return vals
 }
 
 // lostRedirect is the error of an accepted application whose buyer's URL

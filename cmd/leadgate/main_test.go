@@ -347,6 +347,43 @@ func TestCasheddyFieldErrorsComeBack(t *testing.T) {
 	}
 }
 
+// Casheddy, the es flow's only lender, considers an application only
+// with the marketing consent. Sent without it, no lender is asked: the
+// consumer gets their form back saying so beside the box (unticked, their
+// answers kept), not a no-offer page telling them to try tomorrow. Ticking
+// it and sending again goes through.
+func TestWithoutTheConsentItsOnlyLenderNeedsTheFormSaysSo(t *testing.T) {
+	t.Parallel()
+	g := start(t, "")
+	c, form := openForm(t, g)
+	form.Del("consent_marketing")
+	resp, page := post(t, c, g.URL+"/apply", form)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Request.URL.Path, "/status/") {
+		t.Fatalf("got %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	if strings.Contains(page, "mañana") {
+		t.Error("told to try again tomorrow: no lender was asked")
+	}
+	box := regexp.MustCompile(`<input type="checkbox" id="f-consent_marketing"[^>]*>`).FindString(page)
+	for _, want := range []string{"No hemos enviado tu solicitud",
+		`id="f-consent_marketing-error">El prestamista de esta oferta solo estudia solicitudes con este consentimiento`, `value="Calle Mayor"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if !strings.Contains(box, `aria-invalid="true"`) || strings.Contains(box, "checked") {
+		t.Errorf("marketing box %q: want it marked as the problem, unticked", box)
+	}
+	if n := calls(t, g, "casheddy:lead/send"); n != 0 {
+		t.Errorf("Casheddy was posted %d times without its consent", n)
+	}
+	form = completeES(formSecrets(t, page))
+	resp, _ = post(t, c, g.URL+"/apply", form)
+	if resp.Request.URL.Path != "/sandbox/lender/welcome" {
+		t.Errorf("sent again with the consent, it ended at %s", resp.Request.URL)
+	}
+}
+
 func TestFiftyConcurrentLandingsMakeOneCashcatCall(t *testing.T) {
 	t.Parallel()
 	g := start(t, "")

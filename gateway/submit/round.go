@@ -225,16 +225,24 @@ func newPlan(attempts []providers.Attempt, maxTries int) *plan {
 // off, and says how the round ends.
 func (w *Worker) waterfall(ctx context.Context, j *job) end {
 	var retryRound int // the most posts of a buyer to be posted again later
+	// lacking are the consents that kept buyers from being asked; other
+	// says a buyer was asked, or kept out for another reason.
+	lacking, other := map[string]string{}, false
 	for _, name := range w.flows[j.app.Flow] {
 		buyer, ok := w.buyers[name]
 		if !ok || j.plan.finished[name] {
+			other = other || ok
 			continue
 		}
-		if !consented(buyer, j.sub) {
+		if missing := unconsented(buyer, j.sub); len(missing) > 0 {
 			j.plan.seq++
 			w.skip(ctx, j.app.ID, name, j.plan.seq, ReasonNoConsent)
+			for _, field := range missing {
+				lacking[field] = ReasonNoConsent
+			}
 			continue
 		}
+		other = true
 		if reason := w.capped(ctx, name); reason != "" {
 			j.plan.seq++
 			w.skip(ctx, j.app.ID, name, j.plan.seq, reason)
@@ -257,6 +265,12 @@ func (w *Worker) waterfall(ctx context.Context, j *job) end {
 		case outOfTime:
 			return w.conclude(j, 0) // no time left for a retry either
 		}
+	}
+	if !other && len(lacking) > 0 {
+		// No lender was asked, only for want of consents: the consumer
+		// is told which, beside their boxes, rather than sent to try
+		// again later as if lenders had said no.
+		return decided(providers.Verdict{Status: providers.StatusDeclined, Reason: ReasonNoBuyerConsented, FieldErrors: lacking})
 	}
 	return w.conclude(j, retryRound)
 }

@@ -54,23 +54,30 @@ type Consenting interface {
 // the consumer did not give a consent its document requires.
 const ReasonNoConsent = "consent not given"
 
-// consented says whether s carries every consent b requires, given: the
-// evidence stored with the application is the only word on it.
-func consented(b Buyer, s *providers.Submission) bool {
+// ReasonNoBuyerConsented is the decline of an application no buyer of
+// its flow was asked for, every one requiring a consent the consumer did
+// not give. Its verdict's FieldErrors name those consents (each with
+// ReasonNoConsent): the consumer may tick them and send again.
+const ReasonNoBuyerConsented = "no buyer asked: consent not given"
+
+// unconsented lists the consents b requires that s does not carry given:
+// the evidence stored with the application is the only word on it.
+func unconsented(b Buyer, s *providers.Submission) []string {
 	c, ok := b.(Consenting)
 	if !ok {
-		return true
+		return nil
 	}
+	var missing []string
 	for _, name := range c.RequiredConsents() {
 		given := false
 		for _, ev := range s.Consents {
 			given = given || (ev.Field == name && ev.Given)
 		}
 		if !given {
-			return false
+			missing = append(missing, name)
 		}
 	}
-	return true
+	return missing
 }
 
 // Store is what the worker needs of the store.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -890,16 +891,35 @@ func TestBuyerWithoutItsConsentIsSkipped(t *testing.T) {
 }
 
 // With its only buyer skipped for the consent, the application is
-// declined: the consumer goes to the flow's fallback.
+// declined, saying no buyer was asked and which consents kept them out
+// (the consumer may tick them and send again). With another buyer asked
+// and declining, it is an ordinary decline.
 func TestOnlyBuyerWithoutConsentDeclines(t *testing.T) {
-	s := storetest.SQLite(t, store.Open)
-	a := &consentingBuyer{fakeBuyer: &fakeBuyer{name: "a", d: accept("https://a.example")}, required: []string{"consent_marketing"}}
-	w := runWith(t, s, nil, a)
-	create(t, s, "app-1", time.Minute) // no consents at all
-	w.Wake()
-	app, _ := w.Wait(context.Background(), "app-1", 10*time.Second)
-	if app.Status != providers.StatusDeclined || a.calls.Load() != 0 {
-		t.Errorf("got %s with %d posts, want declined without a post", app.Status, a.calls.Load())
+	for _, tt := range []struct {
+		name   string
+		others []Buyer
+		reason string
+		fields []string
+	}{
+		{"only buyer", nil, ReasonNoBuyerConsented, []string{"consent_marketing", "consent_sms"}},
+		{"another buyer asked", []Buyer{&fakeBuyer{name: "b", d: providers.Decision{Outcome: providers.Declined, Final: true}}}, "no buyer accepted", nil},
+	} {
+		s := storetest.SQLite(t, store.Open)
+		a := &consentingBuyer{fakeBuyer: &fakeBuyer{name: "a", d: accept("https://a.example")}, required: []string{"consent_marketing", "consent_sms"}}
+		w := runWith(t, s, nil, append([]Buyer{a}, tt.others...)...)
+		create(t, s, "app-1", time.Minute) // no consents at all
+		w.Wake()
+		app, _ := w.Wait(context.Background(), "app-1", 10*time.Second)
+		if app.Status != providers.StatusDeclined || a.calls.Load() != 0 || app.Reason != tt.reason {
+			t.Errorf("%s: got %s (%q) with %d posts, want declined (%q) without a post", tt.name, app.Status, app.Reason, a.calls.Load(), tt.reason)
+		}
+		sealed, err := s.Sealed(context.Background(), "app-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Sorted(maps.Keys(sealed.FieldErrors)); !slices.Equal(got, tt.fields) {
+			t.Errorf("%s: consents named %v, want %v", tt.name, got, tt.fields)
+		}
 	}
 }
 
