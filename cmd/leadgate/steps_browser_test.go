@@ -399,18 +399,33 @@ func TestBrowserWalkSteps(t *testing.T) {
 		flow, link, welcome, sending string
 		steps                        []walkStep
 		consents                     []string
+		secret                       map[string]string // field → what the review shows of it
 	}{
-		{"us", flowLinks[0].link, "/sandbox/lender/welcome?buyer=Lokyata", "Sending…", usWalk(), []string{"consent_terms", "consent_tcpa"}},
-		{"es", flowLinks[1].link, "/sandbox/lender/welcome?buyer=Casheddy", "Enviando…", esWalk(), []string{"consent_terms", "consent_marketing"}},
+		{"us", flowLinks[0].link, "/sandbox/lender/welcome?buyer=Lokyata", "Sending…", usWalk(), []string{"consent_terms", "consent_tcpa"},
+			map[string]string{"ssn": "ending in 3210", "bank_account_number": "ending in 5678"}},
+		{"es", flowLinks[1].link, "/sandbox/lender/welcome?buyer=Casheddy", "Enviando…", esWalk(), []string{"consent_terms", "consent_marketing"},
+			map[string]string{"iban": "terminado en 9563"}},
 	} {
 		t.Run(tt.flow, func(t *testing.T) {
 			ctx := chromium(t)
 			openPage(t, ctx, g.URL+tt.link)
 			walk(t, g, ctx, src, tt.steps)
+			// Every group opened: what a consumer checking it reads.
+			if err := chromedp.Do(ctx, script(`document.querySelectorAll('.review details').forEach(d => d.open = true)`)); err != nil {
+				t.Fatal(err)
+			}
 			review := text(t, ctx, `form.apply .review`)
 			for _, st := range tt.steps {
 				for _, a := range st.answers {
-					if a.keys != "" && a.want == "" && !strings.Contains(review, a.keys) {
+					if a.keys == "" || a.want != "" {
+						continue
+					}
+					// A bank account or an SSN shows only its end.
+					if ending, secret := tt.secret[a.name]; secret {
+						if !strings.Contains(review, ending) || strings.Contains(review, a.keys) {
+							t.Errorf("the review shows %s as %q, want only %q: %s", a.name, a.keys, ending, review)
+						}
+					} else if !strings.Contains(review, a.keys) {
 						t.Errorf("the review does not list %s (%q): %s", a.name, a.keys, review)
 					}
 				}

@@ -67,6 +67,10 @@ type Field struct {
 	List string
 	// Autocomplete is the HTML autocomplete token that lets a phone fill it.
 	Autocomplete string
+	// Secret: the review before Send shows only its last four characters
+	// (an SSN, a bank account): a phone's screen is read over shoulders,
+	// and the consumer typed the whole number a step before.
+	Secret bool
 	// Derived: the form fills it from other answers when left empty (see
 	// derive.go), so the page does not require it; the server still does.
 	Derived bool

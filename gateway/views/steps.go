@@ -69,7 +69,7 @@ func (v *Views) arrange(p *FormPage, f *form.Form, lang string, l Layout) {
 	p.Texts = StepTexts{
 		Progress: c.T("steps.progress"), Sending: c.T("steps.sending"), Born: c.T("steps.born"),
 		Change: c.T("steps.change"), ChangeStep: c.T("steps.change_step"), Alert: c.T("form.alert"),
-		ErrorTitle: c.T("form.error_title"), Yes: c.T("option.yes"), No: c.T("option.no"),
+		ErrorTitle: c.T("form.error_title"), Yes: c.T("option.yes"), No: c.T("option.no"), Ending: c.T("steps.ending"),
 	}
 	if len(p.ErrorList) > 0 {
 		p.Page.Title = c.T("form.error_title") + p.Page.Title
@@ -79,7 +79,7 @@ func (v *Views) arrange(p *FormPage, f *form.Form, lang string, l Layout) {
 // StepTexts are the words steps.js writes, in the page's language, carried
 // as data attributes of the form (the CSP allows no inline script).
 type StepTexts struct {
-	Progress, Sending, Born, Change, ChangeStep, Alert, ErrorTitle, Yes, No string
+	Progress, Sending, Born, Change, ChangeStep, Alert, ErrorTitle, Yes, No, Ending string
 }
 
 // clientMessages are a field's data-m-* attributes: the catalog's message

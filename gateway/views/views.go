@@ -339,6 +339,9 @@ type FieldView struct {
 	Name, ID, Label, Hint, Error, Value              string
 	Optional, Choose, Describedby                    string
 	Checked                                          bool
+	// Secret marks the field for steps.js's review: only its last four
+	// characters shown (form.Field.Secret).
+	Secret bool
 	// LabelHTML, when set, is Label with links in it (the terms consent's
 	// words for the terms and the privacy policy): the same words.
 	LabelHTML template.HTML
@@ -396,7 +399,7 @@ func (v *Views) FormView(f *form.Form, l Layout, lang string, vals form.Values, 
 				Name: fd.Name, ID: "f-" + fd.Name,
 				Label: c.TF(f.Name, "field."+fd.Name), Value: vals[fd.Name],
 				Optional: c.T("form.optional"), Choose: c.T("form.choose"),
-				Messages: clientMessages(c, f, fd),
+				Messages: clientMessages(c, f, fd), Secret: fd.Secret,
 			}
 			if fd.Name == "consent_terms" {
 				fv.LabelHTML = linkedLabel(c, f.Name, fv.Label, l.Links)
