@@ -64,9 +64,9 @@ var ruleSamples = []struct {
 	// and Galician names and a bilingual name's slash are written in
 	// Casheddy's alphabet (TestSpanishAddressesAsTyped).
 	{"city", []string{"Ribadesella", "A Coruña", "L'Hospitalet", "Vitoria-Gasteiz", "ÁVILA", "Alicante/Alacant", "Sant Adrià de Besòs",
-		"Sta. Cruz de Tenerife", "Sant Llorenç d'Hortons"},
+		"Sta. Cruz de Tenerife", "Sant Llorenç d'Hortons", "L’Hospitalet de Llobregat"},
 		[]string{"Madrid 2", "Sevilla!"}, "format.es_place"},
-	{"address_line1", []string{"Maestro Puig Valera", "Calle de Alcalá", "C/ Mayor", "Avda. de América", "Pº de la Castellana", "Pl. Mayor", "Avinguda del Paral·lel"},
+	{"address_line1", []string{"Maestro Puig Valera", "Calle de Alcalá", "C/ Mayor", "Avda. de América", "Pº de la Castellana", "Pl. Mayor", "Avinguda del Paral·lel", "Carrer d’Aragó"},
 		[]string{"Calle 2 de Mayo", "Mayor #5"}, "format.es_street"},
 	{"house_number", []string{"35", "7b", "12Ñ"}, []string{"b7", "35 bis", "3-5"}, "format.es_house"},
 	{"address_line2", []string{"13", "4B", "Ático 2", "2º B", "4ª planta", "Piso 2, puerta B", "4º-B"}, []string{"#3", "2º @"}, "format.es_flat"},
@@ -75,7 +75,7 @@ var ruleSamples = []struct {
 		[]string{"M 1234 AB", "1234 AEI", "12345 RST", "1234 RST X"}, "format.es_plate"},
 	{"iban", []string{"ES5020803294338752239563", "ES50 2080 3294 3387 5223 9563", "es5020803294338752239563"},
 		[]string{"ES5020803294338752239564", "ES50208032943387522395", "DE89370400440532013000"}, ""},
-	{"first_name", []string{"Kyle", "José María", "O'Neil"}, []string{"Al", "K1le"}, ""},
+	{"first_name", []string{"Kyle", "José María", "O'Neil", "O’Neil", "D´Angelo"}, []string{"Al", "K1le", "O\"Neil"}, ""},
 	// Lengths count letters, not bytes: 50 "Á" are 100 bytes and allowed.
 	{"last_name", []string{"Li Wu", strings.Repeat("Á", 50)}, []string{strings.Repeat("a", 51), strings.Repeat("Á", 51)}, "too_long"},
 	{"last_name", []string{"Lia"}, []string{"Li", "Ñu"}, "too_short"},
@@ -132,6 +132,8 @@ func TestSpanishAddressesAsTyped(t *testing.T) {
 		{"C/ Mayor 5", "2º B", "Alicante/Alacant", "Calle Mayor", "5", "2 B", "Alicante-Alacant"},
 		{"Avda. de América, nº 10", "4ª planta", "Sant Adrià de Besòs", "Avenida de América", "10", "4 planta", "Sant Adria de Besos"},
 		{"Pº de la Castellana 100", "Piso 2, puerta B", "Sta. Cruz de Tenerife", "Paseo de la Castellana", "100", "Piso 2 puerta B", "Santa Cruz de Tenerife"},
+		// An iPhone's apostrophe.
+		{"Carrer d’Aragó 5", "", "L’Hospitalet de Llobregat", "Carrer d'Aragó", "5", "", "L'Hospitalet de Llobregat"},
 	} {
 		// The number in the street only, or in its own field too (the
 		// page's script splits only what it reads).
@@ -324,13 +326,7 @@ func TestInputAttributes(t *testing.T) {
 // and checks it gives the server's verdict on each sample that only the
 // pattern decides (checksums are the server's alone).
 func TestBrowserPatternsAgreeWithServer(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if testenv.CI() {
-			t.Fatal("node is required in CI to check the HTML patterns")
-		}
-		t.Skip("node not installed: cannot check HTML patterns against a JavaScript engine")
-	}
+	node := nodeFor(t, "check the HTML patterns against a JavaScript engine")
 	type probe struct {
 		Pattern string `json:"pattern"`
 		Value   string `json:"value"`
@@ -377,4 +373,18 @@ console.log(JSON.stringify(bad));`
 	for _, b := range bad {
 		t.Error(b)
 	}
+}
+
+// nodeFor is node's path, to do what: missing, the test skips, and fails
+// in CI.
+func nodeFor(t *testing.T, what string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if testenv.CI() {
+			t.Fatal("node is required in CI to " + what)
+		}
+		t.Skip("node not installed (apt-get install nodejs): cannot " + what)
+	}
+	return node
 }

@@ -31,8 +31,15 @@ const (
 	// of Catalan, Valencian and Galician names, the abbreviations' dots
 	// and slash ("C/", "Avda.", "Sta."), a bilingual name's slash
 	// ("Alicante/Alacant") and the punt volat ("l·l").
-	esTyped = `àòïìùâêîôûÀÒÏÌÙÂÊÎÔÛ.\/·`
+	esTyped = `àòïìùâêîôûÀÒÏÌÙÂÊÎÔÛ.\/·` + typedApostrophes
+	// typedApostrophes are what phones type for an apostrophe: iOS's
+	// smart punctuation makes "O'Neil" "O’Neil", and a Spanish
+	// keyboard's accent key gives "´". Refused, they stopped consumers at
+	// their own name; apostrophes writes them as the one buyers take.
+	typedApostrophes = `’‘ʼ´`
 )
+
+var apostrophes = strings.NewReplacer("’", "'", "‘", "'", "ʼ", "'", "´", "'")
 
 // esAbbreviations are the street types and saints a Spanish address
 // abbreviates, written out: Casheddy's alphabet has no "/" and no ".".
@@ -54,7 +61,7 @@ var esAbbreviations = []struct {
 // the dots.
 var esFold = strings.NewReplacer("à", "a", "ò", "o", "ï", "i", "ì", "i", "ù", "u", "â", "a", "ê", "e", "î", "i", "ô", "o", "û", "u",
 	"À", "A", "Ò", "O", "Ï", "I", "Ì", "I", "Ù", "U", "Â", "A", "Ê", "E", "Î", "I", "Ô", "O", "Û", "U",
-	"·", "", "/", "-", ".", " ")
+	"·", "", "/", "-", ".", " ", "’", "'", "‘", "'", "ʼ", "'", "´", "'")
 
 // esPlace is a Spanish place or street as typed ("C/ Mayor", "Sant Adrià
 // de Besòs", "Sta. Cruz de Tenerife") in Casheddy's alphabet ("Calle
@@ -76,8 +83,9 @@ var esFlat = func() func(string) string {
 
 var formats = map[string]*Format{
 	"name": {
-		Go:   regexp.MustCompile(`^\p{L}[\p{L} '.-]*$`),
-		HTML: `\p{L}[\p{L} '.\-]*`,
+		Go:        regexp.MustCompile(`^\p{L}[\p{L} '.-]*$`),
+		HTML:      `\p{L}[\p{L} '` + typedApostrophes + `.\-]*`,
+		Normalize: apostrophes.Replace,
 	},
 	// Casheddy: phone regex /^[67][0-9]{2}\s[0-9]{3}\s[0-9]{3}$/. We keep
 	// nine digits and format them for Casheddy in its adapter.

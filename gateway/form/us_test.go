@@ -112,3 +112,20 @@ func TestUSConsents(t *testing.T) {
 		t.Errorf("optional consents: got %v", p)
 	}
 }
+
+// An iPhone types "O’Connor" (its smart punctuation) and a Spanish
+// keyboard "D´Angelo": both are the consumer's apostrophe, taken and
+// sent to buyers as the one they read.
+func TestPhonesApostrophesAreApostrophes(t *testing.T) {
+	vals := validUS()
+	vals["last_name"], vals["supervisor_name"] = "O’Connor", "Mary D´Angelo"
+	app, problems := US.Validate(vals, now, newYork)
+	if len(problems) > 0 || app.LastName != "O'Connor" || app.SupervisorName != "Mary D'Angelo" {
+		t.Errorf("got %q, %q, problems %v; want O'Connor, Mary D'Angelo", app.LastName, app.SupervisorName, problems)
+	}
+	es := validES()
+	es["first_name"] = "Ne‘ma"
+	if app, problems := ES.Validate(es, now, madrid); len(problems) > 0 || app.FirstName != "Ne'ma" {
+		t.Errorf("es: got %q, problems %v; want Ne'ma", app.FirstName, problems)
+	}
+}

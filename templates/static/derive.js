@@ -67,7 +67,7 @@
   // The server's split (derive.go), on the street as typed: with the
   // letters and signs the server writes in Casheddy's alphabet ("C/ Mayor
   // 5", "Avda. de América 10", "Carrer de Sant Adrià 5").
-  var STREET = /^\s*([a-záéèíñóúüçàòïìùâêîôû\s'.\/·-]*[a-záéèíñóúüçàòïìùâêîôû'.])\s*,?\s*(?:n[º°o]\.?\s*)?(\d+[a-záéèíñóúüç]?)\s*$/i;
+  var STREET = /^\s*([a-záéèíñóúüçàòïìùâêîôû\s'’‘ʼ´.\/·-]*[a-záéèíñóúüçàòïìùâêîôû'’‘ʼ´.])\s*,?\s*(?:n[º°o]\.?\s*)?(\d+[a-záéèíñóúüç]?)\s*$/i;
 
   function splitStreet() {
     var street = el("address_line1"), house = el("house_number");
