@@ -59,10 +59,21 @@ func (fd *Field) Input(now time.Time, loc *time.Location) Input {
 	return in
 }
 
+// CheckName is the name of the field's checksum (its format's Check: a
+// DNI's letter, an IBAN's digits, a routing number's sum), which steps.js
+// runs too, or "" for none.
+func (fd *Field) CheckName() string {
+	if fd.Format == nil || fd.Format.Check == nil {
+		return ""
+	}
+	return fd.Format.Name
+}
+
 // ClientProblems are the problems a browser's own constraint checks find
 // in the field, by the validity state that finds them (missing, pattern,
-// short, long, range, type, bad): the same Problem the server would give,
-// so a step is checked before moving on with the catalog's own words.
+// short, long, range, type, bad), and "check" for its format's checksum,
+// which steps.js runs (CheckName): the same Problem the server would
+// give, so a step is checked before moving on with the catalog's words.
 func (fd *Field) ClientProblems() map[string]Problem {
 	out := map[string]Problem{}
 	if fd.Required || fd.RequiredIf != "" {
@@ -84,6 +95,9 @@ func (fd *Field) ClientProblems() map[string]Problem {
 		}
 		if fd.Format != nil {
 			out["pattern"] = Problem{Key: "format." + fd.Format.Name}
+		}
+		if name := fd.CheckName(); name != "" {
+			out["check"] = Problem{Key: "check." + name}
 		}
 	case Int:
 		out["range"] = Problem{Key: "range", Params: map[string]any{"min": fd.Min, "max": fd.Max}}

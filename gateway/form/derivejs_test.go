@@ -3,6 +3,7 @@ package form
 import (
 	"encoding/json"
 	"io/fs"
+	"math/rand/v2"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -51,5 +52,88 @@ console.log(JSON.stringify(streets.map(s => { const m = STREET.exec(s); return m
 		case esPlace(page[0]) != server[1] || page[1] != server[2]:
 			t.Errorf("%q: the page splits it %q, %q; the server %q, %q", s, esPlace(page[0]), page[1], server[1], server[2])
 		}
+	}
+}
+
+// steps.js runs each format's checksum at Next (its CHECKS, written again
+// from formats.go). Run in a JavaScript engine, on the value as steps.js
+// compacts it, each gives the server's verdict: on the rule samples, and
+// on thousands of values of the right shape drawn at random, about one in
+// ten of which passes.
+func TestClientChecksumsAgreeWithServer(t *testing.T) {
+	node := nodeFor(t, "run steps.js's checksums")
+	src, err := fs.ReadFile(templates.FS, "static/steps.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)var CHECKS = (\{.*?\});\n\s*// CHECKS end`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("steps.js: no CHECKS block")
+	}
+	type probe struct {
+		Check string `json:"check"`
+		Value string `json:"value"`
+		Want  bool   `json:"want"`
+	}
+	var probes []probe
+	add := func(fd *Field, v string) {
+		n := fd.normalize(v)
+		if !fd.Format.Go.MatchString(n) {
+			return // the pattern's to refuse, not the checksum's
+		}
+		probes = append(probes, probe{fd.CheckName(), strings.ToUpper(regexp.MustCompile(`[\s.\-]`).ReplaceAllString(v, "")), fd.Format.Check(n)})
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + r.IntN(10))
+		}
+		return string(b)
+	}
+	letter := func(from string) string { return string(from[r.IntN(len(from))]) }
+	fields := map[string]*Field{"national_id": ES.Field("national_id"), "iban": ES.Field("iban"), "ssn": US.Field("ssn"), "bank_routing_number": US.Field("bank_routing_number")}
+	for name, fd := range fields {
+		if fd.CheckName() == "" {
+			t.Fatalf("%s: no checksum", name)
+		}
+	}
+	for _, s := range ruleSamples {
+		if fd := fields[s.field]; fd != nil {
+			for _, v := range append(append([]string{}, s.valid...), s.invalid...) {
+				add(fd, v)
+			}
+		}
+	}
+	for range 2000 {
+		add(fields["national_id"], digits(8)+letter(dniLetters))
+		add(fields["national_id"], letter("KLMXYZ")+digits(7)+letter(dniLetters))
+		add(fields["national_id"], letter("ABCDEFGHJNPQRSUVW")+digits(7)+letter("0123456789ABCDEFGHIJ"))
+		add(fields["iban"], "ES"+digits(22))
+		add(fields["ssn"], letter("0689")+digits(8))
+		add(fields["bank_routing_number"], digits(9))
+	}
+	in, _ := json.Marshal(probes)
+	cmd := exec.Command(node, "-e", `const CHECKS = `+string(m[1])+`;
+const probes = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const bad = probes.filter(p => CHECKS[p.check](p.value) !== p.want).map(p => p.check + ': ' + p.value + ' page says ' + !p.want);
+console.log(JSON.stringify({n: probes.length, passed: probes.filter(p => p.want).length, bad: bad.slice(0, 20)}));`)
+	cmd.Stdin = strings.NewReader(string(in))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	var res struct {
+		N, Passed int
+		Bad       []string
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("node said %s", out)
+	}
+	for _, b := range res.Bad {
+		t.Error(b)
+	}
+	if res.N < 10000 || res.Passed < res.N/20 || res.Passed > res.N/2 {
+		t.Errorf("%d probes, %d passing the server's checksum: want both kinds in number", res.N, res.Passed)
 	}
 }

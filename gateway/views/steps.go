@@ -83,7 +83,8 @@ type StepTexts struct {
 }
 
 // clientMessages are a field's data-m-* attributes: the catalog's message
-// for each browser validity state that can fail on it.
+// for each browser validity state that can fail on it, and for its
+// checksum, named by data-check (steps.js's CHECKS).
 func clientMessages(c Catalog, f *form.Form, fd *form.Field) template.HTMLAttr {
 	probs := fd.ClientProblems()
 	states := make([]string, 0, len(probs))
@@ -95,6 +96,9 @@ func clientMessages(c Catalog, f *form.Form, fd *form.Field) template.HTMLAttr {
 	for _, s := range states {
 		p := probs[s]
 		b.WriteString(" data-m-" + s + `="` + template.HTMLEscapeString(c.TF(f.Name, "problem."+p.Key, p.Params)) + `"`)
+	}
+	if name := fd.CheckName(); name != "" {
+		b.WriteString(` data-check="` + name + `"`)
 	}
 	return template.HTMLAttr(b.String())
 }

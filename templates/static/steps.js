@@ -61,14 +61,65 @@
   }
   function message(c) {
     var v = c.type === "radio" ? (form.querySelector('[name="' + c.name + '"]:checked') ? { valid: true } : c.validity) : c.validity;
-    if (v.valid) return "";
     var m = messages(c);
     function say(k) { return m.getAttribute("data-m-" + k) || ""; }
+    if (v.valid) return checks(c) ? "" : say("check");
     var s = (v.valueMissing && say("missing")) || (v.badInput && (say("bad") || say("type"))) ||
       (v.typeMismatch && say("type")) || (v.patternMismatch && say("pattern")) || (v.tooShort && say("short")) ||
       (v.tooLong && say("long")) || ((v.rangeUnderflow || v.rangeOverflow) && say("range"));
     return s || c.validationMessage;
   }
+  // checks runs the checksum data-check names on a value of the right
+  // shape, as the server normalizes it (formats.go: separators dropped,
+  // upper case): a mistyped digit shows at Next, not after Send.
+  function checks(c) {
+    var name = c.getAttribute("data-check");
+    if (!name || !c.value || !CHECKS[name]) return true;
+    return CHECKS[name](c.value.replace(/[\s.\-]/g, "").toUpperCase());
+  }
+  // CHECKS: the server's Check of each format (formats.go), written
+  // again; TestClientChecksumsAgreeWithServer runs both on the same values.
+  var CHECKS = {
+    es_id: function (id) { // DNI, NIE or CIF: its control character
+      if (id.length < 9) return false;
+      var L = "TRWAGMYFPDXBNJZSQVHLCKE", first = id.charAt(0), body = id.slice(1, -1), control = id.charAt(id.length - 1);
+      if (first >= "0" && first <= "9") return L.charAt(Number(id.slice(0, -1)) % 23) === control;
+      if ("KLM".indexOf(first) >= 0) return L.charAt(Number(body) % 23) === control;
+      if ("XYZ".indexOf(first) >= 0) return L.charAt(Number("XYZ".indexOf(first) + body) % 23) === control;
+      var sum = 0;
+      for (var i = 0; i < 7; i++) {
+        var n = Number(id.charAt(i + 1));
+        if (i % 2 === 0) { n *= 2; n = Math.floor(n / 10) + n % 10; }
+        sum += n;
+      }
+      var d = (10 - sum % 10) % 10, digit = String(d), letter = "JABCDEFGHI".charAt(d), got = id.charAt(8);
+      if ("PQRSNW".indexOf(first) >= 0) return got === letter;
+      if ("ABEH".indexOf(first) >= 0) return got === digit;
+      return got === digit || got === letter;
+    },
+    es_iban: function (s) { // ISO 13616: mod 97 of the rearranged number is 1
+      if (s.length < 15) return false;
+      var t = s.slice(4) + s.slice(0, 4), r = 0;
+      for (var i = 0; i < t.length; i++) {
+        var ch = t.charCodeAt(i);
+        if (ch >= 48 && ch <= 57) r = (r * 10 + ch - 48) % 97;
+        else if (ch >= 65 && ch <= 90) r = (r * 100 + ch - 55) % 97;
+        else return false;
+      }
+      return r === 1;
+    },
+    ssn: function (s) { // not one the SSA never issues
+      return s.length === 9 && s.slice(0, 3) !== "000" && s.slice(0, 3) !== "666" && s.charAt(0) !== "9" &&
+        s.slice(3, 5) !== "00" && s.slice(5) !== "0000";
+    },
+    aba: function (s) { // 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9), a multiple of 10
+      if (!/^\d{9}$/.test(s)) return false;
+      var w = [3, 7, 1], sum = 0;
+      for (var i = 0; i < 9; i++) sum += w[i % 3] * Number(s.charAt(i));
+      return sum % 10 === 0;
+    }
+  };
+  // CHECKS end
   function fieldOf(c) { return c.closest(".field"); }
   function idOf(c) { return c.type === "radio" ? "f-" + c.name : c.id; }
   function describedBy(c) { return c.type === "radio" ? c.closest("fieldset") : c; }
