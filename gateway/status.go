@@ -73,20 +73,16 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 				return
 			}
 			// The buyer's own messages, beside the fields they name.
-			forms.again(c, http.StatusOK, sess, flow, correctable(flow, sealed), sealed.FieldErrors, "form.buyer_fix", false, now())
-		case rec.Status == providers.StatusDeclined && rec.Reason == submit.ReasonNoBuyerConsented:
-			// No lender was asked, each needing a consent left unticked:
-			// the form again, that box marked, the choice the consumer's.
-			sealed, err := apps.Sealed(c.Request.Context(), rec.ID)
-			if err != nil {
-				respond.fail(c, flow.Locale, fmt.Errorf("opening application %s for its consents: %w", rec.ID, err))
-				return
+			problems, alert := sealed.FieldErrors, "form.buyer_fix"
+			if rec.Reason == submit.ReasonNoBuyerConsented {
+				// No lender was asked, each needing a consent left
+				// unticked: those boxes marked, the choice the consumer's.
+				problems, alert = map[string]string{}, "form.consent_fix"
+				for field := range sealed.FieldErrors {
+					problems[field] = cat.T("form.consent_needed")
+				}
 			}
-			needed := map[string]string{}
-			for field := range sealed.FieldErrors {
-				needed[field] = cat.T("form.consent_needed")
-			}
-			forms.again(c, http.StatusOK, sess, flow, correctable(flow, sealed), needed, "form.consent_fix", false, now())
+			forms.again(c, http.StatusOK, sess, flow, correctable(flow, sealed), problems, alert, false, now())
 		case rec.Status == providers.StatusDeclined:
 			renderStatus(c, http.StatusOK, vs, respond, vs.NoOfferView(flow.Locale, flow.NoOffer.Message, noOfferLinks(flow)))
 		default:

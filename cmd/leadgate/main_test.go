@@ -377,6 +377,11 @@ func TestWithoutTheConsentItsOnlyLenderNeedsTheFormSaysSo(t *testing.T) {
 	if n := calls(t, g, "casheddy:lead/send"); n != 0 {
 		t.Errorf("Casheddy was posted %d times without its consent", n)
 	}
+	// Still on their way, not declined (no "declined" postback, the CRM
+	// lead not lost).
+	if _, body := get(t, c, g.URL+"/api/v1/applications/"+strings.TrimPrefix(resp.Request.URL.Path, "/status/")); !strings.Contains(body, `"status":"needs_fix"`) {
+		t.Errorf("the application reads %s, want needs_fix", body)
+	}
 	form = completeES(formSecrets(t, page))
 	resp, _ = post(t, c, g.URL+"/apply", form)
 	if resp.Request.URL.Path != "/sandbox/lender/welcome" {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
+
 	"github.com/leadgate/leadgate/gateway/store"
 	"github.com/leadgate/leadgate/providers"
 )
@@ -237,6 +239,12 @@ func (w *Worker) waterfall(ctx context.Context, j *job) end {
 		if missing := unconsented(buyer, j.sub); len(missing) > 0 {
 			j.plan.seq++
 			w.skip(ctx, j.app.ID, name, j.plan.seq, ReasonNoConsent)
+			if w.capped(ctx, name) != "" || breakerOpen(buyer) {
+				// Given, the consent would not get this buyer asked now:
+				// the consumer is not told it would.
+				other = true
+				continue
+			}
 			for _, field := range missing {
 				lacking[field] = ReasonNoConsent
 			}
@@ -269,8 +277,10 @@ func (w *Worker) waterfall(ctx context.Context, j *job) end {
 	if !other && len(lacking) > 0 {
 		// No lender was asked, only for want of consents: the consumer
 		// is told which, beside their boxes, rather than sent to try
-		// again later as if lenders had said no.
-		return decided(providers.Verdict{Status: providers.StatusDeclined, Reason: ReasonNoBuyerConsented, FieldErrors: lacking})
+		// again later as if lenders had said no. The consumer is still
+		// on their way (needs fix: no "declined" postback, the CRM lead
+		// not lost).
+		return decided(providers.Verdict{Status: providers.StatusNeedsFix, Reason: ReasonNoBuyerConsented, FieldErrors: lacking})
 	}
 	return w.conclude(j, retryRound)
 }
@@ -290,6 +300,12 @@ func (w *Worker) conclude(j *job, retryRound int) end {
 		return decided(providers.Verdict{Status: providers.StatusDeclined, Reason: "flow deadline passed"})
 	}
 	return decided(providers.Verdict{Status: providers.StatusDeclined, Reason: "no buyer accepted"})
+}
+
+// breakerOpen says b's breaker is open: posted now, it would fail at once.
+func breakerOpen(b Buyer) bool {
+	s, ok := b.(interface{ State() gobreaker.State })
+	return ok && s.State() == gobreaker.StateOpen
 }
 
 // An outcome is how riding one buyer ended, which says what the waterfall

@@ -54,10 +54,11 @@ type Consenting interface {
 // the consumer did not give a consent its document requires.
 const ReasonNoConsent = "consent not given"
 
-// ReasonNoBuyerConsented is the decline of an application no buyer of
-// its flow was asked for, every one requiring a consent the consumer did
-// not give. Its verdict's FieldErrors name those consents (each with
-// ReasonNoConsent): the consumer may tick them and send again.
+// ReasonNoBuyerConsented is the reason of an application that no buyer
+// of its flow was asked for, every one requiring a consent the consumer
+// did not give (and none of them capped or failing). It needs fixing: its
+// verdict's FieldErrors name those consents (each with ReasonNoConsent),
+// and the consumer may tick them and send again.
 const ReasonNoBuyerConsented = "no buyer asked: consent not given"
 
 // unconsented lists the consents b requires that s does not carry given:

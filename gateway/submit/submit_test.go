@@ -890,28 +890,53 @@ func TestBuyerWithoutItsConsentIsSkipped(t *testing.T) {
 	}
 }
 
-// With its only buyer skipped for the consent, the application is
-// declined, saying no buyer was asked and which consents kept them out
+// With its only buyer skipped for the consent, no buyer is asked: the
+// application needs fixing, saying so and which consents kept them out
 // (the consumer may tick them and send again). With another buyer asked
-// and declining, it is an ordinary decline.
-func TestOnlyBuyerWithoutConsentDeclines(t *testing.T) {
+// and declining, or with the buyer at its cap or its breaker open (the
+// consent given would not get it asked now), it is an ordinary decline.
+func TestOnlyBuyerWithoutConsentNeedsFixing(t *testing.T) {
+	marketing := []providers.Consent{{Field: "consent_marketing", Text: "marketing", Given: true}, {Field: "consent_sms", Text: "sms", Given: true}}
 	for _, tt := range []struct {
 		name   string
+		first  providers.Decision // a's answer to an application with the consents, sent first
+		fails  bool               // a fails that one, and its breaker opens
+		caps   map[string]providers.CapsConfig
 		others []Buyer
+		status providers.Status
 		reason string
 		fields []string
 	}{
-		{"only buyer", nil, ReasonNoBuyerConsented, []string{"consent_marketing", "consent_sms"}},
-		{"another buyer asked", []Buyer{&fakeBuyer{name: "b", d: providers.Decision{Outcome: providers.Declined, Final: true}}}, "no buyer accepted", nil},
+		{name: "only buyer", status: providers.StatusNeedsFix, reason: ReasonNoBuyerConsented, fields: []string{"consent_marketing", "consent_sms"}},
+		{name: "another buyer asked", others: []Buyer{&fakeBuyer{name: "b", d: providers.Decision{Outcome: providers.Declined, Final: true}}},
+			status: providers.StatusDeclined, reason: "no buyer accepted"},
+		{name: "buyer at its cap", first: accept("https://a.example"), caps: map[string]providers.CapsConfig{"a": {Hourly: 1}},
+			status: providers.StatusDeclined, reason: "no buyer accepted"},
+		{name: "buyer's breaker open", fails: true, status: providers.StatusDeclined, reason: "no buyer accepted"},
 	} {
 		s := storetest.SQLite(t, store.Open)
-		a := &consentingBuyer{fakeBuyer: &fakeBuyer{name: "a", d: accept("https://a.example")}, required: []string{"consent_marketing", "consent_sms"}}
-		w := runWith(t, s, nil, append([]Buyer{a}, tt.others...)...)
+		inner := &fakeBuyer{name: "a", d: tt.first}
+		if tt.fails {
+			inner.errs = []error{errors.New("connection reset")}
+		}
+		a := &consentingBuyer{fakeBuyer: inner, required: []string{"consent_marketing", "consent_sms"}}
+		cb := providers.NewBreaker[providers.Decision]("a", providers.BreakerConfig{Failures: 1, OpenFor: time.Minute}, nil)
+		w := runWith(t, s, tt.caps, append([]Buyer{Guard(a, cb, time.Minute)}, tt.others...)...)
+		if tt.first.Outcome != "" || tt.fails {
+			_, _, err := s.Create(context.Background(), store.New{ID: "app-0", SessionHash: "s", IdempotencyKey: "app-0", Flow: "es", Form: "es", Currency: "EUR",
+				Deadline: time.Minute, Submission: providers.Submission{ID: "app-0", Consents: marketing}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Wake()
+			w.Wait(context.Background(), "app-0", 10*time.Second)
+		}
+		posts := inner.calls.Load()
 		create(t, s, "app-1", time.Minute) // no consents at all
 		w.Wake()
 		app, _ := w.Wait(context.Background(), "app-1", 10*time.Second)
-		if app.Status != providers.StatusDeclined || a.calls.Load() != 0 || app.Reason != tt.reason {
-			t.Errorf("%s: got %s (%q) with %d posts, want declined (%q) without a post", tt.name, app.Status, app.Reason, a.calls.Load(), tt.reason)
+		if app.Status != tt.status || inner.calls.Load() != posts || app.Reason != tt.reason {
+			t.Errorf("%s: got %s (%q) with %d posts, want %s (%q) without a post", tt.name, app.Status, app.Reason, inner.calls.Load()-posts, tt.status, tt.reason)
 		}
 		sealed, err := s.Sealed(context.Background(), "app-1")
 		if err != nil {
