@@ -176,6 +176,17 @@ func listen(t *testing.T, handle func(net.Conn)) string {
 // machine under it) answers. It returns the proxy's URL.
 func slowRedis(t *testing.T, target string, short, long time.Duration) string {
 	var n atomic.Int64
+	return delayingRedis(t, target, func() time.Duration {
+		if n.Add(1)%10 == 0 {
+			return long
+		}
+		return short
+	})
+}
+
+// delayingRedis is a TCP proxy to Redis that holds each of Redis's
+// answers for as long as delay says. It returns the proxy's URL.
+func delayingRedis(t *testing.T, target string, delay func() time.Duration) string {
 	return "redis://" + listen(t, func(c net.Conn) {
 		defer c.Close()
 		up, err := net.Dial("tcp", target)
@@ -189,11 +200,7 @@ func slowRedis(t *testing.T, target string, short, long time.Duration) string {
 			if err != nil {
 				return
 			}
-			if n.Add(1)%10 == 0 {
-				time.Sleep(long)
-			} else {
-				time.Sleep(short)
-			}
+			time.Sleep(delay())
 			if _, err := c.Write(buf[:k]); err != nil {
 				return
 			}

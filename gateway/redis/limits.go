@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,11 +59,20 @@ func (s *LimitStore) pick(ctx context.Context) limiter.Store {
 }
 
 func (s *LimitStore) do(ctx context.Context, op func(limiter.Store) (limiter.Context, error)) (limiter.Context, error) {
+	tally, pinned := providers.TallyOf(ctx)
+	if pinned {
+		return s.undo(ctx, tally, op)
+	}
+	sent := false // to Redis, which may have counted it
 	if p := s.pick(ctx); p != nil {
 		c, err := op(p)
 		if s.r.judge(ctx, err) == answered {
+			if tally != nil {
+				*tally = providers.Tally{Shared: true}
+			}
 			return c, nil
 		}
+		sent = answerLost(err)
 	}
 	if err := providers.Ended(ctx); err != nil {
 		// The caller is gone, not Redis: counted in memory, a count Redis
@@ -69,7 +80,39 @@ func (s *LimitStore) do(ctx context.Context, op func(limiter.Store) (limiter.Con
 		// given back: a free guess).
 		return limiter.Context{}, err
 	}
+	if tally != nil {
+		*tally = providers.Tally{Memory: true, Shared: sent}
+	}
 	return op(s.fallback)
+}
+
+// undo makes a give-back (op) where the count it undoes was made, as its
+// tally says, and nowhere else: undone where it was not made, a count
+// stays counted for good in one store (a carrier address's budget spent
+// by consumers long gone, its lookups each waiting a second) and is a
+// free pass in the other.
+func (s *LimitStore) undo(ctx context.Context, t *providers.Tally, op func(limiter.Store) (limiter.Context, error)) (limiter.Context, error) {
+	c, err := limiter.Context{}, error(providers.ErrNotWhereCounted)
+	if t.Shared {
+		if p := s.pick(ctx); p != nil {
+			if sc, serr := op(p); s.r.judge(ctx, serr) == answered {
+				c, err = sc, nil
+			}
+		}
+	}
+	if t.Memory {
+		return op(s.fallback)
+	}
+	return c, err
+}
+
+// answerLost says a failed Redis call was sent and its answer not read in
+// time: Redis may well have made the count (a slow Redis, not a gone
+// one), so a count made in memory instead is given back in both. A call
+// that failed to dial or to find a connection never reached Redis.
+func answerLost(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne) && ne.Op == "read"
 }
 
 // Get implements limiter.Store.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ulule/limiter/v3"
 
+	"github.com/leadgate/leadgate/gateway/testenv"
 	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/providers/cashcat"
 )
@@ -166,3 +168,69 @@ func TestLimitOfAGoneCallerIsNotCountedInMemory(t *testing.T) {
 type deadlinePassed struct{ context.Context }
 
 func (deadlinePassed) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// sourceFunc is a Cashcat lookup as a function.
+type sourceFunc func(ctx context.Context, token string) (*providers.Lead, error)
+
+func (f sourceFunc) Lead(ctx context.Context, token string) (*providers.Lead, error) {
+	return f(ctx, token)
+}
+
+// A lookup's place in the unknown-token budget, and its count in flight,
+// taken in the replica's memory while Redis was slow, are given back in
+// memory once Redis answers again: given back in Redis, they stayed
+// counted in memory for good (an hour, for the budget), so that with
+// Redis then cut every lookup from that address waited its full second
+// and was refused, and Redis counted a free guess. A count made in Redis
+// is given back there.
+func TestBudgetPlacesAreGivenBackWhereTheyWereTaken(t *testing.T) {
+	direct := redisForTest(t)
+	var stall atomic.Int64
+	r := open(t, delayingRedis(t, testenv.RedisAddr(), func() time.Duration { return time.Duration(stall.Load()) }), 100*time.Millisecond)
+	prefix := "test-" + run()
+	unknown, inflight := NewLimitStore(r, "test:", prefix+"-unknown"), NewLimitStore(r, "test:", prefix+"-inflight")
+	budgetRate, flightRate := limiter.Rate{Period: time.Hour, Limit: 10}, cashcat.InFlightRate(time.Second)
+	cfg := cashcat.BudgetConfig{Unknown: limiter.New(unknown, budgetRate), InFlight: limiter.New(inflight, flightRate), Wait: time.Second}
+	for _, l := range []*limiter.Limiter{cfg.Unknown, cfg.InFlight} {
+		if _, err := l.Peek(context.Background(), "warm-up"); err != nil { // Redis's store made
+			t.Fatal(err)
+		}
+	}
+	// Cashcat answers once Redis does again.
+	b := cashcat.NewBudget(sourceFunc(func(context.Context, string) (*providers.Lead, error) {
+		stall.Store(0)
+		return &providers.Lead{FirstName: "John"}, nil
+	}), cfg, slog.New(slog.DiscardHandler))
+	ip := "198.51.100.77"
+	counts := func(s *LimitStore, rate limiter.Rate) (memory, shared int64) {
+		m, err := s.fallback.Peek(context.Background(), ip, rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh, err := NewLimitStore(open(t, direct, time.Second), "test:", strings.TrimPrefix(s.opts.Prefix, "test:limit:")).Peek(context.Background(), ip, rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Limit - m.Remaining, sh.Limit - sh.Remaining
+	}
+	for i, slow := range []bool{true, true, false} {
+		if slow {
+			stall.Store(int64(300 * time.Millisecond)) // past redis.timeout: the counts go to memory
+		}
+		ctx, cancel := context.WithTimeout(cashcat.WithPayer(context.Background(), ip), 5*time.Second)
+		_, err := b.Lead(ctx, fmt.Sprintf("t%015d", i))
+		cancel()
+		if err != nil {
+			t.Fatalf("lookup %d: %v", i, err)
+		}
+		for _, s := range []struct {
+			name  string
+			store *LimitStore
+			rate  limiter.Rate
+		}{{"unknown-token budget", unknown, budgetRate}, {"calls in flight", inflight, flightRate}} {
+			if m, sh := counts(s.store, s.rate); m != 0 || sh != 0 {
+				t.Errorf("after lookup %d (Redis slow: %v), the %s counts %d in memory and %d in Redis, want 0 and 0", i, slow, s.name, m, sh)
+			}
+		}
+	}
+}

@@ -173,6 +173,9 @@ func (b *Budget) Lead(ctx context.Context, token string) (lead *providers.Lead, 
 type place struct {
 	ip             string
 	window, flight int64
+	// windowIn and flightIn are where each was counted: the shared
+	// store or the replica's memory, to be undone there.
+	windowIn, flightIn providers.Tally
 }
 
 // takePlace takes a place in ip's unknown-token budget for a call, or
@@ -250,11 +253,11 @@ func (b *Budget) takePlace(ctx context.Context, ip string, arrived time.Time) (*
 func (b *Budget) take(ctx context.Context, ip string) (*place, error) {
 	p := &place{ip: ip}
 	if b.cfg.InFlight != nil {
-		if fc, err := b.cfg.InFlight.Increment(ctx, ip, 1); err == nil {
+		if fc, err := b.cfg.InFlight.Increment(providers.Tallied(ctx, &p.flightIn), ip, 1); err == nil {
 			p.flight = fc.Reset
 		}
 	}
-	lc, err := b.cfg.Unknown.Get(ctx, ip)
+	lc, err := b.cfg.Unknown.Get(providers.Tallied(ctx, &p.windowIn), ip)
 	if err != nil {
 		b.leave(ctx, p, false)
 		return nil, err
@@ -297,7 +300,10 @@ func (b *Budget) waiting(ip string, d int) bool {
 // was known, or no call was made), then it stops counting in flight, in
 // that order, so that a lookup waiting for it finds the place free.
 // Each count is undone only in the window it was counted in: undone in
-// the next, it would start that one below zero, a free guess.
+// the next, it would start that one below zero, a free guess. And only in
+// the store it was counted in (its providers.Tally): a count made in a
+// replica's memory while Redis was slow, undone in Redis, stayed in memory
+// for good.
 func (b *Budget) leave(ctx context.Context, p *place, giveBack bool) {
 	if p == nil {
 		return
@@ -305,10 +311,10 @@ func (b *Budget) leave(ctx context.Context, p *place, giveBack bool) {
 	ctx = context.WithoutCancel(ctx)
 	now := time.Now().Unix()
 	if giveBack && now < p.window {
-		b.cfg.Unknown.Increment(ctx, p.ip, -1)
+		b.cfg.Unknown.Increment(providers.UndoneIn(ctx, p.windowIn), p.ip, -1)
 	}
 	if p.flight != 0 && now < p.flight {
-		b.cfg.InFlight.Increment(ctx, p.ip, -1)
+		b.cfg.InFlight.Increment(providers.UndoneIn(ctx, p.flightIn), p.ip, -1)
 	}
 	p.window, p.flight = 0, 0
 }
