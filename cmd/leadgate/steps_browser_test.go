@@ -402,9 +402,9 @@ func TestBrowserWalkSteps(t *testing.T) {
 		secret                       map[string]string // field → what the review shows of it
 	}{
 		{"us", flowLinks[0].link, "/sandbox/lender/welcome?buyer=Lokyata", "Sending…", usWalk(), []string{"consent_terms", "consent_tcpa"},
-			map[string]string{"ssn": "ending in 3210", "bank_account_number": "ending in 5678"}},
+			map[string]string{"ssn": "ending in 3210", "bank_account_number": "ending in 5678", "drivers_license_number": "ending in 4567"}},
 		{"es", flowLinks[1].link, "/sandbox/lender/welcome?buyer=Casheddy", "Enviando…", esWalk(), []string{"consent_terms", "consent_marketing"},
-			map[string]string{"iban": "terminado en 9563"}},
+			map[string]string{"iban": "terminado en 9563", "national_id": "terminado en 016M"}},
 	} {
 		t.Run(tt.flow, func(t *testing.T) {
 			ctx := chromium(t)

@@ -73,9 +73,9 @@ var ruleSamples = []struct {
 	{"car_plate_number", []string{"1234 RST", "1234RST", "1234 bcd", "GR1234BC", "GR 1234 BC"},
 		// Casheddy wants 2-3 province letters: the one-letter "M 1234 AB" is out.
 		[]string{"M 1234 AB", "1234 AEI", "12345 RST", "1234 RST X"}, "format.es_plate"},
-	{"iban", []string{"ES5020803294338752239563", "ES50 2080 3294 3387 5223 9563", "es5020803294338752239563"},
+	{"iban", []string{"ES5020803294338752239563", "ES50 2080 3294 3387 5223 9563", "es5020803294338752239563", "ES50\u00a02080\u00a03294\u00a03387\u00a05223\u00a09563"},
 		[]string{"ES5020803294338752239564", "ES50208032943387522395", "DE89370400440532013000"}, ""},
-	{"first_name", []string{"Kyle", "José María", "O'Neil", "O’Neil", "D´Angelo"}, []string{"Al", "K1le", "O\"Neil"}, ""},
+	{"first_name", []string{"Kyle", "José María", "O'Neil", "O’Neil", "D´Angelo", "ʼOkina"}, []string{"Al", "K1le", "O\"Neil"}, ""},
 	// Lengths count letters, not bytes: 50 "Á" are 100 bytes and allowed.
 	{"last_name", []string{"Li Wu", strings.Repeat("Á", 50)}, []string{strings.Repeat("a", 51), strings.Repeat("Á", 51)}, "too_long"},
 	{"last_name", []string{"Lia"}, []string{"Li", "Ñu"}, "too_short"},

@@ -31,15 +31,17 @@ const (
 	// of Catalan, Valencian and Galician names, the abbreviations' dots
 	// and slash ("C/", "Avda.", "Sta."), a bilingual name's slash
 	// ("Alicante/Alacant") and the punt volat ("l·l").
-	esTyped = `àòïìùâêîôûÀÒÏÌÙÂÊÎÔÛ.\/·` + typedApostrophes
+	esTyped = `àòïìùâêîôûÀÒÏÌÙÂÊÎÔÛ.\/·ʼ` + typedApostrophes
 	// typedApostrophes are what phones type for an apostrophe: iOS's
 	// smart punctuation makes "O'Neil" "O’Neil", and a Spanish
 	// keyboard's accent key gives "´". Refused, they stopped consumers at
 	// their own name; apostrophes writes them as the one buyers take.
-	typedApostrophes = `’‘ʼ´`
+	// (ʼ, U+02BC, is a letter, which a name takes as it is: written as
+	// ', it would refuse "ʼOkina"; a place folds it with the rest.)
+	typedApostrophes = `’‘´`
 )
 
-var apostrophes = strings.NewReplacer("’", "'", "‘", "'", "ʼ", "'", "´", "'")
+var apostrophes = strings.NewReplacer("’", "'", "‘", "'", "´", "'")
 
 // esAbbreviations are the street types and saints a Spanish address
 // abbreviates, written out: Casheddy's alphabet has no "/" and no ".".
@@ -245,7 +247,10 @@ func digits(s string) string {
 	return b.String()
 }
 
-var separators = strings.NewReplacer(" ", "", "-", "", ".", "")
+// separators are what consumers and their phones put between digits:
+// the browser's \s takes a no-break space (a pasted IBAN, an autofilled
+// number) as it takes a space, and so does the server.
+var separators = strings.NewReplacer(" ", "", "\u00a0", "", "\u202f", "", "-", "", ".", "")
 
 func compactUpper(s string) string { return strings.ToUpper(separators.Replace(s)) }
 

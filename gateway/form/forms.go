@@ -25,7 +25,7 @@ var ES = newForm("es", "ES", "Europe/Madrid",
 		{Name: "second_last_name", Kind: Text, MaxLen: 50, Format: formats["name"]}, // no token names it: additional-name autofilled a middle name
 		{Name: "gender", Kind: Choice, Required: true, Options: esGenders, Autocomplete: "sex"},
 		{Name: "birth_date", Kind: Date, Required: true, Dates: Adult, Autocomplete: "bday"},
-		{Name: "national_id", Kind: Text, Required: true, MaxLen: 12, Format: formats["es_id"], Autocomplete: "off"},
+		{Name: "national_id", Kind: Text, Required: true, MaxLen: 12, Format: formats["es_id"], Autocomplete: "off", Secret: true},
 		{Name: "nationality", Kind: Choice, Required: true, Options: countryCodes(), List: "countries"}, // no token names it: country is the address's
 		{Name: "marital_status", Kind: Choice, Required: true, Options: esMarital},
 		{Name: "dependants", Kind: Int, Min: 0, Max: 20},
@@ -95,7 +95,7 @@ var US = newForm("us", "US", "America/New_York",
 		{Name: "ssn", Kind: Text, Required: true, MaxLen: 11, Format: formats["ssn"], Autocomplete: "off", Secret: true},
 		{Name: "is_citizen", Kind: YesNo, Required: true},
 		{Name: "is_military", Kind: YesNo, Required: true},
-		{Name: "drivers_license_number", Kind: Text, Required: true, MaxLen: 24, Format: formats["us_license"], Autocomplete: "off"},
+		{Name: "drivers_license_number", Kind: Text, Required: true, MaxLen: 24, Format: formats["us_license"], Autocomplete: "off", Secret: true},
 		{Name: "drivers_license_state", Kind: Choice, Required: true, Options: stateCodes(), List: "states"},
 	}},
 	Section{Key: "contact", Fields: []*Field{
