@@ -27,7 +27,7 @@ func (fd *Field) Input(now time.Time, loc *time.Location) Input {
 	case Text:
 		in.Type = "text"
 		if fd.Format != nil {
-			in.Pattern = fd.Format.HTML
+			in.Pattern = fd.Format.Pattern()
 			in.InputMode = fd.Format.InputMode
 			if in.InputMode == "tel" {
 				in.Type = "tel"

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/leadgate/leadgate/gateway/testenv"
 )
@@ -54,7 +55,8 @@ var ruleSamples = []struct {
 	invalid     []string
 	wantProblem string // the problem key of the invalid ones
 }{
-	{"national_id", []string{"60604016M", "60604016m", "X1234567L", "Y1234567X", "Z1234567R", "K1234567L", "B12345674", "P1234567D"},
+	{"national_id", []string{"60604016M", "60604016m", "X1234567L", "Y1234567X", "Z1234567R", "K1234567L", "B12345674", "P1234567D",
+		"60604016-M", "60604016 m", "X-1234567-L", " 60604016M ", "60.604.016-M"},
 		[]string{"60604016A", "6060401M", "ABCDEFGHI", "X1234567A"}, ""},
 	{"mobile_phone", []string{"608 819 736", "608819736", "+34 608 819 736", "0034608819736", "712-345-678"},
 		[]string{"508819736", "60881973", "6088197361", "phone"}, "format.es_phone"},
@@ -73,7 +75,10 @@ var ruleSamples = []struct {
 	{"car_plate_number", []string{"1234 RST", "1234RST", "1234 bcd", "GR1234BC", "GR 1234 BC"},
 		// Casheddy wants 2-3 province letters: the one-letter "M 1234 AB" is out.
 		[]string{"M 1234 AB", "1234 AEI", "12345 RST", "1234 RST X"}, "format.es_plate"},
-	{"iban", []string{"ES5020803294338752239563", "ES50 2080 3294 3387 5223 9563", "es5020803294338752239563", "ES50\u00a02080\u00a03294\u00a03387\u00a05223\u00a09563"},
+	// As typed and pasted: spaces, double spaces, dashes, a no-break
+	// space, a space at either end (the server drops them all).
+	{"iban", []string{"ES5020803294338752239563", "ES50 2080 3294 3387 5223 9563", "es5020803294338752239563", "ES50\u00a02080\u00a03294\u00a03387\u00a05223\u00a09563",
+		"ES50 2080 3294 3387 5223 9563 ", "ES50  2080  3294  3387  5223  9563", "ES50-2080-3294-3387-5223-9563", "ES 50 2080 3294 3387 5223 9563"},
 		[]string{"ES5020803294338752239564", "ES50208032943387522395", "DE89370400440532013000"}, ""},
 	{"first_name", []string{"Kyle", "José María", "O'Neil", "O’Neil", "D´Angelo", "ʼOkina"}, []string{"Al", "K1le", "O\"Neil"}, ""},
 	// Lengths count letters, not bytes: 50 "Á" are 100 bytes and allowed.
@@ -334,20 +339,27 @@ func TestBrowserPatternsAgreeWithServer(t *testing.T) {
 		Field   string `json:"field"`
 	}
 	var probes []probe
-	for _, s := range ruleSamples {
+	for _, s := range append(append(ruleSamples[:0:0], ruleSamples...), usRuleSamples...) {
 		fd := ES.Field(s.field)
+		if fd == nil {
+			fd = US.Field(s.field)
+		}
 		if fd.Format == nil {
 			continue
 		}
 		for _, v := range s.valid {
-			probes = append(probes, probe{fd.Format.HTML, v, true, s.field})
+			probes = append(probes, probe{fd.Format.Pattern(), v, true, s.field})
+			// maxlength cuts what is typed: a valid value must fit as typed.
+			if max := fd.Input(now, madrid).MaxLength; max > 0 && utf8.RuneCountInString(v) > max {
+				t.Errorf("%s: %q is valid, and the page's maxlength of %d cuts it", s.field, v, max)
+			}
 		}
 		for _, v := range s.invalid {
 			n := fd.normalize(v)
 			if fd.Format.Go.MatchString(n) {
 				continue // fails a checksum or a length: the pattern is not what catches it
 			}
-			probes = append(probes, probe{fd.Format.HTML, v, false, s.field})
+			probes = append(probes, probe{fd.Format.Pattern(), v, false, s.field})
 		}
 	}
 	in, _ := json.Marshal(probes)

@@ -21,6 +21,11 @@ type Format struct {
 	InputMode string
 }
 
+// Pattern is the format's rule as the page's pattern attribute: the
+// server trims every answer, so the page takes spaces around it too (a
+// paste, a phone's autofill leaves one), where it refused a valid value.
+func (f *Format) Pattern() string { return `\s*(?:` + f.HTML + `)\s*` }
+
 // Casheddy's letters for city and street: its regexp with /ui flags. The
 // browser has no case-insensitive pattern, so both cases are spelt out.
 const (
@@ -102,8 +107,9 @@ var formats = map[string]*Format{
 	// and its "CIF" /^([XYZ])(\d{7,8})([A-Z])$/ (the shape of an NIE): the
 	// document swaps the two names; the three shapes are what count.
 	"es_id": {
-		Go:        regexp.MustCompile(`^((([KLM]\d{7})|(\d{8}))[A-Z]|[ABCDEFGHJNPQRSUVW]\d{7}[0-9A-J]|[XYZ]\d{7,8}[A-Z])$`),
-		HTML:      `([KLMklm]\d{7}|\d{8})[A-Za-z]|[ABCDEFGHJNPQRSUVWabcdefghjnpqrsuvw]\d{7}[0-9A-Ja-j]|[XYZxyz]\d{7,8}[A-Za-z]`,
+		Go: regexp.MustCompile(`^((([KLM]\d{7})|(\d{8}))[A-Z]|[ABCDEFGHJNPQRSUVW]\d{7}[0-9A-J]|[XYZ]\d{7,8}[A-Z])$`),
+		HTML: `([KLMklm]` + sep + `(\d` + sep + `){7}|(\d` + sep + `){8})[A-Za-z]|[ABCDEFGHJNPQRSUVWabcdefghjnpqrsuvw]` + sep + `(\d` + sep + `){7}[0-9A-Ja-j]|[XYZxyz]` +
+			sep + `(\d` + sep + `){7,8}[A-Za-z]`,
 		Normalize: compactUpper,
 		Check:     validSpanishID,
 	},
@@ -111,7 +117,7 @@ var formats = map[string]*Format{
 	// IBAN is ES + 2 check digits + 20 digits, and its checksum is checked.
 	"es_iban": {
 		Go:        regexp.MustCompile(`^ES\d{22}$`),
-		HTML:      `[Ee][Ss]\s?\d{2}(\s?\d){20}`,
+		HTML:      `[Ee][Ss](` + sep + `\d){22}`,
 		Normalize: compactUpper,
 		Check:     validIBAN,
 	},
@@ -170,15 +176,15 @@ var formats = map[string]*Format{
 	"us_zip": {
 		Go:        regexp.MustCompile(`^\d{5}(\d{4})?$`),
 		HTML:      `\d{5}(-?\d{4})?`,
-		Normalize: func(s string) string { return separators.Replace(s) },
+		Normalize: unseparated,
 		InputMode: "numeric",
 	},
 	// SSN: 9 digits (both buyers: "all digits; no dashes"), and not one the
 	// SSA never issues (area 000, 666 or 9xx, group 00, serial 0000).
 	"ssn": {
 		Go:        regexp.MustCompile(`^\d{9}$`),
-		HTML:      `\d{3}[\s\-]?\d{2}[\s\-]?\d{4}`,
-		Normalize: func(s string) string { return separators.Replace(s) },
+		HTML:      `(\d` + sep + `){8}\d`,
+		Normalize: unseparated,
 		Check:     validSSN,
 		InputMode: "numeric",
 	},
@@ -186,8 +192,8 @@ var formats = map[string]*Format{
 	// multiple of 10.
 	"aba": {
 		Go:        regexp.MustCompile(`^\d{9}$`),
-		HTML:      `\d{9}`,
-		Normalize: func(s string) string { return separators.Replace(s) },
+		HTML:      `(\d` + sep + `){8}\d`,
+		Normalize: unseparated,
 		Check:     validABA,
 		InputMode: "numeric",
 	},
@@ -195,7 +201,7 @@ var formats = map[string]*Format{
 	"us_account": {
 		Go:        regexp.MustCompile(`^\d{4,17}$`),
 		HTML:      `[\d\s\-]{4,24}`,
-		Normalize: func(s string) string { return separators.Replace(s) },
+		Normalize: unseparated,
 		InputMode: "numeric",
 	},
 	// Driver's license: letters and digits (Lokyata: "no special
@@ -247,12 +253,23 @@ func digits(s string) string {
 	return b.String()
 }
 
-// separators are what consumers and their phones put between digits:
-// the browser's \s takes a no-break space (a pasted IBAN, an autofilled
-// number) as it takes a space, and so does the server.
-var separators = strings.NewReplacer(" ", "", "\u00a0", "", "\u202f", "", "-", "", ".", "")
+// unseparated is s without what consumers and their phones put between
+// digits: spaces of any kind (the browser's \s, which the patterns' sep
+// is, takes a no-break space from a pasted IBAN as it takes a space),
+// dashes and dots.
+func unseparated(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || r == '-' || r == '.' {
+			return -1
+		}
+		return r
+	}, s)
+}
 
-func compactUpper(s string) string { return strings.ToUpper(separators.Replace(s)) }
+// sep is the patterns' "any separators here": what unseparated drops.
+const sep = `[\s.\-]*`
+
+func compactUpper(s string) string { return strings.ToUpper(unseparated(s)) }
 
 const dniLetters = "TRWAGMYFPDXBNJZSQVHLCKE"
 
