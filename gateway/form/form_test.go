@@ -102,19 +102,33 @@ var ruleSamples = []struct {
 	{"consent_terms", []string{"1", "on"}, []string{"0", ""}, "must_accept"},
 }
 
-func TestRules(t *testing.T) {
-	for _, s := range ruleSamples {
+// ruleSample is one field's valid and invalid values, and the problem
+// key of the invalid ones ("" for any).
+type ruleSample = struct {
+	field       string
+	valid       []string
+	invalid     []string
+	wantProblem string
+}
+
+func TestRules(t *testing.T) { checkRules(t, ES, validES, madrid, ruleSamples) }
+
+// checkRules puts each sample in a complete form f of base's values: a
+// valid one passes, an invalid one is the field's problem alone.
+func checkRules(t *testing.T, f *Form, base func() Values, loc *time.Location, samples []ruleSample) {
+	t.Helper()
+	for _, s := range samples {
 		for _, v := range s.valid {
-			vals := validES()
+			vals := base()
 			vals[s.field] = v
-			if _, problems := ES.Validate(vals, now, madrid); len(problems) > 0 {
+			if _, problems := f.Validate(vals, now, loc); len(problems) > 0 {
 				t.Errorf("%s=%q: got %v, want valid", s.field, v, problems)
 			}
 		}
 		for _, v := range s.invalid {
-			vals := validES()
+			vals := base()
 			vals[s.field] = v
-			_, problems := ES.Validate(vals, now, madrid)
+			_, problems := f.Validate(vals, now, loc)
 			p, ok := problems[s.field]
 			if !ok {
 				t.Errorf("%s=%q: got no problem, want one", s.field, v)

@@ -132,31 +132,9 @@ func TestPhonesApostrophesAreApostrophes(t *testing.T) {
 
 // usRuleSamples are the us fields' rules as consumers type them: the
 // separators the server drops, and numbers it refuses.
-var usRuleSamples = []struct {
-	field       string
-	valid       []string
-	invalid     []string
-	wantProblem string
-}{
+var usRuleSamples = []ruleSample{
 	{"ssn", []string{"876-54-3210", "876 54 3210", "876543210", "876 - 54 - 3210", " 876-54-3210 "}, []string{"876-54-321", "87654321a", "900-12-3456"}, ""},
 	{"bank_routing_number", []string{"021000021", "021-000-021", "021 000 021", "021 - 000 - 021"}, []string{"02100002", "0210000211", "021000022"}, ""},
 }
 
-func TestUSRulesAsTyped(t *testing.T) {
-	for _, s := range usRuleSamples {
-		for _, v := range s.valid {
-			vals := validUS()
-			vals[s.field] = v
-			if _, problems := US.Validate(vals, now, newYork); len(problems) > 0 {
-				t.Errorf("%s=%q: got %v, want valid", s.field, v, problems)
-			}
-		}
-		for _, v := range s.invalid {
-			vals := validUS()
-			vals[s.field] = v
-			if _, problems := US.Validate(vals, now, newYork); len(problems) != 1 || problems[s.field].Key == "" {
-				t.Errorf("%s=%q: got %v, want a problem with it alone", s.field, v, problems)
-			}
-		}
-	}
-}
+func TestUSRulesAsTyped(t *testing.T) { checkRules(t, US, validUS, newYork, usRuleSamples) }
