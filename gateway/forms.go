@@ -22,6 +22,8 @@ type forms struct {
 	views    *views.Views
 	sessions *session.Sessions
 	respond  *responder
+	// apps says whether a sent application needs fixing (sent).
+	apps Applications
 }
 
 // first writes a first render of flow's form, prefilled with vals: from
@@ -169,6 +171,14 @@ func (o *outcomes) redirected(ctx context.Context, reqID string, rec providers.R
 // this page offers the one sent, and a new one only on purpose.
 func (f *forms) sent(c *gin.Context, status int, flow *Flow, appID string) {
 	noStore(c)
+	if f.apps != nil {
+		// Not sent on: to be corrected (a buyer's field errors, a consent
+		// no lender could be asked without). Its page is the form.
+		if rec, err := f.apps.Get(c.Request.Context(), appID); err == nil && rec.Status == providers.StatusNeedsFix {
+			seeOther(c, "/status/"+appID)
+			return
+		}
+	}
 	cat := f.views.Catalog(flow.Locale)
 	v := f.views.StatusView(flow.Locale, cat.T("form.sent.title"), cat.T("form.sent.message"))
 	v.WaysTitle = cat.T("status.declined.ways")

@@ -134,7 +134,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		sessions: sessions,
 		respond:  respond,
 		leads:    newLeads(d.Leads, d.Config.Cashcat.Timeout, d.Log, d.Now),
-		forms:    &forms{views: d.Views, sessions: sessions, respond: respond},
+		forms:    &forms{views: d.Views, sessions: sessions, respond: respond, apps: d.Store},
 		next:     &outcomes{flows: flows, store: d.Store, log: d.Log, postbacks: d.Config.PostbacksFor},
 		drafts: &drafts{store: d.Drafts, sessions: sessions, flows: flows, steps: d.Steps, ttl: d.Config.Drafts.TTL,
 			log: d.Log, now: d.Now},

@@ -48,7 +48,20 @@ func handleStatus(sessions *session.Sessions, flows *Flows, apps Applications, f
 		sess, known := sessions.Load(c.Request)
 		rec, err := owned(c.Request.Context(), sessions, apps, sess, known, c.Param("id"))
 		if err != nil {
-			respond.fail(c, "", err)
+			own := flows.ByName(sess.Flow)
+			if own == nil {
+				own = flows.Default()
+			}
+			if errors.Is(err, errNoApplication) && known && sess.LastApp != "" && sess.LastApp != c.Param("id") {
+				// Back to the page of an earlier application of this
+				// consumer's, sent again since (corrected): each send
+				// gives the session a new id, and that one is no longer
+				// its. The page of the one they sent last, in their
+				// language, not a "not found" (which any other id gets).
+				forms.sent(c, http.StatusOK, own, sess.LastApp)
+				return
+			}
+			respond.fail(c, own.Locale, err)
 			return
 		}
 		flow := flows.ByName(rec.Flow)

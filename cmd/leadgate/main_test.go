@@ -382,10 +382,21 @@ func TestWithoutTheConsentItsOnlyLenderNeedsTheFormSaysSo(t *testing.T) {
 	if _, body := get(t, c, g.URL+"/api/v1/applications/"+strings.TrimPrefix(resp.Request.URL.Path, "/status/")); !strings.Contains(body, `"status":"needs_fix"`) {
 		t.Errorf("the application reads %s, want needs_fix", body)
 	}
+	// Back to the landing page: this form again, not "you have sent it".
+	first := resp.Request.URL.Path
+	if back, again := get(t, c, g.URL+"/"); back.Request.URL.Path != first || !strings.Contains(again, "No hemos enviado tu solicitud") {
+		t.Errorf("back to the landing page: at %s, want the form of %s again", back.Request.URL.Path, first)
+	}
 	form = completeES(formSecrets(t, page))
 	resp, _ = post(t, c, g.URL+"/apply", form)
 	if resp.Request.URL.Path != "/sandbox/lender/welcome" {
 		t.Errorf("sent again with the consent, it ended at %s", resp.Request.URL)
+	}
+	// Back from the lender to the first one's page: the session changed
+	// at the second send; the page of what was sent, in Spanish, not a
+	// "not found".
+	if back, sent := get(t, c, g.URL+first); back.StatusCode != 200 || !strings.Contains(sent, "Ya has enviado esta solicitud") {
+		t.Errorf("back to %s: got %d, want the page of the application sent", first, back.StatusCode)
 	}
 }
 
