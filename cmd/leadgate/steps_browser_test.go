@@ -430,6 +430,15 @@ func TestBrowserWalkSteps(t *testing.T) {
 					}
 				}
 			}
+			// Each box's label is its tap target: 44 px high, from the box's edge.
+			tapTargets(t, ctx, "the review's boxes", `form.apply .step:not([hidden]) .kind-checkbox label`, len(tt.consents))
+			gaps, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`[...document.querySelectorAll('form.apply .step:not([hidden]) .kind-checkbox')].map(f =>
+			  f.querySelector('label').getBoundingClientRect().left - f.querySelector('input').getBoundingClientRect().right)`))
+			for _, g := range gaps {
+				if err != nil || g > 1 {
+					t.Errorf("a gap of %.0f px between a box and its label (%v): a tap there does nothing", g, err)
+				}
+			}
 			tick(t, ctx, tt.consents...)
 			axe(t, ctx, src, "review, consents ticked")
 			// The button says it is sending as the request leaves: noted
