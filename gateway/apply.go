@@ -155,7 +155,8 @@ func refuse(c *gin.Context, sess session.Session, known bool, flow *Flow, submis
 		// (Back to a page sent back for an error, and the browser's
 		// resend): the page of what was sent, not a form that would make
 		// a second application by mistake. Still a refusal (403): the
-		// post was not taken.
+		// post was not taken. (One that needs fixing answers 303 to its
+		// form, sent says.)
 		forms.sent(c, http.StatusForbidden, flow, sess.LastApp)
 		return
 	}

@@ -259,12 +259,16 @@ func digits(s string) string {
 // dashes and dots.
 func unseparated(s string) string {
 	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) || r == '-' || r == '.' {
+		if isSpace(r) || r == '-' || r == '.' {
 			return -1
 		}
 		return r
 	}, s)
 }
+
+// isSpace is a space as the page's patterns read one (JavaScript's \s):
+// Unicode's, and the byte order mark a paste from some documents leaves.
+func isSpace(r rune) bool { return unicode.IsSpace(r) || r == '\uFEFF' }
 
 // sep is the patterns' "any separators here": what unseparated drops.
 const sep = `[\s.\-]*`

@@ -227,13 +227,14 @@ func newPlan(attempts []providers.Attempt, maxTries int) *plan {
 // off, and says how the round ends.
 func (w *Worker) waterfall(ctx context.Context, j *job) end {
 	var retryRound int // the most posts of a buyer to be posted again later
-	// lacking are the consents that kept buyers from being asked; other
-	// says a buyer was asked, or kept out for another reason.
-	lacking, other := map[string]string{}, false
+	// lacking are the consents that alone kept buyers from being asked
+	// (given, those buyers would be asked now); asked says a buyer was
+	// asked, in this round or an earlier one.
+	lacking, asked := map[string]string{}, false
 	for _, name := range w.flows[j.app.Flow] {
 		buyer, ok := w.buyers[name]
 		if !ok || j.plan.finished[name] {
-			other = other || ok
+			asked = asked || ok
 			continue
 		}
 		if missing := unconsented(buyer, j.sub); len(missing) > 0 {
@@ -242,7 +243,6 @@ func (w *Worker) waterfall(ctx context.Context, j *job) end {
 			if w.capped(ctx, name) != "" || breakerOpen(buyer) {
 				// Given, the consent would not get this buyer asked now:
 				// the consumer is not told it would.
-				other = true
 				continue
 			}
 			for _, field := range missing {
@@ -250,12 +250,12 @@ func (w *Worker) waterfall(ctx context.Context, j *job) end {
 			}
 			continue
 		}
-		other = true
 		if reason := w.capped(ctx, name); reason != "" {
 			j.plan.seq++
 			w.skip(ctx, j.app.ID, name, j.plan.seq, reason)
 			continue
 		}
+		asked = true
 		r, err := w.ride(ctx, j, name, buyer)
 		switch {
 		case errors.Is(err, store.ErrLeaseLost):
@@ -274,7 +274,7 @@ func (w *Worker) waterfall(ctx context.Context, j *job) end {
 			return w.conclude(j, 0) // no time left for a retry either
 		}
 	}
-	if !other && len(lacking) > 0 {
+	if !asked && len(lacking) > 0 {
 		// No lender was asked, only for want of consents: the consumer
 		// is told which, beside their boxes, rather than sent to try
 		// again later as if lenders had said no. The consumer is still

@@ -892,9 +892,10 @@ func TestBuyerWithoutItsConsentIsSkipped(t *testing.T) {
 
 // With its only buyer skipped for the consent, no buyer is asked: the
 // application needs fixing, saying so and which consents kept them out
-// (the consumer may tick them and send again). With another buyer asked
-// and declining, or with the buyer at its cap or its breaker open (the
-// consent given would not get it asked now), it is an ordinary decline.
+// (the consumer may tick them and send again), and only those that would
+// get a buyer asked. With another buyer asked and declining, or with the
+// buyer at its cap or its breaker open (the consent given would not get
+// it asked now), it is an ordinary decline.
 func TestOnlyBuyerWithoutConsentNeedsFixing(t *testing.T) {
 	marketing := []providers.Consent{{Field: "consent_marketing", Text: "marketing", Given: true}, {Field: "consent_sms", Text: "sms", Given: true}}
 	for _, tt := range []struct {
@@ -913,6 +914,16 @@ func TestOnlyBuyerWithoutConsentNeedsFixing(t *testing.T) {
 		{name: "buyer at its cap", first: accept("https://a.example"), caps: map[string]providers.CapsConfig{"a": {Hourly: 1}},
 			status: providers.StatusDeclined, reason: "no buyer accepted"},
 		{name: "buyer's breaker open", fails: true, status: providers.StatusDeclined, reason: "no buyer accepted"},
+		// Another buyer that would be asked with the consents: worth
+		// ticking them, whatever the first one's cap.
+		{name: "buyer at its cap, another needing the consents", first: accept("https://a.example"), caps: map[string]providers.CapsConfig{"a": {Hourly: 1}},
+			others: []Buyer{&consentingBuyer{fakeBuyer: &fakeBuyer{name: "c", d: accept("https://c.example")}, required: []string{"consent_sms"}}},
+			status: providers.StatusNeedsFix, reason: ReasonNoBuyerConsented, fields: []string{"consent_sms"}},
+		// A buyer at its cap needing no consent: the consents would get
+		// the first one asked.
+		{name: "another buyer at its cap", first: providers.Decision{Outcome: providers.Declined, Final: true}, caps: map[string]providers.CapsConfig{"b": {Hourly: 1}},
+			others: []Buyer{&fakeBuyer{name: "b", d: accept("https://b.example")}},
+			status: providers.StatusNeedsFix, reason: ReasonNoBuyerConsented, fields: []string{"consent_marketing", "consent_sms"}},
 	} {
 		s := storetest.SQLite(t, store.Open)
 		inner := &fakeBuyer{name: "a", d: tt.first}

@@ -389,7 +389,7 @@
         if (!v) return;
         // A bank account or an SSN: its end is enough to recognise it,
         // and the whole number stays off a screen read over shoulders.
-        if (f.hasAttribute("data-secret")) v = t("ending", { last: v.replace(/[\s-]/g, "").slice(-4) });
+        if (f.hasAttribute("data-secret")) v = t("ending", { last: v.replace(/[\s.\-]/g, "").slice(-4) });
         values.push(v);
         var row = el("div");
         row.appendChild(el("dt", "", labelOf(f)));
