@@ -157,7 +157,7 @@ func TestMinimalFormReachesEveryBuyer(t *testing.T) {
 	}
 
 	// ...and without it is skipped, with the reason in the audit trail:
-	// no post, and the no-offer page (the flow has no fallback URL).
+	// no post, and no lender asked: the form back, to tick it or not.
 	before := calls(t, g, "casheddy:lead/send")
 	c = browser(t)
 	_, page = get(t, c, g.URL+"/?utm_campaign=es-demo&action_token=esdemo0000000001")
@@ -167,14 +167,14 @@ func TestMinimalFormReachesEveryBuyer(t *testing.T) {
 	}
 	id = strings.TrimPrefix(resp.Request.URL.Path, "/status/")
 	app, atts := audit(t, g, id)
-	if app["status"] != "declined" || len(atts) != 1 || atts[0]["outcome"] != "skipped" || atts[0]["reason"] != "consent not given" {
-		t.Errorf("es audit: %v %v, want declined with Casheddy skipped: consent not given", app, atts)
+	if app["status"] != "needs_fix" || app["reason"] != "no buyer asked: consent not given" || len(atts) != 1 || atts[0]["outcome"] != "skipped" || atts[0]["reason"] != "consent not given" {
+		t.Errorf("es audit: %v %v, want needs_fix (no buyer asked) with Casheddy skipped: consent not given", app, atts)
 	}
 	if got := calls(t, g, "casheddy:lead/send"); got != before {
 		t.Errorf("casheddy posts: %d, want %d: skipped, never posted", got, before)
 	}
-	if !strings.Contains(page, "<h1>") {
-		t.Errorf("es: no page after the skip:\n%s", page)
+	if !strings.Contains(page, `id="f-consent_marketing-error"`) {
+		t.Errorf("es: after the skip, not the form with the consent marked:\n%s", page)
 	}
 }
 
