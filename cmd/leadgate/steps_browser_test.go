@@ -490,6 +490,37 @@ func TestBrowserErrorGoesWhenCorrected(t *testing.T) {
 	waitStep(t, ctx, keys[0]) // still on the step: nothing moved on by itself
 }
 
+// TestBrowserShortNameCountsWithoutSpaces: the server trims a name before
+// its length is counted (Casheddy's min:3), so the page does too: " Li",
+// three characters as typed, is too short at Next, in the catalog's words,
+// not after Send.
+func TestBrowserShortNameCountsWithoutSpaces(t *testing.T) {
+	t.Parallel()
+	g := start(t, "")
+	ctx := chromium(t)
+	openPage(t, ctx, g.URL+flowLinks[1].link)
+	// The prefilled name shows on its card: Change opens it.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form.apply .confirm [data-expand]`))); err != nil {
+		t.Fatal(err)
+	}
+	replace(t, ctx, "last_name", " Li")
+	next(t, ctx)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.getElementById('f-last_name-error')`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("Next with the last name \" Li\": no error beside it (step shown: %s): %v", shownNow(ctx), err)
+	}
+	want, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('form.apply [name="last_name"]').getAttribute('data-m-short')`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := text(t, ctx, `#f-last_name-error`); want == "" || got != want {
+		t.Errorf("error beside the last name %q, want the catalog's %q", got, want)
+	}
+	replace(t, ctx, "last_name", " Lia ")
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#f-last_name-error').length`)); err != nil || n != 0 {
+		t.Errorf("after typing \" Lia \": %d errors beside the last name (%v), want none", n, err)
+	}
+}
+
 // replace empties a field and types keys into it, on its step.
 func replace(t *testing.T, ctx context.Context, name, keys string) {
 	t.Helper()

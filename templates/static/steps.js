@@ -63,6 +63,8 @@
     var v = c.type === "radio" ? (form.querySelector('[name="' + c.name + '"]:checked') ? { valid: true } : c.validity) : c.validity;
     var m = messages(c);
     function say(k) { return m.getAttribute("data-m-" + k) || ""; }
+    // The server trims a value before counting it: " Li" is two letters.
+    if (v.valid && c.minLength > 0 && c.value.trim().length < c.minLength) return say("short");
     if (v.valid) return checks(c) ? "" : say("check");
     var s = (v.valueMissing && say("missing")) || (v.badInput && (say("bad") || say("type"))) ||
       (v.typeMismatch && say("type")) || (v.patternMismatch && say("pattern")) || (v.tooShort && say("short")) ||
