@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leadgate/leadgate/providers"
 	"github.com/leadgate/leadgate/templates"
 )
 
@@ -51,6 +52,50 @@ console.log(JSON.stringify(streets.map(s => { const m = STREET.exec(s); return m
 			t.Errorf("%q: the page splits it (%q, %q), the server does not", s, page[0], page[1])
 		case esPlace(page[0]) != server[1] || page[1] != server[2]:
 			t.Errorf("%q: the page splits it %q, %q; the server %q, %q", s, esPlace(page[0]), page[1], server[1], server[2])
+		}
+	}
+}
+
+// derive.js fills the state from the ZIP code as the consumer types it,
+// with whatever separators the server takes (it drops spaces, dashes and
+// dots): run in a JavaScript engine, each ZIP the page accepts gives the
+// state the server derives.
+func TestDeriveJSStateOfZIPAsTyped(t *testing.T) {
+	node := nodeFor(t, "run derive.js's ZIP lookup")
+	src, err := fs.ReadFile(templates.FS, "static/derive.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for _, re := range []string{`var ZIPS = "[A-Z-]+";`, `var EXCEPT = \{[^}]*\};`, `(?s)function stateOfZIP\(zip\) \{.*?\n  \}`} {
+		m := regexp.MustCompile(re).Find(src)
+		if m == nil {
+			t.Fatalf("derive.js: nothing matches %s", re)
+		}
+		parts = append(parts, string(m))
+	}
+	zips := []string{"78702", "78702-1234", "78702 1234", "787.02", "7 8 7 0 2", "10001", "06390", "00501"}
+	for _, z := range zips {
+		if !US.Field("postal_code").Format.Go.MatchString(US.Field("postal_code").normalize(z)) {
+			t.Fatalf("%q: not a ZIP the server takes", z)
+		}
+	}
+	in, _ := json.Marshal(zips)
+	cmd := exec.Command(node, "-e", strings.Join(parts, "\n")+`
+console.log(JSON.stringify(JSON.parse(require('fs').readFileSync(0, 'utf8')).map(stateOfZIP)));`)
+	cmd.Stdin = strings.NewReader(string(in))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	var states []*string
+	if err := json.Unmarshal(out, &states); err != nil || len(states) != len(zips) {
+		t.Fatalf("node said %s", out)
+	}
+	for i, z := range zips {
+		want, _ := providers.StateOfZIP(US.Field("postal_code").normalize(z))
+		if got := states[i]; got == nil || *got != want {
+			t.Errorf("ZIP %q: derive.js says %v, the server %q", z, states[i], want)
 		}
 	}
 }

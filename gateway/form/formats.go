@@ -172,10 +172,11 @@ var formats = map[string]*Format{
 		Normalize: usPhone,
 		InputMode: "tel",
 	},
-	// A 5-digit zip or ZIP+4 (Lokyata: nnnnn or nnnnn-nnnn), kept as digits.
+	// A 5-digit zip or ZIP+4 (Lokyata: nnnnn or nnnnn-nnnn), kept as digits;
+	// typed with any separators ("78702 1234" is how some print it).
 	"us_zip": {
 		Go:        regexp.MustCompile(`^\d{5}(\d{4})?$`),
-		HTML:      `\d{5}(-?\d{4})?`,
+		HTML:      `(\d` + sep + `){4}\d(` + sep + `(\d` + sep + `){3}\d)?`,
 		Normalize: unseparated,
 		InputMode: "numeric",
 	},
@@ -197,10 +198,11 @@ var formats = map[string]*Format{
 		Check:     validABA,
 		InputMode: "numeric",
 	},
-	// Bank account: 4 to 17 digits (Lokyata's length).
+	// Bank account: 4 to 17 digits (Lokyata's length), with any
+	// separators a statement prints between them.
 	"us_account": {
 		Go:        regexp.MustCompile(`^\d{4,17}$`),
-		HTML:      `[\d\s\-]{4,24}`,
+		HTML:      `(\d` + sep + `){3,16}\d`,
 		Normalize: unseparated,
 		InputMode: "numeric",
 	},
@@ -208,7 +210,7 @@ var formats = map[string]*Format{
 	// characters", 20 at most); spaces and dashes typed are dropped.
 	"us_license": {
 		Go:        regexp.MustCompile(`^[A-Z0-9]{1,20}$`),
-		HTML:      `[A-Za-z0-9\s\-]{1,24}`,
+		HTML:      `([A-Za-z0-9]` + sep + `){0,19}[A-Za-z0-9]`,
 		Normalize: compactUpper,
 	},
 	// Free text of addresses and employers: letters, digits and the

@@ -135,6 +135,11 @@ func TestPhonesApostrophesAreApostrophes(t *testing.T) {
 var usRuleSamples = []ruleSample{
 	{"ssn", []string{"876-54-3210", "876 54 3210", "876543210", "876 - 54 - 3210", " 876-54-3210 "}, []string{"876-54-321", "87654321a", "900-12-3456"}, ""},
 	{"bank_routing_number", []string{"021000021", "021-000-021", "021 000 021", "021 - 000 - 021"}, []string{"02100002", "0210000211", "021000022"}, ""},
+	{"postal_code", []string{"78702", "78702-1234", "78702 1234", "787021234", " 78702-1234 "}, []string{"7870", "78702-123", "78702-12345", "7870a"}, ""},
+	{"bank_account_number", []string{"12345678", "1234 5678 9012", "1234-5678", "1234.5678", "12345678901234567", " 0012 3456 7890 1234 5 "},
+		[]string{"123", "123456789012345678", "1234a678", "1234#5678"}, ""},
+	{"drivers_license_number", []string{"D1234567", "d123-456-789", "D123 456 789", "A12.345.678", "ABCDEFGHIJ0123456789", "1"},
+		[]string{"ABCDEFGHIJ01234567890", "D123#456"}, ""},
 }
 
 func TestUSRulesAsTyped(t *testing.T) { checkRules(t, US, validUS, newYork, usRuleSamples) }

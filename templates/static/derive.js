@@ -20,7 +20,7 @@
   var EXCEPT = {"06390": "NY", "20588": "MD", "20598": "VA", "73960": "TX", "83414": "WY", "96799": ""};
 
   function stateOfZIP(zip) {
-    var z = zip.replace(/[\s-]/g, "");
+    var z = zip.replace(/[\s.\-]/g, ""); // as the server: formats.go unseparated
     if (!/^\d{5}(\d{4})?$/.test(z)) return null;
     z = z.slice(0, 5);
     if (Object.prototype.hasOwnProperty.call(EXCEPT, z)) return EXCEPT[z];
