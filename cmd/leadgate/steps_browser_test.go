@@ -400,11 +400,14 @@ func TestBrowserWalkSteps(t *testing.T) {
 		steps                        []walkStep
 		consents                     []string
 		secret                       map[string]string // field → what the review shows of it
+		units                        []string          // answers the review shows with their units
 	}{
 		{"us", flowLinks[0].link, "/sandbox/lender/welcome?buyer=Lokyata", "Sending…", usWalk(), []string{"consent_terms", "consent_tcpa"},
-			map[string]string{"ssn": "ending in 3210", "bank_account_number": "ending in 5678", "drivers_license_number": "ending in 4567"}},
+			map[string]string{"ssn": "ending in 3210", "bank_account_number": "ending in 5678", "drivers_license_number": "ending in 4567"},
+			[]string{"30 months", "40 months"}},
 		{"es", flowLinks[1].link, "/sandbox/lender/welcome?buyer=Casheddy", "Enviando…", esWalk(), []string{"consent_terms", "consent_marketing"},
-			map[string]string{"iban": "terminado en 9563", "national_id": "terminado en 016M"}},
+			map[string]string{"iban": "terminado en 9563", "national_id": "terminado en 016M"},
+			[]string{"30 días", "600 €"}},
 	} {
 		t.Run(tt.flow, func(t *testing.T) {
 			ctx := chromium(t)
@@ -428,6 +431,11 @@ func TestBrowserWalkSteps(t *testing.T) {
 					} else if !strings.Contains(review, a.keys) {
 						t.Errorf("the review does not list %s (%q): %s", a.name, a.keys, review)
 					}
+				}
+			}
+			for _, u := range tt.units {
+				if !strings.Contains(review, u) {
+					t.Errorf("the review does not show %q, an answer with its unit: %s", u, review)
 				}
 			}
 			// Each box's label is its tap target: 44 px high, from the box's edge.

@@ -351,6 +351,10 @@ type FieldView struct {
 	// Short is the field's short name where its label is long (a
 	// consent's whole text): the summary's and the review's words.
 	Short string
+	// Shown is how the review writes the answer, "{v}" standing for it
+	// ("{v} días", "${v}"): a line of bare numbers, "300 · 30", says
+	// nothing of euros or days.
+	Shown string
 	// Mark is empty on a normal render; in a form skeleton it marks where
 	// " checked" goes (see skeleton.go).
 	Mark    template.HTMLAttr
@@ -409,6 +413,9 @@ func (v *Views) FormView(f *form.Form, l Layout, lang string, vals form.Values, 
 			}
 			if h := c.TF(f.Name, "hint."+fd.Name); h != "hint."+fd.Name {
 				fv.Hint = h
+			}
+			if s := c.TF(f.Name, "shown."+fd.Name); s != "shown."+fd.Name {
+				fv.Shown = s
 			}
 			fv.Error = problems[fd.Name]
 			var ids []string

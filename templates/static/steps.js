@@ -365,7 +365,10 @@
     }
     if (c.type === "checkbox") return c.checked ? t("yes") : "";
     if (c.type === "date") return c.value ? formatDate(c.value, month) : "";
-    return c.value.trim();
+    var v = c.value.trim(), unit = field.getAttribute("data-shown");
+    if (!v) return "";
+    if (c.type === "number" && /^\d+$/.test(v) && window.Intl) v = new Intl.NumberFormat(lang).format(Number(v));
+    return unit ? unit.replace("{v}", v) : v;
   }
   // review lists what will be sent, one group per step, each a line that
   // fits (the step's title and the start of its answers) with its Change;
