@@ -215,9 +215,12 @@ var formats = map[string]*Format{
 	},
 	// Free text of addresses and employers: letters, digits and the
 	// punctuation addresses use; no markup characters.
+	// A phone's apostrophe ("McDonald’s", "1 O’Hare St") is written as
+	// the one buyers take, as in names.
 	"us_text": {
-		Go:   regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} '.,#&/\-]*$`),
-		HTML: `[\p{L}\p{N}][\p{L}\p{N} '.,#&\/\-]*`,
+		Go:        regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} '.,#&/\-]*$`),
+		HTML:      `[\p{L}\p{N}][\p{L}\p{N} '` + typedApostrophes + `.,#&\/\-]*`,
+		Normalize: apostrophes.Replace,
 	},
 }
 

@@ -119,9 +119,13 @@ func TestUSConsents(t *testing.T) {
 func TestPhonesApostrophesAreApostrophes(t *testing.T) {
 	vals := validUS()
 	vals["last_name"], vals["supervisor_name"] = "O’Connor", "Mary D´Angelo"
+	vals["employer_name"], vals["address_line1"], vals["bank_name"] = "McDonald’s", "1 O’Hare St", "People’s Bank"
 	app, problems := US.Validate(vals, now, newYork)
 	if len(problems) > 0 || app.LastName != "O'Connor" || app.SupervisorName != "Mary D'Angelo" {
 		t.Errorf("got %q, %q, problems %v; want O'Connor, Mary D'Angelo", app.LastName, app.SupervisorName, problems)
+	}
+	if app.EmployerName != "McDonald's" || app.AddressLine1 != "1 O'Hare St" || app.BankName != "People's Bank" {
+		t.Errorf("got %q, %q, %q; want McDonald's, 1 O'Hare St, People's Bank", app.EmployerName, app.AddressLine1, app.BankName)
 	}
 	es := validES()
 	es["first_name"] = "Ne‘ma"
@@ -135,6 +139,7 @@ func TestPhonesApostrophesAreApostrophes(t *testing.T) {
 var usRuleSamples = []ruleSample{
 	{"ssn", []string{"876-54-3210", "876 54 3210", "876543210", "876 - 54 - 3210", " 876-54-3210 "}, []string{"876-54-321", "87654321a", "900-12-3456"}, ""},
 	{"bank_routing_number", []string{"021000021", "021-000-021", "021 000 021", "021 - 000 - 021"}, []string{"02100002", "0210000211", "021000022"}, ""},
+	{"employer_name", []string{"McDonald’s", "Lowe’s", "Macy’s, Inc.", "AT&T", "Kohl's"}, []string{"<b>Acme</b>", "’Acme"}, ""},
 	{"postal_code", []string{"78702", "78702-1234", "78702 1234", "787021234", " 78702-1234 "}, []string{"7870", "78702-123", "78702-12345", "7870a"}, ""},
 	{"bank_account_number", []string{"12345678", "1234 5678 9012", "1234-5678", "1234.5678", "12345678901234567", " 0012 3456 7890 1234 5 "},
 		[]string{"123", "123456789012345678", "1234a678", "1234#5678"}, ""},
