@@ -200,3 +200,26 @@ func TestBrowserDraftRestored(t *testing.T) {
 		t.Errorf("buyers or the CRM were called %d times before Send", n)
 	}
 }
+
+// TestBrowserDraftSavedAfterABlockedSend: a Send the page's own checks
+// stop (the terms not accepted) sends nothing, so the form is still being
+// filled: what the consumer changes next is saved as before, and a reload
+// brings back the new value, not the one from before the Send.
+func TestBrowserDraftSavedAfterABlockedSend(t *testing.T) {
+	t.Parallel()
+	g := start(t, fmt.Sprintf(baseConfig, filepath.Join(t.TempDir(), "l.db")))
+	ctx := chromium(t)
+	openPage(t, ctx, g.URL+flowLinks[0].link)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#test-fill`))); err != nil {
+		t.Fatal(err)
+	}
+	send(t, ctx) // the terms unticked: the page stops it
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.getElementById('f-consent_terms-error')`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("Send with the terms unticked: no error beside them: %v", err)
+	}
+	replace(t, ctx, "employer_name", "Blocked Send Corp")
+	waitDraft(t, g, sessionCookie(t, ctx), `value="Blocked Send Corp"`)
+	if n := buyerCalls(t, g); n != 0 {
+		t.Errorf("buyers or the CRM were called %d times", n)
+	}
+}

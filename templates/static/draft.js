@@ -103,13 +103,21 @@
       later(0);
     }
   });
-  form.addEventListener("submit", function () {
+  form.addEventListener("submit", function (e) {
     // Sending is not leaving, and the application replaces the draft.
     sent = true;
     if (timer !== null) {
       clearTimeout(timer);
       timer = null;
     }
+    // Unless the page's own checks stop it (steps.js listens after this
+    // script): the form is then still being filled, and saved.
+    setTimeout(function () {
+      if (e.defaultPrevented) {
+        sent = false;
+        later(0);
+      }
+    }, 0);
   });
   window.addEventListener("pageshow", function (e) {
     if (e.persisted) {
