@@ -907,6 +907,14 @@ func (s *Store) FinishAndDecide(ctx context.Context, id, owner string, f Finishe
 				return err
 			}
 		}
+		if d.Status == providers.StatusNeedsFix && d.Buyer != "" {
+			// The buyer asked for the form corrected: it did not take the
+			// consumer, and the corrected application (a new one, with the
+			// same duplicate keys) is for it. Its duplicate claims go.
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM dedupe_claims WHERE application_id = ? AND buyer = ?`), id, d.Buyer); err != nil {
+				return fmt.Errorf("store: freeing duplicate claims: %w", err)
+			}
+		}
 		// The conversion reports of the verdict: in its transaction, so a
 		// decision is never without them, nor they without it.
 		return s.queuePostbacks(ctx, tx, id, string(d.Status), d.Postbacks)

@@ -44,6 +44,7 @@ var suite = []struct {
 	{"SealedDataIsBoundToItsRow", testSealedDataIsBoundToItsRow},
 	{"CountAcceptedWithinItsWindow", testCountAcceptedWithinItsWindow},
 	{"DuplicatePostedOncePerBuyer", testDuplicatePostedOncePerBuyer},
+	{"DuplicateClaimFreedByFieldErrors", testDuplicateClaimFreedByFieldErrors},
 	{"DuplicatesAtTheSameInstant", testDuplicatesAtTheSameInstant},
 	{"PostbacksQueuedWithTheVerdict", testPostbacksQueuedWithTheVerdict},
 	{"CreateAnswersWhatGetReads", testCreateAnswersWhatGetReads},
@@ -686,6 +687,37 @@ func consumer(id string) New {
 	n := newApp(id, id)
 	n.Keys = providers.DedupeKeys(n.Submission.Application, []string{"national_id", "email"}, []byte("dedupe-secret"))
 	return n
+}
+
+// A buyer that answers with field errors has not taken the consumer: it
+// asked for the form corrected. The corrected application, a new one with
+// the same keys, goes to that buyer; a buyer that declined her does not
+// get her again.
+func testDuplicateClaimFreedByFieldErrors(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	for _, id := range []string{"first", "corrected"} {
+		if _, _, err := s.Create(ctx, consumer(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Claim(ctx, "w", time.Hour, 10)
+	for _, buyer := range []string{"lokyata", "casheddy"} {
+		if err := s.StartAttemptOnce(ctx, "first", "w", buyer, "", 1, 720*time.Hour); err != nil {
+			t.Fatalf("first application, %s: %v", buyer, err)
+		}
+	}
+	if err := s.FinishAndDecide(ctx, "first", "w", Finished{Buyer: "casheddy", Attempt: providers.Attempt{Buyer: "casheddy", Seq: 1, Outcome: providers.NeedsFix}},
+		providers.Verdict{Status: providers.StatusNeedsFix, Buyer: "casheddy", FieldErrors: map[string]string{"phone_plan": "required"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartAttemptOnce(ctx, "corrected", "w", "casheddy", "", 1, 720*time.Hour); err != nil {
+		t.Errorf("the corrected application, to the buyer that asked for it: %v", err)
+	}
+	var dup *DuplicateError
+	if err := s.StartAttemptOnce(ctx, "corrected", "w", "lokyata", "", 2, 720*time.Hour); !errors.As(err, &dup) || dup.Application != "first" {
+		t.Errorf("the corrected application, to a buyer the first was posted to: got %v, want a duplicate of first", err)
+	}
 }
 
 // Within the window a buyer gets a consumer once, whichever application
