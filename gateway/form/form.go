@@ -42,8 +42,11 @@ type DateRule int
 const (
 	AnyDate DateRule = iota
 	Adult            // age 18 to 80 (Casheddy birth_date)
-	Past             // before today (employed_since, last_pay_date)
+	Past             // before today (employed_since: Casheddy's rule)
 	Future           // after today (next_pay_date)
+	// Paid is today or before (last_pay_date, "the most recent pay
+	// date" to Lokyata): a consumer paid today answers today.
+	Paid
 )
 
 // Field is one input of a form with its rules.
@@ -358,7 +361,7 @@ func failed(s, tag string) bool { return validate.Var(s, tag) != nil }
 var browserEmail = regexp.MustCompile("^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
 
 func (fd *Field) dateKey() string {
-	return map[DateRule]string{AnyDate: "any", Adult: "adult", Past: "past", Future: "future"}[fd.Dates]
+	return map[DateRule]string{AnyDate: "any", Adult: "adult", Past: "past", Future: "future", Paid: "paid"}[fd.Dates]
 }
 
 // DateBounds are the first and last dates the field accepts today (zero:
@@ -373,6 +376,8 @@ func (fd *Field) DateBounds(now time.Time, loc *time.Location) (lo, hi time.Time
 		return today.AddDate(-80, 0, 0), today.AddDate(0, 0, -1)
 	case Future:
 		return today.AddDate(0, 0, 1), today.AddDate(1, 0, 0)
+	case Paid:
+		return today.AddDate(-80, 0, 0), today
 	}
 	return time.Time{}, time.Time{}
 }

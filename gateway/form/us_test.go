@@ -3,6 +3,8 @@ package form
 import (
 	"testing"
 	"time"
+
+	"github.com/leadgate/leadgate/providers"
 )
 
 var newYork, _ = time.LoadLocation("America/New_York")
@@ -58,7 +60,7 @@ func TestUSRules(t *testing.T) {
 		{"employer_address", []string{"West block, Clinton Lane", "1145 8th floor #4", "P.O. Box 12"}, []string{"<script>", "\"quoted\""}, "format.us_text"},
 		{"is_citizen", []string{"1", "0"}, []string{"maybe"}, "choose"},
 		{"next_pay_date", []string{"2026-11-22", "2027-05-01"}, []string{"2026-11-21", "2026-11-01"}, "date.future"},
-		{"last_pay_date", []string{"2026-11-20", "2026-10-01"}, []string{"2026-11-21", "2026-12-01"}, "date.past"},
+		{"last_pay_date", []string{"2026-11-21", "2026-11-20", "2026-10-01"}, []string{"2026-11-22", "2026-12-01"}, "date.paid"},
 	}
 	for _, tt := range tests {
 		for _, v := range tt.valid {
@@ -148,3 +150,27 @@ var usRuleSamples = []ruleSample{
 }
 
 func TestUSRulesAsTyped(t *testing.T) { checkRules(t, US, validUS, newYork, usRuleSamples) }
+
+// A consumer paid today, weekly, whose next pay date is in a week: their
+// last pay date is today, which they may type, or leave for the server
+// to work out; either way the form takes it (it asked for a date before
+// today, and left the field empty, required, and unanswerable).
+func TestPaidToday(t *testing.T) {
+	today := providers.Today(now, newYork).Format(providers.DateLayout)
+	next := providers.Today(now, newYork).AddDate(0, 0, 7).Format(providers.DateLayout)
+	for _, last := range []string{today, ""} {
+		vals := validUS()
+		vals["pay_frequency"], vals["next_pay_date"], vals["last_pay_date"] = "weekly", next, last
+		delete(vals, "second_pay_date")
+		app, problems := US.Validate(vals, now, newYork)
+		if len(problems) > 0 || app.LastPayDate.Format(providers.DateLayout) != today {
+			t.Errorf("last pay date %q: got %v, problems %v; want today, %s", last, app.LastPayDate, problems, today)
+		}
+	}
+	if _, hi := US.Field("last_pay_date").DateBounds(now, newYork); hi.Format(providers.DateLayout) != today {
+		t.Errorf("the page's max for the last pay date is %v, want today", hi)
+	}
+	if _, hi := US.Field("employed_since").DateBounds(now, newYork); hi.Format(providers.DateLayout) == today {
+		t.Errorf("employed_since takes today: Casheddy and the spec want it before today")
+	}
+}
