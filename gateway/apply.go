@@ -106,7 +106,10 @@ func storeApplication(c *gin.Context, sessions *session.Sessions, flow *Flow, se
 		Flow: flow.Name, Form: flow.Form.Name, Currency: flow.Currency,
 		Prefilled: sess.Token != "", Deadline: flow.Deadline, Keys: dedupeKeys(flow, app, set.dedupeSecret),
 		// The session's draft goes as its application is stored.
-		DraftKey:   sessions.Owner(sess.ID),
+		DraftKey: sessions.Owner(sess.ID),
+		// The session's last application, if it was sent back for fixing:
+		// this is its correction, one application to the funnel.
+		Corrects:   sess.LastApp,
 		Submission: newSubmission(id, flow, sess, app, forms.views.Catalog(flow.Locale), c.ClientIP(), c.Request.UserAgent(), set),
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -397,6 +399,29 @@ func TestWithoutTheConsentItsOnlyLenderNeedsTheFormSaysSo(t *testing.T) {
 	// "not found".
 	if back, sent := get(t, c, g.URL+first); back.StatusCode != 200 || !strings.Contains(sent, "Ya has enviado esta solicitud") {
 		t.Errorf("back to %s: got %d, want the page of the application sent", first, back.StatusCode)
+	}
+	// One consumer, one application to the marketer: the correction
+	// counts, the application it corrects does not (it read 2, 200 %).
+	req, _ := http.NewRequest("GET", g.AdminURL+"/admin/funnel.csv", nil)
+	req.SetBasicAuth("admin", "test-admin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if err != nil || len(records) < 2 {
+		t.Fatalf("funnel.csv: %v %v", records, err)
+	}
+	col := columns(records[0])
+	apps, accepted := 0, 0
+	for _, r := range records[1:] {
+		n, _ := strconv.Atoi(r[col["applications"]])
+		a, _ := strconv.Atoi(r[col["accepted"]])
+		apps, accepted = apps+n, accepted+a
+	}
+	if apps != 1 || accepted != 1 {
+		t.Errorf("the funnel counts %d applications, %d accepted; want 1, 1: %v", apps, accepted, records)
 	}
 }
 

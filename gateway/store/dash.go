@@ -46,7 +46,7 @@ func (s *Store) Daily(ctx context.Context, from, to time.Time) ([]DayRow, error)
 	// and PostgreSQL do alike.
 	apps, err := s.db.QueryContext(ctx, s.q(`SELECT CAST(created_at / 86400000 AS BIGINT) AS d, flow, COUNT(*),
 		CAST(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(revenue) AS DOUBLE PRECISION)
-		FROM applications WHERE created_at >= ? AND created_at < ? GROUP BY d, flow`),
+		FROM applications WHERE created_at >= ? AND created_at < ? AND corrected_by = '' GROUP BY d, flow`),
 		providers.StatusAccepted, ms(from), ms(to.AddDate(0, 0, 1)))
 	if err != nil {
 		return nil, fmt.Errorf("store: reading the days: %w", err)

@@ -150,7 +150,7 @@ func (s *Store) Funnel(ctx context.Context, from, to time.Time) ([]FunnelRow, er
 	apps, err := s.db.QueryContext(ctx, s.q(`SELECT flow, utm_source, utm_campaign, variant, COUNT(*),
 		CAST(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS BIGINT),
 		CAST(SUM(CASE WHEN redirected_at > 0 THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(revenue) AS DOUBLE PRECISION)
-		FROM applications WHERE created_at >= ? AND created_at < ? GROUP BY flow, utm_source, utm_campaign, variant`),
+		FROM applications WHERE created_at >= ? AND created_at < ? AND corrected_by = '' GROUP BY flow, utm_source, utm_campaign, variant`),
 		providers.StatusAccepted, providers.StatusDeclined, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("store: reading the funnel: %w", err)

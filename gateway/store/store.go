@@ -65,6 +65,10 @@ type New struct {
 	// DraftKey is the owner hash of the session that posted: its draft's
 	// values are erased with the application's creation ("": none).
 	DraftKey string
+	// Corrects is the application of the posting session (DraftKey's)
+	// that was sent back for fixing, which this one corrects: the funnel
+	// counts the consumer's application once ("": none).
+	Corrects string
 	// Owner, when set, is the worker that takes the application in hand
 	// as it is stored: it is written already claimed by Owner for Lease,
 	// so no claim query finds it, and Owner rides it from memory.
@@ -366,6 +370,14 @@ func (s *Store) insertApplication(ctx context.Context, tx *sql.Tx, j sealedNew) 
 	}
 	if n.DraftKey != "" {
 		if err := s.closeDraft(ctx, tx, n.DraftKey); err != nil {
+			return false, err
+		}
+	}
+	if n.Corrects != "" && n.DraftKey != "" {
+		// Only the posting session's own application, and only one sent
+		// back: anything else named here is left as it is.
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET corrected_by = ? WHERE id = ? AND session_hash = ? AND status = ?`),
+			n.ID, n.Corrects, n.DraftKey, providers.StatusNeedsFix); err != nil {
 			return false, err
 		}
 	}

@@ -45,6 +45,7 @@ var suite = []struct {
 	{"CountAcceptedWithinItsWindow", testCountAcceptedWithinItsWindow},
 	{"DuplicatePostedOncePerBuyer", testDuplicatePostedOncePerBuyer},
 	{"DuplicateClaimFreedByFieldErrors", testDuplicateClaimFreedByFieldErrors},
+	{"CorrectionCountedOnce", testCorrectionCountedOnce},
 	{"DuplicatesAtTheSameInstant", testDuplicatesAtTheSameInstant},
 	{"PostbacksQueuedWithTheVerdict", testPostbacksQueuedWithTheVerdict},
 	{"CreateAnswersWhatGetReads", testCreateAnswersWhatGetReads},
@@ -524,6 +525,50 @@ func testFunnel(t *testing.T, open opener) {
 	want := FunnelRow{Flow: "es", Source: "cashcat.ph", Campaign: "es-demo", Visits: 5, Prefilled: 3, Applications: 1, Accepted: 1, Redir: 1, Revenue: 12.5}
 	if rows[0] != want {
 		t.Errorf("got %+v, want %+v", rows[0], want)
+	}
+}
+
+// A consumer whose application was sent back for fixing sends the form
+// again: the funnel and the days count one application (it counted two:
+// an application rate of 200 %), accepted. Only the posting session's own
+// application sent back is taken as corrected.
+func testCorrectionCountedOnce(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	day := time.Now().UTC().Format("2006-01-02")
+	s.AddVisits(ctx, map[FunnelKey]VisitCounts{{Day: day, Flow: "es", Source: "cashcat.ph", Campaign: "es-demo"}: {Visits: 1}})
+	s.Create(ctx, newApp("first", "k1")) // session "sess"
+	s.Claim(ctx, "w", time.Minute, 1)
+	s.Decide(ctx, "first", "w", providers.Verdict{Status: providers.StatusNeedsFix, FieldErrors: map[string]string{"consent_marketing": "must_accept"}})
+	other := newApp("other", "k-other")
+	other.SessionHash = "another"
+	s.Create(ctx, other)
+	s.Claim(ctx, "w", time.Minute, 1)
+	s.Decide(ctx, "other", "w", providers.Verdict{Status: providers.StatusNeedsFix})
+	// Another session naming both: neither is its own.
+	stranger := newApp("stranger", "k-stranger")
+	stranger.SessionHash, stranger.DraftKey, stranger.Corrects = "stranger", "stranger", "other"
+	s.Create(ctx, stranger)
+	corrected := newApp("corrected", "k2")
+	corrected.DraftKey, corrected.Corrects = "sess", "first"
+	if _, _, err := s.Create(ctx, corrected); err != nil {
+		t.Fatal(err)
+	}
+	s.Claim(ctx, "w", time.Minute, 10)
+	s.Decide(ctx, "corrected", "w", providers.Verdict{Status: providers.StatusAccepted, Revenue: 12.5})
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	rows, err := s.Funnel(ctx, today, today)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("funnel: %v %v", rows, err)
+	}
+	// first is corrected; other (not the stranger's to correct), stranger
+	// and corrected count.
+	if r := rows[0]; r.Applications != 3 || r.Accepted != 1 {
+		t.Errorf("funnel: %d applications, %d accepted; want 3 (first counted in its correction), 1", r.Applications, r.Accepted)
+	}
+	days, err := s.Daily(ctx, today, today)
+	if err != nil || len(days) != 1 || days[0].Applications != 3 {
+		t.Errorf("days: %+v %v, want 3 applications", days, err)
 	}
 }
 
