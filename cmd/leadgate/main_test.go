@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -402,17 +401,7 @@ func TestWithoutTheConsentItsOnlyLenderNeedsTheFormSaysSo(t *testing.T) {
 	}
 	// One consumer, one application to the marketer: the correction
 	// counts, the application it corrects does not (it read 2, 200 %).
-	req, _ := http.NewRequest("GET", g.AdminURL+"/admin/funnel.csv", nil)
-	req.SetBasicAuth("admin", "test-admin")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	records, err := csv.NewReader(resp.Body).ReadAll()
-	resp.Body.Close()
-	if err != nil || len(records) < 2 {
-		t.Fatalf("funnel.csv: %v %v", records, err)
-	}
+	records := readFunnelCSV(t, g)
 	col := columns(records[0])
 	apps, accepted := 0, 0
 	for _, r := range records[1:] {

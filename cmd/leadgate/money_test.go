@@ -167,22 +167,29 @@ func columns(header []string) map[string]int {
 	return c
 }
 
+// readFunnelCSV reads the dashboard's CSV as it is now.
+func readFunnelCSV(t *testing.T, g *instance) [][]string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", g.AdminURL+"/admin/funnel.csv", nil)
+	req.SetBasicAuth("admin", "test-admin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	records, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil || len(records) == 0 {
+		t.Fatalf("funnel.csv: %v %v", records, err)
+	}
+	return records
+}
+
 // funnelCSV reads the dashboard's CSV (after the visits were flushed).
 func funnelCSV(t *testing.T, g *instance) [][]string {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		req, _ := http.NewRequest("GET", g.AdminURL+"/admin/funnel.csv", nil)
-		req.SetBasicAuth("admin", "test-admin")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		records, err := csv.NewReader(resp.Body).ReadAll()
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		records := readFunnelCSV(t, g)
 		c := columns(records[0])
 		for _, r := range records[1:] {
 			if r[c["utm_source"]] == "google" && r[c["paid_calls"]] != "0" {
