@@ -171,7 +171,10 @@ func (p *Postbacks) deliver(ctx context.Context, d delivery) {
 		}
 		attr = sealed.Submission.Attribution
 	}
-	method, target, body := spec.Template.Render(postback.Values(rec, attr, j.Event, now()))
+	// {timestamp} is the event's (queued with the decision or the
+	// redirect), not this try's: a retry hours later still reports the
+	// hour of the sale.
+	method, target, body := spec.Template.Render(postback.Values(rec, attr, j.Event, j.CreatedAt))
 	res := postback.Send(ctx, p.HTTP, method, target, body, spec.Template.JSON, spec.Timeout)
 	switch {
 	case res.Delivered():

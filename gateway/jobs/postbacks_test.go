@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -147,6 +148,34 @@ func TestPostbackRetriedUntilTakenThenNeverAgain(t *testing.T) {
 	pbs, _ := s.Postbacks(context.Background(), "app-1")
 	if len(pbs) != 1 || pbs[0].State != providers.PostbackDelivered || pbs[0].Tries != 3 {
 		t.Errorf("audit: got %+v, want delivered on the third try", pbs)
+	}
+}
+
+// {timestamp} is when the event happened (the decision that queued the
+// postback), not when a try reached the receiver: a postback retried for
+// hours still tells the ad platform the hour of the sale.
+func TestPostbackTimestampIsTheEvents(t *testing.T) {
+	s := storetest.SQLite(t, store.Open)
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	var logs bytes.Buffer
+	p := postbacksFor(t, s, srv.URL, &logs)
+	p.Specs["ads"] = PostbackSpec{Template: postback.Template{Method: "GET", URL: srv.URL + "/pb?ts={timestamp}"}, Timeout: 2 * time.Second, GiveUpAfter: 72 * time.Hour}
+	sold(t, s, "app-1")
+	decided := time.Now()
+	later := decided.Add(3 * time.Hour)
+	p.Now = func() time.Time { return later } // the try that is taken, three hours on
+	drain(t, p, 5)
+	got := rcv.requests()
+	if len(got) != 1 {
+		t.Fatalf("got %d tries, want 1", len(got))
+	}
+	for _, r := range got {
+		ts, _ := strconv.ParseInt(r.URL.Query().Get("ts"), 10, 64)
+		if d := time.Unix(ts, 0).Sub(decided); d < -2*time.Second || d > 2*time.Second {
+			t.Errorf("timestamp %d is %v from the decision, want the decision's", ts, d)
+		}
 	}
 }
 

@@ -134,12 +134,13 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Values are what a postback says of one application.
-func Values(rec providers.Record, attr providers.Attribution, event string, now time.Time) map[string]string {
+// Values are what a postback says of one application's event, which
+// happened at.
+func Values(rec providers.Record, attr providers.Attribution, event string, at time.Time) map[string]string {
 	v := map[string]string{
 		IDMacro: rec.ID, "event": event, "flow": rec.Flow, "buyer": rec.Buyer,
 		"revenue": strconv.FormatFloat(rec.Revenue, 'f', 2, 64), "currency": rec.Currency,
-		"timestamp":  strconv.FormatInt(now.Unix(), 10),
+		"timestamp":  strconv.FormatInt(at.Unix(), 10),
 		"utm_source": rec.Attribution.Source, "utm_medium": rec.Attribution.Medium, "utm_campaign": rec.Attribution.Campaign,
 		"utm_content": rec.Attribution.Content, "utm_term": rec.Attribution.Term,
 	}
