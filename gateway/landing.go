@@ -79,7 +79,7 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 		}
 		sess.Flow = flow.Name
 		// The session's variant, dealt at its first landing and kept.
-		flow, sess.Attribution.Variant = flow.Assign(firstVariant(sess, q))
+		flow, sess.Attribution.Variant = flow.Assign(firstVariant(sess, flow, q))
 		var prefill form.Values
 		if sess.Token != "" {
 			var spend cashcat.Spend
@@ -160,7 +160,7 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 	}
 	flow := flows.Pick(q.Get("flow"), matchAttrs(q, c.Request.Host, lead))
 	sess.Flow = flow.Name
-	_, sess.Attribution.Variant = flow.Assign(firstVariant(sess, q))
+	_, sess.Attribution.Variant = flow.Assign(firstVariant(sess, flow, q))
 	paid(funnel, sess.Flow, sess.Attribution, spend.Calls())
 	if !again {
 		// A new token is a new offer: its form, not the page of the

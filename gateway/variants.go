@@ -195,13 +195,17 @@ func checkVariants(f *Flow, vs *views.Views) error {
 	return nil
 }
 
-// firstVariant is the variant a session asks for: its own, else, for a
-// session that has none yet, the link's ?variant= (the link builder's, to
-// preview or buy traffic for one variant). Assign keeps only a name the
-// flow has.
-func firstVariant(sess session.Session, q url.Values) string {
+// firstVariant is the variant a session asks for of flow: its own, else,
+// for a session that has none yet, the link's ?variant= (the link
+// builder's, to buy traffic for one variant) while that variant is dealt:
+// a stopped one's links, still out there, get a dealt arm. Assign keeps
+// only a name the flow has.
+func firstVariant(sess session.Session, flow *Flow, q url.Values) string {
 	if sess.Attribution.Variant != "" {
 		return sess.Attribution.Variant
 	}
-	return q.Get("variant")
+	if v := q.Get("variant"); flow.Dealing(v) {
+		return v
+	}
+	return ""
 }

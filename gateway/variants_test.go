@@ -389,6 +389,40 @@ func TestPostedFlowCannotPlaceTheSessionInAStoppedArm(t *testing.T) {
 	}
 }
 
+// A link the link builder wrote for a variant since stopped (?variant=off)
+// gives new sessions a dealt arm, not the stopped one: "No new session
+// gets the stopped variant" (README). A live arm's link still gives it.
+func TestStoppedVariantsLinkDealsALiveArm(t *testing.T) {
+	h, _ := newLimitedServer(t, fakeLeads{}, "10000-M", func(d *Deps) {
+		d.Config.Flows[0].Variants = []config.Variant{{Name: "a", Weight: 1}, {Name: "b", Weight: 1, Skip: []string{"second_last_name"}},
+			{Name: "off", Weight: 0, Skip: []string{"address_line2"}}}
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	shown := func(link string) string {
+		page := newBrowser(t, srv).get(link).Body
+		switch {
+		case !strings.Contains(page, `name="first_name"`):
+			t.Fatalf("not a form page: %.300s", page)
+		case !strings.Contains(page, `name="address_line2"`):
+			return "off"
+		case !strings.Contains(page, `name="second_last_name"`):
+			return "b"
+		}
+		return "a"
+	}
+	for range 4 {
+		if v := shown("/?flow=es&variant=off"); v == "off" {
+			t.Fatalf("a new session from a stopped variant's link got it")
+		}
+	}
+	for range 4 {
+		if v := shown("/?flow=es&variant=b"); v != "b" {
+			t.Errorf("a new session from b's link got %q", v)
+		}
+	}
+}
+
 // A session whose form names another flow's stopped arm gets one arm of
 // that flow at every save, drawn by the live arms' weights, never the
 // stopped one; and asking takes no turn of the deal new sessions get.
