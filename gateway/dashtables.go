@@ -227,7 +227,7 @@ func (db *dashboard) stepTables(f views.Filter) (views.Table, views.Table) {
 		n    int64
 	}
 	stages := []stage{{"Visits", visits}, {"Started (first field touched)", started}}
-	for _, key := range db.stepKeys(f.Flow, reached) {
+	for _, key := range db.stepKeys(f.Flow, f.Variant, reached) {
 		stages = append(stages, stage{"Step: " + key, reached[key]})
 	}
 	stages = append(stages, stage{"Submitted", apps}, stage{"Accepted", accepted}, stage{"Redirected to the buyer", redirected})
@@ -253,12 +253,15 @@ func (db *dashboard) stepTables(f views.Filter) (views.Table, views.Table) {
 	return steps, last
 }
 
-// stepKeys are the flow's steps in order, then any other step counted.
-func (db *dashboard) stepKeys(flow string, reached map[string]int64) []string {
+// stepKeys are the steps of flow (of its variant, when one is chosen) in
+// order, then any other step counted.
+func (db *dashboard) stepKeys(flow, variant string, reached map[string]int64) []string {
 	var keys []string
 	if db.flows != nil {
 		if fl := db.flows.ByName(flow); fl != nil {
-			for _, s := range fl.Steps {
+			// A variant's own order when one is chosen (As: the flow
+			// itself for "" or a name it does not have).
+			for _, s := range fl.As(variant).Steps {
 				keys = append(keys, s.Key)
 			}
 		}

@@ -462,3 +462,21 @@ func TestPostedStoppedArmIsTheSameAtEverySave(t *testing.T) {
 		t.Errorf("new sessions dealt %v after the posts, want a a b a", dealt)
 	}
 }
+
+// The step funnel of a variant lists its steps in the variant's order
+// (b's contact comes first): in the flow's, b's stages read "contact 200 %
+// moved on". Without a variant chosen, the flow's own order.
+func TestStepFunnelInTheVariantsOrder(t *testing.T) {
+	fl, err := NewFlows([]config.Flow{{Name: "es", Form: "es", Variants: twoVariants}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := &dashboard{flows: fl}
+	reached := map[string]int64{"contact": 4, "you": 2}
+	if got := db.stepKeys("es", "b", reached); !slices.Equal(got, []string{"contact", "you", "income", "bank", "review"}) {
+		t.Errorf("variant b: %v, want b's order", got)
+	}
+	if got := db.stepKeys("es", "", reached); !slices.Equal(got, []string{"you", "contact", "income", "bank", "review"}) {
+		t.Errorf("the flow: %v, want its own order", got)
+	}
+}
