@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -375,11 +376,39 @@ func (fd *Field) DateBounds(now time.Time, loc *time.Location) (lo, hi time.Time
 	case Past:
 		return today.AddDate(-80, 0, 0), today.AddDate(0, 0, -1)
 	case Future:
-		return today.AddDate(0, 0, 1), today.AddDate(1, 0, 0)
+		// After today where the consumer is: in the country's west it is
+		// still yesterday for hours after the form's midnight (10:30 pm in
+		// Los Angeles is tomorrow in New York), and their tomorrow is a
+		// date the form must take.
+		return westToday(now, loc).AddDate(0, 0, 1), today.AddDate(1, 0, 0)
 	case Paid:
 		return today.AddDate(-80, 0, 0), today
 	}
 	return time.Time{}, time.Time{}
+}
+
+// westernmost is the zone furthest west of the country whose forms check
+// dates in a zone (the forms' TimeZone): the US's Hawaii, Spain's Canary
+// Islands. Loaded at first use, not in an init: in a scratch image the
+// zones are main's embedded time/tzdata, which may register after this
+// package's init has run.
+var westernmost = sync.OnceValue(func() map[string]*time.Location {
+	m := map[string]*time.Location{}
+	for zone, west := range map[string]string{"America/New_York": "Pacific/Honolulu", "Europe/Madrid": "Atlantic/Canary"} {
+		if l, err := time.LoadLocation(west); err == nil {
+			m[zone] = l
+		}
+	}
+	return m
+})
+
+// westToday is today in the west of loc's country (loc's own today when
+// its west is not known).
+func westToday(now time.Time, loc *time.Location) time.Time {
+	if west := westernmost()[loc.String()]; west != nil {
+		return providers.Today(now, west)
+	}
+	return providers.Today(now, loc)
 }
 
 // ParseDate reads YYYY-MM-DD (what date inputs send) or DD/MM/YYYY (what a

@@ -174,3 +174,20 @@ func TestPaidToday(t *testing.T) {
 		t.Errorf("employed_since takes today: Casheddy and the spec want it before today")
 	}
 }
+
+// At 10:30 pm in Los Angeles it is already tomorrow in New York, the us
+// form's zone: a consumer paid tomorrow, their time, still gives that
+// date as their next pay date (it was refused: "after today" was New
+// York's today).
+func TestNextPayDateFromTheWestCoast(t *testing.T) {
+	at := time.Date(2026, 11, 21, 6, 30, 0, 0, time.UTC) // Nov 20, 10:30 pm in Los Angeles
+	vals := validUS()
+	vals["pay_frequency"], vals["next_pay_date"], vals["last_pay_date"] = "weekly", "2026-11-21", "2026-11-14"
+	delete(vals, "second_pay_date")
+	if _, problems := US.Validate(vals, at, newYork); len(problems) > 0 {
+		t.Errorf("next pay date tomorrow in Los Angeles: %v", problems)
+	}
+	if lo, _ := US.Field("next_pay_date").DateBounds(at, newYork); lo.Format(providers.DateLayout) != "2026-11-21" {
+		t.Errorf("the page's min for the next pay date is %v, want 2026-11-21", lo)
+	}
+}
