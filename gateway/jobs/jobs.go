@@ -277,7 +277,11 @@ const Other = "(other)"
 //
 // MaxCampaigns bounds the distinct (source, campaign) pairs of a UTC day
 // (0: no bound): past it, visits of a new pair count under (other), so
-// random utm_campaign values cannot grow the funnel without bound. The
+// random utm_campaign values cannot grow the funnel without bound. Half
+// the places are kept for pairs whose visits came with a lead (a Cashcat
+// token, paid for): anyone can make up visits without one, and a script
+// filling every place with them pushed the real campaigns of the day
+// into (other). The
 // pairs already in the store (other replicas') are read at start and at
 // every flush, so replicas overshoot the bound by at most what they admit
 // between two flushes.
@@ -299,24 +303,26 @@ func (v *Visits) Visit(flow string, a providers.Attribution, prefilled bool) {
 	if prefilled {
 		c.Prefilled = 1
 	}
-	v.count(flow, a, c)
+	v.count(flow, a, c, prefilled)
 }
 
 // Spend counts the paid Cashcat calls of a visit (or of the prefill API).
 func (v *Visits) Spend(flow string, a providers.Attribution, calls int) {
-	v.count(flow, a, store.VisitCounts{PaidCalls: int64(calls)})
+	v.count(flow, a, store.VisitCounts{PaidCalls: int64(calls)}, calls > 0)
 }
 
-// count adds c to the day's line of flow, first touch and variant.
-func (v *Visits) count(flow string, a providers.Attribution, c store.VisitCounts) {
+// count adds c to the day's line of flow, first touch and variant; paid
+// says the visit came with a lead, or cost a Cashcat call.
+func (v *Visits) count(flow string, a providers.Attribution, c store.VisitCounts, paid bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.addLocked(v.keyLocked(flow, a), c)
+	v.addLocked(v.keyLocked(flow, a, paid), c)
 }
 
 // keyLocked is the day's line of flow, first touch and variant, under
-// (other) past the day's bound of campaigns.
-func (v *Visits) keyLocked(flow string, a providers.Attribution) store.FunnelKey {
+// (other) past the day's bound of campaigns (half of it for a visit that
+// is not paid).
+func (v *Visits) keyLocked(flow string, a providers.Attribution, paid bool) store.FunnelKey {
 	day := time.Now().UTC().Format("2006-01-02")
 	source, campaign := a.Source, a.Campaign
 	if v.MaxCampaigns > 0 {
@@ -324,7 +330,7 @@ func (v *Visits) keyLocked(flow string, a providers.Attribution) store.FunnelKey
 		pair := [2]string{source, campaign}
 		switch {
 		case v.pairs[pair]:
-		case len(v.pairs) >= v.MaxCampaigns:
+		case len(v.pairs) >= v.MaxCampaigns, !paid && len(v.pairs) >= (v.MaxCampaigns+1)/2:
 			source, campaign = Other, Other
 		default:
 			v.pairs[pair] = true

@@ -261,7 +261,7 @@ func TestVisitsBoundTheCampaignsOfADay(t *testing.T) {
 	ctx := context.Background()
 	a := &Visits{Store: st, Log: quiet, MaxCampaigns: 3}
 	for i := range 5 {
-		a.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: fmt.Sprintf("c%d", i)}, false)
+		a.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: fmt.Sprintf("c%d", i)}, true)
 	}
 	a.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "c0"}, false) // an admitted pair stays itself
 	if err := a.Flush(ctx); err != nil {
@@ -271,7 +271,7 @@ func TestVisitsBoundTheCampaignsOfADay(t *testing.T) {
 	if err := b.Flush(ctx); err != nil { // a replica starting: reads the day's pairs
 		t.Fatal(err)
 	}
-	b.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "c9"}, false)
+	b.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "c9"}, true)
 	b.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "c1"}, false)
 	if err := b.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -288,6 +288,43 @@ func TestVisitsBoundTheCampaignsOfADay(t *testing.T) {
 	want := map[string]int64{"cashcat.ph/c0": 2, "cashcat.ph/c1": 2, "cashcat.ph/c2": 1, Other + "/" + Other: 3}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// A script making up visits without a lead (no token: free) fills at most
+// half the day's places: the campaigns whose consumers arrive with a lead
+// still get theirs, and their visits stay on their own line, not (other).
+func TestMadeUpVisitsLeaveTheDaysCampaignsTheirPlaces(t *testing.T) {
+	st := storetest.SQLite(t, store.Open)
+	ctx := context.Background()
+	v := &Visits{Store: st, Log: quiet, MaxCampaigns: 10}
+	for i := range 50 {
+		v.Visit("us", providers.Attribution{Source: "junk", Campaign: fmt.Sprintf("flood%d", i)}, false)
+	}
+	for i := range 5 {
+		real := providers.Attribution{Source: "google", Campaign: fmt.Sprintf("real%d", i)}
+		v.Spend("us", real, 1)
+		v.Visit("us", real, true)
+	}
+	if err := v.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC()
+	rows, err := st.Funnel(ctx, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk, real := 0, 0
+	for _, r := range rows {
+		switch {
+		case r.Source == "junk":
+			junk++
+		case r.Source == "google" && r.Visits == 1 && r.PaidCalls == 1:
+			real++
+		}
+	}
+	if junk != 5 || real != 5 {
+		t.Errorf("%d made-up campaigns and %d real ones with their own line, want 5 and 5: %+v", junk, real, rows)
 	}
 }
 

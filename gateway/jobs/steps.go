@@ -32,7 +32,8 @@ func (v *Visits) Left(flow string, a providers.Attribution, step, field string) 
 func (v *Visits) step(flow string, a providers.Attribution, stage, name string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.stepLocked(store.StepKey{FunnelKey: v.keyLocked(flow, a), Stage: stage, Name: name}, 1)
+	// Not paid: a step never takes a place its visit did not have.
+	v.stepLocked(store.StepKey{FunnelKey: v.keyLocked(flow, a, false), Stage: stage, Name: name}, 1)
 }
 
 func (v *Visits) stepLocked(k store.StepKey, n int64) {
