@@ -273,14 +273,7 @@ func TestVisitsBoundTheCampaignsOfADay(t *testing.T) {
 	}
 	b.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "c9"}, true)
 	b.Visit("us", providers.Attribution{Source: "cashcat.ph", Campaign: "c1"}, false)
-	if err := b.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	day := time.Now().UTC()
-	rows, err := st.Funnel(ctx, day, day)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := flushedToday(t, b, st)
 	got := map[string]int64{}
 	for _, r := range rows {
 		got[r.Source+"/"+r.Campaign] = r.Visits
@@ -291,12 +284,26 @@ func TestVisitsBoundTheCampaignsOfADay(t *testing.T) {
 	}
 }
 
+// flushedToday flushes v and reads today's funnel from st.
+func flushedToday(t *testing.T, v *Visits, st *store.Store) []store.FunnelRow {
+	t.Helper()
+	ctx := context.Background()
+	if err := v.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC()
+	rows, err := st.Funnel(ctx, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
 // A script making up visits without a lead (no token: free) fills at most
 // half the day's places: the campaigns whose consumers arrive with a lead
 // still get theirs, and their visits stay on their own line, not (other).
 func TestMadeUpVisitsLeaveTheDaysCampaignsTheirPlaces(t *testing.T) {
 	st := storetest.SQLite(t, store.Open)
-	ctx := context.Background()
 	v := &Visits{Store: st, Log: quiet, MaxCampaigns: 10}
 	for i := range 50 {
 		v.Visit("us", providers.Attribution{Source: "junk", Campaign: fmt.Sprintf("flood%d", i)}, false)
@@ -306,14 +313,7 @@ func TestMadeUpVisitsLeaveTheDaysCampaignsTheirPlaces(t *testing.T) {
 		v.Spend("us", real, 1)
 		v.Visit("us", real, true)
 	}
-	if err := v.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	day := time.Now().UTC()
-	rows, err := st.Funnel(ctx, day, day)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := flushedToday(t, v, st)
 	junk, real := 0, 0
 	for _, r := range rows {
 		switch {
