@@ -88,6 +88,9 @@ type Field struct {
 	// Join on every check they were a quarter of the cost of validating a
 	// form.
 	tags *fieldTags
+	// monthFirst: a date typed as text is read month first (the us form:
+	// "07/04/1985" is July 4), else day first.
+	monthFirst bool
 }
 
 type fieldTags struct{ minLen, maxLen, oneOf, intRange string }
@@ -153,6 +156,7 @@ func newForm(name, country, zone string, sections ...Section) *Form {
 				// built at init: none is written again while checked.
 				fd.tags = fd.validatorTags()
 			}
+			fd.monthFirst = country == "US"
 			f.byName[fd.Name] = fd
 		}
 	}
@@ -247,6 +251,25 @@ func (fd *Field) normalize(s string) string {
 	}
 	if fd.Kind == Email {
 		s = strings.ToLower(s)
+	}
+	if fd.Kind == Date && s != "" {
+		s = isoDate(s, fd.monthFirst)
+	}
+	return s
+}
+
+// isoDate writes a date typed as text (where a browser has no date
+// picker) as a date input sends it, read in the country's order; what
+// does not read as a date stays as typed, for the date problem.
+func isoDate(s string, monthFirst bool) string {
+	layouts := []string{providers.DateLayout, "02/01/2006", "2/1/2006"}
+	if monthFirst {
+		layouts = []string{providers.DateLayout, "01/02/2006", "1/2/2006"}
+	}
+	for _, layout := range layouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Format(providers.DateLayout)
+		}
 	}
 	return s
 }
@@ -411,15 +434,11 @@ func westToday(now time.Time, loc *time.Location) time.Time {
 	return providers.Today(now, loc)
 }
 
-// ParseDate reads YYYY-MM-DD (what date inputs send) or DD/MM/YYYY (what a
-// person types where date inputs are not supported).
+// ParseDate reads a normalised date: YYYY-MM-DD, what date inputs send
+// and what a date typed as text is written as (isoDate).
 func ParseDate(s string) (time.Time, bool) {
-	for _, layout := range []string{providers.DateLayout, "02/01/2006", "2/1/2006"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
+	t, err := time.Parse(providers.DateLayout, s)
+	return t, err == nil
 }
 
 func parseBool(s string) (bool, bool) {

@@ -191,3 +191,28 @@ func TestNextPayDateFromTheWestCoast(t *testing.T) {
 		t.Errorf("the page's min for the next pay date is %v, want 2026-11-21", lo)
 	}
 }
+
+// A date typed as text, where a browser has no date picker, is read in
+// the form's country's order: "07/04/1985" is July 4 on the us form (it
+// was stored as April 7) and "12/25/1990" Christmas (it was refused); on
+// the es form "18/06/1985" is June 18.
+func TestTypedDatesInTheCountrysOrder(t *testing.T) {
+	for _, tt := range []struct{ typed, want string }{{"07/04/1985", "1985-07-04"}, {"12/25/1990", "1990-12-25"}, {"1985-07-04", "1985-07-04"}} {
+		vals := validUS()
+		vals["birth_date"] = tt.typed
+		app, problems := US.Validate(vals, now, newYork)
+		if got := app.BirthDate.Format(providers.DateLayout); len(problems) > 0 || got != tt.want {
+			t.Errorf("us %q: got %s, problems %v; want %s", tt.typed, got, problems, tt.want)
+		}
+	}
+	vals := validUS()
+	vals["birth_date"] = "25/12/1990" // day first: not a US date
+	if _, problems := US.Validate(vals, now, newYork); problems["birth_date"].Key != "date" {
+		t.Errorf("us 25/12/1990: got %v, want a date problem", problems)
+	}
+	es := validES()
+	es["birth_date"] = "18/06/1985"
+	if app, problems := ES.Validate(es, now, madrid); len(problems) > 0 || app.BirthDate.Format(providers.DateLayout) != "1985-06-18" {
+		t.Errorf("es 18/06/1985: got %v, problems %v", app.BirthDate, problems)
+	}
+}
