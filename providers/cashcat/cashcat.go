@@ -128,8 +128,14 @@ func (c *Client) Lead(ctx context.Context, token string) (*providers.Lead, error
 		return nil, fmt.Errorf("cashcat: %w: malformed action token", providers.ErrRejectedRequest)
 	}
 	body, status, err := c.do(ctx, token)
-	if status != 0 || !errors.Is(err, providers.ErrNotDelivered) {
-		// The request left: Cashcat charges for it, whatever it answered.
+	switch {
+	case status == http.StatusUnauthorized, status == http.StatusPaymentRequired:
+		// Refused before any lead was looked up: our IP is not on
+		// Cashcat's list (it cannot know whom to bill), or the balance
+		// is empty. The funnel's spend counts nothing for either.
+	case status != 0 || !errors.Is(err, providers.ErrNotDelivered):
+		// The request left: Cashcat may charge for it, whatever else it
+		// answered (its document does not say), so it is counted.
 		spent(ctx)
 	}
 	if err != nil {

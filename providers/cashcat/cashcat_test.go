@@ -176,18 +176,22 @@ func newTestClient(t *testing.T, h http.HandlerFunc) *Client {
 
 func TestClientStatuses(t *testing.T) {
 	lead, _ := os.ReadFile("testdata/lead_inside.json")
+	// paid: what the call costs the lender in the funnel's spend. A 401
+	// (our IP unknown to Cashcat) and a 402 (no funds) charge nothing;
+	// any other answer is counted, as Cashcat may bill it.
 	tests := []struct {
 		status int
 		body   string
 		want   error
+		paid   int
 	}{
-		{200, string(lead), nil},
-		{401, `{'error': {'code': 50002, 'message': 'no server IP 1.2.3.4 in Actions API whitelist'}}`, providers.ErrUnauthorized},
-		{402, `{'error': {'code': 50004, 'message': 'insufficient funds'}}`, providers.ErrPaymentRequired},
-		{404, `{'error': {'code': 50003, 'message': 'action not found'}}`, providers.ErrNotFound},
-		{405, `{'error': {'code': 50001}}`, providers.ErrRejectedRequest},
-		{500, `oops`, providers.ErrUnavailable},
-		{200, `<html>`, providers.ErrBadResponse},
+		{200, string(lead), nil, 1},
+		{401, `{'error': {'code': 50002, 'message': 'no server IP 1.2.3.4 in Actions API whitelist'}}`, providers.ErrUnauthorized, 0},
+		{402, `{'error': {'code': 50004, 'message': 'insufficient funds'}}`, providers.ErrPaymentRequired, 0},
+		{404, `{'error': {'code': 50003, 'message': 'action not found'}}`, providers.ErrNotFound, 1},
+		{405, `{'error': {'code': 50001}}`, providers.ErrRejectedRequest, 1},
+		{500, `oops`, providers.ErrUnavailable, 1},
+		{200, `<html>`, providers.ErrBadResponse, 1},
 	}
 	for _, tt := range tests {
 		c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
@@ -197,9 +201,13 @@ func TestClientStatuses(t *testing.T) {
 			w.WriteHeader(tt.status)
 			io.WriteString(w, tt.body)
 		})
-		_, err := c.Lead(context.Background(), token)
+		var spend Spend
+		_, err := c.Lead(WithSpend(context.Background(), &spend), token)
 		if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
 			t.Errorf("status %d: got %v, want %v", tt.status, err, tt.want)
+		}
+		if spend.Calls() != tt.paid {
+			t.Errorf("status %d: %d paid calls counted, want %d", tt.status, spend.Calls(), tt.paid)
 		}
 		if err != nil && strings.Contains(err.Error(), token) {
 			t.Errorf("status %d: error %q carries the token", tt.status, err)
