@@ -101,3 +101,17 @@ func TestScrubReasonValueStraddlingTheCut(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkScrubReason: a buyer's short answer scrubbed of a us
+// application's values, as every attempt's reason is.
+func BenchmarkScrubReason(b *testing.B) {
+	a := &Application{FirstName: "John", LastName: "Smith", Email: "john.smith@example.com", SSN: "876543210", MobilePhone: "5125550134",
+		AddressLine1: "1 Congress Ave", City: "Austin", PostalCode: "78702", EmployerName: "Acme Corp", BankAccountNumber: "12345678",
+		BirthDate: time.Date(1985, 7, 4, 0, 0, 0, 0, time.UTC)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ScrubReason("Lead did not meet the lender's criteria (John Smith, 512-555-0134)", a) != "Lead did not meet the lender's criteria (••• •••, •••)" {
+			b.Fatal("not scrubbed")
+		}
+	}
+}
