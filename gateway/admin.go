@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -73,8 +76,15 @@ func handleAudit(apps AdminStore, vs *views.Views, respond *responder, asJSON bo
 		rec, err := apps.Get(ctx, c.Param("id"))
 		var atts []providers.Attempt
 		var pbs []providers.Postback
+		var xs []providers.Exchange
 		if err == nil {
 			atts, err = apps.Attempts(ctx, rec.ID)
+		}
+		if err == nil {
+			xs, err = apps.Exchanges(ctx, rec.ID)
+		}
+		for i := range min(len(atts), len(xs)) {
+			atts[i].Exchange = xs[i]
 		}
 		if err == nil {
 			pbs, err = apps.Postbacks(ctx, rec.ID)
@@ -122,9 +132,31 @@ func auditPage(rec providers.Record, atts []providers.Attempt, version string) v
 			Seq: a.Seq, Buyer: a.Buyer, Tier: a.Tier, Started: stamp(a.StartedAt),
 			Latency: fmt.Sprintf("%d ms", a.Latency.Milliseconds()), LatencyMS: a.Latency.Milliseconds(),
 			Outcome: a.Outcome, Price: a.Price, Reason: a.Reason,
+			Request: a.Exchange.Request, AnswerStatus: a.Exchange.Status, Response: a.Exchange.Response,
+			RequestShown: laidOut(a.Exchange.Request, true), AnswerShown: laidOut(a.Exchange.Response, false),
 		})
 	}
 	return p
+}
+
+// laidOut is a masked request or answer as the audit page shows it:
+// JSON indented, one member to a line; anything else (a form is already
+// one field to a line) as kept. A request's first line, its method and
+// path, stays.
+func laidOut(s string, request bool) string {
+	head, body, ok := "", s, false
+	if request {
+		head, body, ok = strings.Cut(s, "\n\n")
+		if !ok {
+			return s
+		}
+		head += "\n\n"
+	}
+	var b bytes.Buffer
+	if json.Indent(&b, []byte(body), "", "  ") != nil {
+		return s
+	}
+	return head + b.String()
 }
 
 func auditPostbacks(pbs []providers.Postback) []views.AuditPostback {

@@ -371,9 +371,13 @@ func TestAdminAuditTrail(t *testing.T) {
 	}
 	st.Claim(ctx, "w", time.Minute, 1)
 	st.StartAttempt(ctx, "app-1", "w", "astoria", "tier100", 1)
-	st.FinishAttempt(ctx, "app-1", "astoria", "tier100", providers.Attempt{Outcome: "declined", Reason: "astoria: Unable to Monetize", Latency: 1200 * time.Millisecond})
+	rejected := providers.Exchange{Request: "POST /v2/fulldirect/\n\ntier=tier100\nfirst_name=•••", Status: 200,
+		Response: "<PostResponse><Response>Rejected</Response><Reason>Unable to Monetize</Reason></PostResponse>"}
+	st.FinishAttempt(ctx, "app-1", "astoria", "tier100", providers.Attempt{Outcome: "declined", Reason: "astoria: Unable to Monetize", Latency: 1200 * time.Millisecond,
+		Exchange: rejected})
 	st.StartAttempt(ctx, "app-1", "w", "astoria", "tier50", 2)
-	st.FinishAttempt(ctx, "app-1", "astoria", "tier50", providers.Attempt{Outcome: "accepted", Price: 50, Latency: 900 * time.Millisecond})
+	st.FinishAttempt(ctx, "app-1", "astoria", "tier50", providers.Attempt{Outcome: "accepted", Price: 50, Latency: 900 * time.Millisecond,
+		Exchange: providers.Exchange{Request: `POST /v1/lead` + "\n\n" + `{"loan":500,"name":"•••"}`, Status: 201, Response: `{"ok":true}`}})
 
 	h := newAdmin(t, st, "s3cret")
 	if w := do(h, "GET", "/admin/api/applications/app-1", nil); w.Code != 401 || w.Header().Get("WWW-Authenticate") == "" {
@@ -414,8 +418,10 @@ func TestAdminAuditTrail(t *testing.T) {
 		t.Errorf("audit JSON of an application not tried yet: attempts %s, want []", fresh["attempts"])
 	}
 	want := []views.AuditAttempt{
-		{Seq: 1, Buyer: "astoria", Tier: "tier100", LatencyMS: 1200, Outcome: "declined", Reason: "astoria: Unable to Monetize"},
-		{Seq: 2, Buyer: "astoria", Tier: "tier50", LatencyMS: 900, Outcome: "accepted", Price: 50},
+		{Seq: 1, Buyer: "astoria", Tier: "tier100", LatencyMS: 1200, Outcome: "declined", Reason: "astoria: Unable to Monetize",
+			Request: rejected.Request, AnswerStatus: 200, Response: rejected.Response},
+		{Seq: 2, Buyer: "astoria", Tier: "tier50", LatencyMS: 900, Outcome: "accepted", Price: 50,
+			Request: "POST /v1/lead\n\n{\"loan\":500,\"name\":\"•••\"}", AnswerStatus: 201, Response: `{"ok":true}`},
 	}
 	for i := range got.Attempts {
 		got.Attempts[i].Started = ""
@@ -424,7 +430,10 @@ func TestAdminAuditTrail(t *testing.T) {
 		t.Errorf("attempts: got %+v, want %+v", got.Attempts, want)
 	}
 	page := get("/admin/applications/app-1", "admin", "s3cret").Body.String()
-	for _, want := range []string{"<td>tier50</td>", "<td>accepted</td>", "astoria: Unable to Monetize", "1200 ms"} {
+	// The exchanges, laid out to be read: JSON one member to a line.
+	for _, want := range []string{"<td>tier50</td>", "<td>accepted</td>", "astoria: Unable to Monetize", "1200 ms",
+		"#1 astoria tier100: answered 200", "tier=tier100\nfirst_name=•••", "&lt;Reason&gt;Unable to Monetize&lt;/Reason&gt;",
+		"POST /v1/lead\n\n{\n  &#34;loan&#34;: 500,\n  &#34;name&#34;: &#34;•••&#34;\n}", "{\n  &#34;ok&#34;: true\n}"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("audit page lacks %q", want)
 		}

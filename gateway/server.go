@@ -181,6 +181,7 @@ type AdminStore interface {
 	Ping(ctx context.Context) error
 	Get(ctx context.Context, id string) (providers.Record, error)
 	Attempts(ctx context.Context, id string) ([]providers.Attempt, error)
+	Exchanges(ctx context.Context, id string) ([]providers.Exchange, error)
 	Postbacks(ctx context.Context, id string) ([]providers.Postback, error)
 	Sealed(ctx context.Context, id string) (store.Sealed, error)
 	Recent(ctx context.Context, limit int) ([]providers.Record, error)

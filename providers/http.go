@@ -10,7 +10,9 @@ import (
 // limit bytes of the answer. A call that failed, or an answer that could
 // not be read, is ErrUnavailable (see TransportError), described without
 // the URL, which can carry a token. Every status is the caller's to read.
+// Under a context from WithRecording, the exchange is kept for the audit.
 func Send(hc *http.Client, req *http.Request, name string, limit int64) (int, []byte, error) {
+	rec := recordRequest(req)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, TransportError(name, req.Context().Err(), err)
@@ -20,6 +22,7 @@ func Send(hc *http.Client, req *http.Request, name string, limit int64) (int, []
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w: reading answer: %s", name, ErrUnavailable, TransportReason(err))
 	}
+	rec.recordResponse(resp, b)
 	return resp.StatusCode, b, nil
 }
 

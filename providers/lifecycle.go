@@ -90,6 +90,9 @@ type Attempt struct {
 	// may be repeated; Tries counts the posts.
 	Retry bool
 	Tries int
+	// Exchange is the request and the answer, masked; read only for the
+	// audit page (Store.Exchanges), not with the attempts.
+	Exchange Exchange
 }
 
 // Verdict is how an application ended.

@@ -99,6 +99,10 @@ func TestBrowserDashboard(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(g.AdminURL+"/admin/applications/"+appID), chromedp.WaitVisible(chromedp.CSS(`h1`))); err != nil {
 			t.Fatalf("%s: opening the audit page: %v", size.name, err)
 		}
+		// Every exchange opened: a buyer's long lines wrap in their box.
+		if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => { const ds = document.querySelectorAll("details.exchange"); ds.forEach(d => d.open = true); return ds.length; })()`)); err != nil || n == 0 {
+			t.Errorf("%s: the audit page shows %d exchanges with buyers (%v)", size.name, n, err)
+		}
 		if sw, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`)); err != nil || sw > 0 {
 			t.Errorf("%s: the audit page scrolls sideways by %d px (%v)", size.name, sw, err)
 		}

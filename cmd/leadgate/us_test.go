@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -187,6 +188,60 @@ func TestUSWaterfallAndTierRideDown(t *testing.T) {
 				t.Errorf("revenue: got %v, want %v", app["revenue"], tt.wantRevenue)
 			}
 		})
+	}
+}
+
+// Support answers "why was this lead not sold?" from the audit: what each
+// buyer was sent and answered, through the real clients and emulators,
+// with the consumer's personal data masked in the JSON and on the page.
+func TestAuditShowsWhatEachBuyerWasSentAndAnswered(t *testing.T) {
+	t.Parallel()
+	g := start(t, "")
+	c, form := openUS(t, g, "c+lokyata-fail+tier10@example.com", "78702")
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, _ := post(t, c, g.URL+"/apply", form)
+	u, _ := url.Parse(resp.Header.Get("Location"))
+	id := u.Query().Get("lead_id")
+	_, atts := audit(t, g, id)
+	if got := attemptsLine(atts); got != "lokyata/:error astoria/tier100:declined astoria/tier50:declined astoria/tier10:accepted" {
+		t.Fatalf("attempts: %s", got)
+	}
+	field := func(i int, k string) string { return fmt.Sprint(atts[i][k]) }
+	for _, want := range []struct {
+		i              int
+		request        []string
+		status, answer string
+	}{
+		{0, []string{"POST /sandbox/lokyata/process-lp-lead\n\n{", `"requested_amount":500`, `"pay_frequency":"Bi-Weekly"`, `"ssn":"•••"`, `"ip_address":"•••"`}, "500", `"comment":`},
+		{1, []string{"POST /sandbox/astoria/v2/fulldirect/\n\n", "\nloan_amount=500\n", "\ntier=tier100\n", "\nssn=•••\n"}, "200", "<Response>Rejected</Response>"},
+		{3, []string{"\ntier=tier10\n"}, "200", "<Response>Accepted</Response>"},
+	} {
+		for _, r := range want.request {
+			if !strings.Contains(field(want.i, "request"), r) {
+				t.Errorf("attempt %d's request lacks %q:\n%s", want.i+1, r, field(want.i, "request"))
+			}
+		}
+		if field(want.i, "answer_status") != want.status || !strings.Contains(field(want.i, "response"), want.answer) {
+			t.Errorf("attempt %d's answer: %s %s, want %s with %q", want.i+1, field(want.i, "answer_status"), field(want.i, "response"), want.status, want.answer)
+		}
+	}
+	req, _ := http.NewRequest("GET", g.AdminURL+"/admin/applications/"+id, nil)
+	req.SetBasicAuth("admin", "test-admin")
+	page, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if !strings.Contains(string(html), "#4 astoria tier10: answered 200") || !strings.Contains(string(html), "loan_amount=500") {
+		t.Errorf("the audit page does not show the exchanges")
+	}
+	everything := fmt.Sprint(atts) + string(html)
+	for _, pii := range []string{"876543210", "876-54-3210", "021000021", "12345678", "5125550134", "512-555", "c+lokyata-fail",
+		"Congress", "Smith", "Acme", "Jane Roe", "1985-07-04", "07/04/1985", "Austin", "D1234567"} {
+		if strings.Contains(everything, pii) {
+			t.Errorf("the audit shows %q", pii)
+		}
 	}
 }
 

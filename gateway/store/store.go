@@ -809,9 +809,12 @@ func (s *Store) FinishAttempt(ctx context.Context, id, buyer, tier string, a pro
 func (s *Store) finishAttempt(ctx context.Context, db interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, id, buyer, tier string, a providers.Attempt) error {
-	_, err := db.ExecContext(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?, final = ?, retry = ?
+	x := a.Exchange
+	_, err := db.ExecContext(ctx, s.q(`UPDATE attempts SET finished_at = ?, latency_ms = ?, outcome = ?, price = ?, reason = ?, redirect_url = ?, final = ?, retry = ?,
+		request = ?, answer_status = ?, response = ?
 		WHERE application_id = ? AND buyer = ? AND tier = ?`),
-		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, providers.Cut(a.Reason, 500), s.sealURL(id, a.RedirectURL, "attempts", buyer, tier), a.Final, a.Retry, id, buyer, tier)
+		ms(s.now()), a.Latency.Milliseconds(), a.Outcome, a.Price, providers.Cut(a.Reason, 500), s.sealURL(id, a.RedirectURL, "attempts", buyer, tier), a.Final, a.Retry,
+		x.Request, x.Status, x.Response, id, buyer, tier)
 	if err != nil {
 		return fmt.Errorf("store: finishing attempt: %w", err)
 	}
@@ -846,6 +849,26 @@ func (s *Store) Attempts(ctx context.Context, id string) ([]providers.Attempt, e
 		a.RedirectURL, _ = s.openURL(id, a.RedirectURL, "attempts", a.Buyer, a.Tier)
 		a.StartedAt, a.FinishedAt, a.Latency = fromMS(started), fromMS(finished), time.Duration(latency)*time.Millisecond
 		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Exchanges lists an application's attempts' exchanges with their
+// buyers, masked as they were kept, in the attempts' order (Attempts
+// leaves them out: only the audit page reads them).
+func (s *Store) Exchanges(ctx context.Context, id string) ([]providers.Exchange, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT request, answer_status, response FROM attempts WHERE application_id = ? ORDER BY seq`), id)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading exchanges: %w", err)
+	}
+	defer rows.Close()
+	var out []providers.Exchange
+	for rows.Next() {
+		var x providers.Exchange
+		if err := rows.Scan(&x.Request, &x.Status, &x.Response); err != nil {
+			return nil, fmt.Errorf("store: reading exchanges: %w", err)
+		}
+		out = append(out, x)
 	}
 	return out, rows.Err()
 }
@@ -1066,13 +1089,15 @@ func (s *Store) Erase(ctx context.Context, cutoff time.Time) (int, error) {
 		// URLs, go too: whatever is scrubbed out of them before they are
 		// kept (providers.ScrubReason), they are someone else's free text
 		// about this consumer, and a redirect URL may carry what its
-		// buyer was sent. The counts, outcomes and money stay.
+		// buyer was sent. The counts, outcomes and money stay, and the
+		// masked requests: only codes, amounts and choices are left in
+		// them.
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE applications SET reason = '', crm_error = '', redirect_url = ''
 			WHERE erased_at > 0 AND (reason <> '' OR crm_error <> '' OR redirect_url <> '')`)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE attempts SET reason = '', redirect_url = ''
-			WHERE application_id IN (SELECT id FROM applications WHERE erased_at > 0) AND (reason <> '' OR redirect_url <> '')`)); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE attempts SET reason = '', redirect_url = '', response = ''
+			WHERE application_id IN (SELECT id FROM applications WHERE erased_at > 0) AND (reason <> '' OR redirect_url <> '' OR response <> '')`)); err != nil {
 			return err
 		}
 		// The sealed part goes, and the duplicate keys with it: they are

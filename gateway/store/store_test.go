@@ -440,7 +440,8 @@ func testRetryCRMAndErase(t *testing.T, open opener) {
 	if err := s.StartAttempt(ctx, "app-1", "w", "lokyata", "", 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishAttempt(ctx, "app-1", "lokyata", "", providers.Attempt{Outcome: providers.Accepted, Reason: "ERASEME", RedirectURL: "https://x.example/ERASEME"}); err != nil {
+	if err := s.FinishAttempt(ctx, "app-1", "lokyata", "", providers.Attempt{Outcome: providers.Accepted, Reason: "ERASEME", RedirectURL: "https://x.example/ERASEME",
+		Exchange: providers.Exchange{Request: "POST /x\n\n{\"loan\":500}", Status: 200, Response: `{"comment":"ERASEME"}`}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Decide(ctx, "app-1", "w", providers.Verdict{Status: providers.StatusAccepted, Buyer: "lokyata", Revenue: 25, CRM: true,
@@ -497,6 +498,11 @@ func testRetryCRMAndErase(t *testing.T, open opener) {
 	}
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM attempts WHERE application_id = 'app-1' AND (reason <> '' OR redirect_url <> '')`).Scan(&left); err != nil || left != 0 {
 		t.Errorf("after erasure %d attempts still hold a reason or a redirect URL (%v)", left, err)
+	}
+	// The buyer's answer is its words about the consumer: it goes too.
+	// The masked request (codes and amounts) is the statistics'.
+	if xs, err := s.Exchanges(ctx, "app-1"); err != nil || len(xs) != 1 || xs[0] != (providers.Exchange{Request: "POST /x\n\n{\"loan\":500}", Status: 200}) {
+		t.Errorf("after erasure the exchange is %+v (%v), want the request and status alone", xs, err)
 	}
 	// Nor its idempotency key: a post without a form's submission id is
 	// keyed by a digest of its answers (gateway.submissionKey), which

@@ -29,6 +29,12 @@ type Buyer interface {
 	Submit(ctx context.Context, s *providers.Submission, tier string) (providers.Decision, error)
 }
 
+// Audited is a buyer that says which values of its exchanges the audit
+// record keeps; of any other buyer, every value is masked.
+type Audited interface {
+	Audit() *providers.Audit
+}
+
 // Reusable is a buyer whose document says the redirect URL of an accepted
 // lead stays valid, so that a consumer who applies again within the
 // duplicate window can be sent back to it. None of Casheddy, Lokyata and
@@ -489,8 +495,10 @@ func (w *Worker) skip(ctx context.Context, id, buyer string, seq int, reason str
 func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers.Submission, deadline time.Time) (providers.Decision, providers.Attempt) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	ctx, rec := providers.WithRecording(ctx)
 	start := time.Now()
 	d, err := b.Submit(ctx, s, tier)
+	latency := time.Since(start)
 	if err == nil && providers.PriceProblem(d.Price) != "" {
 		// The buyer has still decided (an acceptance is its purchase):
 		// only its price is not believed. Summed into the revenue, 1e308
@@ -502,11 +510,16 @@ func (w *Worker) attempt(ctx context.Context, b Buyer, tier string, s *providers
 	}
 	// The buyer's words, or its error's: either may echo what was posted.
 	d.Reason = providers.ScrubReason(d.Reason, &s.Application)
-	att := providers.Attempt{Latency: time.Since(start), Outcome: d.Outcome, Reason: d.Reason, Price: d.Price, RedirectURL: d.RedirectURL, Final: d.Final}
+	att := providers.Attempt{Latency: latency, Outcome: d.Outcome, Reason: d.Reason, Price: d.Price, RedirectURL: d.RedirectURL, Final: d.Final}
 	if err != nil {
 		d, att.Outcome, att.Reason = providers.Decision{}, providers.Failed, providers.ScrubReason(err.Error(), &s.Application)
 		att.Retry = errors.Is(err, providers.ErrNotDelivered)
 	}
+	var audit *providers.Audit
+	if a, ok := b.(Audited); ok {
+		audit = a.Audit()
+	}
+	att.Exchange = audit.Mask(rec, &s.Application)
 	if w.ev.Attempt != nil {
 		w.ev.Attempt(b.Name(), tier, att.Outcome, att.Latency, att.Price)
 	}
@@ -621,6 +634,14 @@ func (g *Guarded) RedirectStaysValid() bool {
 func (g *Guarded) RequiredConsents() []string {
 	if c, ok := g.Buyer.(Consenting); ok {
 		return c.RequiredConsents()
+	}
+	return nil
+}
+
+// Audit passes on what the buyer's audit record keeps.
+func (g *Guarded) Audit() *providers.Audit {
+	if a, ok := g.Buyer.(Audited); ok {
+		return a.Audit()
 	}
 	return nil
 }

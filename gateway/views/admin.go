@@ -51,6 +51,13 @@ type AuditAttempt struct {
 	Outcome   providers.Outcome `json:"outcome"`
 	Price     float64           `json:"price"`
 	Reason    string            `json:"reason,omitempty"`
+	// The request sent and the answer, masked (providers.Exchange); the
+	// page shows them laid out one value to a line.
+	Request      string `json:"request,omitempty"`
+	AnswerStatus int    `json:"answer_status,omitempty"`
+	Response     string `json:"response,omitempty"`
+	RequestShown string `json:"-"`
+	AnswerShown  string `json:"-"`
 }
 
 // AuditPage is the view of /admin/applications/{id}.

@@ -176,3 +176,20 @@ func (c *Client) decide(body []byte) (providers.Decision, error) {
 	}
 	return providers.Decision{}, fmt.Errorf("astoria: %w: response %q", providers.ErrBadResponse, providers.Cut(r.Response, 20))
 }
+
+// audit keeps, of an exchange with Astoria, our ids and consent text, the
+// amounts, codes, choices and pay dates it was sent and its answer's
+// verdict, confirmation and price, and its reasons scrubbed; the
+// consumer's names, SSN, birth date, contact, address, licence,
+// employer, job, bank, IP address, browser and the redirect are masked.
+var audit = providers.NewAudit([]string{
+	"lead_type", "lead_mode", "vendor_id", "sub_id", "tcpa_optin", "tcpa_text", "origination_datetime",
+	"origination_timezone", "vendor_lead_id", "tier", "time_limit", "gender", "residence_type", "years_at_residence",
+	"months_at_residence", "license_state", "best_time_contact", "employment_in_year", "employment_in_month",
+	"loan_amount", "income_type", "income_payment_type", "income_cycle", "next_pay_date1", "next_pay_date2",
+	"monthly_income", "in_military", "account_type", "bank_account_length_months",
+	"Response", "Confirmation", "Price",
+}, []string{"Reason", "Message", "Error"})
+
+// Audit is what an attempt's audit record keeps of the exchange.
+func (c *Client) Audit() *providers.Audit { return audit }

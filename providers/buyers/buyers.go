@@ -48,6 +48,9 @@ type Consenting interface {
 type Buyer interface {
 	Name() string
 	Submit(ctx context.Context, s *providers.Submission, tier string) (providers.Decision, error)
+	// Audit says which values of its exchanges an attempt's audit
+	// record keeps (SPEC §6): each buyer decides for its own formats.
+	Audit() *providers.Audit
 }
 
 // Tiered is a buyer a lead rides down, highest payout tier first (the

@@ -180,3 +180,15 @@ func checkIP(ip string) error {
 	}
 	return nil
 }
+
+// audit keeps, of an exchange with Casheddy, the amounts, codes and
+// choices it was sent and its answer's words; names, ids, contact,
+// address, birth date, plate, bank account and IP address are masked.
+var audit = providers.NewAudit([]string{
+	"loan_sum", "loan_period", "housing_type", "gender", "nationality", "marital_status", "phone_plan", "occupation",
+	"neto_income", "monthly_expenses", "employed_since", "remuneration_deadline", "dependant_count", "car_owner",
+	"success", "lead_id", "status", "field",
+}, []string{"message", "error_message"})
+
+// Audit is what an attempt's audit record keeps of the exchange.
+func (c *Client) Audit() *providers.Audit { return audit }

@@ -116,3 +116,18 @@ func comment(body []byte) string {
 	}
 	return "unreadable answer"
 }
+
+// audit keeps, of an exchange with Lokyata, our ids, the amounts, codes,
+// choices and pay dates it was sent and its answer's decision and
+// comment; the consumer's names, SSN, birth date, contact, address,
+// licence, employer, job, bank, IP address and browser are masked.
+var audit = providers.NewAudit([]string{
+	"lead_provider_id", "campaign_id", "request_id", "affiliate_id", "affiliate_sub_id", "lead_price", "application_website",
+	"test_type", "requested_amount", "gender", "state", "drivers_license_state", "contact_time", "residence_type",
+	"residence_months", "income_type", "payment_type", "employment_type", "employment_months", "pay_frequency",
+	"last_paydate", "next_paydate", "second_next_paydate", "net_monthly_income", "bank_account_type", "bank_months",
+	"decision",
+}, []string{"comment"})
+
+// Audit is what an attempt's audit record keeps of the exchange.
+func (c *Client) Audit() *providers.Audit { return audit }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,55 @@ func USSubmission(id, email, zip string) *providers.Submission {
 			BankAccountNumber: "12345678", BankAccountType: "checking", BankMonths: &bank,
 			ConsentTerms: true, ConsentTCPA: true,
 		},
+	}
+}
+
+// ESSubmission is a complete es application, as the es form produces it
+// (the Casheddy document's example consumer), with its dates around today.
+func ESSubmission(id, email string) *providers.Submission {
+	one := 1
+	d := func(days int) time.Time { return providers.Today(time.Now(), time.UTC).AddDate(0, 0, days) }
+	return &providers.Submission{
+		ID: id, Flow: "es", Currency: "EUR", IPAddress: "180.190.166.143", UserAgent: "Mozilla/5.0 (test)",
+		PageURL: "http://localhost:8080/", SubmittedAt: time.Now().UTC(),
+		Attribution: providers.Attribution{Source: "cashcat.es", Campaign: "es-spring"},
+		Application: providers.Application{
+			LoanAmount: 200, LoanPeriodDays: 91, FirstName: "Kyle", LastName: "Trazo", SecondLastName: "Pogi",
+			NationalID: "60604016M", Email: email, MobilePhone: "608819736", ConsentTerms: true, ConsentMarketing: true,
+			PostalCode: "33560", City: "Ribadesella", AddressLine1: "Maestro Puig Valera", HouseNumber: "35", AddressLine2: "13",
+			Housing: "rent_room", Gender: "male", BirthDate: d(-365 * 38), Nationality: "ES", MaritalStatus: "married",
+			PhonePlan: "contract", IncomeSource: "employed", MonthlyIncome: 1800, MonthlyExpenses: 600,
+			EmployedSince: d(-900), NextPayDate: d(12), Dependants: &one,
+			CarOwner: true, CarPlateNumber: "1234 RST", IBAN: "ES5020803294338752239563",
+		},
+	}
+}
+
+// NoPersonalData fails t if text holds any of s's personal values (names,
+// ids, contact, address, birth date, employer, bank, plate, IP address,
+// browser), as sent or as a buyer's format writes it. Values of two
+// characters or fewer (a flat "13") are not looked for: they would be
+// found in any number.
+func NoPersonalData(t testing.TB, text string, s *providers.Submission) {
+	t.Helper()
+	a := &s.Application
+	values := []string{a.FirstName, a.MiddleName, a.LastName, a.SecondLastName, a.Email, a.MobilePhone, a.HomePhone, a.WorkPhone,
+		a.NationalID, a.SSN, a.DriversLicenseNumber, a.AddressLine1, a.HouseNumber, a.AddressLine2, a.City, a.PostalCode,
+		a.EmployerName, a.EmployerPhone, a.EmployerAddress, a.SupervisorName, a.IBAN, a.BankRoutingNumber, a.BankAccountNumber,
+		a.CarPlateNumber, s.IPAddress, s.UserAgent}
+	if !a.BirthDate.IsZero() {
+		values = append(values, a.BirthDate.Format(providers.DateLayout), a.BirthDate.Format("01/02/2006"), a.BirthDate.Format("01-02-2006"))
+	}
+	if local, _, ok := strings.Cut(a.Email, "@"); ok {
+		values = append(values, local)
+	}
+	if len(a.SSN) == 9 {
+		values = append(values, a.SSN[:3]+"-"+a.SSN[3:5]+"-"+a.SSN[5:])
+	}
+	for _, v := range values {
+		if len(v) > 2 && (strings.Contains(text, v) || strings.Contains(strings.ToLower(text), strings.ToLower(v))) {
+			t.Errorf("%q is in the clear in:\n%s", v, text)
+		}
 	}
 }
 
