@@ -245,7 +245,7 @@ func (f *Form) Validate(v Values, now time.Time, loc *time.Location) (providers.
 }
 
 func (fd *Field) normalize(s string) string {
-	s = strings.TrimFunc(s, isSpace) // as the page's patterns, which take spaces around
+	s = strings.TrimFunc(typedText(s), isSpace) // as the page's patterns, which take spaces around
 	if fd.Format != nil && fd.Format.Normalize != nil && s != "" {
 		s = fd.Format.Normalize(s)
 	}

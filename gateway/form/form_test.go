@@ -58,15 +58,16 @@ var ruleSamples = []struct {
 	{"national_id", []string{"60604016M", "60604016m", "X1234567L", "Y1234567X", "Z1234567R", "K1234567L", "B12345674", "P1234567D",
 		"60604016-M", "60604016 m", "X-1234567-L", " 60604016M ", "60.604.016-M", "\uFEFF60604016M"},
 		[]string{"60604016A", "6060401M", "ABCDEFGHI", "X1234567A"}, ""},
-	{"mobile_phone", []string{"608 819 736", "608819736", "+34 608 819 736", "0034608819736", "712-345-678"},
+	{"mobile_phone", []string{"608 819 736", "608819736", "+34 608 819 736", "0034608819736", "712-345-678",
+		"608\u2011819\u2011736", "712–345–678"}, // pasted: non-breaking hyphens, en dashes
 		[]string{"508819736", "60881973", "6088197361", "phone"}, "format.es_phone"},
-	{"postal_code", []string{"33560", "01001", "52006", "28-001"},
+	{"postal_code", []string{"33560", "01001", "52006", "28-001", "28–001"},
 		[]string{"00123", "53001", "9999", "ABCDE"}, "format.es_postal"},
 	// As consumers write them: their abbreviations, the letters of Catalan
 	// and Galician names and a bilingual name's slash are written in
 	// Casheddy's alphabet (TestSpanishAddressesAsTyped).
 	{"city", []string{"Ribadesella", "A Coruña", "L'Hospitalet", "Vitoria-Gasteiz", "ÁVILA", "Alicante/Alacant", "Sant Adrià de Besòs",
-		"Sta. Cruz de Tenerife", "Sant Llorenç d'Hortons", "L’Hospitalet de Llobregat"},
+		"Sta. Cruz de Tenerife", "Sant Llorenç d'Hortons", "L’Hospitalet de Llobregat", "Vitoria–Gasteiz", "A\u00a0Coruña"},
 		[]string{"Madrid 2", "Sevilla!"}, "format.es_place"},
 	{"address_line1", []string{"Maestro Puig Valera", "Calle de Alcalá", "C/ Mayor", "Avda. de América", "Pº de la Castellana", "Pl. Mayor", "Avinguda del Paral·lel", "Carrer d’Aragó"},
 		[]string{"Calle 2 de Mayo", "Mayor #5"}, "format.es_street"},
@@ -80,7 +81,7 @@ var ruleSamples = []struct {
 	{"iban", []string{"ES5020803294338752239563", "ES50 2080 3294 3387 5223 9563", "es5020803294338752239563", "ES50\u00a02080\u00a03294\u00a03387\u00a05223\u00a09563",
 		"ES50 2080 3294 3387 5223 9563 ", "ES50  2080  3294  3387  5223  9563", "ES50-2080-3294-3387-5223-9563", "ES 50 2080 3294 3387 5223 9563"},
 		[]string{"ES5020803294338752239564", "ES50208032943387522395", "DE89370400440532013000"}, ""},
-	{"first_name", []string{"Kyle", "José María", "O'Neil", "O’Neil", "D´Angelo", "ʼOkina"}, []string{"Al", "K1le", "O\"Neil"}, ""},
+	{"first_name", []string{"Kyle", "José María", "O'Neil", "O’Neil", "D´Angelo", "ʼOkina", "Mary-Jane", "Mary\u2011Jane", "José\u00a0María"}, []string{"Al", "K1le", "O\"Neil"}, ""},
 	// Lengths count letters, not bytes: 50 "Á" are 100 bytes and allowed.
 	{"last_name", []string{"Li Wu", strings.Repeat("Á", 50)}, []string{strings.Repeat("a", 51), strings.Repeat("Á", 51)}, "too_long"},
 	{"last_name", []string{"Lia"}, []string{"Li", "Ñu"}, "too_short"},

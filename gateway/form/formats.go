@@ -48,6 +48,30 @@ const (
 
 var apostrophes = strings.NewReplacer("’", "'", "‘", "'", "´", "'")
 
+// typedDashes are the hyphens a phone, a word processor or a web page
+// gives for "-": the hyphen and non-breaking hyphen (U+2010, U+2011), the
+// figure dash, the en dash, the minus sign, the small and full-width
+// hyphen-minus. A phone number or a "Mary‑Jane" pasted with them was
+// refused, by the page and by the server; typedText writes them as "-"
+// before any rule reads a value, and the patterns take them as typed.
+const typedDashes = "‐‑‒–−﹣－"
+
+// typedText writes the dashes of typedDashes as "-", and the spaces that
+// are not ASCII (the no-break space of a pasted statement, a thin
+// space, a pasted tab) as " ": the server's rules spell both the ASCII
+// way, the page's patterns take both (\s is every space in JavaScript).
+func typedText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case strings.ContainsRune(typedDashes, r):
+			return '-'
+		case r != ' ' && unicode.IsSpace(r):
+			return ' '
+		}
+		return r
+	}, s)
+}
+
 // esAbbreviations are the street types and saints a Spanish address
 // abbreviates, written out: Casheddy's alphabet has no "/" and no ".".
 var esAbbreviations = []struct {
@@ -91,14 +115,14 @@ var esFlat = func() func(string) string {
 var formats = map[string]*Format{
 	"name": {
 		Go:        regexp.MustCompile(`^\p{L}[\p{L} '.-]*$`),
-		HTML:      `\p{L}[\p{L} '` + typedApostrophes + `.\-]*`,
+		HTML:      `\p{L}[\p{L}\s'` + typedApostrophes + `.\-` + typedDashes + `]*`,
 		Normalize: apostrophes.Replace,
 	},
 	// Casheddy: phone regex /^[67][0-9]{2}\s[0-9]{3}\s[0-9]{3}$/. We keep
 	// nine digits and format them for Casheddy in its adapter.
 	"es_phone": {
 		Go:        regexp.MustCompile(`^[67]\d{8}$`),
-		HTML:      `(\+34|0034)?[\s.\-]*[67]([\s.\-]*\d){8}`,
+		HTML:      `(\+34|0034)?` + sep + `[67](` + sep + `\d){8}`,
 		Normalize: spanishPhone,
 		InputMode: "tel",
 	},
@@ -125,14 +149,14 @@ var formats = map[string]*Format{
 	// 01-52 and three digits). The dash it allows is dropped.
 	"es_postal": {
 		Go:        regexp.MustCompile(`^(0[1-9]|[1-4][0-9]|5[0-2])\d{3}$`),
-		HTML:      `(0[1-9]|[1-4][0-9]|5[0-2])-?\d{3}`,
+		HTML:      `(0[1-9]|[1-4][0-9]|5[0-2])[\-` + typedDashes + `]?\d{3}`,
 		Normalize: func(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "-", "") },
 		InputMode: "numeric",
 	},
 	// Casheddy: address[city] and address[street] /^[a-záéèíñóúüç\s'-]+$/ui.
 	"es_place": {
 		Go:        regexp.MustCompile(`(?i)^[a-záéèíñóúüç\s'-]+$`),
-		HTML:      `[` + esLetters + esTyped + `\s'\-]+`,
+		HTML:      `[` + esLetters + esTyped + `\s'\-` + typedDashes + `]+`,
 		Normalize: esPlace,
 	},
 	// The street as Casheddy takes it (es_place), checked after the house
@@ -140,7 +164,7 @@ var formats = map[string]*Format{
 	// ("Calle Mayor 5"), which the server splits (derive.go).
 	"es_street": {
 		Go:        regexp.MustCompile(`(?i)^[a-záéèíñóúüç\s'-]+$`),
-		HTML:      `[` + esLetters + esTyped + `º°\s'\-]+(,?\s*([nN][º°oO]\.?\s*)?\d+[` + esLetters + `]?)?`,
+		HTML:      `[` + esLetters + esTyped + `º°\s'\-` + typedDashes + `]+(,?\s*([nN][º°oO]\.?\s*)?\d+[` + esLetters + `]?)?`,
 		Normalize: esPlace,
 	},
 	// Casheddy: address[house_number] /^\d+[a-záéèíñóúüç]?$/ui.
@@ -151,7 +175,7 @@ var formats = map[string]*Format{
 	// Casheddy: address[flat_number] /^[a-zA-ZÀ-ÖØ-öø-ÿ0-9 ]+$/i.
 	"es_flat": {
 		Go:        regexp.MustCompile(`^[a-zA-ZÀ-ÖØ-öø-ÿ0-9 ]+$`),
-		HTML:      `[a-zA-ZÀ-ÖØ-öø-ÿ0-9 ºª°,.\-\/]+`,
+		HTML:      `[a-zA-ZÀ-ÖØ-öø-ÿ0-9\sºª°,.\-` + typedDashes + `\/]+`,
 		Normalize: esFlat,
 	},
 	// Casheddy: car_plate_number /^\d{4}\s*[BCDFGHJKLMNPRSTVWXYZ]{3}|[A-Z]{2,3}\s*\d{4}\s*[A-Z]{2}$/.
@@ -168,7 +192,7 @@ var formats = map[string]*Format{
 	// dropped.
 	"us_phone": {
 		Go:        regexp.MustCompile(`^[2-9]\d{2}[2-9]\d{6}$`),
-		HTML:      `(\+?1[\s.\-]?)?\(?[2-9]\d{2}\)?[\s.\-]?[2-9]\d{2}[\s.\-]?\d{4}`,
+		HTML:      `(\+?1` + sep1 + `)?\(?[2-9]\d{2}\)?` + sep1 + `[2-9]\d{2}` + sep1 + `\d{4}`,
 		Normalize: usPhone,
 		InputMode: "tel",
 	},
@@ -219,7 +243,7 @@ var formats = map[string]*Format{
 	// the one buyers take, as in names.
 	"us_text": {
 		Go:        regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} '.,#&/\-]*$`),
-		HTML:      `[\p{L}\p{N}][\p{L}\p{N} '` + typedApostrophes + `.,#&\/\-]*`,
+		HTML:      `[\p{L}\p{N}][\p{L}\p{N}\s'` + typedApostrophes + `.,#&\/\-` + typedDashes + `]*`,
 		Normalize: apostrophes.Replace,
 	},
 }
@@ -276,7 +300,10 @@ func unseparated(s string) string {
 func isSpace(r rune) bool { return unicode.IsSpace(r) || r == '\uFEFF' }
 
 // sep is the patterns' "any separators here": what unseparated drops.
-const sep = `[\s.\-]*`
+const (
+	sep  = `[\s.\-` + typedDashes + `]*`
+	sep1 = `[\s.\-` + typedDashes + `]?` // at most one
+)
 
 func compactUpper(s string) string { return strings.ToUpper(unseparated(s)) }
 

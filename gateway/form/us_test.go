@@ -139,12 +139,13 @@ func TestPhonesApostrophesAreApostrophes(t *testing.T) {
 // usRuleSamples are the us fields' rules as consumers type them: the
 // separators the server drops, and numbers it refuses.
 var usRuleSamples = []ruleSample{
-	{"ssn", []string{"876-54-3210", "876 54 3210", "876543210", "876 - 54 - 3210", " 876-54-3210 "}, []string{"876-54-321", "87654321a", "900-12-3456"}, ""},
+	{"ssn", []string{"876-54-3210", "876 54 3210", "876543210", "876 - 54 - 3210", " 876-54-3210 ", "876\u201154\u20113210", "876–54–3210"}, []string{"876-54-321", "87654321a", "900-12-3456"}, ""},
 	{"bank_routing_number", []string{"021000021", "021-000-021", "021 000 021", "021 - 000 - 021"}, []string{"02100002", "0210000211", "021000022"}, ""},
-	{"employer_name", []string{"McDonald’s", "Lowe’s", "Macy’s, Inc.", "AT&T", "Kohl's"}, []string{"<b>Acme</b>", "’Acme"}, ""},
-	{"postal_code", []string{"78702", "78702-1234", "78702 1234", "787021234", " 78702-1234 "}, []string{"7870", "78702-123", "78702-12345", "7870a"}, ""},
+	{"employer_name", []string{"McDonald’s", "Lowe’s", "Macy’s, Inc.", "AT&T", "Kohl's", "Coca\u2011Cola", "Rolls–Royce", "Home\u00a0Depot"}, []string{"<b>Acme</b>", "’Acme"}, ""},
+	{"postal_code", []string{"78702", "78702-1234", "78702 1234", "787021234", " 78702-1234 ", "78702–1234", "78702\u20111234"}, []string{"7870", "78702-123", "78702-12345", "7870a"}, ""},
 	{"bank_account_number", []string{"12345678", "1234 5678 9012", "1234-5678", "1234.5678", "12345678901234567", " 0012 3456 7890 1234 5 "},
 		[]string{"123", "123456789012345678", "1234a678", "1234#5678"}, ""},
+	{"mobile_phone", []string{"(215) 555\u20110134", "215–555–0134", "+1\u00a0215\u00a0555\u00a00134"}, []string{"215 555 013"}, ""},
 	{"drivers_license_number", []string{"D1234567", "d123-456-789", "D123 456 789", "A12.345.678", "ABCDEFGHIJ0123456789", "1"},
 		[]string{"ABCDEFGHIJ01234567890", "D123#456"}, ""},
 }

@@ -71,13 +71,16 @@
       (v.tooLong && say("long")) || ((v.rangeUnderflow || v.rangeOverflow) && say("range"));
     return s || c.validationMessage;
   }
+  // SEP: the separators the server drops (formats.go sep and typedText):
+  // spaces, dots, "-" and the hyphens and dashes phones and pasting give.
+  var SEP = /[\s.\-\u2010\u2011\u2012\u2013\u2212\uFE63\uFF0D]/g;
   // checks runs the checksum data-check names on a value of the right
   // shape, as the server normalizes it (formats.go: separators dropped,
   // upper case): a mistyped digit shows at Next, not after Send.
   function checks(c) {
     var name = c.getAttribute("data-check");
     if (!name || !c.value || !CHECKS[name]) return true;
-    return CHECKS[name](c.value.replace(/[\s.\-]/g, "").toUpperCase());
+    return CHECKS[name](c.value.replace(SEP, "").toUpperCase());
   }
   // CHECKS: the server's Check of each format (formats.go), written
   // again; TestClientChecksumsAgreeWithServer runs both on the same values.
@@ -394,7 +397,7 @@
         if (!v) return;
         // A bank account or an SSN: its end is enough to recognise it,
         // and the whole number stays off a screen read over shoulders.
-        if (f.hasAttribute("data-secret")) v = t("ending", { last: v.replace(/[\s.\-]/g, "").slice(-4) });
+        if (f.hasAttribute("data-secret")) v = t("ending", { last: v.replace(SEP, "").slice(-4) });
         values.push(v);
         var row = el("div");
         row.appendChild(el("dt", "", labelOf(f)));
