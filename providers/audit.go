@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -86,24 +88,47 @@ func (m *Audit) Mask(r *Recording, a *Application) Exchange {
 // its content type or, for an answer that misnames itself, its first
 // character. Anything else (an HTML error page, plain text) is free text.
 func (m *Audit) body(b []byte, contentType string, k *known, answer bool) string {
-	t := bytes.TrimSpace(b)
+	// A byte that is not UTF-8 would split a value from its match.
+	t := bytes.ToValidUTF8(bytes.TrimSpace(b), nil)
 	var out string
 	var err error
 	switch {
 	case len(t) > 0 && (t[0] == '{' || t[0] == '['):
 		out, err = m.maskJSON(t, k, answer)
-	case strings.HasPrefix(contentType, "application/x-www-form-urlencoded"):
+	case strings.HasPrefix(contentType, "application/x-www-form-urlencoded") && looksForm(t):
 		out = m.maskForm(string(t), k, answer)
 	case len(t) > 0 && t[0] == '<' && !looksHTML(t):
 		out, err = m.maskXML(t, k, answer)
+	case looksHTML(t):
+		// A proxy's error page: its text, tags out and entities read,
+		// so that "Z&eacute;b<b>ulon</b>" is the name it spells.
+		t = []byte(html.UnescapeString(anyTag.ReplaceAllString(string(t), "")))
+		err = errNotStructured
 	default:
 		err = errNotStructured
 	}
 	if err != nil {
 		// Unreadable as what it claims: kept as the buyer's free text.
-		out = k.reason(strings.ToValidUTF8(string(t), ""))
+		out = k.reason(string(t))
 	}
 	return Cut(out, exchangeMax)
+}
+
+var (
+	anyTag  = regexp.MustCompile(`<[^>]*>`)
+	formKey = regexp.MustCompile(`^[A-Za-z0-9_.\-\[\]]+$`)
+)
+
+// looksForm says b is a urlencoded form, field names and all: an answer
+// that only says so is free text.
+func looksForm(b []byte) bool {
+	for pair := range strings.SplitSeq(string(b), "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		if _, err := url.QueryUnescape(v); err != nil || !formKey.MatchString(k) {
+			return false
+		}
+	}
+	return true
 }
 
 var errNotStructured = errors.New("not structured")
@@ -122,7 +147,10 @@ func (m *Audit) value(key, v string, k *known, answer bool) string {
 	case v == "":
 		return "" // that a value was sent empty is often the answer
 	case m.shown[key] && answer:
-		return k.values(v)
+		// The buyer's status words and ids: its long numbers stay (a lead
+		// id finds the lead at the buyer), not an address nor a value
+		// of the consumer's.
+		return anyEmail.ReplaceAllLiteralString(k.values(v), scrubbed)
 	case m.shown[key]:
 		return v
 	case m.words[key]:
@@ -169,7 +197,7 @@ func (m *Audit) maskJSON(b []byte, k *known, answer bool) (string, error) {
 			key, _ := t.(string) // a Decoder gives an object's keys as strings
 			top.key, top.wantKey = key, false
 			if answer {
-				key = k.values(key) // a key is the buyer's text too
+				key = k.scrub(key) // a key is the buyer's text too
 			}
 			writeJSON(&out, key)
 			out.WriteByte(':')
@@ -183,7 +211,10 @@ func (m *Audit) maskJSON(b []byte, k *known, answer bool) (string, error) {
 		case string:
 			writeJSON(&out, m.value(top.key, v, k, answer))
 		case json.Number:
-			if s := m.value(top.key, v.String(), k, answer); s == v.String() {
+			if answer && strings.ContainsAny(v.String(), "eE") {
+				// 8.7654321e8 is an SSN no digit search finds.
+				writeJSON(&out, masked)
+			} else if s := m.value(top.key, v.String(), k, answer); s == v.String() {
 				out.WriteString(s)
 			} else {
 				writeJSON(&out, s)
@@ -236,7 +267,7 @@ func (m *Audit) maskForm(s string, k *known, answer bool) string {
 		}
 		v = m.value(key, v, k, answer)
 		if answer {
-			key = k.values(key)
+			key = k.scrub(key)
 		}
 		out.WriteString(key + "=" + v)
 	}
@@ -251,6 +282,22 @@ func (m *Audit) maskXML(b []byte, k *known, answer bool) (string, error) {
 	var out bytes.Buffer
 	enc := xml.NewEncoder(&out)
 	var names []string
+	// An element's text is judged whole: a CDATA section, a comment or
+	// an instruction inside it splits it into pieces that would each
+	// pass ("Quix<![CDATA[worth]]>").
+	var text strings.Builder
+	flush := func() error {
+		s := strings.TrimSpace(text.String())
+		text.Reset()
+		if s == "" {
+			return nil
+		}
+		key := "" // text outside any element: masked
+		if len(names) > 0 {
+			key = names[len(names)-1]
+		}
+		return enc.EncodeToken(xml.CharData(m.value(key, s, k, answer)))
+	}
 	for {
 		t, err := dec.Token()
 		if err == io.EOF {
@@ -260,40 +307,45 @@ func (m *Audit) maskXML(b []byte, k *known, answer bool) (string, error) {
 			return "", err
 		}
 		switch v := t.(type) {
-		case xml.StartElement:
-			if k.values(v.Name.Local) != v.Name.Local {
-				return "", errNotStructured // a name no mark can stand in: read as free text
+		case xml.CharData:
+			text.Write(v)
+			continue
+		case xml.Comment, xml.Directive:
+			continue
+		case xml.ProcInst:
+			if v.Target != "xml" {
+				continue
 			}
-			names = append(names, v.Name.Local)
+		}
+		if err := flush(); err != nil {
+			return "", err
+		}
+		switch v := t.(type) {
+		case xml.StartElement:
+			// Buyers' answers use no namespaces; a prefix or an xmlns
+			// is text no mark can stand in for: read as free text.
+			if v.Name.Space != "" || k.values(v.Name.Local) != v.Name.Local {
+				return "", errNotStructured
+			}
 			for i, at := range v.Attr {
-				if k.values(at.Name.Local) != at.Name.Local {
+				if at.Name.Space != "" || at.Name.Local == "xmlns" || k.values(at.Name.Local) != at.Name.Local {
 					return "", errNotStructured
 				}
 				v.Attr[i].Value = m.value(at.Name.Local, at.Value, k, answer)
 			}
+			names = append(names, v.Name.Local)
 			t = v
 		case xml.EndElement:
 			if len(names) > 0 {
 				names = names[:len(names)-1]
 			}
-		case xml.CharData:
-			if s := strings.TrimSpace(string(v)); s != "" {
-				key := "" // text outside any element: masked
-				if len(names) > 0 {
-					key = names[len(names)-1]
-				}
-				t = xml.CharData(m.value(key, s, k, answer))
-			}
-		case xml.ProcInst:
-			if v.Target != "xml" {
-				continue
-			}
-		case xml.Comment, xml.Directive:
-			continue
 		}
 		if err := enc.EncodeToken(t); err != nil {
 			return "", err
 		}
+	}
+	if err := flush(); err != nil {
+		return "", err
 	}
 	if err := enc.Flush(); err != nil {
 		return "", err

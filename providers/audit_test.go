@@ -72,9 +72,9 @@ func TestAuditMasksEveryValueItDoesNotName(t *testing.T) {
 	})
 	t.Run("an error page", func(t *testing.T) {
 		x := exchange(t, m, "application/json", `{"first_name":"Kyle"}`, 200, "text/html",
-			"<html><body>Internal error for kyle@blendit.eu (Trazo)</body></html>", a)
-		if x.Response != "<html><body>Internal error for ••• (•••)</body></html>" {
-			t.Errorf("an HTML answer is free text, scrubbed: got %s", x.Response)
+			"<html><body>Internal error for kyle@blendit.eu (Tra<b>zo</b>, K&#121;le)</body></html>", a)
+		if x.Response != "Internal error for ••• (•••, •••)" {
+			t.Errorf("an HTML answer is its text, scrubbed: got %s", x.Response)
 		}
 	})
 	t.Run("a buyer that names nothing", func(t *testing.T) {
@@ -84,6 +84,35 @@ func TestAuditMasksEveryValueItDoesNotName(t *testing.T) {
 			t.Errorf("without an Audit every value is masked: got %s / %s", x.Request, x.Response)
 		}
 	})
+}
+
+// What an attacker's pass over the masking made a buyer answer: the
+// consumer's values split by CDATA, comments, markup, entities, invisible
+// characters, bytes that are not UTF-8 and namespaces, written as a
+// number, as a key, or under a content type that lies.
+func TestAuditAnswersThatHideAValue(t *testing.T) {
+	a := &Application{FirstName: "Zébulon", LastName: "Quixwórth", Email: "zeb.quix@example.com", SSN: "876543210", City: "Flagstaff"}
+	m := NewAudit([]string{"Response", "Confirmation", "request_id", "status"}, []string{"Reason", "message"})
+	for _, tc := range []struct{ contentType, answer string }{
+		{"text/xml", `<PostResponse><Response>Quix<![CDATA[wórth]]></Response><Confirmation>8765<![CDATA[43210]]></Confirmation></PostResponse>`},
+		{"text/xml", `<PostResponse><Reason>Duplicate Zéb<!-- -->ulon Quix<!---->wórth</Reason></PostResponse>`},
+		{"text/xml", `<Quixwórth:Response xmlns:Quixwórth="x">1</Quixwórth:Response>`},
+		{"text/xml", `<Response Zébulon:x="1" xmlns="urn:zeb.quix@example.com">1</Response>`},
+		{"text/xml", `<Response>Rejected in Flagstaff for zeb.quix@example.com</Response>`},
+		{"application/json", `{"request_id":8.7654321e8,"status":"Quixwórth","Zébulon":1,"zeb.quix@example.com":2}`},
+		{"application/json", "{\"message\":\"Z\u00e9b\xffulon Quix\u200bw\u00f3rth\"}"},
+		{"application/x-www-form-urlencoded", "duplicate of zeb.quix@example.com 876 54 3210 in Flagstaff"},
+		{"application/x-www-form-urlencoded", "Response=Quixw%C3%B3rth%zz"},
+		{"text/html", "<!doctype html><p>Quixw&oacute;rth, Z&#233;b<b>ulon</b>, ZEB\u00adULON</p>"},
+	} {
+		x := exchange(t, m, "application/json", `{}`, 200, tc.contentType, tc.answer, a)
+		folded := string(foldText(x.Response).runes)
+		for _, v := range []string{"zebulon", "quixworth", "zeb.quix", "flagstaff", "876543210", "8765", "8.7654321"} {
+			if strings.Contains(folded, string(foldText(v).runes)) {
+				t.Errorf("%q came through:\n%s\n->\n%s", v, tc.answer, x.Response)
+			}
+		}
+	}
 }
 
 // A call made without a recording context keeps nothing (the Cashcat

@@ -53,6 +53,19 @@ func TestScrubReason(t *testing.T) {
 			}
 		}
 	}
+	// Case as a case-insensitive match has it (Greek's final sigma, the
+	// long s), and a value run into another that goes first.
+	g := &Application{FirstName: "Ραλλης", LastName: "Joſef", EmployerName: "Acme", MobilePhone: "5125550134", SSN: "876543210", CarPlateNumber: "ABC123"}
+	for in, want := range map[string]string{
+		"dup ΡΑΛΛΗΣ":              "dup •••",
+		"dup josef":               "dup •••",
+		"Acme5125550134":          "••••••",
+		"876543210ABC123 on file": "•••••• on file",
+	} {
+		if got := ScrubReason(in, g); got != want {
+			t.Errorf("ScrubReason(%q) = %q, want %q", in, got, want)
+		}
+	}
 	// Without an application, the patterns alone.
 	if got := ScrubReason("dup of x@y.example, ssn 876-54-3210", nil); strings.ContainsAny(got, "@0123456789") {
 		t.Errorf("got %q", got)
