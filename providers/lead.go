@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Lead is what Cashcat knows about a consumer, behind one action token.
@@ -90,7 +91,26 @@ func (l *Lead) Prefill(currency string) map[string]string {
 	if s := IncomeSourceFromStatus(l.SocialStatus); s != "" {
 		v["income_source"] = s
 	}
+	if t := EmploymentTypeFromStatus(l.SocialStatus); t != "" {
+		v["employment_type"] = t
+	}
 	return v
+}
+
+// EmploymentTypeFromStatus reads full or part time out of Cashcat's
+// socialStatus ("Employed Full Time"), however it is written: a lead that
+// says so had the consumer answer it again.
+func EmploymentTypeFromStatus(status string) string {
+	s := strings.Join(strings.FieldsFunc(strings.ToLower(status), func(r rune) bool { return !unicode.IsLetter(r) }), "")
+	switch {
+	case IncomeSourceFromStatus(status) == "unemployed":
+		return ""
+	case strings.Contains(s, "fulltime"):
+		return "full_time"
+	case strings.Contains(s, "parttime"):
+		return "part_time"
+	}
+	return ""
 }
 
 var firstNumber = regexp.MustCompile(`\d[\d.,]*`)

@@ -89,7 +89,7 @@ func TestUSJourney(t *testing.T) {
 	}
 	for _, want := range []string{`lang="en"`, "Complete your application", `value="John"`, `value="Smith"`, `value="500"`,
 		`value="1985-07-04"`, `value="Austin"`, `name="ssn"`, `name="bank_routing_number"`, `<option value="TX">Texas</option>`,
-		"ZIP code", "automatic telephone dialing system", `name="is_citizen" value="1"`} {
+		"ZIP code", "automatic telephone dialing system", `name="is_citizen" value="1"`, `<option value="full_time" selected>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("us form lacks %q", want)
 		}

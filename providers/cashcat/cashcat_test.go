@@ -157,6 +157,22 @@ func TestIncomeSourceKeywords(t *testing.T) {
 	}
 }
 
+// A lead that says full or part time prefills the us form's question.
+func TestEmploymentTypeKeywords(t *testing.T) {
+	for status, want := range map[string]string{
+		"Employed Full Time": "full_time", "full-time employee": "full_time", "Employed (fulltime)": "full_time",
+		"Part Time": "part_time", "Employed At A Factory": "", "Unemployed, looking for full time work": "", "": "",
+	} {
+		if got := providers.EmploymentTypeFromStatus(status); got != want {
+			t.Errorf("EmploymentTypeFromStatus(%q) = %q, want %q", status, got, want)
+		}
+	}
+	l := providers.Lead{SocialStatus: "Employed Full Time"}
+	if v := l.Prefill("USD"); v["employment_type"] != "full_time" || v["income_source"] != "employed" {
+		t.Errorf("prefill of %q: %v", l.SocialStatus, v)
+	}
+}
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func newTestClient(t *testing.T, h http.HandlerFunc) *Client {
