@@ -46,6 +46,7 @@ type Application struct {
 	EmployerName    string    `field:"employer_name"`
 	JobTitle        string    `field:"job_title"`
 	EmployerPhone   string    `field:"employer_phone"`
+	WorkPhoneExt    string    `field:"work_phone_ext"` // typed after the work phone: Lokyata's employment_phone_ext
 	EmployerAddress string    `field:"employer_address"`
 	SupervisorName  string    `field:"supervisor_name"`
 	EmployedSince   time.Time `field:"employed_since"`

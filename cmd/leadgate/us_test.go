@@ -95,6 +95,7 @@ func TestUSJourney(t *testing.T) {
 		}
 	}
 	form := completeUS(formSecrets(t, page), "john.smith@example.com", "78702")
+	form.Set("work_phone", "512-555-0136 ext. 7") // a switchboard's number
 	resp, page = post(t, c, g.URL+"/apply", form)
 	if resp.StatusCode != 200 || resp.Request.URL.Path != "/sandbox/lender/welcome" || !strings.Contains(page, "Lokyata") {
 		t.Fatalf("after apply: got %d at %s\n%s", resp.StatusCode, resp.Request.URL, page)

@@ -44,6 +44,13 @@ var usDerivations = []derivation{
 	{field: "employer_phone", from: []string{"work_phone"}, value: func(f *Form, v Values, _ time.Time, _ *time.Location) string {
 		return f.norm(v, "work_phone")
 	}},
+	// Not a field either: the extension a work phone was typed with.
+	{field: "work_phone_ext", from: []string{"work_phone"}, value: func(_ *Form, v Values, _ time.Time, _ *time.Location) string {
+		if m := extension.FindStringSubmatch(typedText(v["work_phone"])); m != nil {
+			return m[2]
+		}
+		return ""
+	}},
 	{field: "last_pay_date", from: []string{"next_pay_date", "pay_frequency"}, value: lastPayDate},
 }
 

@@ -234,11 +234,15 @@ func (f *Form) Validate(v Values, now time.Time, loc *time.Location) (providers.
 	if len(problems) > 0 {
 		return providers.Application{}, problems
 	}
-	// Derived fields the form does not show (the employer's phone) take
-	// the value of the field they come from, already checked.
+	// Derived fields the form does not show (the employer's phone, the
+	// work phone's extension) take what they were derived from the field
+	// they come from, already checked, derived again: never a value given
+	// under their own name.
 	for _, d := range f.derivations {
-		if f.byName[d.field] == nil && len(d.from) == 1 && v[d.field] != "" {
-			setField(&app, &Field{Name: d.field}, norm[d.from[0]])
+		if f.byName[d.field] == nil && len(d.from) == 1 {
+			if s := d.value(f, v, now, loc); s != "" {
+				setField(&app, &Field{Name: d.field}, s)
+			}
 		}
 	}
 	return app, nil

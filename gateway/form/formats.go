@@ -196,6 +196,17 @@ var formats = map[string]*Format{
 		Normalize: usPhone,
 		InputMode: "tel",
 	},
+	// A work phone as a switchboard's is written, with its extension
+	// ("(512) 555-0100 ext. 214", "x214", "#214"): refused, it stopped
+	// consumers at the employment step. The number is checked and sent
+	// as a phone; the extension is kept apart (work_phone_ext, derived),
+	// for Lokyata's employment_phone_ext.
+	"us_work_phone": {
+		Go:        regexp.MustCompile(`^[2-9]\d{2}[2-9]\d{6}$`),
+		HTML:      `(\+?1` + sep1 + `)?\(?[2-9]\d{2}\)?` + sep1 + `[2-9]\d{2}` + sep1 + `\d{4}(\s*([,;#xX]|[eE][xX][tT]\.?|[eE][xX][tT][eE][nN][sS][iI][oO][nN])\s*\d{1,6})?`,
+		Normalize: func(s string) string { return usPhone(extension.ReplaceAllString(s, "")) },
+		InputMode: "tel",
+	},
 	// A 5-digit zip or ZIP+4 (Lokyata: nnnnn or nnnnn-nnnn), kept as digits;
 	// typed with any separators ("78702 1234" is how some print it).
 	"us_zip": {
@@ -392,6 +403,9 @@ func usPhone(s string) string {
 	}
 	return d
 }
+
+// extension is a phone's extension at its end, as us_work_phone takes it.
+var extension = regexp.MustCompile(`(?i)\s*([,;#x]|ext\.?|extension)\s*(\d{1,6})\s*$`)
 
 // validSSN refuses the numbers the SSA never issues.
 func validSSN(s string) bool {

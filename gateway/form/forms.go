@@ -102,7 +102,7 @@ var US = newForm("us", "US", "America/New_York",
 		{Name: "email", Kind: Email, Required: true, MaxLen: 100, Autocomplete: "email"},
 		{Name: "mobile_phone", Kind: Text, Required: true, MaxLen: 20, Format: formats["us_phone"], Autocomplete: "tel-national"},
 		{Name: "home_phone", Kind: Text, Required: true, MaxLen: 20, Format: formats["us_phone"], Autocomplete: "home tel-national"},
-		{Name: "work_phone", Kind: Text, Required: true, MaxLen: 20, Format: formats["us_phone"], Autocomplete: "work tel-national"},
+		{Name: "work_phone", Kind: Text, Required: true, MaxLen: 32, Format: formats["us_work_phone"], Autocomplete: "work tel-national"},
 		{Name: "best_contact_time", Kind: Choice, Options: contactTimes},
 	}},
 	Section{Key: "address", Fields: []*Field{

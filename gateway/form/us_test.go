@@ -145,12 +145,29 @@ var usRuleSamples = []ruleSample{
 	{"postal_code", []string{"78702", "78702-1234", "78702 1234", "787021234", " 78702-1234 ", "78702–1234", "78702\u20111234"}, []string{"7870", "78702-123", "78702-12345", "7870a"}, ""},
 	{"bank_account_number", []string{"12345678", "1234 5678 9012", "1234-5678", "1234.5678", "12345678901234567", " 0012 3456 7890 1234 5 "},
 		[]string{"123", "123456789012345678", "1234a678", "1234#5678"}, ""},
+	{"work_phone", []string{"(512) 555-0100 ext. 214", "512-555-0100 x214", "512 555 0100 #214", "5125550100 Ext 21", "(512) 555-0100, 214",
+		"+1 512 555 0100 extension 9", "(512) 555-0100"}, []string{"512-555-0100 ext. abc", "512-555-0100 ext. 1234567", "ext. 214"}, ""},
 	{"mobile_phone", []string{"(215) 555\u20110134", "215–555–0134", "+1\u00a0215\u00a0555\u00a00134"}, []string{"215 555 013"}, ""},
 	{"drivers_license_number", []string{"D1234567", "d123-456-789", "D123 456 789", "A12.345.678", "ABCDEFGHIJ0123456789", "1"},
 		[]string{"ABCDEFGHIJ01234567890", "D123#456"}, ""},
 }
 
 func TestUSRulesAsTyped(t *testing.T) { checkRules(t, US, validUS, newYork, usRuleSamples) }
+
+// A work phone typed with its extension is taken: the number is the work
+// and the employer's phone, the extension kept apart (for Lokyata).
+func TestWorkPhoneExtensionDropped(t *testing.T) {
+	v := validUS()
+	v["work_phone"] = "(512) 555-0100 ext. 214"
+	app, problems := US.Validate(v, now, newYork)
+	if len(problems) > 0 || app.WorkPhone != "5125550100" || app.EmployerPhone != "5125550100" || app.WorkPhoneExt != "214" {
+		t.Errorf("work phone with an extension: %v, work %q, employer %q, extension %q", problems, app.WorkPhone, app.EmployerPhone, app.WorkPhoneExt)
+	}
+	v["work_phone"] = "512 555 0100"
+	if app, _ := US.Validate(v, now, newYork); app.WorkPhoneExt != "" || app.EmployerPhone != "5125550100" {
+		t.Errorf("work phone without an extension: employer %q, extension %q", app.EmployerPhone, app.WorkPhoneExt)
+	}
+}
 
 // A consumer paid today, weekly, whose next pay date is in a week: their
 // last pay date is today, which they may type, or leave for the server

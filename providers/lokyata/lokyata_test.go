@@ -110,6 +110,11 @@ func TestMappingCutsToDocumentedLengths(t *testing.T) {
 	if w.ZipCode != "54465-1234" {
 		t.Errorf("zip_code: got %q, want 54465-1234", w.ZipCode)
 	}
+	// The work phone's extension, when one was typed, is the employer's.
+	s.Application.WorkPhoneExt = "214"
+	if w := toWire(s, cfg); w.EmploymentPhoneExt != "214" {
+		t.Errorf("employment_phone_ext: got %q, want 214", w.EmploymentPhoneExt)
+	}
 }
 
 // A consent is sent as the consumer gave it, each on its own: never one

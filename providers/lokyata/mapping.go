@@ -51,6 +51,7 @@ type wireLead struct {
 	EmployerName             string  `json:"employer_name"`
 	EmploymentAddress        string  `json:"employment_address"`
 	EmployerPhone            string  `json:"employer_phone"`
+	EmploymentPhoneExt       string  `json:"employment_phone_ext,omitempty"`
 	SupervisorName           string  `json:"supervisor_name"`
 	JobTitle                 string  `json:"job_title,omitempty"`
 	PayFrequency             string  `json:"pay_frequency"`
@@ -138,6 +139,7 @@ func toWire(s *providers.Submission, cfg Config) wireLead {
 		EmployerName:             cut(a.EmployerName, 100),
 		EmploymentAddress:        cut(a.EmployerAddress, 300),
 		EmployerPhone:            cut(a.EmployerPhone, 13),
+		EmploymentPhoneExt:       cut(a.WorkPhoneExt, 6),
 		SupervisorName:           cut(a.SupervisorName, 100),
 		JobTitle:                 cut(a.JobTitle, 100),
 		PayFrequency:             payFrequencies[a.PayFrequency],
