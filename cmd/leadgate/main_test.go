@@ -261,6 +261,13 @@ func TestSpanishJourney(t *testing.T) {
 	if again.Request.URL.String() != resp.Request.URL.String() {
 		t.Errorf("resubmit went to %s, want %s", again.Request.URL, resp.Request.URL)
 	}
+	// Straight there, as the first post went: not through the waiting page
+	// (the resubmit carries the cookie the first answer rotated).
+	direct := *c
+	direct.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if third, _ := post(t, &direct, g.URL+"/apply", form); third.StatusCode != 303 || third.Header.Get("Location") != resp.Request.URL.String() {
+		t.Errorf("resubmit answered %d to %q, want 303 to %s", third.StatusCode, third.Header.Get("Location"), resp.Request.URL)
+	}
 	if n := calls(t, g, "casheddy:lead/send"); n != 1 {
 		t.Errorf("got %d Casheddy posts for one form sent twice, want 1", n)
 	}
