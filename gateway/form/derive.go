@@ -46,8 +46,10 @@ var usDerivations = []derivation{
 	}},
 	// Not a field either: the extension a work phone was typed with.
 	{field: "work_phone_ext", from: []string{"work_phone"}, value: func(_ *Form, v Values, _ time.Time, _ *time.Location) string {
-		if m := extension.FindStringSubmatch(typedText(v["work_phone"])); m != nil {
-			return m[2]
+		if p := typedText(v["work_phone"]); strings.ContainsAny(p, ",;#xXtT") {
+			if m := extension.FindStringSubmatch(p); m != nil {
+				return m[2]
+			}
 		}
 		return ""
 	}},

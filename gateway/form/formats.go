@@ -61,6 +61,9 @@ const typedDashes = "‐‑‒–−﹣－"
 // space, a pasted tab) as " ": the server's rules spell both the ASCII
 // way, the page's patterns take both (\s is every space in JavaScript).
 func typedText(s string) string {
+	if printableASCII(s) {
+		return s // nearly every value: nothing to look up rune by rune
+	}
 	return strings.Map(func(r rune) rune {
 		switch {
 		case strings.ContainsRune(typedDashes, r):
@@ -70,6 +73,15 @@ func typedText(s string) string {
 		}
 		return r
 	}, s)
+}
+
+func printableASCII(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; c < ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // esAbbreviations are the street types and saints a Spanish address
@@ -113,10 +125,26 @@ var esFlat = func() func(string) string {
 }()
 
 var formats = map[string]*Format{
+	// A place's name: a us city.
 	"name": {
 		Go:        regexp.MustCompile(`^\p{L}[\p{L} '.-]*$`),
 		HTML:      `\p{L}[\p{L}\s'` + typedApostrophes + `.\-` + typedDashes + `]*`,
 		Normalize: apostrophes.Replace,
+	},
+	// A person's name, as "name", and with a suffix written after a comma
+	// ("Smith, Jr.", "King, III"): refused, it stopped consumers at their
+	// own name. It is sent without the comma ("Smith Jr."), as the
+	// buyers' names take it. (Not a city's: "Austin, TX" is not one.)
+	"person": {
+		Go:   regexp.MustCompile(`^\p{L}[\p{L} '.-]*$`),
+		HTML: `\p{L}[\p{L}\s',` + typedApostrophes + `.\-` + typedDashes + `]*`,
+		Normalize: func(s string) string {
+			// A comma before the name is no suffix's: left, and refused.
+			if s = apostrophes.Replace(s); strings.Contains(s, ",") && !strings.HasPrefix(s, ",") {
+				s = strings.Join(strings.Fields(strings.ReplaceAll(s, ",", " ")), " ")
+			}
+			return s
+		},
 	},
 	// Casheddy: phone regex /^[67][0-9]{2}\s[0-9]{3}\s[0-9]{3}$/. We keep
 	// nine digits and format them for Casheddy in its adapter.
@@ -202,9 +230,14 @@ var formats = map[string]*Format{
 	// as a phone; the extension is kept apart (work_phone_ext, derived),
 	// for Lokyata's employment_phone_ext.
 	"us_work_phone": {
-		Go:        regexp.MustCompile(`^[2-9]\d{2}[2-9]\d{6}$`),
-		HTML:      `(\+?1` + sep1 + `)?\(?[2-9]\d{2}\)?` + sep1 + `[2-9]\d{2}` + sep1 + `\d{4}(\s*([,;#xX]|[eE][xX][tT]\.?|[eE][xX][tT][eE][nN][sS][iI][oO][nN])\s*\d{1,6})?`,
-		Normalize: func(s string) string { return usPhone(extension.ReplaceAllString(s, "")) },
+		Go:   regexp.MustCompile(`^[2-9]\d{2}[2-9]\d{6}$`),
+		HTML: `(\+?1` + sep1 + `)?\(?[2-9]\d{2}\)?` + sep1 + `[2-9]\d{2}` + sep1 + `\d{4}(\s*([,;#xX]|[eE][xX][tT]\.?|[eE][xX][tT][eE][nN][sS][iI][oO][nN])\s*\d{1,6})?`,
+		Normalize: func(s string) string {
+			if strings.ContainsAny(s, ",;#xXtT") { // an extension's marks: most numbers have none
+				s = extension.ReplaceAllString(s, "")
+			}
+			return usPhone(s)
+		},
 		InputMode: "tel",
 	},
 	// A 5-digit zip or ZIP+4 (Lokyata: nnnnn or nnnnn-nnnn), kept as digits;

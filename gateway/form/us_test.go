@@ -145,6 +145,8 @@ var usRuleSamples = []ruleSample{
 	{"postal_code", []string{"78702", "78702-1234", "78702 1234", "787021234", " 78702-1234 ", "78702–1234", "78702\u20111234"}, []string{"7870", "78702-123", "78702-12345", "7870a"}, ""},
 	{"bank_account_number", []string{"12345678", "1234 5678 9012", "1234-5678", "1234.5678", "12345678901234567", " 0012 3456 7890 1234 5 "},
 		[]string{"123", "123456789012345678", "1234a678", "1234#5678"}, ""},
+	{"last_name", []string{"Smith, Jr.", "Smith Jr.", "King, III", "O’Neil,Sr."}, []string{"Smith; Jr.", ", Jr."}, ""},
+	{"city", []string{"Austin", "Winston-Salem", "Coeur d’Alene"}, []string{"Austin, TX"}, ""}, // a place has no suffix
 	{"work_phone", []string{"(512) 555-0100 ext. 214", "512-555-0100 x214", "512 555 0100 #214", "5125550100 Ext 21", "(512) 555-0100, 214",
 		"+1 512 555 0100 extension 9", "(512) 555-0100"}, []string{"512-555-0100 ext. abc", "512-555-0100 ext. 1234567", "ext. 214"}, ""},
 	{"mobile_phone", []string{"(215) 555\u20110134", "215–555–0134", "+1\u00a0215\u00a0555\u00a00134"}, []string{"215 555 013"}, ""},
@@ -153,6 +155,15 @@ var usRuleSamples = []ruleSample{
 }
 
 func TestUSRulesAsTyped(t *testing.T) { checkRules(t, US, validUS, newYork, usRuleSamples) }
+
+// A name's suffix after a comma is taken, and sent without the comma.
+func TestNameSuffixAfterAComma(t *testing.T) {
+	v := validUS()
+	v["last_name"] = "Smith,  Jr."
+	if app, problems := US.Validate(v, now, newYork); len(problems) > 0 || app.LastName != "Smith Jr." {
+		t.Errorf("last name with a suffix: %v, sent %q", problems, app.LastName)
+	}
+}
 
 // A work phone typed with its extension is taken: the number is the work
 // and the employer's phone, the extension kept apart (for Lokyata).
