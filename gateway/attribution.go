@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"net"
 	"net/url"
 	"regexp"
@@ -22,6 +23,9 @@ func firstTouch(q url.Values, referer string, now time.Time, clickParams func(so
 		Campaign: cleanUTM(q.Get("utm_campaign")), Content: cleanUTM(q.Get("utm_content")),
 		Term: cleanUTM(q.Get("utm_term")), LandedAt: now.UTC(),
 	}
+	if a.Source == "" && autoTagged(q) {
+		a.Source, a.Medium = "google", cmp.Or(a.Medium, "cpc")
+	}
 	// Only the referring site is kept: a full referrer URL can carry
 	// anything, including someone's personal data.
 	if ref, err := url.Parse(referer); err == nil && ref.Host != "" {
@@ -40,6 +44,9 @@ func matchAttrs(q url.Values, host string, lead *providers.Lead) map[string][]st
 	for _, k := range utmKeys {
 		attrs[k] = []string{q.Get(k)}
 	}
+	if q.Get("utm_source") == "" && autoTagged(q) {
+		attrs["utm_source"], attrs["utm_medium"] = []string{"google"}, []string{cmp.Or(q.Get("utm_medium"), "cpc")}
+	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
@@ -51,6 +58,27 @@ func matchAttrs(q url.Values, host string, lead *providers.Lead) map[string][]st
 		}
 	}
 	return attrs
+}
+
+// googleClicks are the parameters of Google Ads' auto-tagging: gclid, and
+// gbraid and wbraid for clicks from iOS apps and the web on iOS.
+var googleClicks = []string{"gclid", "gbraid", "wbraid"}
+
+// autoTagged says the link is an ad click Google Ads tagged itself: a
+// Google click id and no utm_source. Auto-tagging is Google Ads' default
+// and adds no utm_* at all, so without this such a click counted under no
+// source in the dashboard, and its sale was never reported to a postback
+// matching google*: the very click the gclid is there to report. It is
+// read as Google Analytics reads it, google / cpc. The marketer's own
+// utm_source always wins; the other platforms' ids say nothing this
+// certain (Meta adds fbclid to organic links too).
+func autoTagged(q url.Values) bool {
+	for _, name := range googleClicks {
+		if providers.CleanClickID(q.Get(name)) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // cleanUTM keeps an attribution value short and printable: it is shown in

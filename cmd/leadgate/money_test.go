@@ -152,6 +152,38 @@ func TestMoneyLoop(t *testing.T) {
 	}
 }
 
+// An ad click auto-tagged by Google (a gclid, and no utm_* at all, as
+// Google Ads sends by default) is a click from Google: its sale is
+// reported back to the postback that matches google*, and the dashboard
+// counts its visit, spend and sale under google, not under no source.
+func TestAutoTaggedClickIsReportedBack(t *testing.T) {
+	t.Parallel()
+	got := make(chan url.Values, 4)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.URL.Query() }))
+	defer rcv.Close()
+	g := start(t, fmt.Sprintf(moneyConfig, filepath.Join(t.TempDir(), "money.db"), rcv.URL))
+
+	const click = "EAIaIQobChMIautoTagged42"
+	c := browser(t)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, _ := get(t, c, g.URL+"/?gclid="+click+"&action_token=usdemo0000000001")
+	_, page := get(t, c, g.URL+resp.Header.Get("Location"))
+	resp, _ = post(t, c, g.URL+"/apply", completeUS(formSecrets(t, page), "ann@example.com", "78702"))
+	id := appID(resp.Header.Get("Location"))
+	if id == "" {
+		t.Fatalf("the application ended at %q, want a buyer's page", resp.Header.Get("Location"))
+	}
+	select {
+	case q := <-got:
+		if q.Get("click") != click || q.Get("txn") != id {
+			t.Errorf("postback %v, want the click id and the application", q)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no postback for a sale from an auto-tagged Google click")
+	}
+	funnelCSV(t, g) // fails unless a google line holds the visit's paid call
+}
+
 // appID reads the application id of a lender welcome page's URL.
 func appID(welcome string) string {
 	u, _ := url.Parse(welcome)
