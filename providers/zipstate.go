@@ -1,33 +1,51 @@
 package providers
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // StateOfZIP is the state of a US ZIP code ("78702", "78702-1234" or
 // "787021234"), so the us form can show the state (and the driver's
 // licence state) already chosen once the consumer has typed the ZIP code.
 // ok is false for a malformed ZIP code, for one whose prefix no state uses,
 // and for territories and military post (PR, VI, GU, AS, MP, AA, AE, AP):
-// none of them is one of the form's States, so the consumer picks the
-// state as before.
+// none of them is one of the form's States (ZIPOutsideStates tells the
+// last apart).
 func StateOfZIP(zip string) (state string, ok bool) {
-	if !zipShape(zip) {
-		return "", false
-	}
-	code := zipException(zip[:5])
-	if code == "" {
-		p := uint16(zip[0]-'0')*100 + uint16(zip[1]-'0')*10 + uint16(zip[2]-'0')
-		i := sort.Search(len(zipPrefixes), func(i int) bool { return zipPrefixes[i].last >= p })
-		if i == len(zipPrefixes) || zipPrefixes[i].first > p {
-			return "", false
-		}
-		code = zipPrefixes[i].code
-	}
+	code := zipCode(zip)
 	for _, s := range States {
 		if s.Code == code {
 			return code, true
 		}
 	}
 	return "", false
+}
+
+// ZIPOutsideStates says zip is the ZIP code of a territory or a military
+// post office (PR, VI, GU, AA, AE, AP): an address the form's States do
+// not hold. A malformed ZIP code, or one whose prefix nobody uses, is not.
+func ZIPOutsideStates(zip string) bool {
+	code := zipCode(zip)
+	return code != "" && !slices.ContainsFunc(States, func(s State) bool { return s.Code == code })
+}
+
+// zipCode is the two-letter code the table gives zip: a state, a
+// territory or a military code; "" for a malformed ZIP code and for a
+// prefix nobody uses.
+func zipCode(zip string) string {
+	if !zipShape(zip) {
+		return ""
+	}
+	if code := zipException(zip[:5]); code != "" {
+		return code
+	}
+	p := uint16(zip[0]-'0')*100 + uint16(zip[1]-'0')*10 + uint16(zip[2]-'0')
+	i := sort.Search(len(zipPrefixes), func(i int) bool { return zipPrefixes[i].last >= p })
+	if i == len(zipPrefixes) || zipPrefixes[i].first > p {
+		return ""
+	}
+	return zipPrefixes[i].code
 }
 
 // zipShape accepts what the us form accepts (before or after its

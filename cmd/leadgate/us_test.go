@@ -76,6 +76,31 @@ func attemptsLine(atts []map[string]any) string {
 	return strings.Join(parts, " ")
 }
 
+// A consumer at a Puerto Rico or military post address is told beside
+// the ZIP code, and in the summary, that the form takes the 50 states and
+// DC: not sent to a state list without theirs with "This field is
+// required.". Nothing is stored or sent.
+func TestUSZIPOutsideTheStatesSaysWhy(t *testing.T) {
+	t.Parallel()
+	g := start(t, "")
+	for _, zip := range []string{"00901", "09012"} {
+		c, form := openUS(t, g, "ana@example.com", zip)
+		form.Del("state")
+		form.Del("drivers_license_state")
+		resp, page := post(t, c, g.URL+"/apply", form)
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("ZIP %s: %d at %s, want the form again (422)", zip, resp.StatusCode, resp.Request.URL)
+		}
+		const why = "We can only take applications from addresses in the 50 states and Washington, DC"
+		if !strings.Contains(page, `id="f-postal_code-error">`+why) || !strings.Contains(page, `<a href="#f-postal_code">ZIP code: `+why) {
+			t.Errorf("ZIP %s: the page does not say why beside the ZIP code and in the summary", zip)
+		}
+		if strings.Contains(page, `id="f-state-error"`) || strings.Contains(page, `id="f-drivers_license_state-error"`) {
+			t.Errorf("ZIP %s: the state lists still say \"required\"", zip)
+		}
+	}
+}
+
 // TestUSJourney: the US sandbox token with no campaign lands on the us
 // flow's English form, prefilled; the completed form ends on the page of
 // the first buyer, Lokyata.

@@ -24,6 +24,11 @@ type derivation struct {
 	// filled, when set, also runs when the consumer filled the field in:
 	// it may tidy the sources (v) and returns nothing.
 	filled func(v Values)
+	// outside, when set, says the first source's normalised value names
+	// what the field's choices do not hold (a ZIP code of Puerto Rico for
+	// a list of states): that source gets the problem, and the consumer
+	// hears why, not "required" at a list without their answer.
+	outside func(source string) *Problem
 }
 
 // usDerivations, in order: the licence state reads the home state the
@@ -32,6 +37,11 @@ var usDerivations = []derivation{
 	{field: "state", from: []string{"postal_code"}, value: func(f *Form, v Values, _ time.Time, _ *time.Location) string {
 		s, _ := providers.StateOfZIP(f.norm(v, "postal_code"))
 		return s
+	}, outside: func(zip string) *Problem {
+		if providers.ZIPOutsideStates(zip) {
+			return &Problem{Key: "outside_states"}
+		}
+		return nil
 	}},
 	{field: "drivers_license_state", from: []string{"state"}, value: func(f *Form, v Values, _ time.Time, _ *time.Location) string {
 		return f.norm(v, "state")

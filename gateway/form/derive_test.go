@@ -74,6 +74,39 @@ func TestUSValidDerivedAtSubmit(t *testing.T) {
 	}
 }
 
+// A ZIP code of Puerto Rico, another territory or a military post office
+// names no state the form offers: the consumer is told so beside the ZIP
+// code, not left at a state list without theirs ("required"); the state
+// and licence state that could not be derived from it say nothing more.
+// A ZIP code the form cannot read still gets its own problem, alone.
+func TestUSZIPOutsideTheStates(t *testing.T) {
+	for _, tc := range []struct{ zip, state, want string }{
+		{"00901", "", "outside_states"},      // San Juan, PR
+		{"00802", "", "outside_states"},      // St. Thomas, VI
+		{"96910", "", "outside_states"},      // Hagåtña, GU
+		{"09012", "", "outside_states"},      // APO AE
+		{"34001", "", "outside_states"},      // APO AA
+		{"96201-1234", "", "outside_states"}, // APO AP, ZIP+4
+		{"00901", "FL", "outside_states"},    // a state picked does not move the address
+		{"1234", "", "format.us_zip"},
+	} {
+		vals := validUS()
+		vals["postal_code"], vals["state"] = tc.zip, tc.state
+		delete(vals, "drivers_license_state")
+		_, p := US.Validate(vals, now, newYork)
+		if len(p) != 1 || p["postal_code"].Key != tc.want {
+			t.Errorf("ZIP %s, state %q: problems %v, want only %s on the ZIP code", tc.zip, tc.state, p, tc.want)
+		}
+	}
+	// An unassigned prefix is not a place outside the states: the
+	// consumer picks the state, as before.
+	vals := validUS()
+	vals["postal_code"], vals["state"] = "00001", "TX"
+	if _, p := US.Validate(vals, now, newYork); len(p) != 0 {
+		t.Errorf("ZIP 00001 with a state: %v", p)
+	}
+}
+
 // An experiment variant's form (Without) derives as its flow's form does.
 func TestVariantFormsKeepTheirDerivations(t *testing.T) {
 	for _, f := range []*Form{ES, US} {

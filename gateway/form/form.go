@@ -7,9 +7,11 @@ package form
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -222,6 +224,7 @@ func (f *Form) Validate(v Values, now time.Time, loc *time.Location) (providers.
 			problems[name] = *p
 		}
 	}
+	f.sourceProblems(norm, problems)
 	if len(problems) > 0 {
 		return providers.Application{}, problems
 	}
@@ -246,6 +249,35 @@ func (f *Form) Validate(v Values, now time.Time, loc *time.Location) (providers.
 		}
 	}
 	return app, nil
+}
+
+// sourceProblems adds the problems of answers that name what a derived
+// field cannot hold (derivation.outside), and drops the "required" of a
+// derived field left empty because a field it is derived from has a
+// problem: that problem says what to do, and once it is fixed the field
+// is derived. Two problems for one mistake (a ZIP code, and the state it
+// would have given) sent the consumer to a state list first.
+func (f *Form) sourceProblems(norm Values, problems Problems) {
+	for _, d := range f.derivations {
+		src := d.from[0]
+		if _, bad := problems[src]; !bad && d.outside != nil && f.byName[src] != nil {
+			if p := d.outside(norm[src]); p != nil {
+				problems[src] = *p
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return
+	}
+	// In the derivations' order, from the problems as they were found: the
+	// licence state derived from the state derived from the ZIP code is
+	// dropped too.
+	found := maps.Clone(problems)
+	for _, d := range f.derivations {
+		if p, ok := problems[d.field]; ok && p.Key == "required" && slices.ContainsFunc(d.from, func(src string) bool { _, bad := found[src]; return bad }) {
+			delete(problems, d.field)
+		}
+	}
 }
 
 func (fd *Field) normalize(s string) string {

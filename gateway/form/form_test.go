@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,10 +252,25 @@ func TestRequiredAndConditional(t *testing.T) {
 		_, problems := f.Validate(Values{}, now, madrid)
 		for _, field := range asked {
 			// A derived field ('D') is required by the server, which
-			// derives it at submit, but not by the page.
-			required := want[field] == 'R' || want[field] == 'D'
+			// derives it at submit, but not by the page. Left empty with
+			// the fields it is derived from, it has no problem of its
+			// own: theirs say what to type, and it follows from them.
+			required := want[field] == 'R'
 			if _, got := problems[field]; got != required {
 				t.Errorf("%s form left empty: %s has a problem %v, want %v", name, field, got, required)
+			}
+			if want[field] == 'D' {
+				sources := f.Derivations()[field]
+				// A source says it, or is derived in turn from one that
+				// does (the licence state, the state, the ZIP code).
+				var says func(src string) bool
+				says = func(src string) bool {
+					_, bad := problems[src]
+					return bad || slices.ContainsFunc(f.Derivations()[src], says)
+				}
+				if !f.Field(field).Required || !slices.ContainsFunc(sources, says) {
+					t.Errorf("%s form left empty: %s is not required by the server, or none of %v it is derived from says what to type", name, field, sources)
+				}
 			}
 			if got := f.Field(field).Input(now, madrid).Required; got != (want[field] == 'R') {
 				t.Errorf("%s form: %s has the HTML required attribute %v, want %v", name, field, got, required)
