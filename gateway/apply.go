@@ -27,8 +27,11 @@ type applySettings struct {
 	pageURL, version string
 	// dedupeSecret keys the hashes of a consumer's duplicate keys.
 	dedupeSecret []byte
-	log          *slog.Logger
-	now          func() time.Time
+	// steps takes back the leave of a session that came back to send
+	// (nil: no step funnel).
+	steps StepCounter
+	log   *slog.Logger
+	now   func() time.Time
 }
 
 // handleApply handles "POST /apply". A form with mistakes comes back as a
@@ -96,6 +99,14 @@ func handleApply(sessions *session.Sessions, flows *Flows, leads *leads, forms *
 	}
 }
 
+// returned is what store.New.Returned calls: the step funnel's, if any.
+func returned(steps StepCounter) func(string) {
+	if steps == nil {
+		return nil
+	}
+	return steps.Returned
+}
+
 // storeApplication stores a valid application, once per form render (a
 // double click or a resubmit after "back" carries the same submission_id
 // and finds the first), starts its submission, and hands the browser the
@@ -115,6 +126,7 @@ func storeApplication(c *gin.Context, sessions *session.Sessions, flow *Flow, se
 		// this is its correction, one application to the funnel.
 		Corrects:   sess.LastApp,
 		Submission: newSubmission(id, flow, sess, app, forms.views.Catalog(flow.Locale), c.ClientIP(), c.Request.UserAgent(), set),
+		Returned:   returned(set.steps),
 	})
 	if err != nil {
 		// Nothing was stored: the consumer is told so, the form kept.

@@ -222,6 +222,7 @@ func (db *dashboard) stepTables(f views.Filter) (views.Table, views.Table) {
 			fields[r.Name] += r.Count
 		}
 	}
+	left = max(left, 0) // below none only if a replica died holding a leave it took back
 	type stage struct {
 		name string
 		n    int64
@@ -243,11 +244,15 @@ func (db *dashboard) stepTables(f views.Filter) (views.Table, views.Table) {
 		steps.Rows = append(steps.Rows, []views.Cell{text(s.name), count(s.n), prev, rate(s.n, visits)})
 	}
 	last := views.Table{ID: "last-fields", Title: "Last field touched by those who left",
-		Caption: "Field names only, never a value; " + itoa(left) + " sessions left without sending",
+		Caption: "Field names only, never a value; " + itoa(left) + " sessions left without sending (and did not come back to send)",
 		Empty:   "Nobody left after touching a field in this period.",
 		Columns: cols("field|Field", "#sessions|Sessions", "#share|Share of leavers")}
 	for name, n := range fields {
-		last.Rows = append(last.Rows, []views.Cell{text(name), count(n), rate(n, left)})
+		// Leaves taken back (the session came back and sent) leave a
+		// field at none.
+		if n > 0 {
+			last.Rows = append(last.Rows, []views.Cell{text(name), count(n), rate(n, left)})
+		}
 	}
 	sort.Slice(last.Rows, func(i, j int) bool { return last.Rows[i][1].Sort > last.Rows[j][1].Sort })
 	return steps, last

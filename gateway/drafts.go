@@ -22,7 +22,7 @@ import (
 type DraftStore interface {
 	SaveDraft(ctx context.Context, key string, ch store.DraftChange) (store.Draft, error)
 	Draft(ctx context.Context, key string) (store.Draft, error)
-	MarkLeft(ctx context.Context, key string) (flow string, first bool, err error)
+	MarkLeft(ctx context.Context, key, flow, line string) (draftFlow string, first bool, err error)
 }
 
 // maxDraftBody bounds a draft save: the longest form's every field at its
@@ -233,13 +233,17 @@ func handleDraftLeft(d *drafts) gin.HandlerFunc {
 		if !ok || step == "" {
 			return
 		}
-		left, first, err := d.store.MarkLeft(c.Request.Context(), d.sessions.Owner(sess.ID))
+		var line string
+		if d.steps != nil {
+			line = d.steps.LeftLine(flow.Name, sess.Attribution, step, field)
+		}
+		left, first, err := d.store.MarkLeft(c.Request.Context(), d.sessions.Owner(sess.ID), flow.Name, line)
 		if err != nil {
 			d.log.Warn("drafts: recording a leave", "request_id", reqID(c), "err", err)
 			return
 		}
 		if first && left == flow.Name && d.steps != nil {
-			d.steps.Left(flow.Name, sess.Attribution, step, field)
+			d.steps.Left(line)
 		}
 	}
 }

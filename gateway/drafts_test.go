@@ -29,9 +29,11 @@ func (f *fakeSteps) Started(flow string, a providers.Attribution) {
 func (f *fakeSteps) Reached(flow string, a providers.Attribution, step string) {
 	f.add(fmt.Sprintf("reached %s %s", flow, step))
 }
-func (f *fakeSteps) Left(flow string, a providers.Attribution, step, field string) {
-	f.add(fmt.Sprintf("left %s %s %s", flow, step, field))
+func (f *fakeSteps) LeftLine(flow string, a providers.Attribution, step, field string) string {
+	return strings.Join([]string{flow, step, field}, " ")
 }
+func (f *fakeSteps) Left(line string)     { f.add("left " + line) }
+func (f *fakeSteps) Returned(line string) { f.add("returned " + line) }
 func (f *fakeSteps) add(s string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -201,6 +203,29 @@ func TestDraftStepSignals(t *testing.T) {
 	}
 	if got := steps.take(); len(got) != 0 {
 		t.Errorf("leaves without a draft or after sending: got %q, want none", got)
+	}
+}
+
+// A consumer who left the form and came back to send it did not leave
+// without sending: the leave is taken back, on the line it was counted
+// on, when the application is stored; one who never left has nothing
+// taken back.
+func TestDraftLeaveTakenBackWhenSent(t *testing.T) {
+	srv, _, steps := draftServer(t, nil)
+	b, csrf := landed(t, srv, "/?utm_source=cashcat.ph")
+	b.do("POST", "/draft", draftOf(csrf, "first_name", "Lucía", "field", "first_name", "step", "income"))
+	b.do("POST", "/draft/left", draftOf(csrf, "step", "income", "field", "monthly_income"))
+	steps.take()
+	sendFrom(t, srv, b) // back, and sends
+	if got := steps.take(); !reflect.DeepEqual(got, []string{"returned es income monthly_income"}) {
+		t.Errorf("after coming back to send: got %q, want the leave taken back", got)
+	}
+	stayed, stayedCSRF := landed(t, srv, "/")
+	stayed.do("POST", "/draft", draftOf(stayedCSRF, "first_name", "Ana", "field", "first_name"))
+	steps.take()
+	sendFrom(t, srv, stayed)
+	if got := steps.take(); len(got) != 0 {
+		t.Errorf("a session that never left: got %q, want nothing taken back", got)
 	}
 }
 

@@ -27,7 +27,7 @@ func publicRoutes(r *gin.Engine, p publicParts) error {
 	get(r, "/", lim.landing, handleLanding(p.sessions, p.flows, p.leads, p.forms, p.drafts, p.Funnel, p.Config.Attribution.ClickParamsOf, p.Now))
 	r.POST("/apply", lim.apply, handleApply(p.sessions, p.flows, p.leads, p.forms, p.Submitter, p.next, p.respond,
 		applySettings{wait: p.Config.Submission.Wait, pageURL: p.Config.Server.PublicURL, version: p.Views.Version,
-			dedupeSecret: p.DedupeSecret, log: p.Log, now: p.Now}))
+			dedupeSecret: p.DedupeSecret, steps: p.drafts.steps, log: p.Log, now: p.Now}))
 	// Back to the page a POST /apply answered (the form sent back with
 	// its mistakes) asks GET /apply: the form is at "/", where its draft
 	// is restored.

@@ -46,9 +46,14 @@ type StepCounter interface {
 	Started(flow string, a providers.Attribution)
 	// Reached counts a session reaching a step, once per step and session.
 	Reached(flow string, a providers.Attribution, step string)
-	// Left counts a session leaving the page without sending, with the
-	// step it was on and the last field it touched.
-	Left(flow string, a providers.Attribution, step, field string)
+	// LeftLine is the line a session leaving the page without sending
+	// is counted on: the step it was on and the last field it touched.
+	LeftLine(flow string, a providers.Attribution, step, field string) string
+	// Left counts a session leaving on line.
+	Left(line string)
+	// Returned takes back the leave counted on line: the session came
+	// back and sent its application.
+	Returned(line string)
 }
 
 // Applications is what the handlers need of the store.

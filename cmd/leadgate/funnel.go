@@ -31,9 +31,20 @@ func (c countedFunnel) Reached(flow string, a providers.Attribution, step string
 	c.m.Step(flow, a.Variant, store.StageReached, step)
 }
 
-func (c countedFunnel) Left(flow string, a providers.Attribution, step, field string) {
-	c.Visits.Left(flow, a, step, field)
-	c.m.Step(flow, a.Variant, store.StageLeft, step)
+func (c countedFunnel) Left(line string) {
+	c.Visits.Left(line)
+	if k, step, _, ok := jobs.ReadLeftLine(line); ok {
+		c.m.Step(k.Flow, k.Variant, store.StageLeft, step)
+	}
+}
+
+// Returned counts, in /metrics, a leave taken back under its own stage:
+// a counter only goes up, so left less returned is who left for good.
+func (c countedFunnel) Returned(line string) {
+	c.Visits.Returned(line)
+	if k, step, _, ok := jobs.ReadLeftLine(line); ok {
+		c.m.Step(k.Flow, k.Variant, store.StageReturned, step)
+	}
 }
 
 // funnelNames are the configured flows' variants and steps, the label

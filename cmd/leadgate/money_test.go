@@ -184,6 +184,52 @@ func TestAutoTaggedClickIsReportedBack(t *testing.T) {
 	funnelCSV(t, g) // fails unless a google line holds the visit's paid call
 }
 
+// Where consumers drop off counts those who left and did not send: a
+// consumer whose page fired its pagehide beacon (a reload, another app)
+// and who came back to send is taken back off the step funnel's leavers,
+// in the dashboard and in /metrics; one who left for good stays counted.
+func TestLeaveTakenBackWhenTheConsumerSends(t *testing.T) {
+	t.Parallel()
+	g := start(t, fmt.Sprintf(moneyConfig, filepath.Join(t.TempDir(), "money.db"), "http://127.0.0.1:9"))
+	leave := func(email, field string) (*http.Client, url.Values) {
+		c := browser(t)
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, _ := get(t, c, g.URL+"/?utm_source=google&utm_campaign=leavers&action_token=usdemo0000000001")
+		_, page := get(t, c, g.URL+resp.Header.Get("Location"))
+		secrets := formSecrets(t, page)
+		for _, path := range []string{"/draft", "/draft/left"} {
+			resp, _ := post(t, c, g.URL+path, url.Values{"csrf_token": {secrets.Get("csrf_token")}, "flow": {"us"}, field: {"Chase"}, "field": {field}})
+			if resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("POST %s: %d, want 204", path, resp.StatusCode)
+			}
+		}
+		return c, completeUS(secrets, email, "78702")
+	}
+	c, form := leave("back@example.com", "bank_name")
+	leave("gone@example.com", "employer_name") // never comes back
+	if resp, _ := post(t, c, g.URL+"/apply", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the consumer who came back: %d, want a 303", resp.StatusCode)
+	}
+	funnelCSV(t, g) // the visits, and the steps with them, are flushed
+	req, _ := http.NewRequest("GET", g.AdminURL+"/admin/last-fields.csv?flow=us&source=google&campaign=leavers", nil)
+	req.SetBasicAuth("admin", "test-admin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if err != nil || fmt.Sprint(records[1:]) != "[[employer_name 1 1.0000]]" {
+		t.Errorf("last fields of those who left: %q (%v), want employer_name alone, once", records, err)
+	}
+	_, metrics := get(t, http.DefaultClient, g.AdminURL+"/metrics")
+	for _, want := range []string{`leadgate_funnel_steps_total{flow="us",stage="left",step="`, `leadgate_funnel_steps_total{flow="us",stage="returned",step="`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s…", want)
+		}
+	}
+}
+
 // appID reads the application id of a lender welcome page's URL.
 func appID(welcome string) string {
 	u, _ := url.Parse(welcome)

@@ -23,7 +23,7 @@ func (m *Metrics) Funnel(flows map[string]FlowNames) *Funnel {
 		visits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_funnel_visits_total",
 			Help: "Visits (sessions that came back with their cookie), by flow and experiment variant."}, []string{"flow", "variant"}),
 		steps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadgate_funnel_steps_total",
-			Help: "The step funnel, by flow, variant, stage (started, reached, left) and step."}, []string{"flow", "variant", "stage", "step"}),
+			Help: "The step funnel, by flow, variant, stage (started, reached, left, returned: a leave of a session that came back and sent) and step."}, []string{"flow", "variant", "stage", "step"}),
 	}
 	m.reg.MustRegister(f.visits, f.steps)
 	return f

@@ -193,30 +193,40 @@ func (s *Store) Draft(ctx context.Context, key string) (Draft, error) {
 	return d, nil
 }
 
-// MarkLeft records that session key left its form without sending, once:
-// it says whether this is the first time, and the draft's flow. A session
-// without a draft, or whose application is stored, never left.
-func (s *Store) MarkLeft(ctx context.Context, key string) (flow string, first bool, err error) {
-	err = s.db.QueryRowContext(ctx, s.q(`UPDATE drafts SET left_at = ? WHERE session_hash = ? AND left_at = 0 AND submitted = FALSE
-		RETURNING flow`), ms(s.now()), key).Scan(&flow)
+// MarkLeft records that session key left its form of flow without
+// sending, once: it says whether this is the first time, and the draft's
+// flow. A session without a draft, or whose application is stored, never
+// left. line is the step-funnel line the leave is counted on, kept when
+// the draft is of flow (only then is it counted) and handed back when
+// the session's application is stored (New.Returned).
+func (s *Store) MarkLeft(ctx context.Context, key, flow, line string) (draftFlow string, first bool, err error) {
+	err = s.db.QueryRowContext(ctx, s.q(`UPDATE drafts SET left_at = ?, left_line = CASE WHEN flow = ? THEN ? ELSE '' END
+		WHERE session_hash = ? AND left_at = 0 AND submitted = FALSE
+		RETURNING flow`), ms(s.now()), flow, line, key).Scan(&draftFlow)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("store: marking a draft left: %w", err)
 	}
-	return flow, true, nil
+	return draftFlow, true, nil
 }
 
 // closeDraft erases the values of session key's draft in the transaction
 // that stores its application, and closes it: a save or a beacon still in
 // flight finds it closed. The mark holds nothing personal and goes with
-// the sweep.
-func (s *Store) closeDraft(ctx context.Context, tx *sql.Tx, key string) error {
+// the sweep. It returns the line the session's leave was counted on, if
+// it left before and came back to send: that leave is to be taken back.
+func (s *Store) closeDraft(ctx context.Context, tx *sql.Tx, key string) (leftLine string, err error) {
+	err = tx.QueryRowContext(ctx, s.q(`SELECT left_line FROM drafts WHERE session_hash = ? AND left_at <> 0 AND submitted = FALSE`),
+		key).Scan(&leftLine)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
 	now := ms(s.now())
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO drafts (session_hash, submitted, created_at, updated_at) VALUES (?, TRUE, ?, ?)
-		ON CONFLICT (session_hash) DO UPDATE SET pii = NULL, key_id = '', submitted = TRUE, updated_at = ?`), key, now, now, now)
-	return err
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO drafts (session_hash, submitted, created_at, updated_at) VALUES (?, TRUE, ?, ?)
+		ON CONFLICT (session_hash) DO UPDATE SET pii = NULL, key_id = '', submitted = TRUE, left_line = '', updated_at = ?`), key, now, now, now)
+	return leftLine, err
 }
 
 // EraseDrafts deletes the drafts last saved before cutoff (drafts.ttl, or

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"testing"
@@ -21,6 +22,7 @@ var draftSuite = []struct {
 	{"DraftExpiresAfterItsTTL", testDraftExpiresAfterItsTTL},
 	{"DraftErasedWhenApplicationStored", testDraftErasedWhenApplicationStored},
 	{"DraftLeftOnce", testDraftLeftOnce},
+	{"DraftLeaveTakenBackWhenSent", testDraftLeaveTakenBackWhenSent},
 }
 
 var typed = map[string]string{"first_name": "Kyle", "national_id": "60604016M", "iban": "ES5020803294338752239563", "email": "kyle@blendit.eu"}
@@ -167,7 +169,7 @@ func testDraftErasedWhenApplicationStored(t *testing.T, open opener) {
 	if _, err := s.SaveDraft(ctx, "sess", DraftChange{Flow: "es", Values: typed, Field: "iban"}); !errors.Is(err, ErrDraftClosed) {
 		t.Errorf("a late save: got %v, want ErrDraftClosed", err)
 	}
-	if _, first, err := s.MarkLeft(ctx, "sess"); first || err != nil {
+	if _, first, err := s.MarkLeft(ctx, "sess", "es", "line"); first || err != nil {
 		t.Errorf("a beacon after sending: got first=%v, %v; want not counted", first, err)
 	}
 	// An application of a session that never saved a draft closes one all
@@ -183,15 +185,15 @@ func testDraftErasedWhenApplicationStored(t *testing.T, open opener) {
 func testDraftLeftOnce(t *testing.T, open opener) {
 	s, _ := open(t)
 	ctx := context.Background()
-	if _, first, _ := s.MarkLeft(ctx, "nobody"); first {
+	if _, first, _ := s.MarkLeft(ctx, "nobody", "us", "line"); first {
 		t.Error("a session without a draft left")
 	}
 	s.SaveDraft(ctx, "sess", DraftChange{Flow: "us", Step: "contact", Field: "email"})
-	flow, first, err := s.MarkLeft(ctx, "sess")
+	flow, first, err := s.MarkLeft(ctx, "sess", "es", "line")
 	if err != nil || !first || flow != "us" {
 		t.Errorf("first leave: got %q, %v, %v; want us, first", flow, first, err)
 	}
-	if _, first, _ := s.MarkLeft(ctx, "sess"); first {
+	if _, first, _ := s.MarkLeft(ctx, "sess", "es", "line"); first {
 		t.Error("the second leave counted again")
 	}
 	// A save after coming back keeps the mark: a session leaves once.
@@ -208,9 +210,43 @@ func testDraftLeftOnce(t *testing.T, open opener) {
 		if _, err := s.SaveDraft(ctx, "sess", DraftChange{Flow: step.flow, Field: "email"}); err != nil {
 			t.Fatal(err)
 		}
-		flow, first, err := s.MarkLeft(ctx, "sess")
+		flow, first, err := s.MarkLeft(ctx, "sess", "es", "line")
 		if err != nil || first != step.wantFirst || (first && flow != step.flow) {
 			t.Errorf("move %d, to %s: left %q, first %v, %v; want first %v", i, step.flow, flow, first, err, step.wantFirst)
 		}
+	}
+}
+
+// A session that left its form and came back to send it has its leave
+// handed back, once, with the line it was counted on, when its
+// application is stored; one that never left, or left another flow's
+// form, has none; a repeat of the same application hands nothing again.
+func testDraftLeaveTakenBackWhenSent(t *testing.T, open opener) {
+	s, _ := open(t)
+	ctx := context.Background()
+	var back []string
+	returned := func(line string) { back = append(back, line) }
+	send := func(id, key, session string) {
+		t.Helper()
+		n := newApp(id, key)
+		n.DraftKey, n.Returned = session, returned
+		if _, _, err := s.Create(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.SaveDraft(ctx, "left", DraftChange{Flow: "us", Step: "bank", Field: "bank_name"})
+	if _, first, err := s.MarkLeft(ctx, "left", "us", "us bank bank_name"); !first || err != nil {
+		t.Fatalf("the leave: first %v, %v", first, err)
+	}
+	s.SaveDraft(ctx, "left", DraftChange{Flow: "us", Field: "bank_account_number"}) // back
+	send("app-1", "k1", "left")
+	send("app-1", "k1", "left") // the double click
+	s.SaveDraft(ctx, "stayed", DraftChange{Flow: "us", Step: "bank", Field: "bank_name"})
+	send("app-2", "k2", "stayed")
+	s.SaveDraft(ctx, "other", DraftChange{Flow: "us2", Step: "bank", Field: "bank_name"})
+	s.MarkLeft(ctx, "other", "us", "us bank bank_name") // counted nowhere: the draft is us2's
+	send("app-3", "k3", "other")
+	if fmt.Sprint(back) != "[us bank bank_name]" {
+		t.Errorf("leaves handed back: %q, want the first session's, once", back)
 	}
 }

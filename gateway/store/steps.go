@@ -14,6 +14,9 @@ const (
 	StageReached   = "reached"    // a step shown (name: the step's key)
 	StageLeft      = "left"       // left the page on a step without sending
 	StageLastField = "last_field" // the last field touched by those who left
+	// StageReturned is only a /metrics stage: in the store a leave taken
+	// back is a leave counted less (jobs.Visits.Returned).
+	StageReturned = "returned"
 )
 
 // StepKey is one count of the step funnel: a funnel line, a stage and

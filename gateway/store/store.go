@@ -69,6 +69,10 @@ type New struct {
 	// that was sent back for fixing, which this one corrects: the funnel
 	// counts the consumer's application once ("": none).
 	Corrects string
+	// Returned, when set, is told the step-funnel line of the posting
+	// session's leave (MarkLeft) once the application is stored, when the
+	// session had left its form and came back to send it.
+	Returned func(leftLine string)
 	// Owner, when set, is the worker that takes the application in hand
 	// as it is stored: it is written already claimed by Owner for Lease,
 	// so no claim query finds it, and Owner rides it from memory.
@@ -269,13 +273,16 @@ func (s *Store) Create(ctx context.Context, n New) (app providers.Record, create
 	row := sealedNew{n: n, now: s.now()}
 	row.keyID, row.sealed = s.keys.Seal(plain, []byte(n.ID))
 	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		created, err = s.insertApplication(ctx, tx, row)
+		created, err = s.insertApplication(ctx, tx, &row)
 		return err
 	})
 	if err != nil {
 		return providers.Record{}, false, fmt.Errorf("store: creating application: %w", err)
 	}
 	if created {
+		if row.leftLine != "" && n.Returned != nil {
+			n.Returned(row.leftLine)
+		}
 		if fresh := s.fresh.Load(); fresh != nil {
 			sub := n.Submission
 			fresh.Set(n.ID, &sub)
@@ -293,6 +300,8 @@ type sealedNew struct {
 	keyID  string
 	sealed []byte
 	now    time.Time
+	// leftLine is set by the write: the line of the session's leave.
+	leftLine string
 }
 
 // record is the application j writes, as scanApplication reads it back
@@ -334,7 +343,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 // insertApplication writes j's application, its duplicate keys and its
 // draft's closing in tx; created is false when its idempotency key was
 // taken already.
-func (s *Store) insertApplication(ctx context.Context, tx *sql.Tx, j sealedNew) (created bool, err error) {
+func (s *Store) insertApplication(ctx context.Context, tx *sql.Tx, j *sealedNew) (created bool, err error) {
 	n, now := j.n, j.now
 	a := n.Submission.Attribution
 	var leaseTill, session int64
@@ -369,7 +378,7 @@ func (s *Store) insertApplication(ctx context.Context, tx *sql.Tx, j sealedNew) 
 		}
 	}
 	if n.DraftKey != "" {
-		if err := s.closeDraft(ctx, tx, n.DraftKey); err != nil {
+		if j.leftLine, err = s.closeDraft(ctx, tx, n.DraftKey); err != nil {
 			return false, err
 		}
 	}
