@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -38,14 +39,27 @@ func firstTouch(q url.Values, referer string, now time.Time, clickParams func(so
 }
 
 // matchAttrs are the visit's attributes flows match on: its utm_*
-// values, the host it asked for, and the lead's country.
-func matchAttrs(q url.Values, host string, lead *providers.Lead) map[string][]string {
+// values, the host it asked for, and the lead's country. A link without a
+// utm_source is matched as the attribution reads it (first: the session's
+// first touch): an ad click Google tagged itself as google / cpc, and a
+// link with no utm_* at all (the clean URL a landing was sent to, its
+// click ids dropped; a bookmark) as the session's first touch. A flow
+// matching google* then gets the clicks whose dashboard line and
+// postbacks say google.
+func matchAttrs(q url.Values, host string, lead *providers.Lead, first providers.Attribution) map[string][]string {
 	attrs := map[string][]string{}
 	for _, k := range utmKeys {
 		attrs[k] = []string{q.Get(k)}
 	}
-	if q.Get("utm_source") == "" && autoTagged(q) {
-		attrs["utm_source"], attrs["utm_medium"] = []string{"google"}, []string{cmp.Or(q.Get("utm_medium"), "cpc")}
+	switch {
+	case cleanUTM(q.Get("utm_source")) != "":
+	case autoTagged(q):
+		attrs["utm_source"], attrs["utm_medium"] = []string{"google"}, []string{cmp.Or(cleanUTM(q.Get("utm_medium")), "cpc")}
+	case first.Source != "" && !slices.ContainsFunc(utmKeys, func(k string) bool { return q.Get(k) != "" }):
+		for k, v := range map[string]string{"utm_source": first.Source, "utm_medium": first.Medium, "utm_campaign": first.Campaign,
+			"utm_content": first.Content, "utm_term": first.Term} {
+			attrs[k] = []string{v}
+		}
 	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h

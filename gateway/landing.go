@@ -75,7 +75,7 @@ func handleLanding(sessions *session.Sessions, flows *Flows, leads *leads, forms
 			flow = flows.ByName(sess.Flow)
 		}
 		if flow == nil {
-			flow = flows.Pick("", matchAttrs(q, c.Request.Host, nil))
+			flow = flows.Pick("", matchAttrs(q, c.Request.Host, nil, sess.Attribution))
 		}
 		sess.Flow = flow.Name
 		// The session's variant, dealt at its first landing and kept.
@@ -158,7 +158,7 @@ func exchange(c *gin.Context, sessions *session.Sessions, flows *Flows, leads *l
 			sess.Token = token
 		}
 	}
-	flow := flows.Pick(q.Get("flow"), matchAttrs(q, c.Request.Host, lead))
+	flow := flows.Pick(q.Get("flow"), matchAttrs(q, c.Request.Host, lead, sess.Attribution))
 	sess.Flow = flow.Name
 	_, sess.Attribution.Variant = flow.Assign(firstVariant(sess, flow, q))
 	paid(funnel, sess.Flow, sess.Attribution, spend.Calls())

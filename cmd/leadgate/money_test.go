@@ -184,6 +184,27 @@ func TestAutoTaggedClickIsReportedBack(t *testing.T) {
 	funnelCSV(t, g) // fails unless a google line holds the visit's paid call
 }
 
+// A flow for Google's clicks gets the auto-tagged ones, with a token or
+// without (the landing then goes to its clean URL, the gclid dropped):
+// the flow, the dashboard line and the postbacks all read the click as
+// google.
+func TestAutoTaggedClickGetsTheGoogleFlow(t *testing.T) {
+	t.Parallel()
+	cfg := strings.Replace(fmt.Sprintf(baseConfig, filepath.Join(t.TempDir(), "l.db")), `match: { utm_campaign: ["es-*"] }`, `match: { utm_source: ["google*"] }`, 1)
+	g := start(t, cfg)
+	for _, link := range []string{"/?gclid=EAIaIQobChMIflow42", "/?gclid=EAIaIQobChMIflow43&action_token=esdemo0000000001",
+		"/?utm_source=ann%40example.com&gclid=EAIaIQobChMIflow44"} {
+		resp, page := get(t, browser(t), g.URL+link)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, `lang="es"`) || strings.Contains(resp.Request.URL.RawQuery, "gclid") {
+			t.Errorf("%s: %d at %s, lang es %v; want the google flow's (es) form at a URL without the click id",
+				link, resp.StatusCode, resp.Request.URL, strings.Contains(page, `lang="es"`))
+		}
+	}
+	if _, page := get(t, browser(t), g.URL+"/?utm_source=cashcat.ph&gclid=EAIaIQobChMIflow45"); !strings.Contains(page, `lang="en"`) {
+		t.Error("a link's own utm_source did not win over its gclid")
+	}
+}
+
 // Where consumers drop off counts those who left and did not send: a
 // consumer whose page fired its pagehide beacon (a reload, another app)
 // and who came back to send is taken back off the step funnel's leavers,

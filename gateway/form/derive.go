@@ -26,9 +26,10 @@ type derivation struct {
 	filled func(v Values)
 	// outside, when set, says the first source's normalised value names
 	// what the field's choices do not hold (a ZIP code of Puerto Rico for
-	// a list of states): that source gets the problem, and the consumer
-	// hears why, not "required" at a list without their answer.
-	outside func(source string) *Problem
+	// a list of states): that source gets the problem outsideKey, and the
+	// consumer hears why, not "required" at a list without their answer.
+	outside    func(source string) bool
+	outsideKey string
 }
 
 // usDerivations, in order: the licence state reads the home state the
@@ -37,12 +38,7 @@ var usDerivations = []derivation{
 	{field: "state", from: []string{"postal_code"}, value: func(f *Form, v Values, _ time.Time, _ *time.Location) string {
 		s, _ := providers.StateOfZIP(f.norm(v, "postal_code"))
 		return s
-	}, outside: func(zip string) *Problem {
-		if providers.ZIPOutsideStates(zip) {
-			return &Problem{Key: "outside_states"}
-		}
-		return nil
-	}},
+	}, outside: providers.ZIPOutsideStates, outsideKey: "outside_states"},
 	{field: "drivers_license_state", from: []string{"state"}, value: func(f *Form, v Values, _ time.Time, _ *time.Location) string {
 		return f.norm(v, "state")
 	}},
@@ -148,6 +144,18 @@ func (f *Form) Derive(v Values, now time.Time, loc *time.Location) Values {
 		}
 	}
 	return out
+}
+
+// OutsideKeys are the problem keys of the derivations' outside rules
+// whose source the form asks for: the page's catalog must word them.
+func (f *Form) OutsideKeys() []string {
+	var keys []string
+	for _, d := range f.derivations {
+		if d.outside != nil && f.byName[d.from[0]] != nil {
+			keys = append(keys, d.outsideKey)
+		}
+	}
+	return keys
 }
 
 // Derivations lists, for each derived field, the fields it is derived

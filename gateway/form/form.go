@@ -261,8 +261,8 @@ func (f *Form) sourceProblems(norm Values, problems Problems) {
 	for _, d := range f.derivations {
 		src := d.from[0]
 		if _, bad := problems[src]; !bad && d.outside != nil && f.byName[src] != nil {
-			if p := d.outside(norm[src]); p != nil {
-				problems[src] = *p
+			if d.outside(norm[src]) {
+				problems[src] = Problem{Key: d.outsideKey}
 			}
 		}
 	}

@@ -104,6 +104,11 @@ func TestFormLanguagePairs(t *testing.T) {
 	if len(form.Forms) != 2 {
 		t.Errorf("got %d forms: add the new one's pairs here", len(form.Forms))
 	}
+	// The words of a derivation's rule too: a us form in Spanish would
+	// otherwise show its key for a Puerto Rico ZIP code.
+	if err := views.CheckForm(form.US, "es"); err == nil || !strings.Contains(err.Error(), "problem.outside_states") {
+		t.Errorf("us/es: %v, want problem.outside_states named", err)
+	}
 }
 
 // A step needs its title in the flow's language: a step of a new name

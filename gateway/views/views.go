@@ -172,6 +172,9 @@ func (v *Views) CheckForm(f *form.Form, lang string) error {
 			need("problem.date.after." + fd.After)
 		}
 	}
+	for _, key := range f.OutsideKeys() {
+		need("problem." + key)
+	}
 	if f.Field("consent_terms") != nil {
 		if err := checkLinkWords(c, f.Name); err != nil {
 			return fmt.Errorf("views: form %s in %s: %w", f.Name, lang, err)
