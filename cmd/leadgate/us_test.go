@@ -91,7 +91,7 @@ func TestUSZIPOutsideTheStatesSaysWhy(t *testing.T) {
 		if resp.StatusCode != http.StatusUnprocessableEntity {
 			t.Fatalf("ZIP %s: %d at %s, want the form again (422)", zip, resp.StatusCode, resp.Request.URL)
 		}
-		const why = "We can only take applications from addresses in the 50 states and Washington, DC"
+		const why = "We can only take addresses in the 50 states and DC, not territories or APO/FPO/DPO."
 		if !strings.Contains(page, `id="f-postal_code-error">`+why) || !strings.Contains(page, `<a href="#f-postal_code">ZIP code: `+why) {
 			t.Errorf("ZIP %s: the page does not say why beside the ZIP code and in the summary", zip)
 		}
